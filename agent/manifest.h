@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Kubernetes manifests -> typed objects. One file (or string) in, the
+ * Services, EndpointSlices (v1 Endpoints are converted to slices) and Pods it
+ * holds out, validated the way the API server would validate the fields
+ * ldmesh uses. Errors name the place: "path:line:col: message".
+ *
+ * All strings are heap copies owned by the manifest_set.
+ */
+#ifndef LDMESH_AGENT_MANIFEST_H
+#define LDMESH_AGENT_MANIFEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Files larger than this are refused before parsing: a manifest folder is
+ * not a place for data, and a bound keeps one bad file from exhausting the
+ * agent. */
+#define MANIFEST_MAX_FILE_BYTES (32u << 20)
+
+struct diag {
+	/* Called once per problem with a full "path:line:col: message" line. */
+	void (*report)(void *ctx, const char *line);
+	void *ctx;
+	unsigned errors; /* incremented for every report */
+};
+
+struct k8s_label {
+	char *key;
+	char *value;
+};
+
+struct k8s_labels {
+	struct k8s_label *v;
+	size_t n;
+};
+
+struct k8s_meta {
+	char *ns;   /* metadata.namespace, "default" when absent */
+	char *name; /* metadata.name */
+	struct k8s_labels labels;
+	bool deleting;    /* metadata.deletionTimestamp is set */
+	uint32_t line, col; /* where the object's document starts (1-based) */
+};
+
+struct k8s_service_port {
+	char *name;             /* "" when absent */
+	char *target_port_name; /* named targetPort, else NULL */
+	char *app_protocol;     /* NULL when absent */
+	uint16_t port;
+	uint16_t target_port;   /* numeric targetPort; defaults to port */
+	uint16_t node_port;     /* 0 when absent */
+	uint8_t protocol;       /* LDMESH_PROTO_*, default TCP */
+};
+
+struct k8s_service {
+	struct k8s_meta meta;
+	uint8_t type;      /* enum ldmesh_svc_type, default CLUSTER_IP */
+	bool headless;     /* spec.clusterIP: None */
+	uint8_t n_cluster_ips;  /* from spec.clusterIPs / spec.clusterIP; 0 =
+	                           allocate */
+	uint8_t cluster_ips[2][16]; /* IPv4-mapped for v4 */
+	bool has_selector;
+	struct k8s_labels selector;
+	struct k8s_service_port *ports;
+	size_t n_ports;
+	char *external_name; /* spec.externalName, NULL when absent */
+	bool affinity_client_ip;
+	uint32_t affinity_timeout_s; /* default 10800 (the API default) */
+	bool internal_local;    /* internalTrafficPolicy: Local */
+	bool external_local;    /* externalTrafficPolicy: Local */
+	bool publish_not_ready; /* spec.publishNotReadyAddresses */
+	uint8_t (*external_ips)[16];
+	size_t n_external_ips;
+};
+
+struct k8s_ep_port {
+	char *name;      /* "" when absent */
+	uint16_t port;   /* 0 when absent ("all ports" in the API) */
+	uint8_t protocol;
+};
+
+struct k8s_endpoint {
+	uint8_t addr[16];   /* addresses[0], IPv4-mapped for v4 */
+	bool ready;         /* conditions.ready; absent means true (API rule) */
+	bool serving;       /* conditions.serving; absent means = ready */
+	bool terminating;   /* conditions.terminating; absent means false */
+	char *node;         /* nodeName, NULL when absent */
+	char *zone;         /* zone, NULL when absent */
+	char *hostname;     /* hostname, NULL when absent */
+	char *target;       /* targetRef.name, NULL when absent */
+	char *zone_hints;   /* hints.forZones[].name joined with ",", or NULL */
+};
+
+struct k8s_slice {
+	struct k8s_meta meta;
+	char *service;        /* label kubernetes.io/service-name, or the
+	                         Endpoints object's name */
+	bool from_endpoints;  /* converted from a v1 Endpoints subset */
+	struct k8s_endpoint *endpoints;
+	size_t n_endpoints;
+	struct k8s_ep_port *ports;
+	size_t n_ports;
+};
+
+enum k8s_pod_phase {
+	K8S_POD_PENDING,
+	K8S_POD_RUNNING,
+	K8S_POD_SUCCEEDED,
+	K8S_POD_FAILED,
+	K8S_POD_UNKNOWN,
+};
+
+struct k8s_container_port {
+	char *name;     /* "" when absent */
+	uint16_t port;  /* containerPort */
+	uint8_t protocol;
+};
+
+struct k8s_pod {
+	struct k8s_meta meta;
+	uint8_t (*ips)[16]; /* status.podIPs[].ip, else status.podIP */
+	size_t n_ips;
+	char *node;         /* spec.nodeName, NULL when absent */
+	char *hostname;     /* spec.hostname, NULL when absent */
+	char *subdomain;    /* spec.subdomain, NULL when absent */
+	bool ready;         /* status.conditions[type=Ready].status == "True" */
+	enum k8s_pod_phase phase; /* status.phase, PENDING when absent */
+	struct k8s_container_port *ports; /* all containers' ports, in order */
+	size_t n_ports;
+};
+
+struct manifest_set {
+	struct k8s_service *services;
+	size_t n_services;
+	struct k8s_slice *slices;
+	size_t n_slices;
+	struct k8s_pod *pods;
+	size_t n_pods;
+	unsigned skipped; /* documents of other kinds */
+};
+
+/*
+ * Parse one file. YAML or JSON (libyaml reads both), multi-document
+ * streams, kind: List. Returns 0 and fills *out (caller-owned, release with
+ * manifest_set_free) when the whole file is valid; otherwise reports every
+ * problem found through `d`, returns -EINVAL (or -errno for I/O, also
+ * reported) and leaves *out untouched.
+ */
+int manifest_load_file(const char *path, struct manifest_set *out,
+		       struct diag *d);
+
+/* The same for bytes in memory; `name` stands for the path in messages. */
+int manifest_load_data(const char *name, const char *data, size_t len,
+		       struct manifest_set *out, struct diag *d);
+
+/* Deep free; accepts NULL and zeroes the set. */
+void manifest_set_free(struct manifest_set *set);
+
+/* "IPv4 dotted quad or IPv6 text" -> 16 bytes (v4 mapped). 0 or -EINVAL. */
+int manifest_parse_ip(const char *text, uint8_t out[16]);
+
+#endif

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Build one snapshot (include/ldmesh/snapshot.h) from the resolved cluster
+ * model: services with their ports and endpoints already joined. The builder
+ * orders each service's endpoints for this node (chosen ones first, see
+ * struct ldmesh_service), interns strings, and fills both hash indexes.
+ */
+#ifndef LDMESH_AGENT_SNAP_BUILD_H
+#define LDMESH_AGENT_SNAP_BUILD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ldmesh/snapshot.h"
+
+struct snap_port_in {
+	const char *name;             /* may be NULL */
+	const char *target_port_name; /* may be NULL */
+	const char *app_protocol;     /* may be NULL */
+	uint16_t port;
+	uint16_t target_port;
+	uint16_t node_port;
+	uint8_t protocol;             /* LDMESH_PROTO_* */
+};
+
+struct snap_endpoint_in {
+	uint8_t addr[16];
+	uint32_t flags;         /* LDMESH_EP_F_READY/SERVING/TERMINATING; the
+	                           builder sets LDMESH_EP_F_LOCAL itself */
+	const char *node, *zone, *hostname, *target, *zone_hints; /* or NULL */
+	const uint16_t *ports;  /* one per service port; 0 = not served */
+};
+
+struct snap_service_in {
+	const char *ns, *name;
+	const char *external_name;    /* or NULL */
+	uint8_t type;                 /* enum ldmesh_svc_type */
+	uint16_t flags;               /* LDMESH_SVC_F_* */
+	uint32_t affinity_timeout_s;
+	uint8_t n_cluster_ips;
+	uint8_t cluster_ips[LDMESH_MAX_CLUSTER_IPS][16];
+	const uint8_t (*external_ips)[16];
+	size_t n_external_ips;
+	const struct snap_port_in *ports;
+	size_t n_ports;
+	const struct snap_endpoint_in *endpoints;
+	size_t n_endpoints;
+};
+
+struct snap_input {
+	const char *cluster_domain;   /* "cluster.local" */
+	const char *node_name;        /* or NULL */
+	uint8_t service_cidr[16];
+	uint8_t service_cidr_prefix;
+	uint64_t generation;
+	uint64_t created_unix_ns;
+	const struct snap_service_in *services;
+	size_t n_services;
+};
+
+/*
+ * Build the snapshot bytes. On success returns 0 and sets *out (caller-
+ * owned, free()) and *out_size; on failure returns -errno (-EINVAL when a
+ * string exceeds LDMESH_STR_MAX, -E2BIG when a section would pass 4 GiB)
+ * and leaves both untouched. Two services claiming the same VIP key or
+ * name: the first one wins (the model has already reported the conflict).
+ */
+int snap_build(const struct snap_input *in, void **out, size_t *out_size);
+
+#endif

@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ldmesh snapshot format: the one contract between ldmesh-agent (writer)
+ * and everything that reads the table (libldmesh.so, ldmeshctl, tests).
+ *
+ * A table is a directory (default /dev/shm/ldmesh) owned by the agent:
+ *
+ *   <table>/control         struct ldmesh_control, never replaced, only
+ *                           rewritten in place, so a reader maps it once
+ *   <table>/snap.<gen>      one immutable snapshot per generation, <gen> in
+ *                           decimal; created O_EXCL|O_NOFOLLOW, mode 0644
+ *
+ * Publishing: the agent writes snap.<gen> completely, then stores <gen> into
+ * control->generation with release order. A reader loads the generation with
+ * acquire order; when it differs from what it holds it opens snap.<gen>,
+ * maps it PROT_READ and validates it before use. Old files are unlinked by
+ * the agent after the next publish; mappings readers still hold stay valid.
+ *
+ * Every field is little-endian and fixed-width. Offsets are relative to the
+ * start of the file; there are no pointers. A reader refuses a snapshot whose
+ * version_major differs from LDMESH_SNAP_VERSION_MAJOR; a minor bump may only
+ * add sections or give meaning to reserved fields, which writers zero.
+ */
+#ifndef LDMESH_SNAPSHOT_H
+#define LDMESH_SNAPSHOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define LDMESH_CONTROL_MAGIC 0x434d444cU /* "LDMC" */
+#define LDMESH_SNAP_MAGIC 0x534d444cU    /* "LDMS" */
+#define LDMESH_SNAP_VERSION_MAJOR 1
+#define LDMESH_SNAP_VERSION_MINOR 0
+
+#define LDMESH_TABLE_DEFAULT "/dev/shm/ldmesh"
+#define LDMESH_CONTROL_NAME "control"
+#define LDMESH_SNAP_PREFIX "snap."
+
+/* The control page. 64 bytes; the file is one page long. */
+struct ldmesh_control {
+	uint32_t magic;           /* LDMESH_CONTROL_MAGIC */
+	uint16_t version_major;   /* LDMESH_SNAP_VERSION_MAJOR */
+	uint16_t version_minor;   /* LDMESH_SNAP_VERSION_MINOR */
+	uint64_t generation;      /* current snapshot; 0 = none published yet.
+	                             Written with release, read with acquire. */
+	uint64_t published_unix_ns; /* wall clock of the last publish */
+	uint32_t agent_pid;       /* pid of the agent that published last */
+	uint32_t reserved0;
+	uint64_t reserved[4];
+};
+_Static_assert(sizeof(struct ldmesh_control) == 64, "control layout");
+_Static_assert(offsetof(struct ldmesh_control, generation) == 8,
+	       "generation must be naturally aligned for atomic access");
+
+/*
+ * Strings live in the STRINGS section. A string reference (ldmesh_str_t) is
+ * the byte offset of its length byte within that section: one length byte,
+ * then that many bytes, then a NUL (so readers print without copying).
+ * Offset 0 is the empty string. Every Kubernetes name stored here is at most
+ * 253 bytes (DNS-1123 subdomain), so one length byte suffices; the writer
+ * refuses longer input.
+ */
+typedef uint32_t ldmesh_str_t;
+#define LDMESH_STR_MAX 253
+
+/* Sections, in the order they appear in the file. */
+enum ldmesh_section_id {
+	LDMESH_SEC_STRINGS = 0,        /* string pool, entry_size 1 */
+	LDMESH_SEC_SERVICES = 1,       /* struct ldmesh_service[] */
+	LDMESH_SEC_PORTS = 2,          /* struct ldmesh_port[] */
+	LDMESH_SEC_ENDPOINTS = 3,      /* struct ldmesh_endpoint[] */
+	LDMESH_SEC_ENDPOINT_PORTS = 4, /* uint16_t[]: per endpoint, its port
+	                                  for each port of its service */
+	LDMESH_SEC_VIP_INDEX = 5,      /* struct ldmesh_vip_slot[], 2^k slots */
+	LDMESH_SEC_NAME_INDEX = 6,     /* struct ldmesh_name_slot[], 2^k slots */
+	LDMESH_SEC_AFFINITY = 7,       /* uint32_t[]: consistent-hash tables */
+	LDMESH_SEC_COUNT = 8,
+};
+
+struct ldmesh_section {
+	uint64_t offset;     /* from start of file; 8-byte aligned */
+	uint64_t size;       /* bytes; == count * entry_size */
+	uint32_t count;      /* entries */
+	uint32_t entry_size; /* bytes per entry; must equal this header's sizeof */
+};
+_Static_assert(sizeof(struct ldmesh_section) == 24, "section layout");
+
+struct ldmesh_snap_header {
+	uint32_t magic;             /* LDMESH_SNAP_MAGIC */
+	uint16_t version_major;     /* LDMESH_SNAP_VERSION_MAJOR */
+	uint16_t version_minor;     /* LDMESH_SNAP_VERSION_MINOR */
+	uint64_t checksum;          /* ldmesh_hash64(file + 16, total_size - 16, 0) */
+	uint64_t total_size;        /* must equal the file size */
+	uint32_t header_size;       /* sizeof(struct ldmesh_snap_header) */
+	uint32_t flags;             /* reserved, 0 */
+	uint64_t generation;        /* equals the <gen> in the file name */
+	uint64_t created_unix_ns;   /* wall clock when built */
+	ldmesh_str_t cluster_domain; /* e.g. "cluster.local", no dots at ends */
+	ldmesh_str_t node_name;     /* the agent's --node; "" if unset */
+	uint32_t vip_max_probe;     /* longest probe sequence in VIP_INDEX */
+	uint32_t name_max_probe;    /* longest probe sequence in NAME_INDEX */
+	struct ldmesh_section sections[LDMESH_SEC_COUNT];
+	uint8_t service_cidr[16];   /* --service-cidr base, IPv4-mapped */
+	uint8_t service_cidr_prefix; /* prefix length in IPv6 terms (96 + v4) */
+	uint8_t reserved0[7];
+	uint64_t reserved[5];
+};
+_Static_assert(sizeof(struct ldmesh_snap_header) == 320, "header layout");
+_Static_assert(offsetof(struct ldmesh_snap_header, sections) == 64,
+	       "sections start at 64");
+
+/* Service types (spec.type; a headless service has LDMESH_SVC_F_HEADLESS). */
+enum ldmesh_svc_type {
+	LDMESH_SVC_CLUSTER_IP = 0,
+	LDMESH_SVC_NODE_PORT = 1,
+	LDMESH_SVC_LOAD_BALANCER = 2,
+	LDMESH_SVC_EXTERNAL_NAME = 3,
+};
+
+#define LDMESH_SVC_F_HEADLESS (1U << 0)          /* clusterIP: None */
+#define LDMESH_SVC_F_AFFINITY_CLIENT_IP (1U << 1) /* sessionAffinity: ClientIP */
+#define LDMESH_SVC_F_INTERNAL_LOCAL (1U << 2)    /* internalTrafficPolicy: Local */
+#define LDMESH_SVC_F_EXTERNAL_LOCAL (1U << 3)    /* externalTrafficPolicy: Local */
+#define LDMESH_SVC_F_PUBLISH_NOT_READY (1U << 4) /* publishNotReadyAddresses */
+#define LDMESH_SVC_F_ALLOCATED_IP (1U << 5)      /* ClusterIP allocated by the
+                                                    agent, not from the spec */
+
+#define LDMESH_MAX_CLUSTER_IPS 2 /* dual-stack: at most one per family */
+
+/*
+ * One service. Its endpoints are stored contiguously and ordered by the
+ * writer for this node: first the `ready_count` endpoints a connect should
+ * use (ready, and eligible under the traffic policy), then the
+ * `fallback_count` serving+terminating ones kube-proxy falls back to when no
+ * endpoint is ready, then the rest (shown by tools, never chosen).
+ */
+struct ldmesh_service {
+	ldmesh_str_t ns;            /* metadata.namespace */
+	ldmesh_str_t name;          /* metadata.name */
+	ldmesh_str_t external_name; /* spec.externalName for EXTERNAL_NAME */
+	uint8_t type;               /* enum ldmesh_svc_type */
+	uint8_t ip_count;           /* valid entries in cluster_ips */
+	uint16_t flags;             /* LDMESH_SVC_F_* */
+	uint32_t affinity_timeout_s; /* sessionAffinityConfig timeoutSeconds */
+	uint8_t cluster_ips[LDMESH_MAX_CLUSTER_IPS][16]; /* IPv4-mapped for v4 */
+	uint32_t first_port;        /* index into PORTS */
+	uint32_t port_count;
+	uint32_t first_endpoint;    /* index into ENDPOINTS */
+	uint32_t endpoint_count;    /* all endpoints, chosen or not */
+	uint32_t ready_count;       /* endpoints [0, ready_count) are chosen */
+	uint32_t fallback_count;    /* then these when ready_count == 0 */
+	uint32_t first_endpoint_port; /* index into ENDPOINT_PORTS; the matrix
+	                                 is endpoint_count rows x port_count */
+	uint32_t affinity_offset;   /* index into AFFINITY of this service's
+	                               table, valid when affinity_size > 0 */
+	uint32_t affinity_size;     /* entries; each an endpoint index 0-based
+	                               within the chosen (ready) endpoints */
+	uint32_t reserved[2];
+};
+_Static_assert(sizeof(struct ldmesh_service) == 96, "service layout");
+
+/* IANA protocol numbers, as in struct ldmesh_port::protocol. */
+#define LDMESH_PROTO_TCP 6
+#define LDMESH_PROTO_UDP 17
+#define LDMESH_PROTO_SCTP 132
+
+struct ldmesh_port {
+	ldmesh_str_t name;          /* spec.ports[].name, may be "" */
+	ldmesh_str_t target_port_name; /* named targetPort, "" if numeric */
+	ldmesh_str_t app_protocol;  /* spec.ports[].appProtocol, may be "" */
+	uint16_t port;              /* spec.ports[].port, 1..65535 */
+	uint16_t target_port;       /* numeric targetPort, 0 if named */
+	uint16_t node_port;         /* spec.ports[].nodePort, 0 if none */
+	uint8_t protocol;           /* LDMESH_PROTO_* */
+	uint8_t reserved;
+};
+_Static_assert(sizeof(struct ldmesh_port) == 20, "port layout");
+
+#define LDMESH_EP_F_READY (1U << 0)       /* conditions.ready */
+#define LDMESH_EP_F_SERVING (1U << 1)     /* conditions.serving */
+#define LDMESH_EP_F_TERMINATING (1U << 2) /* conditions.terminating */
+#define LDMESH_EP_F_LOCAL (1U << 3)       /* nodeName == header node_name */
+
+struct ldmesh_endpoint {
+	uint8_t addr[16];           /* IPv4-mapped for v4 */
+	ldmesh_str_t node;          /* nodeName, may be "" */
+	ldmesh_str_t zone;          /* zone, may be "" */
+	ldmesh_str_t hostname;      /* hostname (headless per-pod DNS) */
+	ldmesh_str_t target;        /* targetRef "Kind/name" (the pod), or "" */
+	ldmesh_str_t zone_hints;    /* hints.forZones, comma-separated, or "" */
+	uint32_t flags;             /* LDMESH_EP_F_* */
+};
+_Static_assert(sizeof(struct ldmesh_endpoint) == 40, "endpoint layout");
+
+/*
+ * VIP index: open addressing, linear probing, capacity a power of two.
+ * Key (addr, port, protocol); slot = ldmesh_vip_hash(...) & (count - 1).
+ * An empty slot has service == LDMESH_NONE. A lookup probes at most
+ * header.vip_max_probe slots, so a crafted table cannot make it loop.
+ */
+#define LDMESH_NONE 0xffffffffU
+
+#define LDMESH_VIP_CLUSTER_IP 0  /* spec.clusterIPs */
+#define LDMESH_VIP_EXTERNAL_IP 1 /* spec.externalIPs */
+
+struct ldmesh_vip_slot {
+	uint8_t addr[16];
+	uint16_t port;              /* host order, as all fields */
+	uint8_t protocol;
+	uint8_t kind;               /* LDMESH_VIP_* */
+	uint32_t service;           /* index into SERVICES, or LDMESH_NONE */
+	uint32_t port_index;        /* index within the service's ports */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct ldmesh_vip_slot) == 32, "vip slot layout");
+
+/*
+ * Name index: open addressing, linear probing, power-of-two capacity, keyed
+ * by the lower-cased FQDN without the trailing dot ("backend.default.svc.
+ * cluster.local"). Headless services with endpoint hostnames also get
+ * "<hostname>.<svc>.<ns>.svc.<domain>" entries naming that endpoint.
+ */
+struct ldmesh_name_slot {
+	uint64_t hash;              /* ldmesh_hash64(fqdn, len, 0) */
+	ldmesh_str_t fqdn;
+	uint32_t service;           /* index into SERVICES, or LDMESH_NONE */
+	uint32_t endpoint;          /* index into ENDPOINTS, or LDMESH_NONE for
+	                               the service name itself */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct ldmesh_name_slot) == 24, "name slot layout");
+
+#endif

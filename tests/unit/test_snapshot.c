@@ -1,0 +1,381 @@
+/* Snapshot builder + validator + lookups: round trip, every lookup, and
+ * refusal of damaged snapshots (each damage re-checksummed so the test
+ * reaches the bounds check it names, not just the checksum). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ldmesh/hash.h"
+#include "ldmesh/reader.h"
+#include "snap_build.h"
+#include "testutil.h"
+
+static void v4(uint8_t out[16], uint8_t a, uint8_t b, uint8_t c, uint8_t d)
+{
+	memset(out, 0, 16);
+	out[10] = out[11] = 0xff;
+	out[12] = a; out[13] = b; out[14] = c; out[15] = d;
+}
+
+struct fixture {
+	struct snap_port_in ports[2];
+	uint16_t ep_ports[4][2];
+	struct snap_endpoint_in eps[4];
+	struct snap_port_in hl_port;
+	uint16_t hl_ep_ports[2][1];
+	struct snap_endpoint_in hl_eps[2];
+	struct snap_service_in svcs[3];
+	struct snap_input in;
+	void *bytes;
+	size_t size;
+	struct ldmesh_snap snap;
+};
+
+/* default/backend 10.96.0.10: http 80->8080, metrics 9090->9090; endpoints:
+ * .5 ready on node-a, .6 ready on node-b, .7 terminating+serving, .8 not
+ * ready. default/db headless with two hostnamed pods. prod/empty: none. */
+static void fixture_build(struct fixture *f, uint16_t backend_flags)
+{
+	memset(f, 0, sizeof(*f));
+	f->ports[0] = (struct snap_port_in){ .name = "http", .port = 80,
+		.target_port = 8080, .protocol = LDMESH_PROTO_TCP };
+	f->ports[1] = (struct snap_port_in){ .name = "metrics", .port = 9090,
+		.target_port = 9090, .protocol = LDMESH_PROTO_TCP };
+	static const uint32_t flags[4] = {
+		LDMESH_EP_F_READY | LDMESH_EP_F_SERVING,
+		LDMESH_EP_F_READY | LDMESH_EP_F_SERVING,
+		LDMESH_EP_F_SERVING | LDMESH_EP_F_TERMINATING,
+		0,
+	};
+	/* Input order deliberately not rank order. */
+	static const uint8_t last[4] = { 8, 5, 7, 6 };
+	static const uint32_t order[4] = { 3, 0, 2, 1 };
+	for (int i = 0; i < 4; i++) {
+		f->ep_ports[i][0] = 8080;
+		f->ep_ports[i][1] = 9090;
+		v4(f->eps[i].addr, 10, 244, 1, last[i]);
+		f->eps[i].flags = flags[order[i]];
+		f->eps[i].node = (i % 2) ? "node-a" : "node-b";
+		f->eps[i].zone = "zone-1";
+		f->eps[i].ports = f->ep_ports[i];
+	}
+	f->eps[1].node = "node-a"; /* .5 */
+	f->eps[3].node = "node-b"; /* .6 */
+	f->svcs[0] = (struct snap_service_in){ .ns = "default", .name = "backend",
+		.type = LDMESH_SVC_CLUSTER_IP, .flags = backend_flags,
+		.n_cluster_ips = 1, .ports = f->ports, .n_ports = 2,
+		.endpoints = f->eps, .n_endpoints = 4 };
+	v4(f->svcs[0].cluster_ips[0], 10, 96, 0, 10);
+
+	f->hl_port = (struct snap_port_in){ .name = "pg", .port = 5432,
+		.target_port = 5432, .protocol = LDMESH_PROTO_TCP };
+	for (int i = 0; i < 2; i++) {
+		v4(f->hl_eps[i].addr, 10, 244, 2, (uint8_t)(10 + i));
+		f->hl_eps[i].flags = LDMESH_EP_F_READY | LDMESH_EP_F_SERVING;
+		f->hl_eps[i].hostname = i ? "db-1" : "db-0";
+		f->hl_ep_ports[i][0] = 5432;
+		f->hl_eps[i].ports = f->hl_ep_ports[i];
+	}
+	f->svcs[1] = (struct snap_service_in){ .ns = "default", .name = "db",
+		.flags = LDMESH_SVC_F_HEADLESS, .ports = &f->hl_port, .n_ports = 1,
+		.endpoints = f->hl_eps, .n_endpoints = 2 };
+	f->svcs[2] = (struct snap_service_in){ .ns = "prod", .name = "empty",
+		.n_cluster_ips = 1, .ports = f->ports, .n_ports = 1 };
+	v4(f->svcs[2].cluster_ips[0], 10, 96, 0, 11);
+
+	f->in = (struct snap_input){ .cluster_domain = "cluster.local",
+		.node_name = "node-a", .generation = 7, .created_unix_ns = 1,
+		.services = f->svcs, .n_services = 3 };
+	assert_int_equal(snap_build(&f->in, &f->bytes, &f->size), 0);
+	char why[160] = "";
+	assert_int_equal(ldmesh_snap_init(&f->snap, f->bytes, f->size, why, sizeof(why)), 0);
+}
+
+static void test_round_trip(void **state)
+{
+	struct fixture f;
+	fixture_build(&f, 0);
+	const struct ldmesh_snap *s = &f.snap;
+
+	assert_int_equal(s->generation, 7);
+	assert_int_equal(s->n_services, 3);
+	assert_string_equal(ldmesh_snap_str(s, s->hdr->cluster_domain), "cluster.local");
+	assert_string_equal(ldmesh_snap_str(s, s->hdr->node_name), "node-a");
+	const struct ldmesh_service *b = &s->services[0];
+	assert_string_equal(ldmesh_snap_str(s, b->ns), "default");
+	assert_string_equal(ldmesh_snap_str(s, b->name), "backend");
+	assert_int_equal(b->port_count, 2);
+	assert_string_equal(ldmesh_snap_str(s, s->ports[b->first_port + 1].name), "metrics");
+	assert_int_equal(b->endpoint_count, 4);
+	assert_int_equal(b->ready_count, 2);
+	assert_int_equal(b->fallback_count, 1);
+	/* Rank order: the two ready (.5, .6 in input order), then .7, then .8. */
+	assert_int_equal(s->endpoints[b->first_endpoint + 0].addr[15], 5);
+	assert_int_equal(s->endpoints[b->first_endpoint + 1].addr[15], 6);
+	assert_int_equal(s->endpoints[b->first_endpoint + 2].addr[15], 7);
+	assert_int_equal(s->endpoints[b->first_endpoint + 3].addr[15], 8);
+	/* LOCAL marks node-a endpoints. */
+	assert_true(s->endpoints[b->first_endpoint].flags & LDMESH_EP_F_LOCAL);
+	assert_false(s->endpoints[b->first_endpoint + 1].flags & LDMESH_EP_F_LOCAL);
+	/* Interned: node-b appears once in the pool even on several endpoints. */
+	assert_string_equal(ldmesh_snap_str(s, s->endpoints[b->first_endpoint + 1].node), "node-b");
+	assert_int_equal(s->endpoints[b->first_endpoint + 1].node,
+			 s->endpoints[b->first_endpoint + 2].node);
+	free(f.bytes);
+}
+
+static void test_vip_lookup(void **state)
+{
+	struct fixture f;
+	fixture_build(&f, 0);
+	uint8_t a[16];
+
+	v4(a, 10, 96, 0, 10);
+	const struct ldmesh_vip_slot *slot = ldmesh_snap_find_vip(&f.snap, a, 9090, LDMESH_PROTO_TCP);
+	assert_non_null(slot);
+	assert_int_equal(slot->service, 0);
+	assert_int_equal(slot->port_index, 1);
+	assert_null(ldmesh_snap_find_vip(&f.snap, a, 9090, LDMESH_PROTO_UDP));
+	assert_null(ldmesh_snap_find_vip(&f.snap, a, 81, LDMESH_PROTO_TCP));
+	v4(a, 10, 96, 0, 12);
+	assert_null(ldmesh_snap_find_vip(&f.snap, a, 80, LDMESH_PROTO_TCP));
+	v4(a, 10, 96, 0, 11);
+	slot = ldmesh_snap_find_vip(&f.snap, a, 80, LDMESH_PROTO_TCP);
+	assert_non_null(slot);
+	assert_int_equal(slot->service, 2);
+	free(f.bytes);
+}
+
+static void test_name_lookup(void **state)
+{
+	struct fixture f;
+	fixture_build(&f, 0);
+	const char *n = "backend.default.svc.cluster.local";
+	const struct ldmesh_name_slot *slot = ldmesh_snap_find_name(&f.snap, n, strlen(n));
+	assert_non_null(slot);
+	assert_int_equal(slot->service, 0);
+	assert_int_equal(slot->endpoint, LDMESH_NONE);
+
+	n = "db-1.db.default.svc.cluster.local";
+	slot = ldmesh_snap_find_name(&f.snap, n, strlen(n));
+	assert_non_null(slot);
+	assert_int_equal(slot->service, 1);
+	assert_int_equal(f.snap.endpoints[slot->endpoint].addr[15], 11);
+
+	n = "empty.prod.svc.cluster.local";
+	assert_non_null(ldmesh_snap_find_name(&f.snap, n, strlen(n)));
+	n = "backend.prod.svc.cluster.local";
+	assert_null(ldmesh_snap_find_name(&f.snap, n, strlen(n)));
+	n = "backend.default.svc.cluster.loca";
+	assert_null(ldmesh_snap_find_name(&f.snap, n, strlen(n)));
+	free(f.bytes);
+}
+
+static void test_pick(void **state)
+{
+	struct fixture f;
+	fixture_build(&f, 0);
+	const struct ldmesh_service *b = &f.snap.services[0];
+	unsigned hits[256] = { 0 };
+	uint16_t port = 0;
+
+	for (uint64_t i = 0; i < 1000; i++) {
+		uint32_t ep = ldmesh_snap_pick(&f.snap, b, 0, ldmesh_hash64(&i, 8, 1), &port);
+		assert_int_not_equal(ep, LDMESH_NONE);
+		assert_int_equal(port, 8080);
+		hits[f.snap.endpoints[ep].addr[15]]++;
+	}
+	/* Only the two ready endpoints, each about half the time. */
+	assert_int_equal(hits[5] + hits[6], 1000);
+	assert_true(hits[5] > 400 && hits[6] > 400);
+
+	ldmesh_snap_pick(&f.snap, b, 1, 0, &port);
+	assert_int_equal(port, 9090);
+	/* No endpoints: reject. */
+	assert_int_equal(ldmesh_snap_pick(&f.snap, &f.snap.services[2], 0, 1, &port), LDMESH_NONE);
+	free(f.bytes);
+}
+
+static void test_fallback_to_terminating(void **state)
+{
+	struct fixture f;
+	fixture_build(&f, 0);
+	free(f.bytes);
+	/* Make .5 and .6 not ready: only .7 (serving, terminating) remains. */
+	f.eps[1].flags = 0;
+	f.eps[3].flags = 0;
+	assert_int_equal(snap_build(&f.in, &f.bytes, &f.size), 0);
+	assert_int_equal(ldmesh_snap_init(&f.snap, f.bytes, f.size, NULL, 0), 0);
+	const struct ldmesh_service *b = &f.snap.services[0];
+	assert_int_equal(b->ready_count, 0);
+	assert_int_equal(b->fallback_count, 1);
+	uint16_t port;
+	uint32_t ep = ldmesh_snap_pick(&f.snap, b, 0, 12345, &port);
+	assert_int_equal(f.snap.endpoints[ep].addr[15], 7);
+	free(f.bytes);
+}
+
+static void test_internal_traffic_local(void **state)
+{
+	struct fixture f;
+	fixture_build(&f, LDMESH_SVC_F_INTERNAL_LOCAL);
+	const struct ldmesh_service *b = &f.snap.services[0];
+	/* Only .5 is ready on node-a. */
+	assert_int_equal(b->ready_count, 1);
+	assert_int_equal(f.snap.endpoints[b->first_endpoint].addr[15], 5);
+	free(f.bytes);
+}
+
+static void test_affinity_consistent(void **state)
+{
+	struct fixture f;
+	fixture_build(&f, LDMESH_SVC_F_AFFINITY_CLIENT_IP);
+	const struct ldmesh_service *b = &f.snap.services[0];
+	uint16_t port;
+	assert_true(b->affinity_size >= 251);
+	/* Same client hash, same backend, every time. */
+	uint32_t first = ldmesh_snap_pick(&f.snap, b, 0, 424242, &port);
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(ldmesh_snap_pick(&f.snap, b, 0, 424242, &port), first);
+	/* Both backends own a fair share of the table. */
+	unsigned owned[2] = { 0, 0 };
+	for (uint32_t i = 0; i < b->affinity_size; i++)
+		owned[f.snap.affinity[b->affinity_offset + i]]++;
+	assert_true(owned[0] > b->affinity_size / 3 && owned[1] > b->affinity_size / 3);
+	free(f.bytes);
+}
+
+/* Re-seal the checksum after a deliberate edit. */
+static void reseal(void *bytes, size_t size)
+{
+	uint64_t sum = ldmesh_hash64((uint8_t *)bytes + 16, size - 16, 0);
+	memcpy((uint8_t *)bytes + 8, &sum, 8);
+}
+
+static void expect_refused(void *bytes, size_t size, const char *reason)
+{
+	struct ldmesh_snap s;
+	char why[160] = "";
+	assert_int_equal(ldmesh_snap_init(&s, bytes, size, why, sizeof(why)), -EINVAL);
+	if (!strstr(why, reason))
+		fail_msg("refused for '%s', expected '%s'", why, reason);
+}
+
+static void test_refuses_damage(void **state)
+{
+	struct fixture f;
+	fixture_build(&f, 0);
+	uint8_t *copy = malloc(f.size);
+	struct ldmesh_snap_header *h = (void *)copy;
+
+	/* truncated */
+	expect_refused(f.bytes, 100, "truncated");
+	expect_refused(f.bytes, f.size - 8, "size");
+	/* one bit flipped anywhere after the checksum (the size field says
+	 * "size", everything else "checksum") */
+	for (size_t off = 16; off < f.size; off += f.size / 37 + 1) {
+		memcpy(copy, f.bytes, f.size);
+		copy[off] ^= 0x10;
+		expect_refused(copy, f.size, off < 24 ? "size" : "checksum");
+	}
+	/* wrong magic / version */
+	memcpy(copy, f.bytes, f.size);
+	h->magic ^= 1;
+	expect_refused(copy, f.size, "magic");
+	memcpy(copy, f.bytes, f.size);
+	h->version_major = 2;
+	expect_refused(copy, f.size, "version");
+	/* section outside the file */
+	memcpy(copy, f.bytes, f.size);
+	h->sections[LDMESH_SEC_ENDPOINTS].offset = f.size;
+	reseal(copy, f.size);
+	expect_refused(copy, f.size, "outside the file");
+	/* count that overflows size */
+	memcpy(copy, f.bytes, f.size);
+	h->sections[LDMESH_SEC_SERVICES].count = 0x80000001u;
+	reseal(copy, f.size);
+	expect_refused(copy, f.size, "services: size");
+	/* a service whose endpoints run past the table */
+	memcpy(copy, f.bytes, f.size);
+	struct ldmesh_service *svc = (void *)(copy + h->sections[LDMESH_SEC_SERVICES].offset);
+	svc[0].endpoint_count = 0xffffffffu;
+	reseal(copy, f.size);
+	expect_refused(copy, f.size, "endpoints out of range");
+	/* a string reference past the pool */
+	memcpy(copy, f.bytes, f.size);
+	svc[1].name = h->sections[LDMESH_SEC_STRINGS].count + 3;
+	reseal(copy, f.size);
+	expect_refused(copy, f.size, "bad string reference");
+	/* an index slot naming a service that does not exist */
+	memcpy(copy, f.bytes, f.size);
+	struct ldmesh_vip_slot *vip = (void *)(copy + h->sections[LDMESH_SEC_VIP_INDEX].offset);
+	for (uint32_t i = 0; i < h->sections[LDMESH_SEC_VIP_INDEX].count; i++)
+		if (vip[i].service != LDMESH_NONE)
+			vip[i].service = 99;
+	reseal(copy, f.size);
+	expect_refused(copy, f.size, "vip slot");
+	/* a probe bound larger than the index: a crafted full table must
+	 * not make lookups loop */
+	memcpy(copy, f.bytes, f.size);
+	h->vip_max_probe = h->sections[LDMESH_SEC_VIP_INDEX].count + 1;
+	reseal(copy, f.size);
+	expect_refused(copy, f.size, "probe bound");
+	free(copy);
+	free(f.bytes);
+}
+
+static void test_full_index_lookup_terminates(void **state)
+{
+	/* Every slot occupied, probe bound = capacity: a miss must stop. */
+	struct fixture f;
+	fixture_build(&f, 0);
+	struct ldmesh_snap_header *h = f.bytes;
+	struct ldmesh_vip_slot *vip = (void *)((uint8_t *)f.bytes + h->sections[LDMESH_SEC_VIP_INDEX].offset);
+	uint32_t n = h->sections[LDMESH_SEC_VIP_INDEX].count;
+	for (uint32_t i = 0; i < n; i++)
+		if (vip[i].service == LDMESH_NONE)
+			vip[i] = vip[(i + 1) % n].service != LDMESH_NONE ? vip[(i + 1) % n] : vip[0],
+			vip[i].service = 0, vip[i].port_index = 0;
+	h->vip_max_probe = n;
+	reseal(f.bytes, f.size);
+	assert_int_equal(ldmesh_snap_init(&f.snap, f.bytes, f.size, NULL, 0), 0);
+	uint8_t a[16];
+	v4(a, 1, 2, 3, 4);
+	assert_null(ldmesh_snap_find_vip(&f.snap, a, 1, LDMESH_PROTO_TCP));
+	free(f.bytes);
+}
+
+static void test_long_name_refused(void **state)
+{
+	char longname[300];
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = 0;
+	struct snap_service_in s = { .ns = "default", .name = longname };
+	struct snap_input in = { .cluster_domain = "cluster.local", .services = &s, .n_services = 1 };
+	void *out = NULL;
+	size_t size = 0;
+	assert_int_equal(snap_build(&in, &out, &size), -EINVAL);
+	assert_null(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_vip_lookup),
+		cmocka_unit_test(test_name_lookup),
+		cmocka_unit_test(test_pick),
+		cmocka_unit_test(test_fallback_to_terminating),
+		cmocka_unit_test(test_internal_traffic_local),
+		cmocka_unit_test(test_affinity_consistent),
+		cmocka_unit_test(test_refuses_damage),
+		cmocka_unit_test(test_full_index_lookup_terminates),
+		cmocka_unit_test(test_long_name_refused),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
