@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Deterministic listing of the manifest folder. See scan.h for the rules.
+ */
+#define _GNU_SOURCE
+#include "scan.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct scan__walk {
+	scan_visit_fn on_dir;
+	scan_visit_fn on_file;
+	void *ctx;
+	struct diag *d;
+	unsigned dirs;
+	/* Directories on the current path, root first: a directory met again
+	 * below itself is a loop (through a symlink or a bind mount). */
+	struct {
+		dev_t dev;
+		ino_t ino;
+	} stack[SCAN_MAX_DEPTH + 1];
+	/* One buffer for the whole walk: each level appends "/name" and cuts it
+	 * off again, so no path is allocated per entry. */
+	char path[PATH_MAX];
+};
+
+struct scan__collect {
+	struct scan_list list;
+	size_t cap;
+	struct diag *d;
+	const char *root;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void scan__report(struct diag *d, const char *fmt, ...)
+{
+	char line[PATH_MAX + 128];
+	va_list ap;
+
+	if (!d)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	d->errors++;
+	if (d->report)
+		d->report(d->ctx, line);
+}
+
+bool scan_is_manifest_name(const char *name)
+{
+	/* kubectl's FileExtensions: .json, .yaml, .yml. */
+	static const char *const exts[] = { ".yaml", ".yml", ".json" };
+	size_t len = strlen(name);
+
+	if (name[0] == '.')
+		return false;
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++) {
+		size_t elen = strlen(exts[i]);
+
+		if (len > elen && !strcmp(name + len - elen, exts[i]))
+			return true;
+	}
+	return false;
+}
+
+/* Resolve an entry's type, following symlinks: 'd', 'f', 0 for anything
+ * else or for an entry that cannot be stat'ed (reported). */
+static char scan__kind(struct scan__walk *s, unsigned char d_type)
+{
+	struct stat st;
+
+	if (d_type == DT_DIR)
+		return 'd';
+	if (d_type == DT_REG)
+		return 'f';
+	if (d_type != DT_LNK && d_type != DT_UNKNOWN)
+		return 0;
+	/* stat() follows the link: a dangling link or a link loop (ELOOP)
+	 * lands here. */
+	if (stat(s->path, &st) < 0) {
+		scan__report(s->d, "%s: %s", s->path, strerror(errno));
+		return 0;
+	}
+	if (S_ISDIR(st.st_mode))
+		return 'd';
+	if (S_ISREG(st.st_mode))
+		return 'f';
+	return 0;
+}
+
+static int scan__dir(struct scan__walk *s, size_t len, unsigned depth)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *dir;
+	int ret = 0;
+
+	dir = opendir(s->path);
+	if (!dir) {
+		ret = -errno;
+		scan__report(s->d, "%s: %s", s->path, strerror(-ret));
+		/* Only the root is fatal: anything below is skipped so one
+		 * bad folder does not hide the rest. */
+		return depth ? 0 : ret;
+	}
+	if (fstat(dirfd(dir), &st) < 0) {
+		ret = -errno;
+		scan__report(s->d, "%s: %s", s->path, strerror(-ret));
+		if (depth)
+			ret = 0;
+		goto out;
+	}
+	for (unsigned i = 0; i < depth; i++) {
+		if (s->stack[i].dev == st.st_dev && s->stack[i].ino == st.st_ino) {
+			scan__report(s->d, "%s: symlink loop, skipped", s->path);
+			goto out;
+		}
+	}
+	if (++s->dirs > SCAN_MAX_DIRS) {
+		scan__report(s->d, "%s: more than %u directories, giving up",
+			     s->path, SCAN_MAX_DIRS);
+		ret = -E2BIG;
+		goto out;
+	}
+	s->stack[depth].dev = st.st_dev;
+	s->stack[depth].ino = st.st_ino;
+	if (s->on_dir) {
+		ret = s->on_dir(s->ctx, s->path);
+		if (ret)
+			goto out;
+	}
+
+	for (;;) {
+		size_t nlen, sub;
+		char kind;
+
+		errno = 0;
+		de = readdir(dir);
+		if (!de) {
+			if (errno)
+				scan__report(s->d, "%s: %s", s->path, strerror(errno));
+			break;
+		}
+		if (de->d_name[0] == '.')
+			continue;
+		nlen = strlen(de->d_name);
+		/* The root "/" already ends in a slash. */
+		sub = len + (s->path[len - 1] != '/');
+		if (sub + nlen >= sizeof(s->path)) {
+			scan__report(s->d, "%s/%s: %s", s->path, de->d_name,
+				     strerror(ENAMETOOLONG));
+			continue;
+		}
+		s->path[len] = '/';
+		memcpy(s->path + sub, de->d_name, nlen + 1);
+
+		kind = scan__kind(s, de->d_type);
+		if (kind == 'd') {
+			if (depth + 1 > SCAN_MAX_DEPTH)
+				scan__report(s->d, "%s: deeper than %u directories, skipped",
+					     s->path, SCAN_MAX_DEPTH);
+			else
+				ret = scan__dir(s, sub + nlen, depth + 1);
+		} else if (kind == 'f' && s->on_file &&
+			   scan_is_manifest_name(de->d_name)) {
+			ret = s->on_file(s->ctx, s->path);
+		}
+		s->path[len] = 0;
+		if (ret)
+			break;
+	}
+out:
+	closedir(dir);
+	return ret;
+}
+
+int scan_walk(const char *root, scan_visit_fn on_dir, scan_visit_fn on_file,
+	      void *ctx, struct diag *d)
+{
+	struct scan__walk *s;
+	size_t len = strlen(root);
+	struct stat st;
+	int ret = 0;
+
+	/* Heap, not stack: PATH_MAX plus the loop stack is a lot for a frame
+	 * that recurses. */
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->on_dir = on_dir;
+	s->on_file = on_file;
+	s->ctx = ctx;
+	s->d = d;
+
+	while (len > 1 && root[len - 1] == '/')
+		len--;
+	if (len == 0 || len >= sizeof(s->path)) {
+		ret = len ? -ENAMETOOLONG : -ENOENT;
+		scan__report(d, "%s: %s", root, strerror(-ret));
+		goto out;
+	}
+	memcpy(s->path, root, len);
+	s->path[len] = 0;
+
+	if (stat(s->path, &st) < 0) {
+		ret = -errno;
+		scan__report(d, "%s: %s", s->path, strerror(-ret));
+		goto out;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		ret = -ENOTDIR;
+		scan__report(d, "%s: %s", s->path, strerror(-ret));
+		goto out;
+	}
+	ret = scan__dir(s, len, 0);
+out:
+	free(s);
+	return ret;
+}
+
+static int scan__add(void *ctx, const char *path)
+{
+	struct scan__collect *c = ctx;
+
+	if (c->list.n == SCAN_MAX_FILES) {
+		scan__report(c->d, "%s: more than %u manifest files, giving up",
+			     c->root, SCAN_MAX_FILES);
+		return -E2BIG;
+	}
+	if (c->list.n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 64;
+		char **v = realloc(c->list.paths, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		c->list.paths = v;
+		c->cap = cap;
+	}
+	c->list.paths[c->list.n] = strdup(path);
+	if (!c->list.paths[c->list.n])
+		return -ENOMEM;
+	c->list.n++;
+	return 0;
+}
+
+static int scan__cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int scan_dir(const char *root, struct scan_list *out, struct diag *d)
+{
+	struct scan__collect c = { .d = d, .root = root };
+	int ret;
+
+	ret = scan_walk(root, NULL, scan__add, &c, d);
+	if (ret)
+		goto out;
+	/* readdir order differs between filesystems and nodes; strcmp order
+	 * does not. */
+	if (c.list.n)
+		qsort(c.list.paths, c.list.n, sizeof(c.list.paths[0]), scan__cmp);
+	*out = c.list;
+	c.list = (struct scan_list){ 0 };
+out:
+	scan_list_free(&c.list);
+	return ret;
+}
+
+void scan_list_free(struct scan_list *list)
+{
+	if (!list)
+		return;
+	for (size_t i = 0; i < list->n; i++)
+		free(list->paths[i]);
+	free(list->paths);
+	list->paths = NULL;
+	list->n = 0;
+}
