@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Manifest files -> manifest_set: documents, List unwrapping, dispatch by
+ * kind, the duplicate-object check, and ownership. The kinds themselves live
+ * in manifest_service.c, manifest_slice.c and manifest_pod.c.
+ */
+#include "manifest_priv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const mf_kind_names[] = {
+	[MF_SERVICE] = "Service",
+	[MF_ENDPOINT_SLICE] = "EndpointSlice",
+	[MF_ENDPOINTS] = "Endpoints",
+	[MF_POD] = "Pod",
+};
+
+void manifest_set_free(struct manifest_set *set)
+{
+	if (!set)
+		return;
+	for (size_t i = 0; i < set->n_services; i++)
+		mf_service_free(&set->services[i]);
+	for (size_t i = 0; i < set->n_slices; i++)
+		mf_slice_free(&set->slices[i]);
+	for (size_t i = 0; i < set->n_pods; i++)
+		mf_pod_free(&set->pods[i]);
+	free(set->services);
+	free(set->slices);
+	free(set->pods);
+	memset(set, 0, sizeof(*set));
+}
+
+int mf_seen_add(struct mf_ctx *c, enum mf_kind kind, const struct k8s_meta *m)
+{
+	if (!m->name || !m->ns)
+		return 0; /* already reported as missing */
+	if (mf_grow((void **)&c->seen, &c->cap_seen, c->n_seen,
+		    sizeof(*c->seen)))
+		return -ENOMEM;
+	c->seen[c->n_seen] = (struct mf_seen){
+		.kind = kind,
+		.ns = m->ns,
+		.name = m->name,
+		.line = m->line,
+		.col = m->col,
+		.order = c->n_seen,
+	};
+	c->n_seen++;
+	return 0;
+}
+
+static int mf_seen_cmp(const void *pa, const void *pb)
+{
+	const struct mf_seen *a = pa, *b = pb;
+	int r;
+
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	r = strcmp(a->ns, b->ns);
+	if (!r)
+		r = strcmp(a->name, b->name);
+	if (!r)
+		r = a->order < b->order ? -1 : a->order > b->order;
+	return r;
+}
+
+/*
+ * Two objects with one (kind, namespace, name) cannot both exist in the
+ * API; in a file it means a copy-paste slip, and keeping either silently
+ * would route by accident. Sorted, so a file of many objects stays
+ * O(n log n); strings are borrowed from the set, still alive here.
+ */
+static void mf_check_dups(struct mf_ctx *c)
+{
+	if (c->n_seen < 2)
+		return;
+	qsort(c->seen, c->n_seen, sizeof(*c->seen), mf_seen_cmp);
+	for (size_t i = 1, first = 0; i < c->n_seen; i++) {
+		const struct mf_seen *a = &c->seen[first], *b = &c->seen[i];
+		mf_node at = { .line = b->line, .col = b->col };
+
+		if (a->kind != b->kind || strcmp(a->ns, b->ns) ||
+		    strcmp(a->name, b->name)) {
+			first = i;
+			continue;
+		}
+		mf_error(c, &at, "duplicate %s %s/%s (first defined at line %u)",
+			 mf_kind_names[b->kind], b->ns, b->name, a->line);
+	}
+}
+
+static bool mf_ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static int mf_object(struct mf_ctx *c, const mf_node *obj,
+		     const char *def_api, const char *def_kind);
+
+/*
+ * kind: List (what kubectl prints) or a typed list such as ServiceList
+ * (what the API returns). Items of a typed list may omit apiVersion and
+ * kind: the list's own give them.
+ */
+static int mf_list(struct mf_ctx *c, const mf_node *obj, const char *api,
+		   const char *kind)
+{
+	const mf_node *items = NULL;
+	char item_kind[64] = "";
+	int ret;
+
+	ret = mf_get_seq(c, obj, "", "items", &items);
+	if (ret != 1)
+		return ret == -ENOMEM ? ret : 0;
+	if (strcmp(kind, "List") && strlen(kind) - 4 < sizeof(item_kind))
+		snprintf(item_kind, sizeof(item_kind), "%.*s",
+			 (int)(strlen(kind) - 4), kind);
+	for (size_t i = 0; i < items->n; i++) {
+		const mf_node *item = items->child[i];
+		char p[MF_PATH_MAX];
+
+		if (yaml_tree_is_null(item))
+			continue;
+		if (mf_as_map(c, item, mf_path_i(p, sizeof(p), "", "items", i)) <
+		    0)
+			continue;
+		ret = mf_object(c, item, *item_kind ? api : NULL,
+				*item_kind ? item_kind : NULL);
+		if (ret == -ENOMEM)
+			return ret;
+	}
+	return 0;
+}
+
+static int mf_object(struct mf_ctx *c, const mf_node *obj,
+		     const char *def_api, const char *def_kind)
+{
+	const char *api = def_api, *kind = def_kind;
+	int r1, r2;
+
+	r1 = mf_get_str(c, obj, "", "apiVersion", &api, NULL);
+	r2 = mf_get_str(c, obj, "", "kind", &kind, NULL);
+	if (r1 == -ENOMEM || r2 == -ENOMEM)
+		return -ENOMEM;
+	if (r1 < 0 || r2 < 0)
+		return 0;
+	if (!api || !*api)
+		mf_error(c, obj, "apiVersion: Required value");
+	if (!kind || !*kind)
+		mf_error(c, obj, "kind: Required value");
+	if (!api || !*api || !kind || !*kind)
+		return 0;
+
+	/* A kind merely ending in "List" without items is not a list. */
+	if (!strcmp(kind, "List") ||
+	    (mf_ends_with(kind, "List") && yaml_tree_map_get(obj, "items")))
+		return mf_list(c, obj, api, kind);
+	if (!strcmp(api, "v1") && !strcmp(kind, "Service"))
+		return mf_service(c, obj);
+	if (!strcmp(api, "discovery.k8s.io/v1") &&
+	    !strcmp(kind, "EndpointSlice"))
+		return mf_endpoint_slice(c, obj);
+	if (!strcmp(api, "v1") && !strcmp(kind, "Endpoints"))
+		return mf_endpoints(c, obj);
+	if (!strcmp(api, "v1") && !strcmp(kind, "Pod"))
+		return mf_pod(c, obj);
+	/* Other kinds, and same-named kinds of other groups (a Knative
+	 * serving.knative.dev/v1 Service), are not ours. */
+	c->set.skipped++;
+	return 0;
+}
+
+static int mf_stream(struct mf_ctx *c, const struct yaml_tree_stream *s)
+{
+	for (size_t i = 0; i < s->n_docs; i++) {
+		const mf_node *root = s->docs[i].root;
+		int ret;
+
+		/* `---` followed by nothing, or a lone `null`, is allowed. */
+		if (yaml_tree_is_null(root))
+			continue;
+		if (root->kind != YAML_TREE_MAP) {
+			char buf[96];
+
+			mf_error(c, root, "a document must be a map, not %s",
+				 mf_describe(root, buf, sizeof(buf)));
+			continue;
+		}
+		ret = mf_object(c, root, NULL, NULL);
+		if (ret == -ENOMEM)
+			return ret;
+	}
+	mf_check_dups(c);
+	return 0;
+}
+
+static int mf_finish(struct mf_ctx *c, int ret, struct manifest_set *out)
+{
+	if (ret == -ENOMEM && !c->errors)
+		mf_error(c, NULL, "out of memory");
+	else if (!ret && c->errors)
+		ret = -EINVAL;
+	if (!ret)
+		*out = c->set;
+	else
+		manifest_set_free(&c->set);
+	free(c->seen);
+	return ret;
+}
+
+static void mf_tree_error(struct mf_ctx *c, const struct yaml_tree_error *e)
+{
+	mf_node at = { .line = e->line, .col = e->col };
+
+	mf_error(c, e->line ? &at : NULL, "%s", e->msg);
+}
+
+int manifest_load_data(const char *name, const char *data, size_t len,
+		       struct manifest_set *out, struct diag *d)
+{
+	struct mf_ctx c = { .name = name ? name : "<data>", .d = d };
+	struct yaml_tree_stream s = { 0 };
+	struct yaml_tree_error e;
+	int ret;
+
+	ret = yaml_tree_load_data(data, len, &s, &e);
+	if (ret) {
+		mf_tree_error(&c, &e);
+		goto out;
+	}
+	ret = mf_stream(&c, &s);
+out:
+	yaml_tree_free(&s);
+	return mf_finish(&c, ret, out);
+}
+
+int manifest_load_file(const char *path, struct manifest_set *out,
+		       struct diag *d)
+{
+	struct mf_ctx c = { .name = path, .d = d };
+	struct yaml_tree_stream s = { 0 };
+	struct yaml_tree_error e;
+	int ret;
+
+	ret = yaml_tree_load_file(path, MANIFEST_MAX_FILE_BYTES, &s, &e);
+	if (ret) {
+		mf_tree_error(&c, &e);
+		goto out;
+	}
+	ret = mf_stream(&c, &s);
+out:
+	yaml_tree_free(&s);
+	return mf_finish(&c, ret, out);
+}

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/* metadata: name, namespace, labels, deletionTimestamp; and label maps. */
+#include "manifest_priv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mf_labels_free(struct k8s_labels *l)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->v[i].key);
+		free(l->v[i].value);
+	}
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+const char *mf_label_get(const struct k8s_labels *l, const char *key)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i].key, key))
+			return l->v[i].value;
+	return NULL;
+}
+
+int mf_labels(struct mf_ctx *c, const mf_node *map, const char *path,
+	      struct k8s_labels *out)
+{
+	char p[MF_PATH_MAX];
+	int ret;
+
+	if (!map->n)
+		return 1;
+	out->v = calloc(map->n, sizeof(*out->v));
+	if (!out->v)
+		return -ENOMEM;
+	for (size_t i = 0; i < map->n; i++) {
+		const mf_node *k = map->child[2 * i], *v = map->child[2 * i + 1];
+		const char *value = "";
+		struct k8s_label *l;
+
+		if (k->kind != YAML_TREE_SCALAR) {
+			mf_error(c, k, "%s: keys must be strings", path);
+			continue;
+		}
+		mf_path(p, sizeof(p), path, k->str);
+		if (!mf_is_label_key(k->str))
+			mf_error(c, k,
+				 "%s: \"%.64s\" is not a valid label key (an optional DNS subdomain prefix and '/', then at most 63 of [-A-Za-z0-9_.], alphanumeric at both ends)",
+				 path, k->str);
+		/* The API stores label values as strings; null becomes "". */
+		if (!yaml_tree_is_null(v)) {
+			ret = mf_as_str(c, v, p, &value);
+			if (ret < 0)
+				continue;
+			if (!mf_is_label_value(value))
+				mf_error(c, v,
+					 "%s: \"%.64s\" is not a valid label value (at most 63 of [-A-Za-z0-9_.], alphanumeric at both ends)",
+					 p, value);
+		}
+		l = &out->v[out->n++];
+		l->key = strdup(k->str);
+		l->value = strdup(value);
+		if (!l->key || !l->value)
+			return -ENOMEM;
+	}
+	return 1;
+}
+
+void mf_meta_free(struct k8s_meta *m)
+{
+	free(m->ns);
+	free(m->name);
+	mf_labels_free(&m->labels);
+	memset(m, 0, sizeof(*m));
+}
+
+int mf_meta_copy(struct k8s_meta *dst, const struct k8s_meta *src)
+{
+	*dst = (struct k8s_meta){
+		.deleting = src->deleting,
+		.line = src->line,
+		.col = src->col,
+	};
+	dst->ns = src->ns ? strdup(src->ns) : NULL;
+	dst->name = src->name ? strdup(src->name) : NULL;
+	if ((src->ns && !dst->ns) || (src->name && !dst->name))
+		return -ENOMEM;
+	if (!src->labels.n)
+		return 0;
+	dst->labels.v = calloc(src->labels.n, sizeof(*dst->labels.v));
+	if (!dst->labels.v)
+		return -ENOMEM;
+	for (size_t i = 0; i < src->labels.n; i++) {
+		struct k8s_label *l = &dst->labels.v[dst->labels.n++];
+
+		l->key = strdup(src->labels.v[i].key);
+		l->value = strdup(src->labels.v[i].value);
+		if (!l->key || !l->value)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int mf_meta(struct mf_ctx *c, const mf_node *obj, enum mf_name_rule rule,
+	    struct k8s_meta *m)
+{
+	const mf_node *meta = NULL, *at = NULL, *labels = NULL;
+	const char *name = NULL, *ns = NULL;
+	bool deleting = false;
+	int ret;
+
+	m->line = obj->line;
+	m->col = obj->col;
+	ret = mf_get_map(c, obj, "", "metadata", &meta);
+	if (ret < 0)
+		return ret;
+	if (!meta) {
+		mf_error(c, obj, "metadata.name: Required value");
+		return 0;
+	}
+	ret = mf_get_str(c, meta, "metadata", "name", &name, &at);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret == 0)
+		mf_error(c, meta, "metadata.name: Required value");
+	else if (ret == 1 && rule == MF_NAME_DNS1035_LABEL &&
+		 !mf_is_dns1035_label(name))
+		mf_error(c, at,
+			 "metadata.name: \"%.64s\" is not a valid DNS-1035 label (at most 63 of [-a-z0-9], starting with a letter, alphanumeric at the end)",
+			 name);
+	else if (ret == 1 && rule == MF_NAME_DNS1123_SUBDOMAIN &&
+		 !mf_is_dns1123_subdomain(name))
+		mf_error(c, at,
+			 "metadata.name: \"%.64s\" is not a valid DNS-1123 subdomain (at most 253 of [-a-z0-9.], alphanumeric at both ends of each label)",
+			 name);
+	if (ret == 1) {
+		m->name = strdup(name);
+		if (!m->name)
+			return -ENOMEM;
+	}
+
+	ret = mf_get_str(c, meta, "metadata", "namespace", &ns, &at);
+	if (ret == -ENOMEM)
+		return ret;
+	/* `namespace: ""` is what the API treats as unset, as for absent. */
+	if (ret == 1 && *ns && !mf_is_dns1123_label(ns))
+		mf_error(c, at,
+			 "metadata.namespace: \"%.64s\" is not a valid DNS-1123 label (at most 63 of [-a-z0-9], alphanumeric at both ends)",
+			 ns);
+	m->ns = strdup(ret == 1 && *ns ? ns : "default");
+	if (!m->ns)
+		return -ENOMEM;
+
+	ret = mf_get_map(c, meta, "metadata", "labels", &labels);
+	if (ret == 1)
+		ret = mf_labels(c, labels, "metadata.labels", &m->labels);
+	if (ret == -ENOMEM)
+		return ret;
+
+	/* Any timestamp at all marks a graceful deletion in progress. */
+	if (!yaml_tree_is_null(yaml_tree_map_get(meta, "deletionTimestamp")))
+		deleting = true;
+	m->deleting = deleting;
+	return 1;
+}

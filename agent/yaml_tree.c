@@ -1,0 +1,725 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libyaml events -> yaml_tree. One live event at a time: each is consumed
+ * and deleted before the next yaml_parser_parse, and everything kept is
+ * copied out of it.
+ */
+#include "yaml_tree.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml.h>
+
+/* Power of two; chains stay ~YAML_TREE_MAX_ANCHORS / this long at worst. */
+#define YT_ANCHOR_BUCKETS 1024u
+
+struct yt_anchor {
+	char *name;
+	struct yaml_tree_node *node;
+	struct yt_anchor *next;
+};
+
+struct yt_open {
+	struct yaml_tree_node *node;
+	char *anchor; /* registered when the node is complete, so an alias
+	                 inside its own anchor is "unknown" and no cycle forms */
+	size_t cap;
+};
+
+struct yt_builder {
+	struct yaml_tree_stream s;
+	size_t docs_cap;
+	struct yt_open stack[YAML_TREE_MAX_DEPTH];
+	unsigned depth;
+	struct yaml_tree_node *root;
+	bool in_doc;
+	uint32_t doc_line, doc_col;
+	size_t budget_used;
+	struct yt_anchor *anchors[YT_ANCHOR_BUCKETS];
+	size_t n_anchors;
+	struct yaml_tree_error *err;
+};
+
+static void yt_set_error(struct yaml_tree_error *err, uint32_t line,
+			 uint32_t col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void yt_set_error(struct yaml_tree_error *err, uint32_t line,
+			 uint32_t col, const char *fmt, ...)
+{
+	va_list ap;
+
+	err->line = line;
+	err->col = col;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+}
+
+#define yt_fail_at(b, m, ret, ...)                                        \
+	(yt_set_error((b)->err, (uint32_t)(m)->line + 1,                  \
+		      (uint32_t)(m)->column + 1, __VA_ARGS__),            \
+	 (ret))
+
+static void yt_nodes_free(struct yaml_tree_node *n)
+{
+	while (n) {
+		struct yaml_tree_node *next = n->next_owned;
+
+		free(n->str);
+		free(n->child);
+		free(n);
+		n = next;
+	}
+}
+
+void yaml_tree_free(struct yaml_tree_stream *s)
+{
+	if (!s)
+		return;
+	yt_nodes_free(s->owned);
+	free(s->docs);
+	memset(s, 0, sizeof(*s));
+}
+
+static void yt_anchors_clear(struct yt_builder *b)
+{
+	for (unsigned i = 0; i < YT_ANCHOR_BUCKETS; i++) {
+		struct yt_anchor *a = b->anchors[i];
+
+		while (a) {
+			struct yt_anchor *next = a->next;
+
+			free(a->name);
+			free(a);
+			a = next;
+		}
+		b->anchors[i] = NULL;
+	}
+	b->n_anchors = 0;
+}
+
+static unsigned yt_hash(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h & (YT_ANCHOR_BUCKETS - 1);
+}
+
+/* YAML 1.2 lets a later anchor of the same name shadow an earlier one:
+ * insert at the head so lookups find the newest first. Takes `name`. */
+static int yt_anchor_add(struct yt_builder *b, char *name,
+			 struct yaml_tree_node *node)
+{
+	struct yt_anchor *a;
+	unsigned h;
+
+	if (b->n_anchors >= YAML_TREE_MAX_ANCHORS) {
+		yt_set_error(b->err, node->line, node->col,
+			     "more than %u anchors in one document",
+			     YAML_TREE_MAX_ANCHORS);
+		free(name);
+		return -EINVAL;
+	}
+	a = malloc(sizeof(*a));
+	if (!a) {
+		free(name);
+		return -ENOMEM;
+	}
+	h = yt_hash(name);
+	a->name = name;
+	a->node = node;
+	a->next = b->anchors[h];
+	b->anchors[h] = a;
+	b->n_anchors++;
+	return 0;
+}
+
+static struct yaml_tree_node *yt_anchor_find(struct yt_builder *b,
+					     const char *name)
+{
+	for (struct yt_anchor *a = b->anchors[yt_hash(name)]; a; a = a->next)
+		if (!strcmp(a->name, name))
+			return a->node;
+	return NULL;
+}
+
+static struct yaml_tree_node *yt_node_new(struct yt_builder *b,
+					  enum yaml_tree_kind kind,
+					  const yaml_mark_t *m)
+{
+	struct yaml_tree_node *n = calloc(1, sizeof(*n));
+
+	if (!n)
+		return NULL;
+	n->kind = kind;
+	n->line = (uint32_t)m->line + 1;
+	n->col = (uint32_t)m->column + 1;
+	n->weight = 1;
+	n->height = 1;
+	n->next_owned = b->s.owned;
+	b->s.owned = n;
+	return n;
+}
+
+static int yt_charge(struct yt_builder *b, size_t nodes, const yaml_mark_t *m)
+{
+	if (nodes > YAML_TREE_MAX_NODES - b->budget_used) {
+		yt_set_error(b->err, (uint32_t)m->line + 1,
+			     (uint32_t)m->column + 1,
+			     "more than %u nodes (aliases counted expanded): refusing to expand further",
+			     YAML_TREE_MAX_NODES);
+		return -EINVAL;
+	}
+	b->budget_used += nodes;
+	return 0;
+}
+
+/* `fill` counts children stored so far; for a map it becomes the pair
+ * count once the map ends. */
+static int yt_push_child(struct yt_builder *b, struct yaml_tree_node *n,
+			 size_t *fill)
+{
+	struct yt_open *top = &b->stack[b->depth - 1];
+	struct yaml_tree_node *p = top->node;
+
+	if (*fill + 1 > top->cap) {
+		size_t cap = top->cap ? top->cap * 2 : 8;
+		void *v = realloc(p->child, cap * sizeof(*p->child));
+
+		if (!v)
+			return -ENOMEM;
+		p->child = v;
+		top->cap = cap;
+	}
+	p->child[(*fill)++] = n;
+	p->weight += n->weight;
+	if (n->height + 1 > p->height)
+		p->height = n->height + 1;
+	return 0;
+}
+
+static int yt_add(struct yt_builder *b, struct yaml_tree_node *n)
+{
+	if (!b->depth) {
+		b->root = n;
+		return 0;
+	}
+	/* During construction `n` counts stored children, for both kinds. */
+	return yt_push_child(b, n, &b->stack[b->depth - 1].node->n);
+}
+
+static int yt_key_cmp(const void *pa, const void *pb)
+{
+	const struct yaml_tree_node *const *a = pa, *const *b = pb;
+	size_t la = (*a)->len, lb = (*b)->len;
+	int c = memcmp((*a)->str, (*b)->str, la < lb ? la : lb);
+
+	if (c)
+		return c;
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	/* Ties in document order, so the later duplicate is reported. */
+	if ((*a)->line != (*b)->line)
+		return (*a)->line < (*b)->line ? -1 : 1;
+	return (*a)->col < (*b)->col ? -1 : (*a)->col > (*b)->col;
+}
+
+static bool yt_is_merge_key(const struct yaml_tree_node *k)
+{
+	return k->kind == YAML_TREE_SCALAR && !k->quoted && k->len == 2 &&
+	       !memcmp(k->str, "<<", 2);
+}
+
+/*
+ * Duplicate keys are an error, as in the API server's YAML decoder
+ * (sigs.k8s.io/yaml, strict): silently keeping one of two `port:` values
+ * would route traffic by an accident of ordering.
+ */
+static int yt_check_dup_keys(struct yt_builder *b, struct yaml_tree_node *map)
+{
+	const struct yaml_tree_node **keys;
+	size_t n = 0;
+	int ret = 0;
+
+	if (map->n < 2)
+		return 0;
+	keys = malloc(map->n * sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < map->n; i++) {
+		const struct yaml_tree_node *k = map->child[2 * i];
+
+		if (k->kind == YAML_TREE_SCALAR && !yt_is_merge_key(k))
+			keys[n++] = k;
+	}
+	qsort(keys, n, sizeof(*keys), yt_key_cmp);
+	for (size_t i = 1; i < n; i++) {
+		if (keys[i]->len != keys[i - 1]->len ||
+		    memcmp(keys[i]->str, keys[i - 1]->str, keys[i]->len))
+			continue;
+		yt_set_error(b->err, keys[i]->line, keys[i]->col,
+			     "duplicate key \"%.64s\" (first at line %u)",
+			     keys[i]->str, keys[i - 1]->line);
+		ret = -EINVAL;
+		goto out;
+	}
+out:
+	free(keys);
+	return ret;
+}
+
+static int yt_on_scalar(struct yt_builder *b, yaml_event_t *ev)
+{
+	struct yaml_tree_node *n;
+	const char *tag = (const char *)ev->data.scalar.tag;
+	size_t len = ev->data.scalar.length;
+	int ret;
+
+	if (len > YAML_TREE_MAX_SCALAR) {
+		yt_set_error(b->err, (uint32_t)ev->start_mark.line + 1,
+			     (uint32_t)ev->start_mark.column + 1,
+			     "scalar of %zu bytes is longer than %u", len,
+			     YAML_TREE_MAX_SCALAR);
+		return -EINVAL;
+	}
+	if (b->depth + 1 > YAML_TREE_MAX_DEPTH)
+		return yt_fail_at(b, &ev->start_mark, -EINVAL,
+				  "nesting deeper than %u",
+				  YAML_TREE_MAX_DEPTH);
+	ret = yt_charge(b, 1, &ev->start_mark);
+	if (ret)
+		return ret;
+	n = yt_node_new(b, YAML_TREE_SCALAR, &ev->start_mark);
+	if (!n)
+		return -ENOMEM;
+	n->str = malloc(len + 1);
+	if (!n->str)
+		return -ENOMEM;
+	memcpy(n->str, ev->data.scalar.value, len);
+	n->str[len] = 0;
+	n->len = len;
+	n->quoted = ev->data.scalar.style != YAML_PLAIN_SCALAR_STYLE ||
+		    (tag && !strcmp(tag, YAML_STR_TAG));
+	if (ev->data.scalar.anchor) {
+		char *a = strdup((const char *)ev->data.scalar.anchor);
+
+		if (!a)
+			return -ENOMEM;
+		ret = yt_anchor_add(b, a, n);
+		if (ret)
+			return ret;
+	}
+	return yt_add(b, n);
+}
+
+static int yt_on_start(struct yt_builder *b, yaml_event_t *ev,
+		       enum yaml_tree_kind kind, const yaml_char_t *anchor)
+{
+	struct yaml_tree_node *n;
+	struct yt_open *top;
+	int ret;
+
+	if (b->depth >= YAML_TREE_MAX_DEPTH)
+		return yt_fail_at(b, &ev->start_mark, -EINVAL,
+				  "nesting deeper than %u",
+				  YAML_TREE_MAX_DEPTH);
+	ret = yt_charge(b, 1, &ev->start_mark);
+	if (ret)
+		return ret;
+	n = yt_node_new(b, kind, &ev->start_mark);
+	if (!n)
+		return -ENOMEM;
+	top = &b->stack[b->depth++];
+	memset(top, 0, sizeof(*top));
+	top->node = n;
+	if (anchor) {
+		top->anchor = strdup((const char *)anchor);
+		if (!top->anchor)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int yt_on_end(struct yt_builder *b)
+{
+	struct yt_open *top = &b->stack[b->depth - 1];
+	struct yaml_tree_node *n = top->node;
+	char *anchor = top->anchor;
+	int ret;
+
+	top->anchor = NULL;
+	b->depth--;
+	if (n->kind == YAML_TREE_MAP) {
+		n->n /= 2; /* children stored -> pairs */
+		ret = yt_check_dup_keys(b, n);
+		if (ret) {
+			free(anchor);
+			return ret;
+		}
+	}
+	if (anchor) {
+		ret = yt_anchor_add(b, anchor, n);
+		if (ret)
+			return ret;
+	}
+	return yt_add(b, n);
+}
+
+static int yt_on_alias(struct yt_builder *b, yaml_event_t *ev)
+{
+	const char *name = (const char *)ev->data.alias.anchor;
+	struct yaml_tree_node *n = yt_anchor_find(b, name);
+	int ret;
+
+	if (!n)
+		return yt_fail_at(b, &ev->start_mark, -EINVAL,
+				  "unknown alias \"*%.64s\"", name);
+	if (b->depth + n->height > YAML_TREE_MAX_DEPTH)
+		return yt_fail_at(b, &ev->start_mark, -EINVAL,
+				  "alias expands deeper than %u",
+				  YAML_TREE_MAX_DEPTH);
+	ret = yt_charge(b, n->weight, &ev->start_mark);
+	if (ret)
+		return ret;
+	return yt_add(b, n);
+}
+
+static int yt_on_doc_end(struct yt_builder *b)
+{
+	if (b->s.n_docs == b->docs_cap) {
+		size_t cap = b->docs_cap ? b->docs_cap * 2 : 4;
+		void *v = realloc(b->s.docs, cap * sizeof(*b->s.docs));
+
+		if (!v)
+			return -ENOMEM;
+		b->s.docs = v;
+		b->docs_cap = cap;
+	}
+	b->s.docs[b->s.n_docs++] = (struct yaml_tree_doc){
+		.root = b->root,
+		.line = b->doc_line,
+		.col = b->doc_col,
+	};
+	b->root = NULL;
+	yt_anchors_clear(b);
+	return 0;
+}
+
+static int yt_on_event(struct yt_builder *b, yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_DOCUMENT_START_EVENT:
+		b->doc_line = (uint32_t)ev->start_mark.line + 1;
+		b->doc_col = (uint32_t)ev->start_mark.column + 1;
+		return 0;
+	case YAML_DOCUMENT_END_EVENT:
+		return yt_on_doc_end(b);
+	case YAML_SCALAR_EVENT:
+		return yt_on_scalar(b, ev);
+	case YAML_SEQUENCE_START_EVENT:
+		return yt_on_start(b, ev, YAML_TREE_SEQ,
+				   ev->data.sequence_start.anchor);
+	case YAML_MAPPING_START_EVENT:
+		return yt_on_start(b, ev, YAML_TREE_MAP,
+				   ev->data.mapping_start.anchor);
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		return yt_on_end(b);
+	case YAML_ALIAS_EVENT:
+		return yt_on_alias(b, ev);
+	default:
+		return 0;
+	}
+}
+
+/* libyaml reports reader errors (bad UTF-8, control characters) by byte
+ * offset only; turn it into a line and a column counted in characters, as
+ * libyaml counts its marks. */
+struct yt_pos {
+	uint32_t line, col;
+	bool cr;
+};
+
+static void yt_pos_feed(struct yt_pos *p, const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\n') {
+			if (!p->cr)
+				p->line++;
+			p->col = 1;
+			p->cr = false;
+			continue;
+		}
+		p->cr = s[i] == '\r';
+		if (p->cr) {
+			p->line++;
+			p->col = 1;
+		} else if ((s[i] & 0xc0) != 0x80) {
+			p->col++;
+		}
+	}
+}
+
+struct yt_src {
+	int fd;
+	const unsigned char *data; /* memory input, or NULL for fd */
+	size_t len;
+	size_t max;                /* fd input: refuse after this many */
+	size_t done;
+	int err;                   /* errno from read, or -EFBIG */
+};
+
+static int yt_read_fd(void *data, unsigned char *buf, size_t size,
+		      size_t *size_read)
+{
+	struct yt_src *src = data;
+	ssize_t r;
+
+	do
+		r = read(src->fd, buf, size);
+	while (r < 0 && errno == EINTR);
+	if (r < 0) {
+		src->err = -errno;
+		return 0;
+	}
+	/* The file may have grown since fstat: the bound holds anyway. */
+	if ((size_t)r > src->max - src->done) {
+		src->err = -EFBIG;
+		return 0;
+	}
+	src->done += (size_t)r;
+	*size_read = (size_t)r;
+	return 1;
+}
+
+static void yt_offset_pos(struct yt_src *src, size_t off, struct yt_pos *p)
+{
+	unsigned char buf[8192];
+
+	*p = (struct yt_pos){ .line = 1, .col = 1 };
+	if (src->data) {
+		yt_pos_feed(p, src->data, off < src->len ? off : src->len);
+		return;
+	}
+	for (size_t at = 0; at < off;) {
+		size_t want = off - at < sizeof(buf) ? off - at : sizeof(buf);
+		ssize_t r = pread(src->fd, buf, want, (off_t)at);
+
+		if (r <= 0)
+			return;
+		yt_pos_feed(p, buf, (size_t)r);
+		at += (size_t)r;
+	}
+}
+
+static int yt_parser_error(yaml_parser_t *p, struct yt_src *src,
+			   struct yaml_tree_error *err)
+{
+	const yaml_mark_t *m = &p->problem_mark;
+	const char *problem = p->problem ? p->problem : "unknown error";
+	struct yt_pos pos;
+
+	switch (p->error) {
+	case YAML_MEMORY_ERROR:
+		yt_set_error(err, 0, 0, "out of memory");
+		return -ENOMEM;
+	case YAML_READER_ERROR:
+		if (src->err == -EFBIG) {
+			yt_set_error(err, 0, 0, "file grew beyond %zu bytes",
+				     src->max);
+			return -EFBIG;
+		}
+		if (src->err) {
+			yt_set_error(err, 0, 0, "read: %s", strerror(-src->err));
+			return src->err;
+		}
+		yt_offset_pos(src, p->problem_offset, &pos);
+		if (p->problem_value >= 0)
+			yt_set_error(err, pos.line, pos.col,
+				     "%s (#%02X): not valid UTF-8 YAML text",
+				     problem, (unsigned)p->problem_value);
+		else
+			yt_set_error(err, pos.line, pos.col, "%s", problem);
+		return -EINVAL;
+	default:
+		if (p->context)
+			yt_set_error(err, (uint32_t)m->line + 1,
+				     (uint32_t)m->column + 1,
+				     "%s %s (started at line %zu)", problem,
+				     p->context, p->context_mark.line + 1);
+		else
+			yt_set_error(err, (uint32_t)m->line + 1,
+				     (uint32_t)m->column + 1, "%s", problem);
+		return -EINVAL;
+	}
+}
+
+static int yt_run(struct yt_src *src, struct yaml_tree_stream *out,
+		  struct yaml_tree_error *err)
+{
+	struct yt_builder *b;
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	bool done = false;
+	int ret = 0;
+
+	memset(err, 0, sizeof(*err));
+	/* Too big for the stack: the open-container stack and anchor buckets. */
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->err = err;
+	if (!yaml_parser_initialize(&parser)) {
+		free(b);
+		return -ENOMEM;
+	}
+	if (src->data)
+		yaml_parser_set_input_string(&parser, src->data, src->len);
+	else
+		yaml_parser_set_input(&parser, yt_read_fd, src);
+
+	while (!done) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			ret = yt_parser_error(&parser, src, err);
+			goto out;
+		}
+		done = ev.type == YAML_STREAM_END_EVENT;
+		ret = yt_on_event(b, &ev);
+		yaml_event_delete(&ev);
+		if (ret) {
+			if (ret == -ENOMEM)
+				yt_set_error(err, 0, 0, "out of memory");
+			goto out;
+		}
+	}
+	*out = b->s;
+	memset(&b->s, 0, sizeof(b->s));
+out:
+	while (b->depth)
+		free(b->stack[--b->depth].anchor);
+	yt_anchors_clear(b);
+	yaml_tree_free(&b->s);
+	yaml_parser_delete(&parser);
+	free(b);
+	return ret;
+}
+
+int yaml_tree_load_data(const char *data, size_t len,
+			struct yaml_tree_stream *out, struct yaml_tree_error *err)
+{
+	struct yt_src src = {
+		.fd = -1,
+		.data = (const unsigned char *)(data ? data : ""),
+		.len = data ? len : 0,
+	};
+
+	return yt_run(&src, out, err);
+}
+
+int yaml_tree_load_file(const char *path, size_t max_bytes,
+			struct yaml_tree_stream *out,
+			struct yaml_tree_error *err)
+{
+	struct yt_src src = { .fd = -1, .max = max_bytes };
+	struct stat st;
+	int ret;
+
+	memset(err, 0, sizeof(*err));
+	src.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (src.fd < 0) {
+		ret = -errno;
+		yt_set_error(err, 0, 0, "open: %s", strerror(errno));
+		goto out;
+	}
+	if (fstat(src.fd, &st) < 0) {
+		ret = -errno;
+		yt_set_error(err, 0, 0, "fstat: %s", strerror(errno));
+		goto out;
+	}
+	/* A FIFO or device could block or never end; manifests are files. */
+	if (!S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
+		yt_set_error(err, 0, 0, "not a regular file");
+		goto out;
+	}
+	if ((uintmax_t)st.st_size > max_bytes) {
+		ret = -EFBIG;
+		yt_set_error(err, 0, 0,
+			     "file is %jd bytes, more than the %zu allowed for a manifest",
+			     (intmax_t)st.st_size, max_bytes);
+		goto out;
+	}
+	ret = yt_run(&src, out, err);
+out:
+	if (src.fd >= 0)
+		close(src.fd);
+	return ret;
+}
+
+bool yaml_tree_is_null(const struct yaml_tree_node *n)
+{
+	if (!n)
+		return true;
+	if (n->kind != YAML_TREE_SCALAR || n->quoted)
+		return false;
+	return !n->len || !strcmp(n->str, "~") || !strcmp(n->str, "null") ||
+	       !strcmp(n->str, "Null") || !strcmp(n->str, "NULL");
+}
+
+static bool yt_key_is(const struct yaml_tree_node *k, const char *key,
+		      size_t klen)
+{
+	return k->kind == YAML_TREE_SCALAR && k->len == klen &&
+	       !memcmp(k->str, key, klen);
+}
+
+static const struct yaml_tree_node *
+yt_map_get(const struct yaml_tree_node *map, const char *key, size_t klen)
+{
+	if (!map || map->kind != YAML_TREE_MAP)
+		return NULL;
+	for (size_t i = 0; i < map->n; i++)
+		if (!yt_is_merge_key(map->child[2 * i]) &&
+		    yt_key_is(map->child[2 * i], key, klen))
+			return map->child[2 * i + 1];
+	/*
+	 * `<<: *base` or `<<: [*a, *b]` (YAML 1.1 merge, which the API
+	 * server's go-yaml honours): earlier sources win. Recursion is bounded
+	 * by the tree's height (YAML_TREE_MAX_DEPTH).
+	 */
+	for (size_t i = 0; i < map->n; i++) {
+		const struct yaml_tree_node *v = map->child[2 * i + 1], *r;
+
+		if (!yt_is_merge_key(map->child[2 * i]))
+			continue;
+		if (v->kind == YAML_TREE_MAP) {
+			r = yt_map_get(v, key, klen);
+			if (r)
+				return r;
+			continue;
+		}
+		if (v->kind != YAML_TREE_SEQ)
+			continue;
+		for (size_t j = 0; j < v->n; j++) {
+			r = yt_map_get(v->child[j], key, klen);
+			if (r)
+				return r;
+		}
+	}
+	return NULL;
+}
+
+const struct yaml_tree_node *yaml_tree_map_get(const struct yaml_tree_node *map,
+					       const char *key)
+{
+	return yt_map_get(map, key, strlen(key));
+}

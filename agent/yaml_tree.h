@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A small generic YAML tree built from libyaml's event API: maps, sequences
+ * and scalars, each with the 1-based line and column where it starts. JSON is
+ * YAML, so the same loader reads both. Every document of a stream is kept.
+ *
+ * Aliases are expanded by reference: an alias node *is* the anchored node, so
+ * a subtree may have several parents. Nodes are owned by the stream (one
+ * list), never by their parents, so sharing costs nothing to free. Expansion
+ * is still bounded (see YAML_TREE_MAX_NODES) because consumers walk the
+ * shared subtree once per reference.
+ */
+#ifndef LDMESH_AGENT_YAML_TREE_H
+#define LDMESH_AGENT_YAML_TREE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Deepest nesting accepted. A Kubernetes object is rarely deeper than 15
+ * (a Pod's spec.containers[].env[].valueFrom.secretKeyRef is 7); the bound
+ * keeps recursive consumers' stacks small and refuses "[[[[..." bombs.
+ */
+#define YAML_TREE_MAX_DEPTH 64u
+
+/*
+ * Nodes per stream, counting every alias expansion at its full size: a
+ * "billion laughs" file of a few hundred bytes expands to 10^9 nodes, so the
+ * budget is charged at the alias, before anything is walked. A million is
+ * far above the largest kubectl output of a busy namespace (~30 nodes per
+ * endpoint) that fits in MANIFEST_MAX_FILE_BYTES.
+ */
+#define YAML_TREE_MAX_NODES 1000000u
+
+/*
+ * Longest scalar, in bytes. etcd refuses requests above 1.5 MiB, so no real
+ * object holds a longer string (the largest are ConfigMap values and
+ * last-applied-configuration annotations).
+ */
+#define YAML_TREE_MAX_SCALAR (2u << 20)
+
+/*
+ * Anchors alive in one document (YAML scopes anchors per document). Real
+ * manifests use a handful; the bound keeps the anchor hash chains short.
+ */
+#define YAML_TREE_MAX_ANCHORS 10000u
+
+enum yaml_tree_kind {
+	YAML_TREE_SCALAR,
+	YAML_TREE_MAP,
+	YAML_TREE_SEQ,
+};
+
+struct yaml_tree_node {
+	enum yaml_tree_kind kind;
+	/*
+	 * Scalar only: written quoted ('..', "..", | or >) or tagged !!str, so
+	 * it is a string whatever it looks like: `port: "80"` is a string,
+	 * `port: 80` is not.
+	 */
+	bool quoted;
+	uint32_t line, col; /* 1-based, where the node starts */
+	char *str;          /* scalar: NUL-terminated (may hold NULs: see len) */
+	size_t len;         /* scalar: bytes in str */
+	/*
+	 * Map: n pairs, key i at child[2i], value at child[2i + 1].
+	 * Sequence: n items at child[i].
+	 */
+	struct yaml_tree_node **child;
+	size_t n;
+	size_t weight;      /* nodes in this subtree, expansions included */
+	uint32_t height;    /* 1 for a scalar */
+	struct yaml_tree_node *next_owned; /* the stream's list of nodes */
+};
+
+struct yaml_tree_doc {
+	struct yaml_tree_node *root; /* null (yaml_tree_is_null) for an
+	                                empty document */
+	uint32_t line, col;          /* where the document starts */
+};
+
+struct yaml_tree_stream {
+	struct yaml_tree_doc *docs;
+	size_t n_docs;
+	struct yaml_tree_node *owned;
+};
+
+struct yaml_tree_error {
+	uint32_t line, col; /* 1-based; 0 when the error has no place */
+	char msg[256];
+};
+
+/*
+ * Parse `len` bytes at `data`. 0 and *out filled (caller-owned, release
+ * with yaml_tree_free); or -EINVAL (bad input) / -ENOMEM with *err filled
+ * and *out untouched.
+ */
+int yaml_tree_load_data(const char *data, size_t len,
+			struct yaml_tree_stream *out, struct yaml_tree_error *err);
+
+/*
+ * The same for a file. A file larger than `max_bytes` (or not a regular
+ * file) is refused before any parsing: -EFBIG / -EINVAL. I/O errors are
+ * -errno. The message never includes the path; the caller adds it.
+ */
+int yaml_tree_load_file(const char *path, size_t max_bytes,
+			struct yaml_tree_stream *out,
+			struct yaml_tree_error *err);
+
+/* Frees every node and zeroes the stream; accepts NULL. */
+void yaml_tree_free(struct yaml_tree_stream *s);
+
+/*
+ * YAML's null: a plain empty scalar, `~`, `null`, `Null` or `NULL`.
+ * NULL (an absent node) counts as null too.
+ */
+bool yaml_tree_is_null(const struct yaml_tree_node *n);
+
+/* The value for scalar key `key` in `map`, honouring `<<` merge keys (the
+ * map's own keys win); NULL if absent or `map` is not a map. */
+const struct yaml_tree_node *yaml_tree_map_get(const struct yaml_tree_node *map,
+					       const char *key);
+
+#endif
