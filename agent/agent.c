@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include "agent.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ldmesh/hash.h"
+#include "log.h"
+#include "snap_build.h"
+#include "watch.h"
+
+/* Coalescing: an editor's save or a kubectl apply of a folder arrives as a
+ * burst of events; publish once the folder has been quiet this long, but
+ * never later than the cap after the first event, so a steady trickle of
+ * writes cannot hold back a publish. */
+#define AGENT_QUIET_MS 5
+#define AGENT_MAX_DELAY_MS 50
+/* While the folder is missing, or a publish failed (e.g. /dev/shm full),
+ * try again this often. */
+#define AGENT_RETRY_MS 1000
+
+static uint64_t agent__now_ns(int clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int agent_check(const struct agent_opts *o)
+{
+	struct sources src = { .v = NULL };
+	struct model_out out;
+	struct diag d;
+	int err;
+
+	log_diag_init(&d);
+	err = sources_rescan(&src, o->manifests, &d);
+	if (err >= 0) {
+		struct model_opts mo = { .cluster_domain = o->cluster_domain,
+					 .node_name = o->node, .cidr = o->cidr };
+		err = model_resolve(src.v, src.n, &mo, &out, &d);
+		if (!err) {
+			size_t eps = 0;
+			for (size_t i = 0; i < out.n_services; i++)
+				eps += out.services[i].n_endpoints;
+			log_info("%s: %zu files, %zu services, %zu endpoints, %u errors",
+				 o->manifests, src.n, out.n_services, eps, d.errors);
+			model_out_free(&out);
+		}
+	}
+	sources_free(&src);
+	return err < 0 ? err : (int)d.errors;
+}
+
+int agent_init(struct agent *a, const struct agent_opts *o)
+{
+	char why[512];
+	int err;
+
+	memset(a, 0, sizeof(*a));
+	a->o = *o;
+	log_diag_init(&a->diag);
+	err = publish_open(&a->pub, o->table, why, sizeof(why));
+	if (err)
+		log_error("%s", why);
+	return err;
+}
+
+int agent_publish(struct agent *a)
+{
+	struct model_opts mo = { .cluster_domain = a->o.cluster_domain,
+				 .node_name = a->o.node, .cidr = a->o.cidr };
+	uint64_t t0 = agent__now_ns(CLOCK_MONOTONIC), hash;
+	struct model_out out;
+	size_t size = 0, eps = 0;
+	void *bytes = NULL;
+	char why[512];
+	int err;
+
+	err = model_resolve(a->src.v, a->src.n, &mo, &out, &a->diag);
+	if (err) {
+		log_error("resolving the model: %s", strerror(-err));
+		return err;
+	}
+	out.in.generation = publish_next_generation(&a->pub);
+	out.in.created_unix_ns = agent__now_ns(CLOCK_REALTIME);
+	for (size_t i = 0; i < out.n_services; i++)
+		eps += out.services[i].n_endpoints;
+	err = snap_build(&out.in, &bytes, &size);
+	if (err) {
+		log_error("building the snapshot: %s", strerror(-err));
+		goto out;
+	}
+	/* The first 64 bytes hold the generation, time and checksum; the rest
+	 * is the content. Touching a file without changing what it says
+	 * publishes nothing. */
+	hash = ldmesh_hash64((const uint8_t *)bytes + 64, size - 64, 0);
+	if (a->published_once && hash == a->content_hash) {
+		log_debug("no change; generation %" PRIu64 " stays", a->pub.generation);
+		goto out;
+	}
+	err = publish_snapshot(&a->pub, bytes, size, why, sizeof(why));
+	if (err) {
+		log_error("%s; generation %" PRIu64 " stays in force", why, a->pub.generation);
+		goto out;
+	}
+	a->content_hash = hash;
+	a->published_once = true;
+	log_info("published generation %" PRIu64 ": %zu services, %zu endpoints, %zu bytes, %.2f ms",
+		 a->pub.generation, out.n_services, eps, size,
+		 (double)(agent__now_ns(CLOCK_MONOTONIC) - t0) / 1e6);
+out:
+	free(bytes);
+	model_out_free(&out);
+	return err;
+}
+
+struct pending {
+	char **paths;
+	size_t n, cap;
+	bool oom;
+};
+
+static void agent__note(void *ctx, const char *path)
+{
+	struct pending *p = ctx;
+	char *copy;
+
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->paths[i], path))
+			return;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 16;
+		char **v = realloc(p->paths, cap * sizeof(*v));
+		if (!v) {
+			p->oom = true; /* fall back to a rescan */
+			return;
+		}
+		p->paths = v;
+		p->cap = cap;
+	}
+	copy = strdup(path);
+	if (!copy) {
+		p->oom = true;
+		return;
+	}
+	p->paths[p->n++] = copy;
+}
+
+static void agent__pending_clear(struct pending *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->paths[i]);
+	p->n = 0;
+	p->oom = false;
+}
+
+static int agent__signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, set, NULL) < 0)
+		return -errno;
+	int fd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Apply what the folder told us; returns whether the root is missing. */
+static bool agent__apply(struct agent *a, struct watch *w, struct pending *p,
+			 bool *rescan, bool *dirty)
+{
+	bool missing = false;
+	struct stat st;
+	int r;
+
+	/* `rm -rf` of the folder arrives as a delete per file, then the
+	 * folder's own. A missing root means "gone for now" (a remount, a
+	 * mistake), not "route nothing": keep every last good object. */
+	if (stat(a->o.manifests, &st) < 0 && errno == ENOENT) {
+		agent__pending_clear(p);
+		*rescan = true;
+		log_debug("%s is missing; keeping the last good objects", a->o.manifests);
+		return true;
+	}
+	if (p->oom)
+		*rescan = true;
+	if (*rescan) {
+		r = w ? watch_reset(w) : -ENOENT;
+		if (r == 0) {
+			r = sources_rescan(&a->src, a->o.manifests, &a->diag);
+			*rescan = false;
+		}
+		if (r == -ENOENT) {
+			missing = true;
+			log_debug("%s is missing; keeping the last good objects", a->o.manifests);
+		} else if (r < 0) {
+			log_error("rescanning %s: %s", a->o.manifests, strerror(-r));
+		} else if (r > 0) {
+			*dirty = true;
+		}
+	}
+	for (size_t i = 0; i < p->n; i++) {
+		r = sources_update(&a->src, p->paths[i], true, &a->diag);
+		if (r > 0)
+			*dirty = true;
+		log_debug("changed: %s", p->paths[i]);
+	}
+	agent__pending_clear(p);
+	return missing;
+}
+
+int agent_run(struct agent *a)
+{
+	struct pending pend = { .paths = NULL };
+	struct watch *w = NULL;
+	sigset_t set;
+	bool rescan = true, dirty = true, missing = false;
+	uint64_t first_ns = 0, last_ns = 0, retry_ns = 0;
+	int sfd = agent__signals(&set), err = 0;
+
+	if (sfd < 0) {
+		log_error("signalfd: %s", strerror(-sfd));
+		return sfd;
+	}
+	err = watch_open(a->o.manifests, &w);
+	if (err && err != -ENOENT && err != -ENOTDIR) {
+		log_error("watching %s: %s", a->o.manifests, strerror(-err));
+		goto out;
+	}
+	if (err)
+		log_error("%s: %s; waiting for it to appear", a->o.manifests, strerror(-err));
+	err = 0;
+	for (;;) {
+		uint64_t now = agent__now_ns(CLOCK_MONOTONIC);
+		bool settle = pend.n || rescan || dirty;
+		int timeout = -1;
+
+		if (settle && (!last_ns || now - last_ns >= AGENT_QUIET_MS * 1000000ULL ||
+			       now - first_ns >= AGENT_MAX_DELAY_MS * 1000000ULL) &&
+		    now >= retry_ns) {
+			if (!w && watch_open(a->o.manifests, &w) < 0)
+				w = NULL;
+			missing = agent__apply(a, w, &pend, &rescan, &dirty);
+			if (dirty)
+				dirty = agent_publish(a) < 0;
+			first_ns = last_ns = 0;
+			retry_ns = (missing || dirty) ? now + AGENT_RETRY_MS * 1000000ULL : 0;
+			if (missing)
+				rescan = true;
+			continue;
+		}
+		if (settle)
+			timeout = now < retry_ns ? (int)((retry_ns - now) / 1000000ULL) + 1
+						  : AGENT_QUIET_MS;
+
+		struct pollfd fds[2] = {
+			{ .fd = sfd, .events = POLLIN },
+			{ .fd = w ? watch_fd(w) : -1, .events = POLLIN },
+		};
+		if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+			err = -errno;
+			log_error("poll: %s", strerror(errno));
+			break;
+		}
+		if (fds[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					log_info("SIGHUP: rereading %s", a->o.manifests);
+					/* Forget identities so every file is read again. */
+					memset(a->src.ids, 0, a->src.n * sizeof(a->src.ids[0]));
+					rescan = true;
+				} else {
+					log_info("signal %u: exiting; generation %" PRIu64 " stays published",
+						 si.ssi_signo, a->pub.generation);
+					break;
+				}
+			}
+		}
+		if (w && (fds[1].revents & POLLIN)) {
+			int r = watch_drain(w, agent__note, &pend);
+			if (r < 0)
+				log_error("inotify: %s; rescanning", strerror(-r));
+			/* After an error events may be lost: only a rescan
+			 * (and watch_reset's re-walk) makes that good. */
+			if (r != 0)
+				rescan = true;
+			if (pend.n || rescan) {
+				now = agent__now_ns(CLOCK_MONOTONIC);
+				if (!first_ns)
+					first_ns = now;
+				last_ns = now;
+			}
+		}
+	}
+out:
+	agent__pending_clear(&pend);
+	free(pend.paths);
+	watch_close(w);
+	close(sfd);
+	return err;
+}
+
+void agent_fini(struct agent *a)
+{
+	sources_free(&a->src);
+	publish_close(&a->pub);
+}

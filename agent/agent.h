@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The agent proper: the sources, the model and the publisher tied together,
+ * and the event loop that keeps the table in step with the folder.
+ */
+#ifndef LDMESH_AGENT_AGENT_H
+#define LDMESH_AGENT_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model.h"
+#include "publish.h"
+#include "sources.h"
+
+struct agent_opts {
+	const char *manifests;
+	const char *table;
+	const char *node;
+	const char *cluster_domain;
+	struct ipalloc_cidr cidr;
+};
+
+struct agent {
+	struct agent_opts o;
+	struct sources src;
+	struct publisher pub;
+	struct diag diag;
+	uint64_t content_hash; /* of the last published snapshot's content */
+	bool published_once;
+};
+
+/* Check the folder only: every problem reported; returns the error count
+ * (files that failed to load), or -errno when the folder cannot be read. */
+int agent_check(const struct agent_opts *o);
+
+/* Open the table (0 or -errno, reported). */
+int agent_init(struct agent *a, const struct agent_opts *o);
+
+/* Resolve and publish when the content changed since the last publish.
+ * 0 (published or unchanged) or -errno (reported; the last snapshot stays). */
+int agent_publish(struct agent *a);
+
+/* Watch and republish until SIGTERM/SIGINT (returns 0) or a fatal error. */
+int agent_run(struct agent *a);
+
+void agent_fini(struct agent *a);
+
+#endif

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/* ldmesh-agent: command line. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "log.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: ldmesh-agent --manifests DIR [--table PATH] [--node NAME]\n"
+	      "                    [--service-cidr CIDR] [--cluster-domain DOMAIN]\n"
+	      "                    [--once] [--check] [-v]\n"
+	      "\n"
+	      "Watches DIR for Kubernetes manifests (Service, EndpointSlice, Endpoints,\n"
+	      "Pod; YAML or JSON) and publishes the endpoint table that libldmesh.so reads.\n"
+	      "\n"
+	      "  -m, --manifests DIR       folder to watch (recursively)\n"
+	      "  -t, --table PATH          table directory (default " LDMESH_TABLE_DEFAULT ")\n"
+	      "  -n, --node NAME           this node's name (internalTrafficPolicy: Local)\n"
+	      "      --service-cidr CIDR   range for ClusterIPs the agent allocates\n"
+	      "                            (default 10.96.0.0/12)\n"
+	      "      --cluster-domain D    DNS suffix of service names (default cluster.local)\n"
+	      "      --once                publish once and exit\n"
+	      "      --check               validate the folder, print every problem, exit 1 if any\n"
+	      "  -v, --verbose             log every change and skipped document\n"
+	      "  -h, --help                this text\n", f);
+}
+
+/* "Cluster.Local." -> "cluster.local": the name index is lower-cased and
+ * has no trailing dot. */
+static int normalize_domain(char *d)
+{
+	size_t len = strlen(d);
+
+	while (len && d[len - 1] == '.')
+		d[--len] = 0;
+	if (!len || len > 200 || d[0] == '.')
+		return -EINVAL;
+	for (char *p = d; *p; p++) {
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+		else if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+			   *p == '-' || *p == '.'))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_CIDR = 256, OPT_DOMAIN, OPT_ONCE, OPT_CHECK };
+	static const struct option longopts[] = {
+		{ "manifests", required_argument, NULL, 'm' },
+		{ "table", required_argument, NULL, 't' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "service-cidr", required_argument, NULL, OPT_CIDR },
+		{ "cluster-domain", required_argument, NULL, OPT_DOMAIN },
+		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct agent_opts o = { .table = LDMESH_TABLE_DEFAULT };
+	const char *cidr = "10.96.0.0/12";
+	char domain[256] = "cluster.local";
+	bool once = false, check = false, verbose = false;
+	struct agent a;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "m:t:n:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm': o.manifests = optarg; break;
+		case 't': o.table = optarg; break;
+		case 'n': o.node = optarg; break;
+		case OPT_CIDR: cidr = optarg; break;
+		case OPT_DOMAIN: snprintf(domain, sizeof(domain), "%s", optarg); break;
+		case OPT_ONCE: once = true; break;
+		case OPT_CHECK: check = true; break;
+		case 'v': verbose = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	log_init("ldmesh-agent", verbose);
+	if (!o.manifests || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (ipalloc_parse_cidr(cidr, &o.cidr) < 0) {
+		log_error("--service-cidr %s: not a network address/prefix with 2 to 32 host bits", cidr);
+		return 2;
+	}
+	if (normalize_domain(domain) < 0) {
+		log_error("--cluster-domain %s: not a DNS domain", domain);
+		return 2;
+	}
+	o.cluster_domain = domain;
+
+	if (check) {
+		err = agent_check(&o);
+		if (err < 0)
+			log_error("%s: %s", o.manifests, strerror(-err));
+		return err ? 1 : 0;
+	}
+	if (agent_init(&a, &o) < 0)
+		return 1;
+	if (once) {
+		err = sources_rescan(&a.src, o.manifests, &a.diag);
+		if (err < 0)
+			log_error("%s: %s", o.manifests, strerror(-err));
+		else
+			err = agent_publish(&a);
+	} else {
+		err = agent_run(&a);
+	}
+	agent_fini(&a);
+	return err < 0 ? 1 : 0;
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/* ldmeshctl: inspect the endpoint table the agent publishes. */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static void usage(FILE *f)
+{
+	fputs("usage: ldmeshctl [--table PATH] [-o json] COMMAND\n"
+	      "\n"
+	      "commands:\n"
+	      "  status               generation, publish time, counts, size\n"
+	      "  services             services and their endpoints (like kubectl get svc)\n"
+	      "  resolve NAME         what a name resolves to in a pod (LDMESH_NAMESPACE,\n"
+	      "                       default \"default\"), exactly as libldmesh.so answers\n"
+	      "  route IP:PORT[/tcp|/udp|/sctp]\n"
+	      "                       the backends a connect to that address chooses from\n"
+	      "\n"
+	      "  -t, --table PATH     table directory (default $LDMESH_TABLE or " LDMESH_TABLE_DEFAULT ")\n"
+	      "  -o, --output json    machine-readable output\n", f);
+}
+
+struct ctl_load {
+	char why[256];
+};
+
+static void ctl__event(void *ctx, enum ldmesh_table_event ev, uint64_t gen,
+		       const char *why)
+{
+	struct ctl_load *l = ctx;
+
+	if (ev == LDMESH_TABLE_MISSING)
+		snprintf(l->why, sizeof(l->why), "%s", why);
+	else if (ev == LDMESH_TABLE_REFUSED)
+		snprintf(l->why, sizeof(l->why), "generation %llu refused: %s",
+			 (unsigned long long)gen, why);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "table", required_argument, NULL, 't' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct ldmesh_table table;
+	struct ctl_load load = { .why = "" };
+	struct ctl c = { .out = stdout };
+	const char *cmd;
+	int opt, slot, rc = 2;
+
+	c.table = getenv("LDMESH_TABLE");
+	if (!c.table || !*c.table)
+		c.table = LDMESH_TABLE_DEFAULT;
+	while ((opt = getopt_long(argc, argv, "t:o:h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 't': c.table = optarg; break;
+		case 'o':
+			if (strcmp(optarg, "json")) {
+				fprintf(stderr, "ldmeshctl: -o %s: only json is supported\n", optarg);
+				return 2;
+			}
+			c.json = true;
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[optind];
+	if (ldmesh_table_init(&table, c.table, ctl__event, &load) < 0) {
+		fprintf(stderr, "ldmeshctl: table path too long: %s\n", c.table);
+		return 2;
+	}
+	c.snap = ldmesh_table_acquire(&table, &slot);
+	if (!c.snap) {
+		fprintf(stderr, "ldmeshctl: no usable table at %s: %s\n", c.table,
+			load.why[0] ? load.why : "nothing published yet");
+		return 1;
+	}
+	if (load.why[0]) /* a newer generation was refused; showing the last good */
+		fprintf(stderr, "ldmeshctl: warning: %s\n", load.why);
+	c.control = atomic_load(&table.control);
+
+	if (!strcmp(cmd, "status") && optind + 1 == argc)
+		rc = ctl_status(&c);
+	else if (!strcmp(cmd, "services") && optind + 1 == argc)
+		rc = ctl_services(&c);
+	else if (!strcmp(cmd, "route") && optind + 2 == argc)
+		rc = ctl_route(&c, argv[optind + 1]);
+	else if (!strcmp(cmd, "resolve") && optind + 2 == argc)
+		rc = ctl_resolve(&c, argv[optind + 1]);
+	else
+		usage(stderr);
+	ldmesh_table_release(&table, slot);
+	ldmesh_table_close(&table);
+	return rc;
+}

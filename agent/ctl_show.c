@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: MIT */
+#include "ctl.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "ctl_json.h"
+
+#define STR(ref) ldmesh_snap_str(c->snap, (ref))
+
+const char *ctl_addr(const uint8_t addr[16], char *buf, size_t len)
+{
+	static const uint8_t v4[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (!memcmp(addr, v4, 12))
+		return inet_ntop(AF_INET, addr + 12, buf, (socklen_t)len);
+	return inet_ntop(AF_INET6, addr, buf, (socklen_t)len);
+}
+
+const char *ctl_proto_name(uint8_t protocol)
+{
+	switch (protocol) {
+	case LDMESH_PROTO_TCP: return "TCP";
+	case LDMESH_PROTO_UDP: return "UDP";
+	case LDMESH_PROTO_SCTP: return "SCTP";
+	default: return "?";
+	}
+}
+
+const char *ctl_type_name(const struct ldmesh_service *s)
+{
+	switch (s->type) {
+	case LDMESH_SVC_CLUSTER_IP: return "ClusterIP";
+	case LDMESH_SVC_NODE_PORT: return "NodePort";
+	case LDMESH_SVC_LOAD_BALANCER: return "LoadBalancer";
+	case LDMESH_SVC_EXTERNAL_NAME: return "ExternalName";
+	default: return "?";
+	}
+}
+
+static void ctl__time(uint64_t unix_ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(unix_ns / 1000000000ULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int ctl_status(const struct ctl *c)
+{
+	const struct ldmesh_snap_header *h = c->snap->hdr;
+	char when[32];
+
+	ctl__time(h->created_unix_ns, when, sizeof(when));
+	if (c->json) {
+		struct json j;
+		json_init(&j, c->out);
+		json_open(&j, '{');
+		json_key(&j, "table"), json_str(&j, c->table);
+		json_key(&j, "generation"), json_u64(&j, c->snap->generation);
+		json_key(&j, "publishedAt"), json_str(&j, when);
+		json_key(&j, "agentPid"), json_u64(&j, c->control ? c->control->agent_pid : 0);
+		json_key(&j, "services"), json_u64(&j, c->snap->n_services);
+		json_key(&j, "endpoints"), json_u64(&j, c->snap->n_endpoints);
+		json_key(&j, "bytes"), json_u64(&j, c->snap->size);
+		json_key(&j, "clusterDomain"), json_str(&j, STR(h->cluster_domain));
+		json_key(&j, "node"), json_str(&j, STR(h->node_name));
+		json_key(&j, "formatVersion"), json_u64(&j, h->version_major);
+		json_close(&j, '}');
+		json_end(&j);
+		return 0;
+	}
+	fprintf(c->out,
+		"table:       %s\n"
+		"generation:  %" PRIu64 "\n"
+		"published:   %s by pid %u\n"
+		"services:    %u\n"
+		"endpoints:   %u\n"
+		"size:        %zu bytes\n"
+		"domain:      %s\n"
+		"node:        %s\n",
+		c->table, c->snap->generation, when,
+		c->control ? c->control->agent_pid : 0, c->snap->n_services,
+		c->snap->n_endpoints, c->snap->size, STR(h->cluster_domain),
+		*STR(h->node_name) ? STR(h->node_name) : "(not set)");
+	return 0;
+}
+
+static void ctl__ips(const struct ctl *c, const struct ldmesh_service *s,
+		     char *buf, size_t len)
+{
+	char a[64];
+
+	buf[0] = 0;
+	if (s->flags & LDMESH_SVC_F_HEADLESS)
+		snprintf(buf, len, "None");
+	for (uint8_t i = 0; i < s->ip_count; i++) {
+		size_t used = strlen(buf);
+		snprintf(buf + used, len - used, "%s%s", i ? "," : "",
+			 ctl_addr(s->cluster_ips[i], a, sizeof(a)));
+	}
+	if (!buf[0])
+		snprintf(buf, len, "<none>");
+}
+
+static const char *ctl__ep_state(uint32_t flags)
+{
+	if (flags & LDMESH_EP_F_READY)
+		return "ready";
+	if ((flags & LDMESH_EP_F_SERVING) && (flags & LDMESH_EP_F_TERMINATING))
+		return "terminating";
+	return "not-ready";
+}
+
+static void ctl__services_text(const struct ctl *c)
+{
+	char ips[128], a[64], ports[256];
+
+	fprintf(c->out, "%-16s %-24s %-13s %-18s %-20s %s\n", "NAMESPACE", "NAME",
+		"TYPE", "CLUSTER-IP", "PORT(S)", "ENDPOINTS");
+	for (uint32_t i = 0; i < c->snap->n_services; i++) {
+		const struct ldmesh_service *s = &c->snap->services[i];
+		ports[0] = 0;
+		for (uint32_t p = 0; p < s->port_count; p++) {
+			const struct ldmesh_port *pt = &c->snap->ports[s->first_port + p];
+			size_t used = strlen(ports);
+			snprintf(ports + used, sizeof(ports) - used, "%s%u/%s", p ? "," : "",
+				 pt->port, ctl_proto_name(pt->protocol));
+		}
+		ctl__ips(c, s, ips, sizeof(ips));
+		if (s->type == LDMESH_SVC_EXTERNAL_NAME)
+			snprintf(ips, sizeof(ips), "%s", STR(s->external_name));
+		fprintf(c->out, "%-16s %-24s %-13s %-18s %-20s %u/%u ready\n", STR(s->ns),
+			STR(s->name), ctl_type_name(s), ips, ports[0] ? ports : "<none>",
+			s->ready_count, s->endpoint_count);
+		for (uint32_t e = 0; e < s->endpoint_count; e++) {
+			uint32_t ep = s->first_endpoint + e;
+			const struct ldmesh_endpoint *en = &c->snap->endpoints[ep];
+			char eports[128] = "";
+			for (uint32_t p = 0; p < s->port_count; p++) {
+				size_t used = strlen(eports);
+				snprintf(eports + used, sizeof(eports) - used, "%s%u", p ? "," : ":",
+					 ldmesh_snap_endpoint_port(c->snap, s, ep, p));
+			}
+			fprintf(c->out, "  %s%s %-11s %s%s%s%s%s%s\n",
+				ctl_addr(en->addr, a, sizeof(a)), eports,
+				ctl__ep_state(en->flags),
+				*STR(en->node) ? "node=" : "", STR(en->node),
+				*STR(en->zone) ? " zone=" : "", STR(en->zone),
+				*STR(en->target) ? " pod=" : "", STR(en->target));
+		}
+	}
+}
+
+static void ctl__endpoint_json(const struct ctl *c, struct json *j,
+			       const struct ldmesh_service *s, uint32_t ep, uint32_t port_index)
+{
+	const struct ldmesh_endpoint *en = &c->snap->endpoints[ep];
+	char a[64];
+
+	json_open(j, '{');
+	json_key(j, "ip"), json_str(j, ctl_addr(en->addr, a, sizeof(a)));
+	json_key(j, "port"), json_u64(j, ldmesh_snap_endpoint_port(c->snap, s, ep, port_index));
+	json_key(j, "ready"), json_bool(j, en->flags & LDMESH_EP_F_READY);
+	json_key(j, "serving"), json_bool(j, en->flags & LDMESH_EP_F_SERVING);
+	json_key(j, "terminating"), json_bool(j, en->flags & LDMESH_EP_F_TERMINATING);
+	json_key(j, "node"), json_str(j, STR(en->node));
+	json_key(j, "zone"), json_str(j, STR(en->zone));
+	json_key(j, "hostname"), json_str(j, STR(en->hostname));
+	json_key(j, "pod"), json_str(j, STR(en->target));
+	json_close(j, '}');
+}
+
+static void ctl__services_json(const struct ctl *c)
+{
+	struct json j;
+	char a[64];
+
+	json_init(&j, c->out);
+	json_open(&j, '{');
+	json_key(&j, "generation"), json_u64(&j, c->snap->generation);
+	json_key(&j, "services"), json_open(&j, '[');
+	for (uint32_t i = 0; i < c->snap->n_services; i++) {
+		const struct ldmesh_service *s = &c->snap->services[i];
+		json_open(&j, '{');
+		json_key(&j, "namespace"), json_str(&j, STR(s->ns));
+		json_key(&j, "name"), json_str(&j, STR(s->name));
+		json_key(&j, "type"), json_str(&j, ctl_type_name(s));
+		json_key(&j, "headless"), json_bool(&j, s->flags & LDMESH_SVC_F_HEADLESS);
+		json_key(&j, "clusterIPs"), json_open(&j, '[');
+		for (uint8_t k = 0; k < s->ip_count; k++)
+			json_str(&j, ctl_addr(s->cluster_ips[k], a, sizeof(a)));
+		json_close(&j, ']');
+		json_key(&j, "externalName");
+		if (s->type == LDMESH_SVC_EXTERNAL_NAME)
+			json_str(&j, STR(s->external_name));
+		else
+			json_null(&j);
+		json_key(&j, "sessionAffinity");
+		json_str(&j, (s->flags & LDMESH_SVC_F_AFFINITY_CLIENT_IP) ? "ClientIP" : "None");
+		json_key(&j, "internalTrafficPolicy");
+		json_str(&j, (s->flags & LDMESH_SVC_F_INTERNAL_LOCAL) ? "Local" : "Cluster");
+		json_key(&j, "ports"), json_open(&j, '[');
+		for (uint32_t p = 0; p < s->port_count; p++) {
+			const struct ldmesh_port *pt = &c->snap->ports[s->first_port + p];
+			json_open(&j, '{');
+			json_key(&j, "name"), json_str(&j, STR(pt->name));
+			json_key(&j, "port"), json_u64(&j, pt->port);
+			json_key(&j, "protocol"), json_str(&j, ctl_proto_name(pt->protocol));
+			json_key(&j, "targetPort");
+			if (*STR(pt->target_port_name))
+				json_str(&j, STR(pt->target_port_name));
+			else
+				json_u64(&j, pt->target_port);
+			json_key(&j, "endpoints"), json_open(&j, '[');
+			for (uint32_t e = 0; e < s->endpoint_count; e++)
+				ctl__endpoint_json(c, &j, s, s->first_endpoint + e, p);
+			json_close(&j, ']');
+			json_close(&j, '}');
+		}
+		json_close(&j, ']');
+		json_close(&j, '}');
+	}
+	json_close(&j, ']');
+	json_close(&j, '}');
+	json_end(&j);
+}
+
+int ctl_services(const struct ctl *c)
+{
+	if (c->json)
+		ctl__services_json(c);
+	else
+		ctl__services_text(c);
+	return 0;
+}
+
+static int ctl__parse_target(const char *target, uint8_t addr[16], uint16_t *port,
+			     uint8_t *proto)
+{
+	char host[64];
+	const char *colon, *slash = strrchr(target, '/');
+	size_t hlen;
+	char *end;
+	unsigned long p;
+
+	*proto = LDMESH_PROTO_TCP;
+	if (slash) {
+		if (!strcasecmp(slash + 1, "udp"))
+			*proto = LDMESH_PROTO_UDP;
+		else if (!strcasecmp(slash + 1, "sctp"))
+			*proto = LDMESH_PROTO_SCTP;
+		else if (strcasecmp(slash + 1, "tcp"))
+			return -1;
+	}
+	if (target[0] == '[') {
+		const char *close = strchr(target, ']');
+		if (!close || close[1] != ':')
+			return -1;
+		hlen = (size_t)(close - target - 1);
+		if (hlen >= sizeof(host))
+			return -1;
+		memcpy(host, target + 1, hlen);
+		colon = close + 1;
+	} else {
+		colon = strrchr(target, ':');
+		if (!colon || (size_t)(colon - target) >= sizeof(host))
+			return -1;
+		hlen = (size_t)(colon - target);
+		memcpy(host, target, hlen);
+	}
+	host[hlen] = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (end == colon + 1 || (*end && *end != '/') || p == 0 || p > 65535)
+		return -1;
+	*port = (uint16_t)p;
+	memset(addr, 0, 16);
+	if (inet_pton(AF_INET, host, addr + 12) == 1) {
+		addr[10] = addr[11] = 0xff;
+		return 0;
+	}
+	return inet_pton(AF_INET6, host, addr) == 1 ? 0 : -1;
+}
+
+int ctl_route(const struct ctl *c, const char *target)
+{
+	const struct ldmesh_vip_slot *slot;
+	const struct ldmesh_service *s;
+	uint32_t first, n;
+	uint16_t port;
+	uint8_t addr[16], proto;
+	char a[64];
+
+	if (ctl__parse_target(target, addr, &port, &proto) < 0) {
+		fprintf(stderr, "ldmeshctl: route %s: expected IP:PORT[/tcp|/udp|/sctp]\n", target);
+		return 2;
+	}
+	slot = ldmesh_snap_find_vip(c->snap, addr, port, proto);
+	if (!slot) {
+		if (c->json)
+			fprintf(c->out, "{\"service\":null,\"action\":\"pass\",\"backends\":[]}\n");
+		else
+			fprintf(c->out, "%s: not a service; connect passes through\n", target);
+		return 1;
+	}
+	s = &c->snap->services[slot->service];
+	n = ldmesh_snap_candidates(c->snap, s, &first);
+	if (c->json) {
+		struct json j;
+		json_init(&j, c->out);
+		json_open(&j, '{');
+		char svc[2 * LDMESH_STR_MAX + 2];
+		snprintf(svc, sizeof(svc), "%s/%s", STR(s->ns), STR(s->name));
+		json_key(&j, "service"), json_str(&j, svc);
+		json_key(&j, "action");
+		json_str(&j, !n ? "reject" : s->ready_count ? "ready" : "fallback-terminating");
+		json_key(&j, "backends"), json_open(&j, '[');
+		for (uint32_t e = first; e < first + n; e++)
+			if (ldmesh_snap_endpoint_port(c->snap, s, e, slot->port_index))
+				ctl__endpoint_json(c, &j, s, e, slot->port_index);
+		json_close(&j, ']');
+		json_close(&j, '}');
+		json_end(&j);
+		return 0;
+	}
+	fprintf(c->out, "%s -> service %s/%s port %s", target, STR(s->ns), STR(s->name),
+		*STR(c->snap->ports[s->first_port + slot->port_index].name) ?
+			STR(c->snap->ports[s->first_port + slot->port_index].name) : "(unnamed)");
+	if (!n) {
+		fprintf(c->out, ": no endpoints; connect fails with ECONNREFUSED\n");
+		return 0;
+	}
+	fprintf(c->out, ": %u %s backend(s)\n", n,
+		s->ready_count ? "ready" : "terminating (no ready endpoint)");
+	for (uint32_t e = first; e < first + n; e++) {
+		uint16_t p = ldmesh_snap_endpoint_port(c->snap, s, e, slot->port_index);
+		if (p)
+			fprintf(c->out, "  %s:%u\n", ctl_addr(c->snap->endpoints[e].addr, a, sizeof(a)), p);
+	}
+	return 0;
+}

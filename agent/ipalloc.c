@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: MIT */
+#include "ipalloc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ldmesh/hash.h"
+
+static const uint8_t ipalloc__v4_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+static bool ipalloc__is_v4(const uint8_t a[16])
+{
+	return !memcmp(a, ipalloc__v4_prefix, 12);
+}
+
+/* The API server refuses service ranges wider than 2^20 addresses (a v4
+ * /12, a v6 /108); 32 host bits is generous and keeps the arithmetic in
+ * uint32. Fewer than 2 host bits leaves nothing to allocate. */
+#define IPALLOC_MAX_HOST_BITS 32
+#define IPALLOC_MIN_HOST_BITS 2
+
+int ipalloc_parse_cidr(const char *text, struct ipalloc_cidr *out)
+{
+	char addr[INET6_ADDRSTRLEN];
+	const char *slash = strchr(text, '/');
+	struct ipalloc_cidr c = { .prefix = 0 };
+	char *end;
+	long prefix;
+	unsigned host_bits;
+
+	if (!slash || (size_t)(slash - text) >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, text, (size_t)(slash - text));
+	addr[slash - text] = 0;
+	errno = 0;
+	prefix = strtol(slash + 1, &end, 10);
+	if (errno || *end || end == slash + 1 || prefix < 0)
+		return -EINVAL;
+	if (inet_pton(AF_INET, addr, c.base + 12) == 1) {
+		memcpy(c.base, ipalloc__v4_prefix, 12);
+		if (prefix > 32)
+			return -EINVAL;
+		prefix += 96;
+	} else if (inet_pton(AF_INET6, addr, c.base) != 1 || prefix > 128) {
+		return -EINVAL;
+	}
+	host_bits = 128 - (unsigned)prefix;
+	if (host_bits > IPALLOC_MAX_HOST_BITS || host_bits < IPALLOC_MIN_HOST_BITS)
+		return -EINVAL;
+	c.prefix = (uint8_t)prefix;
+	if (!ipalloc_contains(&c, c.base))
+		return -EINVAL;
+	/* Host bits must be zero: "10.96.0.5/12" is a typo, not a range. */
+	for (unsigned bit = (unsigned)prefix; bit < 128; bit++)
+		if (c.base[bit / 8] & (0x80 >> (bit % 8)))
+			return -EINVAL;
+	*out = c;
+	return 0;
+}
+
+bool ipalloc_contains(const struct ipalloc_cidr *c, const uint8_t addr[16])
+{
+	unsigned full = c->prefix / 8, rest = c->prefix % 8;
+
+	if (memcmp(addr, c->base, full))
+		return false;
+	if (!rest)
+		return true;
+	uint8_t mask = (uint8_t)(0xff << (8 - rest));
+	return (addr[full] & mask) == (c->base[full] & mask);
+}
+
+static uint32_t ipalloc__size(const struct ipalloc_cidr *c)
+{
+	unsigned host_bits = 128u - c->prefix;
+	return host_bits >= 32 ? UINT32_MAX : (1u << host_bits);
+}
+
+static void ipalloc__at(const struct ipalloc_cidr *c, uint32_t offset, uint8_t out[16])
+{
+	memcpy(out, c->base, 16);
+	for (int i = 15; i >= 12; i--, offset >>= 8)
+		out[i] |= (uint8_t)(offset & 0xff);
+}
+
+int ipalloc_init(struct ipalloc *a, const struct ipalloc_cidr *cidr)
+{
+	memset(a, 0, sizeof(*a));
+	a->cidr = *cidr;
+	a->n_slots = 1024;
+	a->taken = calloc(a->n_slots, 16);
+	return a->taken ? 0 : -ENOMEM;
+}
+
+static const uint8_t ipalloc__empty[16];
+
+/* The set never holds ::, which no Service can have. */
+static size_t ipalloc__slot(const struct ipalloc *a, const uint8_t addr[16])
+{
+	size_t mask = a->n_slots - 1;
+	size_t i = (size_t)ldmesh_hash64(addr, 16, 0) & mask;
+
+	while (memcmp(a->taken[i], ipalloc__empty, 16) && memcmp(a->taken[i], addr, 16))
+		i = (i + 1) & mask;
+	return i;
+}
+
+static int ipalloc__grow(struct ipalloc *a)
+{
+	struct ipalloc bigger = { .cidr = a->cidr, .n_slots = a->n_slots * 2 };
+
+	bigger.taken = calloc(bigger.n_slots, 16);
+	if (!bigger.taken)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->n_slots; i++)
+		if (memcmp(a->taken[i], ipalloc__empty, 16))
+			memcpy(bigger.taken[ipalloc__slot(&bigger, a->taken[i])], a->taken[i], 16);
+	bigger.used = a->used;
+	free(a->taken);
+	*a = bigger;
+	return 0;
+}
+
+int ipalloc_reserve(struct ipalloc *a, const uint8_t addr[16])
+{
+	size_t i = ipalloc__slot(a, addr);
+
+	if (!memcmp(a->taken[i], addr, 16))
+		return -EEXIST;
+	memcpy(a->taken[i], addr, 16);
+	if (++a->used * 2 > a->n_slots)
+		return ipalloc__grow(a);
+	return 0;
+}
+
+int ipalloc_assign(struct ipalloc *a, const char *ns, const char *name,
+		   uint8_t out[16])
+{
+	char key[512];
+	uint32_t size = ipalloc__size(&a->cidr);
+	/* Usable offsets: not the network address, and for IPv4 not the
+	 * broadcast address either (the API server's allocator skips both). */
+	uint32_t first = 1, count = size - (ipalloc__is_v4(a->cidr.base) ? 2 : 1);
+	int len = snprintf(key, sizeof(key), "%s/%s", ns, name);
+	uint32_t start = (uint32_t)(ldmesh_hash64(key, (size_t)(len < 0 ? 0 : len), 0) % count);
+
+	for (uint32_t k = 0; k < count; k++) {
+		uint8_t cand[16];
+		ipalloc__at(&a->cidr, first + (start + k) % count, cand);
+		if (!memcmp(a->taken[ipalloc__slot(a, cand)], cand, 16))
+			continue;
+		memcpy(out, cand, 16);
+		return ipalloc_reserve(a, cand);
+	}
+	return -ENOSPC;
+}
+
+void ipalloc_free(struct ipalloc *a)
+{
+	free(a->taken);
+	memset(a, 0, sizeof(*a));
+}
+
+const char *ipalloc_format(const uint8_t addr[16], char *buf, size_t len)
+{
+	if (ipalloc__is_v4(addr))
+		return inet_ntop(AF_INET, addr + 12, buf, (socklen_t)len);
+	return inet_ntop(AF_INET6, addr, buf, (socklen_t)len);
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Deterministic ClusterIP allocation. Every node's agent must give a
+ * Service without spec.clusterIP the same address, with no allocator to
+ * ask, so the address is a pure function of the manifests: the hash of
+ * "namespace/name" picks an offset in the service CIDR; a taken address
+ * moves to the next free one. Callers allocate in (namespace, name) order so
+ * collisions resolve the same way everywhere.
+ */
+#ifndef LDMESH_AGENT_IPALLOC_H
+#define LDMESH_AGENT_IPALLOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ipalloc_cidr {
+	uint8_t base[16];  /* network address, IPv4-mapped for v4 */
+	uint8_t prefix;    /* in IPv6 terms: 96 + n for IPv4 /n */
+};
+
+/* "10.96.0.0/12" or "fd00:10:96::/108". 0 or -EINVAL (host bits set, bad
+ * prefix, or fewer than 4 addresses to hand out). */
+int ipalloc_parse_cidr(const char *text, struct ipalloc_cidr *out);
+
+bool ipalloc_contains(const struct ipalloc_cidr *c, const uint8_t addr[16]);
+
+struct ipalloc {
+	struct ipalloc_cidr cidr;
+	uint8_t (*taken)[16]; /* open-addressing set of used addresses */
+	size_t n_slots, used;
+};
+
+int ipalloc_init(struct ipalloc *a, const struct ipalloc_cidr *cidr);
+/* Mark an address (a spec.clusterIP) as used. 0, or -EEXIST if it already
+ * was, or -ENOMEM. */
+int ipalloc_reserve(struct ipalloc *a, const uint8_t addr[16]);
+/* Allocate the address for namespace/name into out. 0, -ENOSPC when the
+ * CIDR is full, or -ENOMEM. */
+int ipalloc_assign(struct ipalloc *a, const char *ns, const char *name,
+		   uint8_t out[16]);
+void ipalloc_free(struct ipalloc *a);
+
+/* Text form of a 16-byte address (v4 for mapped ones); buf >= 46 bytes. */
+const char *ipalloc_format(const uint8_t addr[16], char *buf, size_t len);
+
+#endif

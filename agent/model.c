@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: MIT */
+#include "model.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "selector.h"
+#include "strmap.h"
+
+struct svc_ref {
+	const struct k8s_service *svc;
+	const char *path;
+	uint32_t order; /* position across all files, for a stable sort */
+};
+
+struct pod_entry {
+	const struct k8s_pod *pod;
+};
+
+struct join {
+	const struct model_source *src;
+	size_t n_src;
+	const struct model_opts *o;
+	struct diag *d;
+	struct strmap slices;   /* "ns\0service" -> slice index */
+	const struct k8s_slice **slice_v;
+	struct strmap pods;     /* "ns\0key\0value" -> pod entry */
+	const struct k8s_pod **pod_v;
+};
+
+static void model__warn(struct diag *d, const char *path, const struct k8s_meta *m,
+			const char *fmt, ...)
+{
+	char msg[384], line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(line, sizeof(line), "%s:%u:%u: warning: %s", path, m->line, m->col, msg);
+	if (d && d->report)
+		d->report(d->ctx, line);
+}
+
+static int model__cmp_ref(const void *pa, const void *pb)
+{
+	const struct svc_ref *a = pa, *b = pb;
+	int c = strcmp(a->svc->meta.ns, b->svc->meta.ns);
+
+	if (!c)
+		c = strcmp(a->svc->meta.name, b->svc->meta.name);
+	if (!c)
+		c = a->order < b->order ? -1 : a->order > b->order;
+	return c;
+}
+
+/* "a\0b" and "a\0b\0c" keys: NUL cannot occur in names, so no ambiguity. */
+static size_t model__key(char *buf, size_t cap, const char *a, const char *b,
+			 const char *c)
+{
+	size_t la = strlen(a), lb = strlen(b), lc = c ? strlen(c) : 0;
+	size_t len = la + 1 + lb + (c ? 1 + lc : 0);
+
+	if (len > cap)
+		return 0;
+	memcpy(buf, a, la + 1);
+	memcpy(buf + la + 1, b, lb);
+	if (c) {
+		buf[la + 1 + lb] = 0;
+		memcpy(buf + la + 2 + lb, c, lc);
+	}
+	return len;
+}
+
+#define MODEL_KEY_MAX 1024 /* ns (63) + label key (317) + value (63), padded */
+
+static int model__index(struct join *j)
+{
+	size_t n_slices = 0, n_entries = 0, si = 0, pi = 0;
+	char key[MODEL_KEY_MAX];
+	int err;
+
+	for (size_t f = 0; f < j->n_src; f++) {
+		n_slices += j->src[f].set.n_slices;
+		for (size_t p = 0; p < j->src[f].set.n_pods; p++)
+			n_entries += j->src[f].set.pods[p].meta.labels.n;
+	}
+	j->slice_v = calloc(n_slices + 1, sizeof(*j->slice_v));
+	j->pod_v = calloc(n_entries + 1, sizeof(*j->pod_v));
+	if (!j->slice_v || !j->pod_v)
+		return -ENOMEM;
+	if ((err = strmap_init(&j->slices, n_slices)) ||
+	    (err = strmap_init(&j->pods, n_entries)))
+		return err;
+	for (size_t f = 0; f < j->n_src; f++) {
+		const struct manifest_set *set = &j->src[f].set;
+		for (size_t s = 0; s < set->n_slices; s++) {
+			const struct k8s_slice *sl = &set->slices[s];
+			size_t len = model__key(key, sizeof(key), sl->meta.ns, sl->service, NULL);
+			j->slice_v[si] = sl;
+			if (len && (err = strmap_add(&j->slices, key, len, (uint32_t)si)))
+				return err;
+			si++;
+		}
+		for (size_t p = 0; p < set->n_pods; p++) {
+			const struct k8s_pod *pod = &set->pods[p];
+			for (size_t l = 0; l < pod->meta.labels.n; l++) {
+				const struct k8s_label *lb = &pod->meta.labels.v[l];
+				size_t len = model__key(key, sizeof(key), pod->meta.ns, lb->key, lb->value);
+				j->pod_v[pi] = pod;
+				if (len && (err = strmap_add(&j->pods, key, len, (uint32_t)pi)))
+					return err;
+				pi++;
+			}
+		}
+	}
+	return 0;
+}
+
+static void model__flags_from_service(const struct k8s_service *s, struct snap_service_in *o)
+{
+	o->ns = s->meta.ns;
+	o->name = s->meta.name;
+	o->external_name = s->external_name;
+	o->type = s->type;
+	o->flags = (uint16_t)((s->headless ? LDMESH_SVC_F_HEADLESS : 0) |
+			      (s->affinity_client_ip ? LDMESH_SVC_F_AFFINITY_CLIENT_IP : 0) |
+			      (s->internal_local ? LDMESH_SVC_F_INTERNAL_LOCAL : 0) |
+			      (s->external_local ? LDMESH_SVC_F_EXTERNAL_LOCAL : 0) |
+			      (s->publish_not_ready ? LDMESH_SVC_F_PUBLISH_NOT_READY : 0));
+	o->affinity_timeout_s = s->affinity_timeout_s;
+	o->external_ips = (const uint8_t(*)[16])s->external_ips;
+	o->n_external_ips = s->n_external_ips;
+}
+
+static int model__ports(const struct k8s_service *s, struct snap_service_in *o)
+{
+	struct snap_port_in *ports = calloc(s->n_ports + 1, sizeof(*ports));
+
+	if (!ports)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_ports; i++) {
+		const struct k8s_service_port *p = &s->ports[i];
+		ports[i] = (struct snap_port_in){
+			.name = p->name, .target_port_name = p->target_port_name,
+			.app_protocol = p->app_protocol, .port = p->port,
+			.target_port = p->target_port_name ? 0 : p->target_port,
+			.node_port = p->node_port, .protocol = p->protocol,
+		};
+	}
+	o->ports = ports;
+	o->n_ports = s->n_ports;
+	return 0;
+}
+
+static bool model__same_name(const char *a, const char *b)
+{
+	return !strcmp(a ? a : "", b ? b : "");
+}
+
+/* The endpoint port for service port `sp` from a slice's ports: matched by
+ * name and protocol, as kube-proxy does. A slice without ports (hand-made
+ * Endpoints often omit them) serves the numeric targetPort. */
+static uint16_t model__slice_port(const struct k8s_slice *sl, const struct snap_port_in *sp)
+{
+	if (!sl->n_ports)
+		return sp->target_port;
+	for (size_t i = 0; i < sl->n_ports; i++) {
+		const struct k8s_ep_port *p = &sl->ports[i];
+		if (p->protocol == sp->protocol && model__same_name(p->name, sp->name))
+			return p->port ? p->port : sp->target_port;
+	}
+	return 0;
+}
+
+/* Endpoint storage for one service, grown as endpoints are found. */
+struct ep_acc {
+	struct snap_endpoint_in *v;
+	uint16_t *ports;
+	size_t n, cap, n_ports;
+};
+
+static struct snap_endpoint_in *model__ep_add(struct ep_acc *a, const uint8_t addr[16])
+{
+	/* Two slices may list one address while a pod moves between them
+	 * (and Endpoints subsets can overlap): the first listing wins. */
+	for (size_t i = 0; i < a->n; i++)
+		if (!memcmp(a->v[i].addr, addr, 16))
+			return NULL;
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 8;
+		struct snap_endpoint_in *v = realloc(a->v, cap * sizeof(*v));
+		uint16_t *p = v ? realloc(a->ports, cap * (a->n_ports + 1) * sizeof(*p)) : NULL;
+		if (v)
+			a->v = v;
+		if (!v || !p)
+			return (void *)-1;
+		a->ports = p;
+		a->cap = cap;
+	}
+	memset(&a->v[a->n], 0, sizeof(a->v[0]));
+	memcpy(a->v[a->n].addr, addr, 16);
+	return &a->v[a->n++];
+}
+
+static int model__from_slices(struct join *j, const char *key, size_t len,
+			      const struct snap_service_in *o, struct ep_acc *acc)
+{
+	bool have_slices = false;
+
+	for (uint32_t v = strmap_first(&j->slices, key, len); v != STRMAP_END;
+	     v = strmap_next(&j->slices, v))
+		have_slices |= !j->slice_v[v]->from_endpoints;
+	/* EndpointSlices are what kube-proxy reads; v1 Endpoints count only
+	 * when a service has no slices (hand-written or older manifests). */
+	for (uint32_t v = strmap_first(&j->slices, key, len); v != STRMAP_END;
+	     v = strmap_next(&j->slices, v)) {
+		const struct k8s_slice *sl = j->slice_v[v];
+		if (sl->from_endpoints == have_slices)
+			continue;
+		for (size_t e = 0; e < sl->n_endpoints; e++) {
+			const struct k8s_endpoint *ke = &sl->endpoints[e];
+			struct snap_endpoint_in *out = model__ep_add(acc, ke->addr);
+			if (out == (void *)-1)
+				return -ENOMEM;
+			if (!out)
+				continue;
+			out->flags = (ke->ready ? LDMESH_EP_F_READY : 0) |
+				     (ke->serving ? LDMESH_EP_F_SERVING : 0) |
+				     (ke->terminating ? LDMESH_EP_F_TERMINATING : 0);
+			out->node = ke->node;
+			out->zone = ke->zone;
+			out->hostname = ke->hostname;
+			out->target = ke->target;
+			out->zone_hints = ke->zone_hints;
+			for (size_t p = 0; p < o->n_ports; p++)
+				acc->ports[(acc->n - 1) * acc->n_ports + p] =
+					model__slice_port(sl, &o->ports[p]);
+		}
+	}
+	return 0;
+}
+
+static uint16_t model__pod_port(const struct k8s_pod *pod, const struct snap_port_in *sp)
+{
+	if (!sp->target_port_name || !*sp->target_port_name)
+		return sp->target_port;
+	/* Named targetPort: each pod resolves it through its own container
+	 * ports, so pods of different versions may serve different numbers. */
+	for (size_t i = 0; i < pod->n_ports; i++)
+		if (pod->ports[i].protocol == sp->protocol &&
+		    model__same_name(pod->ports[i].name, sp->target_port_name))
+			return pod->ports[i].port;
+	return 0;
+}
+
+static bool model__family_wanted(const struct snap_service_in *o, const uint8_t ip[16])
+{
+	static const uint8_t v4[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	bool is_v4 = !memcmp(ip, v4, 12);
+
+	/* Headless and selector-only services take every pod IP. */
+	if (!o->n_cluster_ips)
+		return true;
+	for (uint8_t i = 0; i < o->n_cluster_ips; i++)
+		if (!memcmp(o->cluster_ips[i], v4, 12) == is_v4)
+			return true;
+	return false;
+}
+
+static int model__from_pods(struct join *j, const struct k8s_service *s,
+			    const struct snap_service_in *o, struct ep_acc *acc)
+{
+	char key[MODEL_KEY_MAX];
+	const struct k8s_label *first;
+	size_t len;
+
+	if (!s->has_selector || !s->selector.n)
+		return 0;
+	first = &s->selector.v[0];
+	len = model__key(key, sizeof(key), s->meta.ns, first->key, first->value);
+	if (!len)
+		return 0;
+	for (uint32_t v = strmap_first(&j->pods, key, len); v != STRMAP_END;
+	     v = strmap_next(&j->pods, v)) {
+		const struct k8s_pod *pod = j->pod_v[v];
+		/* The EndpointSlice controller's rules: terminal pods never;
+		 * terminating pods as not ready, still serving if Ready. */
+		bool serving = pod->ready && pod->phase == K8S_POD_RUNNING;
+		bool ready = s->publish_not_ready || (serving && !pod->meta.deleting);
+
+		if (!selector_matches(&s->selector, &pod->meta.labels) ||
+		    pod->phase == K8S_POD_SUCCEEDED || pod->phase == K8S_POD_FAILED)
+			continue;
+		for (size_t i = 0; i < pod->n_ips; i++) {
+			struct snap_endpoint_in *out;
+			if (!model__family_wanted(o, pod->ips[i]))
+				continue;
+			out = model__ep_add(acc, pod->ips[i]);
+			if (out == (void *)-1)
+				return -ENOMEM;
+			if (!out)
+				continue;
+			out->flags = (ready ? LDMESH_EP_F_READY : 0) |
+				     (serving ? LDMESH_EP_F_SERVING : 0) |
+				     (pod->meta.deleting ? LDMESH_EP_F_TERMINATING : 0);
+			out->node = pod->node;
+			out->target = pod->meta.name;
+			/* kube-dns gives a pod a per-pod name under a headless
+			 * service only when spec.subdomain names that service. */
+			if (pod->hostname && pod->subdomain &&
+			    !strcmp(pod->subdomain, s->meta.name))
+				out->hostname = pod->hostname;
+			for (size_t p = 0; p < o->n_ports; p++)
+				acc->ports[(acc->n - 1) * acc->n_ports + p] =
+					model__pod_port(pod, &o->ports[p]);
+		}
+	}
+	return 0;
+}
+
+static int model__endpoints(struct join *j, const struct k8s_service *s,
+			    struct snap_service_in *o)
+{
+	char key[MODEL_KEY_MAX];
+	struct ep_acc acc = { .n_ports = o->n_ports };
+	size_t len = model__key(key, sizeof(key), s->meta.ns, s->meta.name, NULL);
+	int err = 0;
+
+	if (s->type == LDMESH_SVC_EXTERNAL_NAME)
+		return 0;
+	if (len && strmap_first(&j->slices, key, len) != STRMAP_END)
+		err = model__from_slices(j, key, len, o, &acc);
+	else
+		err = model__from_pods(j, s, o, &acc);
+	if (err) {
+		free(acc.v);
+		free(acc.ports);
+		return err;
+	}
+	for (size_t i = 0; i < acc.n; i++)
+		acc.v[i].ports = acc.ports + i * acc.n_ports;
+	o->endpoints = acc.v;
+	o->n_endpoints = acc.n;
+	return 0;
+}
+
+static int model__addresses(struct join *j, struct svc_ref *refs, size_t n,
+			    struct snap_service_in *out, struct model_out *res)
+{
+	struct ipalloc alloc;
+	char text[64];
+	int err = ipalloc_init(&alloc, &j->o->cidr);
+
+	if (err)
+		return err;
+	/* Explicit addresses first, so allocation steps around them. */
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct k8s_service *s = refs[i].svc;
+		out[i].n_cluster_ips = s->n_cluster_ips;
+		for (uint8_t k = 0; k < s->n_cluster_ips && k < LDMESH_MAX_CLUSTER_IPS; k++) {
+			memcpy(out[i].cluster_ips[k], s->cluster_ips[k], 16);
+			err = ipalloc_reserve(&alloc, s->cluster_ips[k]);
+			if (err == -EEXIST) {
+				model__warn(j->d, refs[i].path, &s->meta,
+					    "clusterIP %s of Service %s/%s is taken by an earlier Service; ignored",
+					    ipalloc_format(s->cluster_ips[k], text, sizeof(text)),
+					    s->meta.ns, s->meta.name);
+				res->conflicts++;
+				err = 0;
+			}
+		}
+	}
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct k8s_service *s = refs[i].svc;
+		if (s->n_cluster_ips || s->headless || s->type == LDMESH_SVC_EXTERNAL_NAME)
+			continue;
+		err = ipalloc_assign(&alloc, s->meta.ns, s->meta.name, out[i].cluster_ips[0]);
+		if (err == -ENOSPC) {
+			model__warn(j->d, refs[i].path, &s->meta,
+				    "service CIDR is full; Service %s/%s gets no ClusterIP",
+				    s->meta.ns, s->meta.name);
+			res->conflicts++;
+			err = 0;
+			continue;
+		}
+		out[i].n_cluster_ips = 1;
+		out[i].flags |= LDMESH_SVC_F_ALLOCATED_IP;
+	}
+	ipalloc_free(&alloc);
+	return err;
+}
+
+int model_resolve(const struct model_source *src, size_t n,
+		  const struct model_opts *o, struct model_out *out,
+		  struct diag *d)
+{
+	struct join j = { .src = src, .n_src = n, .o = o, .d = d };
+	struct model_out res = { .services = NULL };
+	struct svc_ref *refs = NULL;
+	size_t n_refs = 0, n_unique = 0;
+	int err = -ENOMEM;
+
+	for (size_t f = 0; f < n; f++)
+		n_refs += src[f].set.n_services;
+	refs = calloc(n_refs + 1, sizeof(*refs));
+	if (!refs)
+		goto out;
+	n_refs = 0;
+	for (size_t f = 0; f < n; f++)
+		for (size_t s = 0; s < src[f].set.n_services; s++, n_refs++)
+			refs[n_refs] = (struct svc_ref){ &src[f].set.services[s],
+							src[f].path, (uint32_t)n_refs };
+	qsort(refs, n_refs, sizeof(*refs), model__cmp_ref);
+	for (size_t i = 0; i < n_refs; i++) {
+		if (n_unique && !model__cmp_ref(&(struct svc_ref){ refs[i].svc, NULL, 0 },
+						&(struct svc_ref){ refs[n_unique - 1].svc, NULL, 0 })) {
+			model__warn(d, refs[i].path, &refs[i].svc->meta,
+				    "Service %s/%s is also defined in %s; using that one",
+				    refs[i].svc->meta.ns, refs[i].svc->meta.name,
+				    refs[n_unique - 1].path);
+			res.conflicts++;
+			continue;
+		}
+		refs[n_unique++] = refs[i];
+	}
+
+	res.services = calloc(n_unique + 1, sizeof(*res.services));
+	if (!res.services || (err = model__index(&j)))
+		goto out;
+	res.n_services = n_unique;
+	for (size_t i = 0; i < n_unique; i++) {
+		model__flags_from_service(refs[i].svc, &res.services[i]);
+		if ((err = model__ports(refs[i].svc, &res.services[i])))
+			goto out;
+	}
+	if ((err = model__addresses(&j, refs, n_unique, res.services, &res)))
+		goto out;
+	for (size_t i = 0; i < n_unique; i++)
+		if ((err = model__endpoints(&j, refs[i].svc, &res.services[i])))
+			goto out;
+
+	res.in = (struct snap_input){
+		.cluster_domain = o->cluster_domain,
+		.node_name = o->node_name,
+		.service_cidr_prefix = o->cidr.prefix,
+		.services = res.services,
+		.n_services = res.n_services,
+	};
+	memcpy(res.in.service_cidr, o->cidr.base, 16);
+	*out = res;
+	res.services = NULL;
+	err = 0;
+out:
+	if (err)
+		model_out_free(&res);
+	free(refs);
+	free(j.slice_v);
+	free(j.pod_v);
+	strmap_free(&j.slices);
+	strmap_free(&j.pods);
+	return err;
+}
+
+void model_out_free(struct model_out *out)
+{
+	if (!out)
+		return;
+	for (size_t i = 0; out->services && i < out->n_services; i++) {
+		free((void *)out->services[i].ports);
+		/* the port matrix is one block starting at the first row */
+		if (out->services[i].n_endpoints)
+			free((void *)out->services[i].endpoints[0].ports);
+		free((void *)out->services[i].endpoints);
+	}
+	free(out->services);
+	memset(out, 0, sizeof(*out));
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cluster model: every manifest file's last good objects in, the
+ * resolved services (ClusterIPs assigned, endpoints joined) out, ready for
+ * snap_build. Joins follow Kubernetes: EndpointSlices by their
+ * kubernetes.io/service-name label; else v1 Endpoints of the same name;
+ * else what the EndpointSlice controller would compute from Pods matching
+ * the selector.
+ */
+#ifndef LDMESH_AGENT_MODEL_H
+#define LDMESH_AGENT_MODEL_H
+
+#include <stddef.h>
+
+#include "ipalloc.h"
+#include "manifest.h"
+#include "snap_build.h"
+
+struct model_source {
+	char *path;                /* the file the objects came from */
+	struct manifest_set set;   /* its last good objects */
+};
+
+struct model_opts {
+	const char *cluster_domain;
+	const char *node_name;     /* may be NULL */
+	struct ipalloc_cidr cidr;
+};
+
+/* Resolved services; the snap_input points into this and into the
+ * sources, so it is valid while both are. */
+struct model_out {
+	struct snap_input in;
+	struct snap_service_in *services;
+	size_t n_services;
+	unsigned conflicts;        /* duplicates and address clashes reported */
+};
+
+/*
+ * Resolve `n` sources, given in path order (conflicts between files are
+ * settled by that order: the first definition wins and the others are
+ * reported through `d` as warnings, not errors). Returns 0 or -ENOMEM.
+ */
+int model_resolve(const struct model_source *src, size_t n,
+		  const struct model_opts *o, struct model_out *out,
+		  struct diag *d);
+void model_out_free(struct model_out *out);
+
+#endif

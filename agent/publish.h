@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The writer side of the table directory (include/ldmesh/snapshot.h): owns
+ * <table>/control and writes <table>/snap.<gen> files.
+ *
+ * Safety: the directory must be a real directory (never a symlink) owned by
+ * the agent's user and not writable by group or others; files are created
+ * O_EXCL|O_NOFOLLOW with mode 0644, so a link planted in the table cannot
+ * redirect a write. The control page is rewritten in place and never
+ * replaced: readers map it once for their lifetime.
+ */
+#ifndef LDMESH_AGENT_PUBLISH_H
+#define LDMESH_AGENT_PUBLISH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ldmesh/snapshot.h"
+
+struct publisher {
+	int dir_fd;
+	struct ldmesh_control *control; /* mapped read-write */
+	uint64_t generation;            /* the last one published */
+	char dir[256];
+};
+
+/* Create (mode 0755) or adopt the table directory; continue the generation
+ * sequence of a control page left by an earlier agent, and remove snapshot
+ * files other than its current one (partial files of a killed agent).
+ * 0 or -errno, with a reason in `why`. */
+int publish_open(struct publisher *p, const char *dir, char *why, size_t why_len);
+
+/* The generation the next snapshot must carry. */
+static inline uint64_t publish_next_generation(const struct publisher *p)
+{
+	return p->generation + 1;
+}
+
+/* Write `bytes` (built with publish_next_generation) as snap.<gen>, then make
+ * it current. On failure (-ENOSPC, -EIO, ...) nothing is published, the
+ * partial file is removed and the previous snapshot stays in force. */
+int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
+		     char *why, size_t why_len);
+
+void publish_close(struct publisher *p);
+
+#endif

@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+#include "sources.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "scan.h"
+
+/* Index of `path`, or of where it would be inserted (with *found false). */
+static size_t sources__find(const struct sources *s, const char *path, bool *found)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(s->v[mid].path, path);
+		if (!c) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = false;
+	return lo;
+}
+
+static void sources__remove(struct sources *s, size_t i)
+{
+	free(s->v[i].path);
+	manifest_set_free(&s->v[i].set);
+	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(s->v[0]));
+	memmove(&s->ids[i], &s->ids[i + 1], (s->n - i - 1) * sizeof(s->ids[0]));
+	s->n--;
+}
+
+static int sources__insert(struct sources *s, size_t i, const char *path)
+{
+	char *copy;
+
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 16;
+		struct model_source *v = realloc(s->v, cap * sizeof(*v));
+		struct source_id *ids;
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		ids = realloc(s->ids, cap * sizeof(*ids));
+		if (!ids)
+			return -ENOMEM;
+		s->ids = ids;
+		s->cap = cap;
+	}
+	copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(s->v[0]));
+	memmove(&s->ids[i + 1], &s->ids[i], (s->n - i) * sizeof(s->ids[0]));
+	memset(&s->v[i], 0, sizeof(s->v[0]));
+	memset(&s->ids[i], 0, sizeof(s->ids[0]));
+	s->v[i].path = copy;
+	s->n++;
+	return 0;
+}
+
+static struct source_id sources__id(const struct stat *st)
+{
+	return (struct source_id){
+		.dev = st->st_dev, .ino = st->st_ino, .size = st->st_size,
+		.mtime_ns = (long long)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec,
+	};
+}
+
+int sources_update(struct sources *s, const char *path, bool force, struct diag *d)
+{
+	struct manifest_set set = { .services = NULL };
+	struct source_id id;
+	struct stat st;
+	bool found;
+	size_t i = sources__find(s, path, &found);
+	int err;
+
+	/* stat follows the visible symlink, as the parser's open will. */
+	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (!found)
+			return 0;
+		sources__remove(s, i);
+		return 1;
+	}
+	id = sources__id(&st);
+	if (found && !force && !memcmp(&id, &s->ids[i], sizeof(id)))
+		return 0;
+	err = manifest_load_file(path, &set, d);
+	if (err == -ENOMEM)
+		return err;
+	if (err)
+		return 0; /* reported; the last good objects stay in force */
+	if (!found && (err = sources__insert(s, i, path))) {
+		manifest_set_free(&set);
+		return err;
+	}
+	manifest_set_free(&s->v[i].set);
+	s->v[i].set = set;
+	s->ids[i] = id;
+	return 1;
+}
+
+int sources_rescan(struct sources *s, const char *root, struct diag *d)
+{
+	struct scan_list list = { .paths = NULL };
+	int err = scan_dir(root, &list, d), changed = 0;
+
+	if (err)
+		return err;
+	/* Both lists are sorted: one merge pass finds the files now gone. */
+	for (size_t i = 0, k = 0; i < s->n;) {
+		while (k < list.n && strcmp(list.paths[k], s->v[i].path) < 0)
+			k++;
+		if (k < list.n && !strcmp(list.paths[k], s->v[i].path)) {
+			i++;
+			continue;
+		}
+		sources__remove(s, i);
+		changed++;
+	}
+	for (size_t k = 0; k < list.n; k++) {
+		err = sources_update(s, list.paths[k], false, d);
+		if (err < 0)
+			break;
+		changed += err;
+		err = 0;
+	}
+	scan_list_free(&list);
+	return err < 0 ? err : changed;
+}
+
+void sources_free(struct sources *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->v[i].path);
+		manifest_set_free(&s->v[i].set);
+	}
+	free(s->v);
+	free(s->ids);
+	memset(s, 0, sizeof(*s));
+}

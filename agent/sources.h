@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The agent's memory of the manifest folder: for every file, the objects
+ * of its last good version. A file that fails to parse keeps its previous
+ * objects in force; a file that is gone takes its objects with it.
+ */
+#ifndef LDMESH_AGENT_SOURCES_H
+#define LDMESH_AGENT_SOURCES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "model.h"
+
+/* What a file was when last read; a rescan re-reads files whose identity
+ * changed (after a kubelet ..data swap the path is the same, the inode is
+ * not). */
+struct source_id {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	long long mtime_ns;
+};
+
+struct sources {
+	struct model_source *v; /* sorted by path: the order conflicts use */
+	struct source_id *ids;  /* parallel to v */
+	size_t n, cap;
+};
+
+/*
+ * Bring one path up to date. `force` re-reads even when its identity is
+ * unchanged (inotify said it was written). Returns 1 when the set of good
+ * objects changed, 0 when not (unchanged, or the new version is bad and
+ * was reported through `d`), -ENOMEM.
+ */
+int sources_update(struct sources *s, const char *path, bool force, struct diag *d);
+
+/*
+ * Reconcile with the folder: forget files no longer listed, read new and
+ * changed ones. While the root itself is missing nothing is forgotten (a
+ * remount or a mistaken delete must not drop every route); returns -ENOENT
+ * then. Otherwise the number of files whose objects changed, or -errno.
+ */
+int sources_rescan(struct sources *s, const char *root, struct diag *d);
+
+void sources_free(struct sources *s);
+
+#endif

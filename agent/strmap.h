@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A multimap from byte-string keys to item indices, for the joins the
+ * model makes (slices by service, pods by label) in time linear in the
+ * number of objects. Values of one key come back in insertion order.
+ */
+#ifndef LDMESH_AGENT_STRMAP_H
+#define LDMESH_AGENT_STRMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STRMAP_END UINT32_MAX
+
+struct strmap_slot {
+	char *key; /* owned copy; NULL = empty slot */
+	size_t len;
+	uint64_t hash;
+	uint32_t head, tail;
+};
+
+struct strmap {
+	struct strmap_slot *slots;
+	size_t n_slots, used;
+	uint32_t *next; /* next[value]: the following value of the same key */
+	size_t n_next;
+};
+
+/* `max_value`: values must be below it (the item count). */
+int strmap_init(struct strmap *m, size_t max_value);
+int strmap_add(struct strmap *m, const char *key, size_t len, uint32_t value);
+uint32_t strmap_first(const struct strmap *m, const char *key, size_t len);
+static inline uint32_t strmap_next(const struct strmap *m, uint32_t value)
+{
+	return m->next[value];
+}
+void strmap_free(struct strmap *m);
+
+#endif

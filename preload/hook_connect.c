@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * connect(2): a connect to a service VIP goes to a live backend instead,
+ * decided now. Anything else reaches the real connect with the caller's own
+ * pointer and length. The path makes no allocation, takes no lock and adds
+ * a syscall (getsockopt SO_TYPE) only once the address is a VIP.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "fdmap.h"
+#include "real.h"
+#include "rng.h"
+#include "route.h"
+#include "state.h"
+#include "trace.h"
+
+static void hook_connect__trace_pass(int fd, const uint8_t a[16], uint16_t port)
+{
+	struct trace_line l;
+
+	trace_begin(&l, "connect fd=");
+	trace_i64(&l, fd);
+	trace_str(&l, " ");
+	trace_ipport(&l, a, port);
+	trace_str(&l, " pass");
+	trace_emit(&l);
+}
+
+static void hook_connect__trace(int fd, const struct ldmesh_snap *s,
+				const uint8_t a[16], uint16_t port,
+				const struct route_result *r)
+{
+	struct trace_line l;
+
+	trace_begin(&l, "connect fd=");
+	trace_i64(&l, fd);
+	trace_str(&l, " ");
+	trace_ipport(&l, a, port);
+	if (r->verdict == ROUTE_REDIRECT) {
+		trace_str(&l, " -> ");
+		trace_ipport(&l, r->backend, r->backend_port);
+		trace_svc(&l, s, r->svc);
+		trace_str(&l, " ep=");
+		trace_u64(&l, r->ep_pos);
+		trace_str(&l, "/");
+		trace_u64(&l, r->ep_count);
+	} else {
+		trace_str(&l, " refused");
+		trace_svc(&l, s, r->svc);
+		trace_str(&l, " ");
+		trace_str(&l, r->why);
+	}
+	trace_emit(&l);
+}
+
+/* The VIP slot for this socket's protocol; the socket type is asked only
+ * here, after the address already matched a VIP. */
+static const struct ldmesh_vip_slot *
+hook_connect__slot(int fd, const struct ldmesh_vip_slot *tcp,
+		   const struct ldmesh_vip_slot *udp)
+{
+	int type = 0, saved = errno;
+	socklen_t tl = sizeof(type);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0) {
+		errno = saved; /* the real connect reports EBADF/ENOTSOCK */
+		return NULL;
+	}
+	if (type == SOCK_STREAM)
+		return tcp;
+	if (type == SOCK_DGRAM)
+		return udp;
+	return NULL;
+}
+
+LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct preload_state *st = state_get();
+	const struct ldmesh_vip_slot *tcp, *udp, *vip;
+	const struct ldmesh_snap *s;
+	struct route_result r;
+	struct sockaddr_storage ss;
+	socklen_t sl = 0;
+	uint8_t a[16];
+	uint16_t port;
+	int slot, rc, err;
+
+	if (!st)
+		return real.connect(fd, sa, len);
+	/* a socket's association changes with every connect (UDP re-connects,
+	 * AF_UNSPEC dissolves): forget what it dialled before */
+	fdmap_clear(fd);
+	if (!addr_from_sockaddr(sa, len, a, &port))
+		return real.connect(fd, sa, len);
+
+	s = ldmesh_table_acquire(&st->table, &slot);
+	if (!s)
+		goto pass;
+	tcp = ldmesh_snap_find_vip(s, a, port, LDMESH_PROTO_TCP);
+	udp = ldmesh_snap_find_vip(s, a, port, LDMESH_PROTO_UDP);
+	if (!tcp && !udp) {
+		ldmesh_table_release(&st->table, slot);
+		goto pass;
+	}
+	vip = hook_connect__slot(fd, tcp, udp);
+	if (!vip) {
+		ldmesh_table_release(&st->table, slot);
+		goto pass;
+	}
+	route_pick(s, vip, sa->sa_family, rng_next(), st->cfg.client_hash, &r);
+	if (r.verdict == ROUTE_REDIRECT)
+		sl = addr_to_sockaddr(sa->sa_family, r.backend, r.backend_port, &ss);
+	if (trace_on()) {
+		hook_connect__trace(fd, s, a, port, &r);
+		trace_stack(1);
+	}
+	ldmesh_table_release(&st->table, slot);
+
+	if (r.verdict != ROUTE_REDIRECT || !sl) {
+		errno = ECONNREFUSED;
+		return -1;
+	}
+	fdmap_set(fd, sa->sa_family, a, port, r.backend, r.backend_port);
+	rc = real.connect(fd, (const struct sockaddr *)&ss, sl);
+	if (rc < 0) {
+		err = errno;
+		/* still connecting: getpeername will see the backend later */
+		if (err != EINPROGRESS && err != EINTR && err != EALREADY &&
+		    err != EISCONN)
+			fdmap_clear(fd);
+		errno = err;
+	}
+	return rc;
+
+pass:
+	if (trace_on()) {
+		hook_connect__trace_pass(fd, a, port);
+		trace_stack(1);
+	}
+	return real.connect(fd, sa, len);
+}

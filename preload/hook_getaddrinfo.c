@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * getaddrinfo/freeaddrinfo: service names answer from the table, a cluster
+ * name the table lacks answers EAI_NONAME at once, everything else (and
+ * every call whose hints glibc would reject) goes to the real resolver,
+ * which then also produces glibc's own error codes.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include "gai.h"
+#include "lookup.h"
+#include "real.h"
+#include "rng.h"
+#include "state.h"
+#include "trace.h"
+
+/* Hints that glibc rejects (or numeric-only requests) are never ours. */
+static bool hook_gai__ours(const char *name, const struct addrinfo *h)
+{
+	if (!name)
+		return false;
+	if (h->ai_flags & ~GAI_KNOWN_FLAGS)
+		return false;
+	if (h->ai_flags & AI_NUMERICHOST)
+		return false;
+	return h->ai_family == AF_UNSPEC || h->ai_family == AF_INET ||
+	       h->ai_family == AF_INET6;
+}
+
+static void hook_gai__trace(const char *name, const struct lookup_result *r,
+			    int rc)
+{
+	struct trace_line l;
+
+	trace_begin(&l, "getaddrinfo ");
+	trace_str(&l, name);
+	lookup_trace(&l, r);
+	if (rc) {
+		trace_str(&l, " error=");
+		trace_str(&l, gai_strerror(rc));
+	}
+	trace_emit(&l);
+}
+
+/* Resolve against the pinned snapshot; false when there is none. */
+static bool hook_gai__lookup(struct preload_state *st, const char *name,
+			     struct lookup_result *r)
+{
+	const struct ldmesh_snap *s;
+	int slot;
+
+	s = ldmesh_table_acquire(&st->table, &slot);
+	if (!s)
+		return false;
+	lookup_name(s, &st->cfg, name, rng_next(), r);
+	ldmesh_table_release(&st->table, slot);
+	return true;
+}
+
+LDMESH_EXPORT int getaddrinfo(const char *name, const char *service,
+			      const struct addrinfo *hints,
+			      struct addrinfo **res)
+{
+	static const struct addrinfo defaults = { .ai_flags = GAI_DEFAULT_FLAGS };
+	struct preload_state *st = state_get();
+	const struct addrinfo *h = hints ? hints : &defaults;
+	struct gai_tuple tuples[GAI_MAX_TUPLES];
+	struct lookup_result r;
+	unsigned nt = 0;
+	int family = h->ai_family, rc, saved = errno;
+
+	if (!st || !hook_gai__ours(name, h))
+		return real.getaddrinfo(name, service, hints, res);
+	if (!hook_gai__lookup(st, name, &r) || r.status == LOOKUP_PASS) {
+		if (trace_on()) {
+			struct trace_line l;
+			trace_begin(&l, "getaddrinfo ");
+			trace_str(&l, name);
+			trace_str(&l, " pass");
+			trace_emit(&l);
+		}
+		return real.getaddrinfo(name, service, hints, res);
+	}
+	if (r.status == LOOKUP_EXTERNAL) {
+		if (trace_on()) {
+			hook_gai__trace(name, &r, 0);
+			trace_stack(1);
+		}
+		/* a CNAME: the target's own answer, canonical name and all */
+		return real.getaddrinfo(r.canon, service, hints, res);
+	}
+
+	/* glibc's order of checks: AI_ADDRCONFIG, the service (whose
+	 * AI_NUMERICSERV failure is the same EAI_NONAME), then the name */
+	if (h->ai_flags & AI_ADDRCONFIG) {
+		bool v4, v6;
+		gai_addrconfig(&v4, &v6);
+		if (family == AF_UNSPEC && (v4 || v6)) {
+			if (v4 != v6)
+				family = v4 ? AF_INET : AF_INET6;
+		} else if ((family == AF_INET && !v4) ||
+			   (family == AF_INET6 && !v6)) {
+			rc = EAI_NONAME;
+			goto out;
+		}
+	}
+	rc = gai_service(service, h, tuples, &nt);
+	if (rc)
+		goto out;
+	if (r.status == LOOKUP_NOTFOUND) {
+		rc = EAI_NONAME;
+		goto out;
+	}
+	rc = gai_build(&r, family, h->ai_flags, tuples, nt, res);
+out:
+	if (trace_on()) {
+		hook_gai__trace(name, &r, rc);
+		trace_stack(1);
+	}
+	errno = saved;
+	return rc;
+}
+
+LDMESH_EXPORT void freeaddrinfo(struct addrinfo *ai)
+{
+	/* our results may outlive a disabled state: check them first */
+	real_init();
+	if (gai_is_ours(ai)) {
+		gai_free(ai);
+		return;
+	}
+	real.freeaddrinfo(ai);
+}

@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gethostbyname, gethostbyname2 and their _r forms with glibc's contract:
+ * the _r forms return 0 with *result NULL and *h_errnop HOST_NOT_FOUND or
+ * NO_DATA when there is no answer, ERANGE (h_errno NETDB_INTERNAL) when the
+ * buffer is short; the others set h_errno and return NULL. glibc shares one
+ * static buffer between threads; ours is per thread, which is safer and
+ * otherwise the same contract (valid until this thread's next call).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netdb.h>
+#include <sys/socket.h>
+
+#include "hostent.h"
+#include "lookup.h"
+#include "real.h"
+#include "rng.h"
+#include "state.h"
+#include "trace.h"
+
+static __thread struct {
+	struct hostent he;
+	char buf[HOSTENT_BUF_MAX];
+} hook_ghbn__tls;
+
+static void hook_ghbn__trace(const char *fn, const char *name,
+			     const struct lookup_result *r)
+{
+	struct trace_line l;
+
+	if (!trace_on())
+		return;
+	trace_begin(&l, fn);
+	trace_str(&l, " ");
+	trace_str(&l, name);
+	if (r)
+		lookup_trace(&l, r);
+	else
+		trace_str(&l, " pass");
+	trace_emit(&l);
+}
+
+/* LOOKUP_PASS when there is no table or the name is not ours. */
+static void hook_ghbn__lookup(const char *name, struct lookup_result *r)
+{
+	struct preload_state *st = state_get();
+	const struct ldmesh_snap *s;
+	int slot;
+
+	r->status = LOOKUP_PASS;
+	if (!st || !name)
+		return;
+	s = ldmesh_table_acquire(&st->table, &slot);
+	if (!s)
+		return;
+	lookup_name(s, &st->cfg, name, rng_next(), r);
+	ldmesh_table_release(&st->table, slot);
+}
+
+/* The _r contract for a name the lookup answered (FOUND or NOTFOUND). */
+static int hook_ghbn__answer_r(const struct lookup_result *r, int af,
+			       struct hostent *ret, char *buf, size_t buflen,
+			       struct hostent **result, int *h_errnop)
+{
+	int rc;
+
+	*result = NULL;
+	if (r->status == LOOKUP_NOTFOUND) {
+		*h_errnop = HOST_NOT_FOUND;
+		errno = 0;
+		return 0;
+	}
+	rc = hostent_fill(r, af, ret, buf, buflen);
+	if (rc == ERANGE) {
+		*h_errnop = NETDB_INTERNAL;
+		errno = ERANGE;
+		return ERANGE;
+	}
+	if (rc) {
+		*h_errnop = NO_DATA;
+		errno = 0;
+		return 0;
+	}
+	*result = ret;
+	*h_errnop = NETDB_SUCCESS;
+	errno = 0;
+	return 0;
+}
+
+static struct hostent *hook_ghbn__answer(const struct lookup_result *r, int af)
+{
+	struct hostent *res = NULL;
+	int herr = 0, saved = errno;
+
+	hook_ghbn__answer_r(r, af, &hook_ghbn__tls.he, hook_ghbn__tls.buf,
+			    sizeof(hook_ghbn__tls.buf), &res, &herr);
+	/* the buffer holds any answer, so never ERANGE here */
+	h_errno = herr;
+	errno = saved;
+	return res;
+}
+
+LDMESH_EXPORT struct hostent *gethostbyname2(const char *name, int af)
+{
+	struct lookup_result r;
+
+	hook_ghbn__lookup(name, &r);
+	if (r.status == LOOKUP_PASS || (af != AF_INET && af != AF_INET6)) {
+		if (r.status == LOOKUP_PASS)
+			hook_ghbn__trace("gethostbyname2", name ? name : "", NULL);
+		return real.gethostbyname2(name, af);
+	}
+	hook_ghbn__trace("gethostbyname2", name, &r);
+	trace_stack(1);
+	if (r.status == LOOKUP_EXTERNAL)
+		return real.gethostbyname2(r.canon, af);
+	return hook_ghbn__answer(&r, af);
+}
+
+LDMESH_EXPORT struct hostent *gethostbyname(const char *name)
+{
+	struct lookup_result r;
+
+	hook_ghbn__lookup(name, &r);
+	if (r.status == LOOKUP_PASS) {
+		hook_ghbn__trace("gethostbyname", name ? name : "", NULL);
+		return real.gethostbyname(name);
+	}
+	hook_ghbn__trace("gethostbyname", name, &r);
+	trace_stack(1);
+	if (r.status == LOOKUP_EXTERNAL)
+		return real.gethostbyname(r.canon);
+	return hook_ghbn__answer(&r, AF_INET);
+}
+
+LDMESH_EXPORT int gethostbyname2_r(const char *name, int af,
+				   struct hostent *ret, char *buf,
+				   size_t buflen, struct hostent **result,
+				   int *h_errnop)
+{
+	struct lookup_result r;
+
+	hook_ghbn__lookup(name, &r);
+	if (r.status == LOOKUP_PASS || (af != AF_INET && af != AF_INET6)) {
+		if (r.status == LOOKUP_PASS)
+			hook_ghbn__trace("gethostbyname2_r", name ? name : "", NULL);
+		return real.gethostbyname2_r(name, af, ret, buf, buflen,
+					     result, h_errnop);
+	}
+	hook_ghbn__trace("gethostbyname2_r", name, &r);
+	trace_stack(1);
+	if (r.status == LOOKUP_EXTERNAL)
+		return real.gethostbyname2_r(r.canon, af, ret, buf, buflen,
+					     result, h_errnop);
+	return hook_ghbn__answer_r(&r, af, ret, buf, buflen, result, h_errnop);
+}
+
+LDMESH_EXPORT int gethostbyname_r(const char *name, struct hostent *ret,
+				  char *buf, size_t buflen,
+				  struct hostent **result, int *h_errnop)
+{
+	struct lookup_result r;
+
+	hook_ghbn__lookup(name, &r);
+	if (r.status == LOOKUP_PASS) {
+		hook_ghbn__trace("gethostbyname_r", name ? name : "", NULL);
+		return real.gethostbyname_r(name, ret, buf, buflen, result,
+					    h_errnop);
+	}
+	hook_ghbn__trace("gethostbyname_r", name, &r);
+	trace_stack(1);
+	if (r.status == LOOKUP_EXTERNAL)
+		return real.gethostbyname_r(r.canon, ret, buf, buflen, result,
+					    h_errnop);
+	return hook_ghbn__answer_r(&r, AF_INET, ret, buf, buflen, result,
+				   h_errnop);
+}

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+#include "lookup.h"
+
+#include <stdbool.h>
+#include <string.h>
+
+#include "trace.h"
+
+static const char *lookup__domain(const struct ldmesh_snap *s, size_t *len)
+{
+	*len = ldmesh_snap_strlen(s, s->hdr->cluster_domain);
+	return ldmesh_snap_str(s, s->hdr->cluster_domain);
+}
+
+static void lookup__add(struct lookup_result *r, const uint8_t a[16])
+{
+	for (unsigned i = 0; i < r->n_addrs; i++)
+		if (!memcmp(r->addrs[i], a, 16))
+			return;
+	if (r->n_addrs < LOOKUP_MAX_ADDRS)
+		memcpy(r->addrs[r->n_addrs++], a, 16);
+}
+
+static void lookup__svc_name(const struct ldmesh_snap *s,
+			     const struct ldmesh_service *svc,
+			     struct lookup_result *r)
+{
+	size_t nl = ldmesh_snap_strlen(s, svc->ns);
+	size_t ml = ldmesh_snap_strlen(s, svc->name);
+
+	memcpy(r->svc, ldmesh_snap_str(s, svc->ns), nl);
+	r->svc[nl] = '/';
+	memcpy(r->svc + nl + 1, ldmesh_snap_str(s, svc->name), ml);
+	r->svc[nl + 1 + ml] = 0;
+}
+
+/*
+ * Headless: the pod IPs DNS would list. CoreDNS lists ready endpoints, all
+ * of them with publishNotReadyAddresses, wherever they run: a traffic
+ * policy shapes the VIP's routing, not DNS, so the endpoint flags decide
+ * here, not the writer's per-node ready_count.
+ */
+static void lookup__headless(const struct ldmesh_snap *s,
+			     const struct ldmesh_service *svc, uint64_t rnd,
+			     struct lookup_result *r)
+{
+	bool all = svc->flags & LDMESH_SVC_F_PUBLISH_NOT_READY;
+	uint32_t n = svc->endpoint_count;
+	uint32_t start = n > LOOKUP_MAX_ADDRS ? (uint32_t)(rnd % n) : 0;
+
+	for (uint32_t i = 0; i < n && r->n_addrs < LOOKUP_MAX_ADDRS; i++) {
+		const struct ldmesh_endpoint *ep =
+			&s->endpoints[svc->first_endpoint + (start + i) % n];
+		if (all || (ep->flags & LDMESH_EP_F_READY))
+			lookup__add(r, ep->addr);
+	}
+}
+
+static void lookup__slot(const struct ldmesh_snap *s,
+			 const struct ldmesh_name_slot *slot, uint64_t rnd,
+			 struct lookup_result *r)
+{
+	const struct ldmesh_service *svc = &s->services[slot->service];
+
+	lookup__svc_name(s, svc, r);
+	if (slot->endpoint != LDMESH_NONE)
+		lookup__add(r, s->endpoints[slot->endpoint].addr);
+	else if (svc->flags & LDMESH_SVC_F_HEADLESS)
+		lookup__headless(s, svc, rnd, r);
+	else
+		for (unsigned i = 0; i < svc->ip_count && i < LDMESH_MAX_CLUSTER_IPS; i++)
+			lookup__add(r, svc->cluster_ips[i]);
+	/* CoreDNS answers NXDOMAIN for a name with no address at all */
+	r->status = r->n_addrs ? LOOKUP_FOUND : LOOKUP_NOTFOUND;
+}
+
+/* The first candidate of `q` the table holds, or NULL. */
+static const struct ldmesh_name_slot *
+lookup__find(const struct ldmesh_snap *s, const struct preload_config *c,
+	     const struct names_query *q, char out[NAMES_BUF], size_t *out_len)
+{
+	size_t dlen;
+	const char *domain = lookup__domain(s, &dlen);
+	char cand[NAMES_BUF];
+	int n;
+
+	for (unsigned i = 0; (n = names_candidate(q, c, domain, dlen, i, cand)) >= 0;
+	     i++) {
+		const struct ldmesh_name_slot *slot;
+
+		/* only cluster names can be in the table; the rest are DNS's */
+		if (!n || !names_in_domain(cand, (size_t)n, domain, dlen))
+			continue;
+		slot = ldmesh_snap_find_name(s, cand, (size_t)n);
+		if (slot) {
+			memcpy(out, cand, (size_t)n + 1);
+			*out_len = (size_t)n;
+			return slot;
+		}
+	}
+	return NULL;
+}
+
+void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
+		 const char *name, uint64_t rnd, struct lookup_result *r)
+{
+	const struct ldmesh_name_slot *slot;
+	struct names_query q;
+	size_t dlen;
+	const char *domain = lookup__domain(s, &dlen);
+
+	r->status = LOOKUP_PASS;
+	r->generation = s->generation;
+	r->n_addrs = 0;
+	r->canon_len = 0;
+	r->canon[0] = 0;
+	r->svc[0] = 0;
+	if (!name || !names_normalise(name, &q))
+		return;
+
+	slot = lookup__find(s, c, &q, r->canon, &r->canon_len);
+	if (!slot) {
+		/* a cluster name the table lacks does not exist: say so now
+		 * rather than let DNS time out over the search list */
+		if (names_in_domain(q.name, q.len, domain, dlen))
+			r->status = LOOKUP_NOTFOUND;
+		return;
+	}
+	for (int hop = 0; hop < LOOKUP_CHAIN_MAX; hop++) {
+		const struct ldmesh_service *svc = &s->services[slot->service];
+		struct names_query t;
+
+		if (svc->type != LDMESH_SVC_EXTERNAL_NAME ||
+		    slot->endpoint != LDMESH_NONE) {
+			lookup__slot(s, slot, rnd, r);
+			return;
+		}
+		/* ExternalName is a CNAME: its target is an FQDN */
+		lookup__svc_name(s, svc, r);
+		if (!names_normalise(ldmesh_snap_str(s, svc->external_name), &t)) {
+			r->status = LOOKUP_NOTFOUND;
+			return;
+		}
+		memcpy(r->canon, t.name, t.len + 1);
+		r->canon_len = t.len;
+		if (!names_in_domain(t.name, t.len, domain, dlen)) {
+			r->status = LOOKUP_EXTERNAL;
+			return;
+		}
+		slot = ldmesh_snap_find_name(s, t.name, t.len);
+		if (!slot) {
+			r->status = LOOKUP_NOTFOUND;
+			return;
+		}
+	}
+	r->status = LOOKUP_NOTFOUND;
+}
+
+void lookup_trace(struct trace_line *l, const struct lookup_result *r)
+{
+	switch (r->status) {
+	case LOOKUP_PASS:
+		trace_str(l, " pass");
+		return;
+	case LOOKUP_NOTFOUND:
+		trace_str(l, " notfound");
+		break;
+	case LOOKUP_EXTERNAL:
+		trace_str(l, " -> ");
+		trace_str(l, r->canon);
+		trace_str(l, " (ExternalName)");
+		break;
+	case LOOKUP_FOUND:
+		trace_str(l, " -> ");
+		for (unsigned i = 0; i < r->n_addrs; i++) {
+			if (i)
+				trace_str(l, ",");
+			trace_ip(l, r->addrs[i]);
+		}
+		break;
+	}
+	if (r->svc[0]) {
+		trace_str(l, " svc=");
+		trace_str(l, r->svc);
+	}
+	trace_str(l, " gen=");
+	trace_u64(l, r->generation);
+}

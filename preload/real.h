@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The libc functions the hooks stand in front of, resolved once with
+ * dlsym(RTLD_NEXT). Everything in the preload that needs one of them calls
+ * it through here: a plain call from inside libldmesh.so would bind to our
+ * own exported hook.
+ */
+#ifndef LDMESH_PRELOAD_REAL_H
+#define LDMESH_PRELOAD_REAL_H
+
+#include <netdb.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "export.h"
+
+typedef int (*real_connect_fn)(int, const struct sockaddr *, socklen_t);
+typedef int (*real_getaddrinfo_fn)(const char *, const char *,
+				   const struct addrinfo *, struct addrinfo **);
+typedef void (*real_freeaddrinfo_fn)(struct addrinfo *);
+typedef struct hostent *(*real_gethostbyname_fn)(const char *);
+typedef struct hostent *(*real_gethostbyname2_fn)(const char *, int);
+typedef int (*real_gethostbyname_r_fn)(const char *, struct hostent *, char *,
+				       size_t, struct hostent **, int *);
+typedef int (*real_gethostbyname2_r_fn)(const char *, int, struct hostent *,
+					char *, size_t, struct hostent **,
+					int *);
+typedef int (*real_getpeername_fn)(int, struct sockaddr *, socklen_t *);
+typedef int (*real_close_fn)(int);
+typedef int (*real_dup_fn)(int);
+typedef int (*real_dup2_fn)(int, int);
+typedef int (*real_dup3_fn)(int, int, int);
+typedef int (*real_fcntl_fn)(int, int, ...);
+
+struct real_fns {
+	real_connect_fn connect;
+	real_getaddrinfo_fn getaddrinfo;
+	real_freeaddrinfo_fn freeaddrinfo;
+	real_gethostbyname_fn gethostbyname;
+	real_gethostbyname2_fn gethostbyname2;
+	real_gethostbyname_r_fn gethostbyname_r;
+	real_gethostbyname2_r_fn gethostbyname2_r;
+	real_getpeername_fn getpeername;
+	real_close_fn close;
+	real_dup_fn dup;
+	real_dup2_fn dup2;
+	real_dup3_fn dup3;
+	real_fcntl_fn fcntl;
+	real_fcntl_fn fcntl64; /* NULL before glibc 2.28; fcntl then */
+};
+
+/* Filled once by real_init(); read-only afterwards. */
+extern struct real_fns real LDMESH_HIDDEN;
+
+/* Resolve every symbol (idempotent, under pthread_once). Aborts with a
+ * message on stderr when a required one is missing or resolves back into
+ * this library: a hook calling itself would recurse until the stack ends. */
+void real_init(void) LDMESH_HIDDEN;
+
+#endif

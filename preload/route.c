@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+#include "route.h"
+
+#include <string.h>
+
+#include "addr.h"
+
+static void route__take(const struct ldmesh_snap *s, uint32_t ep,
+			uint16_t port, uint32_t first, uint32_t n,
+			struct route_result *r)
+{
+	r->verdict = ROUTE_REDIRECT;
+	memcpy(r->backend, s->endpoints[ep].addr, 16);
+	r->backend_port = port;
+	r->ep_pos = ep - first + 1;
+	r->ep_count = n;
+}
+
+void route_pick(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
+		int family, uint64_t rnd, uint64_t client_hash,
+		struct route_result *r)
+{
+	const struct ldmesh_service *svc = &s->services[vip->service];
+	uint32_t first = 0, n, ep, start;
+	uint16_t port = 0;
+	uint64_t key;
+
+	r->svc = svc;
+	r->verdict = ROUTE_REFUSE;
+	r->ep_pos = 0;
+	n = r->ep_count = ldmesh_snap_candidates(s, svc, &first);
+	if (!n) {
+		r->why = "no endpoints";
+		return;
+	}
+	key = (svc->flags & LDMESH_SVC_F_AFFINITY_CLIENT_IP) ? client_hash : rnd;
+	ep = ldmesh_snap_pick(s, svc, vip->port_index, key, &port);
+	if (ep == LDMESH_NONE) {
+		r->why = "no endpoint serves the port";
+		return;
+	}
+	if (addr_reachable(family, s->endpoints[ep].addr)) {
+		route__take(s, ep, port, first, n, r);
+		return;
+	}
+	/*
+	 * The pick is of a family this socket cannot dial (an IPv6 pod behind
+	 * a dual-stack service, seen from an AF_INET socket). Walk on from it
+	 * to the next one that serves the port in a reachable family, so the
+	 * choice stays as random, or as sticky, as the pick was.
+	 */
+	start = ep - first;
+	for (uint32_t i = 1; i < n; i++) {
+		uint32_t cand = first + (start + i) % n;
+
+		port = ldmesh_snap_endpoint_port(s, svc, cand, vip->port_index);
+		if (port && addr_reachable(family, s->endpoints[cand].addr)) {
+			route__take(s, cand, port, first, n, r);
+			return;
+		}
+	}
+	r->why = "no endpoint of the socket's family";
+}

@@ -1,0 +1,301 @@
+/*
+ * Table benchmark (run by hand: build/tests/bench_table [--quick]).
+ *
+ *  1. parse, resolve+build time and bytes per endpoint for 1k, 10k, 100k
+ *     services x 10 endpoints (manifests generated in memory, parsed by the
+ *     real parser);
+ *  2. ns per lookup (VIP and name) at 1 .. 100k services, keys in random
+ *     order so the caches see what a busy process sees;
+ *  3. manifest edit -> new generation visible to a reader, with the real
+ *     agent binary over 10k services in files.
+ *
+ * No network traffic: everything is in memory or in a temporary folder.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ldmesh/hash.h"
+#include "ldmesh/reader.h"
+#include "manifest.h"
+#include "model.h"
+#include "snap_build.h"
+
+#define EPS_PER_SVC 10
+#define SVCS_PER_FILE 1000
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* One Service plus its EndpointSlice with EPS_PER_SVC ready endpoints. */
+static size_t gen_service(char *buf, size_t cap, unsigned i, unsigned eps)
+{
+	size_t len = (size_t)snprintf(buf, cap,
+		"---\napiVersion: v1\nkind: Service\nmetadata: {name: svc-%u, namespace: ns-%u}\n"
+		"spec:\n  clusterIP: 10.%u.%u.%u\n  ports: [{name: http, port: 80, targetPort: 8080}]\n"
+		"---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+		"metadata: {name: svc-%u-abcde, namespace: ns-%u, labels: {kubernetes.io/service-name: svc-%u}}\n"
+		"addressType: IPv4\nports: [{name: http, port: 8080, protocol: TCP}]\nendpoints:\n",
+		i, i % 100, 96 + (i >> 16), (i >> 8) & 255, i & 255, i, i % 100, i);
+	for (unsigned e = 0; e < eps; e++) {
+		unsigned pod = i * eps + e;
+		len += (size_t)snprintf(buf + len, cap - len,
+			"- addresses: [\"10.%u.%u.%u\"]\n  conditions: {ready: true}\n"
+			"  nodeName: node-%u\n  zone: zone-%u\n  targetRef: {kind: Pod, name: svc-%u-pod-%u}\n",
+			128 + (pod >> 16), (pod >> 8) & 255, pod & 255, pod % 50, pod % 3, i, e);
+	}
+	return len;
+}
+
+static void die(const char *what, int err)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, strerror(err < 0 ? -err : err));
+	exit(1);
+}
+
+static void quiet(void *ctx, const char *line)
+{
+	fprintf(stderr, "%s\n", line);
+}
+
+struct built {
+	struct model_source *src;
+	size_t n_src;
+	void *bytes;
+	size_t size;
+};
+
+static void build_n(unsigned n, struct built *b, double *parse_s, double *build_s)
+{
+	size_t cap = (size_t)SVCS_PER_FILE * 4096;
+	char *text = malloc(cap);
+	struct diag d = { .report = quiet };
+	struct model_opts o = { .cluster_domain = "cluster.local", .node_name = "node-1" };
+	struct model_out out;
+	double t0;
+	int err;
+
+	ipalloc_parse_cidr("10.96.0.0/12", &o.cidr);
+	b->n_src = (n + SVCS_PER_FILE - 1) / SVCS_PER_FILE;
+	b->src = calloc(b->n_src, sizeof(*b->src));
+	*parse_s = 0;
+	for (size_t f = 0; f < b->n_src; f++) {
+		size_t len = 0;
+		for (unsigned i = (unsigned)f * SVCS_PER_FILE; i < n && i < (f + 1) * SVCS_PER_FILE; i++)
+			len += gen_service(text + len, cap - len, i, EPS_PER_SVC);
+		if (asprintf(&b->src[f].path, "bench/%06zu.yaml", f) < 0)
+			die("asprintf", ENOMEM);
+		t0 = now_s();
+		err = manifest_load_data(b->src[f].path, text, len, &b->src[f].set, &d);
+		*parse_s += now_s() - t0;
+		if (err)
+			die("parse", err);
+	}
+	free(text);
+	t0 = now_s();
+	if ((err = model_resolve(b->src, b->n_src, &o, &out, &d)))
+		die("resolve", err);
+	out.in.generation = 1;
+	if ((err = snap_build(&out.in, &b->bytes, &b->size)))
+		die("build", err);
+	*build_s = now_s() - t0;
+	model_out_free(&out);
+}
+
+static void built_free(struct built *b)
+{
+	for (size_t f = 0; f < b->n_src; f++) {
+		free(b->src[f].path);
+		manifest_set_free(&b->src[f].set);
+	}
+	free(b->src);
+	free(b->bytes);
+}
+
+#define LOOKUPS 2000000
+
+static void bench_lookups(unsigned n, const struct ldmesh_snap *s)
+{
+	uint8_t (*keys)[16] = malloc(sizeof(*keys) * 4096);
+	char (*names)[64] = malloc(sizeof(*names) * 4096);
+	volatile uintptr_t sink = 0;
+	double t0, vip_ns, name_ns;
+
+	/* 4096 random existing keys, visited in a scrambled order: at 100k
+	 * services most of them miss the CPU caches, as in a real process. */
+	for (unsigned k = 0; k < 4096; k++) {
+		uint64_t r = ldmesh_hash64(&k, sizeof(k), n);
+		unsigned i = (unsigned)(r % n);
+		memset(keys[k], 0, 16);
+		keys[k][10] = keys[k][11] = 0xff;
+		keys[k][12] = 10;
+		keys[k][13] = (uint8_t)(96 + (i >> 16));
+		keys[k][14] = (uint8_t)((i >> 8) & 255);
+		keys[k][15] = (uint8_t)(i & 255);
+		snprintf(names[k], sizeof(names[k]), "svc-%u.ns-%u.svc.cluster.local", i, i % 100);
+	}
+	t0 = now_s();
+	for (unsigned i = 0; i < LOOKUPS; i++) {
+		const struct ldmesh_vip_slot *v = ldmesh_snap_find_vip(s, keys[(i * 2654435761u) & 4095], 80, LDMESH_PROTO_TCP);
+		if (!v)
+			die("vip lookup missed", EINVAL);
+		sink += v->service;
+	}
+	vip_ns = (now_s() - t0) * 1e9 / LOOKUPS;
+	t0 = now_s();
+	for (unsigned i = 0; i < LOOKUPS; i++) {
+		const char *nm = names[(i * 2654435761u) & 4095];
+		const struct ldmesh_name_slot *v = ldmesh_snap_find_name(s, nm, strlen(nm));
+		if (!v)
+			die("name lookup missed", EINVAL);
+		sink += v->service;
+	}
+	name_ns = (now_s() - t0) * 1e9 / LOOKUPS;
+	printf("| %7u | %8.1f | %8.1f |\n", n, vip_ns, name_ns);
+	free(keys);
+	free(names);
+}
+
+static void write_file(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || close(fd) < 0)
+		die(path, errno);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static void bench_edit(const char *agent, unsigned n)
+{
+	char dir[] = "/tmp/ldmesh-bench-XXXXXX", table[512], path[600];
+	size_t cap = (size_t)SVCS_PER_FILE * 4096;
+	char *text = malloc(cap);
+	double lat[40];
+	int rounds = 40;
+
+	if (!mkdtemp(dir))
+		die("mkdtemp", errno);
+	snprintf(table, sizeof(table), "%s/table", dir);
+	snprintf(path, sizeof(path), "%s/m", dir);
+	mkdir(path, 0755);
+	for (unsigned f = 0; f * SVCS_PER_FILE < n; f++) {
+		size_t len = 0;
+		for (unsigned i = f * SVCS_PER_FILE; i < n && i < (f + 1) * SVCS_PER_FILE; i++)
+			len += gen_service(text + len, cap - len, i, EPS_PER_SVC);
+		snprintf(path, sizeof(path), "%s/m/%04u.yaml", dir, f);
+		write_file(path, text, len);
+	}
+	snprintf(path, sizeof(path), "%s/m", dir);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, 2);
+		execl(agent, agent, "--manifests", path, "--table", table, (char *)NULL);
+		_exit(127);
+	}
+	/* Watch the generation the way a pod does: the control page. */
+	char control[600];
+	snprintf(control, sizeof(control), "%s/control", table);
+	const struct ldmesh_control *c = NULL;
+	for (int i = 0; i < 3000 && !c; i++) {
+		int fd = open(control, O_RDONLY);
+		if (fd >= 0) {
+			void *m = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+			close(fd);
+			c = m == MAP_FAILED ? NULL : m;
+		}
+		usleep(10000);
+	}
+	if (!c)
+		die("agent did not publish", ETIMEDOUT);
+	for (int i = 0; i < 6000 && !__atomic_load_n(&c->generation, __ATOMIC_ACQUIRE); i++)
+		usleep(10000);
+	snprintf(path, sizeof(path), "%s/m/0000.yaml", dir);
+	for (int r = 0; r < rounds; r++) {
+		uint64_t before = __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE);
+		size_t len = 0;
+		/* The edit: one service of the file gains or loses an endpoint. */
+		for (unsigned i = 0; i < SVCS_PER_FILE && i < n; i++)
+			len += gen_service(text + len, cap - len, i, EPS_PER_SVC + (i == 0 ? (unsigned)(r & 1) : 0));
+		double t0 = now_s();
+		write_file(path, text, len);
+		double t1 = t0;
+		for (int spin = 0; spin < 2000000; spin++) {
+			if (__atomic_load_n(&c->generation, __ATOMIC_ACQUIRE) != before) {
+				t1 = now_s();
+				break;
+			}
+			usleep(20);
+		}
+		lat[r] = (t1 - t0) * 1e3;
+		usleep(20000);
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	qsort(lat, (size_t)rounds, sizeof(lat[0]), cmp_double);
+	printf("edit -> visible at %u services (%d edits of a %u-service file): median %.2f ms, p90 %.2f ms, max %.2f ms\n",
+	       n, rounds, SVCS_PER_FILE, lat[rounds / 2], lat[rounds * 9 / 10], lat[rounds - 1]);
+	free(text);
+	char cmd[700];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench: could not remove %s\n", dir);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned sizes[] = { 1000, 10000, 100000 };
+	unsigned n_sizes = 3;
+	const char *agent = LDMESH_BINARY_DIR "/agent/ldmesh-agent";
+
+	if (argc > 1 && !strcmp(argv[1], "--quick"))
+		n_sizes = 2;
+	printf("## snapshot build (%d endpoints per service)\n\n", EPS_PER_SVC);
+	printf("| services | parse s | resolve+build ms | bytes | bytes/endpoint |\n|---|---|---|---|---|\n");
+	struct built keep[3];
+	for (unsigned k = 0; k < n_sizes; k++) {
+		double parse_s, build_s;
+		build_n(sizes[k], &keep[k], &parse_s, &build_s);
+		printf("| %u | %.2f | %.1f | %zu | %.1f |\n", sizes[k], parse_s, build_s * 1e3,
+		       keep[k].size, (double)keep[k].size / ((double)sizes[k] * EPS_PER_SVC));
+		fflush(stdout);
+	}
+	printf("\n## lookups (ns per call, random keys)\n\n| services | vip ns | name ns |\n|---|---|---|\n");
+	{
+		struct built one;
+		double p, b;
+		struct ldmesh_snap s;
+		build_n(1, &one, &p, &b);
+		if (ldmesh_snap_init(&s, one.bytes, one.size, NULL, 0))
+			die("init", EINVAL);
+		bench_lookups(1, &s);
+		built_free(&one);
+	}
+	for (unsigned k = 0; k < n_sizes; k++) {
+		struct ldmesh_snap s;
+		if (ldmesh_snap_init(&s, keep[k].bytes, keep[k].size, NULL, 0))
+			die("init", EINVAL);
+		bench_lookups(sizes[k], &s);
+		built_free(&keep[k]);
+	}
+	printf("\n## manifest edit -> new generation visible\n\n");
+	bench_edit(agent, 10000);
+	return 0;
+}

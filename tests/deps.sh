@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The packages ldmesh needs, listed once, installed when missing.
+# Sourced by tests/run.sh and examples/demo.sh: `ldmesh_deps [extra...]`.
+
+LDMESH_PACKAGES=(
+  # build
+  cmake make gcc pkg-config libyaml-dev libcmocka-dev libunwind-dev
+  # end-to-end tests and the demo: namespaces, real servers and clients
+  iproute2 util-linux procps curl python3 redis-server redis-tools
+)
+
+ldmesh_deps() {
+  local missing=() pkg
+  for pkg in "${LDMESH_PACKAGES[@]}" "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
+      missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "ldmesh: missing packages; as root run:" >&2
+    echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+    return 1
+  fi
+  echo "ldmesh: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}

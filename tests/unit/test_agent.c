@@ -1,0 +1,310 @@
+/* The real ldmesh-agent binary against a temporary folder: every change a
+ * user makes to the folder shows up in the table, read through the same
+ * reader API the preload uses. Every wait is bounded. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "ldmesh/reader.h"
+#include "testutil.h"
+
+#define AGENT LDMESH_BINARY_DIR "/agent/ldmesh-agent"
+#define WAIT_MS 5000
+
+struct env {
+	char *dir, *table;
+	pid_t pid;
+	struct ldmesh_table t;
+};
+
+static pid_t spawn(char *const argv[], int *status_out)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		if (!getenv("LDMESH_TEST_VERBOSE"))
+			dup2(null, 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (status_out) {
+		waitpid(pid, status_out, 0);
+		return 0;
+	}
+	return pid;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static const char *svc_yaml(const char *name, const char *ip, int n_eps)
+{
+	static char buf[4096];
+	int len = snprintf(buf, sizeof(buf),
+		"apiVersion: v1\nkind: Service\nmetadata: {name: %s}\n"
+		"spec:\n  clusterIP: %s\n  ports: [{port: 80, targetPort: 8080}]\n"
+		"---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+		"metadata:\n  name: %s-x\n  labels: {kubernetes.io/service-name: %s}\n"
+		"addressType: IPv4\nports: [{port: 8080, protocol: TCP}]\nendpoints:\n",
+		name, ip, name, name);
+	for (int i = 0; i < n_eps; i++)
+		len += snprintf(buf + len, sizeof(buf) - (size_t)len,
+				"- addresses: [\"10.244.0.%d\"]\n  conditions: {ready: true}\n", i + 1);
+	if (!n_eps)
+		snprintf(buf + len, sizeof(buf) - (size_t)len, "  []\n");
+	return buf;
+}
+
+/* Endpoint count of default/<name>, or -1 when the service is absent. */
+static int endpoints_of(struct env *e, const char *name, uint64_t *gen)
+{
+	char fqdn[256];
+	int slot, n = -1;
+	const struct ldmesh_snap *s = ldmesh_table_acquire(&e->t, &slot);
+
+	if (!s)
+		return -2;
+	snprintf(fqdn, sizeof(fqdn), "%s.default.svc.cluster.local", name);
+	const struct ldmesh_name_slot *ns = ldmesh_snap_find_name(s, fqdn, strlen(fqdn));
+	if (ns)
+		n = (int)s->services[ns->service].endpoint_count;
+	if (gen)
+		*gen = s->generation;
+	ldmesh_table_release(&e->t, slot);
+	return n;
+}
+
+static int wait_endpoints(struct env *e, const char *name, int want)
+{
+	int got = -3;
+	for (int waited = 0; waited < WAIT_MS; waited += 5) {
+		got = endpoints_of(e, name, NULL);
+		if (got == want)
+			return got;
+		sleep_ms(5);
+	}
+	return got;
+}
+
+static int setup(void **state)
+{
+	struct env *e = calloc(1, sizeof(*e));
+	e->dir = tu_tmpdir("agent-m");
+	e->table = tu_tmpdir("agent-t");
+	tu_write(e->dir, "base.yaml", svc_yaml("base", "10.96.0.5", 1));
+	char *argv[] = { AGENT, "--manifests", e->dir, "--table", e->table, NULL };
+	e->pid = spawn(argv, NULL);
+	assert_int_equal(ldmesh_table_init(&e->t, e->table, NULL, NULL), 0);
+	*state = e;
+	assert_int_equal(wait_endpoints(e, "base", 1), 1);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+	if (e->pid > 0) {
+		kill(e->pid, SIGKILL);
+		waitpid(e->pid, NULL, 0);
+	}
+	ldmesh_table_close(&e->t);
+	tu_rmtree(e->dir);
+	tu_rmtree(e->table);
+	free(e->dir);
+	free(e->table);
+	free(e);
+	return 0;
+}
+
+static void path_of(char *out, size_t len, const struct env *e, const char *rel)
+{
+	snprintf(out, len, "%s/%s", e->dir, rel);
+}
+
+static void test_create_edit_delete(void **state)
+{
+	struct env *e = *state;
+	char p[512];
+
+	tu_write(e->dir, "web.yaml", svc_yaml("web", "10.96.0.6", 2));
+	assert_int_equal(wait_endpoints(e, "web", 2), 2);
+	tu_write(e->dir, "web.yaml", svc_yaml("web", "10.96.0.6", 3));
+	assert_int_equal(wait_endpoints(e, "web", 3), 3);
+	path_of(p, sizeof(p), e, "web.yaml");
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(wait_endpoints(e, "web", -1), -1);
+	/* The other file's objects were never touched. */
+	assert_int_equal(endpoints_of(e, "base", NULL), 1);
+}
+
+static void test_rename_in_out(void **state)
+{
+	struct env *e = *state;
+	char a[512], b[512], outside[512];
+
+	/* An editor's save: write a temp name, rename over the real one. */
+	tu_write(e->dir, ".web.yaml.swp", svc_yaml("web", "10.96.0.6", 2));
+	path_of(a, sizeof(a), e, ".web.yaml.swp");
+	path_of(b, sizeof(b), e, "web.yaml");
+	assert_int_equal(rename(a, b), 0);
+	assert_int_equal(wait_endpoints(e, "web", 2), 2);
+	/* Renamed to a name that is not a manifest: gone. */
+	path_of(a, sizeof(a), e, "web.yaml.bak");
+	assert_int_equal(rename(b, a), 0);
+	assert_int_equal(wait_endpoints(e, "web", -1), -1);
+	/* Moved out of the tree and back in. */
+	snprintf(outside, sizeof(outside), "%s.outside.yaml", e->dir);
+	assert_int_equal(rename(a, outside), 0);
+	path_of(b, sizeof(b), e, "sub/dir/web.json");
+	tu_write(e->dir, "sub/dir/keep.txt", "x");
+	assert_int_equal(rename(outside, b), 0);
+	assert_int_equal(wait_endpoints(e, "web", 2), 2);
+}
+
+static void test_bad_edit_keeps_last_good(void **state)
+{
+	struct env *e = *state;
+	uint64_t gen_before, gen_after;
+
+	tu_write(e->dir, "web.yaml", svc_yaml("web", "10.96.0.6", 2));
+	assert_int_equal(wait_endpoints(e, "web", 2), 2);
+	endpoints_of(e, "web", &gen_before);
+	tu_write(e->dir, "web.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: web\n");
+	/* Let the agent see and reject it, then prove nothing moved. */
+	sleep_ms(300);
+	assert_int_equal(endpoints_of(e, "web", &gen_after), 2);
+	assert_int_equal(gen_after, gen_before);
+	/* A good version again is taken. */
+	tu_write(e->dir, "web.yaml", svc_yaml("web", "10.96.0.6", 1));
+	assert_int_equal(wait_endpoints(e, "web", 1), 1);
+}
+
+static void test_configmap_data_swap(void **state)
+{
+	struct env *e = *state;
+	char link[512], data[512], tmp[512];
+
+	/* The kubelet's atomic writer: files behind ..data, swapped whole. */
+	tu_write(e->dir, "cm/..v1/web.yaml", svc_yaml("web", "10.96.0.6", 1));
+	tu_write(e->dir, "cm/..v2/web.yaml", svc_yaml("web", "10.96.0.6", 3));
+	path_of(data, sizeof(data), e, "cm/..data");
+	assert_int_equal(symlink("..v1", data), 0);
+	path_of(link, sizeof(link), e, "cm/web.yaml");
+	assert_int_equal(symlink("..data/web.yaml", link), 0);
+	assert_int_equal(wait_endpoints(e, "web", 1), 1);
+	path_of(tmp, sizeof(tmp), e, "cm/..data_tmp");
+	assert_int_equal(symlink("..v2", tmp), 0);
+	assert_int_equal(rename(tmp, data), 0);
+	assert_int_equal(wait_endpoints(e, "web", 3), 3);
+}
+
+static void test_sighup_and_sigterm_keep_table(void **state)
+{
+	struct env *e = *state;
+	int status;
+	uint64_t gen;
+
+	kill(e->pid, SIGHUP);
+	sleep_ms(100);
+	assert_int_equal(endpoints_of(e, "base", &gen), 1);
+	kill(e->pid, SIGTERM);
+	assert_int_equal(waitpid(e->pid, &status, 0), e->pid);
+	e->pid = 0;
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* Pods keep working while the agent is away. */
+	assert_int_equal(endpoints_of(e, "base", NULL), 1);
+
+	/* A restarted agent continues the generation sequence, and gives the
+	 * same answers. */
+	tu_write(e->dir, "web.yaml", svc_yaml("web", "10.96.0.6", 2));
+	char *argv[] = { AGENT, "--manifests", e->dir, "--table", e->table, NULL };
+	e->pid = spawn(argv, NULL);
+	assert_int_equal(wait_endpoints(e, "web", 2), 2);
+	uint64_t gen2;
+	endpoints_of(e, "web", &gen2);
+	assert_true(gen2 > gen);
+}
+
+static void test_check_and_once(void **state)
+{
+	struct env *e = *state;
+	int status;
+	char *check[] = { AGENT, "--check", "--manifests", e->dir, NULL };
+
+	spawn(check, &status);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	tu_write(e->dir, "bad.yaml",
+		 "apiVersion: v1\nkind: Service\nmetadata: {name: bad}\n"
+		 "spec: {ports: [{port: 70000}]}\n");
+	spawn(check, &status);
+	assert_int_equal(WEXITSTATUS(status), 1);
+
+	char *table = tu_tmpdir("agent-once");
+	char *once[] = { AGENT, "--once", "--manifests", e->dir, "--table", table, NULL };
+	spawn(once, &status);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	char snap[512];
+	snprintf(snap, sizeof(snap), "%s/snap.1", table);
+	struct ldmesh_snap s;
+	char why[256];
+	assert_int_equal(ldmesh_snap_map_file(&s, snap, why, sizeof(why)), 0);
+	/* The good file published, the bad one reported and skipped. */
+	const char *fq = "base.default.svc.cluster.local";
+	assert_non_null(ldmesh_snap_find_name(&s, fq, strlen(fq)));
+	fq = "bad.default.svc.cluster.local";
+	assert_null(ldmesh_snap_find_name(&s, fq, strlen(fq)));
+	ldmesh_snap_unmap(&s);
+	tu_rmtree(table);
+	free(table);
+}
+
+static void test_folder_deleted_and_recreated(void **state)
+{
+	struct env *e = *state;
+	char p[512];
+
+	path_of(p, sizeof(p), e, "base.yaml");
+	unlink(p);
+	assert_int_equal(wait_endpoints(e, "base", -1), -1);
+	tu_write(e->dir, "web.yaml", svc_yaml("web", "10.96.0.6", 2));
+	assert_int_equal(wait_endpoints(e, "web", 2), 2);
+	/* The folder itself goes: the last good state stays in force. */
+	tu_rmtree(e->dir);
+	sleep_ms(300);
+	assert_int_equal(endpoints_of(e, "web", NULL), 2);
+	/* Back with new content: picked up (the agent polls for the root). */
+	tu_write(e->dir, "web.yaml", svc_yaml("web", "10.96.0.6", 3));
+	assert_int_equal(wait_endpoints(e, "web", 3), 3);
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_create_edit_delete, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rename_in_out, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_edit_keeps_last_good, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_configmap_data_swap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sighup_and_sigterm_keep_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_check_and_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_folder_deleted_and_recreated, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
