@@ -35,9 +35,12 @@ int ipalloc_parse_cidr(const char *text, struct ipalloc_cidr *out)
 		return -EINVAL;
 	memcpy(addr, text, (size_t)(slash - text));
 	addr[slash - text] = 0;
+	/* Digits only: strtol alone would take "+12", " 12" and "012". */
+	if (slash[1] < '1' || slash[1] > '9' || strspn(slash + 1, "0123456789") != strlen(slash + 1))
+		return -EINVAL;
 	errno = 0;
 	prefix = strtol(slash + 1, &end, 10);
-	if (errno || *end || end == slash + 1 || prefix < 0)
+	if (errno || *end || prefix < 0)
 		return -EINVAL;
 	if (inet_pton(AF_INET, addr, c.base + 12) == 1) {
 		memcpy(c.base, ipalloc__v4_prefix, 12);

@@ -360,10 +360,11 @@ static int model__addresses(struct join *j, struct svc_ref *refs, size_t n,
 	/* Explicit addresses first, so allocation steps around them. */
 	for (size_t i = 0; i < n && !err; i++) {
 		const struct k8s_service *s = refs[i].svc;
-		out[i].n_cluster_ips = s->n_cluster_ips;
+		uint8_t kept = 0;
 		for (uint8_t k = 0; k < s->n_cluster_ips && k < LDMESH_MAX_CLUSTER_IPS; k++) {
-			memcpy(out[i].cluster_ips[k], s->cluster_ips[k], 16);
 			err = ipalloc_reserve(&alloc, s->cluster_ips[k]);
+			if (!err)
+				memcpy(out[i].cluster_ips[kept++], s->cluster_ips[k], 16);
 			if (err == -EEXIST) {
 				model__warn(j->d, refs[i].path, &s->meta,
 					    "clusterIP %s of Service %s/%s is taken by an earlier Service; ignored",
@@ -373,6 +374,9 @@ static int model__addresses(struct join *j, struct svc_ref *refs, size_t n,
 				err = 0;
 			}
 		}
+		/* A clashing address is dropped, not shared: its name must
+		 * never resolve to another service's address. */
+		out[i].n_cluster_ips = kept;
 	}
 	for (size_t i = 0; i < n && !err; i++) {
 		const struct k8s_service *s = refs[i].svc;

@@ -37,9 +37,11 @@ struct model_out {
 };
 
 /*
- * Resolve `n` sources, given in path order (conflicts between files are
- * settled by that order: the first definition wins and the others are
- * reported through `d` as warnings, not errors). Returns 0 or -ENOMEM.
+ * Resolve `n` sources, given in path order. A Service defined twice: the
+ * first definition in path order wins. Two Services asking for one
+ * clusterIP: the first in (namespace, name) order keeps it, the other gets
+ * none. Both are reported through `d` as warnings, not errors. Returns 0 or
+ * -ENOMEM.
  */
 int model_resolve(const struct model_source *src, size_t n,
 		  const struct model_opts *o, struct model_out *out,

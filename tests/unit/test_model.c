@@ -1,0 +1,952 @@
+/* cmocka tests for the cluster model (agent/model.c): Service <-> Pod /
+ * EndpointSlice / Endpoints joins, endpoint conditions, named ports,
+ * headless and ExternalName services, conflicts between files, and the
+ * snapshot the result builds into. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ldmesh/hash.h"
+#include "ldmesh/reader.h"
+#include "model.h"
+#include "testutil.h"
+
+#define MODEL_FIX LDMESH_FIXTURES "/model/"
+
+#define RS (LDMESH_EP_F_READY | LDMESH_EP_F_SERVING)
+#define ST (LDMESH_EP_F_SERVING | LDMESH_EP_F_TERMINATING)
+
+struct world {
+	struct model_source src[8];
+	size_t n;
+	struct model_out out;
+	struct tu_diag diag;
+	int resolved;
+	void *bytes;
+	size_t size;
+	struct ldmesh_snap snap;
+};
+
+static void ip(uint8_t out[16], const char *text)
+{
+	if (manifest_parse_ip(text, out))
+		fail_msg("bad ip in test: %s", text);
+}
+
+static const char *fmt(const uint8_t a[16])
+{
+	static char buf[8][64];
+	static int k;
+	k = (k + 1) % 8;
+	return ipalloc_format(a, buf[k], sizeof(buf[k]));
+}
+
+static void print_diag(const struct tu_diag *t)
+{
+	for (unsigned i = 0; i < t->n; i++)
+		print_error("%s\n", t->lines[i]);
+}
+
+static void add_text(struct world *w, const char *path, const char *text)
+{
+	struct tu_diag t;
+
+	tu_diag_init(&t);
+	w->src[w->n].path = (char *)path;
+	memset(&w->src[w->n].set, 0, sizeof(w->src[w->n].set));
+	if (manifest_load_data(path, text, strlen(text), &w->src[w->n].set, &t.d)) {
+		print_diag(&t);
+		fail_msg("%s did not load", path);
+	}
+	w->n++;
+}
+
+static void add_file(struct world *w, const char *path)
+{
+	struct tu_diag t;
+
+	tu_diag_init(&t);
+	w->src[w->n].path = (char *)path;
+	memset(&w->src[w->n].set, 0, sizeof(w->src[w->n].set));
+	if (manifest_load_file(path, &w->src[w->n].set, &t.d)) {
+		print_diag(&t);
+		fail_msg("%s did not load", path);
+	}
+	w->n++;
+}
+
+static void resolve_cidr(struct world *w, const char *cidr)
+{
+	struct model_opts o = { .cluster_domain = "cluster.local", .node_name = "node-a" };
+
+	assert_int_equal(ipalloc_parse_cidr(cidr, &o.cidr), 0);
+	tu_diag_init(&w->diag);
+	assert_int_equal(model_resolve(w->src, w->n, &o, &w->out, &w->diag.d), 0);
+	w->resolved = 1;
+}
+
+static void resolve(struct world *w)
+{
+	resolve_cidr(w, "10.96.0.0/12");
+}
+
+/* Resolve and expect no warnings. */
+static void resolve_clean(struct world *w)
+{
+	resolve(w);
+	print_diag(&w->diag);
+	assert_int_equal(w->diag.n, 0);
+	assert_int_equal(w->out.conflicts, 0);
+}
+
+static void build(struct world *w)
+{
+	char why[256] = "";
+
+	w->out.in.generation = 3;
+	w->out.in.created_unix_ns = 1;
+	assert_int_equal(snap_build(&w->out.in, &w->bytes, &w->size), 0);
+	if (ldmesh_snap_init(&w->snap, w->bytes, w->size, why, sizeof(why)))
+		fail_msg("snapshot refused: %s", why);
+}
+
+static void world_free(struct world *w)
+{
+	free(w->bytes);
+	if (w->resolved)
+		model_out_free(&w->out);
+	for (size_t i = 0; i < w->n; i++)
+		manifest_set_free(&w->src[i].set);
+	memset(w, 0, sizeof(*w));
+}
+
+static const struct snap_service_in *svc_of(const struct world *w, const char *ns,
+					    const char *name)
+{
+	for (size_t i = 0; i < w->out.n_services; i++)
+		if (!strcmp(w->out.services[i].ns, ns) && !strcmp(w->out.services[i].name, name))
+			return &w->out.services[i];
+	fail_msg("no service %s/%s", ns, name);
+	return NULL;
+}
+
+static const struct snap_endpoint_in *ep_of(const struct snap_service_in *s, const char *addr)
+{
+	uint8_t a[16];
+
+	ip(a, addr);
+	for (size_t i = 0; i < s->n_endpoints; i++)
+		if (!memcmp(s->endpoints[i].addr, a, 16))
+			return &s->endpoints[i];
+	return NULL;
+}
+
+/* The exact endpoint set, in any order: "addr" and flags, NULL-terminated. */
+struct want_ep {
+	const char *addr;
+	uint32_t flags;
+};
+
+static void expect_eps(const struct snap_service_in *s, const struct want_ep *want)
+{
+	size_t n = 0;
+
+	for (; want[n].addr; n++) {
+		const struct snap_endpoint_in *e = ep_of(s, want[n].addr);
+		if (!e)
+			fail_msg("%s/%s: endpoint %s missing", s->ns, s->name, want[n].addr);
+		if (e->flags != want[n].flags)
+			fail_msg("%s/%s: endpoint %s flags %#x, want %#x", s->ns, s->name,
+				 want[n].addr, e->flags, want[n].flags);
+	}
+	if (s->n_endpoints != n) {
+		for (size_t i = 0; i < s->n_endpoints; i++)
+			print_error("have %s\n", fmt(s->endpoints[i].addr));
+		fail_msg("%s/%s: %zu endpoints, want %zu", s->ns, s->name, s->n_endpoints, n);
+	}
+}
+
+static const struct ldmesh_service *snap_svc(const struct world *w, const char *fqdn)
+{
+	const struct ldmesh_name_slot *n = ldmesh_snap_find_name(&w->snap, fqdn, strlen(fqdn));
+
+	if (!n)
+		fail_msg("name %s not in snapshot", fqdn);
+	assert_int_equal(n->endpoint, LDMESH_NONE);
+	return &w->snap.services[n->service];
+}
+
+/* ---- the seed: endpoints from pods ------------------------------------- */
+
+static void test_seed_endpoints_from_pods(void **state)
+{
+	struct world w = { .n = 0 };
+	const struct snap_service_in *s;
+	struct ipalloc_cidr c;
+
+	(void)state;
+	add_file(&w, MODEL_FIX "seed.yaml");
+	resolve_clean(&w);
+	/* only default/backend: the other-namespace pod makes no service */
+	assert_int_equal(w.out.n_services, 1);
+	s = svc_of(&w, "default", "backend");
+	static const struct want_ep want[] = {
+		{ "10.244.1.5", RS },
+		{ "10.244.1.6", RS },
+		{ "10.244.1.7", 0 },
+		{ "10.244.1.9", ST },
+		{ NULL, 0 },
+	};
+	expect_eps(s, want);
+	assert_int_equal(s->n_ports, 1);
+	assert_int_equal(s->ports[0].port, 80);
+	assert_int_equal(s->ports[0].target_port, 80);
+	assert_int_equal(s->ports[0].protocol, LDMESH_PROTO_TCP);
+	for (size_t i = 0; i < s->n_endpoints; i++)
+		assert_int_equal(s->endpoints[i].ports[0], 80);
+	const struct snap_endpoint_in *e = ep_of(s, "10.244.1.5");
+	assert_string_equal(e->node, "node-a");
+	assert_string_equal(e->target, "backend-1");
+	assert_null(e->hostname); /* no spec.hostname/subdomain */
+	assert_string_equal(ep_of(s, "10.244.1.6")->node, "node-b");
+	assert_string_equal(ep_of(s, "10.244.1.9")->target, "backend-deleting");
+	/* ClusterIP allocated inside the default CIDR */
+	assert_int_equal(s->n_cluster_ips, 1);
+	assert_int_equal(ipalloc_parse_cidr("10.96.0.0/12", &c), 0);
+	assert_true(ipalloc_contains(&c, s->cluster_ips[0]));
+	assert_int_equal(s->flags, LDMESH_SVC_F_ALLOCATED_IP);
+	assert_int_equal(s->type, LDMESH_SVC_CLUSTER_IP);
+	world_free(&w);
+}
+
+static void test_seed_snapshot_routes_to_ready_pods(void **state)
+{
+	struct world w = { .n = 0 };
+	const struct snap_service_in *s;
+	const struct ldmesh_service *ls;
+	const struct ldmesh_vip_slot *v;
+	uint32_t first, n;
+	unsigned hit5 = 0, hit6 = 0;
+
+	(void)state;
+	add_file(&w, MODEL_FIX "seed.yaml");
+	resolve_clean(&w);
+	s = svc_of(&w, "default", "backend");
+	build(&w);
+	ls = snap_svc(&w, "backend.default.svc.cluster.local");
+	assert_int_equal(ls->endpoint_count, 4);
+	assert_int_equal(ls->ready_count, 2);
+	assert_int_equal(ls->fallback_count, 1);
+	assert_int_equal(ls->ip_count, 1);
+	assert_memory_equal(ls->cluster_ips[0], s->cluster_ips[0], 16);
+	v = ldmesh_snap_find_vip(&w.snap, s->cluster_ips[0], 80, LDMESH_PROTO_TCP);
+	assert_non_null(v);
+	assert_ptr_equal(&w.snap.services[v->service], ls);
+	assert_null(ldmesh_snap_find_vip(&w.snap, s->cluster_ips[0], 8080, LDMESH_PROTO_TCP));
+	assert_null(ldmesh_snap_find_vip(&w.snap, s->cluster_ips[0], 80, LDMESH_PROTO_UDP));
+	n = ldmesh_snap_candidates(&w.snap, ls, &first);
+	assert_int_equal(n, 2);
+	for (uint64_t r = 0; r < 64; r++) {
+		uint16_t port = 0;
+		uint32_t ep = ldmesh_snap_pick(&w.snap, ls, 0, ldmesh_hash64(&r, sizeof(r), 1), &port);
+		assert_int_not_equal(ep, LDMESH_NONE);
+		assert_int_equal(port, 80);
+		const char *a = fmt(w.snap.endpoints[ep].addr);
+		if (!strcmp(a, "10.244.1.5"))
+			hit5++;
+		else if (!strcmp(a, "10.244.1.6"))
+			hit6++;
+		else
+			fail_msg("picked %s", a);
+	}
+	assert_true(hit5 > 0 && hit6 > 0);
+	world_free(&w);
+}
+
+static void test_publish_not_ready_addresses(void **state)
+{
+	static const char pnr[] =
+		"apiVersion: v1\nkind: Service\nmetadata:\n  name: backend-peers\n"
+		"spec:\n  publishNotReadyAddresses: true\n  clusterIP: None\n"
+		"  selector:\n    app: testapp\n    type: backend\n"
+		"  ports:\n  - port: 7000\n";
+	struct world w = { .n = 0 };
+	const struct snap_service_in *s;
+
+	(void)state;
+	add_file(&w, MODEL_FIX "seed.yaml");
+	add_text(&w, "/m/peers.yaml", pnr);
+	resolve_clean(&w);
+	s = svc_of(&w, "default", "backend-peers");
+	static const struct want_ep want[] = {
+		{ "10.244.1.5", RS },
+		{ "10.244.1.6", RS },
+		{ "10.244.1.7", LDMESH_EP_F_READY },
+		{ "10.244.1.9", LDMESH_EP_F_READY | ST },
+		{ NULL, 0 },
+	};
+	expect_eps(s, want);
+	assert_int_equal(s->flags, LDMESH_SVC_F_HEADLESS | LDMESH_SVC_F_PUBLISH_NOT_READY);
+	for (size_t i = 0; i < s->n_endpoints; i++)
+		assert_int_equal(s->endpoints[i].ports[0], 7000);
+	/* the seed service next to it is unaffected */
+	assert_int_equal(ep_of(svc_of(&w, "default", "backend"), "10.244.1.7")->flags, 0);
+	build(&w);
+	assert_int_equal(snap_svc(&w, "backend-peers.default.svc.cluster.local")->ready_count, 4);
+	world_free(&w);
+}
+
+static void test_service_without_selector_gets_no_pods(void **state)
+{
+	static const char nosel[] =
+		"apiVersion: v1\nkind: Service\nmetadata:\n  name: manual\n"
+		"spec:\n  ports:\n  - port: 80\n";
+	struct world w = { .n = 0 };
+
+	(void)state;
+	add_file(&w, MODEL_FIX "seed.yaml");
+	add_text(&w, "/m/manual.yaml", nosel);
+	resolve_clean(&w);
+	assert_int_equal(svc_of(&w, "default", "manual")->n_endpoints, 0);
+	world_free(&w);
+}
+
+/* ---- named targetPort -------------------------------------------------- */
+
+static const char named_yaml[] =
+	"apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n"
+	"spec:\n  selector:\n    app: web\n  ports:\n"
+	"  - name: http\n    port: 80\n    targetPort: http\n"
+	"  - name: metrics\n    port: 9100\n    targetPort: 9100\n"
+	"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: web-v1\n  labels: {app: web}\n"
+	"spec:\n  containers:\n  - name: app\n    image: web:1\n"
+	"    ports:\n    - name: http\n      containerPort: 8080\n"
+	"status:\n  phase: Running\n  podIP: 10.244.6.1\n"
+	"  conditions:\n  - type: Ready\n    status: \"True\"\n"
+	/* second version: http is 9090, in the second container */
+	"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: web-v2\n  labels: {app: web}\n"
+	"spec:\n  containers:\n  - name: sidecar\n    image: s:1\n"
+	"    ports:\n    - name: admin\n      containerPort: 8080\n"
+	"  - name: app\n    image: web:2\n"
+	"    ports:\n    - name: http\n      containerPort: 9090\n"
+	"status:\n  phase: Running\n  podIP: 10.244.6.2\n"
+	"  conditions:\n  - type: Ready\n    status: \"True\"\n"
+	/* no port named http at all */
+	"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: web-old\n  labels: {app: web}\n"
+	"spec:\n  containers:\n  - name: app\n    image: web:0\n"
+	"    ports:\n    - name: web\n      containerPort: 80\n"
+	"status:\n  phase: Running\n  podIP: 10.244.6.3\n"
+	"  conditions:\n  - type: Ready\n    status: \"True\"\n"
+	/* http, but UDP: the service port is TCP */
+	"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: web-udp\n  labels: {app: web}\n"
+	"spec:\n  containers:\n  - name: app\n    image: web:3\n"
+	"    ports:\n    - name: http\n      containerPort: 7070\n      protocol: UDP\n"
+	"status:\n  phase: Running\n  podIP: 10.244.6.4\n"
+	"  conditions:\n  - type: Ready\n    status: \"True\"\n";
+
+static void test_named_target_port_per_pod(void **state)
+{
+	struct world w = { .n = 0 };
+	const struct snap_service_in *s;
+	static const struct {
+		const char *addr;
+		uint16_t http, metrics;
+	} want[] = {
+		{ "10.244.6.1", 8080, 9100 },
+		{ "10.244.6.2", 9090, 9100 },
+		{ "10.244.6.3", 0, 9100 },
+		{ "10.244.6.4", 0, 9100 },
+	};
+
+	(void)state;
+	add_text(&w, "/m/web.yaml", named_yaml);
+	resolve_clean(&w);
+	s = svc_of(&w, "default", "web");
+	assert_int_equal(s->n_ports, 2);
+	assert_string_equal(s->ports[0].target_port_name, "http");
+	assert_int_equal(s->ports[0].target_port, 0);
+	assert_null(s->ports[1].target_port_name);
+	assert_int_equal(s->ports[1].target_port, 9100);
+	assert_int_equal(s->n_endpoints, 4);
+	for (size_t i = 0; i < 4; i++) {
+		const struct snap_endpoint_in *e = ep_of(s, want[i].addr);
+		assert_non_null(e);
+		assert_int_equal(e->flags, RS);
+		assert_int_equal(e->ports[0], want[i].http);
+		assert_int_equal(e->ports[1], want[i].metrics);
+	}
+	/* end to end: a connect to :80 only lands on pods that serve http */
+	build(&w);
+	const struct ldmesh_service *ls = snap_svc(&w, "web.default.svc.cluster.local");
+	assert_int_equal(ls->ready_count, 4);
+	for (uint64_t r = 0; r < 64; r++) {
+		uint16_t port = 0;
+		uint32_t ep = ldmesh_snap_pick(&w.snap, ls, 0, ldmesh_hash64(&r, sizeof(r), 2), &port);
+		assert_int_not_equal(ep, LDMESH_NONE);
+		const char *a = fmt(w.snap.endpoints[ep].addr);
+		if (!strcmp(a, "10.244.6.1"))
+			assert_int_equal(port, 8080);
+		else if (!strcmp(a, "10.244.6.2"))
+			assert_int_equal(port, 9090);
+		else
+			fail_msg("picked %s, which does not serve http", a);
+	}
+	world_free(&w);
+}
+
+/* ---- EndpointSlices and Endpoints -------------------------------------- */
+
+static void test_slices_joined_across_three_slices(void **state)
+{
+	struct world w = { .n = 0 };
+	const struct snap_service_in *s;
+	static const struct {
+		const char *addr;
+		uint32_t flags;
+		uint16_t http, dns;
+	} want[] = {
+		{ "10.244.3.1", RS, 8080, 5300 },
+		{ "10.244.3.2", RS, 8080, 5300 }, /* first listing, not multi-bbbb's */
+		{ "10.244.3.3", ST, 8081, 0 },    /* its dns port is TCP */
+		{ "10.244.3.4", 0, 8082, 5302 },
+	};
+
+	(void)state;
+	add_file(&w, MODEL_FIX "slices.yaml");
+	resolve_clean(&w);
+	s = svc_of(&w, "shop", "multi");
+	assert_int_equal(s->n_endpoints, 4);
+	/* slices in file order, endpoints in slice order */
+	for (size_t i = 0; i < 4; i++) {
+		const struct snap_endpoint_in *e = &s->endpoints[i];
+		assert_string_equal(fmt(e->addr), want[i].addr);
+		assert_int_equal(e->flags, want[i].flags);
+		assert_int_equal(e->ports[0], want[i].http);
+		assert_int_equal(e->ports[1], want[i].dns);
+	}
+	assert_string_equal(s->endpoints[0].node, "node-a");
+	assert_string_equal(s->endpoints[0].zone, "zone-1");
+	assert_string_equal(s->endpoints[0].target, "multi-1");
+	assert_string_equal(s->endpoints[1].node, "node-b");
+	/* the matching pod is ignored: slices win */
+	assert_null(ep_of(s, "10.244.3.99"));
+	assert_null(ep_of(s, "10.244.9.9"));
+	assert_string_equal(fmt(s->cluster_ips[0]), "10.96.50.50");
+	assert_int_equal(s->flags, 0);
+
+	build(&w);
+	uint8_t vip[16];
+	ip(vip, "10.96.50.50");
+	const struct ldmesh_vip_slot *v = ldmesh_snap_find_vip(&w.snap, vip, 53, LDMESH_PROTO_UDP);
+	assert_non_null(v);
+	assert_int_equal(v->port_index, 1);
+	const struct ldmesh_service *ls = &w.snap.services[v->service];
+	assert_int_equal(ls->ready_count, 2);
+	for (uint64_t r = 0; r < 32; r++) {
+		uint16_t port = 0;
+		uint32_t ep = ldmesh_snap_pick(&w.snap, ls, 1, r * 0x9e3779b97f4a7c15ULL, &port);
+		assert_int_not_equal(ep, LDMESH_NONE);
+		assert_int_equal(port, 5300);
+	}
+	assert_null(ldmesh_snap_find_vip(&w.snap, vip, 53, LDMESH_PROTO_TCP));
+	world_free(&w);
+}
+
+static void test_slices_split_across_files(void **state)
+{
+	/* slices of one service in two files, listed before the Service */
+	static const char s1[] =
+		"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n"
+		"  name: api-1\n  labels: {kubernetes.io/service-name: api}\n"
+		"addressType: IPv4\nports:\n- {name: '', protocol: TCP, port: 9000}\n"
+		"endpoints:\n- addresses: [10.244.8.1]\n";
+	static const char s2[] =
+		"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n"
+		"  name: api-2\n  labels: {kubernetes.io/service-name: api}\n"
+		"addressType: IPv4\nports:\n- {protocol: TCP, port: 9001}\n"
+		"endpoints:\n- addresses: [10.244.8.2]\n  conditions: {ready: false, serving: false}\n";
+	static const char svc[] =
+		"apiVersion: v1\nkind: Service\nmetadata:\n  name: api\n"
+		"spec:\n  ports:\n  - port: 80\n    targetPort: 9999\n";
+	struct world w = { .n = 0 };
+	const struct snap_service_in *s;
+
+	(void)state;
+	add_text(&w, "/m/a.yaml", s1);
+	add_text(&w, "/m/b.yaml", s2);
+	add_text(&w, "/m/c.yaml", svc);
+	resolve_clean(&w);
+	s = svc_of(&w, "default", "api");
+	assert_int_equal(s->n_endpoints, 2);
+	assert_string_equal(fmt(s->endpoints[0].addr), "10.244.8.1");
+	assert_int_equal(s->endpoints[0].flags, RS);
+	assert_int_equal(s->endpoints[0].ports[0], 9000);
+	assert_string_equal(fmt(s->endpoints[1].addr), "10.244.8.2");
+	assert_int_equal(s->endpoints[1].flags, 0);
+	assert_int_equal(s->endpoints[1].ports[0], 9001);
+	world_free(&w);
+}
+
+static void test_slice_without_service_label_not_joined(void **state)
+{
+	/* named like the service's slices, but no kubernetes.io/service-name */
+	static const char orphan[] =
+		"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n"
+		"  name: backend-abcde\n  labels: {app: testapp}\n"
+		"addressType: IPv4\nports:\n- {protocol: TCP, port: 80}\n"
+		"endpoints:\n- addresses: [10.244.7.7]\n";
+	struct world w = { .n = 0 };
+
+	(void)state;
+	add_file(&w, MODEL_FIX "seed.yaml");
+	add_text(&w, "/m/orphan.yaml", orphan);
+	resolve_clean(&w);
+	const struct snap_service_in *s = svc_of(&w, "default", "backend");
+	assert_null(ep_of(s, "10.244.7.7"));
+	assert_int_equal(s->n_endpoints, 4); /* still from pods */
+	world_free(&w);
+}
+
+static void test_slices_win_over_pods(void **state)
+{
+	static const char slice[] =
+		"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n"
+		"  name: whatever\n  labels: {kubernetes.io/service-name: backend}\n"
+		"addressType: IPv4\nports:\n- {protocol: TCP, port: 8080}\n"
+		"endpoints:\n- addresses: [10.244.7.7]\n  conditions: {ready: true}\n";
+	struct world w = { .n = 0 };
+	const struct snap_service_in *s;
+
+	(void)state;
+	add_file(&w, MODEL_FIX "seed.yaml");
+	add_text(&w, "/m/zz-slice.yaml", slice);
+	resolve_clean(&w);
+	s = svc_of(&w, "default", "backend");
+	static const struct want_ep want[] = { { "10.244.7.7", RS }, { NULL, 0 } };
+	expect_eps(s, want);
+	/* unnamed slice port matches the unnamed service port */
+	assert_int_equal(s->endpoints[0].ports[0], 8080);
+	world_free(&w);
+}
+
+static const char legacy_svc[] =
+	"apiVersion: v1\nkind: Service\nmetadata:\n  name: legacy\n"
+	"spec:\n  ports:\n  - name: http\n    port: 80\n    targetPort: 8080\n"
+	"  - name: raw\n    port: 81\n    targetPort: 8181\n";
+static const char legacy_ep[] =
+	"apiVersion: v1\nkind: Endpoints\nmetadata:\n  name: legacy\n"
+	"subsets:\n- addresses:\n  - ip: 10.0.0.1\n    nodeName: node-c\n"
+	"  notReadyAddresses:\n  - ip: 10.0.0.2\n"
+	"  ports:\n  - {name: http, port: 9000, protocol: TCP}\n"
+	"- addresses:\n  - ip: 10.0.0.3\n";
+
+static void test_endpoints_used_without_slices(void **state)
+{
+	struct world w = { .n = 0 };
+	const struct snap_service_in *s;
+
+	(void)state;
+	add_text(&w, "/m/a.yaml", legacy_svc);
+	add_text(&w, "/m/b.yaml", legacy_ep);
+	resolve_clean(&w);
+	s = svc_of(&w, "default", "legacy");
+	static const struct want_ep want[] = {
+		{ "10.0.0.1", RS },
+		{ "10.0.0.2", 0 },
+		{ "10.0.0.3", RS },
+		{ NULL, 0 },
+	};
+	expect_eps(s, want);
+	/* subset 1 serves http on 9000 and not raw; subset 2 has no ports:
+	 * the numeric targetPorts */
+	assert_int_equal(ep_of(s, "10.0.0.1")->ports[0], 9000);
+	assert_int_equal(ep_of(s, "10.0.0.1")->ports[1], 0);
+	assert_string_equal(ep_of(s, "10.0.0.1")->node, "node-c");
+	assert_int_equal(ep_of(s, "10.0.0.3")->ports[0], 8080);
+	assert_int_equal(ep_of(s, "10.0.0.3")->ports[1], 8181);
+	world_free(&w);
+}
+
+static void test_endpoints_ignored_when_slices_exist(void **state)
+{
+	static const char slice[] =
+		"apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n"
+		"  name: legacy-x1\n  labels: {kubernetes.io/service-name: legacy}\n"
+		"addressType: IPv4\nports:\n- {name: http, protocol: TCP, port: 9500}\n"
+		"endpoints:\n- addresses: [10.0.1.1]\n";
+	/* both orders: the Endpoints file before and after the slice's */
+	for (int order = 0; order < 2; order++) {
+		struct world w = { .n = 0 };
+		const struct snap_service_in *s;
+
+		add_text(&w, "/m/0.yaml", legacy_svc);
+		add_text(&w, order ? "/m/2.yaml" : "/m/1.yaml", legacy_ep);
+		add_text(&w, order ? "/m/1.yaml" : "/m/2.yaml", slice);
+		if (order) { /* keep the array in path order */
+			struct model_source t = w.src[1];
+			w.src[1] = w.src[2];
+			w.src[2] = t;
+		}
+		resolve_clean(&w);
+		s = svc_of(&w, "default", "legacy");
+		static const struct want_ep want[] = { { "10.0.1.1", RS }, { NULL, 0 } };
+		expect_eps(s, want);
+		assert_int_equal(s->endpoints[0].ports[0], 9500);
+		world_free(&w);
+	}
+	(void)state;
+}
+
+static void test_empty_endpoints_object_means_no_endpoints(void **state)
+{
+	/* An Endpoints object with no subsets says "none", even though pods
+	 * match the selector. */
+	static const char ep[] =
+		"apiVersion: v1\nkind: Endpoints\nmetadata:\n  name: backend\n";
+	struct world w = { .n = 0 };
+
+	(void)state;
+	add_file(&w, MODEL_FIX "seed.yaml");
+	add_text(&w, "/m/ep.yaml", ep);
+	resolve_clean(&w);
+	assert_int_equal(svc_of(&w, "default", "backend")->n_endpoints, 0);
+	world_free(&w);
+}
+
+/* ---- headless and ExternalName ----------------------------------------- */
+
+static const char headless_yaml[] =
+	"apiVersion: v1\nkind: Service\nmetadata:\n  name: db\n"
+	"spec:\n  clusterIP: None\n  selector: {app: db}\n  ports:\n  - port: 5432\n"
+	"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: db-0\n  labels: {app: db}\n"
+	"spec:\n  hostname: db-0\n  subdomain: db\n  containers: [{name: pg, image: pg}]\n"
+	"status:\n  phase: Running\n  podIPs: [{ip: 10.244.4.1}, {ip: 'fd00:244::4:1'}]\n"
+	"  conditions: [{type: Ready, status: 'True'}]\n"
+	"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: db-1\n  labels: {app: db}\n"
+	"spec:\n  hostname: db-1\n  subdomain: other\n  containers: [{name: pg, image: pg}]\n"
+	"status:\n  phase: Running\n  podIP: 10.244.4.2\n"
+	"  conditions: [{type: Ready, status: 'True'}]\n"
+	"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: db-2\n  labels: {app: db}\n"
+	"spec:\n  subdomain: db\n  containers: [{name: pg, image: pg}]\n"
+	"status:\n  phase: Running\n  podIP: 10.244.4.3\n"
+	"  conditions: [{type: Ready, status: 'True'}]\n";
+
+static void test_headless_service(void **state)
+{
+	struct world w = { .n = 0 };
+	const struct snap_service_in *s;
+
+	(void)state;
+	add_text(&w, "/m/db.yaml", headless_yaml);
+	resolve_clean(&w);
+	s = svc_of(&w, "default", "db");
+	assert_int_equal(s->n_cluster_ips, 0);
+	assert_int_equal(s->flags, LDMESH_SVC_F_HEADLESS); /* not ALLOCATED_IP */
+	/* headless takes every family */
+	static const struct want_ep want[] = {
+		{ "10.244.4.1", RS }, { "fd00:244::4:1", RS },
+		{ "10.244.4.2", RS }, { "10.244.4.3", RS }, { NULL, 0 },
+	};
+	expect_eps(s, want);
+	assert_string_equal(ep_of(s, "10.244.4.1")->hostname, "db-0");
+	assert_string_equal(ep_of(s, "fd00:244::4:1")->hostname, "db-0");
+	assert_null(ep_of(s, "10.244.4.2")->hostname); /* subdomain is another service */
+	assert_null(ep_of(s, "10.244.4.3")->hostname); /* no hostname */
+
+	build(&w);
+	const struct ldmesh_service *ls = snap_svc(&w, "db.default.svc.cluster.local");
+	assert_int_equal(ls->ip_count, 0);
+	const char *fq = "db-0.db.default.svc.cluster.local";
+	const struct ldmesh_name_slot *n = ldmesh_snap_find_name(&w.snap, fq, strlen(fq));
+	assert_non_null(n);
+	assert_int_not_equal(n->endpoint, LDMESH_NONE);
+	assert_string_equal(ldmesh_snap_str(&w.snap, w.snap.endpoints[n->endpoint].hostname), "db-0");
+	fq = "db-1.db.default.svc.cluster.local";
+	assert_null(ldmesh_snap_find_name(&w.snap, fq, strlen(fq)));
+	world_free(&w);
+}
+
+static void test_external_name_service(void **state)
+{
+	static const char ext[] =
+		"apiVersion: v1\nkind: Service\nmetadata:\n  name: my-db\n"
+		"spec:\n  type: ExternalName\n  externalName: db.example.com\n"
+		"  selector: {app: testapp, type: backend}\n";
+	struct world w = { .n = 0 };
+	const struct snap_service_in *s;
+
+	(void)state;
+	add_file(&w, MODEL_FIX "seed.yaml");
+	add_text(&w, "/m/ext.yaml", ext);
+	resolve_clean(&w);
+	s = svc_of(&w, "default", "my-db");
+	assert_int_equal(s->type, LDMESH_SVC_EXTERNAL_NAME);
+	assert_string_equal(s->external_name, "db.example.com");
+	assert_int_equal(s->n_cluster_ips, 0);
+	assert_int_equal(s->n_endpoints, 0);
+	assert_int_equal(s->flags, 0);
+	build(&w);
+	const struct ldmesh_service *ls = snap_svc(&w, "my-db.default.svc.cluster.local");
+	assert_int_equal(ls->type, LDMESH_SVC_EXTERNAL_NAME);
+	assert_int_equal(ls->ip_count, 0);
+	assert_int_equal(ls->endpoint_count, 0);
+	assert_string_equal(ldmesh_snap_str(&w.snap, ls->external_name), "db.example.com");
+	world_free(&w);
+}
+
+/* ---- conflicts --------------------------------------------------------- */
+
+static void test_duplicate_service_first_file_wins(void **state)
+{
+	static const char a[] =
+		"apiVersion: v1\nkind: Service\nmetadata:\n  name: backend\n"
+		"spec:\n  clusterIP: 10.96.1.1\n  ports:\n  - port: 80\n    targetPort: 8080\n";
+	static const char b[] =
+		"apiVersion: v1\nkind: Service\nmetadata:\n  name: other\n"
+		"spec:\n  ports:\n  - port: 1\n"
+		"---\napiVersion: v1\nkind: Service\nmetadata:\n  name: backend\n"
+		"spec:\n  clusterIP: 10.96.2.2\n  ports:\n  - port: 81\n";
+	struct world w = { .n = 0 };
+	const struct snap_service_in *s;
+
+	(void)state;
+	add_text(&w, "/m/a.yaml", a);
+	add_text(&w, "/m/b.yaml", b);
+	resolve(&w);
+	assert_int_equal(w.out.n_services, 2);
+	assert_int_equal(w.out.conflicts, 1);
+	s = svc_of(&w, "default", "backend");
+	assert_int_equal(s->n_ports, 1);
+	assert_int_equal(s->ports[0].port, 80);
+	assert_int_equal(s->ports[0].target_port, 8080);
+	assert_int_equal(s->n_cluster_ips, 1);
+	assert_string_equal(fmt(s->cluster_ips[0]), "10.96.1.1");
+	/* one warning, at the loser's place, naming the winner's file */
+	print_diag(&w.diag);
+	assert_int_equal(w.diag.n, 1);
+	assert_int_equal(w.diag.d.errors, 0); /* a warning, not an error */
+	assert_string_equal(w.diag.lines[0],
+			    "/m/b.yaml:9:1: warning: Service default/backend is also defined in "
+			    "/m/a.yaml; using that one");
+	world_free(&w);
+}
+
+static void test_duplicate_service_winner_follows_path_order(void **state)
+{
+	/* the same two files, the other way round by path */
+	static const char one[] =
+		"apiVersion: v1\nkind: Service\nmetadata:\n  name: dup\n"
+		"spec:\n  ports:\n  - port: 1111\n";
+	static const char two[] =
+		"apiVersion: v1\nkind: Service\nmetadata:\n  name: dup\n"
+		"spec:\n  ports:\n  - port: 2222\n";
+	struct world w = { .n = 0 };
+
+	(void)state;
+	add_text(&w, "/m/1-two.yaml", two);
+	add_text(&w, "/m/2-one.yaml", one);
+	resolve(&w);
+	assert_int_equal(w.out.n_services, 1);
+	assert_int_equal(svc_of(&w, "default", "dup")->ports[0].port, 2222);
+	assert_true(tu_diag_has(&w.diag, "/m/2-one.yaml:1:1: warning:"));
+	assert_true(tu_diag_has(&w.diag, "also defined in /m/1-two.yaml"));
+	world_free(&w);
+}
+
+static void test_duplicate_cluster_ip_second_ignored(void **state)
+{
+	static const char a[] =
+		"apiVersion: v1\nkind: Service\nmetadata:\n  name: alpha\n"
+		"spec:\n  clusterIP: 10.96.5.5\n  selector: {app: alpha}\n  ports:\n  - port: 80\n"
+		"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: alpha-0\n  labels: {app: alpha}\n"
+		"status:\n  phase: Running\n  podIP: 10.244.10.1\n"
+		"  conditions: [{type: Ready, status: 'True'}]\n";
+	static const char b[] =
+		"apiVersion: v1\nkind: Service\nmetadata:\n  name: beta\n"
+		"spec:\n  clusterIP: 10.96.5.5\n  selector: {app: beta}\n  ports:\n  - port: 80\n"
+		"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: beta-0\n  labels: {app: beta}\n"
+		"status:\n  phase: Running\n  podIP: 10.244.10.2\n"
+		"  conditions: [{type: Ready, status: 'True'}]\n";
+	struct world w = { .n = 0 };
+	uint8_t vip[16];
+
+	(void)state;
+	add_text(&w, "/m/a.yaml", a);
+	add_text(&w, "/m/b.yaml", b);
+	resolve(&w);
+	print_diag(&w.diag);
+	assert_int_equal(w.out.conflicts, 1);
+	assert_int_equal(w.diag.n, 1);
+	assert_string_equal(w.diag.lines[0],
+			    "/m/b.yaml:1:1: warning: clusterIP 10.96.5.5 of Service default/beta "
+			    "is taken by an earlier Service; ignored");
+	const struct snap_service_in *sa = svc_of(&w, "default", "alpha");
+	const struct snap_service_in *sb = svc_of(&w, "default", "beta");
+	assert_int_equal(sa->n_cluster_ips, 1);
+	assert_string_equal(fmt(sa->cluster_ips[0]), "10.96.5.5");
+	/* "ignored": beta must not carry alpha's address, or a client that
+	 * resolves beta gets 10.96.5.5 and is routed to alpha's pods.
+	 * Checked after cleanup so a failure reports without leaking. */
+	int carries = 0, misroutes = 0;
+	for (uint8_t k = 0; k < sb->n_cluster_ips; k++)
+		carries |= !strcmp(fmt(sb->cluster_ips[k]), "10.96.5.5");
+	build(&w);
+	ip(vip, "10.96.5.5");
+	const struct ldmesh_vip_slot *v = ldmesh_snap_find_vip(&w.snap, vip, 80, LDMESH_PROTO_TCP);
+	assert_non_null(v);
+	assert_string_equal(ldmesh_snap_str(&w.snap, w.snap.services[v->service].name), "alpha");
+	/* every address the name beta answers routes to beta */
+	const struct ldmesh_service *lb = snap_svc(&w, "beta.default.svc.cluster.local");
+	for (uint8_t k = 0; k < lb->ip_count; k++) {
+		v = ldmesh_snap_find_vip(&w.snap, lb->cluster_ips[k], 80, LDMESH_PROTO_TCP);
+		misroutes |= !v || &w.snap.services[v->service] != lb;
+	}
+	world_free(&w);
+	if (carries)
+		fail_msg("beta still carries the ignored clusterIP 10.96.5.5");
+	if (misroutes)
+		fail_msg("an address the name beta answers routes to another service");
+}
+
+/* ---- dual stack -------------------------------------------------------- */
+
+static const char dual_pods[] =
+	"apiVersion: v1\nkind: Pod\nmetadata:\n  name: ds-0\n  labels: {app: ds}\n"
+	"status:\n  phase: Running\n"
+	"  podIPs: [{ip: 10.244.5.1}, {ip: 'fd00:244::5:1'}]\n"
+	"  conditions: [{type: Ready, status: 'True'}]\n"
+	"---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: ds-1\n  labels: {app: ds}\n"
+	"status:\n  phase: Running\n"
+	"  podIPs: [{ip: 'fd00:244::5:2'}, {ip: 10.244.5.2}]\n"
+	"  conditions: [{type: Ready, status: 'True'}]\n";
+
+static const char dual_svcs[] =
+	"apiVersion: v1\nkind: Service\nmetadata:\n  name: v4\n"
+	"spec:\n  clusterIP: 10.96.7.7\n  selector: {app: ds}\n  ports: [{port: 80}]\n"
+	"---\napiVersion: v1\nkind: Service\nmetadata:\n  name: v6\n"
+	"spec:\n  clusterIP: 'fd00:10:96::7'\n  selector: {app: ds}\n  ports: [{port: 80}]\n"
+	"---\napiVersion: v1\nkind: Service\nmetadata:\n  name: both\n"
+	"spec:\n  ipFamilyPolicy: RequireDualStack\n  ipFamilies: [IPv4, IPv6]\n"
+	"  clusterIP: 10.96.7.8\n  clusterIPs: [10.96.7.8, 'fd00:10:96::8']\n"
+	"  selector: {app: ds}\n  ports: [{port: 80}]\n"
+	"---\napiVersion: v1\nkind: Service\nmetadata:\n  name: auto\n"
+	"spec:\n  selector: {app: ds}\n  ports: [{port: 80}]\n";
+
+static void test_dual_stack_pod_ips_filtered_by_family(void **state)
+{
+	struct world w = { .n = 0 };
+
+	(void)state;
+	add_text(&w, "/m/pods.yaml", dual_pods);
+	add_text(&w, "/m/svcs.yaml", dual_svcs);
+	resolve_clean(&w);
+	static const struct want_ep v4[] = { { "10.244.5.1", RS }, { "10.244.5.2", RS }, { NULL, 0 } };
+	static const struct want_ep v6[] = { { "fd00:244::5:1", RS }, { "fd00:244::5:2", RS }, { NULL, 0 } };
+	static const struct want_ep both[] = {
+		{ "10.244.5.1", RS }, { "10.244.5.2", RS },
+		{ "fd00:244::5:1", RS }, { "fd00:244::5:2", RS }, { NULL, 0 },
+	};
+	expect_eps(svc_of(&w, "default", "v4"), v4);
+	expect_eps(svc_of(&w, "default", "v6"), v6);
+	expect_eps(svc_of(&w, "default", "both"), both);
+	/* allocated from a v4 CIDR: v4 pod IPs only */
+	expect_eps(svc_of(&w, "default", "auto"), v4);
+	world_free(&w);
+}
+
+static void test_dual_stack_allocated_from_v6_cidr(void **state)
+{
+	struct world w = { .n = 0 };
+	struct ipalloc_cidr c;
+
+	(void)state;
+	add_text(&w, "/m/pods.yaml", dual_pods);
+	add_text(&w, "/m/svcs.yaml", dual_svcs);
+	resolve_cidr(&w, "fd00:10:96::/108");
+	assert_int_equal(w.diag.n, 0);
+	const struct snap_service_in *s = svc_of(&w, "default", "auto");
+	assert_int_equal(ipalloc_parse_cidr("fd00:10:96::/108", &c), 0);
+	assert_int_equal(s->n_cluster_ips, 1);
+	assert_true(ipalloc_contains(&c, s->cluster_ips[0]));
+	static const struct want_ep v6[] = { { "fd00:244::5:1", RS }, { "fd00:244::5:2", RS }, { NULL, 0 } };
+	expect_eps(s, v6);
+	world_free(&w);
+}
+
+/* ---- sizes ------------------------------------------------------------- */
+
+static void test_many_pods_one_service(void **state)
+{
+	/* grows the endpoint accumulator several times; port rows stay
+	 * attached to their endpoint */
+	char *yaml = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&yaml, &len);
+	struct world w = { .n = 0 };
+
+	(void)state;
+	fprintf(f, "apiVersion: v1\nkind: Service\nmetadata:\n  name: big\n"
+		   "spec:\n  selector: {app: big}\n  ports:\n"
+		   "  - {name: a, port: 80, targetPort: a}\n  - {name: b, port: 81, targetPort: 9000}\n");
+	for (int i = 0; i < 300; i++)
+		fprintf(f, "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: big-%d\n"
+			   "  labels: {app: big}\nspec:\n  containers:\n  - name: c\n    image: i\n"
+			   "    ports: [{name: a, containerPort: %d}]\n"
+			   "status:\n  phase: Running\n  podIP: 10.245.%d.%d\n"
+			   "  conditions: [{type: Ready, status: '%s'}]\n",
+			i, 1000 + i, i / 200, i % 200 + 1, i % 3 ? "True" : "False");
+	fclose(f);
+	add_text(&w, "/m/big.yaml", yaml);
+	free(yaml);
+	resolve_clean(&w);
+	const struct snap_service_in *s = svc_of(&w, "default", "big");
+	assert_int_equal(s->n_endpoints, 300);
+	for (int i = 0; i < 300; i++) {
+		char a[32];
+		snprintf(a, sizeof(a), "10.245.%d.%d", i / 200, i % 200 + 1);
+		const struct snap_endpoint_in *e = ep_of(s, a);
+		assert_non_null(e);
+		assert_int_equal(e->flags, i % 3 ? RS : 0);
+		assert_int_equal(e->ports[0], 1000 + i);
+		assert_int_equal(e->ports[1], 9000);
+		assert_string_equal(fmt(e->addr), a);
+	}
+	build(&w);
+	assert_int_equal(snap_svc(&w, "big.default.svc.cluster.local")->ready_count, 200);
+	world_free(&w);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_seed_endpoints_from_pods),
+		cmocka_unit_test(test_seed_snapshot_routes_to_ready_pods),
+		cmocka_unit_test(test_publish_not_ready_addresses),
+		cmocka_unit_test(test_service_without_selector_gets_no_pods),
+		cmocka_unit_test(test_named_target_port_per_pod),
+		cmocka_unit_test(test_slices_joined_across_three_slices),
+		cmocka_unit_test(test_slices_split_across_files),
+		cmocka_unit_test(test_slice_without_service_label_not_joined),
+		cmocka_unit_test(test_slices_win_over_pods),
+		cmocka_unit_test(test_endpoints_used_without_slices),
+		cmocka_unit_test(test_endpoints_ignored_when_slices_exist),
+		cmocka_unit_test(test_empty_endpoints_object_means_no_endpoints),
+		cmocka_unit_test(test_headless_service),
+		cmocka_unit_test(test_external_name_service),
+		cmocka_unit_test(test_duplicate_service_first_file_wins),
+		cmocka_unit_test(test_duplicate_service_winner_follows_path_order),
+		cmocka_unit_test(test_duplicate_cluster_ip_second_ignored),
+		cmocka_unit_test(test_dual_stack_pod_ips_filtered_by_family),
+		cmocka_unit_test(test_dual_stack_allocated_from_v6_cidr),
+		cmocka_unit_test(test_many_pods_one_service),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,666 @@
+/* cmocka tests for the table writer (agent/publish.c): directory and file
+ * safety, generation sequence across restarts, reclamation of old files,
+ * and a full filesystem never damaging the published table. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "ldmesh/reader.h"
+#include "publish.h"
+#include "snap_build.h"
+#include "testutil.h"
+
+/* A valid snapshot of generation `gen` with `n` services (svc-0 ...). */
+static void make_snap(uint64_t gen, unsigned n, void **bytes, size_t *size)
+{
+	static const struct snap_port_in port = { .name = "http", .port = 80,
+		.target_port = 8080, .protocol = LDMESH_PROTO_TCP };
+	struct snap_service_in *s = calloc(n, sizeof(*s));
+	char (*names)[32] = calloc(n, sizeof(*names));
+	struct snap_input in = {
+		.cluster_domain = "cluster.local",
+		.service_cidr_prefix = 108,
+		.generation = gen,
+		.created_unix_ns = 1000 + gen,
+		.services = s,
+		.n_services = n,
+	};
+
+	assert_non_null(s);
+	assert_non_null(names);
+	in.service_cidr[10] = in.service_cidr[11] = 0xff;
+	in.service_cidr[12] = 10;
+	in.service_cidr[13] = 96;
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(names[i], sizeof(names[i]), "svc-%u", i);
+		s[i].ns = "default";
+		s[i].name = names[i];
+		s[i].n_cluster_ips = 1;
+		s[i].cluster_ips[0][10] = s[i].cluster_ips[0][11] = 0xff;
+		s[i].cluster_ips[0][12] = 10;
+		s[i].cluster_ips[0][13] = 96;
+		s[i].cluster_ips[0][14] = (uint8_t)(i >> 8);
+		s[i].cluster_ips[0][15] = (uint8_t)(i + 1);
+		s[i].ports = &port;
+		s[i].n_ports = 1;
+	}
+	assert_int_equal(snap_build(&in, bytes, size), 0);
+	free(s);
+	free(names);
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		abort();
+	return p;
+}
+
+static int exists(const char *dir, const char *name)
+{
+	struct stat st;
+	char *p = path_in(dir, name);
+	int r = lstat(p, &st) == 0;
+
+	free(p);
+	return r;
+}
+
+/* Names of snap.* files in dir, sorted, joined with ",". */
+static void snap_files(const char *dir, char *out, size_t len)
+{
+	struct dirent **ents;
+	int n = scandir(dir, &ents, NULL, alphasort);
+
+	assert_true(n >= 0);
+	out[0] = 0;
+	for (int i = 0; i < n; i++) {
+		if (!strncmp(ents[i]->d_name, "snap.", 5)) {
+			if (out[0])
+				strncat(out, ",", len - strlen(out) - 1);
+			strncat(out, ents[i]->d_name, len - strlen(out) - 1);
+		}
+		free(ents[i]);
+	}
+	free(ents);
+}
+
+static int slurp(const char *path, void **buf, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return -errno;
+	char *b = NULL;
+	size_t cap = 0, n = 0;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 4096;
+			b = realloc(b, cap);
+		}
+		size_t r = fread(b + n, 1, cap - n, f);
+		n += r;
+		if (!r)
+			break;
+	}
+	fclose(f);
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+static void publish_ok(struct publisher *p, unsigned n_services)
+{
+	void *bytes;
+	size_t size;
+	char why[256] = "";
+
+	make_snap(publish_next_generation(p), n_services, &bytes, &size);
+	if (publish_snapshot(p, bytes, size, why, sizeof(why)))
+		fail_msg("publish failed: %s", why);
+	free(bytes);
+}
+
+/* What a reader sees through the table: generation and service count. */
+static void expect_reader(const char *dir, uint64_t gen, uint32_t n_services)
+{
+	struct ldmesh_table t;
+	const struct ldmesh_snap *s;
+	int slot;
+
+	assert_int_equal(ldmesh_table_init(&t, dir, NULL, NULL), 0);
+	s = ldmesh_table_acquire(&t, &slot);
+	if (!gen) {
+		assert_null(s);
+	} else {
+		assert_non_null(s);
+		assert_int_equal(s->generation, gen);
+		assert_int_equal(s->n_services, n_services);
+		ldmesh_table_release(&t, slot);
+	}
+	ldmesh_table_close(&t);
+}
+
+/* ---- directory and control page ---------------------------------------- */
+
+static void test_open_creates_dir_0755_and_control_0644(void **state)
+{
+	char *base = tu_tmpdir("pub"), *dir = path_in(base, "table"), *ctl;
+	struct publisher p;
+	struct stat st;
+	char why[256] = "";
+	mode_t old = umask(077); /* modes must not depend on the umask */
+
+	(void)state;
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	umask(old);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0755);
+	ctl = path_in(dir, "control");
+	assert_int_equal(lstat(ctl, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(st.st_size, 4096);
+	assert_int_equal(p.control->magic, LDMESH_CONTROL_MAGIC);
+	assert_int_equal(p.control->version_major, LDMESH_SNAP_VERSION_MAJOR);
+	assert_int_equal(p.control->generation, 0);
+	assert_int_equal(p.generation, 0);
+	assert_int_equal(publish_next_generation(&p), 1);
+	expect_reader(dir, 0, 0); /* nothing published yet */
+	publish_close(&p);
+	free(ctl);
+	free(dir);
+	tu_rmtree(base);
+	free(base);
+}
+
+static void test_open_tightens_existing_dir_mode(void **state)
+{
+	char *dir = tu_tmpdir("pub"); /* mkdtemp: 0700 */
+	struct publisher p;
+	struct stat st;
+	char why[256] = "";
+
+	(void)state;
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0755); /* pods can read it */
+	publish_close(&p);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+static void test_symlink_table_path_refused(void **state)
+{
+	char *base = tu_tmpdir("pub"), *real = path_in(base, "real"),
+	     *link = path_in(base, "link");
+	struct publisher p;
+	char why[256] = "";
+
+	(void)state;
+	assert_int_equal(mkdir(real, 0755), 0);
+	assert_int_equal(symlink(real, link), 0);
+	/* Linux: O_DIRECTORY|O_NOFOLLOW on a symlink to a dir is ENOTDIR */
+	int ret = publish_open(&p, link, why, sizeof(why));
+	assert_true(ret == -ENOTDIR || ret == -ELOOP);
+	assert_non_null(strstr(why, link));
+	assert_false(exists(real, "control"));
+	assert_int_equal(p.dir_fd, -1);
+	assert_null(p.control);
+	free(real);
+	free(link);
+	tu_rmtree(base);
+	free(base);
+}
+
+static void test_writable_by_others_refused(void **state)
+{
+	char *dir = tu_tmpdir("pub");
+	struct publisher p;
+	char why[256] = "";
+
+	(void)state;
+	assert_int_equal(chmod(dir, 0777), 0);
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), -EPERM);
+	assert_non_null(strstr(why, "writable"));
+	assert_false(exists(dir, "control"));
+	assert_int_equal(chmod(dir, 0775), 0); /* group-writable too */
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), -EPERM);
+	assert_false(exists(dir, "control"));
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	publish_close(&p);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+static void test_dir_owned_by_other_user_refused(void **state)
+{
+	char *dir = tu_tmpdir("pub");
+	struct publisher p;
+	char why[256] = "";
+
+	(void)state;
+	if (geteuid() != 0) {
+		tu_rmtree(dir);
+		free(dir);
+		skip();
+	}
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(chown(dir, 65534, 65534), 0);
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), -EPERM);
+	assert_false(exists(dir, "control"));
+	tu_rmtree(dir);
+	free(dir);
+}
+
+static void test_planted_control_symlink_not_followed(void **state)
+{
+	char *dir = tu_tmpdir("pub"), *victim_dir = tu_tmpdir("victim");
+	char *victim = path_in(victim_dir, "victim"), *ctl = path_in(dir, "control");
+	struct publisher p;
+	char why[256] = "";
+	void *buf;
+	size_t len;
+
+	(void)state;
+	tu_write(victim_dir, "victim", "precious\n");
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(symlink(victim, ctl), 0);
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), -ELOOP);
+	assert_int_equal(slurp(victim, &buf, &len), 0);
+	assert_int_equal(len, 9);
+	assert_memory_equal(buf, "precious\n", 9);
+	free(buf);
+	free(victim);
+	free(ctl);
+	tu_rmtree(dir);
+	free(dir);
+	tu_rmtree(victim_dir);
+	free(victim_dir);
+}
+
+static void test_name_too_long(void **state)
+{
+	char dir[400];
+	struct publisher p;
+	char why[256] = "";
+
+	(void)state;
+	memset(dir, 'a', sizeof(dir) - 1);
+	dir[0] = '/';
+	dir[sizeof(dir) - 1] = 0;
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), -ENAMETOOLONG);
+}
+
+/* ---- publishing -------------------------------------------------------- */
+
+static void test_publish_then_read_back(void **state)
+{
+	char *dir = tu_tmpdir("pub"), *f;
+	struct publisher p;
+	struct ldmesh_table t;
+	const struct ldmesh_snap *s;
+	struct stat st;
+	char why[256] = "";
+	void *bytes, *disk;
+	size_t size, disk_len;
+	int slot;
+
+	(void)state;
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	assert_int_equal(ldmesh_table_init(&t, dir, NULL, NULL), 0);
+	assert_null(ldmesh_table_acquire(&t, &slot));
+
+	make_snap(1, 3, &bytes, &size);
+	assert_int_equal(publish_snapshot(&p, bytes, size, why, sizeof(why)), 0);
+	assert_int_equal(p.generation, 1);
+	assert_int_equal(p.control->generation, 1);
+	assert_int_equal(p.control->agent_pid, (uint32_t)getpid());
+	assert_true(p.control->published_unix_ns > 0);
+
+	f = path_in(dir, "snap.1");
+	assert_int_equal(lstat(f, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_int_equal(slurp(f, &disk, &disk_len), 0);
+	assert_int_equal(disk_len, size);
+	assert_memory_equal(disk, bytes, size);
+
+	s = ldmesh_table_acquire(&t, &slot);
+	assert_non_null(s);
+	assert_int_equal(s->generation, 1);
+	assert_int_equal(s->size, size);
+	assert_memory_equal(s->base, bytes, size);
+	assert_int_equal(s->n_services, 3);
+	ldmesh_table_release(&t, slot);
+
+	/* a second generation is picked up by the same reader */
+	free(bytes);
+	make_snap(2, 5, &bytes, &size);
+	assert_int_equal(publish_snapshot(&p, bytes, size, why, sizeof(why)), 0);
+	s = ldmesh_table_acquire(&t, &slot);
+	assert_non_null(s);
+	assert_int_equal(s->generation, 2);
+	assert_memory_equal(s->base, bytes, size);
+	ldmesh_table_release(&t, slot);
+
+	ldmesh_table_close(&t);
+	publish_close(&p);
+	free(bytes);
+	free(disk);
+	free(f);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+static void test_old_snapshots_unlinked(void **state)
+{
+	char *dir = tu_tmpdir("pub");
+	struct publisher p;
+	struct ldmesh_table t;
+	const struct ldmesh_snap *held;
+	char why[256] = "", names[256];
+	int slot;
+
+	(void)state;
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	publish_ok(&p, 1);
+	snap_files(dir, names, sizeof(names));
+	assert_string_equal(names, "snap.1");
+	/* a reader pins generation 1 */
+	assert_int_equal(ldmesh_table_init(&t, dir, NULL, NULL), 0);
+	held = ldmesh_table_acquire(&t, &slot);
+	assert_non_null(held);
+	publish_ok(&p, 2);
+	snap_files(dir, names, sizeof(names));
+	assert_string_equal(names, "snap.1,snap.2"); /* previous kept */
+	publish_ok(&p, 3);
+	snap_files(dir, names, sizeof(names));
+	assert_string_equal(names, "snap.2,snap.3");
+	publish_ok(&p, 4);
+	snap_files(dir, names, sizeof(names));
+	assert_string_equal(names, "snap.3,snap.4");
+	/* the unlinked file's mapping is still whole for its reader */
+	assert_int_equal(held->generation, 1);
+	assert_int_equal(held->n_services, 1);
+	assert_string_equal(ldmesh_snap_str(held, held->services[0].name), "svc-0");
+	ldmesh_table_release(&t, slot);
+	ldmesh_table_close(&t);
+	publish_close(&p);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+static void test_restart_continues_generation(void **state)
+{
+	char *dir = tu_tmpdir("pub");
+	struct publisher p, q;
+	char why[256] = "", names[256];
+
+	(void)state;
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	publish_ok(&p, 1);
+	publish_ok(&p, 2);
+	publish_close(&p);
+
+	assert_int_equal(publish_open(&q, dir, why, sizeof(why)), 0);
+	assert_int_equal(q.generation, 2);
+	assert_int_equal(publish_next_generation(&q), 3);
+	/* the current snapshot stays readable across the restart ... */
+	expect_reader(dir, 2, 2);
+	snap_files(dir, names, sizeof(names));
+	assert_string_equal(names, "snap.2");
+	/* ... and the sequence moves on */
+	publish_ok(&q, 3);
+	assert_int_equal(q.control->generation, 3);
+	expect_reader(dir, 3, 3);
+	publish_close(&q);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+static void test_open_removes_stale_snapshots(void **state)
+{
+	char *dir = tu_tmpdir("pub");
+	struct publisher p;
+	char why[256] = "", names[256];
+
+	(void)state;
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	publish_ok(&p, 1);
+	publish_ok(&p, 2);
+	publish_close(&p);
+	/* what a killed agent (or anyone) left behind */
+	tu_write(dir, "snap.3", "half a snapsh");
+	tu_write(dir, "snap.1", "old");
+	tu_write(dir, "snap.17", "");
+	tu_write(dir, "snap.0", "");
+	tu_write(dir, "not-a-snap", "keep me");
+
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	snap_files(dir, names, sizeof(names));
+	assert_string_equal(names, "snap.2");
+	assert_true(exists(dir, "not-a-snap"));
+	expect_reader(dir, 2, 2);
+	/* and the next publish is not disturbed by the old partial snap.3 */
+	publish_ok(&p, 7);
+	expect_reader(dir, 3, 7);
+	publish_close(&p);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+static void test_fresh_control_removes_every_snapshot(void **state)
+{
+	char *dir = tu_tmpdir("pub");
+	struct publisher p;
+	char why[256] = "", names[256];
+
+	(void)state;
+	assert_int_equal(chmod(dir, 0755), 0);
+	tu_write(dir, "snap.1", "x");
+	tu_write(dir, "snap.2", "y");
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	assert_int_equal(p.generation, 0);
+	snap_files(dir, names, sizeof(names));
+	assert_string_equal(names, "");
+	publish_close(&p);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+static void check_victim(const char *victim)
+{
+	void *buf;
+	size_t len;
+
+	assert_int_equal(slurp(victim, &buf, &len), 0);
+	assert_int_equal(len, 9);
+	assert_memory_equal(buf, "precious\n", 9);
+	free(buf);
+}
+
+static void test_planted_next_snapshot_not_followed(void **state)
+{
+	char *dir = tu_tmpdir("pub"), *vdir = tu_tmpdir("victim");
+	char *victim = path_in(vdir, "victim"), *planted = path_in(dir, "snap.1"),
+	     *hard = path_in(dir, "snap.2");
+	struct publisher p;
+	struct stat st;
+	char why[256] = "";
+
+	(void)state;
+	tu_write(vdir, "victim", "precious\n");
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	/* a symlink where the next snapshot will go */
+	assert_int_equal(symlink(victim, planted), 0);
+	publish_ok(&p, 2);
+	check_victim(victim);
+	assert_int_equal(lstat(planted, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_nlink, 1);
+	expect_reader(dir, 1, 2);
+	/* a hard link to the victim: replaced, not written through */
+	assert_int_equal(link(victim, hard), 0);
+	publish_ok(&p, 3);
+	check_victim(victim);
+	assert_int_equal(lstat(hard, &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+	expect_reader(dir, 2, 3);
+	publish_close(&p);
+	free(victim);
+	free(planted);
+	free(hard);
+	tu_rmtree(dir);
+	free(dir);
+	tu_rmtree(vdir);
+	free(vdir);
+}
+
+/* ---- a full filesystem ------------------------------------------------- */
+
+static void test_enospc_keeps_previous_snapshot(void **state)
+{
+	char *base = tu_tmpdir("pubfs"), *dir = path_in(base, "table");
+	struct publisher p;
+	struct statvfs before, after;
+	char why[256] = "", names[256];
+	void *bytes;
+	size_t size;
+
+	(void)state;
+	/* A private mount namespace: the tmpfs is nobody else's business
+	 * and disappears with the process whatever happens. */
+	if (unshare(CLONE_NEWNS) == 0)
+		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+	if (mount("tmpfs", base, "tmpfs", 0, "size=64k,mode=0755") < 0) {
+		print_message("skipping: cannot mount a tmpfs (%s)\n", strerror(errno));
+		tu_rmtree(base);
+		free(base);
+		skip();
+	}
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	publish_ok(&p, 2);
+	expect_reader(dir, 1, 2);
+	assert_int_equal(statvfs(dir, &before), 0);
+
+	make_snap(2, 3000, &bytes, &size);
+	assert_true(size > 64 * 1024);
+	why[0] = 0;
+	assert_int_equal(publish_snapshot(&p, bytes, size, why, sizeof(why)), -ENOSPC);
+	assert_string_equal(why, "write snap.2: No space left on device");
+	/* nothing published, nothing left behind, no space leaked */
+	assert_int_equal(p.generation, 1);
+	assert_int_equal(p.control->generation, 1);
+	assert_int_equal(publish_next_generation(&p), 2);
+	snap_files(dir, names, sizeof(names));
+	assert_string_equal(names, "snap.1");
+	assert_int_equal(statvfs(dir, &after), 0);
+	assert_int_equal(after.f_bfree, before.f_bfree);
+	expect_reader(dir, 1, 2);
+
+	/* more room: the same snapshot goes through */
+	assert_int_equal(mount(NULL, base, NULL, MS_REMOUNT, "size=4m"), 0);
+	assert_int_equal(publish_snapshot(&p, bytes, size, why, sizeof(why)), 0);
+	assert_int_equal(p.control->generation, 2);
+	expect_reader(dir, 2, 3000);
+	snap_files(dir, names, sizeof(names));
+	assert_string_equal(names, "snap.1,snap.2");
+
+	publish_close(&p);
+	free(bytes);
+	umount2(base, MNT_DETACH);
+	free(dir);
+	tu_rmtree(base);
+	free(base);
+}
+
+static void test_enospc_then_filler_removed(void **state)
+{
+	char *base = tu_tmpdir("pubfs"), *dir = path_in(base, "table");
+	char *filler = path_in(base, "filler");
+	struct publisher p;
+	struct statvfs sv;
+	char why[256] = "", names[256];
+	void *bytes;
+	size_t size;
+
+	(void)state;
+	if (unshare(CLONE_NEWNS) == 0)
+		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+	if (mount("tmpfs", base, "tmpfs", 0, "size=1m,mode=0755") < 0) {
+		print_message("skipping: cannot mount a tmpfs (%s)\n", strerror(errno));
+		tu_rmtree(base);
+		free(base);
+		skip();
+	}
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	publish_ok(&p, 1);
+	make_snap(2, 2000, &bytes, &size);
+	/* leave room for half the snapshot */
+	assert_int_equal(statvfs(base, &sv), 0);
+	size_t fill = (size_t)sv.f_bavail * sv.f_bsize - size / 2;
+	int fd = open(filler, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	char *zeros = calloc(1, fill);
+	assert_int_equal(write(fd, zeros, fill), (ssize_t)fill);
+	free(zeros);
+	close(fd);
+
+	assert_int_equal(publish_snapshot(&p, bytes, size, why, sizeof(why)), -ENOSPC);
+	assert_int_equal(p.control->generation, 1);
+	snap_files(dir, names, sizeof(names));
+	assert_string_equal(names, "snap.1");
+	expect_reader(dir, 1, 1);
+
+	assert_int_equal(unlink(filler), 0);
+	assert_int_equal(publish_snapshot(&p, bytes, size, why, sizeof(why)), 0);
+	expect_reader(dir, 2, 2000);
+	publish_close(&p);
+	free(bytes);
+	umount2(base, MNT_DETACH);
+	free(filler);
+	free(dir);
+	tu_rmtree(base);
+	free(base);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_open_creates_dir_0755_and_control_0644),
+		cmocka_unit_test(test_open_tightens_existing_dir_mode),
+		cmocka_unit_test(test_symlink_table_path_refused),
+		cmocka_unit_test(test_writable_by_others_refused),
+		cmocka_unit_test(test_dir_owned_by_other_user_refused),
+		cmocka_unit_test(test_planted_control_symlink_not_followed),
+		cmocka_unit_test(test_name_too_long),
+		cmocka_unit_test(test_publish_then_read_back),
+		cmocka_unit_test(test_old_snapshots_unlinked),
+		cmocka_unit_test(test_restart_continues_generation),
+		cmocka_unit_test(test_open_removes_stale_snapshots),
+		cmocka_unit_test(test_fresh_control_removes_every_snapshot),
+		cmocka_unit_test(test_planted_next_snapshot_not_followed),
+		cmocka_unit_test(test_enospc_keeps_previous_snapshot),
+		cmocka_unit_test(test_enospc_then_filler_removed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
