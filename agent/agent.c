@@ -48,7 +48,7 @@ int agent_check(const struct agent_opts *o)
 	if (err >= 0) {
 		struct model_opts mo = { .cluster_domain = o->cluster_domain,
 					 .node_name = o->node, .cidr = o->cidr };
-		err = model_resolve(src.v, src.n, &mo, &out, &d);
+		err = model_resolve(src.v, src.n, &mo, NULL, &out, &d);
 		if (!err) {
 			size_t eps = 0;
 			for (size_t i = 0; i < out.n_services; i++)
@@ -73,6 +73,8 @@ int agent_init(struct agent *a, const struct agent_opts *o)
 	err = publish_open(&a->pub, o->table, why, sizeof(why));
 	if (err)
 		log_error("%s", why);
+	else if ((err = snap_cache_new(&a->cache)))
+		log_error("snapshot cache: %s", strerror(-err));
 	return err;
 }
 
@@ -87,16 +89,19 @@ int agent_publish(struct agent *a)
 	char why[512];
 	int err;
 
-	err = model_resolve(a->src.v, a->src.n, &mo, &out, &a->diag);
+	err = model_resolve(a->src.v, a->src.n, &mo, &a->model, &out, &a->diag);
 	if (err) {
 		log_error("resolving the model: %s", strerror(-err));
 		return err;
 	}
+	/* Keep this resolve for the next one to reuse. */
+	model_out_free(&a->model);
+	a->model = out;
 	out.in.generation = publish_next_generation(&a->pub);
 	out.in.created_unix_ns = agent__now_ns(CLOCK_REALTIME);
 	for (size_t i = 0; i < out.n_services; i++)
 		eps += out.services[i].n_endpoints;
-	err = snap_build(&out.in, &bytes, &size);
+	err = snap_build_cached(&out.in, a->cache, &bytes, &size);
 	if (err) {
 		log_error("building the snapshot: %s", strerror(-err));
 		goto out;
@@ -121,7 +126,6 @@ int agent_publish(struct agent *a)
 		 (double)(agent__now_ns(CLOCK_MONOTONIC) - t0) / 1e6);
 out:
 	free(bytes);
-	model_out_free(&out);
 	return err;
 }
 
@@ -315,6 +319,8 @@ out:
 
 void agent_fini(struct agent *a)
 {
+	model_out_free(&a->model);
+	snap_cache_free(a->cache);
 	sources_free(&a->src);
 	publish_close(&a->pub);
 }

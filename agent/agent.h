@@ -26,6 +26,8 @@ struct agent {
 	struct sources src;
 	struct publisher pub;
 	struct diag diag;
+	struct model_out model;   /* the last resolve, reused by the next */
+	struct snap_cache *cache; /* the last build's blocks */
 	uint64_t content_hash; /* of the last published snapshot's content */
 	bool published_once;
 };

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ldmesh/hash.h"
 #include "selector.h"
 #include "strmap.h"
 
@@ -14,10 +15,13 @@ struct svc_ref {
 	const struct k8s_service *svc;
 	const char *path;
 	uint32_t order; /* position across all files, for a stable sort */
+	uint64_t id;    /* the object's identity: load_id and index */
 };
 
-struct pod_entry {
-	const struct k8s_pod *pod;
+/* An object joined by index: its address and its identity. */
+struct obj_ref {
+	const void *obj;
+	uint64_t id;
 };
 
 struct join {
@@ -26,10 +30,22 @@ struct join {
 	const struct model_opts *o;
 	struct diag *d;
 	struct strmap slices;   /* "ns\0service" -> slice index */
-	const struct k8s_slice **slice_v;
+	struct obj_ref *slice_v;
 	struct strmap pods;     /* "ns\0key\0value" -> pod entry */
-	const struct k8s_pod **pod_v;
+	struct obj_ref *pod_v;
+	uint64_t opts_key;      /* cluster domain and node name */
 };
+
+static uint64_t model__id(uint64_t load_id, size_t index)
+{
+	return ldmesh__fmix(load_id * LDMESH_HASH_K1 + index);
+}
+
+/* Fold one more input into a cache key. */
+static uint64_t model__mix(uint64_t key, uint64_t v)
+{
+	return ldmesh__fmix(key ^ (v + LDMESH_HASH_K2 + (key << 6) + (key >> 2)));
+}
 
 static void model__warn(struct diag *d, const char *path, const struct k8s_meta *m,
 			const char *fmt, ...)
@@ -100,7 +116,7 @@ static int model__index(struct join *j)
 		for (size_t s = 0; s < set->n_slices; s++) {
 			const struct k8s_slice *sl = &set->slices[s];
 			size_t len = model__key(key, sizeof(key), sl->meta.ns, sl->service, NULL);
-			j->slice_v[si] = sl;
+			j->slice_v[si] = (struct obj_ref){ sl, model__id(j->src[f].load_id, s) };
 			if (len && (err = strmap_add(&j->slices, key, len, (uint32_t)si)))
 				return err;
 			si++;
@@ -110,7 +126,7 @@ static int model__index(struct join *j)
 			for (size_t l = 0; l < pod->meta.labels.n; l++) {
 				const struct k8s_label *lb = &pod->meta.labels.v[l];
 				size_t len = model__key(key, sizeof(key), pod->meta.ns, lb->key, lb->value);
-				j->pod_v[pi] = pod;
+				j->pod_v[pi] = (struct obj_ref){ pod, model__id(j->src[f].load_id, p) };
 				if (len && (err = strmap_add(&j->pods, key, len, (uint32_t)pi)))
 					return err;
 				pi++;
@@ -206,22 +222,26 @@ static struct snap_endpoint_in *model__ep_add(struct ep_acc *a, const uint8_t ad
 	return &a->v[a->n++];
 }
 
+/* Join with the slices of `key`: fold their identities into *ck and, when
+ * `acc` is given, collect their endpoints. */
 static int model__from_slices(struct join *j, const char *key, size_t len,
-			      const struct snap_service_in *o, struct ep_acc *acc)
+			      const struct snap_service_in *o, struct ep_acc *acc,
+			      uint64_t *ck)
 {
 	bool have_slices = false;
 
 	for (uint32_t v = strmap_first(&j->slices, key, len); v != STRMAP_END;
 	     v = strmap_next(&j->slices, v))
-		have_slices |= !j->slice_v[v]->from_endpoints;
+		have_slices |= !((const struct k8s_slice *)j->slice_v[v].obj)->from_endpoints;
 	/* EndpointSlices are what kube-proxy reads; v1 Endpoints count only
 	 * when a service has no slices (hand-written or older manifests). */
 	for (uint32_t v = strmap_first(&j->slices, key, len); v != STRMAP_END;
 	     v = strmap_next(&j->slices, v)) {
-		const struct k8s_slice *sl = j->slice_v[v];
+		const struct k8s_slice *sl = j->slice_v[v].obj;
 		if (sl->from_endpoints == have_slices)
 			continue;
-		for (size_t e = 0; e < sl->n_endpoints; e++) {
+		*ck = model__mix(*ck, j->slice_v[v].id);
+		for (size_t e = 0; acc && e < sl->n_endpoints; e++) {
 			const struct k8s_endpoint *ke = &sl->endpoints[e];
 			struct snap_endpoint_in *out = model__ep_add(acc, ke->addr);
 			if (out == (void *)-1)
@@ -271,8 +291,10 @@ static bool model__family_wanted(const struct snap_service_in *o, const uint8_t 
 	return false;
 }
 
+/* The same for the pods the selector picks. */
 static int model__from_pods(struct join *j, const struct k8s_service *s,
-			    const struct snap_service_in *o, struct ep_acc *acc)
+			    const struct snap_service_in *o, struct ep_acc *acc,
+			    uint64_t *ck)
 {
 	char key[MODEL_KEY_MAX];
 	const struct k8s_label *first;
@@ -286,7 +308,7 @@ static int model__from_pods(struct join *j, const struct k8s_service *s,
 		return 0;
 	for (uint32_t v = strmap_first(&j->pods, key, len); v != STRMAP_END;
 	     v = strmap_next(&j->pods, v)) {
-		const struct k8s_pod *pod = j->pod_v[v];
+		const struct k8s_pod *pod = j->pod_v[v].obj;
 		/* The EndpointSlice controller's rules: terminal pods never;
 		 * terminating pods as not ready, still serving if Ready. */
 		bool serving = pod->ready && pod->phase == K8S_POD_RUNNING;
@@ -295,7 +317,8 @@ static int model__from_pods(struct join *j, const struct k8s_service *s,
 		if (!selector_matches(&s->selector, &pod->meta.labels) ||
 		    pod->phase == K8S_POD_SUCCEEDED || pod->phase == K8S_POD_FAILED)
 			continue;
-		for (size_t i = 0; i < pod->n_ips; i++) {
+		*ck = model__mix(*ck, j->pod_v[v].id);
+		for (size_t i = 0; acc && i < pod->n_ips; i++) {
 			struct snap_endpoint_in *out;
 			if (!model__family_wanted(o, pod->ips[i]))
 				continue;
@@ -322,20 +345,78 @@ static int model__from_pods(struct join *j, const struct k8s_service *s,
 	return 0;
 }
 
-static int model__endpoints(struct join *j, const struct k8s_service *s,
-			    struct snap_service_in *o)
+/* Previous results by cache key, for reuse. */
+struct prev_map {
+	struct model_out *prev;
+	uint32_t *slots; /* index + 1 into prev->services; 0 = empty */
+	size_t n_slots;
+};
+
+static int model__prev_map(struct prev_map *m, struct model_out *prev)
 {
+	m->prev = prev;
+	m->n_slots = 16;
+	while (prev && m->n_slots < prev->n_services * 2)
+		m->n_slots <<= 1;
+	m->slots = calloc(m->n_slots, sizeof(*m->slots));
+	if (!m->slots)
+		return -ENOMEM;
+	for (size_t i = 0; prev && i < prev->n_services; i++) {
+		size_t k = (size_t)prev->services[i].cache_key & (m->n_slots - 1);
+		while (m->slots[k])
+			k = (k + 1) & (m->n_slots - 1);
+		m->slots[k] = (uint32_t)(i + 1);
+	}
+	return 0;
+}
+
+/* Move the endpoints of the previous service with `key` into `o`. */
+static bool model__reuse(struct prev_map *m, uint64_t key, struct snap_service_in *o)
+{
+	for (size_t k = (size_t)key & (m->n_slots - 1); m->slots[k];
+	     k = (k + 1) & (m->n_slots - 1)) {
+		struct snap_service_in *p = &m->prev->services[m->slots[k] - 1];
+		if (p->cache_key != key)
+			continue;
+		o->endpoints = p->endpoints;
+		o->n_endpoints = p->n_endpoints;
+		p->endpoints = NULL;
+		p->n_endpoints = 0;
+		p->cache_key = 0; /* taken */
+		return true;
+	}
+	return false;
+}
+
+static int model__endpoints(struct join *j, const struct svc_ref *ref,
+			    struct snap_service_in *o, struct prev_map *pm)
+{
+	const struct k8s_service *s = ref->svc;
 	char key[MODEL_KEY_MAX];
 	struct ep_acc acc = { .n_ports = o->n_ports };
 	size_t len = model__key(key, sizeof(key), s->meta.ns, s->meta.name, NULL);
+	bool by_slices = len && strmap_first(&j->slices, key, len) != STRMAP_END;
+	uint64_t ck = model__mix(j->opts_key, ref->id);
 	int err = 0;
 
-	if (s->type == LDMESH_SVC_EXTERNAL_NAME)
+	/* The key covers every input of this service's output: its object,
+	 * its addresses, and the objects it is joined with. */
+	ck = model__mix(ck, ldmesh_hash64(o->cluster_ips, sizeof(o->cluster_ips),
+					  o->n_cluster_ips + ((uint64_t)o->flags << 8)));
+	if (s->type != LDMESH_SVC_EXTERNAL_NAME) {
+		if (by_slices)
+			model__from_slices(j, key, len, o, NULL, &ck);
+		else
+			model__from_pods(j, s, o, NULL, &ck);
+	}
+	o->cache_key = ck ? ck : 1;
+	if (s->type == LDMESH_SVC_EXTERNAL_NAME || model__reuse(pm, o->cache_key, o))
 		return 0;
-	if (len && strmap_first(&j->slices, key, len) != STRMAP_END)
-		err = model__from_slices(j, key, len, o, &acc);
+	ck = 0;
+	if (by_slices)
+		err = model__from_slices(j, key, len, o, &acc, &ck);
 	else
-		err = model__from_pods(j, s, o, &acc);
+		err = model__from_pods(j, s, o, &acc, &ck);
 	if (err) {
 		free(acc.v);
 		free(acc.ports);
@@ -399,11 +480,12 @@ static int model__addresses(struct join *j, struct svc_ref *refs, size_t n,
 }
 
 int model_resolve(const struct model_source *src, size_t n,
-		  const struct model_opts *o, struct model_out *out,
-		  struct diag *d)
+		  const struct model_opts *o, struct model_out *prev,
+		  struct model_out *out, struct diag *d)
 {
 	struct join j = { .src = src, .n_src = n, .o = o, .d = d };
 	struct model_out res = { .services = NULL };
+	struct prev_map pm = { .slots = NULL };
 	struct svc_ref *refs = NULL;
 	size_t n_refs = 0, n_unique = 0;
 	int err = -ENOMEM;
@@ -417,11 +499,12 @@ int model_resolve(const struct model_source *src, size_t n,
 	for (size_t f = 0; f < n; f++)
 		for (size_t s = 0; s < src[f].set.n_services; s++, n_refs++)
 			refs[n_refs] = (struct svc_ref){ &src[f].set.services[s],
-							src[f].path, (uint32_t)n_refs };
+							src[f].path, (uint32_t)n_refs,
+							model__id(src[f].load_id, s) };
 	qsort(refs, n_refs, sizeof(*refs), model__cmp_ref);
 	for (size_t i = 0; i < n_refs; i++) {
-		if (n_unique && !model__cmp_ref(&(struct svc_ref){ refs[i].svc, NULL, 0 },
-						&(struct svc_ref){ refs[n_unique - 1].svc, NULL, 0 })) {
+		if (n_unique && !model__cmp_ref(&(struct svc_ref){ refs[i].svc, NULL, 0, 0 },
+						&(struct svc_ref){ refs[n_unique - 1].svc, NULL, 0, 0 })) {
 			model__warn(d, refs[i].path, &refs[i].svc->meta,
 				    "Service %s/%s is also defined in %s; using that one",
 				    refs[i].svc->meta.ns, refs[i].svc->meta.name,
@@ -443,8 +526,13 @@ int model_resolve(const struct model_source *src, size_t n,
 	}
 	if ((err = model__addresses(&j, refs, n_unique, res.services, &res)))
 		goto out;
+	/* Everything a block depends on besides the service's own inputs. */
+	j.opts_key = ldmesh_hash64(o->cluster_domain, strlen(o->cluster_domain),
+				   o->node_name ? ldmesh_hash64(o->node_name, strlen(o->node_name), 1) : 0);
+	if ((err = model__prev_map(&pm, prev)))
+		goto out;
 	for (size_t i = 0; i < n_unique; i++)
-		if ((err = model__endpoints(&j, refs[i].svc, &res.services[i])))
+		if ((err = model__endpoints(&j, &refs[i], &res.services[i], &pm)))
 			goto out;
 
 	res.in = (struct snap_input){
@@ -462,6 +550,7 @@ out:
 	if (err)
 		model_out_free(&res);
 	free(refs);
+	free(pm.slots);
 	free(j.slice_v);
 	free(j.pod_v);
 	strmap_free(&j.slices);

@@ -19,6 +19,9 @@
 struct model_source {
 	char *path;                /* the file the objects came from */
 	struct manifest_set set;   /* its last good objects */
+	uint64_t load_id;          /* unique per parse of a file (sources.c):
+	                              objects are immutable, so (load_id, index)
+	                              names an object's content for good */
 };
 
 struct model_opts {
@@ -28,7 +31,10 @@ struct model_opts {
 };
 
 /* Resolved services; the snap_input points into this and into the
- * sources, so it is valid while both are. */
+ * sources, so it is valid while both are. Each service carries a cache_key
+ * naming its inputs (its object, the slices or pods it was joined with, its
+ * addresses), so unchanged services can be reused from one resolve to the
+ * next and by the snapshot builder's cache. */
 struct model_out {
 	struct snap_input in;
 	struct snap_service_in *services;
@@ -40,12 +46,16 @@ struct model_out {
  * Resolve `n` sources, given in path order. A Service defined twice: the
  * first definition in path order wins. Two Services asking for one
  * clusterIP: the first in (namespace, name) order keeps it, the other gets
- * none. Both are reported through `d` as warnings, not errors. Returns 0 or
- * -ENOMEM.
+ * none. Both are reported through `d` as warnings, not errors.
+ *
+ * `prev` (may be NULL) is the previous result over the same sources minus
+ * what changed since: services whose cache_key is unchanged take its arrays
+ * instead of joining again; whatever is taken is removed from `prev`, which
+ * the caller still frees. Returns 0 or -ENOMEM.
  */
 int model_resolve(const struct model_source *src, size_t n,
-		  const struct model_opts *o, struct model_out *out,
-		  struct diag *d);
+		  const struct model_opts *o, struct model_out *prev,
+		  struct model_out *out, struct diag *d);
 void model_out_free(struct model_out *out);
 
 #endif

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Build one snapshot (include/ldmesh/snapshot.h) from the resolved cluster
- * model: services with their ports and endpoints already joined. The builder
- * orders each service's endpoints for this node (chosen ones first, see
- * struct ldmesh_service), interns strings, and fills both hash indexes.
+ * model: services with their ports and endpoints already joined. Each
+ * service becomes a block (snap_block.h: its records with endpoints ordered
+ * for this node, see struct ldmesh_service); the builder lays the blocks
+ * out, relocates their references and fills both hash indexes.
  */
 #ifndef LDMESH_AGENT_SNAP_BUILD_H
 #define LDMESH_AGENT_SNAP_BUILD_H
@@ -32,6 +33,8 @@ struct snap_endpoint_in {
 };
 
 struct snap_service_in {
+	uint64_t cache_key;           /* nonzero: equal keys mean equal input, so
+	                                 a cached block may stand in (model.c) */
 	const char *ns, *name;
 	const char *external_name;    /* or NULL */
 	uint8_t type;                 /* enum ldmesh_svc_type */
@@ -59,12 +62,27 @@ struct snap_input {
 };
 
 /*
- * Build the snapshot bytes. On success returns 0 and sets *out (caller-
- * owned, free()) and *out_size; on failure returns -errno (-EINVAL when a
- * string exceeds LDMESH_STR_MAX, -E2BIG when a section would pass 4 GiB)
- * and leaves both untouched. Two services claiming the same VIP key or
- * name: the first one wins (the model has already reported the conflict).
+ * Blocks of earlier builds, kept by cache key, plus the shared pool of
+ * node, zone and hint names. Owned by the caller; one per publisher.
  */
+struct snap_cache;
+
+int snap_cache_new(struct snap_cache **out);
+void snap_cache_free(struct snap_cache *c); /* accepts NULL */
+
+/*
+ * Build the snapshot bytes. With a cache, services whose cache_key matched
+ * a block of the previous build reuse it; blocks not used by this build are
+ * dropped. On success returns 0 and sets *out (caller-owned, free()) and
+ * *out_size; on failure returns -errno (-EINVAL when a string exceeds
+ * LDMESH_STR_MAX, -E2BIG when a section would pass 4 GiB) and leaves both
+ * untouched. Two services claiming the same VIP key or name: the first one
+ * wins (the model has already reported the conflict).
+ */
+int snap_build_cached(const struct snap_input *in, struct snap_cache *cache,
+		      void **out, size_t *out_size);
+
+/* The same without reuse. */
 int snap_build(const struct snap_input *in, void **out, size_t *out_size);
 
 #endif

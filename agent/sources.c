@@ -105,6 +105,7 @@ int sources_update(struct sources *s, const char *path, bool force, struct diag 
 	}
 	manifest_set_free(&s->v[i].set);
 	s->v[i].set = set;
+	s->v[i].load_id = ++s->loads;
 	s->ids[i] = id;
 	return 1;
 }

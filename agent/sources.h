@@ -27,6 +27,7 @@ struct sources {
 	struct model_source *v; /* sorted by path: the order conflicts use */
 	struct source_id *ids;  /* parallel to v */
 	size_t n, cap;
+	uint64_t loads;         /* parses so far: the next load_id */
 };
 
 /*

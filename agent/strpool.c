@@ -25,16 +25,19 @@ int strpool_init(struct strpool *p)
 	return 0;
 }
 
-static size_t strpool__slot(const struct strpool *p, const char *s, size_t len)
+static size_t strpool__slot(const struct strpool *p, const char *s, size_t len,
+			    uint64_t hash)
 {
 	size_t mask = p->n_slots - 1;
-	size_t i = (size_t)ldmesh_hash64(s, len, 0) & mask;
+	uint32_t h32 = (uint32_t)(hash >> 32);
 
-	for (;; i = (i + 1) & mask) {
-		uint32_t off = p->slots[i];
-		if (!off)
+	for (size_t i = (size_t)hash & mask;; i = (i + 1) & mask) {
+		const struct strpool_slot *slot = &p->slots[i];
+		if (!slot->ref1)
 			return i;
-		off--;
+		if (slot->hash32 != h32)
+			continue;
+		uint32_t off = slot->ref1 - 1;
 		if ((uint8_t)p->data[off] == len && !memcmp(p->data + off + 1, s, len))
 			return i;
 	}
@@ -42,7 +45,7 @@ static size_t strpool__slot(const struct strpool *p, const char *s, size_t len)
 
 static int strpool__grow_slots(struct strpool *p)
 {
-	uint32_t *old = p->slots;
+	struct strpool_slot *old = p->slots;
 	size_t old_n = p->n_slots;
 
 	p->n_slots *= 2;
@@ -53,32 +56,25 @@ static int strpool__grow_slots(struct strpool *p)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < old_n; i++) {
-		uint32_t off = old[i];
-		if (!off)
+		if (!old[i].ref1)
 			continue;
-		/* A slot holds offset + 1: the string's bytes start there. */
-		p->slots[strpool__slot(p, p->data + off, (uint8_t)p->data[off - 1])] = off;
+		/* Rebuild the full hash from the stored string. */
+		const char *s = p->data + old[i].ref1;
+		size_t len = (uint8_t)p->data[old[i].ref1 - 1];
+		uint64_t h = ldmesh_hash64(s, len, 0);
+		p->slots[strpool__slot(p, s, len, h)] = old[i];
 	}
 	free(old);
 	return 0;
 }
 
-int strpool_add(struct strpool *p, const char *s, size_t len, ldmesh_str_t *ref)
+static int strpool__append(struct strpool *p, const char *s, size_t len,
+			   ldmesh_str_t *ref)
 {
-	size_t i, need;
+	size_t need = p->len + len + 2;
 
-	if (!len) {
-		*ref = 0;
-		return 0;
-	}
 	if (len > LDMESH_STR_MAX)
 		return -EINVAL;
-	i = strpool__slot(p, s, len);
-	if (p->slots[i]) {
-		*ref = p->slots[i] - 1;
-		return 0;
-	}
-	need = p->len + len + 2;
 	if (need >= UINT32_MAX)
 		return -E2BIG;
 	if (need > p->cap) {
@@ -94,7 +90,31 @@ int strpool_add(struct strpool *p, const char *s, size_t len, ldmesh_str_t *ref)
 	memcpy(p->data + p->len + 1, s, len);
 	p->data[p->len + 1 + len] = 0;
 	p->len = need;
-	p->slots[i] = *ref + 1;
+	return 0;
+}
+
+int strpool_add(struct strpool *p, const char *s, size_t len, ldmesh_str_t *ref)
+{
+	uint64_t hash;
+	size_t i;
+	int err;
+
+	if (!len) {
+		*ref = 0;
+		return 0;
+	}
+	if (len > LDMESH_STR_MAX)
+		return -EINVAL;
+	hash = ldmesh_hash64(s, len, 0);
+	i = strpool__slot(p, s, len, hash);
+	if (p->slots[i].ref1) {
+		*ref = p->slots[i].ref1 - 1;
+		return 0;
+	}
+	if ((err = strpool__append(p, s, len, ref)))
+		return err;
+	p->slots[i].ref1 = *ref + 1;
+	p->slots[i].hash32 = (uint32_t)(hash >> 32);
 	/* Keep the load under one half so probe sequences stay short. */
 	if (++p->used * 2 > p->n_slots)
 		return strpool__grow_slots(p);
@@ -104,6 +124,15 @@ int strpool_add(struct strpool *p, const char *s, size_t len, ldmesh_str_t *ref)
 int strpool_add_cstr(struct strpool *p, const char *s, ldmesh_str_t *ref)
 {
 	return strpool_add(p, s ? s : "", s ? strlen(s) : 0, ref);
+}
+
+int strpool_append_cstr(struct strpool *p, const char *s, ldmesh_str_t *ref)
+{
+	if (!s || !*s) {
+		*ref = 0;
+		return 0;
+	}
+	return strpool__append(p, s, strlen(s), ref);
 }
 
 void strpool_free(struct strpool *p)

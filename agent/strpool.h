@@ -15,7 +15,10 @@
 struct strpool {
 	char *data;
 	size_t len, cap;
-	uint32_t *slots; /* offsets + 1; 0 marks an empty slot */
+	struct strpool_slot {
+		uint32_t ref1;   /* offset + 1; 0 marks an empty slot */
+		uint32_t hash32; /* compared first: a miss never touches data */
+	} *slots;
 	size_t n_slots, used;
 };
 
@@ -25,6 +28,9 @@ int strpool_init(struct strpool *p);
 int strpool_add(struct strpool *p, const char *s, size_t len, ldmesh_str_t *ref);
 /* The same for a C string; NULL interns the empty string. */
 int strpool_add_cstr(struct strpool *p, const char *s, ldmesh_str_t *ref);
+/* Append without interning: for strings that are unique anyway (pod
+ * names), where a lookup would only cost a cache miss. */
+int strpool_append_cstr(struct strpool *p, const char *s, ldmesh_str_t *ref);
 void strpool_free(struct strpool *p);
 
 #endif

@@ -466,7 +466,7 @@ static void resolve(struct world *w, struct model_out *out)
 
 	cidr(&o.cidr, "10.96.0.0/12");
 	tu_diag_init(&t);
-	assert_int_equal(model_resolve(w->src, w->n, &o, out, &t.d), 0);
+	assert_int_equal(model_resolve(w->src, w->n, &o, NULL, out, &t.d), 0);
 	assert_int_equal(t.n, 0);
 	assert_int_equal(out->conflicts, 0);
 }

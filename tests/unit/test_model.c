@@ -88,7 +88,7 @@ static void resolve_cidr(struct world *w, const char *cidr)
 
 	assert_int_equal(ipalloc_parse_cidr(cidr, &o.cidr), 0);
 	tu_diag_init(&w->diag);
-	assert_int_equal(model_resolve(w->src, w->n, &o, &w->out, &w->diag.d), 0);
+	assert_int_equal(model_resolve(w->src, w->n, &o, NULL, &w->out, &w->diag.d), 0);
 	w->resolved = 1;
 }
 
