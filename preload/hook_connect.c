@@ -59,7 +59,8 @@ static void hook_connect__trace(int fd, const struct ldmesh_snap *s,
 /* The VIP slot for this socket's protocol; the socket type is asked only
  * here, after the address already matched a VIP. */
 static const struct ldmesh_vip_slot *
-hook_connect__slot(int fd, const struct ldmesh_vip_slot *tcp,
+hook_connect__slot(int fd, const struct ldmesh_snap *s, const uint8_t a[16],
+		   uint16_t port, const struct ldmesh_vip_slot *tcp,
 		   const struct ldmesh_vip_slot *udp)
 {
 	int type = 0, saved = errno;
@@ -72,7 +73,7 @@ hook_connect__slot(int fd, const struct ldmesh_vip_slot *tcp,
 	if (type == SOCK_STREAM)
 		return tcp;
 	if (type == SOCK_DGRAM)
-		return udp;
+		return udp ? udp : ldmesh_snap_find_vip(s, a, port, LDMESH_PROTO_UDP);
 	return NULL;
 }
 
@@ -99,13 +100,15 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	s = ldmesh_table_acquire(&st->table, &slot);
 	if (!s)
 		goto pass;
+	/* Most VIPs are TCP: the UDP probe waits until the socket says it is
+	 * one, or the TCP probe missed. */
 	tcp = ldmesh_snap_find_vip(s, a, port, LDMESH_PROTO_TCP);
-	udp = ldmesh_snap_find_vip(s, a, port, LDMESH_PROTO_UDP);
+	udp = tcp ? NULL : ldmesh_snap_find_vip(s, a, port, LDMESH_PROTO_UDP);
 	if (!tcp && !udp) {
 		ldmesh_table_release(&st->table, slot);
 		goto pass;
 	}
-	vip = hook_connect__slot(fd, tcp, udp);
+	vip = hook_connect__slot(fd, s, a, port, tcp, udp);
 	if (!vip) {
 		ldmesh_table_release(&st->table, slot);
 		goto pass;
