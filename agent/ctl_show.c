@@ -117,14 +117,41 @@ static const char *ctl__ep_state(uint32_t flags)
 	return "not-ready";
 }
 
-static void ctl__services_text(const struct ctl *c)
+/* The snapshot keeps services in manifest order; people read them sorted
+ * by namespace and name, like kubectl. */
+static const struct ldmesh_snap *ctl__sort_snap;
+
+static int ctl__cmp_service(const void *pa, const void *pb)
+{
+	const struct ldmesh_snap *s = ctl__sort_snap;
+	const struct ldmesh_service *a = &s->services[*(const uint32_t *)pa];
+	const struct ldmesh_service *b = &s->services[*(const uint32_t *)pb];
+	int c = strcmp(ldmesh_snap_str(s, a->ns), ldmesh_snap_str(s, b->ns));
+
+	return c ? c : strcmp(ldmesh_snap_str(s, a->name), ldmesh_snap_str(s, b->name));
+}
+
+static uint32_t *ctl__sorted(const struct ctl *c)
+{
+	uint32_t *order = malloc((c->snap->n_services + 1) * sizeof(*order));
+
+	if (!order)
+		return NULL;
+	for (uint32_t i = 0; i < c->snap->n_services; i++)
+		order[i] = i;
+	ctl__sort_snap = c->snap;
+	qsort(order, c->snap->n_services, sizeof(*order), ctl__cmp_service);
+	return order;
+}
+
+static void ctl__services_text(const struct ctl *c, const uint32_t *order)
 {
 	char ips[128], a[64], ports[256];
 
 	fprintf(c->out, "%-16s %-24s %-13s %-18s %-20s %s\n", "NAMESPACE", "NAME",
 		"TYPE", "CLUSTER-IP", "PORT(S)", "ENDPOINTS");
-	for (uint32_t i = 0; i < c->snap->n_services; i++) {
-		const struct ldmesh_service *s = &c->snap->services[i];
+	for (uint32_t k = 0; k < c->snap->n_services; k++) {
+		const struct ldmesh_service *s = &c->snap->services[order[k]];
 		ports[0] = 0;
 		for (uint32_t p = 0; p < s->port_count; p++) {
 			const struct ldmesh_port *pt = &c->snap->ports[s->first_port + p];
@@ -176,7 +203,7 @@ static void ctl__endpoint_json(const struct ctl *c, struct json *j,
 	json_close(j, '}');
 }
 
-static void ctl__services_json(const struct ctl *c)
+static void ctl__services_json(const struct ctl *c, const uint32_t *order)
 {
 	struct json j;
 	char a[64];
@@ -185,8 +212,8 @@ static void ctl__services_json(const struct ctl *c)
 	json_open(&j, '{');
 	json_key(&j, "generation"), json_u64(&j, c->snap->generation);
 	json_key(&j, "services"), json_open(&j, '[');
-	for (uint32_t i = 0; i < c->snap->n_services; i++) {
-		const struct ldmesh_service *s = &c->snap->services[i];
+	for (uint32_t si = 0; si < c->snap->n_services; si++) {
+		const struct ldmesh_service *s = &c->snap->services[order[si]];
 		json_open(&j, '{');
 		json_key(&j, "namespace"), json_str(&j, STR(s->ns));
 		json_key(&j, "name"), json_str(&j, STR(s->name));
@@ -233,10 +260,17 @@ static void ctl__services_json(const struct ctl *c)
 
 int ctl_services(const struct ctl *c)
 {
+	uint32_t *order = ctl__sorted(c);
+
+	if (!order) {
+		fprintf(stderr, "ldmeshctl: out of memory\n");
+		return 1;
+	}
 	if (c->json)
-		ctl__services_json(c);
+		ctl__services_json(c, order);
 	else
-		ctl__services_text(c);
+		ctl__services_text(c, order);
+	free(order);
 	return 0;
 }
 

@@ -61,16 +61,16 @@ static void model__warn(struct diag *d, const char *path, const struct k8s_meta 
 		d->report(d->ctx, line);
 }
 
-static int model__cmp_ref(const void *pa, const void *pb)
-{
-	const struct svc_ref *a = pa, *b = pb;
-	int c = strcmp(a->svc->meta.ns, b->svc->meta.ns);
+/* qsort has no context argument; the model resolves on one thread. */
+static const struct svc_ref *model__sort_refs;
 
-	if (!c)
-		c = strcmp(a->svc->meta.name, b->svc->meta.name);
-	if (!c)
-		c = a->order < b->order ? -1 : a->order > b->order;
-	return c;
+static int model__cmp_index(const void *pa, const void *pb)
+{
+	const struct k8s_service *a = model__sort_refs[*(const size_t *)pa].svc;
+	const struct k8s_service *b = model__sort_refs[*(const size_t *)pb].svc;
+	int c = strcmp(a->meta.ns, b->meta.ns);
+
+	return c ? c : strcmp(a->meta.name, b->meta.name);
 }
 
 /* "a\0b" and "a\0b\0c" keys: NUL cannot occur in names, so no ambiguity. */
@@ -152,12 +152,10 @@ static void model__flags_from_service(const struct k8s_service *s, struct snap_s
 	o->n_external_ips = s->n_external_ips;
 }
 
-static int model__ports(const struct k8s_service *s, struct snap_service_in *o)
+/* Ports of every service come from one array (res->ports), sized first. */
+static void model__ports(const struct k8s_service *s, struct snap_service_in *o,
+			 struct snap_port_in *ports)
 {
-	struct snap_port_in *ports = calloc(s->n_ports + 1, sizeof(*ports));
-
-	if (!ports)
-		return -ENOMEM;
 	for (size_t i = 0; i < s->n_ports; i++) {
 		const struct k8s_service_port *p = &s->ports[i];
 		ports[i] = (struct snap_port_in){
@@ -169,7 +167,6 @@ static int model__ports(const struct k8s_service *s, struct snap_service_in *o)
 	}
 	o->ports = ports;
 	o->n_ports = s->n_ports;
-	return 0;
 }
 
 static bool model__same_name(const char *a, const char *b)
@@ -310,8 +307,9 @@ static int model__from_pods(struct join *j, const struct k8s_service *s,
 	     v = strmap_next(&j->pods, v)) {
 		const struct k8s_pod *pod = j->pod_v[v].obj;
 		/* The EndpointSlice controller's rules: terminal pods never;
-		 * terminating pods as not ready, still serving if Ready. */
-		bool serving = pod->ready && pod->phase == K8S_POD_RUNNING;
+		 * readiness is the Ready condition alone (whatever the phase
+		 * says); terminating pods as not ready, still serving if Ready. */
+		bool serving = pod->ready;
 		bool ready = s->publish_not_ready || (serving && !pod->meta.deleting);
 
 		if (!selector_matches(&s->selector, &pod->meta.labels) ||
@@ -459,10 +457,21 @@ static int model__addresses(struct join *j, struct svc_ref *refs, size_t n,
 		 * never resolve to another service's address. */
 		out[i].n_cluster_ips = kept;
 	}
+	/* Allocation in (namespace, name) order, whatever the file layout:
+	 * collisions then resolve the same way on every node. */
+	size_t *order = calloc(n + 1, sizeof(*order)), n_order = 0;
+	if (!order)
+		err = -ENOMEM;
 	for (size_t i = 0; i < n && !err; i++) {
 		const struct k8s_service *s = refs[i].svc;
-		if (s->n_cluster_ips || s->headless || s->type == LDMESH_SVC_EXTERNAL_NAME)
-			continue;
+		if (!s->n_cluster_ips && !s->headless && s->type != LDMESH_SVC_EXTERNAL_NAME)
+			order[n_order++] = i;
+	}
+	model__sort_refs = refs;
+	qsort(order, n_order, sizeof(*order), model__cmp_index);
+	for (size_t k = 0; k < n_order && !err; k++) {
+		size_t i = order[k];
+		const struct k8s_service *s = refs[i].svc;
 		err = ipalloc_assign(&alloc, s->meta.ns, s->meta.name, out[i].cluster_ips[0]);
 		if (err == -ENOSPC) {
 			model__warn(j->d, refs[i].path, &s->meta,
@@ -475,6 +484,7 @@ static int model__addresses(struct join *j, struct svc_ref *refs, size_t n,
 		out[i].n_cluster_ips = 1;
 		out[i].flags |= LDMESH_SVC_F_ALLOCATED_IP;
 	}
+	free(order);
 	ipalloc_free(&alloc);
 	return err;
 }
@@ -486,6 +496,8 @@ int model_resolve(const struct model_source *src, size_t n,
 	struct join j = { .src = src, .n_src = n, .o = o, .d = d };
 	struct model_out res = { .services = NULL };
 	struct prev_map pm = { .slots = NULL };
+	struct strmap seen = { .slots = NULL };
+	char key[MODEL_KEY_MAX];
 	struct svc_ref *refs = NULL;
 	size_t n_refs = 0, n_unique = 0;
 	int err = -ENOMEM;
@@ -501,28 +513,41 @@ int model_resolve(const struct model_source *src, size_t n,
 			refs[n_refs] = (struct svc_ref){ &src[f].set.services[s],
 							src[f].path, (uint32_t)n_refs,
 							model__id(src[f].load_id, s) };
-	qsort(refs, n_refs, sizeof(*refs), model__cmp_ref);
+	/* A Service defined twice: the first definition in path order wins. */
+	if ((err = strmap_init(&seen, n_refs)))
+		goto out;
 	for (size_t i = 0; i < n_refs; i++) {
-		if (n_unique && !model__cmp_ref(&(struct svc_ref){ refs[i].svc, NULL, 0, 0 },
-						&(struct svc_ref){ refs[n_unique - 1].svc, NULL, 0, 0 })) {
-			model__warn(d, refs[i].path, &refs[i].svc->meta,
+		const struct k8s_meta *m = &refs[i].svc->meta;
+		size_t len = model__key(key, sizeof(key), m->ns, m->name, NULL);
+		uint32_t first = strmap_first(&seen, key, len);
+		if (first != STRMAP_END) {
+			model__warn(d, refs[i].path, m,
 				    "Service %s/%s is also defined in %s; using that one",
-				    refs[i].svc->meta.ns, refs[i].svc->meta.name,
-				    refs[n_unique - 1].path);
+				    m->ns, m->name, refs[first].path);
 			res.conflicts++;
 			continue;
 		}
+		if ((err = strmap_add(&seen, key, len, (uint32_t)n_unique)))
+			goto out;
 		refs[n_unique++] = refs[i];
 	}
+	err = -ENOMEM;
 
 	res.services = calloc(n_unique + 1, sizeof(*res.services));
 	if (!res.services || (err = model__index(&j)))
 		goto out;
 	res.n_services = n_unique;
+	size_t n_ports = 0;
+	for (size_t i = 0; i < n_unique; i++)
+		n_ports += refs[i].svc->n_ports;
+	res.ports = calloc(n_ports + 1, sizeof(*res.ports));
+	if (!res.ports)
+		goto out;
+	n_ports = 0;
 	for (size_t i = 0; i < n_unique; i++) {
 		model__flags_from_service(refs[i].svc, &res.services[i]);
-		if ((err = model__ports(refs[i].svc, &res.services[i])))
-			goto out;
+		model__ports(refs[i].svc, &res.services[i], res.ports + n_ports);
+		n_ports += refs[i].svc->n_ports;
 	}
 	if ((err = model__addresses(&j, refs, n_unique, res.services, &res)))
 		goto out;
@@ -551,6 +576,7 @@ out:
 		model_out_free(&res);
 	free(refs);
 	free(pm.slots);
+	strmap_free(&seen);
 	free(j.slice_v);
 	free(j.pod_v);
 	strmap_free(&j.slices);
@@ -563,12 +589,12 @@ void model_out_free(struct model_out *out)
 	if (!out)
 		return;
 	for (size_t i = 0; out->services && i < out->n_services; i++) {
-		free((void *)out->services[i].ports);
 		/* the port matrix is one block starting at the first row */
 		if (out->services[i].n_endpoints)
 			free((void *)out->services[i].endpoints[0].ports);
 		free((void *)out->services[i].endpoints);
 	}
 	free(out->services);
+	free(out->ports);
 	memset(out, 0, sizeof(*out));
 }

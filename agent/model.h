@@ -39,14 +39,16 @@ struct model_out {
 	struct snap_input in;
 	struct snap_service_in *services;
 	size_t n_services;
+	struct snap_port_in *ports; /* every service's ports, one block */
 	unsigned conflicts;        /* duplicates and address clashes reported */
 };
 
 /*
- * Resolve `n` sources, given in path order. A Service defined twice: the
- * first definition in path order wins. Two Services asking for one
- * clusterIP: the first in (namespace, name) order keeps it, the other gets
- * none. Both are reported through `d` as warnings, not errors.
+ * Resolve `n` sources, given in path order; the services come out in that
+ * order. A Service defined twice, or two Services asking for one clusterIP:
+ * the first definition in path order wins, the other is reported through
+ * `d` as a warning (not an error) and dropped, or gets no address.
+ * Addresses are allocated in (namespace, name) order.
  *
  * `prev` (may be NULL) is the previous result over the same sources minus
  * what changed since: services whose cache_key is unchanged take its arrays

@@ -30,7 +30,8 @@ static struct strmap_slot *strmap__find(const struct strmap *m, const char *key,
 
 	for (size_t i = (size_t)hash & mask;; i = (i + 1) & mask) {
 		struct strmap_slot *s = &m->slots[i];
-		if (!s->key || (s->hash == hash && s->len == len && !memcmp(s->key, key, len)))
+		if (!s->key || (s->hash == hash && s->len == len &&
+				!memcmp(m->keys + s->key - 1, key, len)))
 			return s;
 	}
 }
@@ -50,12 +51,22 @@ int strmap_add(struct strmap *m, const char *key, size_t len, uint32_t value)
 	}
 	/* Sized for at most one key per value at half load (init), so the
 	 * table never fills and never needs to grow. */
-	s->key = malloc(len + 1);
-	if (!s->key)
-		return -ENOMEM;
-	memcpy(s->key, key, len);
-	s->key[len] = 0;
-	s->len = len;
+	if (m->keys_len + len + 1 > m->keys_cap) {
+		size_t cap = m->keys_cap ? m->keys_cap * 2 : 4096;
+		while (cap < m->keys_len + len + 1)
+			cap *= 2;
+		if (cap >= UINT32_MAX)
+			return -E2BIG;
+		char *k = realloc(m->keys, cap);
+		if (!k)
+			return -ENOMEM;
+		m->keys = k;
+		m->keys_cap = cap;
+	}
+	memcpy(m->keys + m->keys_len, key, len);
+	s->key = (uint32_t)m->keys_len + 1;
+	m->keys_len += len;
+	s->len = (uint32_t)len;
 	s->hash = hash;
 	s->head = s->tail = value;
 	m->used++;
@@ -70,9 +81,7 @@ uint32_t strmap_first(const struct strmap *m, const char *key, size_t len)
 
 void strmap_free(struct strmap *m)
 {
-	if (m->slots)
-		for (size_t i = 0; i < m->n_slots; i++)
-			free(m->slots[i].key);
+	free(m->keys);
 	free(m->slots);
 	free(m->next);
 	memset(m, 0, sizeof(*m));

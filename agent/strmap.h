@@ -13,15 +13,19 @@
 #define STRMAP_END UINT32_MAX
 
 struct strmap_slot {
-	char *key; /* owned copy; NULL = empty slot */
-	size_t len;
 	uint64_t hash;
+	uint32_t key;  /* offset + 1 of the key's copy in `keys`; 0 = empty */
+	uint32_t len;
 	uint32_t head, tail;
 };
 
 struct strmap {
 	struct strmap_slot *slots;
 	size_t n_slots, used;
+	char *keys;    /* every key, back to back: one allocation, not one
+	                  per key, since the model rebuilds its maps on every
+	                  publish */
+	size_t keys_len, keys_cap;
 	uint32_t *next; /* next[value]: the following value of the same key */
 	size_t n_next;
 };

@@ -923,6 +923,69 @@ static void test_many_pods_one_service(void **state)
 	world_free(&w);
 }
 
+static const char *reuse_yaml(const char *name, const char *ip, int n_eps)
+{
+	static char buf[4][2048];
+	static int k;
+	k = (k + 1) % 4;
+	int len = snprintf(buf[k], sizeof(buf[k]),
+		"apiVersion: v1\nkind: Service\nmetadata: {name: %s}\n"
+		"spec: {clusterIP: %s, ports: [{port: 80, targetPort: 8080}]}\n"
+		"---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+		"metadata: {name: %s-1, labels: {kubernetes.io/service-name: %s}}\n"
+		"addressType: IPv4\nports: [{port: 8080, protocol: TCP}]\nendpoints:\n",
+		name, ip, name, name);
+	for (int i = 0; i < n_eps; i++)
+		len += snprintf(buf[k] + len, sizeof(buf[k]) - (size_t)len,
+				"- addresses: [\"10.244.%d.%d\"]\n", n_eps, i + 1);
+	return buf[k];
+}
+
+/* An incremental resolve (previous result given) reuses the services whose
+ * inputs did not change and gives exactly what a full resolve gives. */
+static void test_incremental_resolve_matches_full(void **state)
+{
+	struct world w = { .n = 0 };
+	struct model_opts o = { .cluster_domain = "cluster.local", .node_name = "node-a" };
+	struct model_out full, inc;
+	struct tu_diag t;
+
+	assert_int_equal(ipalloc_parse_cidr("10.96.0.0/12", &o.cidr), 0);
+	add_text(&w, "a.yaml", reuse_yaml("alpha", "10.96.0.1", 2));
+	add_text(&w, "b.yaml", reuse_yaml("beta", "10.96.0.2", 3));
+	w.src[0].load_id = 1;
+	w.src[1].load_id = 2;
+	tu_diag_init(&t);
+	assert_int_equal(model_resolve(w.src, w.n, &o, NULL, &w.out, &t.d), 0);
+	w.resolved = 1;
+	const struct snap_endpoint_in *alpha_eps = w.out.services[0].endpoints;
+
+	/* b.yaml is re-read with one endpoint more: a new load. */
+	manifest_set_free(&w.src[1].set);
+	const char *text = reuse_yaml("beta", "10.96.0.2", 4);
+	assert_int_equal(manifest_load_data("b.yaml", text, strlen(text), &w.src[1].set, &t.d), 0);
+	w.src[1].load_id = 3;
+	assert_int_equal(model_resolve(w.src, w.n, &o, &w.out, &inc, &t.d), 0);
+	assert_int_equal(model_resolve(w.src, w.n, &o, NULL, &full, &t.d), 0);
+
+	/* alpha's endpoints were taken over, not rebuilt; beta's are new. */
+	assert_ptr_equal(inc.services[0].endpoints, alpha_eps);
+	assert_null(w.out.services[0].endpoints);
+	assert_int_equal(inc.n_services, full.n_services);
+	for (size_t i = 0; i < full.n_services; i++) {
+		assert_int_equal(inc.services[i].cache_key, full.services[i].cache_key);
+		assert_int_equal(inc.services[i].n_endpoints, full.services[i].n_endpoints);
+		for (size_t e = 0; e < full.services[i].n_endpoints; e++)
+			assert_memory_equal(inc.services[i].endpoints[e].addr,
+					    full.services[i].endpoints[e].addr, 16);
+	}
+	assert_int_equal(inc.services[1].n_endpoints, 4);
+	assert_int_not_equal(inc.services[1].cache_key, w.out.services[1].cache_key);
+	model_out_free(&inc);
+	model_out_free(&full);
+	world_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -946,6 +1009,7 @@ int main(void)
 		cmocka_unit_test(test_dual_stack_pod_ips_filtered_by_family),
 		cmocka_unit_test(test_dual_stack_allocated_from_v6_cidr),
 		cmocka_unit_test(test_many_pods_one_service),
+		cmocka_unit_test(test_incremental_resolve_matches_full),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
