@@ -14,6 +14,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -276,6 +277,31 @@ out:
  * through rather than spin. */
 #define TABLE_PIN_TRIES 16
 
+/* Before the first snapshot is mapped there is nothing to pin, so a call
+ * that finds another thread in table__refresh (holding `refreshing`, maybe
+ * mapping that first snapshot right now) would pass through although the
+ * table exists. Wait for that thread instead, bounded in time: this happens
+ * only while no snapshot is mapped (startup, or a table that appears late). */
+#define TABLE_FIRST_WAIT_NS 100000000ULL
+
+static void table__wait_refresher(struct ldmesh_table *t)
+{
+	uint64_t deadline = 0;
+
+	while (atomic_load(&t->current) < 0) {
+		if (!atomic_flag_test_and_set(&t->refreshing)) {
+			/* nobody is refreshing: whatever it did is done */
+			atomic_flag_clear(&t->refreshing);
+			return;
+		}
+		if (!deadline)
+			deadline = table__now_ns() + TABLE_FIRST_WAIT_NS;
+		else if (table__now_ns() > deadline)
+			return;
+		sched_yield();
+	}
+}
+
 const struct ldmesh_snap *ldmesh_table_acquire(struct ldmesh_table *t,
 					       int *slot)
 {
@@ -286,6 +312,8 @@ const struct ldmesh_snap *ldmesh_table_acquire(struct ldmesh_table *t,
 			  atomic_load_explicit(&t->seen_generation,
 					       memory_order_relaxed))
 		table__refresh(t);
+	if (atomic_load(&t->current) < 0)
+		table__wait_refresher(t);
 
 	for (int n = 0; n < TABLE_PIN_TRIES; n++) {
 		int cur = atomic_load(&t->current);

@@ -1,0 +1,240 @@
+# shellcheck shell=bash
+# Shared helpers for the end-to-end tests (tests/e2e/test_*.sh).
+#
+# A test script does:
+#     . "$(dirname "$0")/lib.sh"
+#     e2e_netns "$@"          # re-exec inside a private network namespace
+#     e2e_setup               # temp dir, resolv.conf, cleanup trap
+#     ...
+#     e2e_done                # summary; exit 1 if any check failed
+#
+# Network safety: e2e_netns re-executes the script under `unshare --net`
+# (falling back to an unprivileged user+net namespace) and refuses to go on
+# unless the only interface in sight is `lo`. Pod IPs are added to `lo` as
+# /32; ClusterIPs (10.96.0.0/12) stay unrouted, so only the preload reaches
+# them and without it a connect fails with ENETUNREACH. If no namespace can
+# be made the test is skipped (exit 77), never run outside one.
+#
+# Environment: LDMESH_BUILD (build dir), LDMESH_SRC (source dir); both
+# default to ../../build and ../.. relative to this file.
+
+set -euo pipefail
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LDMESH_SRC=${LDMESH_SRC:-$(cd "$E2E_DIR/../.." && pwd)}
+LDMESH_BUILD=${LDMESH_BUILD:-$LDMESH_SRC/build}
+AGENT=$LDMESH_BUILD/agent/ldmesh-agent
+CTL=$LDMESH_BUILD/agent/ldmeshctl
+LIB=$LDMESH_BUILD/preload/libldmesh.so
+
+# Nothing here may reach a proxy: curl and urllib must dial what we say.
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy \
+	no_proxy NO_PROXY LD_PRELOAD LDMESH_TABLE LDMESH_TRACE LDMESH_TRACE_FILE \
+	LDMESH_DISABLE LOCALDOMAIN RES_OPTIONS 2>/dev/null || true
+
+E2E_NAME=$(basename "${0%.sh}")
+E2E_FAILS=0
+E2E_OKS=0
+E2E_PIDS=()
+E2E_T0=$(date +%s%N)
+
+e2e_log() { printf '# %s\n' "$*"; }
+
+e2e_skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+e2e_die() {
+	echo "FATAL: $*" >&2
+	exit 1
+}
+
+# Re-execute the calling script inside a fresh network namespace.
+e2e_netns() {
+	if [ "${LDMESH_E2E_IN_NETNS:-}" != 1 ]; then
+		local err how=""
+		command -v unshare >/dev/null || e2e_skip "cannot create a network namespace: unshare(1) not installed"
+		command -v ip >/dev/null || e2e_skip "cannot create a network namespace: ip(8) not installed (iproute2)"
+		# --pid --fork --kill-child: if the test dies (ctest timeout), the
+		# kernel ends every server and client left in its namespace
+		if err=$(unshare --net --pid --fork --kill-child true 2>&1); then
+			how="unshare --net --pid --fork --kill-child"
+		elif unshare --user --map-root-user --net --pid --fork --kill-child true 2>/dev/null; then
+			how="unshare --user --map-root-user --net --pid --fork --kill-child"
+		else
+			e2e_skip "cannot create a network namespace: ${err:-unshare --net failed}"
+		fi
+		export LDMESH_E2E_IN_NETNS=1 LDMESH_SRC LDMESH_BUILD
+		# shellcheck disable=SC2086
+		exec $how -- bash "$0" "$@"
+	fi
+	# inside: make sure this really is a private namespace with only lo
+	local ifs
+	ifs=$(ip -o link show | awk -F': ' '{print $2}' | sed 's/@.*//' | sort | tr '\n' ' ')
+	[ "$ifs" = "lo " ] || e2e_die "refusing to run: interfaces other than lo are visible ($ifs)"
+	ip link set lo up
+	if ip route get 10.96.0.10 >/dev/null 2>&1; then
+		e2e_die "refusing to run: 10.96.0.0/12 is routable in this namespace"
+	fi
+}
+
+e2e_cleanup() {
+	local pid
+	set +e
+	for pid in "${E2E_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${E2E_PIDS[@]}"; do
+		# bounded: SIGKILL whatever ignored SIGTERM for 2 s
+		for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	if [ -n "${E2E_TMP:-}" ] && [ -d "$E2E_TMP" ]; then
+		if [ "$E2E_FAILS" -gt 0 ] && [ -f "$E2E_TMP/agent.log" ]; then
+			echo "--- agent log (last 20 lines)"; tail -n 20 "$E2E_TMP/agent.log"
+		fi
+		rm -rf "$E2E_TMP"
+	fi
+}
+
+# Temp dir ($E2E_TMP), table path ($TABLE), manifest dir ($MANIFESTS), a
+# Kubernetes-style resolv.conf ($RESOLV), the python interpreter ($PY).
+e2e_setup() {
+	[ -x "$AGENT" ] && [ -x "$CTL" ] && [ -f "$LIB" ] ||
+		e2e_die "build first: missing $AGENT, $CTL or $LIB (LDMESH_BUILD=$LDMESH_BUILD)"
+	command -v python3 >/dev/null || e2e_skip "python3 not installed"
+	PY=$(python3 -c 'import sys; print(sys.executable)')
+	E2E_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ldmesh-e2e.XXXXXX")
+	trap e2e_cleanup EXIT
+	trap 'exit 130' INT TERM
+	TABLE=$E2E_TMP/table
+	MANIFESTS=$E2E_TMP/manifests
+	RESOLV=$E2E_TMP/resolv.conf
+	mkdir -p "$MANIFESTS"
+	cat >"$RESOLV" <<-EOF
+	search default.svc.cluster.local svc.cluster.local cluster.local
+	options ndots:5
+	EOF
+}
+
+# Track a background process for cleanup: `cmd & e2e_track $!`
+e2e_track() { E2E_PIDS+=("$1"); }
+
+e2e_add_ip() {
+	local ip
+	for ip in "$@"; do ip addr add "$ip/32" dev lo; done
+}
+
+# Run a command under the preload, pod-style environment.
+pl() {
+	env LD_PRELOAD="$LIB" LDMESH_TABLE="$TABLE" LDMESH_RESOLV_CONF="$RESOLV" \
+		LDMESH_NAMESPACE=default "$@"
+}
+
+# Wait (bounded) until a file exists.
+e2e_wait_file() {
+	local f=$1 tries=${2:-100}
+	for _ in $(seq "$tries"); do
+		[ -e "$f" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# A pod: a server bound to IP:PORT answering with its own IP.
+#   e2e_pod IP PORT [banner|http]
+e2e_pod() {
+	local ip=$1 port=$2 mode=${3:-banner} ready=$E2E_TMP/ready.$1.$2
+	"$PY" "$E2E_DIR/podserver.py" "$mode" "$ip" "$port" "$ready" \
+		>>"$E2E_TMP/pods.log" 2>&1 &
+	e2e_track $!
+	e2e_wait_file "$ready" 200 || e2e_die "pod server $ip:$port did not start"
+}
+
+# The table's generation, or 0 when there is none yet.
+e2e_gen() {
+	"$CTL" -t "$TABLE" -o json status 2>/dev/null |
+		sed -n 's/.*"generation":\([0-9]*\).*/\1/p' | head -n1 | grep . || echo 0
+}
+
+# Wait until the published generation is > $1 (bounded, 10 s); prints it.
+e2e_wait_gen_after() {
+	local old=$1 g
+	for _ in $(seq 200); do
+		g=$(e2e_gen)
+		if [ "$g" -gt "$old" ]; then echo "$g"; return 0; fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# Start the agent watching $MANIFESTS into $TABLE; wait for generation 1.
+e2e_agent() {
+	"$AGENT" -m "$MANIFESTS" -t "$TABLE" "$@" >>"$E2E_TMP/agent.log" 2>&1 &
+	E2E_AGENT_PID=$!
+	e2e_track "$E2E_AGENT_PID"
+	e2e_wait_gen_after 0 >/dev/null || e2e_die "agent published nothing: $(tail -5 "$E2E_TMP/agent.log")"
+}
+
+# A service's ClusterIP as ldmeshctl reports it (independent of the preload).
+e2e_cluster_ip() {
+	LDMESH_NAMESPACE=default "$CTL" -t "$TABLE" resolve "$1" | awk 'NR == 2 { print $1 }'
+}
+
+# Replace a manifest atomically (write elsewhere, rename into place).
+e2e_put() {
+	local name=$1
+	cat >"$E2E_TMP/put.tmp"
+	mv "$E2E_TMP/put.tmp" "$MANIFESTS/$name"
+}
+
+# Compile a C helper from tests/e2e into $E2E_TMP; prints the binary path.
+e2e_cc() {
+	local src=$E2E_DIR/$1.c out=$E2E_TMP/$1
+	command -v cc >/dev/null || e2e_skip "no C compiler for $1.c"
+	cc -O1 -Wall -Wextra -Werror -pthread -o "$out" "$src" || e2e_die "cannot compile $src"
+	echo "$out"
+}
+
+# ---- checks ----------------------------------------------------------------
+
+ok() { E2E_OKS=$((E2E_OKS + 1)); printf 'ok - %s\n' "$*"; }
+not_ok() { E2E_FAILS=$((E2E_FAILS + 1)); printf 'not ok - %s\n' "$*"; }
+
+# check "what" cmd...   -- passes when the command succeeds
+check() {
+	local what=$1; shift
+	if "$@"; then ok "$what"; else not_ok "$what"; fi
+}
+
+# check_eq "what" expected actual
+check_eq() {
+	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1: expected '$2', got '$3'"; fi
+}
+
+# check_match "what" regex text   (grep -E over every line of text)
+check_match() {
+	if printf '%s\n' "$3" | grep -Eq -- "$2"; then ok "$1"
+	else not_ok "$1: no line matches /$2/ in:"; printf '%s\n' "$3" | head -n 20 | sed 's/^/#   /'; fi
+}
+
+check_nomatch() {
+	if ! printf '%s\n' "$3" | grep -Eq -- "$2"; then ok "$1"
+	else not_ok "$1: a line matches /$2/:"; printf '%s\n' "$3" | grep -E -- "$2" | head -n 5 | sed 's/^/#   /'; fi
+}
+
+# check_ge "what" min actual
+check_ge() {
+	if [ "$3" -ge "$2" ]; then ok "$1 ($3 >= $2)"; else not_ok "$1: $3 < $2"; fi
+}
+
+# count lines equal to $1 in text $2
+count_of() { printf '%s\n' "$2" | grep -cxF -- "$1" || true; }
+
+e2e_done() {
+	local ms=$((($(date +%s%N) - E2E_T0) / 1000000))
+	echo "# $E2E_NAME: $E2E_OKS passed, $E2E_FAILS failed, ${ms} ms"
+	[ "$E2E_FAILS" -eq 0 ]
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# A table that appears later: clients started before the agent has ever
+# published pass through (ENETUNREACH for the ClusterIP, no name) and, in the
+# same process, start reaching the service once the agent publishes (the
+# preload rechecks a missing table every 250 ms). Then: an agent stopped with
+# SIGTERM leaves its last table in place and clients keep working.
+. "$(dirname "$0")/lib.sh"
+e2e_netns "$@"
+e2e_setup
+
+e2e_add_ip 10.244.1.5 10.244.2.5
+e2e_put web.yaml <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  clusterIP: 10.96.0.80
+  ports: [{name: tcp, port: 9000, targetPort: 9100}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-x1, namespace: default, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{name: tcp, port: 9100, protocol: TCP}]
+endpoints:
+- addresses: [10.244.1.5]
+  conditions: {ready: true}
+- addresses: [10.244.2.5]
+  conditions: {ready: true}
+YAML
+for ip in 10.244.1.5 10.244.2.5; do e2e_pod $ip 9100 banner; done
+check "no table exists yet" test ! -e "$TABLE"
+
+C="$PY $E2E_DIR/pyclient.py"
+# two long-lived clients, one by ClusterIP and one by name: a connect every
+# 100 ms for at most 20 s, stopping after 5 successes in a row
+pl $C loop 10.96.0.80 9000 20 5 >"$E2E_TMP/byip.log" 2>&1 &
+P1=$!; e2e_track $P1
+pl $C loop web 9000 20 5 >"$E2E_TMP/byname.log" 2>&1 &
+P2=$!; e2e_track $P2
+
+# let them fail for a while (bounded: until each has 5 attempts, max 5 s)
+for _ in $(seq 100); do
+	[ "$(wc -l <"$E2E_TMP/byip.log")" -ge 5 ] && [ "$(wc -l <"$E2E_TMP/byname.log")" -ge 5 ] && break
+	sleep 0.05
+done
+before_ip=$(cat "$E2E_TMP/byip.log"); before_name=$(cat "$E2E_TMP/byname.log")
+check_ge "by ClusterIP: 5 attempts before the agent ran" 5 "$(printf '%s\n' "$before_ip" | grep -c . || true)"
+check_eq "by ClusterIP: before the table, every attempt is ENETUNREACH (pass-through)" "" \
+	"$(printf '%s\n' "$before_ip" | grep -v ' ERR ENETUNREACH$' || true)"
+check_eq "by name: before the table, no attempt succeeds" "" \
+	"$(printf '%s\n' "$before_name" | grep -v ' ERR ' || true)"
+
+t_agent=$(date +%s%N)
+e2e_agent
+t_pub=$((($(date +%s%N) - t_agent) / 1000000))
+e2e_log "agent published after ${t_pub} ms"
+
+# both loops end by themselves (5 successes in a row, or their 20 s limit)
+for p in $P1 $P2; do
+	for _ in $(seq 300); do kill -0 $p 2>/dev/null || break; sleep 0.05; done
+done
+t_done=$((($(date +%s%N) - t_agent) / 1000000))
+after_ip=$(tail -n 5 "$E2E_TMP/byip.log"); after_name=$(tail -n 5 "$E2E_TMP/byname.log")
+check_eq "by ClusterIP: the same process ends with 5 answered connects" 5 \
+	"$(printf '%s\n' "$after_ip" | grep -cE ' 10\.244\.[12]\.5$' || true)"
+check_eq "by name: the same process ends with 5 answered connects" 5 \
+	"$(printf '%s\n' "$after_name" | grep -cE ' 10\.244\.[12]\.5$' || true)"
+check "both clients picked the table up within 5 s of the agent starting (${t_done} ms)" test "$t_done" -lt 5000
+
+# SIGTERM: the agent goes, its table stays, clients keep working
+gen=$(e2e_gen)
+kill "$E2E_AGENT_PID"
+for _ in $(seq 100); do kill -0 "$E2E_AGENT_PID" 2>/dev/null || break; sleep 0.05; done
+check "the agent exited on SIGTERM" eval '! kill -0 $E2E_AGENT_PID 2>/dev/null'
+check_eq "the table stays at generation $gen" "$gen" "$(e2e_gen)"
+out=$(pl $C connect web 9000 10 2>&1 || true)
+check_eq "with the agent gone, 10 connects by name still answered" 10 \
+	"$(printf '%s\n' "$out" | grep -cE '^10\.244\.[12]\.5$' || true)"
+
+# a restarted agent publishes a newer generation over the old table
+e2e_agent_gen_before=$gen
+"$AGENT" -m "$MANIFESTS" -t "$TABLE" >>"$E2E_TMP/agent.log" 2>&1 &
+e2e_track $!
+new=$(e2e_wait_gen_after "$e2e_agent_gen_before") || new=
+check "a restarted agent publishes generation > $gen (${new:-none})" test -n "$new"
+out=$(pl $C connect web 9000 10 2>&1 || true)
+check_eq "after the restart, 10 connects answered" 10 \
+	"$(printf '%s\n' "$out" | grep -cE '^10\.244\.[12]\.5$' || true)"
+
+e2e_done
