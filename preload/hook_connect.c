@@ -11,6 +11,7 @@
 
 #include "addr.h"
 #include "fdmap.h"
+#include "socktype.h"
 #include "real.h"
 #include "rng.h"
 #include "route.h"
@@ -63,10 +64,12 @@ hook_connect__slot(int fd, const struct ldmesh_snap *s, const uint8_t a[16],
 		   uint16_t port, const struct ldmesh_vip_slot *tcp,
 		   const struct ldmesh_vip_slot *udp)
 {
-	int type = 0, saved = errno;
+	int type = socktype_get(fd), saved = errno;
 	socklen_t tl = sizeof(type);
 
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0) {
+	/* Sockets made through our socket() hook are known; others (accepted,
+	 * inherited) are asked. */
+	if (!type && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0) {
 		errno = saved; /* the real connect reports EBADF/ENOTSOCK */
 		return NULL;
 	}

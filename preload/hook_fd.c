@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * close/dup/dup2/dup3/fcntl(F_DUPFD*): keep the fd map (getpeername's
- * memory of redirected sockets) in step with the fd table. Each costs one
+ * memory of redirected sockets) and the socket types in step with the fd
+ * table. Each costs one
  * relaxed load for an fd ldmesh never redirected.
  */
 #define _GNU_SOURCE
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "fdmap.h"
+#include "socktype.h"
 #include "real.h"
 #include "state.h"
 #include "trace.h"
@@ -19,6 +21,7 @@ LDMESH_EXPORT int close(int fd)
 {
 	if (state_get()) {
 		fdmap_clear(fd);
+		socktype_clear(fd);
 		trace_fd_closing(fd);
 	}
 	return real.close(fd);
@@ -31,8 +34,10 @@ LDMESH_EXPORT int dup(int fd)
 	if (!state_get())
 		return real.dup(fd);
 	nfd = real.dup(fd);
-	if (nfd >= 0)
+	if (nfd >= 0) {
 		fdmap_copy(fd, nfd);
+		socktype_copy(fd, nfd);
+	}
 	return nfd;
 }
 
@@ -43,6 +48,7 @@ static int hook_fd__dup2(int from, int to, int rc)
 	if (rc >= 0 && from != to) {
 		trace_fd_closing(to);
 		fdmap_copy(from, to);
+		socktype_copy(from, to);
 	}
 	errno = saved;
 	return rc;
@@ -74,6 +80,7 @@ static int hook_fd__fcntl(real_fcntl_fn fn, int fd, int cmd, void *arg)
 	    state_get()) {
 		int saved = errno;
 		fdmap_copy(fd, rc);
+		socktype_copy(fd, rc);
 		errno = saved;
 	}
 	return rc;

@@ -65,6 +65,7 @@ static void real__init_once(void)
 	real.dup = (real_dup_fn)real__load("dup", 1);
 	real.dup2 = (real_dup2_fn)real__load("dup2", 1);
 	real.dup3 = (real_dup3_fn)real__load("dup3", 1);
+	real.socket = (real_socket_fn)real__load("socket", 1);
 	real.fcntl = (real_fcntl_fn)real__load("fcntl", 1);
 	real.fcntl64 = (real_fcntl_fn)real__load("fcntl64", 0);
 	if (!real.fcntl64)

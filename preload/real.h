@@ -14,6 +14,7 @@
 
 #include "export.h"
 
+typedef int (*real_socket_fn)(int, int, int);
 typedef int (*real_connect_fn)(int, const struct sockaddr *, socklen_t);
 typedef int (*real_getaddrinfo_fn)(const char *, const char *,
 				   const struct addrinfo *, struct addrinfo **);
@@ -33,6 +34,7 @@ typedef int (*real_dup3_fn)(int, int, int);
 typedef int (*real_fcntl_fn)(int, int, ...);
 
 struct real_fns {
+	real_socket_fn socket;
 	real_connect_fn connect;
 	real_getaddrinfo_fn getaddrinfo;
 	real_freeaddrinfo_fn freeaddrinfo;
