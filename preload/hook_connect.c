@@ -2,8 +2,9 @@
 /*
  * connect(2): a connect to a service VIP goes to a live backend instead,
  * decided now. Anything else reaches the real connect with the caller's own
- * pointer and length. The path makes no allocation, takes no lock and adds
- * a syscall (getsockopt SO_TYPE) only once the address is a VIP.
+ * pointer and length. The path makes no allocation and takes no lock; it
+ * asks the kernel a socket's type (getsockopt SO_TYPE) only for a socket it
+ * did not see being made (socktype.h), and only once the address is a VIP.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -57,8 +58,7 @@ static void hook_connect__trace(int fd, const struct ldmesh_snap *s,
 	trace_emit(&l);
 }
 
-/* The VIP slot for this socket's protocol; the socket type is asked only
- * here, after the address already matched a VIP. */
+/* The VIP slot for this socket's protocol. */
 static const struct ldmesh_vip_slot *
 hook_connect__slot(int fd, const struct ldmesh_snap *s, const uint8_t a[16],
 		   uint16_t port, const struct ldmesh_vip_slot *tcp,
