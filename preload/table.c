@@ -126,12 +126,25 @@ static void table__open_control(struct ldmesh_table *t)
 	int fd;
 
 	table__path(t, path, sizeof(path), LDMESH_CONTROL_NAME, 0, false);
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO planted here must not hang the host process's
+	 * connect() in open(); the S_ISREG check then refuses it. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		table__put_errno(&why, path, errno);
 		goto fail;
 	}
-	if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(*c)) {
+	if (fstat(fd, &st) < 0) {
+		table__put_errno(&why, path, errno);
+		close(fd);
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		table__put(&why, path);
+		table__put(&why, ": not a regular file");
+		close(fd);
+		goto fail;
+	}
+	if (st.st_size < (off_t)sizeof(*c)) {
 		table__put(&why, path);
 		table__put(&why, ": too short for a control page");
 		close(fd);
@@ -196,12 +209,23 @@ static void table__switch(struct ldmesh_table *t, uint64_t gen)
 
 	if (table__path(t, path, sizeof(path), LDMESH_SNAP_PREFIX, gen, true) < 0)
 		return;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		table__put_errno(&why, path, errno);
 		goto refuse;
 	}
-	if (fstat(fd, &st) < 0 || st.st_size <= 0) {
+	if (fstat(fd, &st) < 0) {
+		table__put_errno(&why, path, errno);
+		close(fd);
+		goto refuse;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		table__put(&why, path);
+		table__put(&why, ": not a regular file");
+		close(fd);
+		goto refuse;
+	}
+	if (st.st_size <= 0) {
 		table__put(&why, path);
 		table__put(&why, ": empty");
 		close(fd);
@@ -366,13 +390,18 @@ int ldmesh_snap_map_file(struct ldmesh_snap *s, const char *path, char *why,
 	void *base;
 	int fd, err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		err = -errno;
 		if (fd >= 0)
 			close(fd);
 		snprintf(why, why_len, "%s: %s", path, strerror(-err));
 		return err;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		snprintf(why, why_len, "%s: not a regular file", path);
+		return -EINVAL;
 	}
 	if (st.st_size <= 0) {
 		close(fd);
