@@ -58,7 +58,9 @@ e2e_track "$READER"
 g_first=$(e2e_gen)
 g_prev=$g_first
 n=1 kills=0 backwards=0 ipchanged=0
-t_end=$(($(date +%s) + 40))
+# a loaded CI machine publishes more slowly: the counts are the goal, the
+# clock only a backstop
+t_end=$(($(date +%s) + 150))
 while [ "$kills" -lt "$KILLS" ] || [ $((g_prev - g_first)) -lt "$PUBLISHES" ]; do
 	[ "$(date +%s)" -lt "$t_end" ] || break
 	# let it run a random 30..300 ms while the manifest churns
