@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netdb.h>
+#include <resolv.h>
 #include <sys/socket.h>
 
 #include "gai.h"
@@ -60,6 +61,29 @@ static bool hook_gai__lookup(struct preload_state *st, const char *name,
 	return true;
 }
 
+/*
+ * The real getaddrinfo without the resolv.conf search list, for a name the
+ * table already knows is in none of the (cluster) search domains. glibc's
+ * resolver state is per thread (__res_state), so clearing RES_DNSRCH and
+ * RES_DEFNAMES around the call changes this call alone; /etc/hosts and the
+ * other NSS sources see the name unchanged.
+ */
+static int hook_gai__real_no_search(const char *name, const char *service,
+				    const struct addrinfo *hints,
+				    struct addrinfo **res)
+{
+	unsigned long saved;
+	int rc;
+
+	if (!(_res.options & RES_INIT) && res_init() < 0)
+		return real.getaddrinfo(name, service, hints, res);
+	saved = _res.options;
+	_res.options &= ~(unsigned long)(RES_DNSRCH | RES_DEFNAMES);
+	rc = real.getaddrinfo(name, service, hints, res);
+	_res.options = saved;
+	return rc;
+}
+
 LDMESH_EXPORT int getaddrinfo(const char *name, const char *service,
 			      const struct addrinfo *hints,
 			      struct addrinfo **res)
@@ -75,14 +99,16 @@ LDMESH_EXPORT int getaddrinfo(const char *name, const char *service,
 	if (!st || !hook_gai__ours(name, h))
 		return real.getaddrinfo(name, service, hints, res);
 	if (!hook_gai__lookup(st, name, &r) || r.status == LOOKUP_PASS) {
+		bool skip = r.status == LOOKUP_PASS && r.skip_search;
 		if (trace_on()) {
 			struct trace_line l;
 			trace_begin(&l, "getaddrinfo ");
 			trace_str(&l, name);
-			trace_str(&l, " pass");
+			trace_str(&l, skip ? " pass (no cluster search domains)" : " pass");
 			trace_emit(&l);
 		}
-		return real.getaddrinfo(name, service, hints, res);
+		return skip ? hook_gai__real_no_search(name, service, hints, res)
+			    : real.getaddrinfo(name, service, hints, res);
 	}
 	if (r.status == LOOKUP_EXTERNAL) {
 		if (trace_on()) {

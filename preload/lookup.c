@@ -101,6 +101,23 @@ lookup__find(const struct ldmesh_snap *s, const struct preload_config *c,
 	return NULL;
 }
 
+/* A relative name whose every search-list expansion lies inside the
+ * cluster domain (a pod's usual resolv.conf): the table has answered all of
+ * those already, so only the name as written is worth a DNS query. */
+static bool lookup__search_all_ours(const struct preload_config *c,
+				    const struct names_query *q,
+				    const char *domain, size_t dlen)
+{
+	if (q->absolute || !c->n_search || !dlen)
+		return false;
+	for (unsigned i = 0; i < c->n_search; i++) {
+		const char *d = config_search(c, i);
+		if (!names_in_domain(d, strlen(d), domain, dlen))
+			return false;
+	}
+	return true;
+}
+
 void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
 		 const char *name, uint64_t rnd, struct lookup_result *r)
 {
@@ -110,6 +127,7 @@ void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
 	const char *domain = lookup__domain(s, &dlen);
 
 	r->status = LOOKUP_PASS;
+	r->skip_search = false;
 	r->generation = s->generation;
 	r->n_addrs = 0;
 	r->canon_len = 0;
@@ -124,6 +142,8 @@ void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
 		 * rather than let DNS time out over the search list */
 		if (names_in_domain(q.name, q.len, domain, dlen))
 			r->status = LOOKUP_NOTFOUND;
+		else
+			r->skip_search = lookup__search_all_ours(c, &q, domain, dlen);
 		return;
 	}
 	for (int hop = 0; hop < LOOKUP_CHAIN_MAX; hop++) {

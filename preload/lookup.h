@@ -8,6 +8,7 @@
 #ifndef LDMESH_PRELOAD_LOOKUP_H
 #define LDMESH_PRELOAD_LOOKUP_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -42,6 +43,10 @@ struct lookup_result {
 	char svc[2 * NAMES_BUF];    /* "ns/name" of the answering service */
 	unsigned n_addrs;
 	uint8_t addrs[LOOKUP_MAX_ADDRS][16]; /* IPv4-mapped for v4 */
+	bool skip_search;           /* PASS: every search domain lies in the
+	                               cluster domain, where the table already
+	                               said no: the real resolver need not
+	                               try them (one DNS query, not four) */
 };
 
 /* `rnd` rotates the window over a headless service larger than the bound. */
