@@ -250,6 +250,22 @@ static int yt_check_dup_keys(struct yt_builder *b, struct yaml_tree_node *map)
 	size_t n = 0;
 	int ret = 0;
 
+	/*
+	 * A key that is a map or a sequence (`? {a: b}`) is YAML but has no
+	 * JSON form: the API server's decoder (sigs.k8s.io/yaml) refuses it,
+	 * and every consumer here looks keys up as strings, so it would be
+	 * ignored without a word.
+	 */
+	for (size_t i = 0; i < map->n; i++) {
+		const struct yaml_tree_node *k = map->child[2 * i];
+
+		if (k->kind != YAML_TREE_SCALAR) {
+			yt_set_error(b->err, k->line, k->col,
+				     "a map key must be a scalar, not a %s",
+				     k->kind == YAML_TREE_MAP ? "map" : "sequence");
+			return -EINVAL;
+		}
+	}
 	if (map->n < 2)
 		return 0;
 	keys = malloc(map->n * sizeof(*keys));
@@ -521,6 +537,25 @@ static void yt_offset_pos(struct yt_src *src, size_t off, struct yt_pos *p)
 	}
 }
 
+static unsigned yt_byte_at(struct yt_src *src, size_t off)
+{
+	unsigned char c = 0;
+
+	if (src->data)
+		return off < src->len ? src->data[off] : 0;
+	return pread(src->fd, &c, 1, (off_t)off) == 1 ? c : 0;
+}
+
+/* The lead octet of the UTF-8 sequence whose trailing octet at `off` is
+ * bad: at most 3 octets back, the nearest one of the form 11xxxxxx. */
+static size_t yt_utf8_lead(struct yt_src *src, size_t off)
+{
+	for (size_t k = 1; k <= 3 && k <= off; k++)
+		if ((yt_byte_at(src, off - k) & 0xc0) == 0xc0)
+			return off - k;
+	return off;
+}
+
 static int yt_parser_error(yaml_parser_t *p, struct yt_src *src,
 			   struct yaml_tree_error *err)
 {
@@ -543,7 +578,19 @@ static int yt_parser_error(yaml_parser_t *p, struct yt_src *src,
 			return src->err;
 		}
 		yt_offset_pos(src, p->problem_offset, &pos);
-		if (p->problem_value >= 0)
+		if (p->problem_value >= 0 &&
+		    !strcmp(problem, "invalid trailing UTF-8 octet")) {
+			/* libyaml points at the octet after the lead (often a
+			 * plain ASCII letter: "back\xe9nd" blames the "n"); the
+			 * culprit is the lead octet before it. */
+			size_t lead = yt_utf8_lead(src, p->problem_offset);
+
+			yt_offset_pos(src, lead, &pos);
+			yt_set_error(err, pos.line, pos.col,
+				     "invalid UTF-8 sequence: octet #%02X is not followed by a continuation octet (found #%02X): not valid UTF-8 YAML text",
+				     yt_byte_at(src, lead),
+				     (unsigned)p->problem_value);
+		} else if (p->problem_value >= 0)
 			yt_set_error(err, pos.line, pos.col,
 				     "%s (#%02X): not valid UTF-8 YAML text",
 				     problem, (unsigned)p->problem_value);
@@ -634,7 +681,9 @@ int yaml_tree_load_file(const char *path, size_t max_bytes,
 	int ret;
 
 	memset(err, 0, sizeof(*err));
-	src.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO swapped in after the caller's stat() must not block
+	 * the agent in open(); fstat below refuses it. No effect on files. */
+	src.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (src.fd < 0) {
 		ret = -errno;
 		yt_set_error(err, 0, 0, "open: %s", strerror(errno));

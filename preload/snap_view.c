@@ -188,6 +188,11 @@ int ldmesh_snap_init(struct ldmesh_snap *s, const void *base, size_t size,
 	struct ldmesh_snap v = { .base = base, .size = size, .hdr = base };
 	int err;
 
+	/* Every record is read through a struct pointer: a misaligned base
+	 * is undefined behaviour before any check. Mappings are page-aligned;
+	 * only a caller's own buffer can be off. */
+	if ((uintptr_t)base % 8)
+		VIEW_FAIL("snapshot at %p is not 8-byte aligned", base);
 	if (size < sizeof(*h))
 		VIEW_FAIL("truncated: %zu bytes, header needs %zu", size, sizeof(*h));
 	if (h->magic != LDMESH_SNAP_MAGIC)

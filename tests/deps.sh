@@ -7,6 +7,12 @@ LDMESH_PACKAGES=(
   cmake make gcc pkg-config libyaml-dev libcmocka-dev libunwind-dev
   # end-to-end tests and the demo: namespaces, real servers and clients
   iproute2 util-linux procps curl python3 redis-server redis-tools
+  # tests/run.sh's other passes: libFuzzer targets (clang-14 with its
+  # fuzzer/ASan runtimes, llvm-symbolizer for readable reports), valgrind
+  clang-14 libclang-rt-14-dev llvm-14 valgrind
+  # the comparison benchmark (its smoke run is in CI) and the DNS test:
+  # kube-proxy's data paths, a real DNS server, plots
+  iptables nftables dnsmasq-base gnuplot-nox
 )
 
 ldmesh_deps() {

@@ -26,6 +26,9 @@ LDMESH_BUILD=${LDMESH_BUILD:-$LDMESH_SRC/build}
 AGENT=$LDMESH_BUILD/agent/ldmesh-agent
 CTL=$LDMESH_BUILD/agent/ldmeshctl
 LIB=$LDMESH_BUILD/preload/libldmesh.so
+# An ASan build's preload needs the ASan runtime loaded before it (tests/run.sh
+# sets LDMESH_ASAN_RUNTIME to gcc's libasan.so for that pass).
+PRELOAD=${LDMESH_ASAN_RUNTIME:+$LDMESH_ASAN_RUNTIME:}$LIB
 
 # Nothing here may reach a proxy: curl and urllib must dial what we say.
 unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy \
@@ -129,7 +132,7 @@ e2e_add_ip() {
 
 # Run a command under the preload, pod-style environment.
 pl() {
-	env LD_PRELOAD="$LIB" LDMESH_TABLE="$TABLE" LDMESH_RESOLV_CONF="$RESOLV" \
+	env LD_PRELOAD="$PRELOAD" LDMESH_TABLE="$TABLE" LDMESH_RESOLV_CONF="$RESOLV" \
 		LDMESH_NAMESPACE=default "$@"
 }
 

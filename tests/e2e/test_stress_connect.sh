@@ -264,7 +264,7 @@ cc -O1 -Wall -Wextra -Werror -pthread -o "$E2E_TMP/stress" "$E2E_TMP/stress.c" |
 
 # bounded: the client stops itself after 150 s (a loaded machine); timeout is the backstop
 rc=0
-out=$(LDMESH_TRACE= timeout 200 env LD_PRELOAD="$LIB" LDMESH_TABLE="$TABLE" \
+out=$(LDMESH_TRACE= timeout 200 env LD_PRELOAD="$PRELOAD" LDMESH_TABLE="$TABLE" \
 	LDMESH_RESOLV_CONF="$RESOLV" LDMESH_NAMESPACE=default \
 	"$E2E_TMP/stress" "$TABLE" "$MANIFESTS" "$E2E_TMP" "$STEPS" 2>"$E2E_TMP/stress.err") || rc=$?
 e2e_log "$out"

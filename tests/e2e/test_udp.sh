@@ -100,7 +100,7 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 os.set_inheritable(s.fileno(), True)
 env = dict(os.environ, UDP_FD=str(s.fileno()))
 subprocess.run(sys.argv[1:], env=env, close_fds=False, check=False)
-' env LD_PRELOAD="$LIB" LDMESH_TABLE="$TABLE" LDMESH_RESOLV_CONF="$RESOLV" LDMESH_NAMESPACE=default \
+' env LD_PRELOAD="$PRELOAD" LDMESH_TABLE="$TABLE" LDMESH_RESOLV_CONF="$RESOLV" LDMESH_NAMESPACE=default \
 	$C inherited 10.96.0.53 53 1 2>&1 || true)
 check_match "an inherited UDP socket is routed too" ' 10.96.0.53:53$' "$out"
 

@@ -192,7 +192,8 @@ static int guarded_init(const uint8_t *bytes, size_t size, char *why, size_t why
 
 	assert_true(m != MAP_FAILED);
 	assert_int_equal(mprotect(m + span - pg, (size_t)pg, PROT_NONE), 0);
-	uint8_t *copy = m + span - pg - size;
+	/* end flush with the guard page, yet 8-byte aligned as a mapping is */
+	uint8_t *copy = m + span - pg - ((size + 7) & ~(size_t)7);
 	if (size)
 		memcpy(copy, bytes, size);
 	rc = ldmesh_snap_init(&s, copy, size, why, why_len);

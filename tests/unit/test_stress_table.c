@@ -473,8 +473,11 @@ static void test_stress_publish_vs_readers(void **state)
 
 	ldmesh_table_close(&st->table);
 	publish_close(&st->pub);
-	/* Everything the table mapped is gone again. */
+	/* Everything the table mapped is gone again (the table's own count,
+	 * checked above, is what holds under a sanitizer). */
+#ifndef STRESS_SANITIZED
 	assert_true(count_lines("/proc/self/maps") <= maps0);
+#endif
 	tu_rmtree(st->dir);
 	free(st->dir);
 	free(st);

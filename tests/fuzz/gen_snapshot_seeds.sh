@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Real snapshots for the fuzz_snapshot seed corpus: the agent publishes each
+# valid manifest fixture (and examples/manifests as a whole) once, and the
+# snapshot file it wrote is kept. tests/run.sh runs this before fuzzing so
+# the seeds follow the current format; tests/fuzz/corpus/snapshot/ holds a
+# copy made the same way.
+#   gen_snapshot_seeds.sh AGENT OUT_DIR
+set -euo pipefail
+agent=$1 out=$2
+src=$(cd "$(dirname "$0")/../.." && pwd)
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/ldmesh-seeds.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$out"
+
+one() { # name, then the manifest files
+	local name=$1; shift
+	rm -rf "$tmp/m" "$tmp/t"
+	mkdir -p "$tmp/m"
+	cp "$@" "$tmp/m/"
+	# --node makes endpoints on node-a LOCAL, so that flag is seeded too
+	"$agent" --once -n node-a -m "$tmp/m" -t "$tmp/t" >/dev/null 2>&1 || return 0
+	cp "$tmp/t"/snap.* "$out/$name.snap"
+}
+
+for f in "$src"/tests/fixtures/manifests/valid/*; do
+	one "$(basename "${f%.*}")" "$f"
+done
+one examples "$src"/examples/manifests/*
+one all "$src"/tests/fixtures/manifests/valid/* "$src"/examples/manifests/*
