@@ -395,3 +395,20 @@ int mf_grow(void **v, size_t *cap, size_t n, size_t size)
 	*cap = ncap;
 	return 0;
 }
+
+int mf_port_name(struct mf_ctx *c, const mf_node *pm, const char *path,
+		 char **out)
+{
+	const mf_node *at = NULL;
+	const char *name = "";
+	int ret = mf_get_str(c, pm, path, "name", &name, &at);
+
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret == 1 && *name && !mf_is_dns1123_label(name))
+		mf_error(c, at,
+			 "%s.name: \"%.64s\" is not a valid DNS-1123 label (at most 63 of [-a-z0-9], alphanumeric at both ends)",
+			 path, name);
+	*out = strdup(ret == 1 ? name : "");
+	return *out ? ret : -ENOMEM;
+}

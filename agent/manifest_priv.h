@@ -83,6 +83,12 @@ int mf_as_str(struct mf_ctx *c, const mf_node *n, const char *path,
 	      const char **out);
 int mf_as_map(struct mf_ctx *c, const mf_node *n, const char *path);
 
+/* A port's optional `name` (Service, EndpointSlice and Endpoints ports):
+ * a DNS-1123 label. *out is a heap copy, "" when absent or wrong; returns
+ * as the readers do, -ENOMEM only when nothing was stored. */
+int mf_port_name(struct mf_ctx *c, const mf_node *pm, const char *path,
+		 char **out);
+
 #define MF_PORT_REQUIRED (1U << 0) /* absent is "Required value" */
 #define MF_PORT_ZERO_OK (1U << 1)  /* an explicit 0 means "unset" */
 /*

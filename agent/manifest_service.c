@@ -101,23 +101,13 @@ static int mf_service_port(struct mf_ctx *c, const mf_node *pm,
 			   const char *path, uint8_t type, bool require_name,
 			   struct k8s_service_port *sp)
 {
-	const mf_node *at = NULL;
-	const char *name = "";
-	int ret;
+	int ret = mf_port_name(c, pm, path, &sp->name);
 
-	ret = mf_get_str(c, pm, path, "name", &name, &at);
 	if (ret == -ENOMEM)
 		return ret;
-	if (ret == 1 && *name && !mf_is_dns1123_label(name))
-		mf_error(c, at,
-			 "%s.name: \"%.64s\" is not a valid DNS-1123 label (at most 63 of [-a-z0-9], alphanumeric at both ends)",
-			 path, name);
-	if (require_name && !*name && ret >= 0)
+	if (require_name && !*sp->name && ret >= 0)
 		mf_error(c, pm, "%s.name: Required value (every port needs a name when there is more than one)",
 			 path);
-	sp->name = strdup(ret == 1 ? name : "");
-	if (!sp->name)
-		return -ENOMEM;
 
 	if (mf_get_protocol(c, pm, path, "protocol", &sp->protocol) == -ENOMEM ||
 	    mf_get_port(c, pm, path, "port", MF_PORT_REQUIRED, &sp->port) ==

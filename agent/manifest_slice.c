@@ -80,19 +80,7 @@ static int mf_slice_port(struct mf_ctx *c, const mf_node *pm,
 			 const char *path, unsigned port_flags,
 			 struct k8s_ep_port *ep)
 {
-	const mf_node *at = NULL;
-	const char *name = "";
-	int ret;
-
-	ret = mf_get_str(c, pm, path, "name", &name, &at);
-	if (ret == -ENOMEM)
-		return ret;
-	if (ret == 1 && *name && !mf_is_dns1123_label(name))
-		mf_error(c, at,
-			 "%s.name: \"%.64s\" is not a valid DNS-1123 label",
-			 path, name);
-	ep->name = strdup(ret == 1 ? name : "");
-	if (!ep->name)
+	if (mf_port_name(c, pm, path, &ep->name) == -ENOMEM)
 		return -ENOMEM;
 	if (mf_get_protocol(c, pm, path, "protocol", &ep->protocol) == -ENOMEM ||
 	    mf_get_port(c, pm, path, "port", port_flags, &ep->port) == -ENOMEM)
