@@ -131,10 +131,11 @@ pass_valgrind() {
 }
 
 t_all=$(date +%s)
+n_ok=0 n_failed=0
 for p in $passes; do
 	log "$p"
 	t0=$(date +%s)
-	if "pass_$p"; then status=ok; else status=FAILED; failed=1; fi
+	if "pass_$p"; then status=ok; n_ok=$((n_ok + 1)); else status=FAILED; failed=1; n_failed=$((n_failed + 1)); fi
 	results+=("$(printf '%-9s %-6s %4d s' "$p" "$status" $(($(date +%s) - t0)))")
 	printf '=== %s: %s\n' "$p" "$status"
 done
@@ -142,4 +143,6 @@ done
 log "summary ($(($(date +%s) - t_all)) s)"
 printf '%s\n' "${results[@]}" "${notes[@]}"
 [ $failed -eq 0 ] && echo "all passes ok" || echo "SOME PASSES FAILED"
+# each pass is a whole suite (its ctest lines are above)
+echo "passes: $n_ok passed, $n_failed failed"
 exit $failed
