@@ -221,23 +221,28 @@ static void mf_tree_error(struct mf_ctx *c, const struct yaml_tree_error *e)
 	mf_error(c, e->line ? &at : NULL, "%s", e->msg);
 }
 
+/* The one core behind both front doors: the tree is loaded (or not). */
+static int mf_load(struct mf_ctx *c, int tree_ret, struct yaml_tree_stream *s,
+		   const struct yaml_tree_error *e, struct manifest_set *out)
+{
+	int ret = tree_ret;
+
+	if (ret)
+		mf_tree_error(c, e);
+	else
+		ret = mf_stream(c, s);
+	yaml_tree_free(s);
+	return mf_finish(c, ret, out);
+}
+
 int manifest_load_data(const char *name, const char *data, size_t len,
 		       struct manifest_set *out, struct diag *d)
 {
 	struct mf_ctx c = { .name = name ? name : "<data>", .d = d };
 	struct yaml_tree_stream s = { 0 };
 	struct yaml_tree_error e;
-	int ret;
 
-	ret = yaml_tree_load_data(data, len, &s, &e);
-	if (ret) {
-		mf_tree_error(&c, &e);
-		goto out;
-	}
-	ret = mf_stream(&c, &s);
-out:
-	yaml_tree_free(&s);
-	return mf_finish(&c, ret, out);
+	return mf_load(&c, yaml_tree_load_data(data, len, &s, &e), &s, &e, out);
 }
 
 int manifest_load_file(const char *path, struct manifest_set *out,
@@ -246,15 +251,7 @@ int manifest_load_file(const char *path, struct manifest_set *out,
 	struct mf_ctx c = { .name = path, .d = d };
 	struct yaml_tree_stream s = { 0 };
 	struct yaml_tree_error e;
-	int ret;
 
-	ret = yaml_tree_load_file(path, MANIFEST_MAX_FILE_BYTES, &s, &e);
-	if (ret) {
-		mf_tree_error(&c, &e);
-		goto out;
-	}
-	ret = mf_stream(&c, &s);
-out:
-	yaml_tree_free(&s);
-	return mf_finish(&c, ret, out);
+	return mf_load(&c, yaml_tree_load_file(path, MANIFEST_MAX_FILE_BYTES, &s, &e),
+		       &s, &e, out);
 }

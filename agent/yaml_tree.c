@@ -293,6 +293,24 @@ out:
 	return ret;
 }
 
+/* A new node one level below the current one, within the depth and node
+ * budgets (the bounds that stop deep-nesting and alias bombs). */
+static int yt_bounded_node(struct yt_builder *b, const yaml_event_t *ev,
+			   enum yaml_tree_kind kind, struct yaml_tree_node **out)
+{
+	int ret;
+
+	if (b->depth >= YAML_TREE_MAX_DEPTH)
+		return yt_fail_at(b, &ev->start_mark, -EINVAL,
+				  "nesting deeper than %u",
+				  YAML_TREE_MAX_DEPTH);
+	ret = yt_charge(b, 1, &ev->start_mark);
+	if (ret)
+		return ret;
+	*out = yt_node_new(b, kind, &ev->start_mark);
+	return *out ? 0 : -ENOMEM;
+}
+
 static int yt_on_scalar(struct yt_builder *b, yaml_event_t *ev)
 {
 	struct yaml_tree_node *n;
@@ -307,16 +325,9 @@ static int yt_on_scalar(struct yt_builder *b, yaml_event_t *ev)
 			     YAML_TREE_MAX_SCALAR);
 		return -EINVAL;
 	}
-	if (b->depth + 1 > YAML_TREE_MAX_DEPTH)
-		return yt_fail_at(b, &ev->start_mark, -EINVAL,
-				  "nesting deeper than %u",
-				  YAML_TREE_MAX_DEPTH);
-	ret = yt_charge(b, 1, &ev->start_mark);
+	ret = yt_bounded_node(b, ev, YAML_TREE_SCALAR, &n);
 	if (ret)
 		return ret;
-	n = yt_node_new(b, YAML_TREE_SCALAR, &ev->start_mark);
-	if (!n)
-		return -ENOMEM;
 	n->str = malloc(len + 1);
 	if (!n->str)
 		return -ENOMEM;
@@ -344,16 +355,9 @@ static int yt_on_start(struct yt_builder *b, yaml_event_t *ev,
 	struct yt_open *top;
 	int ret;
 
-	if (b->depth >= YAML_TREE_MAX_DEPTH)
-		return yt_fail_at(b, &ev->start_mark, -EINVAL,
-				  "nesting deeper than %u",
-				  YAML_TREE_MAX_DEPTH);
-	ret = yt_charge(b, 1, &ev->start_mark);
+	ret = yt_bounded_node(b, ev, kind, &n);
 	if (ret)
 		return ret;
-	n = yt_node_new(b, kind, &ev->start_mark);
-	if (!n)
-		return -ENOMEM;
 	top = &b->stack[b->depth++];
 	memset(top, 0, sizeof(*top));
 	top->node = n;
