@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ldmesh/hash.h"
+#include "ldmesh/reader.h"
 #include "log.h"
 #include "snap_build.h"
 #include "watch.h"
@@ -107,11 +107,9 @@ int agent_publish(struct agent *a)
 		log_error("building the snapshot: %s", strerror(-err));
 		goto out;
 	}
-	/* The first 64 bytes hold the generation, time and checksum; the rest
-	 * is the content. Touching a file without changing what it says
-	 * publishes nothing. */
+	/* Touching a file without changing what it says publishes nothing. */
 	t2 = agent__now_ns(CLOCK_MONOTONIC);
-	hash = ldmesh_hash64((const uint8_t *)bytes + 64, size - 64, 0);
+	hash = ldmesh_snap_content_hash(bytes, size);
 	if (a->published_once && hash == a->content_hash) {
 		log_debug("no change; generation %" PRIu64 " stays", a->pub.generation);
 		goto out;

@@ -76,7 +76,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind];
-	if (ldmesh_table_init(&table, c.table, ctl__event, &load) < 0) {
+	if (ldmesh_table_init(&table, c.table, &ldmesh_reader_libc, ctl__event, &load) < 0) {
 		fprintf(stderr, "ldmeshctl: table path too long: %s\n", c.table);
 		return 2;
 	}
@@ -88,7 +88,7 @@ int main(int argc, char **argv)
 	}
 	if (load.why[0]) /* a newer generation was refused; showing the last good */
 		fprintf(stderr, "ldmeshctl: warning: %s\n", load.why);
-	c.control = atomic_load(&table.control);
+	c.control = ldmesh_table_control(&table);
 
 	if (!strcmp(cmd, "status") && optind + 1 == argc)
 		rc = ctl_status(&c);

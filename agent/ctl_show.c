@@ -10,7 +10,40 @@
 
 #include "ctl_json.h"
 
-#define STR(ref) ldmesh_snap_str(c->snap, (ref))
+/* A snapshot string copied out, NUL-terminated: the mapping is untrusted
+ * and may change under us. Eight rotating buffers, more than the most
+ * strings one printf here takes. */
+static const char *ctl__str(const struct ctl *c, ldmesh_str_t ref)
+{
+	static char bufs[8][LDMESH_STR_MAX + 3];
+	static unsigned next;
+	char *b = bufs[next++ % 8];
+
+	return ldmesh_snap_strcpy(c->snap, ref, b, sizeof(bufs[0]));
+}
+#define STR(ref) ctl__str(c, (ref))
+
+/* Record `i`, checked; a damaged one reads as empty (no ports, no
+ * endpoints), so a tool shows what it can of a damaged table. */
+static void ctl__service(const struct ldmesh_snap *s, uint32_t i,
+			 struct ldmesh_service *out)
+{
+	if (!ldmesh_snap_service(s, i, out))
+		memset(out, 0, sizeof(*out));
+}
+
+static void ctl__port(const struct ldmesh_snap *s, uint32_t i, struct ldmesh_port *out)
+{
+	if (!ldmesh_snap_port(s, i, out))
+		memset(out, 0, sizeof(*out));
+}
+
+static void ctl__endpoint(const struct ldmesh_snap *s, uint32_t i,
+			  struct ldmesh_endpoint *out)
+{
+	if (!ldmesh_snap_endpoint(s, i, out))
+		memset(out, 0, sizeof(*out));
+}
 
 const char *ctl_addr(const uint8_t addr[16], char *buf, size_t len)
 {
@@ -53,7 +86,7 @@ static void ctl__time(uint64_t unix_ns, char *buf, size_t len)
 
 int ctl_status(const struct ctl *c)
 {
-	const struct ldmesh_snap_header *h = c->snap->hdr;
+	const struct ldmesh_snap *h = c->snap;
 	char when[32];
 
 	ctl__time(h->created_unix_ns, when, sizeof(when));
@@ -70,7 +103,7 @@ int ctl_status(const struct ctl *c)
 		json_key(&j, "bytes"), json_u64(&j, c->snap->size);
 		json_key(&j, "clusterDomain"), json_str(&j, STR(h->cluster_domain));
 		json_key(&j, "node"), json_str(&j, STR(h->node_name));
-		json_key(&j, "formatVersion"), json_u64(&j, h->version_major);
+		json_key(&j, "formatVersion"), json_u64(&j, LDMESH_SNAP_VERSION_MAJOR);
 		json_close(&j, '}');
 		json_end(&j);
 		return 0;
@@ -121,14 +154,24 @@ static const char *ctl__ep_state(uint32_t flags)
  * by namespace and name, like kubectl. */
 static const struct ldmesh_snap *ctl__sort_snap;
 
+static int ctl__cmp_strv(struct ldmesh_strv a, struct ldmesh_strv b)
+{
+	int c = memcmp(a.p, b.p, a.len < b.len ? a.len : b.len);
+
+	return c ? c : (int)a.len - (int)b.len;
+}
+
 static int ctl__cmp_service(const void *pa, const void *pb)
 {
 	const struct ldmesh_snap *s = ctl__sort_snap;
-	const struct ldmesh_service *a = &s->services[*(const uint32_t *)pa];
-	const struct ldmesh_service *b = &s->services[*(const uint32_t *)pb];
-	int c = strcmp(ldmesh_snap_str(s, a->ns), ldmesh_snap_str(s, b->ns));
+	struct ldmesh_service a, b;
+	int c;
 
-	return c ? c : strcmp(ldmesh_snap_str(s, a->name), ldmesh_snap_str(s, b->name));
+	ctl__service(s, *(const uint32_t *)pa, &a);
+	ctl__service(s, *(const uint32_t *)pb, &b);
+	c = ctl__cmp_strv(ldmesh_snap_string(s, a.ns), ldmesh_snap_string(s, b.ns));
+	return c ? c : ctl__cmp_strv(ldmesh_snap_string(s, a.name),
+				     ldmesh_snap_string(s, b.name));
 }
 
 static uint32_t *ctl__sorted(const struct ctl *c)
@@ -151,13 +194,17 @@ static void ctl__services_text(const struct ctl *c, const uint32_t *order)
 	fprintf(c->out, "%-16s %-24s %-13s %-18s %-20s %s\n", "NAMESPACE", "NAME",
 		"TYPE", "CLUSTER-IP", "PORT(S)", "ENDPOINTS");
 	for (uint32_t k = 0; k < c->snap->n_services; k++) {
-		const struct ldmesh_service *s = &c->snap->services[order[k]];
+		struct ldmesh_service sv, *s = &sv;
+
+		ctl__service(c->snap, order[k], s);
 		ports[0] = 0;
 		for (uint32_t p = 0; p < s->port_count; p++) {
-			const struct ldmesh_port *pt = &c->snap->ports[s->first_port + p];
+			struct ldmesh_port pt;
 			size_t used = strlen(ports);
+
+			ctl__port(c->snap, s->first_port + p, &pt);
 			snprintf(ports + used, sizeof(ports) - used, "%s%u/%s", p ? "," : "",
-				 pt->port, ctl_proto_name(pt->protocol));
+				 pt.port, ctl_proto_name(pt.protocol));
 		}
 		ctl__ips(c, s, ips, sizeof(ips));
 		if (s->type == LDMESH_SVC_EXTERNAL_NAME)
@@ -167,8 +214,10 @@ static void ctl__services_text(const struct ctl *c, const uint32_t *order)
 			s->ready_count, s->endpoint_count);
 		for (uint32_t e = 0; e < s->endpoint_count; e++) {
 			uint32_t ep = s->first_endpoint + e;
-			const struct ldmesh_endpoint *en = &c->snap->endpoints[ep];
+			struct ldmesh_endpoint enc, *en = &enc;
 			char eports[128] = "";
+
+			ctl__endpoint(c->snap, ep, en);
 			for (uint32_t p = 0; p < s->port_count; p++) {
 				size_t used = strlen(eports);
 				snprintf(eports + used, sizeof(eports) - used, "%s%u", p ? "," : ":",
@@ -187,9 +236,10 @@ static void ctl__services_text(const struct ctl *c, const uint32_t *order)
 static void ctl__endpoint_json(const struct ctl *c, struct json *j,
 			       const struct ldmesh_service *s, uint32_t ep, uint32_t port_index)
 {
-	const struct ldmesh_endpoint *en = &c->snap->endpoints[ep];
+	struct ldmesh_endpoint enc, *en = &enc;
 	char a[64];
 
+	ctl__endpoint(c->snap, ep, en);
 	json_open(j, '{');
 	json_key(j, "ip"), json_str(j, ctl_addr(en->addr, a, sizeof(a)));
 	json_key(j, "port"), json_u64(j, ldmesh_snap_endpoint_port(c->snap, s, ep, port_index));
@@ -213,7 +263,9 @@ static void ctl__services_json(const struct ctl *c, const uint32_t *order)
 	json_key(&j, "generation"), json_u64(&j, c->snap->generation);
 	json_key(&j, "services"), json_open(&j, '[');
 	for (uint32_t si = 0; si < c->snap->n_services; si++) {
-		const struct ldmesh_service *s = &c->snap->services[order[si]];
+		struct ldmesh_service sv, *s = &sv;
+
+		ctl__service(c->snap, order[si], s);
 		json_open(&j, '{');
 		json_key(&j, "namespace"), json_str(&j, STR(s->ns));
 		json_key(&j, "name"), json_str(&j, STR(s->name));
@@ -234,7 +286,9 @@ static void ctl__services_json(const struct ctl *c, const uint32_t *order)
 		json_str(&j, (s->flags & LDMESH_SVC_F_INTERNAL_LOCAL) ? "Local" : "Cluster");
 		json_key(&j, "ports"), json_open(&j, '[');
 		for (uint32_t p = 0; p < s->port_count; p++) {
-			const struct ldmesh_port *pt = &c->snap->ports[s->first_port + p];
+			struct ldmesh_port ptc, *pt = &ptc;
+
+			ctl__port(c->snap, s->first_port + p, pt);
 			json_open(&j, '{');
 			json_key(&j, "name"), json_str(&j, STR(pt->name));
 			json_key(&j, "port"), json_u64(&j, pt->port);
@@ -323,8 +377,10 @@ static int ctl__parse_target(const char *target, uint8_t addr[16], uint16_t *por
 
 int ctl_route(const struct ctl *c, const char *target)
 {
-	const struct ldmesh_vip_slot *slot;
-	const struct ldmesh_service *s;
+	struct ldmesh_vip_slot vip, *slot = &vip;
+	struct ldmesh_service sv, *s = &sv;
+	struct ldmesh_port pt;
+	struct ldmesh_endpoint en;
 	uint32_t first, n;
 	uint16_t port;
 	uint8_t addr[16], proto;
@@ -334,16 +390,16 @@ int ctl_route(const struct ctl *c, const char *target)
 		fprintf(stderr, "ldmeshctl: route %s: expected IP:PORT[/tcp|/udp|/sctp]\n", target);
 		return 2;
 	}
-	slot = ldmesh_snap_find_vip(c->snap, addr, port, proto);
-	if (!slot) {
+	if (!ldmesh_snap_find_vip(c->snap, addr, port, proto, slot)) {
 		if (c->json)
 			fprintf(c->out, "{\"service\":null,\"action\":\"pass\",\"backends\":[]}\n");
 		else
 			fprintf(c->out, "%s: not a service; connect passes through\n", target);
 		return 1;
 	}
-	s = &c->snap->services[slot->service];
-	n = ldmesh_snap_candidates(c->snap, s, &first);
+	ctl__service(c->snap, slot->service, s);
+	ctl__port(c->snap, s->first_port + slot->port_index, &pt);
+	n = ldmesh_snap_candidates(s, &first);
 	if (c->json) {
 		struct json j;
 		json_init(&j, c->out);
@@ -363,8 +419,7 @@ int ctl_route(const struct ctl *c, const char *target)
 		return 0;
 	}
 	fprintf(c->out, "%s -> service %s/%s port %s", target, STR(s->ns), STR(s->name),
-		*STR(c->snap->ports[s->first_port + slot->port_index].name) ?
-			STR(c->snap->ports[s->first_port + slot->port_index].name) : "(unnamed)");
+		*STR(pt.name) ? STR(pt.name) : "(unnamed)");
 	if (!n) {
 		fprintf(c->out, ": no endpoints; connect fails with ECONNREFUSED\n");
 		return 0;
@@ -373,8 +428,10 @@ int ctl_route(const struct ctl *c, const char *target)
 		s->ready_count ? "ready" : "terminating (no ready endpoint)");
 	for (uint32_t e = first; e < first + n; e++) {
 		uint16_t p = ldmesh_snap_endpoint_port(c->snap, s, e, slot->port_index);
-		if (p)
-			fprintf(c->out, "  %s:%u\n", ctl_addr(c->snap->endpoints[e].addr, a, sizeof(a)), p);
+		if (p) {
+			ctl__endpoint(c->snap, e, &en);
+			fprintf(c->out, "  %s:%u\n", ctl_addr(en.addr, a, sizeof(a)), p);
+		}
 	}
 	return 0;
 }

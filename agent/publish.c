@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -22,6 +24,37 @@ static int publish__fail(char *why, size_t len, int err, const char *what,
 {
 	snprintf(why, len, "%s %s: %s", what, path, strerror(-err));
 	return err;
+}
+
+/*
+ * A published snapshot can be neither rewritten nor truncated, not even by
+ * root without first undoing this: readers map it, and a truncated mapping
+ * is SIGBUS in every process on the node. Filesystems without the flag
+ * (EOPNOTSUPP, ENOTTY) and agents without CAP_LINUX_IMMUTABLE (EPERM) still
+ * have mode 0444 and root ownership; the flag is a second lock.
+ */
+static void publish__immutable(int fd, bool on)
+{
+	int flags;
+
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
+		return;
+	if (!!(flags & FS_IMMUTABLE_FL) == on)
+		return;
+	flags = on ? flags | FS_IMMUTABLE_FL : flags & ~FS_IMMUTABLE_FL;
+	(void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
+}
+
+/* Unlink a snapshot of ours, lifting its immutable flag first. */
+static void publish__unlink(int dir_fd, const char *name)
+{
+	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0) {
+		publish__immutable(fd, false);
+		close(fd);
+	}
+	unlinkat(dir_fd, name, 0);
 }
 
 static bool publish__snap_name(const char *name, uint64_t *gen)
@@ -54,7 +87,7 @@ static void publish__sweep(struct publisher *p, uint64_t keep)
 	}
 	while ((e = readdir(d)))
 		if (publish__snap_name(e->d_name, &gen) && gen != keep)
-			unlinkat(p->dir_fd, e->d_name, 0);
+			publish__unlink(p->dir_fd, e->d_name);
 	closedir(d);
 }
 
@@ -163,22 +196,24 @@ int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
 	int fd, err;
 
 	snprintf(name, sizeof(name), LDMESH_SNAP_PREFIX "%" PRIu64, gen);
-	fd = openat(p->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = openat(p->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
 	if (fd < 0 && errno == EEXIST) {
 		/* Left by an agent killed mid-write before it could publish. */
-		unlinkat(p->dir_fd, name, 0);
+		publish__unlink(p->dir_fd, name);
 		fd = openat(p->dir_fd, name,
-			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
 	}
 	if (fd < 0)
 		return publish__fail(why, why_len, -errno, "create", name);
 	err = publish__write_all(fd, bytes, size);
-	if (!err && fchmod(fd, 0644) < 0) /* whatever the umask */
+	if (!err && fchmod(fd, 0444) < 0) /* whatever the umask */
 		err = -errno;
+	if (!err)
+		publish__immutable(fd, true);
 	if (close(fd) < 0 && !err)
 		err = -errno;
 	if (err) {
-		unlinkat(p->dir_fd, name, 0);
+		publish__unlink(p->dir_fd, name);
 		return publish__fail(why, why_len, err, "write", name);
 	}
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -192,7 +227,7 @@ int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
 	 * an instant ago and is about to open it; older ones go. */
 	if (gen > 1) {
 		snprintf(name, sizeof(name), LDMESH_SNAP_PREFIX "%" PRIu64, gen - 2);
-		unlinkat(p->dir_fd, name, 0);
+		publish__unlink(p->dir_fd, name);
 	}
 	return 0;
 }

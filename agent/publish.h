@@ -5,8 +5,9 @@
  *
  * Safety: the directory must be a real directory (never a symlink) owned by
  * the agent's user and not writable by group or others; files are created
- * O_EXCL|O_NOFOLLOW with mode 0644, so a link planted in the table cannot
- * redirect a write. The control page is rewritten in place and never
+ * O_EXCL|O_NOFOLLOW, so a link planted in the table cannot redirect a
+ * write. Snapshots are mode 0444 and, where the filesystem has it,
+ * FS_IMMUTABLE_FL once written (the agent lifts the flag to remove them). The control page is rewritten in place and never
  * replaced: readers map it once for their lifetime.
  */
 #ifndef LDMESH_AGENT_PUBLISH_H

@@ -3,7 +3,8 @@
  * Snapshot assembly. Each service is a block (snap_block.c), taken from the
  * cache when the model says its input is unchanged; the file is laid out
  * once the sizes are known, every block copied in with its references
- * relocated, both indexes placed, and the checksum taken last.
+ * relocated, both indexes placed, and the header sealed last (by the reader
+ * library, which owns its bytes).
  */
 #include "snap_build.h"
 
@@ -13,6 +14,7 @@
 #include <string.h>
 
 #include "ldmesh/hash.h"
+#include "ldmesh/reader.h"
 #include "snap_block.h"
 
 /* The shared pool only grows (node and zone names come and go over a
@@ -346,19 +348,13 @@ int snap_build_cached(const struct snap_input *in, struct snap_cache *cache,
 	l.h.vip_max_probe = build__place_vips(&l);
 	l.h.name_max_probe = build__place_names(&l);
 
-	l.h.magic = LDMESH_SNAP_MAGIC;
-	l.h.version_major = LDMESH_SNAP_VERSION_MAJOR;
-	l.h.version_minor = LDMESH_SNAP_VERSION_MINOR;
-	l.h.header_size = sizeof(l.h);
 	l.h.generation = in->generation;
 	l.h.created_unix_ns = in->created_unix_ns;
 	l.h.cluster_domain = domain;
 	l.h.node_name = node;
 	memcpy(l.h.service_cidr, in->service_cidr, 16);
 	l.h.service_cidr_prefix = in->service_cidr_prefix;
-	memcpy(l.file, &l.h, sizeof(l.h));
-	l.h.checksum = ldmesh_hash64(l.file + 16, l.h.total_size - 16, 0);
-	memcpy(l.file + 8, &l.h.checksum, sizeof(l.h.checksum));
+	ldmesh_snap_header_seal(l.file, &l.h);
 	*out = l.file;
 	*out_size = l.h.total_size;
 	l.file = NULL;

@@ -171,7 +171,7 @@ cmake --build "$build" -j"$(nproc)" >"$build/demo-build.log" 2>&1 ||
 echo "built $AGENT, $CTL and $LIB"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ldmesh-demo.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+trap 'chattr -R -i "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 say "validate and publish examples/manifests once"
 run "$AGENT" --check -m "$manifests"

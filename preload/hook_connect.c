@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 
 #include "addr.h"
@@ -44,25 +45,25 @@ static void hook_connect__trace(int fd, const struct ldmesh_snap *s,
 	if (r->verdict == ROUTE_REDIRECT) {
 		trace_str(&l, " -> ");
 		trace_ipport(&l, r->backend, r->backend_port);
-		trace_svc(&l, s, r->svc);
+		trace_svc(&l, s, &r->svc);
 		trace_str(&l, " ep=");
 		trace_u64(&l, r->ep_pos);
 		trace_str(&l, "/");
 		trace_u64(&l, r->ep_count);
 	} else {
 		trace_str(&l, " refused");
-		trace_svc(&l, s, r->svc);
+		trace_svc(&l, s, &r->svc);
 		trace_str(&l, " ");
 		trace_str(&l, r->why);
 	}
 	trace_emit(&l);
 }
 
-/* The VIP slot for this socket's protocol. */
-static const struct ldmesh_vip_slot *
-hook_connect__slot(int fd, const struct ldmesh_snap *s, const uint8_t a[16],
-		   uint16_t port, const struct ldmesh_vip_slot *tcp,
-		   const struct ldmesh_vip_slot *udp)
+/* The VIP slot for this socket's protocol into *vip, given what the TCP
+ * probe found (have_tcp) or, failing that, the UDP one (have_udp). */
+static bool hook_connect__slot(int fd, const struct ldmesh_snap *s,
+			       const uint8_t a[16], uint16_t port, bool have_tcp,
+			       bool have_udp, struct ldmesh_vip_slot *vip)
 {
 	int type = socktype_get(fd), saved = errno;
 	socklen_t tl = sizeof(type);
@@ -71,20 +72,22 @@ hook_connect__slot(int fd, const struct ldmesh_snap *s, const uint8_t a[16],
 	 * inherited) are asked. */
 	if (!type && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0) {
 		errno = saved; /* the real connect reports EBADF/ENOTSOCK */
-		return NULL;
+		return false;
 	}
 	if (type == SOCK_STREAM)
-		return tcp;
+		return have_tcp;
 	if (type == SOCK_DGRAM)
-		return udp ? udp : ldmesh_snap_find_vip(s, a, port, LDMESH_PROTO_UDP);
-	return NULL;
+		return have_udp ||
+		       ldmesh_snap_find_vip(s, a, port, LDMESH_PROTO_UDP, vip);
+	return false;
 }
 
 LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct preload_state *st = state_get();
-	const struct ldmesh_vip_slot *tcp, *udp, *vip;
+	struct ldmesh_vip_slot vip;
 	const struct ldmesh_snap *s;
+	bool tcp, udp;
 	struct route_result r;
 	struct sockaddr_storage ss;
 	socklen_t sl = 0;
@@ -105,18 +108,13 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		goto pass;
 	/* Most VIPs are TCP: the UDP probe waits until the socket says it is
 	 * one, or the TCP probe missed. */
-	tcp = ldmesh_snap_find_vip(s, a, port, LDMESH_PROTO_TCP);
-	udp = tcp ? NULL : ldmesh_snap_find_vip(s, a, port, LDMESH_PROTO_UDP);
-	if (!tcp && !udp) {
+	tcp = ldmesh_snap_find_vip(s, a, port, LDMESH_PROTO_TCP, &vip);
+	udp = !tcp && ldmesh_snap_find_vip(s, a, port, LDMESH_PROTO_UDP, &vip);
+	if ((!tcp && !udp) || !hook_connect__slot(fd, s, a, port, tcp, udp, &vip)) {
 		ldmesh_table_release(&st->table, slot);
 		goto pass;
 	}
-	vip = hook_connect__slot(fd, s, a, port, tcp, udp);
-	if (!vip) {
-		ldmesh_table_release(&st->table, slot);
-		goto pass;
-	}
-	route_pick(s, vip, sa->sa_family, rng_next(), st->cfg.client_hash, &r);
+	route_pick(s, &vip, sa->sa_family, rng_next(), st->cfg.client_hash, &r);
 	if (r.verdict == ROUTE_REDIRECT)
 		sl = addr_to_sockaddr(sa->sa_family, r.backend, r.backend_port, &ss);
 	if (trace_on()) {

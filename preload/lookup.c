@@ -6,10 +6,13 @@
 
 #include "trace.h"
 
-static const char *lookup__domain(const struct ldmesh_snap *s, size_t *len)
+/* The cluster domain, copied: names_* functions want a stable string. */
+static const char *lookup__domain(const struct ldmesh_snap *s, char buf[NAMES_BUF],
+				  size_t *len)
 {
-	*len = ldmesh_snap_strlen(s, s->hdr->cluster_domain);
-	return ldmesh_snap_str(s, s->hdr->cluster_domain);
+	ldmesh_snap_strcpy(s, s->cluster_domain, buf, NAMES_BUF);
+	*len = strlen(buf);
+	return buf;
 }
 
 static void lookup__add(struct lookup_result *r, const uint8_t a[16])
@@ -25,13 +28,14 @@ static void lookup__svc_name(const struct ldmesh_snap *s,
 			     const struct ldmesh_service *svc,
 			     struct lookup_result *r)
 {
-	size_t nl = ldmesh_snap_strlen(s, svc->ns);
-	size_t ml = ldmesh_snap_strlen(s, svc->name);
+	struct ldmesh_strv ns = ldmesh_snap_string(s, svc->ns);
+	struct ldmesh_strv name = ldmesh_snap_string(s, svc->name);
 
-	memcpy(r->svc, ldmesh_snap_str(s, svc->ns), nl);
-	r->svc[nl] = '/';
-	memcpy(r->svc + nl + 1, ldmesh_snap_str(s, svc->name), ml);
-	r->svc[nl + 1 + ml] = 0;
+	/* each at most 255 bytes: "ns/name" fits 2 * NAMES_BUF */
+	memcpy(r->svc, ns.p, ns.len);
+	r->svc[ns.len] = '/';
+	memcpy(r->svc + ns.len + 1, name.p, name.len);
+	r->svc[ns.len + 1 + name.len] = 0;
 }
 
 /*
@@ -49,23 +53,36 @@ static void lookup__headless(const struct ldmesh_snap *s,
 	uint32_t start = n > LOOKUP_MAX_ADDRS ? (uint32_t)(rnd % n) : 0;
 
 	for (uint32_t i = 0; i < n && r->n_addrs < LOOKUP_MAX_ADDRS; i++) {
-		const struct ldmesh_endpoint *ep =
-			&s->endpoints[svc->first_endpoint + (start + i) % n];
-		if (all || (ep->flags & LDMESH_EP_F_READY))
-			lookup__add(r, ep->addr);
+		struct ldmesh_endpoint ep;
+
+		if (ldmesh_snap_endpoint(s, svc->first_endpoint + (start + i) % n, &ep) &&
+		    (all || (ep.flags & LDMESH_EP_F_READY)))
+			lookup__add(r, ep.addr);
 	}
 }
 
+/* The endpoint a per-pod name names, if it is one of the service's. */
+static bool lookup__pod(const struct ldmesh_snap *s,
+			const struct ldmesh_service *svc, uint32_t ep,
+			struct ldmesh_endpoint *out)
+{
+	return ep >= svc->first_endpoint &&
+	       ep - svc->first_endpoint < svc->endpoint_count &&
+	       ldmesh_snap_endpoint(s, ep, out);
+}
+
 static void lookup__slot(const struct ldmesh_snap *s,
-			 const struct ldmesh_name_slot *slot, uint64_t rnd,
+			 const struct ldmesh_name_slot *slot,
+			 const struct ldmesh_service *svc, uint64_t rnd,
 			 struct lookup_result *r)
 {
-	const struct ldmesh_service *svc = &s->services[slot->service];
+	struct ldmesh_endpoint ep;
 
 	lookup__svc_name(s, svc, r);
-	if (slot->endpoint != LDMESH_NONE)
-		lookup__add(r, s->endpoints[slot->endpoint].addr);
-	else if (svc->flags & LDMESH_SVC_F_HEADLESS)
+	if (slot->endpoint != LDMESH_NONE) {
+		if (lookup__pod(s, svc, slot->endpoint, &ep))
+			lookup__add(r, ep.addr);
+	} else if (svc->flags & LDMESH_SVC_F_HEADLESS)
 		lookup__headless(s, svc, rnd, r);
 	else
 		for (unsigned i = 0; i < svc->ip_count && i < LDMESH_MAX_CLUSTER_IPS; i++)
@@ -74,31 +91,27 @@ static void lookup__slot(const struct ldmesh_snap *s,
 	r->status = r->n_addrs ? LOOKUP_FOUND : LOOKUP_NOTFOUND;
 }
 
-/* The first candidate of `q` the table holds, or NULL. */
-static const struct ldmesh_name_slot *
-lookup__find(const struct ldmesh_snap *s, const struct preload_config *c,
-	     const struct names_query *q, char out[NAMES_BUF], size_t *out_len)
+/* The first candidate of `q` the table holds, copied into *slot. */
+static bool lookup__find(const struct ldmesh_snap *s, const struct preload_config *c,
+			 const struct names_query *q, const char *domain,
+			 size_t dlen, char out[NAMES_BUF], size_t *out_len,
+			 struct ldmesh_name_slot *slot)
 {
-	size_t dlen;
-	const char *domain = lookup__domain(s, &dlen);
 	char cand[NAMES_BUF];
 	int n;
 
 	for (unsigned i = 0; (n = names_candidate(q, c, domain, dlen, i, cand)) >= 0;
 	     i++) {
-		const struct ldmesh_name_slot *slot;
-
 		/* only cluster names can be in the table; the rest are DNS's */
 		if (!n || !names_in_domain(cand, (size_t)n, domain, dlen))
 			continue;
-		slot = ldmesh_snap_find_name(s, cand, (size_t)n);
-		if (slot) {
+		if (ldmesh_snap_find_name(s, cand, (size_t)n, slot)) {
 			memcpy(out, cand, (size_t)n + 1);
 			*out_len = (size_t)n;
-			return slot;
+			return true;
 		}
 	}
-	return NULL;
+	return false;
 }
 
 /* A relative name whose every search-list expansion lies inside the
@@ -121,10 +134,11 @@ static bool lookup__search_all_ours(const struct preload_config *c,
 void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
 		 const char *name, uint64_t rnd, struct lookup_result *r)
 {
-	const struct ldmesh_name_slot *slot;
+	struct ldmesh_name_slot slot;
 	struct names_query q;
+	char dbuf[NAMES_BUF];
 	size_t dlen;
-	const char *domain = lookup__domain(s, &dlen);
+	const char *domain = lookup__domain(s, dbuf, &dlen);
 
 	r->status = LOOKUP_PASS;
 	r->skip_search = false;
@@ -136,8 +150,7 @@ void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
 	if (!name || !names_normalise(name, &q))
 		return;
 
-	slot = lookup__find(s, c, &q, r->canon, &r->canon_len);
-	if (!slot) {
+	if (!lookup__find(s, c, &q, domain, dlen, r->canon, &r->canon_len, &slot)) {
 		/* a cluster name the table lacks does not exist: say so now
 		 * rather than let DNS time out over the search list */
 		if (names_in_domain(q.name, q.len, domain, dlen))
@@ -147,17 +160,23 @@ void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
 		return;
 	}
 	for (int hop = 0; hop < LOOKUP_CHAIN_MAX; hop++) {
-		const struct ldmesh_service *svc = &s->services[slot->service];
+		struct ldmesh_service svc;
 		struct names_query t;
+		char target[NAMES_BUF];
 
-		if (svc->type != LDMESH_SVC_EXTERNAL_NAME ||
-		    slot->endpoint != LDMESH_NONE) {
-			lookup__slot(s, slot, rnd, r);
+		if (!ldmesh_snap_service(s, slot.service, &svc)) {
+			r->status = LOOKUP_NOTFOUND; /* a damaged record */
+			return;
+		}
+		if (svc.type != LDMESH_SVC_EXTERNAL_NAME ||
+		    slot.endpoint != LDMESH_NONE) {
+			lookup__slot(s, &slot, &svc, rnd, r);
 			return;
 		}
 		/* ExternalName is a CNAME: its target is an FQDN */
-		lookup__svc_name(s, svc, r);
-		if (!names_normalise(ldmesh_snap_str(s, svc->external_name), &t)) {
+		lookup__svc_name(s, &svc, r);
+		ldmesh_snap_strcpy(s, svc.external_name, target, sizeof(target));
+		if (!names_normalise(target, &t)) {
 			r->status = LOOKUP_NOTFOUND;
 			return;
 		}
@@ -167,8 +186,7 @@ void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
 			r->status = LOOKUP_EXTERNAL;
 			return;
 		}
-		slot = ldmesh_snap_find_name(s, t.name, t.len);
-		if (!slot) {
+		if (!ldmesh_snap_find_name(s, t.name, t.len, &slot)) {
 			r->status = LOOKUP_NOTFOUND;
 			return;
 		}

@@ -5,12 +5,11 @@
 
 #include "addr.h"
 
-static void route__take(const struct ldmesh_snap *s, uint32_t ep,
-			uint16_t port, uint32_t first, uint32_t n,
-			struct route_result *r)
+static void route__take(const uint8_t addr[16], uint32_t ep, uint16_t port,
+			uint32_t first, uint32_t n, struct route_result *r)
 {
 	r->verdict = ROUTE_REDIRECT;
-	memcpy(r->backend, s->endpoints[ep].addr, 16);
+	memcpy(r->backend, addr, 16);
 	r->backend_port = port;
 	r->ep_pos = ep - first + 1;
 	r->ep_count = n;
@@ -20,15 +19,21 @@ void route_pick(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
 		int family, uint64_t rnd, uint64_t client_hash,
 		struct route_result *r)
 {
-	const struct ldmesh_service *svc = &s->services[vip->service];
+	const struct ldmesh_service *svc = &r->svc;
+	struct ldmesh_endpoint e;
 	uint32_t first = 0, n, ep, start;
 	uint16_t port = 0;
 	uint64_t key;
 
-	r->svc = svc;
 	r->verdict = ROUTE_REFUSE;
 	r->ep_pos = 0;
-	n = r->ep_count = ldmesh_snap_candidates(s, svc, &first);
+	r->ep_count = 0;
+	if (!ldmesh_snap_service(s, vip->service, &r->svc)) {
+		memset(&r->svc, 0, sizeof(r->svc));
+		r->why = "damaged service record";
+		return;
+	}
+	n = r->ep_count = ldmesh_snap_candidates(svc, &first);
 	if (!n) {
 		r->why = "no endpoints";
 		return;
@@ -39,8 +44,8 @@ void route_pick(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
 		r->why = "no endpoint serves the port";
 		return;
 	}
-	if (addr_reachable(family, s->endpoints[ep].addr)) {
-		route__take(s, ep, port, first, n, r);
+	if (ldmesh_snap_endpoint(s, ep, &e) && addr_reachable(family, e.addr)) {
+		route__take(e.addr, ep, port, first, n, r);
 		return;
 	}
 	/*
@@ -54,8 +59,9 @@ void route_pick(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
 		uint32_t cand = first + (start + i) % n;
 
 		port = ldmesh_snap_endpoint_port(s, svc, cand, vip->port_index);
-		if (port && addr_reachable(family, s->endpoints[cand].addr)) {
-			route__take(s, cand, port, first, n, r);
+		if (port && ldmesh_snap_endpoint(s, cand, &e) &&
+		    addr_reachable(family, e.addr)) {
+			route__take(e.addr, cand, port, first, n, r);
 			return;
 		}
 	}

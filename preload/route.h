@@ -20,7 +20,8 @@ enum route_verdict {
 struct route_result {
 	enum route_verdict verdict;
 	const char *why;                   /* ROUTE_REFUSE */
-	const struct ldmesh_service *svc;  /* valid while the snapshot is */
+	struct ldmesh_service svc;         /* a checked copy; zero when the
+	                                      record was refused */
 	uint8_t backend[16];
 	uint16_t backend_port;
 	uint32_t ep_pos;                   /* 1-based among ep_count */

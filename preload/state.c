@@ -3,8 +3,10 @@
 #include "state.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 
 #include "real.h"
 #include "rng.h"
@@ -20,6 +22,27 @@ static struct preload_state state__g;
 static atomic_int state__mode;
 static pthread_once_t state__once = PTHREAD_ONCE_INIT;
 static __thread int state__initialising LDMESH_TLS_IE;
+
+/* The table's syscalls. close() goes through real.close: a plain call from
+ * inside this library binds to our own exported close hook. */
+static int state__openat(int dirfd, const char *path, int flags)
+{
+	return openat(dirfd, path, flags);
+}
+
+static int state__close(int fd)
+{
+	return real.close(fd);
+}
+
+static const struct ldmesh_reader_sys state__sys = {
+	.openat = state__openat,
+	.fstat = fstat,
+	.fstatat = fstatat,
+	.mmap = mmap,
+	.munmap = munmap,
+	.close = state__close,
+};
 
 static void state__after_fork_child(void)
 {
@@ -62,7 +85,7 @@ static void state__init(void)
 	if (!c->disabled) {
 		trace_init(c);
 		rng_init();
-		if (ldmesh_table_init(&state__g.table, c->table_dir,
+		if (ldmesh_table_init(&state__g.table, c->table_dir, &state__sys,
 				      trace_table_event, NULL) == 0 &&
 		    pthread_atfork(NULL, NULL, state__after_fork_child) == 0)
 			mode = STATE_ACTIVE;

@@ -174,11 +174,13 @@ void trace_ipport(struct trace_line *l, const uint8_t a[16], uint16_t port)
 void trace_svc(struct trace_line *l, const struct ldmesh_snap *s,
 	       const struct ldmesh_service *svc)
 {
+	struct ldmesh_strv ns = ldmesh_snap_string(s, svc->ns);
+	struct ldmesh_strv name = ldmesh_snap_string(s, svc->name);
+
 	trace_str(l, " svc=");
-	trace_strn(l, ldmesh_snap_str(s, svc->ns), ldmesh_snap_strlen(s, svc->ns));
+	trace_strn(l, ns.p, ns.len);
 	trace__put(l, "/", 1);
-	trace_strn(l, ldmesh_snap_str(s, svc->name),
-		   ldmesh_snap_strlen(s, svc->name));
+	trace_strn(l, name.p, name.len);
 }
 
 void trace_begin(struct trace_line *l, const char *what)
@@ -245,6 +247,10 @@ void trace_table_event(void *ctx, enum ldmesh_table_event ev,
 		break;
 	case LDMESH_TABLE_MISSING:
 		trace_str(&l, " missing: ");
+		trace_str(&l, why ? why : "?");
+		break;
+	case LDMESH_TABLE_REPLACED:
+		trace_str(&l, " replaced: following the new directory at ");
 		trace_str(&l, why ? why : "?");
 		break;
 	}

@@ -7,6 +7,8 @@ LDMESH_PACKAGES=(
   cmake make gcc pkg-config libyaml-dev libcmocka-dev libunwind-dev
   # end-to-end tests and the demo: namespaces, real servers and clients
   iproute2 util-linux procps curl python3 redis-server redis-tools
+  # chattr: published snapshots are immutable; tests lift that to clean up
+  e2fsprogs
   # tests/run.sh's other passes: libFuzzer targets (clang-14 with its
   # fuzzer/ASan runtimes, llvm-symbolizer for readable reports), valgrind
   clang-14 libclang-rt-14-dev llvm-14 valgrind

@@ -1,25 +1,43 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ldmesh snapshot format: the one contract between ldmesh-agent (writer)
- * and everything that reads the table (libldmesh.so, ldmeshctl, tests).
+ * ldmesh snapshot format, version 2: the one contract between ldmesh-agent
+ * (writer) and everything that reads the table (libldmesh.so, ldmeshctl,
+ * tests).
  *
- * A table is a directory (default /dev/shm/ldmesh) owned by the agent:
+ * A table is a directory (default /run/ldmesh) owned by the agent:
  *
  *   <table>/control         struct ldmesh_control, never replaced, only
  *                           rewritten in place, so a reader maps it once
  *   <table>/snap.<gen>      one immutable snapshot per generation, <gen> in
- *                           decimal; created O_EXCL|O_NOFOLLOW, mode 0644
+ *                           decimal; created O_EXCL|O_NOFOLLOW, mode 0444,
+ *                           FS_IMMUTABLE_FL where the filesystem has it
+ *
+ * Trust. A reader uses a table only when the directory is a directory and
+ * control and every snapshot are regular files, each owned by root or by
+ * the reader's effective uid and writable by neither group nor others.
+ * Even then no byte is trusted: a reader checks the header when it maps a
+ * snapshot (magic, version, header checksum, total_size == file size,
+ * every section inside the file) and bounds-checks every record, index and
+ * string on every access, reading each field once into its own memory, so
+ * bytes changed after the check give wrong answers, never a fault, an
+ * out-of-bounds read or an unbounded loop. Nothing a reader does per
+ * generation is O(table): there is no whole-file checksum, and a process
+ * touches only the pages its lookups need.
  *
  * Publishing: the agent writes snap.<gen> completely, then stores <gen> into
  * control->generation with release order. A reader loads the generation with
- * acquire order; when it differs from what it holds it opens snap.<gen>,
- * maps it PROT_READ and validates it before use. Old files are unlinked by
- * the agent after the next publish; mappings readers still hold stay valid.
+ * acquire order; when it differs from what it holds it opens snap.<gen> and
+ * maps it PROT_READ. Old files are unlinked by the agent after the next
+ * publish; mappings readers still hold stay valid.
  *
  * Every field is little-endian and fixed-width. Offsets are relative to the
  * start of the file; there are no pointers. A reader refuses a snapshot whose
  * version_major differs from LDMESH_SNAP_VERSION_MAJOR; a minor bump may only
  * add sections or give meaning to reserved fields, which writers zero.
+ *
+ * Version history: 1 carried a whole-file checksum that every reader
+ * verified on every new generation (O(table) per process); 2 checks the
+ * header only and bounds-checks every access instead.
  */
 #ifndef LDMESH_SNAPSHOT_H
 #define LDMESH_SNAPSHOT_H
@@ -29,10 +47,12 @@
 
 #define LDMESH_CONTROL_MAGIC 0x434d444cU /* "LDMC" */
 #define LDMESH_SNAP_MAGIC 0x534d444cU    /* "LDMS" */
-#define LDMESH_SNAP_VERSION_MAJOR 1
+#define LDMESH_SNAP_VERSION_MAJOR 2
 #define LDMESH_SNAP_VERSION_MINOR 0
 
-#define LDMESH_TABLE_DEFAULT "/dev/shm/ldmesh"
+/* Under /run: a root-only parent, so no other user can create the table
+ * directory before the agent does (in world-writable /dev/shm anyone can). */
+#define LDMESH_TABLE_DEFAULT "/run/ldmesh"
 #define LDMESH_CONTROL_NAME "control"
 #define LDMESH_SNAP_PREFIX "snap."
 
@@ -41,7 +61,9 @@ struct ldmesh_control {
 	uint32_t magic;           /* LDMESH_CONTROL_MAGIC */
 	uint16_t version_major;   /* LDMESH_SNAP_VERSION_MAJOR */
 	uint16_t version_minor;   /* LDMESH_SNAP_VERSION_MINOR */
-	uint64_t generation;      /* current snapshot; 0 = none published yet.
+	uint64_t generation;      /* current snapshot; 0 = none published yet;
+	                             LDMESH_GENERATION_RETIRED = this directory
+	                             is abandoned, reopen the table path.
 	                             Written with release, read with acquire. */
 	uint64_t published_unix_ns; /* wall clock of the last publish */
 	uint32_t agent_pid;       /* pid of the agent that published last */
@@ -49,13 +71,17 @@ struct ldmesh_control {
 	uint64_t reserved[4];
 };
 _Static_assert(sizeof(struct ldmesh_control) == 64, "control layout");
-_Static_assert(offsetof(struct ldmesh_control, generation) == 8,
+#define LDMESH_CONTROL_OFF_GENERATION 8
+_Static_assert(offsetof(struct ldmesh_control, generation) ==
+		       LDMESH_CONTROL_OFF_GENERATION,
 	       "generation must be naturally aligned for atomic access");
+#define LDMESH_GENERATION_RETIRED UINT64_MAX
 
 /*
  * Strings live in the STRINGS section. A string reference (ldmesh_str_t) is
  * the byte offset of its length byte within that section: one length byte,
- * then that many bytes, then a NUL (so readers print without copying).
+ * then that many bytes, then a NUL. Readers go by the length byte alone
+ * (checked against the section on every access), never by the NUL.
  * Offset 0 is the empty string. Every Kubernetes name stored here is at most
  * 253 bytes (DNS-1123 subdomain), so one length byte suffices; the writer
  * refuses longer input.
@@ -85,13 +111,23 @@ struct ldmesh_section {
 };
 _Static_assert(sizeof(struct ldmesh_section) == 24, "section layout");
 
+/*
+ * The header. Only the reader library's snap_header.c reads or writes these
+ * bytes; everyone else goes through it. The offsets below are part of the
+ * format (tests damage fields by them), checked against the struct.
+ */
 struct ldmesh_snap_header {
 	uint32_t magic;             /* LDMESH_SNAP_MAGIC */
 	uint16_t version_major;     /* LDMESH_SNAP_VERSION_MAJOR */
 	uint16_t version_minor;     /* LDMESH_SNAP_VERSION_MINOR */
-	uint64_t checksum;          /* ldmesh_hash64(file + 16, total_size - 16, 0) */
+	uint64_t header_checksum;   /* ldmesh_hash64 of header bytes
+	                               [LDMESH_SNAP_OFF_TOTAL_SIZE,
+	                               LDMESH_SNAP_HEADER_SIZE), seed 0: catches
+	                               a torn or garbled header in O(1) */
 	uint64_t total_size;        /* must equal the file size */
-	uint32_t header_size;       /* sizeof(struct ldmesh_snap_header) */
+	uint32_t header_size;       /* sizeof(struct ldmesh_snap_header); a
+	                               minor version may grow it, to 4096 at
+	                               most; sections start after it */
 	uint32_t flags;             /* reserved, 0 */
 	uint64_t generation;        /* equals the <gen> in the file name */
 	uint64_t created_unix_ns;   /* wall clock when built */
@@ -105,9 +141,43 @@ struct ldmesh_snap_header {
 	uint8_t reserved0[7];
 	uint64_t reserved[5];
 };
-_Static_assert(sizeof(struct ldmesh_snap_header) == 320, "header layout");
-_Static_assert(offsetof(struct ldmesh_snap_header, sections) == 64,
-	       "sections start at 64");
+#define LDMESH_SNAP_OFF_MAGIC 0
+#define LDMESH_SNAP_OFF_VERSION_MAJOR 4
+#define LDMESH_SNAP_OFF_HEADER_CHECKSUM 8
+#define LDMESH_SNAP_OFF_TOTAL_SIZE 16
+#define LDMESH_SNAP_OFF_HEADER_SIZE 24
+#define LDMESH_SNAP_OFF_GENERATION 32
+#define LDMESH_SNAP_OFF_CREATED 40
+/* Everything from here to the end of the file is what the snapshot says;
+ * the bytes before it are when and as which generation it said it. */
+#define LDMESH_SNAP_OFF_CONTENT 48
+#define LDMESH_SNAP_OFF_VIP_MAX_PROBE 56
+#define LDMESH_SNAP_OFF_NAME_MAX_PROBE 60
+#define LDMESH_SNAP_OFF_SECTIONS 64
+#define LDMESH_SNAP_HEADER_SIZE 320
+_Static_assert(offsetof(struct ldmesh_snap_header, magic) == LDMESH_SNAP_OFF_MAGIC, "magic");
+_Static_assert(offsetof(struct ldmesh_snap_header, version_major) ==
+		       LDMESH_SNAP_OFF_VERSION_MAJOR, "version");
+_Static_assert(offsetof(struct ldmesh_snap_header, header_checksum) ==
+		       LDMESH_SNAP_OFF_HEADER_CHECKSUM, "checksum");
+_Static_assert(offsetof(struct ldmesh_snap_header, total_size) ==
+		       LDMESH_SNAP_OFF_TOTAL_SIZE, "total_size");
+_Static_assert(offsetof(struct ldmesh_snap_header, header_size) ==
+		       LDMESH_SNAP_OFF_HEADER_SIZE, "header_size");
+_Static_assert(offsetof(struct ldmesh_snap_header, generation) ==
+		       LDMESH_SNAP_OFF_GENERATION, "generation");
+_Static_assert(offsetof(struct ldmesh_snap_header, created_unix_ns) ==
+		       LDMESH_SNAP_OFF_CREATED, "created");
+_Static_assert(offsetof(struct ldmesh_snap_header, cluster_domain) ==
+		       LDMESH_SNAP_OFF_CONTENT, "content");
+_Static_assert(offsetof(struct ldmesh_snap_header, vip_max_probe) ==
+		       LDMESH_SNAP_OFF_VIP_MAX_PROBE, "vip_max_probe");
+_Static_assert(offsetof(struct ldmesh_snap_header, name_max_probe) ==
+		       LDMESH_SNAP_OFF_NAME_MAX_PROBE, "name_max_probe");
+_Static_assert(offsetof(struct ldmesh_snap_header, sections) ==
+		       LDMESH_SNAP_OFF_SECTIONS, "sections start at 64");
+_Static_assert(sizeof(struct ldmesh_snap_header) == LDMESH_SNAP_HEADER_SIZE,
+	       "header layout");
 
 /* Service types (spec.type; a headless service has LDMESH_SVC_F_HEADLESS). */
 enum ldmesh_svc_type {
@@ -196,7 +266,8 @@ _Static_assert(sizeof(struct ldmesh_endpoint) == 40, "endpoint layout");
  * VIP index: open addressing, linear probing, capacity a power of two.
  * Key (addr, port, protocol); slot = ldmesh_vip_hash(...) & (count - 1).
  * An empty slot has service == LDMESH_NONE. A lookup probes at most
- * header.vip_max_probe slots, so a crafted table cannot make it loop.
+ * header.vip_max_probe slots (at most the index's size), so a crafted table
+ * cannot make it loop.
  */
 #define LDMESH_NONE 0xffffffffU
 

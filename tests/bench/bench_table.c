@@ -151,19 +151,19 @@ static void bench_lookups(unsigned n, const struct ldmesh_snap *s)
 	}
 	t0 = now_s();
 	for (unsigned i = 0; i < LOOKUPS; i++) {
-		const struct ldmesh_vip_slot *v = ldmesh_snap_find_vip(s, keys[(i * 2654435761u) & 4095], 80, LDMESH_PROTO_TCP);
-		if (!v)
+		struct ldmesh_vip_slot v;
+		if (!ldmesh_snap_find_vip(s, keys[(i * 2654435761u) & 4095], 80, LDMESH_PROTO_TCP, &v))
 			die("vip lookup missed", EINVAL);
-		sink += v->service;
+		sink += v.service;
 	}
 	vip_ns = (now_s() - t0) * 1e9 / LOOKUPS;
 	t0 = now_s();
 	for (unsigned i = 0; i < LOOKUPS; i++) {
 		const char *nm = names[(i * 2654435761u) & 4095];
-		const struct ldmesh_name_slot *v = ldmesh_snap_find_name(s, nm, strlen(nm));
-		if (!v)
+		struct ldmesh_name_slot v;
+		if (!ldmesh_snap_find_name(s, nm, strlen(nm), &v))
 			die("name lookup missed", EINVAL);
-		sink += v->service;
+		sink += v.service;
 	}
 	name_ns = (now_s() - t0) * 1e9 / LOOKUPS;
 	printf("| %7u | %8.1f | %8.1f |\n", n, vip_ns, name_ns);
@@ -291,14 +291,14 @@ int main(int argc, char **argv)
 		double p, b;
 		struct ldmesh_snap s;
 		build_n(1, &one, &p, &b);
-		if (ldmesh_snap_init(&s, one.bytes, one.size, NULL, 0))
+		if (ldmesh_snap_init(&s, one.bytes, one.size, NULL))
 			die("init", EINVAL);
 		bench_lookups(1, &s);
 		built_free(&one);
 	}
 	for (unsigned k = 0; k < n_sizes; k++) {
 		struct ldmesh_snap s;
-		if (ldmesh_snap_init(&s, keep[k].bytes, keep[k].size, NULL, 0))
+		if (ldmesh_snap_init(&s, keep[k].bytes, keep[k].size, NULL))
 			die("init", EINVAL);
 		bench_lookups(sizes[k], &s);
 		built_free(&keep[k]);

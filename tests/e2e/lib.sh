@@ -98,6 +98,8 @@ e2e_cleanup() {
 		if [ "$E2E_FAILS" -gt 0 ] && [ -f "$E2E_TMP/agent.log" ]; then
 			echo "--- agent log (last 20 lines)"; tail -n 20 "$E2E_TMP/agent.log"
 		fi
+		# published snapshots are immutable: lift that to remove them
+		chattr -R -i "$E2E_TMP" 2>/dev/null
 		rm -rf "$E2E_TMP"
 	fi
 }

@@ -81,7 +81,7 @@ static int endpoints_of(struct env *e, const char *name, uint64_t *gen)
 	if (!s)
 		return -2;
 	snprintf(fqdn, sizeof(fqdn), "%s.default.svc.cluster.local", name);
-	const struct ldmesh_name_slot *ns = ldmesh_snap_find_name(s, fqdn, strlen(fqdn));
+	const struct ldmesh_name_slot *ns = tu_name(s, fqdn, strlen(fqdn));
 	if (ns)
 		n = (int)s->services[ns->service].endpoint_count;
 	if (gen)
@@ -110,7 +110,7 @@ static int setup(void **state)
 	tu_write(e->dir, "base.yaml", svc_yaml("base", "10.96.0.5", 1));
 	char *argv[] = { AGENT, "--manifests", e->dir, "--table", e->table, NULL };
 	e->pid = spawn(argv, NULL);
-	assert_int_equal(ldmesh_table_init(&e->t, e->table, NULL, NULL), 0);
+	assert_int_equal(ldmesh_table_init(&e->t, e->table, &ldmesh_reader_libc, NULL, NULL), 0);
 	*state = e;
 	assert_int_equal(wait_endpoints(e, "base", 1), 1);
 	return 0;
@@ -267,9 +267,9 @@ static void test_check_and_once(void **state)
 	assert_int_equal(ldmesh_snap_map_file(&s, snap, why, sizeof(why)), 0);
 	/* The good file published, the bad one reported and skipped. */
 	const char *fq = "base.default.svc.cluster.local";
-	assert_non_null(ldmesh_snap_find_name(&s, fq, strlen(fq)));
+	assert_non_null(tu_name(&s, fq, strlen(fq)));
 	fq = "bad.default.svc.cluster.local";
-	assert_null(ldmesh_snap_find_name(&s, fq, strlen(fq)));
+	assert_null(tu_name(&s, fq, strlen(fq)));
 	ldmesh_snap_unmap(&s);
 	tu_rmtree(table);
 	free(table);

@@ -526,14 +526,14 @@ static void test_model_identical_input_identical_snapshot(void **state)
 	assert_int_equal(snap_build(&o2.in, &s2, &n2), 0);
 	assert_int_equal(n1, n2);
 	assert_memory_equal(s1, s2, n1);
-	assert_int_equal(ldmesh_snap_init(&snap, s1, n1, why, sizeof(why)), 0);
+	assert_int_equal(tu_snap_init(&snap, s1, n1, why, sizeof(why)), 0);
 	assert_int_equal(snap.n_services, 4);
 	/* the allocated VIP routes to backend */
 	const struct snap_service_in *b = svc_of(&o1, "default", "backend");
-	const struct ldmesh_vip_slot *v = ldmesh_snap_find_vip(&snap, b->cluster_ips[0], 80,
+	const struct ldmesh_vip_slot *v = tu_vip(&snap, b->cluster_ips[0], 80,
 							       LDMESH_PROTO_TCP);
 	assert_non_null(v);
-	assert_string_equal(ldmesh_snap_str(&snap, snap.services[v->service].name), "backend");
+	assert_string_equal(tu_str(&snap, snap.services[v->service].name), "backend");
 	free(s1);
 	free(s2);
 	model_out_free(&o1);

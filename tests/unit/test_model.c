@@ -113,7 +113,7 @@ static void build(struct world *w)
 	w->out.in.generation = 3;
 	w->out.in.created_unix_ns = 1;
 	assert_int_equal(snap_build(&w->out.in, &w->bytes, &w->size), 0);
-	if (ldmesh_snap_init(&w->snap, w->bytes, w->size, why, sizeof(why)))
+	if (tu_snap_init(&w->snap, w->bytes, w->size, why, sizeof(why)))
 		fail_msg("snapshot refused: %s", why);
 }
 
@@ -175,7 +175,7 @@ static void expect_eps(const struct snap_service_in *s, const struct want_ep *wa
 
 static const struct ldmesh_service *snap_svc(const struct world *w, const char *fqdn)
 {
-	const struct ldmesh_name_slot *n = ldmesh_snap_find_name(&w->snap, fqdn, strlen(fqdn));
+	const struct ldmesh_name_slot *n = tu_name(&w->snap, fqdn, strlen(fqdn));
 
 	if (!n)
 		fail_msg("name %s not in snapshot", fqdn);
@@ -246,12 +246,12 @@ static void test_seed_snapshot_routes_to_ready_pods(void **state)
 	assert_int_equal(ls->fallback_count, 1);
 	assert_int_equal(ls->ip_count, 1);
 	assert_memory_equal(ls->cluster_ips[0], s->cluster_ips[0], 16);
-	v = ldmesh_snap_find_vip(&w.snap, s->cluster_ips[0], 80, LDMESH_PROTO_TCP);
+	v = tu_vip(&w.snap, s->cluster_ips[0], 80, LDMESH_PROTO_TCP);
 	assert_non_null(v);
 	assert_ptr_equal(&w.snap.services[v->service], ls);
-	assert_null(ldmesh_snap_find_vip(&w.snap, s->cluster_ips[0], 8080, LDMESH_PROTO_TCP));
-	assert_null(ldmesh_snap_find_vip(&w.snap, s->cluster_ips[0], 80, LDMESH_PROTO_UDP));
-	n = ldmesh_snap_candidates(&w.snap, ls, &first);
+	assert_null(tu_vip(&w.snap, s->cluster_ips[0], 8080, LDMESH_PROTO_TCP));
+	assert_null(tu_vip(&w.snap, s->cluster_ips[0], 80, LDMESH_PROTO_UDP));
+	n = ldmesh_snap_candidates(ls, &first);
 	assert_int_equal(n, 2);
 	for (uint64_t r = 0; r < 64; r++) {
 		uint16_t port = 0;
@@ -444,7 +444,7 @@ static void test_slices_joined_across_three_slices(void **state)
 	build(&w);
 	uint8_t vip[16];
 	ip(vip, "10.96.50.50");
-	const struct ldmesh_vip_slot *v = ldmesh_snap_find_vip(&w.snap, vip, 53, LDMESH_PROTO_UDP);
+	const struct ldmesh_vip_slot *v = tu_vip(&w.snap, vip, 53, LDMESH_PROTO_UDP);
 	assert_non_null(v);
 	assert_int_equal(v->port_index, 1);
 	const struct ldmesh_service *ls = &w.snap.services[v->service];
@@ -455,7 +455,7 @@ static void test_slices_joined_across_three_slices(void **state)
 		assert_int_not_equal(ep, LDMESH_NONE);
 		assert_int_equal(port, 5300);
 	}
-	assert_null(ldmesh_snap_find_vip(&w.snap, vip, 53, LDMESH_PROTO_TCP));
+	assert_null(tu_vip(&w.snap, vip, 53, LDMESH_PROTO_TCP));
 	world_free(&w);
 }
 
@@ -664,12 +664,12 @@ static void test_headless_service(void **state)
 	const struct ldmesh_service *ls = snap_svc(&w, "db.default.svc.cluster.local");
 	assert_int_equal(ls->ip_count, 0);
 	const char *fq = "db-0.db.default.svc.cluster.local";
-	const struct ldmesh_name_slot *n = ldmesh_snap_find_name(&w.snap, fq, strlen(fq));
+	const struct ldmesh_name_slot *n = tu_name(&w.snap, fq, strlen(fq));
 	assert_non_null(n);
 	assert_int_not_equal(n->endpoint, LDMESH_NONE);
-	assert_string_equal(ldmesh_snap_str(&w.snap, w.snap.endpoints[n->endpoint].hostname), "db-0");
+	assert_string_equal(tu_str(&w.snap, w.snap.endpoints[n->endpoint].hostname), "db-0");
 	fq = "db-1.db.default.svc.cluster.local";
-	assert_null(ldmesh_snap_find_name(&w.snap, fq, strlen(fq)));
+	assert_null(tu_name(&w.snap, fq, strlen(fq)));
 	world_free(&w);
 }
 
@@ -697,7 +697,7 @@ static void test_external_name_service(void **state)
 	assert_int_equal(ls->type, LDMESH_SVC_EXTERNAL_NAME);
 	assert_int_equal(ls->ip_count, 0);
 	assert_int_equal(ls->endpoint_count, 0);
-	assert_string_equal(ldmesh_snap_str(&w.snap, ls->external_name), "db.example.com");
+	assert_string_equal(tu_str(&w.snap, ls->external_name), "db.example.com");
 	world_free(&w);
 }
 
@@ -799,13 +799,13 @@ static void test_duplicate_cluster_ip_second_ignored(void **state)
 		carries |= !strcmp(fmt(sb->cluster_ips[k]), "10.96.5.5");
 	build(&w);
 	ip(vip, "10.96.5.5");
-	const struct ldmesh_vip_slot *v = ldmesh_snap_find_vip(&w.snap, vip, 80, LDMESH_PROTO_TCP);
+	const struct ldmesh_vip_slot *v = tu_vip(&w.snap, vip, 80, LDMESH_PROTO_TCP);
 	assert_non_null(v);
-	assert_string_equal(ldmesh_snap_str(&w.snap, w.snap.services[v->service].name), "alpha");
+	assert_string_equal(tu_str(&w.snap, w.snap.services[v->service].name), "alpha");
 	/* every address the name beta answers routes to beta */
 	const struct ldmesh_service *lb = snap_svc(&w, "beta.default.svc.cluster.local");
 	for (uint8_t k = 0; k < lb->ip_count; k++) {
-		v = ldmesh_snap_find_vip(&w.snap, lb->cluster_ips[k], 80, LDMESH_PROTO_TCP);
+		v = tu_vip(&w.snap, lb->cluster_ips[k], 80, LDMESH_PROTO_TCP);
 		misroutes |= !v || &w.snap.services[v->service] != lb;
 	}
 	world_free(&w);

@@ -14,6 +14,7 @@
 
 #include "ldmesh/reader.h"
 #include "snap_build.h"
+#include "testutil.h"
 
 static inline void fx_ip(uint8_t out[16], const char *text)
 {
@@ -179,7 +180,7 @@ static inline void fx_build(struct fx *f, uint64_t generation)
 	in.service_cidr_prefix = 96 + 12;
 	if (snap_build(&in, &f->bytes, &f->size) != 0)
 		abort();
-	if (ldmesh_snap_init(&f->snap, f->bytes, f->size, why, sizeof(why)) != 0)
+	if (tu_snap_init(&f->snap, f->bytes, f->size, why, sizeof(why)) != 0)
 		abort();
 }
 

@@ -33,7 +33,7 @@ static const struct ldmesh_vip_slot *vip(const char *ip, uint16_t port, uint8_t 
 {
 	uint8_t a[16];
 	fx_ip(a, ip);
-	return ldmesh_snap_find_vip(&f.snap, a, port, proto);
+	return tu_vip(&f.snap, a, port, proto);
 }
 
 static void test_vip_match(void **state)

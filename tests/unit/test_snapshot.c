@@ -1,6 +1,7 @@
-/* Snapshot builder + validator + lookups: round trip, every lookup, and
- * refusal of damaged snapshots (each damage re-checksummed so the test
- * reaches the bounds check it names, not just the checksum). */
+/* Snapshot builder + header check + lookups: round trip, every lookup,
+ * refusal of damaged headers (each damage re-sealed so the test reaches the
+ * check it names, not just the header checksum), damaged records refused
+ * at access, and known answers that pin the format. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -94,7 +95,7 @@ static void fixture_build(struct fixture *f, uint16_t backend_flags)
 		.services = f->svcs, .n_services = 3 };
 	assert_int_equal(snap_build(&f->in, &f->bytes, &f->size), 0);
 	char why[160] = "";
-	assert_int_equal(ldmesh_snap_init(&f->snap, f->bytes, f->size, why, sizeof(why)), 0);
+	assert_int_equal(tu_snap_init(&f->snap, f->bytes, f->size, why, sizeof(why)), 0);
 }
 
 static void test_round_trip(void **state)
@@ -105,13 +106,13 @@ static void test_round_trip(void **state)
 
 	assert_int_equal(s->generation, 7);
 	assert_int_equal(s->n_services, 3);
-	assert_string_equal(ldmesh_snap_str(s, s->hdr->cluster_domain), "cluster.local");
-	assert_string_equal(ldmesh_snap_str(s, s->hdr->node_name), "node-a");
+	assert_string_equal(tu_str(s, s->cluster_domain), "cluster.local");
+	assert_string_equal(tu_str(s, s->node_name), "node-a");
 	const struct ldmesh_service *b = &s->services[0];
-	assert_string_equal(ldmesh_snap_str(s, b->ns), "default");
-	assert_string_equal(ldmesh_snap_str(s, b->name), "backend");
+	assert_string_equal(tu_str(s, b->ns), "default");
+	assert_string_equal(tu_str(s, b->name), "backend");
 	assert_int_equal(b->port_count, 2);
-	assert_string_equal(ldmesh_snap_str(s, s->ports[b->first_port + 1].name), "metrics");
+	assert_string_equal(tu_str(s, s->ports[b->first_port + 1].name), "metrics");
 	assert_int_equal(b->endpoint_count, 4);
 	assert_int_equal(b->ready_count, 2);
 	assert_int_equal(b->fallback_count, 1);
@@ -124,7 +125,7 @@ static void test_round_trip(void **state)
 	assert_true(s->endpoints[b->first_endpoint].flags & LDMESH_EP_F_LOCAL);
 	assert_false(s->endpoints[b->first_endpoint + 1].flags & LDMESH_EP_F_LOCAL);
 	/* Interned: node-b appears once in the pool even on several endpoints. */
-	assert_string_equal(ldmesh_snap_str(s, s->endpoints[b->first_endpoint + 1].node), "node-b");
+	assert_string_equal(tu_str(s, s->endpoints[b->first_endpoint + 1].node), "node-b");
 	assert_int_equal(s->endpoints[b->first_endpoint + 1].node,
 			 s->endpoints[b->first_endpoint + 2].node);
 	free(f.bytes);
@@ -137,16 +138,16 @@ static void test_vip_lookup(void **state)
 	uint8_t a[16];
 
 	v4(a, 10, 96, 0, 10);
-	const struct ldmesh_vip_slot *slot = ldmesh_snap_find_vip(&f.snap, a, 9090, LDMESH_PROTO_TCP);
+	const struct ldmesh_vip_slot *slot = tu_vip(&f.snap, a, 9090, LDMESH_PROTO_TCP);
 	assert_non_null(slot);
 	assert_int_equal(slot->service, 0);
 	assert_int_equal(slot->port_index, 1);
-	assert_null(ldmesh_snap_find_vip(&f.snap, a, 9090, LDMESH_PROTO_UDP));
-	assert_null(ldmesh_snap_find_vip(&f.snap, a, 81, LDMESH_PROTO_TCP));
+	assert_null(tu_vip(&f.snap, a, 9090, LDMESH_PROTO_UDP));
+	assert_null(tu_vip(&f.snap, a, 81, LDMESH_PROTO_TCP));
 	v4(a, 10, 96, 0, 12);
-	assert_null(ldmesh_snap_find_vip(&f.snap, a, 80, LDMESH_PROTO_TCP));
+	assert_null(tu_vip(&f.snap, a, 80, LDMESH_PROTO_TCP));
 	v4(a, 10, 96, 0, 11);
-	slot = ldmesh_snap_find_vip(&f.snap, a, 80, LDMESH_PROTO_TCP);
+	slot = tu_vip(&f.snap, a, 80, LDMESH_PROTO_TCP);
 	assert_non_null(slot);
 	assert_int_equal(slot->service, 2);
 	free(f.bytes);
@@ -157,23 +158,23 @@ static void test_name_lookup(void **state)
 	struct fixture f;
 	fixture_build(&f, 0);
 	const char *n = "backend.default.svc.cluster.local";
-	const struct ldmesh_name_slot *slot = ldmesh_snap_find_name(&f.snap, n, strlen(n));
+	const struct ldmesh_name_slot *slot = tu_name(&f.snap, n, strlen(n));
 	assert_non_null(slot);
 	assert_int_equal(slot->service, 0);
 	assert_int_equal(slot->endpoint, LDMESH_NONE);
 
 	n = "db-1.db.default.svc.cluster.local";
-	slot = ldmesh_snap_find_name(&f.snap, n, strlen(n));
+	slot = tu_name(&f.snap, n, strlen(n));
 	assert_non_null(slot);
 	assert_int_equal(slot->service, 1);
 	assert_int_equal(f.snap.endpoints[slot->endpoint].addr[15], 11);
 
 	n = "empty.prod.svc.cluster.local";
-	assert_non_null(ldmesh_snap_find_name(&f.snap, n, strlen(n)));
+	assert_non_null(tu_name(&f.snap, n, strlen(n)));
 	n = "backend.prod.svc.cluster.local";
-	assert_null(ldmesh_snap_find_name(&f.snap, n, strlen(n)));
+	assert_null(tu_name(&f.snap, n, strlen(n)));
 	n = "backend.default.svc.cluster.loca";
-	assert_null(ldmesh_snap_find_name(&f.snap, n, strlen(n)));
+	assert_null(tu_name(&f.snap, n, strlen(n)));
 	free(f.bytes);
 }
 
@@ -211,7 +212,7 @@ static void test_fallback_to_terminating(void **state)
 	f.eps[1].flags = 0;
 	f.eps[3].flags = 0;
 	assert_int_equal(snap_build(&f.in, &f.bytes, &f.size), 0);
-	assert_int_equal(ldmesh_snap_init(&f.snap, f.bytes, f.size, NULL, 0), 0);
+	assert_int_equal(tu_snap_init(&f.snap, f.bytes, f.size, NULL, 0), 0);
 	const struct ldmesh_service *b = &f.snap.services[0];
 	assert_int_equal(b->ready_count, 0);
 	assert_int_equal(b->fallback_count, 1);
@@ -251,23 +252,26 @@ static void test_affinity_consistent(void **state)
 	free(f.bytes);
 }
 
-/* Re-seal the checksum after a deliberate edit. */
-static void reseal(void *bytes, size_t size)
+/* Re-seal the header checksum as the format defines it after a deliberate
+ * edit, leaving every other field as the edit made it. */
+static void reseal(void *bytes)
 {
-	uint64_t sum = ldmesh_hash64((uint8_t *)bytes + 16, size - 16, 0);
-	memcpy((uint8_t *)bytes + 8, &sum, 8);
+	uint64_t sum = ldmesh_hash64((uint8_t *)bytes + LDMESH_SNAP_OFF_TOTAL_SIZE,
+				     LDMESH_SNAP_HEADER_SIZE - LDMESH_SNAP_OFF_TOTAL_SIZE, 0);
+
+	memcpy((uint8_t *)bytes + LDMESH_SNAP_OFF_HEADER_CHECKSUM, &sum, sizeof(sum));
 }
 
 static void expect_refused(void *bytes, size_t size, const char *reason)
 {
 	struct ldmesh_snap s;
 	char why[160] = "";
-	assert_int_equal(ldmesh_snap_init(&s, bytes, size, why, sizeof(why)), -EINVAL);
+	assert_int_equal(tu_snap_init(&s, bytes, size, why, sizeof(why)), -EINVAL);
 	if (!strstr(why, reason))
 		fail_msg("refused for '%s', expected '%s'", why, reason);
 }
 
-static void test_refuses_damage(void **state)
+static void test_refuses_damaged_header(void **state)
 {
 	struct fixture f;
 	fixture_build(&f, 0);
@@ -277,62 +281,106 @@ static void test_refuses_damage(void **state)
 	/* truncated */
 	expect_refused(f.bytes, 100, "truncated");
 	expect_refused(f.bytes, f.size - 8, "size");
-	/* one bit flipped anywhere after the checksum (the size field says
-	 * "size", everything else "checksum") */
-	for (size_t off = 16; off < f.size; off += f.size / 37 + 1) {
+	/* one bit flipped anywhere in the header after the checksum */
+	for (size_t off = LDMESH_SNAP_OFF_TOTAL_SIZE; off < sizeof(*h); off += 7) {
 		memcpy(copy, f.bytes, f.size);
 		copy[off] ^= 0x10;
-		expect_refused(copy, f.size, off < 24 ? "size" : "checksum");
+		expect_refused(copy, f.size, "header checksum");
 	}
 	/* wrong magic / version */
 	memcpy(copy, f.bytes, f.size);
 	h->magic ^= 1;
 	expect_refused(copy, f.size, "magic");
 	memcpy(copy, f.bytes, f.size);
-	h->version_major = 2;
+	h->version_major = 1;
 	expect_refused(copy, f.size, "version");
+	/* a size that is not the file's, sealed */
+	memcpy(copy, f.bytes, f.size);
+	h->total_size += 8;
+	reseal(copy);
+	expect_refused(copy, f.size, "size in header");
 	/* section outside the file */
 	memcpy(copy, f.bytes, f.size);
 	h->sections[LDMESH_SEC_ENDPOINTS].offset = f.size;
-	reseal(copy, f.size);
+	reseal(copy);
 	expect_refused(copy, f.size, "outside the file");
 	/* count that overflows size */
 	memcpy(copy, f.bytes, f.size);
 	h->sections[LDMESH_SEC_SERVICES].count = 0x80000001u;
-	reseal(copy, f.size);
-	expect_refused(copy, f.size, "services: size");
-	/* a service whose endpoints run past the table */
+	reseal(copy);
+	expect_refused(copy, f.size, "count x entry size");
+	/* an index that is not a power of two */
 	memcpy(copy, f.bytes, f.size);
-	struct ldmesh_service *svc = (void *)(copy + h->sections[LDMESH_SEC_SERVICES].offset);
+	h->sections[LDMESH_SEC_VIP_INDEX].count -= 1;
+	h->sections[LDMESH_SEC_VIP_INDEX].size -= sizeof(struct ldmesh_vip_slot);
+	reseal(copy);
+	expect_refused(copy, f.size, "power of two");
+	free(copy);
+	free(f.bytes);
+}
+
+/* The body is not checked when mapped (that would be O(table) per
+ * process): damaged records are refused where they are read. */
+static void test_damaged_records_refused_at_access(void **state)
+{
+	struct fixture f;
+	fixture_build(&f, 0);
+	struct ldmesh_snap_header *h = f.bytes;
+	uint8_t *file = f.bytes;
+	struct ldmesh_service *svc = (void *)(file + h->sections[LDMESH_SEC_SERVICES].offset);
+	struct ldmesh_vip_slot *vip = (void *)(file + h->sections[LDMESH_SEC_VIP_INDEX].offset);
+	struct ldmesh_service copy;
+	uint8_t a[16];
+
+	/* the body's damage does not stop the mapping */
 	svc[0].endpoint_count = 0xffffffffu;
-	reseal(copy, f.size);
-	expect_refused(copy, f.size, "endpoints out of range");
-	/* a string reference past the pool */
-	memcpy(copy, f.bytes, f.size);
-	svc[1].name = h->sections[LDMESH_SEC_STRINGS].count + 3;
-	reseal(copy, f.size);
-	expect_refused(copy, f.size, "bad string reference");
-	/* an index slot naming a service that does not exist */
-	memcpy(copy, f.bytes, f.size);
-	struct ldmesh_vip_slot *vip = (void *)(copy + h->sections[LDMESH_SEC_VIP_INDEX].offset);
-	for (uint32_t i = 0; i < h->sections[LDMESH_SEC_VIP_INDEX].count; i++)
+	assert_int_equal(tu_snap_init(&f.snap, f.bytes, f.size, NULL, 0), 0);
+	assert_false(ldmesh_snap_service(&f.snap, 0, &copy));
+	assert_true(ldmesh_snap_service(&f.snap, 1, &copy));
+	assert_false(ldmesh_snap_service(&f.snap, f.snap.n_services, &copy));
+	/* ranges that each run past their section */
+	svc[0].endpoint_count = 4;
+	svc[0].first_port = f.snap.n_ports;
+	assert_false(ldmesh_snap_service(&f.snap, 0, &copy));
+	svc[0].first_port = 0;
+	svc[0].ready_count = 5;
+	assert_false(ldmesh_snap_service(&f.snap, 0, &copy));
+	svc[0].ready_count = 2;
+	svc[0].first_endpoint_port = f.snap.n_endpoint_ports;
+	assert_false(ldmesh_snap_service(&f.snap, 0, &copy));
+	svc[0].first_endpoint_port = 0;
+	svc[0].affinity_size = 1;
+	svc[0].affinity_offset = f.snap.n_affinity;
+	assert_false(ldmesh_snap_service(&f.snap, 0, &copy));
+	svc[0].affinity_size = 0;
+	svc[0].ip_count = 3;
+	assert_false(ldmesh_snap_service(&f.snap, 0, &copy));
+	svc[0].ip_count = 1;
+	assert_true(ldmesh_snap_service(&f.snap, 0, &copy));
+	/* endpoint ports outside the service read as "not served" */
+	assert_int_equal(ldmesh_snap_endpoint_port(&f.snap, &copy, copy.first_endpoint + 4, 0), 0);
+	assert_int_equal(ldmesh_snap_endpoint_port(&f.snap, &copy, copy.first_endpoint, 2), 0);
+	assert_int_equal(ldmesh_snap_endpoint_port(&f.snap, &copy, copy.first_endpoint, 0), 8080);
+	/* a string reference past the pool, or whose length runs past it,
+	 * reads as empty */
+	svc[1].name = f.snap.strings_size + 3;
+	assert_true(ldmesh_snap_service(&f.snap, 1, &copy));
+	assert_string_equal(tu_str(&f.snap, copy.name), "");
+	((uint8_t *)f.snap.strings)[f.snap.strings_size - 2] = 0xff;
+	assert_string_equal(tu_str(&f.snap, f.snap.strings_size - 2), "");
+	/* an index slot naming a service that does not exist: a miss */
+	v4(a, 10, 96, 0, 10);
+	for (uint32_t i = 0; i < f.snap.vip_slots; i++)
 		if (vip[i].service != LDMESH_NONE)
 			vip[i].service = 99;
-	reseal(copy, f.size);
-	expect_refused(copy, f.size, "vip slot");
-	/* a probe bound larger than the index: a crafted full table must
-	 * not make lookups loop */
-	memcpy(copy, f.bytes, f.size);
-	h->vip_max_probe = h->sections[LDMESH_SEC_VIP_INDEX].count + 1;
-	reseal(copy, f.size);
-	expect_refused(copy, f.size, "probe bound");
-	free(copy);
+	assert_null(tu_vip(&f.snap, a, 80, LDMESH_PROTO_TCP));
 	free(f.bytes);
 }
 
 static void test_full_index_lookup_terminates(void **state)
 {
-	/* Every slot occupied, probe bound = capacity: a miss must stop. */
+	/* Every slot occupied, probe bound past the capacity: a miss must
+	 * stop after the capacity. */
 	struct fixture f;
 	fixture_build(&f, 0);
 	struct ldmesh_snap_header *h = f.bytes;
@@ -342,12 +390,36 @@ static void test_full_index_lookup_terminates(void **state)
 		if (vip[i].service == LDMESH_NONE)
 			vip[i] = vip[(i + 1) % n].service != LDMESH_NONE ? vip[(i + 1) % n] : vip[0],
 			vip[i].service = 0, vip[i].port_index = 0;
-	h->vip_max_probe = n;
-	reseal(f.bytes, f.size);
-	assert_int_equal(ldmesh_snap_init(&f.snap, f.bytes, f.size, NULL, 0), 0);
+	h->vip_max_probe = 0xffffffffu;
+	reseal(f.bytes);
+	assert_int_equal(tu_snap_init(&f.snap, f.bytes, f.size, NULL, 0), 0);
+	assert_int_equal(f.snap.vip_max_probe, n);
 	uint8_t a[16];
 	v4(a, 1, 2, 3, 4);
-	assert_null(ldmesh_snap_find_vip(&f.snap, a, 1, LDMESH_PROTO_TCP));
+	assert_null(tu_vip(&f.snap, a, 1, LDMESH_PROTO_TCP));
+	free(f.bytes);
+}
+
+/*
+ * Known answers: a change to the hash, the header or the layout of any
+ * record changes these numbers, so it cannot pass unnoticed. If one of them
+ * changes on purpose, that is a format change: bump
+ * LDMESH_SNAP_VERSION_MAJOR (or MINOR for an addition) and update them.
+ */
+static void test_known_answers(void **state)
+{
+	struct fixture f;
+
+	assert_int_equal(ldmesh_hash64("", 0, 0), 0x0000000000000000ULL);
+	assert_int_equal(ldmesh_hash64("backend.default.svc.cluster.local", 33, 0),
+			 0xacf53b541b173dceULL);
+	uint8_t a[16];
+	v4(a, 10, 96, 0, 10);
+	assert_int_equal(ldmesh_vip_hash(a, 80, LDMESH_PROTO_TCP), 0x28339f519d1188ebULL);
+	fixture_build(&f, LDMESH_SVC_F_AFFINITY_CLIENT_IP);
+	/* the fixture's whole file, header and all, byte for byte */
+	assert_int_equal(f.size, 2884);
+	assert_int_equal(ldmesh_hash64(f.bytes, f.size, 0), 0xa4ecc6a1fddc7e12ULL);
 	free(f.bytes);
 }
 
@@ -361,8 +433,8 @@ static void assert_same_content(const struct ldmesh_snap *a, const struct ldmesh
 	assert_int_equal(a->n_ports, b->n_ports);
 	for (uint32_t i = 0; i < a->n_services; i++) {
 		const struct ldmesh_service *x = &a->services[i], *y = &b->services[i];
-		assert_string_equal(ldmesh_snap_str(a, x->ns), ldmesh_snap_str(b, y->ns));
-		assert_string_equal(ldmesh_snap_str(a, x->name), ldmesh_snap_str(b, y->name));
+		assert_string_equal(tu_str(a, x->ns), tu_str(b, y->ns));
+		assert_string_equal(tu_str(a, x->name), tu_str(b, y->name));
 		assert_int_equal(x->ready_count, y->ready_count);
 		assert_int_equal(x->fallback_count, y->fallback_count);
 		assert_int_equal(x->endpoint_count, y->endpoint_count);
@@ -373,18 +445,18 @@ static void assert_same_content(const struct ldmesh_snap *a, const struct ldmesh
 			const struct ldmesh_endpoint *q = &b->endpoints[y->first_endpoint + e];
 			assert_memory_equal(p->addr, q->addr, 16);
 			assert_int_equal(p->flags, q->flags);
-			assert_string_equal(ldmesh_snap_str(a, p->node), ldmesh_snap_str(b, q->node));
-			assert_string_equal(ldmesh_snap_str(a, p->zone), ldmesh_snap_str(b, q->zone));
-			assert_string_equal(ldmesh_snap_str(a, p->hostname), ldmesh_snap_str(b, q->hostname));
+			assert_string_equal(tu_str(a, p->node), tu_str(b, q->node));
+			assert_string_equal(tu_str(a, p->zone), tu_str(b, q->zone));
+			assert_string_equal(tu_str(a, p->hostname), tu_str(b, q->hostname));
 			for (uint32_t k = 0; k < x->port_count; k++)
 				assert_int_equal(ldmesh_snap_endpoint_port(a, x, x->first_endpoint + e, k),
 						 ldmesh_snap_endpoint_port(b, y, y->first_endpoint + e, k));
 		}
 		char fqdn[300];
-		snprintf(fqdn, sizeof(fqdn), "%s.%s.svc.cluster.local", ldmesh_snap_str(a, x->name),
-			 ldmesh_snap_str(a, x->ns));
-		const struct ldmesh_name_slot *na = ldmesh_snap_find_name(a, fqdn, strlen(fqdn));
-		const struct ldmesh_name_slot *nb = ldmesh_snap_find_name(b, fqdn, strlen(fqdn));
+		snprintf(fqdn, sizeof(fqdn), "%s.%s.svc.cluster.local", tu_str(a, x->name),
+			 tu_str(a, x->ns));
+		const struct ldmesh_name_slot *na = tu_name(a, fqdn, strlen(fqdn));
+		const struct ldmesh_name_slot *nb = tu_name(b, fqdn, strlen(fqdn));
 		assert_non_null(na);
 		assert_non_null(nb);
 		assert_int_equal(na->service, nb->service);
@@ -414,8 +486,8 @@ static void test_cached_build_matches_fresh(void **state)
 	assert_int_equal(snap_build_cached(&f.in, cache, &cached, &cached_size), 0);
 	assert_int_equal(snap_build(&f.in, &fresh, &fresh_size), 0);
 	struct ldmesh_snap a, b;
-	assert_int_equal(ldmesh_snap_init(&a, cached, cached_size, NULL, 0), 0);
-	assert_int_equal(ldmesh_snap_init(&b, fresh, fresh_size, NULL, 0), 0);
+	assert_int_equal(tu_snap_init(&a, cached, cached_size, NULL, 0), 0);
+	assert_int_equal(tu_snap_init(&b, fresh, fresh_size, NULL, 0), 0);
 	assert_same_content(&a, &b);
 	assert_int_equal(a.services[0].ready_count, 1);
 	free(fresh);
@@ -426,8 +498,8 @@ static void test_cached_build_matches_fresh(void **state)
 	f.eps[3].flags = 0;
 	assert_int_equal(snap_build_cached(&f.in, cache, &cached, &cached_size), 0);
 	assert_int_equal(snap_build(&f.in, &fresh, &fresh_size), 0);
-	assert_int_equal(ldmesh_snap_init(&a, cached, cached_size, NULL, 0), 0);
-	assert_int_equal(ldmesh_snap_init(&b, fresh, fresh_size, NULL, 0), 0);
+	assert_int_equal(tu_snap_init(&a, cached, cached_size, NULL, 0), 0);
+	assert_int_equal(tu_snap_init(&b, fresh, fresh_size, NULL, 0), 0);
 	assert_int_equal(a.services[0].ready_count, 1);
 	assert_int_equal(b.services[0].ready_count, 0);
 	free(fresh);
@@ -458,7 +530,9 @@ int main(void)
 		cmocka_unit_test(test_fallback_to_terminating),
 		cmocka_unit_test(test_internal_traffic_local),
 		cmocka_unit_test(test_affinity_consistent),
-		cmocka_unit_test(test_refuses_damage),
+		cmocka_unit_test(test_refuses_damaged_header),
+		cmocka_unit_test(test_damaged_records_refused_at_access),
+		cmocka_unit_test(test_known_answers),
 		cmocka_unit_test(test_full_index_lookup_terminates),
 		cmocka_unit_test(test_cached_build_matches_fresh),
 		cmocka_unit_test(test_long_name_refused),

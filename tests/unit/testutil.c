@@ -5,6 +5,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,10 +69,63 @@ void tu_write(const char *dir, const char *rel, const char *text)
 
 static int tu__rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
+	/* published snapshots are immutable (publish.c): lift that first */
+	if (flag == FTW_F) {
+		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), fl;
+		if (fd >= 0) {
+			if (ioctl(fd, FS_IOC_GETFLAGS, &fl) == 0 && (fl & FS_IMMUTABLE_FL)) {
+				fl &= ~FS_IMMUTABLE_FL;
+				(void)ioctl(fd, FS_IOC_SETFLAGS, &fl);
+			}
+			close(fd);
+		}
+	}
 	return remove(path);
 }
 
 void tu_rmtree(const char *dir)
 {
 	nftw(dir, tu__rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+#define TU_RING 8
+
+const struct ldmesh_vip_slot *tu_vip(const struct ldmesh_snap *s,
+				     const uint8_t addr[16], uint16_t port,
+				     uint8_t protocol)
+{
+	static __thread struct ldmesh_vip_slot ring[TU_RING];
+	static __thread unsigned next;
+	struct ldmesh_vip_slot *v = &ring[next++ % TU_RING];
+
+	return ldmesh_snap_find_vip(s, addr, port, protocol, v) ? v : NULL;
+}
+
+const struct ldmesh_name_slot *tu_name(const struct ldmesh_snap *s,
+				       const char *fqdn, size_t len)
+{
+	static __thread struct ldmesh_name_slot ring[TU_RING];
+	static __thread unsigned next;
+	struct ldmesh_name_slot *n = &ring[next++ % TU_RING];
+
+	return ldmesh_snap_find_name(s, fqdn, len, n) ? n : NULL;
+}
+
+const char *tu_str(const struct ldmesh_snap *s, ldmesh_str_t ref)
+{
+	static __thread char ring[TU_RING][LDMESH_STR_MAX + 1];
+	static __thread unsigned next;
+
+	return ldmesh_snap_strcpy(s, ref, ring[next++ % TU_RING], sizeof(ring[0]));
+}
+
+int tu_snap_init(struct ldmesh_snap *s, const void *base, size_t size,
+		 char *why, size_t why_len)
+{
+	const char *reason = "";
+	int err = ldmesh_snap_init(s, base, size, &reason);
+
+	if (why && why_len)
+		snprintf(why, why_len, "%s", reason);
+	return err;
 }

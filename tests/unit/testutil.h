@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 
+#include "ldmesh/reader.h"
 #include "manifest.h"
 
 #define TU_DIAG_MAX 64
@@ -26,5 +27,20 @@ char *tu_tmpdir(const char *tag);
 void tu_write(const char *dir, const char *rel, const char *text);
 /* rm -rf dir (tests clean up after themselves). */
 void tu_rmtree(const char *dir);
+
+/*
+ * The reader's lookups as pointers, for assertions: NULL when absent, else
+ * a checked copy in one of eight per-thread buffers (so a test can hold a
+ * few at once). Strings likewise, NUL-terminated.
+ */
+const struct ldmesh_vip_slot *tu_vip(const struct ldmesh_snap *s,
+				     const uint8_t addr[16], uint16_t port,
+				     uint8_t protocol);
+const struct ldmesh_name_slot *tu_name(const struct ldmesh_snap *s,
+				       const char *fqdn, size_t len);
+const char *tu_str(const struct ldmesh_snap *s, ldmesh_str_t ref);
+/* ldmesh_snap_init with the reason copied into `why`. */
+int tu_snap_init(struct ldmesh_snap *s, const void *base, size_t size,
+		 char *why, size_t why_len);
 
 #endif

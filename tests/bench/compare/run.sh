@@ -480,7 +480,7 @@ cp "$LDMESH_BUILD/agent/ldmesh-agent" "$LDMESH_BUILD/agent/ldmeshctl" \
 	"$LDMESH_BUILD/preload/libldmesh.so" "$BIN/"
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/ldmesh-bench-compare.XXXXXX")
-trap 'rm -rf "$TMP"' EXIT
+trap 'chattr -R -i "$TMP" 2>/dev/null; rm -rf "$TMP"' EXIT
 printf '127.0.0.1\tlocalhost\n' >"$TMP/hosts-localhost"
 
 # the machine, on one line

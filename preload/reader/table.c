@@ -1,0 +1,521 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The live table: follows the agent's generation counter and keeps a
+ * mapping of the current snapshot whose header was checked.
+ *
+ * Read side (every connect): one acquire load of the generation and one
+ * vDSO clock read, then pin the current slot with a reference count and
+ * re-check that it is still current. Refresh side: one thread at a time
+ * (an atomic flag, never waited on: a thread that loses the race keeps
+ * using the current snapshot) maps the new file into a free slot, makes it
+ * current, and unmaps slots nobody is inside. Once a second it also asks
+ * whether the directory was replaced (a new device/inode at the path, or
+ * the old control page retired) and follows the new one.
+ *
+ * Only async-signal-safe calls, all through t->sys; messages are built by
+ * hand from constant reasons.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ldmesh/reader.h"
+
+/* A bounded message builder: snprintf is not async-signal-safe. */
+struct table__msg {
+	char buf[224];
+	size_t len;
+};
+
+static void table__put(struct table__msg *m, const char *s)
+{
+	while (*s && m->len + 1 < sizeof(m->buf))
+		m->buf[m->len++] = *s++;
+	m->buf[m->len] = '\0';
+}
+
+static void table__put_u64(struct table__msg *m, uint64_t v)
+{
+	char digits[21];
+	int i = sizeof(digits) - 1;
+
+	digits[i] = '\0';
+	do
+		digits[--i] = (char)('0' + v % 10);
+	while ((v /= 10) && i > 0);
+	table__put(m, digits + i);
+}
+
+/* strerror may translate (locale, allocation) and musl has no
+ * strerrordesc_np: name the errors a table open can meet, number the
+ * rest. */
+static void table__put_errno(struct table__msg *m, int err)
+{
+	static const struct {
+		int err;
+		const char *text;
+	} names[] = {
+		{ ENOENT, "No such file or directory" },
+		{ EACCES, "Permission denied" },
+		{ EPERM, "Operation not permitted" },
+		{ ENOTDIR, "Not a directory" },
+		{ ELOOP, "Too many levels of symbolic links (a symlink?)" },
+		{ EMFILE, "Too many open files" },
+		{ ENFILE, "Too many open files in system" },
+		{ ENOMEM, "Cannot allocate memory" },
+		{ ENODEV, "No such device" },
+		{ EINVAL, "Invalid argument" },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].err == err) {
+			table__put(m, names[i].text);
+			return;
+		}
+	table__put(m, "errno ");
+	table__put_u64(m, (uint64_t)err);
+}
+
+static void table__why(struct table__msg *m, const char *path,
+		       const char *name, const char *reason, int err)
+{
+	table__put(m, path);
+	if (name) {
+		table__put(m, "/");
+		table__put(m, name);
+	}
+	table__put(m, ": ");
+	if (reason)
+		table__put(m, reason);
+	else
+		table__put_errno(m, err);
+}
+
+static void table__event(struct ldmesh_table *t, enum ldmesh_table_event ev,
+			 uint64_t gen, const char *why)
+{
+	if (t->on_event)
+		t->on_event(t->event_ctx, ev, gen, why);
+}
+
+static uint64_t table__now_ns(void)
+{
+	struct timespec ts;
+
+	/* COARSE is served from the vDSO without entering the kernel. */
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int ldmesh_table_init(struct ldmesh_table *t, const char *dir,
+		      const struct ldmesh_reader_sys *sys,
+		      ldmesh_table_event_fn on_event, void *event_ctx)
+{
+	size_t len = strlen(dir);
+
+	/* Room for "/snap." and 20 digits after the directory in messages. */
+	if (len + 32 >= sizeof(t->dir))
+		return -ENAMETOOLONG;
+	memset(t, 0, sizeof(*t));
+	memcpy(t->dir, dir, len + 1);
+	t->sys = sys;
+	atomic_init(&t->control, NULL);
+	atomic_init(&t->current, -1);
+	atomic_init(&t->seen_generation, 0);
+	atomic_init(&t->next_retry_ns, 0);
+	atomic_init(&t->next_dir_check_ns, 0);
+	atomic_flag_clear(&t->refreshing);
+	for (int i = 0; i < LDMESH_TABLE_SLOTS; i++) {
+		atomic_init(&t->slots[i].refs, 0);
+		atomic_init(&t->slots[i].used, false);
+	}
+	t->on_event = on_event;
+	t->event_ctx = event_ctx;
+	return 0;
+}
+
+/* Open the directory and check it may be trusted; its status in *st.
+ * Returns the descriptor, or -1 with the reason in `why`. */
+static int table__open_dir(struct ldmesh_table *t, struct stat *st,
+			   struct table__msg *why)
+{
+	const char *bad;
+	int fd;
+
+	/* O_NOFOLLOW: the table is the directory itself, never a link that
+	 * someone else could point elsewhere. */
+	fd = t->sys->openat(AT_FDCWD, t->dir,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		table__why(why, t->dir, NULL, NULL, errno);
+		return -1;
+	}
+	if (t->sys->fstat(fd, st) < 0) {
+		table__why(why, t->dir, NULL, NULL, errno);
+		t->sys->close(fd);
+		return -1;
+	}
+	if ((bad = ldmesh_trust_check(st, true, geteuid()))) {
+		table__why(why, t->dir, NULL, bad, 0);
+		t->sys->close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Open `name` in the directory `dirfd` and check it may be trusted. */
+static int table__open_file(struct ldmesh_table *t, int dirfd, const char *name,
+			    struct stat *st, struct table__msg *why)
+{
+	const char *bad;
+	int fd;
+
+	/* O_NONBLOCK: a FIFO planted here must not hang the host process's
+	 * connect() in open(); the trust check then refuses it. */
+	fd = t->sys->openat(dirfd, name,
+			    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0) {
+		table__why(why, t->dir, name, NULL, errno);
+		return -1;
+	}
+	if (t->sys->fstat(fd, st) < 0) {
+		table__why(why, t->dir, name, NULL, errno);
+		t->sys->close(fd);
+		return -1;
+	}
+	if ((bad = ldmesh_trust_check(st, false, geteuid()))) {
+		table__why(why, t->dir, name, bad, 0);
+		t->sys->close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * Map the control page of the directory now at the path; called with
+ * `refreshing` held. The first one is mapped anywhere; a replacement is
+ * checked in a mapping of its own, then mapped over the first with
+ * MAP_FIXED, which swaps the pages atomically for every thread: readers
+ * that loaded the pointer keep a valid page, now the new directory's.
+ * Returns 0, or -1 after reporting why.
+ */
+static int table__open_control(struct ldmesh_table *t)
+{
+	const struct ldmesh_control *old = atomic_load(&t->control), *c;
+	struct table__msg why = { .len = 0 };
+	struct stat dst, st;
+	int dirfd, fd = -1;
+	void *map;
+
+	dirfd = table__open_dir(t, &dst, &why);
+	if (dirfd < 0)
+		goto fail;
+	fd = table__open_file(t, dirfd, LDMESH_CONTROL_NAME, &st, &why);
+	t->sys->close(dirfd);
+	if (fd < 0)
+		goto fail;
+	if (st.st_size < (off_t)sizeof(*c)) {
+		table__why(&why, t->dir, LDMESH_CONTROL_NAME,
+			   "too short for a control page", 0);
+		goto fail;
+	}
+	map = t->sys->mmap(NULL, sizeof(*c), PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		table__why(&why, t->dir, LDMESH_CONTROL_NAME, NULL, errno);
+		goto fail;
+	}
+	c = map;
+	if (c->magic != LDMESH_CONTROL_MAGIC ||
+	    c->version_major != LDMESH_SNAP_VERSION_MAJOR) {
+		table__why(&why, t->dir, LDMESH_CONTROL_NAME,
+			   "not a control page of this format version", 0);
+		t->sys->munmap(map, sizeof(*c));
+		goto fail;
+	}
+	if (old) {
+		void *fixed = t->sys->mmap((void *)old, sizeof(*c), PROT_READ,
+					   MAP_SHARED | MAP_FIXED, fd, 0);
+		t->sys->munmap(map, sizeof(*c));
+		if (fixed == MAP_FAILED) {
+			table__why(&why, t->dir, LDMESH_CONTROL_NAME, NULL, errno);
+			goto fail;
+		}
+	} else {
+		atomic_store(&t->control, c);
+	}
+	t->sys->close(fd);
+	t->dir_dev = dst.st_dev;
+	t->dir_ino = dst.st_ino;
+	return 0;
+fail:
+	if (fd >= 0)
+		t->sys->close(fd);
+	table__event(t, LDMESH_TABLE_MISSING, 0, why.buf);
+	return -1;
+}
+
+/* Unmap every non-current slot nobody is inside. The seq_cst pair (the
+ * current store before, the refs load here; a reader's refs increment then
+ * its current load) guarantees a reader that still uses a slot is seen. */
+static void table__reclaim(struct ldmesh_table *t)
+{
+	int cur = atomic_load(&t->current);
+
+	for (int i = 0; i < LDMESH_TABLE_SLOTS; i++) {
+		struct ldmesh_table_slot *slot = &t->slots[i];
+		if (i == cur || !atomic_load(&slot->used) || atomic_load(&slot->refs))
+			continue;
+		t->sys->munmap((void *)slot->snap.base, slot->snap.size);
+		atomic_store(&slot->used, false);
+	}
+}
+
+static int table__free_slot(struct ldmesh_table *t)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 0; i < LDMESH_TABLE_SLOTS; i++)
+			if (!atomic_load(&t->slots[i].used))
+				return i;
+		table__reclaim(t);
+	}
+	return -1;
+}
+
+static void table__snap_name(char out[40], uint64_t gen)
+{
+	struct table__msg m = { .len = 0 };
+
+	table__put(&m, LDMESH_SNAP_PREFIX);
+	table__put_u64(&m, gen);
+	memcpy(out, m.buf, m.len + 1);
+}
+
+/* Map and switch to generation `gen`; called with `refreshing` held.
+ * Returns false when the directory at the path is no longer the one the
+ * control page came from (the caller follows the new one). */
+static bool table__switch(struct ldmesh_table *t, uint64_t gen)
+{
+	char name[40];
+	struct table__msg why = { .len = 0 };
+	const char *verdict;
+	struct ldmesh_snap snap;
+	struct stat dst, st;
+	void *base;
+	int dirfd, fd, idx;
+
+	table__snap_name(name, gen);
+	dirfd = table__open_dir(t, &dst, &why);
+	if (dirfd < 0)
+		goto refuse;
+	if (dst.st_dev != t->dir_dev || dst.st_ino != t->dir_ino) {
+		t->sys->close(dirfd);
+		return false;
+	}
+	fd = table__open_file(t, dirfd, name, &st, &why);
+	t->sys->close(dirfd);
+	if (fd < 0)
+		goto refuse;
+	/* The header's own size is checked against this one below: a file
+	 * that is not what its header says is refused before any lookup. */
+	if (st.st_size < (off_t)sizeof(struct ldmesh_snap_header)) {
+		table__why(&why, t->dir, name, "shorter than a snapshot header", 0);
+		t->sys->close(fd);
+		goto refuse;
+	}
+	base = t->sys->mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	t->sys->close(fd);
+	if (base == MAP_FAILED) {
+		table__why(&why, t->dir, name, NULL, errno);
+		goto refuse;
+	}
+	if (ldmesh_snap_init(&snap, base, (size_t)st.st_size, &verdict) < 0) {
+		table__why(&why, t->dir, name, verdict, 0);
+		goto unmap;
+	}
+	if (snap.generation != gen) {
+		table__why(&why, t->dir, name,
+			   "generation in the header differs from the name", 0);
+		goto unmap;
+	}
+	idx = table__free_slot(t);
+	if (idx < 0) {
+		/* Every slot pinned by a slow reader: keep the current
+		 * snapshot and come back on a later call. */
+		t->sys->munmap(base, (size_t)st.st_size);
+		atomic_store(&t->seen_generation, 0);
+		return true;
+	}
+	t->slots[idx].snap = snap;
+	atomic_store(&t->slots[idx].used, true);
+	atomic_store(&t->current, idx);
+	table__reclaim(t);
+	table__event(t, LDMESH_TABLE_SWITCHED, gen, "");
+	return true;
+unmap:
+	t->sys->munmap(base, (size_t)st.st_size);
+refuse:
+	table__event(t, LDMESH_TABLE_REFUSED, gen, why.buf);
+	return true;
+}
+
+/* Whether the path now names another directory than the one followed. */
+static bool table__dir_replaced(struct ldmesh_table *t)
+{
+	struct stat st;
+
+	/* A vanished directory is not a replacement: the last good snapshot
+	 * stays in force until one appears. */
+	if (t->sys->fstatat(AT_FDCWD, t->dir, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	return st.st_dev != t->dir_dev || st.st_ino != t->dir_ino;
+}
+
+static void table__follow(struct ldmesh_table *t)
+{
+	if (table__open_control(t) < 0)
+		return;
+	table__event(t, LDMESH_TABLE_REPLACED, 0, t->dir);
+	/* Whatever the new directory's generation, it is news. */
+	atomic_store(&t->seen_generation, 0);
+}
+
+static void table__refresh(struct ldmesh_table *t)
+{
+	const struct ldmesh_control *c;
+	uint64_t gen, now;
+
+	if (atomic_flag_test_and_set(&t->refreshing))
+		return;
+	now = table__now_ns();
+	c = atomic_load(&t->control);
+	if (!c) {
+		if (now < atomic_load(&t->next_retry_ns))
+			goto out;
+		atomic_store(&t->next_retry_ns, now + LDMESH_TABLE_RETRY_NS);
+		if (table__open_control(t) < 0)
+			goto out;
+		atomic_store(&t->next_dir_check_ns, now + LDMESH_TABLE_DIR_CHECK_NS);
+		c = atomic_load(&t->control);
+	} else if (now >= atomic_load(&t->next_dir_check_ns)) {
+		atomic_store(&t->next_dir_check_ns, now + LDMESH_TABLE_DIR_CHECK_NS);
+		if (table__dir_replaced(t))
+			table__follow(t);
+	}
+	gen = __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE);
+	/* Each generation is tried once: a refused one is not re-read on
+	 * every call, only when the agent publishes the next. */
+	if (gen == atomic_load(&t->seen_generation))
+		goto out;
+	atomic_store(&t->seen_generation, gen);
+	if (gen == LDMESH_GENERATION_RETIRED) {
+		/* The agent abandoned this directory: look for its successor
+		 * now, and again each second until it appears. */
+		if (table__dir_replaced(t))
+			table__follow(t);
+	} else if (gen && !table__switch(t, gen)) {
+		table__follow(t);
+	}
+out:
+	atomic_flag_clear(&t->refreshing);
+}
+
+/* Bound on pin retries: `current` only moves on a publish, so losing the
+ * race more than a few times in a row means something is badly wrong; pass
+ * through rather than spin. */
+#define TABLE_PIN_TRIES 16
+
+/* Before the first snapshot is mapped there is nothing to pin, so a call
+ * that finds another thread in table__refresh (holding `refreshing`, maybe
+ * mapping that first snapshot right now) would pass through although the
+ * table exists. Wait for that thread instead, bounded in time: this happens
+ * only while no snapshot is mapped (startup, or a table that appears late). */
+#define TABLE_FIRST_WAIT_NS 100000000ULL
+
+static void table__wait_refresher(struct ldmesh_table *t)
+{
+	uint64_t deadline = 0;
+
+	while (atomic_load(&t->current) < 0) {
+		if (!atomic_flag_test_and_set(&t->refreshing)) {
+			/* nobody is refreshing: whatever it did is done */
+			atomic_flag_clear(&t->refreshing);
+			return;
+		}
+		if (!deadline)
+			deadline = table__now_ns() + TABLE_FIRST_WAIT_NS;
+		else if (table__now_ns() > deadline)
+			return;
+		sched_yield();
+	}
+}
+
+const struct ldmesh_snap *ldmesh_table_acquire(struct ldmesh_table *t,
+					       int *slot)
+{
+	const struct ldmesh_control *c = atomic_load_explicit(&t->control,
+							      memory_order_acquire);
+
+	if (!c ||
+	    __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE) !=
+		    atomic_load_explicit(&t->seen_generation, memory_order_relaxed) ||
+	    table__now_ns() >= atomic_load_explicit(&t->next_dir_check_ns,
+						     memory_order_relaxed))
+		table__refresh(t);
+	if (atomic_load(&t->current) < 0)
+		table__wait_refresher(t);
+
+	for (int n = 0; n < TABLE_PIN_TRIES; n++) {
+		int cur = atomic_load(&t->current);
+		if (cur < 0)
+			return NULL;
+		atomic_fetch_add(&t->slots[cur].refs, 1);
+		if (atomic_load(&t->current) == cur) {
+			*slot = cur;
+			return &t->slots[cur].snap;
+		}
+		atomic_fetch_sub(&t->slots[cur].refs, 1);
+	}
+	return NULL;
+}
+
+void ldmesh_table_release(struct ldmesh_table *t, int slot)
+{
+	atomic_fetch_sub_explicit(&t->slots[slot].refs, 1, memory_order_release);
+}
+
+const struct ldmesh_control *ldmesh_table_control(struct ldmesh_table *t)
+{
+	return atomic_load(&t->control);
+}
+
+void ldmesh_table_close(struct ldmesh_table *t)
+{
+	const struct ldmesh_control *c = atomic_load(&t->control);
+
+	atomic_store(&t->current, -1);
+	for (int i = 0; i < LDMESH_TABLE_SLOTS; i++) {
+		if (atomic_load(&t->slots[i].used))
+			t->sys->munmap((void *)t->slots[i].snap.base,
+				       t->slots[i].snap.size);
+		atomic_store(&t->slots[i].used, false);
+		atomic_store(&t->slots[i].refs, 0);
+	}
+	if (c)
+		t->sys->munmap((void *)c, sizeof(*c));
+	atomic_store(&t->control, NULL);
+	atomic_store(&t->seen_generation, 0);
+	atomic_store(&t->next_retry_ns, 0);
+	atomic_store(&t->next_dir_check_ns, 0);
+}
+
+void ldmesh_table_after_fork(struct ldmesh_table *t)
+{
+	for (int i = 0; i < LDMESH_TABLE_SLOTS; i++)
+		atomic_store(&t->slots[i].refs, 0);
+	atomic_flag_clear(&t->refreshing);
+}
