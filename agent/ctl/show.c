@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "ctl_json.h"
+#include "json.h"
 
 #define STR(ref) ldmesh_snap_str(c->snap, (ref))
 
