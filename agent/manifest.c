@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Manifest files -> manifest_set: documents, List unwrapping, dispatch by
- * kind, the duplicate-object check, and ownership. The kinds themselves live
- * in manifest_service.c, manifest_slice.c and manifest_pod.c.
+ * kind, and ownership. The kinds themselves live in manifest_service.c,
+ * manifest_slice.c and manifest_pod.c; the duplicate-object check in
+ * manifest_seen.c.
  */
 #include "manifest_priv.h"
 
@@ -10,13 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char *const mf_kind_names[] = {
-	[MF_SERVICE] = "Service",
-	[MF_ENDPOINT_SLICE] = "EndpointSlice",
-	[MF_ENDPOINTS] = "Endpoints",
-	[MF_POD] = "Pod",
-};
 
 void manifest_set_free(struct manifest_set *set)
 {
@@ -32,65 +26,6 @@ void manifest_set_free(struct manifest_set *set)
 	free(set->slices);
 	free(set->pods);
 	memset(set, 0, sizeof(*set));
-}
-
-int mf_seen_add(struct mf_ctx *c, enum mf_kind kind, const struct k8s_meta *m)
-{
-	if (!m->name || !m->ns)
-		return 0; /* already reported as missing */
-	if (mf_grow((void **)&c->seen, &c->cap_seen, c->n_seen,
-		    sizeof(*c->seen)))
-		return -ENOMEM;
-	c->seen[c->n_seen] = (struct mf_seen){
-		.kind = kind,
-		.ns = m->ns,
-		.name = m->name,
-		.line = m->line,
-		.col = m->col,
-		.order = c->n_seen,
-	};
-	c->n_seen++;
-	return 0;
-}
-
-static int mf_seen_cmp(const void *pa, const void *pb)
-{
-	const struct mf_seen *a = pa, *b = pb;
-	int r;
-
-	if (a->kind != b->kind)
-		return a->kind < b->kind ? -1 : 1;
-	r = strcmp(a->ns, b->ns);
-	if (!r)
-		r = strcmp(a->name, b->name);
-	if (!r)
-		r = a->order < b->order ? -1 : a->order > b->order;
-	return r;
-}
-
-/*
- * Two objects with one (kind, namespace, name) cannot both exist in the
- * API; in a file it means a copy-paste slip, and keeping either silently
- * would route by accident. Sorted, so a file of many objects stays
- * O(n log n); strings are borrowed from the set, still alive here.
- */
-static void mf_check_dups(struct mf_ctx *c)
-{
-	if (c->n_seen < 2)
-		return;
-	qsort(c->seen, c->n_seen, sizeof(*c->seen), mf_seen_cmp);
-	for (size_t i = 1, first = 0; i < c->n_seen; i++) {
-		const struct mf_seen *a = &c->seen[first], *b = &c->seen[i];
-		mf_node at = { .line = b->line, .col = b->col };
-
-		if (a->kind != b->kind || strcmp(a->ns, b->ns) ||
-		    strcmp(a->name, b->name)) {
-			first = i;
-			continue;
-		}
-		mf_error(c, &at, "duplicate %s %s/%s (first defined at line %u)",
-			 mf_kind_names[b->kind], b->ns, b->name, a->line);
-	}
 }
 
 static bool mf_ends_with(const char *s, const char *suffix)
@@ -196,7 +131,7 @@ static int mf_stream(struct mf_ctx *c, const struct yaml_tree_stream *s)
 		if (ret == -ENOMEM)
 			return ret;
 	}
-	mf_check_dups(c);
+	mf_seen_check(c);
 	return 0;
 }
 

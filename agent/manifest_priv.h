@@ -133,9 +133,11 @@ const char *mf_label_get(const struct k8s_labels *l, const char *key);
 
 /* Growable arrays: make room for one more element of `size`. */
 int mf_grow(void **v, size_t *cap, size_t n, size_t size);
-/* Remember (kind, ns, name) for the duplicate-object check. */
+/* The duplicate-object check (manifest_seen.c). `m`'s strings are borrowed
+ * until mf_seen_check, so they must be the ones stored in the set. */
 int mf_seen_add(struct mf_ctx *c, enum mf_kind kind,
 		const struct k8s_meta *m);
+void mf_seen_check(struct mf_ctx *c);
 
 int mf_service(struct mf_ctx *c, const mf_node *obj);
 int mf_endpoint_slice(struct mf_ctx *c, const mf_node *obj);

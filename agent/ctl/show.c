@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "ctl_json.h"
+#include "json.h"
 
 /* A snapshot string copied out, NUL-terminated: the mapping is untrusted
  * and may change under us. Eight rotating buffers, more than the most

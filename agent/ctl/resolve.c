@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "config.h"
-#include "ctl_json.h"
+#include "json.h"
 #include "lookup.h"
 
 static const char *const ctl__status_name[] = {

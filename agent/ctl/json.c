@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-#include "ctl_json.h"
+#include "json.h"
 
 #include <inttypes.h>
 #include <string.h>
