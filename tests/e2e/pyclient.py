@@ -8,6 +8,9 @@
     pyclient.py loop HOST PORT SECS OKS    every 100 ms one connect, printing
                                            "<ms> <banner|ERR x>"; stops after
                                            OKS successes in a row or SECS
+    pyclient.py until HOST PORT SECS WANT  every 50 ms one connect, printing
+                                           "<ms> <banner|ERR x>"; stops once
+                                           the banner is WANT, or after SECS
     pyclient.py rounds HOST PORT N DIR SECS  a long-lived client: for k=1,2..
                                            wait for DIR/go.k, make N connects,
                                            write the banners to DIR/out.k;
@@ -66,6 +69,16 @@ def main():
             streak = 0 if r.startswith("ERR") else streak + 1
             print("%d %s" % ((time.monotonic() - t0) * 1000, r), flush=True)
             time.sleep(0.1)
+    elif cmd == "until":
+        host, port = sys.argv[2], int(sys.argv[3])
+        secs, want = float(sys.argv[4]), sys.argv[5]
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < secs:
+            r = one(host, port)
+            print("%d %s" % ((time.monotonic() - t0) * 1000, r), flush=True)
+            if r == want:
+                break
+            time.sleep(0.05)
     elif cmd == "rounds":
         host, port, n = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
         d, secs = sys.argv[5], float(sys.argv[6])
