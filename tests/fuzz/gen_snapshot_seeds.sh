@@ -9,17 +9,19 @@ set -euo pipefail
 agent=$1 out=$2
 src=$(cd "$(dirname "$0")/../.." && pwd)
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ldmesh-seeds.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+# published snapshots are immutable: lift that before removing them
+clean() { chattr -R -i "$@" 2>/dev/null || true; rm -rf "$@"; }
+trap 'clean "$tmp"' EXIT
 mkdir -p "$out"
 
 one() { # name, then the manifest files
 	local name=$1; shift
-	rm -rf "$tmp/m" "$tmp/t"
+	clean "$tmp/m" "$tmp/t"
 	mkdir -p "$tmp/m"
 	cp "$@" "$tmp/m/"
 	# --node makes endpoints on node-a LOCAL, so that flag is seeded too
 	"$agent" --once -n node-a -m "$tmp/m" -t "$tmp/t" >/dev/null 2>&1 || return 0
-	cp "$tmp/t"/snap.* "$out/$name.snap"
+	cp "$tmp/t"/snap.* "$out/$name.snap" # cp makes plain, mutable copies
 }
 
 for f in "$src"/tests/fixtures/manifests/valid/*; do
