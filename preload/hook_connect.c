@@ -84,7 +84,7 @@ static bool hook_connect__slot(int fd, const struct ldmesh_snap *s,
 
 LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	struct preload_state *st = state_get();
+	struct preload_state *st;
 	struct ldmesh_vip_slot vip;
 	const struct ldmesh_snap *s;
 	bool tcp, udp;
@@ -95,13 +95,19 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	uint16_t port;
 	int slot, rc, err;
 
+	/* A socket's association changes with every connect (UDP re-connects,
+	 * AF_UNSPEC dissolves): forget what it dialled before. Only an IP
+	 * address can be a VIP, so only one makes the state (a unix socket's
+	 * connect, to syslog or D-Bus, leaves it be). */
+	if (!addr_from_sockaddr(sa, len, a, &port)) {
+		if (state_peek())
+			fdmap_clear(fd);
+		return real.connect(fd, sa, len);
+	}
+	st = state_get();
 	if (!st)
 		return real.connect(fd, sa, len);
-	/* a socket's association changes with every connect (UDP re-connects,
-	 * AF_UNSPEC dissolves): forget what it dialled before */
 	fdmap_clear(fd);
-	if (!addr_from_sockaddr(sa, len, a, &port))
-		return real.connect(fd, sa, len);
 
 	s = ldmesh_table_acquire(&st->table, &slot);
 	if (!s)

@@ -89,14 +89,20 @@ LDMESH_EXPORT int getaddrinfo(const char *name, const char *service,
 			      struct addrinfo **res)
 {
 	static const struct addrinfo defaults = { .ai_flags = GAI_DEFAULT_FLAGS };
-	struct preload_state *st = state_get();
+	struct preload_state *st;
 	const struct addrinfo *h = hints ? hints : &defaults;
 	struct gai_tuple tuples[GAI_MAX_TUPLES];
 	struct lookup_result r;
 	unsigned nt = 0;
 	int family = h->ai_family, rc, saved = errno;
 
-	if (!st || !hook_gai__ours(name, h))
+	/* numeric hosts and hints glibc rejects need no state to pass */
+	if (!hook_gai__ours(name, h)) {
+		real_init();
+		return real.getaddrinfo(name, service, hints, res);
+	}
+	st = state_get();
+	if (!st)
 		return real.getaddrinfo(name, service, hints, res);
 	if (!hook_gai__lookup(st, name, &r) || r.status == LOOKUP_PASS) {
 		bool skip = r.status == LOOKUP_PASS && r.skip_search;

@@ -21,7 +21,7 @@ LDMESH_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 	int rc;
 
 	/* a socket ldmesh never redirected costs one load, no extra call */
-	if (!state_get() || !sa || !len || !fdmap_get(fd, &v))
+	if (!state_peek() || !sa || !len || !fdmap_get(fd, &v))
 		return real.getpeername(fd, sa, len);
 	/* into our own full-size buffer, so the comparison never sees a
 	 * truncated address; then the kernel's truncation rule for theirs */

@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Initialise at load time, so configuration errors and the table's first
- * trace lines come before the program's first connect. A hook called
- * earlier (from another library's constructor) initialises lazily through
- * the same pthread_once. Here rather than in state.c: ldmeshctl links the
- * preload's core and must not run it.
+ * At load, resolve the real libc functions and nothing else. close, dup2,
+ * fcntl and connect are async-signal-safe, and a child between fork and
+ * exec or a signal handler may be the first to call one; their hooks must
+ * not be where dlsym (which takes ld.so's lock and may allocate) first
+ * runs. One dlsym per symbol, about 15,000 instructions in all.
+ *
+ * Everything else waits for the first hook with business: the state
+ * (state.h) is made by the first connect to an IP, IP socket, getaddrinfo
+ * of a name or gethostbyname, so a program that never connects or
+ * resolves never reads resolv.conf, the namespace file or the table. Its
+ * trace init line still comes before its first decision. Here rather than
+ * in real.c: ldmeshctl links the preload's core and has no hooks.
  */
-#include "state.h"
+#include "real.h"
 
 __attribute__((constructor)) static void hook_init__ctor(void)
 {
-	(void)state_get();
+	real_init();
 }

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* socket(): remember the type of IP sockets (socktype.h). */
+#include <netinet/in.h>
+#include <stdbool.h>
 #include <sys/socket.h>
 
 #include "real.h"
@@ -8,9 +10,13 @@
 
 LDMESH_EXPORT int socket(int domain, int type, int protocol)
 {
+	bool ip = domain == AF_INET || domain == AF_INET6;
 	int fd;
 
-	if (!state_get())
+	/* an IP socket is about to connect (or serve): make the state now,
+	 * so connect knows its type; any other kind only clears a stale
+	 * entry, and before the state exists there is none */
+	if (!(ip ? state_get() : state_peek()))
 		return real.socket(domain, type, protocol);
 	fd = real.socket(domain, type, protocol);
 	if (fd >= 0)

@@ -9,6 +9,7 @@
 #define LDMESH_PRELOAD_REAL_H
 
 #include <netdb.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -58,5 +59,10 @@ extern struct real_fns real LDMESH_HIDDEN;
  * message on stderr when a required one is missing or resolves back into
  * this library: a hook calling itself would recurse until the stack ends. */
 void real_init(void) LDMESH_HIDDEN;
+
+/* Whether p lies in the object that holds this code (libldmesh.so, or the
+ * program the core is linked into). False for everything before
+ * real_init(). */
+bool real_is_self(const void *p) LDMESH_HIDDEN;
 
 #endif

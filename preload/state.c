@@ -110,3 +110,14 @@ struct preload_state *state_get(void)
 	}
 	return mode == STATE_ACTIVE ? &state__g : NULL;
 }
+
+struct preload_state *state_peek(void)
+{
+	int mode = atomic_load_explicit(&state__mode, memory_order_acquire);
+
+	if (__builtin_expect(mode == STATE_UNINIT, 0)) {
+		real_init();
+		return NULL;
+	}
+	return mode == STATE_ACTIVE ? &state__g : NULL;
+}

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The preload's one piece of process state: configuration and the live
- * table, initialised once under pthread_once by whichever comes first, the
- * constructor or a hook (another library's constructor may resolve a name
- * before ours has run).
+ * table, initialised once under pthread_once by the first hook that has
+ * business with it. Not at load: the library is in every process on the
+ * node, and most of them never connect to an IP or resolve a name, so they
+ * never read resolv.conf, the namespace file or the table.
  */
 #ifndef LDMESH_PRELOAD_STATE_H
 #define LDMESH_PRELOAD_STATE_H
@@ -23,5 +24,13 @@ struct preload_state {
  * closes files and so re-enters our hooks). real.* is usable either way.
  */
 struct preload_state *state_get(void) LDMESH_HIDDEN;
+
+/*
+ * The state if it is initialised already, else NULL; never initialises.
+ * For hooks that only keep what connect and socket recorded in step
+ * (close, dup*, fcntl, getpeername): before the state exists nothing was
+ * recorded. real.* is usable either way.
+ */
+struct preload_state *state_peek(void) LDMESH_HIDDEN;
 
 #endif
