@@ -31,7 +31,7 @@ static void lookup__svc_name(const struct ldmesh_snap *s,
 	struct ldmesh_strv ns = ldmesh_snap_string(s, svc->ns);
 	struct ldmesh_strv name = ldmesh_snap_string(s, svc->name);
 
-	/* each at most 255 bytes: "ns/name" fits 2 * NAMES_BUF */
+	/* each at most 255 bytes (one length byte): "ns/name" fits r->svc */
 	memcpy(r->svc, ns.p, ns.len);
 	r->svc[ns.len] = '/';
 	memcpy(r->svc + ns.len + 1, name.p, name.len);

@@ -40,7 +40,9 @@ struct lookup_result {
 	size_t canon_len;
 	char canon[NAMES_BUF];      /* FOUND: the FQDN that answered;
 	                               EXTERNAL: the name to resolve instead */
-	char svc[2 * NAMES_BUF];    /* "ns/name" of the answering service */
+	char svc[2 * 256];          /* "ns/name" of the answering service:
+	                               each read by its length byte (up to
+	                               255 in a damaged table), '/', NUL */
 	unsigned n_addrs;
 	uint8_t addrs[LOOKUP_MAX_ADDRS][16]; /* IPv4-mapped for v4 */
 	bool skip_search;           /* PASS: every search domain lies in the

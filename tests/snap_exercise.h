@@ -124,7 +124,7 @@ static inline uint64_t exercise_snap(const struct ldmesh_snap *s, uint32_t first
 	for (uint32_t i = 0; i < s->name_slots && i < limit; i++) {
 		struct ldmesh_name_slot slot, found;
 		struct ldmesh_strv v;
-		char name[LDMESH_STR_MAX + 1];
+		char name[256]; /* a damaged length byte says up to 255 */
 		struct lookup_result lr;
 
 		memcpy(&slot, &s->names[(first + i) & (s->name_slots - 1)], sizeof(slot));
