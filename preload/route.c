@@ -19,7 +19,7 @@ void route_pick(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
 		int family, uint64_t rnd, uint64_t client_hash,
 		struct route_result *r)
 {
-	const struct ldmesh_service *svc = &r->svc;
+	struct ldmesh_service copy, *svc = &copy;
 	struct ldmesh_endpoint e;
 	uint32_t first = 0, n, ep, start;
 	uint16_t port = 0;
@@ -28,11 +28,13 @@ void route_pick(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
 	r->verdict = ROUTE_REFUSE;
 	r->ep_pos = 0;
 	r->ep_count = 0;
-	if (!ldmesh_snap_service(s, vip->service, &r->svc)) {
-		memset(&r->svc, 0, sizeof(r->svc));
+	r->svc_ns = r->svc_name = 0;
+	if (!ldmesh_snap_service(s, vip->service, svc)) {
 		r->why = "damaged service record";
 		return;
 	}
+	r->svc_ns = svc->ns;
+	r->svc_name = svc->name;
 	n = r->ep_count = ldmesh_snap_candidates(svc, &first);
 	if (!n) {
 		r->why = "no endpoints";

@@ -20,8 +20,9 @@ enum route_verdict {
 struct route_result {
 	enum route_verdict verdict;
 	const char *why;                   /* ROUTE_REFUSE */
-	struct ldmesh_service svc;         /* a checked copy; zero when the
-	                                      record was refused */
+	ldmesh_str_t svc_ns, svc_name;     /* the service's names (references
+	                                      into the snapshot; "" when its
+	                                      record was refused) */
 	uint8_t backend[16];
 	uint16_t backend_port;
 	uint32_t ep_pos;                   /* 1-based among ep_count */

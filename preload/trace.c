@@ -172,10 +172,10 @@ void trace_ipport(struct trace_line *l, const uint8_t a[16], uint16_t port)
 }
 
 void trace_svc(struct trace_line *l, const struct ldmesh_snap *s,
-	       const struct ldmesh_service *svc)
+	       ldmesh_str_t ns_ref, ldmesh_str_t name_ref)
 {
-	struct ldmesh_strv ns = ldmesh_snap_string(s, svc->ns);
-	struct ldmesh_strv name = ldmesh_snap_string(s, svc->name);
+	struct ldmesh_strv ns = ldmesh_snap_string(s, ns_ref);
+	struct ldmesh_strv name = ldmesh_snap_string(s, name_ref);
 
 	trace_str(l, " svc=");
 	trace_strn(l, ns.p, ns.len);

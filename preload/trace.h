@@ -60,7 +60,7 @@ void trace_ipport(struct trace_line *l, const uint8_t a[16],
 		  uint16_t port) LDMESH_HIDDEN;
 /* " svc=<ns>/<name>" */
 void trace_svc(struct trace_line *l, const struct ldmesh_snap *s,
-	       const struct ldmesh_service *svc) LDMESH_HIDDEN;
+	       ldmesh_str_t ns, ldmesh_str_t name) LDMESH_HIDDEN;
 /* Terminate with '\n' and write the line with one write(2); errno is
  * preserved. */
 void trace_emit(struct trace_line *l) LDMESH_HIDDEN;

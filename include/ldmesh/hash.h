@@ -74,15 +74,24 @@ static inline uint64_t ldmesh_hash64(const void *data, size_t len, uint64_t seed
 	return ldmesh__fmix(h);
 }
 
-/* Slot hash of a VIP key: 16 address bytes, port and protocol. */
+/*
+ * Slot hash of a VIP key: 16 address bytes, port and protocol. Computed on
+ * every connect, so lighter than ldmesh_hash64: the three words are
+ * multiplied by odd constants and summed, and one xor-shift-multiply folds
+ * the high bits down (index slots take the low bits). Keys come from the
+ * agent's manifests, not from an adversary choosing collisions; the probe
+ * bound in the header caps a chain anyway.
+ */
 static inline uint64_t ldmesh_vip_hash(const uint8_t addr[16], uint16_t port,
 				       uint8_t protocol)
 {
-	uint64_t hi = ldmesh__load64(addr), lo = ldmesh__load64(addr + 8);
-	uint64_t h = ldmesh__round(LDMESH_HASH_K3, hi);
-	h = ldmesh__round(h, lo);
-	h = ldmesh__round(h, ((uint64_t)port << 8) | protocol);
-	return ldmesh__fmix(h);
+	uint64_t h = ldmesh__load64(addr) * LDMESH_HASH_K1 +
+		     ldmesh__load64(addr + 8) * LDMESH_HASH_K2 +
+		     (((uint64_t)port << 8) | protocol) * LDMESH_HASH_K3;
+
+	h ^= h >> 32;
+	h *= LDMESH_HASH_K2;
+	return h ^ (h >> 29);
 }
 
 #endif

@@ -23,9 +23,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "ldmesh/hash.h"
 #include "ldmesh/snapshot.h"
 
 /*
@@ -75,16 +77,58 @@ int ldmesh_snap_init(struct ldmesh_snap *s, const void *base, size_t size,
 /* ---- records, copied out and checked ---------------------------------- */
 
 /*
- * Copy service `i`. False when `i` is out of range or the copy's own
- * ranges (ports, endpoints, port matrix, affinity table, IP count) do not
- * fit the snapshot. Indices taken from a copy that passed are in range.
+ * Copy a record out of the mapping into the reader's memory. A concurrent
+ * change can tear a copy (mixing old and new fields), which is why every
+ * field is checked in the copy and never re-read from the mapping. The
+ * compiler barrier after the copy forbids the compiler to read a field from
+ * the mapping again in place of the copy (it may no longer assume the two
+ * are equal): the kernel's READ_ONCE, for a whole record. Inline, so the
+ * connect path copies only the fields it uses.
  */
-bool ldmesh_snap_service(const struct ldmesh_snap *s, uint32_t i,
-			 struct ldmesh_service *out);
-bool ldmesh_snap_port(const struct ldmesh_snap *s, uint32_t i,
-		      struct ldmesh_port *out);
-bool ldmesh_snap_endpoint(const struct ldmesh_snap *s, uint32_t i,
-			  struct ldmesh_endpoint *out);
+#define LDMESH__COPY(dst, src)                               \
+	do {                                                 \
+		memcpy((dst), (src), sizeof(*(dst)));        \
+		__asm__ __volatile__("" ::: "memory");       \
+	} while (0)
+
+/*
+ * Copy service `i`. False when `i` is out of range or the copy's counts do
+ * not fit the snapshot: its ports and endpoints lie inside their sections,
+ * the chosen ones among its endpoints, at most two ClusterIPs. That bounds
+ * every loop over a service by the table's size. Single cells (the port
+ * matrix, the affinity table) are checked where they are read.
+ */
+static inline bool ldmesh_snap_service(const struct ldmesh_snap *s, uint32_t i,
+				       struct ldmesh_service *out)
+{
+	const struct ldmesh_service *v = out;
+
+	if (i >= s->n_services)
+		return false;
+	LDMESH__COPY(out, &s->services[i]);
+	return v->ip_count <= LDMESH_MAX_CLUSTER_IPS &&
+	       (uint64_t)v->first_port + v->port_count <= s->n_ports &&
+	       (uint64_t)v->first_endpoint + v->endpoint_count <= s->n_endpoints &&
+	       (uint64_t)v->ready_count + v->fallback_count <= v->endpoint_count;
+}
+
+static inline bool ldmesh_snap_port(const struct ldmesh_snap *s, uint32_t i,
+				    struct ldmesh_port *out)
+{
+	if (i >= s->n_ports)
+		return false;
+	LDMESH__COPY(out, &s->ports[i]);
+	return true;
+}
+
+static inline bool ldmesh_snap_endpoint(const struct ldmesh_snap *s, uint32_t i,
+					struct ldmesh_endpoint *out)
+{
+	if (i >= s->n_endpoints)
+		return false;
+	LDMESH__COPY(out, &s->endpoints[i]);
+	return true;
+}
 
 /*
  * A string inside the mapping: `len` bytes at `p`, both checked against
@@ -104,11 +148,43 @@ char *ldmesh_snap_strcpy(const struct ldmesh_snap *s, ldmesh_str_t ref,
 
 /* ---- lookups ----------------------------------------------------------- */
 
+static inline bool ldmesh__vip_key(const struct ldmesh_vip_slot *slot,
+				   const uint8_t addr[16], uint16_t port,
+				   uint8_t protocol)
+{
+	return slot->port == port && slot->protocol == protocol &&
+	       !memcmp(slot->addr, addr, 16);
+}
+
 /* The VIP slot for (addr, port, protocol), copied into *out; false when it
- * is not ours. out->service is below n_services. */
-bool ldmesh_snap_find_vip(const struct ldmesh_snap *s, const uint8_t addr[16],
-			  uint16_t port, uint8_t protocol,
-			  struct ldmesh_vip_slot *out);
+ * is not ours. out->service is below n_services. Inline: every connect
+ * asks. */
+static inline bool ldmesh_snap_find_vip(const struct ldmesh_snap *s,
+					const uint8_t addr[16], uint16_t port,
+					uint8_t protocol,
+					struct ldmesh_vip_slot *out)
+{
+	uint32_t mask = s->vip_slots - 1, i;
+
+	if (!s->vip_slots)
+		return false;
+	i = (uint32_t)ldmesh_vip_hash(addr, port, protocol) & mask;
+	for (uint32_t n = 0; n < s->vip_max_probe; n++, i = (i + 1) & mask) {
+		const struct ldmesh_vip_slot *slot = &s->vip[i];
+
+		/* Most probes end on an empty slot (the index is at most half
+		 * full): one read decides, and only a match is copied, then
+		 * checked again in the copy, which is what the caller uses. */
+		if (*(const volatile uint32_t *)&slot->service == LDMESH_NONE)
+			return false;
+		if (!ldmesh__vip_key(slot, addr, port, protocol))
+			continue;
+		LDMESH__COPY(out, slot);
+		return out->service < s->n_services &&
+		       ldmesh__vip_key(out, addr, port, protocol);
+	}
+	return false;
+}
 
 /* The name slot for a lower-cased FQDN without trailing dot, copied into
  * *out; false when absent. out->service is below n_services. */
@@ -133,19 +209,61 @@ static inline uint32_t ldmesh_snap_candidates(const struct ldmesh_service *svc,
 /* The port endpoint `ep` (index into the endpoints) serves for
  * `port_index` of the checked copy `svc`; 0 when it does not serve it or
  * either index is outside the service. */
-uint16_t ldmesh_snap_endpoint_port(const struct ldmesh_snap *s,
-				   const struct ldmesh_service *svc,
-				   uint32_t ep, uint32_t port_index);
+static inline uint16_t ldmesh_snap_endpoint_port(const struct ldmesh_snap *s,
+						 const struct ldmesh_service *svc,
+						 uint32_t ep, uint32_t port_index)
+{
+	uint32_t row = ep - svc->first_endpoint;
+	uint64_t cell = svc->first_endpoint_port + (uint64_t)row * svc->port_count +
+			port_index;
+
+	if (ep < svc->first_endpoint || row >= svc->endpoint_count ||
+	    port_index >= svc->port_count || cell >= s->n_endpoint_ports)
+		return 0;
+	return s->endpoint_ports[cell];
+}
 
 /*
  * Choose a backend for a connect: `rnd` is a uniformly random 64-bit value
  * (or, with session affinity, a hash of the client). Starts at a position
  * drawn from `rnd` among the candidates and takes the first one serving the
- * port. Returns the endpoint index and sets *port, or LDMESH_NONE.
+ * port. `svc` is a checked copy. Returns the endpoint index and sets *port,
+ * or LDMESH_NONE.
  */
-uint32_t ldmesh_snap_pick(const struct ldmesh_snap *s,
-			  const struct ldmesh_service *svc, uint32_t port_index,
-			  uint64_t rnd, uint16_t *port);
+static inline uint32_t ldmesh_snap_pick(const struct ldmesh_snap *s,
+					const struct ldmesh_service *svc,
+					uint32_t port_index, uint64_t rnd,
+					uint16_t *port)
+{
+	uint32_t first, n = ldmesh_snap_candidates(svc, &first);
+	/* Multiply-shift maps the 64-bit draw onto [0, n) without the bias or
+	 * the division of a modulo. */
+	uint32_t start = (uint32_t)(((rnd >> 32) * (uint64_t)n) >> 32);
+
+	if (!n)
+		return LDMESH_NONE;
+	if (svc->affinity_size && svc->ready_count) {
+		uint64_t cell = (uint64_t)svc->affinity_offset + rnd % svc->affinity_size;
+
+		/* read once; a cell or entry out of range (a damaged table)
+		 * keeps the random start */
+		if (cell < s->n_affinity) {
+			uint32_t a = *(const volatile uint32_t *)&s->affinity[cell];
+			if (a < n)
+				start = a;
+		}
+	}
+	/* Usually the first candidate serves the port; endpoints that do not
+	 * (slices with differing ports) are stepped over in order. */
+	for (uint32_t k = 0, i = start; k < n; k++, i = i + 1 == n ? 0 : i + 1) {
+		uint16_t p = ldmesh_snap_endpoint_port(s, svc, first + i, port_index);
+		if (p) {
+			*port = p;
+			return first + i;
+		}
+	}
+	return LDMESH_NONE;
+}
 
 /* ---- the header, for writers and tools -------------------------------- */
 
@@ -225,6 +343,11 @@ struct ldmesh_table {
 	atomic_uint_least64_t seen_generation; /* last generation attempted */
 	atomic_uint_least64_t next_retry_ns;
 	atomic_uint_least64_t next_dir_check_ns;
+	/* The same deadline in CPU ticks (TSC, or the arm64 virtual counter),
+	 * which the connect path can read without a call: */
+	atomic_uint_least64_t next_check_tick;
+	atomic_uint_least64_t ticks_per_s;    /* 0 until calibrated */
+	uint64_t tick0, ns0;                  /* calibration start */
 	atomic_flag refreshing;               /* one refresher at a time */
 	struct ldmesh_table_slot slots[LDMESH_TABLE_SLOTS];
 	ldmesh_table_event_fn on_event;

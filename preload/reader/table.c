@@ -4,7 +4,7 @@
  * mapping of the current snapshot whose header was checked.
  *
  * Read side (every connect): one acquire load of the generation and one
- * vDSO clock read, then pin the current slot with a reference count and
+ * read of the CPU's tick counter, then pin the current slot with a reference count and
  * re-check that it is still current. Refresh side: one thread at a time
  * (an atomic flag, never waited on: a thread that loses the race keeps
  * using the current snapshot) maps the new file into a free slot, makes it
@@ -112,6 +112,59 @@ static uint64_t table__now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * "Is a second up?" is asked on every acquire. A clock_gettime call costs
+ * tens of instructions even from the vDSO; the CPU's tick counter is one
+ * instruction. Its rate is measured against the clock over the first
+ * second (until then a low guess makes checks early, never late: an early
+ * one only re-arms). Elsewhere the clock is the tick.
+ */
+#if defined(__x86_64__) || defined(__i386__)
+#define TABLE_TICKS 1
+static inline uint64_t table__tick(void)
+{
+	return __builtin_ia32_rdtsc();
+}
+#elif defined(__aarch64__)
+#define TABLE_TICKS 1
+static inline uint64_t table__tick(void)
+{
+	uint64_t v;
+
+	__asm__ __volatile__("mrs %0, cntvct_el0" : "=r"(v));
+	return v;
+}
+#else
+#define TABLE_TICKS 0
+static inline uint64_t table__tick(void)
+{
+	return table__now_ns();
+}
+#endif
+#define TABLE_TICKS_GUESS 100000000ULL /* per second: lower than any real rate */
+#define TABLE_CALIBRATE_NS 500000000ULL
+
+/* Arm the fast check for the deadline next_dir_check_ns. */
+static void table__arm(struct ldmesh_table *t, uint64_t now_ns)
+{
+	uint64_t tick = table__tick(), rate = atomic_load(&t->ticks_per_s);
+	uint64_t due = atomic_load(&t->next_dir_check_ns);
+	uint64_t wait_ns = due > now_ns ? due - now_ns : 0;
+
+	if (!TABLE_TICKS) {
+		atomic_store(&t->next_check_tick, due);
+		return;
+	}
+	if (!rate && now_ns - t->ns0 >= TABLE_CALIBRATE_NS && tick > t->tick0) {
+		rate = (uint64_t)((double)(tick - t->tick0) * 1e9 / (double)(now_ns - t->ns0));
+		atomic_store(&t->ticks_per_s, rate);
+	}
+	if (!rate)
+		rate = TABLE_TICKS_GUESS;
+	atomic_store(&t->next_check_tick,
+		     tick + (uint64_t)((double)wait_ns * (double)rate / 1e9));
+}
+
 int ldmesh_table_init(struct ldmesh_table *t, const char *dir,
 		      const struct ldmesh_reader_sys *sys,
 		      ldmesh_table_event_fn on_event, void *event_ctx)
@@ -129,6 +182,10 @@ int ldmesh_table_init(struct ldmesh_table *t, const char *dir,
 	atomic_init(&t->seen_generation, 0);
 	atomic_init(&t->next_retry_ns, 0);
 	atomic_init(&t->next_dir_check_ns, 0);
+	atomic_init(&t->next_check_tick, 0);
+	atomic_init(&t->ticks_per_s, 0);
+	t->tick0 = table__tick();
+	t->ns0 = table__now_ns();
 	atomic_flag_clear(&t->refreshing);
 	for (int i = 0; i < LDMESH_TABLE_SLOTS; i++) {
 		atomic_init(&t->slots[i].refs, 0);
@@ -406,6 +463,7 @@ static void table__refresh(struct ldmesh_table *t)
 		if (table__dir_replaced(t))
 			table__follow(t);
 	}
+	table__arm(t, now);
 	gen = __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE);
 	/* Each generation is tried once: a refused one is not re-read on
 	 * every call, only when the agent publishes the next. */
@@ -463,8 +521,8 @@ const struct ldmesh_snap *ldmesh_table_acquire(struct ldmesh_table *t,
 	if (!c ||
 	    __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE) !=
 		    atomic_load_explicit(&t->seen_generation, memory_order_relaxed) ||
-	    table__now_ns() >= atomic_load_explicit(&t->next_dir_check_ns,
-						     memory_order_relaxed))
+	    table__tick() >= atomic_load_explicit(&t->next_check_tick,
+						   memory_order_relaxed))
 		table__refresh(t);
 	if (atomic_load(&t->current) < 0)
 		table__wait_refresher(t);
@@ -511,6 +569,7 @@ void ldmesh_table_close(struct ldmesh_table *t)
 	atomic_store(&t->seen_generation, 0);
 	atomic_store(&t->next_retry_ns, 0);
 	atomic_store(&t->next_dir_check_ns, 0);
+	atomic_store(&t->next_check_tick, 0);
 }
 
 void ldmesh_table_after_fork(struct ldmesh_table *t)

@@ -122,7 +122,7 @@ cleanup() {
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		echo "bench_preload: kept $TMP (callgrind.out files: callgrind_annotate)" >&2
 	else
-		chattr -R -i "$TMP" 2>/dev/null
+		chattr -R -i "$TMP" 2>/dev/null || true
 		rm -rf "$TMP"
 	fi
 }

@@ -148,7 +148,7 @@ static void assert_serves(const struct ldmesh_snap *s)
 {
 	uint8_t a[16];
 	uint16_t port = 0;
-	struct ldmesh_service svc;
+	struct ldmesh_service svc = { 0 };
 	v4(a, 10, 96, 0, 10);
 	const struct ldmesh_vip_slot *vs = tu_vip(s, a, 80, LDMESH_PROTO_TCP);
 	assert_non_null(vs);
