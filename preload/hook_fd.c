@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * close/dup/dup2/dup3/fcntl(F_DUPFD*): keep the fd map (getpeername's
+ * close/close_range/closefrom/dup/dup2/dup3/fcntl(F_DUPFD*): keep the fd map (getpeername's
  * memory of redirected sockets) and the socket types in step with the fd
  * table. Each costs one relaxed load for an fd ldmesh never redirected.
  * None of them makes the state (state_peek): before it exists nothing was
@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fdmap.h"
@@ -26,6 +27,53 @@ LDMESH_EXPORT int close(int fd)
 		trace_fd_closing(fd);
 	}
 	return real.close(fd);
+}
+
+/* Forget every descriptor in [first, last] (inclusive; the tables end at
+ * FDMAP_MAX), as close() does for one. */
+static void hook_fd__closing(unsigned int first, unsigned int last)
+{
+	unsigned int end = last < FDMAP_MAX - 1 ? last : FDMAP_MAX - 1;
+
+	trace_fd_range_closing(first, last);
+	for (unsigned int fd = first; fd <= end; fd++) {
+		fdmap_clear((int)fd);
+		socktype_clear((int)fd);
+	}
+}
+
+/*
+ * close_range(2) and closefrom(3), how daemons and exec wrappers close
+ * everything they did not open: the trace file goes with the rest (it must
+ * not outlive its number, which the program reuses next), and so does what
+ * was remembered of each socket. CLOSE_RANGE_CLOEXEC closes nothing now;
+ * the descriptors go at exec, which ends this process image and its
+ * tables anyway. glibc's closefrom reaches the kernel without passing
+ * through close_range's symbol, hence both hooks.
+ */
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+LDMESH_EXPORT int close_range(unsigned int first, unsigned int last, int flags)
+{
+	real_init();
+	if (state_peek() && !(flags & CLOSE_RANGE_CLOEXEC) && first <= last)
+		hook_fd__closing(first, last);
+	if (real.close_range)
+		return real.close_range(first, last, flags);
+	return (int)syscall(SYS_close_range, first, last, flags);
+}
+
+LDMESH_EXPORT void closefrom(int lowfd)
+{
+	real_init();
+	if (state_peek() && lowfd >= 0)
+		hook_fd__closing((unsigned int)lowfd, ~0U);
+	if (real.closefrom)
+		real.closefrom(lowfd);
+	else
+		(void)syscall(SYS_close_range, (unsigned int)lowfd, ~0U, 0);
 }
 
 LDMESH_EXPORT int dup(int fd)

@@ -112,6 +112,8 @@ static void real__init_once(void)
 	real.fcntl64 = (real_fcntl_fn)real__load("fcntl64", 0);
 	if (!real.fcntl64)
 		real.fcntl64 = real.fcntl;
+	real.close_range = (real_close_range_fn)real__load("close_range", 0);
+	real.closefrom = (real_closefrom_fn)real__load("closefrom", 0);
 }
 
 void real_init(void)

@@ -33,6 +33,8 @@ typedef int (*real_dup_fn)(int);
 typedef int (*real_dup2_fn)(int, int);
 typedef int (*real_dup3_fn)(int, int, int);
 typedef int (*real_fcntl_fn)(int, int, ...);
+typedef int (*real_close_range_fn)(unsigned int, unsigned int, int);
+typedef void (*real_closefrom_fn)(int);
 
 struct real_fns {
 	real_socket_fn socket;
@@ -50,6 +52,8 @@ struct real_fns {
 	real_dup3_fn dup3;
 	real_fcntl_fn fcntl;
 	real_fcntl_fn fcntl64; /* NULL before glibc 2.28; fcntl then */
+	real_close_range_fn close_range; /* NULL before glibc 2.34 */
+	real_closefrom_fn closefrom;     /* NULL before glibc 2.34 */
 };
 
 /* Filled once by real_init(); read-only afterwards. */

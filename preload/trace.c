@@ -57,6 +57,14 @@ void trace_fd_closing(int fd)
 		atomic_compare_exchange_strong(&trace_fd, &cur, -1);
 }
 
+void trace_fd_range_closing(unsigned int first, unsigned int last)
+{
+	int cur = atomic_load_explicit(&trace_fd, memory_order_relaxed);
+
+	if (cur >= 0 && (unsigned int)cur >= first && (unsigned int)cur <= last)
+		trace_fd_closing(cur);
+}
+
 static void trace__put(struct trace_line *l, const char *s, size_t n)
 {
 	/* keep room for "...\n" and a NUL so a cut line still ends like one */

@@ -45,6 +45,8 @@ void trace_after_fork(void) LDMESH_HIDDEN;
 /* The application is closing or replacing `fd`: if it is our trace file,
  * stop writing there before the number is reused for something else. */
 void trace_fd_closing(int fd) LDMESH_HIDDEN;
+/* The same for every descriptor in [first, last]. */
+void trace_fd_range_closing(unsigned int first, unsigned int last) LDMESH_HIDDEN;
 
 /* "ldmesh[<pid>] <what>" */
 void trace_begin(struct trace_line *l, const char *what) LDMESH_HIDDEN;
