@@ -78,6 +78,23 @@ int agent_init(struct agent *a, const struct agent_opts *o)
 	return err;
 }
 
+int agent_restore_table(struct agent *a)
+{
+	char why[512];
+	int err;
+
+	log_error("table %s: removed or replaced under the agent; writing it again",
+		  a->o.table);
+	err = publish_reopen(&a->pub, why, sizeof(why));
+	if (err) {
+		log_error("%s; retrying", why);
+		return err;
+	}
+	/* The new directory holds nothing: publish even an unchanged table. */
+	a->published_once = false;
+	return 0;
+}
+
 int agent_publish(struct agent *a)
 {
 	struct model_opts mo = { .cluster_domain = a->o.cluster_domain,
@@ -89,6 +106,8 @@ int agent_publish(struct agent *a)
 	char why[512];
 	int err;
 
+	if (publish_check(&a->pub) && (err = agent_restore_table(a)) < 0)
+		return err;
 	err = model_resolve(a->src.v, a->src.n, &mo, &a->model, &out, &a->diag);
 	if (err) {
 		log_error("resolving the model: %s", strerror(-err));
@@ -271,11 +290,12 @@ int agent_run(struct agent *a)
 			timeout = now < retry_ns ? (int)((retry_ns - now) / 1000000ULL) + 1
 						  : AGENT_QUIET_MS;
 
-		struct pollfd fds[2] = {
+		struct pollfd fds[3] = {
 			{ .fd = sfd, .events = POLLIN },
 			{ .fd = w ? watch_fd(w) : -1, .events = POLLIN },
+			{ .fd = a->pub.notify_fd, .events = POLLIN },
 		};
-		if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
+		if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
 			err = -errno;
 			log_error("poll: %s", strerror(errno));
 			break;
@@ -294,6 +314,13 @@ int agent_run(struct agent *a)
 					break;
 				}
 			}
+		}
+		if (fds[2].revents & POLLIN) {
+			publish_drain(&a->pub);
+			/* the table removed by hand: write it again at once
+			 * (agent_publish finds out and reopens it) */
+			if (publish_check(&a->pub))
+				dirty = true;
 		}
 		if (w && (fds[1].revents & POLLIN)) {
 			int r = watch_drain(w, agent__note, &pend);

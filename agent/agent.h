@@ -39,6 +39,11 @@ int agent_check(const struct agent_opts *o);
 /* Open the table (0 or -errno, reported). */
 int agent_init(struct agent *a, const struct agent_opts *o);
 
+/* The table directory or its control page was removed or replaced: mark
+ * the old page retired and write the path afresh (0 or -errno, reported);
+ * the next agent_publish publishes even an unchanged table. */
+int agent_restore_table(struct agent *a);
+
 /* Resolve and publish when the content changed since the last publish.
  * 0 (published or unchanged) or -errno (reported; the last snapshot stays). */
 int agent_publish(struct agent *a);

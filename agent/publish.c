@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/fs.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -117,57 +118,138 @@ static int publish__open_dir(struct publisher *p, const char *dir, char *why,
 	return 0;
 }
 
-int publish_open(struct publisher *p, const char *dir, char *why, size_t why_len)
+static int publish__write_all(int fd, const uint8_t *bytes, size_t size);
+
+/*
+ * Open (or create) the control page and map it. A new or unusable page is
+ * written whole with write(2) before it is mapped: a store through a
+ * mapping of a page the filesystem has not allocated (a new file on a full
+ * tmpfs) is SIGBUS, which killed the agent and left a page without magic
+ * that killed every restart. A write says ENOSPC instead.
+ */
+static int publish__control(struct publisher *p, char *why, size_t why_len)
 {
+	union {
+		struct ldmesh_control c;
+		uint8_t page[PUBLISH_CONTROL_BYTES];
+	} buf;
 	struct stat st;
+	ssize_t got;
 	void *map;
 	int fd, err;
 
+	fd = openat(p->dir_fd, LDMESH_CONTROL_NAME,
+		    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return publish__fail(why, why_len, -errno, "open control in", p->dir);
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    fchmod(fd, 0644) < 0) {
+		err = publish__fail(why, why_len, errno ? -errno : -EPERM,
+				    "prepare control in", p->dir);
+		goto out;
+	}
+	memset(&buf, 0, sizeof(buf));
+	got = pread(fd, buf.page, sizeof(buf.page), 0);
+	if (got == (ssize_t)sizeof(buf.page) && buf.c.magic == LDMESH_CONTROL_MAGIC &&
+	    buf.c.version_major == LDMESH_SNAP_VERSION_MAJOR &&
+	    buf.c.generation != LDMESH_GENERATION_RETIRED) {
+		/* A restarted agent continues the sequence: readers only ever
+		 * see the generation move forward. */
+		p->generation = buf.c.generation;
+	} else {
+		memset(&buf, 0, sizeof(buf));
+		buf.c.magic = LDMESH_CONTROL_MAGIC;
+		buf.c.version_major = LDMESH_SNAP_VERSION_MAJOR;
+		buf.c.version_minor = LDMESH_SNAP_VERSION_MINOR;
+		if (lseek(fd, 0, SEEK_SET) < 0 ||
+		    (err = publish__write_all(fd, buf.page, sizeof(buf.page))) ||
+		    ftruncate(fd, sizeof(buf.page)) < 0) {
+			err = publish__fail(why, why_len, errno ? -errno : -EIO,
+					    "write control in", p->dir);
+			goto out;
+		}
+	}
+	map = mmap(NULL, PUBLISH_CONTROL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED) {
+		err = publish__fail(why, why_len, -errno, "mmap control in", p->dir);
+		goto out;
+	}
+	p->control = map;
+	p->control_ino = st.st_ino;
+	err = 0;
+out:
+	close(fd);
+	return err;
+}
+
+int publish_open(struct publisher *p, const char *dir, char *why, size_t why_len)
+{
+	int err;
+
 	memset(p, 0, sizeof(*p));
 	p->dir_fd = -1;
+	p->notify_fd = -1;
 	if (strlen(dir) >= sizeof(p->dir)) {
 		snprintf(why, why_len, "table path too long: %s", dir);
 		return -ENAMETOOLONG;
 	}
 	strcpy(p->dir, dir);
-	if ((err = publish__open_dir(p, dir, why, why_len)))
+	if ((err = publish__open_dir(p, dir, why, why_len)) ||
+	    (err = publish__control(p, why, why_len)))
 		goto fail;
-	fd = openat(p->dir_fd, LDMESH_CONTROL_NAME,
-		    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = publish__fail(why, why_len, -errno, "open control in", dir);
-		goto fail;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    fchmod(fd, 0644) < 0 ||
-	    (st.st_size < PUBLISH_CONTROL_BYTES && ftruncate(fd, PUBLISH_CONTROL_BYTES) < 0)) {
-		err = publish__fail(why, why_len, errno ? -errno : -EPERM,
-				    "prepare control in", dir);
-		close(fd);
-		goto fail;
-	}
-	map = mmap(NULL, PUBLISH_CONTROL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (map == MAP_FAILED) {
-		err = publish__fail(why, why_len, -errno, "mmap control in", dir);
-		goto fail;
-	}
-	p->control = map;
-	if (p->control->magic == LDMESH_CONTROL_MAGIC &&
-	    p->control->version_major == LDMESH_SNAP_VERSION_MAJOR) {
-		/* A restarted agent continues the sequence: readers only ever
-		 * see the generation move forward. */
-		p->generation = __atomic_load_n(&p->control->generation, __ATOMIC_ACQUIRE);
-	} else {
-		memset(p->control, 0, sizeof(*p->control));
-		p->control->version_major = LDMESH_SNAP_VERSION_MAJOR;
-		p->control->version_minor = LDMESH_SNAP_VERSION_MINOR;
-		__atomic_store_n(&p->control->magic, LDMESH_CONTROL_MAGIC, __ATOMIC_RELEASE);
+	/* Told at once when someone removes the directory or a file in it
+	 * (publish_check then says whether it was the table's own). Without
+	 * inotify the next publish still finds out. */
+	p->notify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (p->notify_fd >= 0 &&
+	    inotify_add_watch(p->notify_fd, dir, IN_DELETE_SELF | IN_MOVE_SELF |
+						 IN_DELETE | IN_MOVED_FROM |
+						 IN_DONT_FOLLOW) < 0) {
+		close(p->notify_fd);
+		p->notify_fd = -1;
 	}
 	publish__sweep(p, p->generation);
 	return 0;
 fail:
 	publish_close(p);
+	return err;
+}
+
+int publish_check(const struct publisher *p)
+{
+	struct stat here, ours, ctl;
+
+	if (p->dir_fd < 0 || fstat(p->dir_fd, &ours) < 0)
+		return 1;
+	/* removed (or renamed away) under us, or replaced by another */
+	if (fstatat(AT_FDCWD, p->dir, &here, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    here.st_dev != ours.st_dev || here.st_ino != ours.st_ino)
+		return 1;
+	/* the control page removed or replaced: new readers cannot find ours */
+	if (fstatat(p->dir_fd, LDMESH_CONTROL_NAME, &ctl, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    ctl.st_ino != p->control_ino)
+		return 1;
+	return 0;
+}
+
+int publish_reopen(struct publisher *p, char *why, size_t why_len)
+{
+	char dir[sizeof(p->dir)];
+	uint64_t generation = p->generation;
+	int err;
+
+	/* Readers still following the old page learn at once that it is
+	 * abandoned (they look for the directory's successor). */
+	if (p->control)
+		__atomic_store_n(&p->control->generation, LDMESH_GENERATION_RETIRED,
+				 __ATOMIC_RELEASE);
+	memcpy(dir, p->dir, sizeof(dir));
+	publish_close(p);
+	err = publish_open(p, dir, why, why_len);
+	/* The new page says 0 (nothing yet); the next publish continues
+	 * the sequence, so tools never see a generation go back. */
+	if (!err && p->generation < generation)
+		p->generation = generation;
 	return err;
 }
 
@@ -203,8 +285,14 @@ int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
 		fd = openat(p->dir_fd, name,
 			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
 	}
-	if (fd < 0)
-		return publish__fail(why, why_len, -errno, "create", name);
+	if (fd < 0) {
+		err = -errno;
+		/* the directory was removed under us: say so, the caller
+		 * recreates it (publish_check) */
+		if (err == -ENOENT)
+			return publish__fail(why, why_len, err, "create", p->dir);
+		return publish__fail(why, why_len, err, "create", name);
+	}
 	err = publish__write_all(fd, bytes, size);
 	if (!err && fchmod(fd, 0444) < 0) /* whatever the umask */
 		err = -errno;
@@ -238,6 +326,17 @@ void publish_close(struct publisher *p)
 		munmap(p->control, PUBLISH_CONTROL_BYTES);
 	if (p->dir_fd >= 0)
 		close(p->dir_fd);
+	if (p->notify_fd >= 0)
+		close(p->notify_fd);
 	p->control = NULL;
 	p->dir_fd = -1;
+	p->notify_fd = -1;
+}
+
+void publish_drain(struct publisher *p)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	while (p->notify_fd >= 0 && read(p->notify_fd, buf, sizeof(buf)) > 0)
+		;
 }

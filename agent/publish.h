@@ -15,12 +15,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "ldmesh/snapshot.h"
 
 struct publisher {
 	int dir_fd;
+	int notify_fd;                  /* inotify on the directory, or -1 */
 	struct ldmesh_control *control; /* mapped read-write */
+	ino_t control_ino;
 	uint64_t generation;            /* the last one published */
 	char dir[256];
 };
@@ -28,8 +31,19 @@ struct publisher {
 /* Create (mode 0755) or adopt the table directory; continue the generation
  * sequence of a control page left by an earlier agent, and remove snapshot
  * files other than its current one (partial files of a killed agent).
- * 0 or -errno, with a reason in `why`. */
+ * The control page is written whole before it is mapped, so a full
+ * filesystem is -ENOSPC, never SIGBUS. 0 or -errno, with a reason in
+ * `why`. */
 int publish_open(struct publisher *p, const char *dir, char *why, size_t why_len);
+
+/* 1 when the table directory or its control page was removed or replaced
+ * since publish_open (new readers would not find this publisher's page). */
+int publish_check(const struct publisher *p);
+
+/* Abandon the old directory (its control page says RETIRED, so readers
+ * look for the new one at once) and open the path afresh, continuing the
+ * generation sequence. The caller republishes. 0 or -errno with `why`. */
+int publish_reopen(struct publisher *p, char *why, size_t why_len);
 
 /* The generation the next snapshot must carry. */
 static inline uint64_t publish_next_generation(const struct publisher *p)
@@ -42,6 +56,10 @@ static inline uint64_t publish_next_generation(const struct publisher *p)
  * partial file is removed and the previous snapshot stays in force. */
 int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
 		     char *why, size_t why_len);
+
+/* Read away the directory's pending inotify events (p->notify_fd became
+ * readable); then publish_check says whether they mattered. */
+void publish_drain(struct publisher *p);
 
 void publish_close(struct publisher *p);
 

@@ -319,7 +319,8 @@ typedef void (*ldmesh_table_event_fn)(void *ctx, enum ldmesh_table_event ev,
  * snapshot and tries again on a later call, so memory stays bounded. */
 #define LDMESH_TABLE_SLOTS 4
 #define LDMESH_TABLE_RETRY_NS 250000000ULL /* recheck a missing table */
-/* How often a reader asks whether the directory was replaced (one fstatat):
+/* How often a reader asks whether the directory or its control page was
+ * replaced (two fstatat calls):
  * the bound on how long a process follows an abandoned table. */
 #define LDMESH_TABLE_DIR_CHECK_NS 1000000000ULL
 #define LDMESH_PATH_MAX 256
@@ -339,6 +340,7 @@ struct ldmesh_table {
 	_Atomic(const struct ldmesh_control *) control;
 	dev_t dir_dev;                        /* the directory control came from */
 	ino_t dir_ino;
+	ino_t control_ino;                    /* and the control file itself */
 	atomic_int current;                   /* slot index, -1 for none */
 	atomic_uint_least64_t seen_generation; /* last generation attempted */
 	atomic_uint_least64_t next_retry_ns;

@@ -308,6 +308,7 @@ static int table__open_control(struct ldmesh_table *t)
 	t->sys->close(fd);
 	t->dir_dev = dst.st_dev;
 	t->dir_ino = dst.st_ino;
+	t->control_ino = st.st_ino;
 	return 0;
 fail:
 	if (fd >= 0)
@@ -420,16 +421,26 @@ refuse:
 	return true;
 }
 
-/* Whether the path now names another directory than the one followed. */
+/* Whether the path now names another directory than the one followed, or
+ * the directory another control page (an agent that found its page
+ * removed writes a new one). */
 static bool table__dir_replaced(struct ldmesh_table *t)
 {
+	char path[LDMESH_PATH_MAX];
+	struct table__msg m = { .len = 0 };
 	struct stat st;
 
 	/* A vanished directory is not a replacement: the last good snapshot
 	 * stays in force until one appears. */
 	if (t->sys->fstatat(AT_FDCWD, t->dir, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return false;
-	return st.st_dev != t->dir_dev || st.st_ino != t->dir_ino;
+	if (st.st_dev != t->dir_dev || st.st_ino != t->dir_ino)
+		return true;
+	table__put(&m, t->dir);
+	table__put(&m, "/" LDMESH_CONTROL_NAME);
+	memcpy(path, m.buf, m.len + 1);
+	return t->sys->fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       st.st_ino != t->control_ino;
 }
 
 static void table__follow(struct ldmesh_table *t)
