@@ -195,6 +195,48 @@ e2e_put() {
 	mv "$E2E_TMP/put.tmp" "$MANIFESTS/$name"
 }
 
+# Service default/web (10.96.0.80:9000 -> 9100/tcp) with one EndpointSlice
+# listing the given pod IPs, ready: e2e_put_web IP...
+e2e_put_web() {
+	local ip
+	{
+		cat <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  clusterIP: 10.96.0.80
+  ports: [{name: tcp, port: 9000, targetPort: 9100}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-x1, namespace: default, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{name: tcp, port: 9100, protocol: TCP}]
+endpoints:
+YAML
+		for ip in "$@"; do
+			printf -- '- addresses: [%s]\n  conditions: {ready: true}\n' "$ip"
+		done
+	} | e2e_put web.yaml
+}
+
+# A long-lived client under the preload (pyclient.py rounds): started with
+# e2e_rounds HOST PORT N, it makes N connects each time e2e_round K asks
+# and writes the answers to $E2E_ROUNDS/out.K; $E2E_ROUNDS_PID is its pid.
+e2e_rounds() {
+	E2E_ROUNDS=$E2E_TMP/rounds
+	mkdir -p "$E2E_ROUNDS"
+	pl "$PY" "$E2E_DIR/pyclient.py" rounds "$1" "$2" "$3" "$E2E_ROUNDS" 60 \
+		>"$E2E_TMP/rounds.log" 2>&1 &
+	E2E_ROUNDS_PID=$!
+	e2e_track "$E2E_ROUNDS_PID"
+}
+e2e_round() { # k: run round k, wait for its output (bounded, 20 s)
+	touch "$E2E_ROUNDS/go.$1"
+	e2e_wait_file "$E2E_ROUNDS/out.$1" 400 || { not_ok "round $1 produced nothing"; return 1; }
+}
+
 # Compile a C helper from tests/e2e into $E2E_TMP; prints the binary path.
 e2e_cc() {
 	local src=$E2E_DIR/$1.c out=$E2E_TMP/$1

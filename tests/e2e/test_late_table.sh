@@ -9,25 +9,7 @@ e2e_netns "$@"
 e2e_setup
 
 e2e_add_ip 10.244.1.5 10.244.2.5
-e2e_put web.yaml <<'YAML'
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: default}
-spec:
-  clusterIP: 10.96.0.80
-  ports: [{name: tcp, port: 9000, targetPort: 9100}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-x1, namespace: default, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{name: tcp, port: 9100, protocol: TCP}]
-endpoints:
-- addresses: [10.244.1.5]
-  conditions: {ready: true}
-- addresses: [10.244.2.5]
-  conditions: {ready: true}
-YAML
+e2e_put_web 10.244.1.5 10.244.2.5
 for ip in 10.244.1.5 10.244.2.5; do e2e_pod $ip 9100 banner; done
 check "no table exists yet" test ! -e "$TABLE"
 

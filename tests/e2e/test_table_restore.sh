@@ -13,34 +13,13 @@ e2e_setup
 command -v chattr >/dev/null || e2e_skip "chattr (e2fsprogs) not installed"
 
 e2e_add_ip 10.244.1.5
-e2e_put web.yaml <<'YAML'
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: default}
-spec:
-  clusterIP: 10.96.0.80
-  ports: [{name: tcp, port: 9000, targetPort: 9100}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-x1, namespace: default, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{name: tcp, port: 9100, protocol: TCP}]
-endpoints:
-- addresses: [10.244.1.5]
-  conditions: {ready: true}
-YAML
+e2e_put_web 10.244.1.5
 e2e_pod 10.244.1.5 9100 banner
 C="$PY $E2E_DIR/pyclient.py"
 e2e_agent
 
-R=$E2E_TMP/rounds; mkdir -p "$R"
-pl $C rounds 10.96.0.80 9000 5 "$R" 60 >"$E2E_TMP/rounds.log" 2>&1 &
-P=$!; e2e_track $P
-round() { # k: run round k, wait for its output (bounded)
-	touch "$R/go.$1"
-	e2e_wait_file "$R/out.$1" 400 || { not_ok "round $1 produced nothing"; return 1; }
-}
+e2e_rounds 10.96.0.80 9000 5
+R=$E2E_ROUNDS P=$E2E_ROUNDS_PID
 # wait (bounded, 10 s) until the table at $TABLE answers with a generation > $1
 restored() {
 	local g
@@ -51,14 +30,14 @@ restored() {
 	done
 	return 1
 }
-round 1
+e2e_round 1
 check_eq "round 1 reaches the pod" 5 "$(grep -c '^10\.244\.1\.5$' "$R/out.1" || true)"
 
 G=$(e2e_gen)
 rm -rf "$TABLE" 2>/dev/null || true # fails on the immutable files
 check "rm -rf as root leaves the immutable snapshots, takes control" test ! -e "$TABLE/control"
 check "the agent writes the table again (generation > $G)" restored "$G"
-round 2
+e2e_round 2
 check_eq "round 2: the long-lived client follows the new control page" 5 \
 	"$(grep -c '^10\.244\.1\.5$' "$R/out.2" || true)"
 
@@ -67,7 +46,7 @@ G=$(e2e_gen)
 # control goes: what counts is that a table is back, checked next)
 chattr -R -i "$TABLE"; rm -rf "$TABLE" 2>/dev/null || true
 check "the agent makes the directory again (generation > $G)" restored "$G"
-round 3
+e2e_round 3
 check_eq "round 3: the long-lived client follows the new directory" 5 \
 	"$(grep -c '^10\.244\.1\.5$' "$R/out.3" || true)"
 out=$(pl $C connect 10.96.0.80 9000 3 2>&1 || true)

@@ -20,26 +20,7 @@ command -v setpriv >/dev/null || e2e_skip "setpriv (util-linux) not installed"
 command -v chattr >/dev/null || e2e_skip "chattr (e2fsprogs) not installed"
 
 e2e_add_ip 10.244.1.5 10.244.2.5
-web_yaml() { # the backend pod's IP
-	e2e_put web.yaml <<YAML
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: default}
-spec:
-  clusterIP: 10.96.0.80
-  ports: [{name: tcp, port: 9000, targetPort: 9100}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-x1, namespace: default, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{name: tcp, port: 9100, protocol: TCP}]
-endpoints:
-- addresses: [$1]
-  conditions: {ready: true}
-YAML
-}
-web_yaml 10.244.1.5
+e2e_put_web 10.244.1.5
 for ip in 10.244.1.5 10.244.2.5; do e2e_pod $ip 9100 banner; done
 C="$PY $E2E_DIR/pyclient.py"
 
@@ -74,14 +55,9 @@ check_match "a group-writable table directory is refused" "writable by group or 
 check_match "and the process passes through" "^ERR ENETUNREACH$" "$out"
 
 # a long-lived client: rounds of 20 connects on demand
-R=$E2E_TMP/rounds; mkdir -p "$R"
-pl $C rounds 10.96.0.80 9000 20 "$R" 60 >"$E2E_TMP/rounds.log" 2>&1 &
-P=$!; e2e_track $P
-round() { # k: run round k, wait for its output (bounded)
-	touch "$R/go.$1"
-	e2e_wait_file "$R/out.$1" 400 || { not_ok "round $1 produced nothing"; return 1; }
-}
-round 1
+e2e_rounds 10.96.0.80 9000 20
+R=$E2E_ROUNDS P=$E2E_ROUNDS_PID
+e2e_round 1
 check_eq "round 1: 20 connects reach the pod" 20 "$(grep -c '^10\.244\.1\.5$' "$R/out.1" || true)"
 
 # ---- in-place rewrite of the live snapshot ----------------------------------
@@ -103,11 +79,11 @@ for k in range(scount):
     os.pwrite(fd, struct.pack("<II", 0xFFFFFF00, 0xFFFF), soff + k * ssize + 64)
 os.close(fd)
 PY
-round 2
+e2e_round 2
 check "the client survived indexes and ranges rewritten in its mapped table" kill -0 $P
 check_eq "round 2 ran all 20 connects (answers may be wrong)" 20 "$(wc -l <"$R/out.2")"
 # the agent's next publish is a good table again
-web_yaml 10.244.1.5
+e2e_put_web 10.244.1.5
 touch "$MANIFESTS/web.yaml"
 e2e_put extra.yaml <<'YAML'
 apiVersion: v1
@@ -116,7 +92,7 @@ metadata: {name: extra, namespace: default}
 spec: {clusterIP: 10.96.0.81, ports: [{port: 1}]}
 YAML
 G2=$(e2e_wait_gen_after "$G") || G2=$G
-round 3
+e2e_round 3
 check_eq "round 3 (generation $G2): 20 connects reach the pod again" 20 \
 	"$(grep -c '^10\.244\.1\.5$' "$R/out.3" || true)"
 
@@ -125,7 +101,7 @@ snap=$TABLE/snap.$G2
 err=$(truncate -s 0 "$snap" 2>&1) && rc=0 || rc=$?
 check "root cannot truncate the live snapshot (immutable): exit $rc" test "$rc" -ne 0
 check_match "truncate says why" "Operation not permitted" "$err"
-round 4
+e2e_round 4
 check "the client is alive after the truncation attempt" kill -0 $P
 check_eq "round 4: 20 connects reach the pod" 20 "$(grep -c '^10\.244\.1\.5$' "$R/out.4" || true)"
 touch "$R/stop"
@@ -139,7 +115,7 @@ P=$!; e2e_track $P
 for _ in $(seq 100); do grep -q '10\.244\.1\.5' "$E2E_TMP/until.log" && break; sleep 0.05; done
 kill "$E2E_AGENT_PID"; wait "$E2E_AGENT_PID" 2>/dev/null
 chattr -R -i "$TABLE"; rm -rf "$TABLE"
-web_yaml 10.244.2.5
+e2e_put_web 10.244.2.5
 e2e_agent
 t0=$(date +%s%N)
 for _ in $(seq 200); do kill -0 $P 2>/dev/null || break; sleep 0.05; done
