@@ -115,6 +115,13 @@ int main(int argc, char **argv)
 			log_error("%s: %s", o.manifests, strerror(-err));
 		else
 			err = agent_publish(&a);
+		/* like --check: a file with an error fails the run, after what
+		 * was good has been published */
+		if (!err && a.diag.errors) {
+			log_error("%u error(s) in %s; published the rest", a.diag.errors,
+				  o.manifests);
+			err = -EINVAL;
+		}
 	} else {
 		err = agent_run(&a);
 	}

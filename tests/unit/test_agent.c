@@ -258,8 +258,10 @@ static void test_check_and_once(void **state)
 
 	char *table = tu_tmpdir("agent-once");
 	char *once[] = { AGENT, "--once", "--manifests", e->dir, "--table", table, NULL };
+	/* --once publishes what was good and exits 1: a file had an error */
 	spawn(once, &status);
-	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
 	char snap[512];
 	snprintf(snap, sizeof(snap), "%s/snap.1", table);
 	struct ldmesh_snap s;
@@ -271,6 +273,12 @@ static void test_check_and_once(void **state)
 	fq = "bad.default.svc.cluster.local";
 	assert_null(tu_name(&s, fq, strlen(fq)));
 	ldmesh_snap_unmap(&s);
+	/* and 0 once every file is good */
+	char bad[512];
+	snprintf(bad, sizeof(bad), "%s/bad.yaml", e->dir);
+	assert_int_equal(unlink(bad), 0);
+	spawn(once, &status);
+	assert_int_equal(WEXITSTATUS(status), 0);
 	tu_rmtree(table);
 	free(table);
 }
