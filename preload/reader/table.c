@@ -353,10 +353,16 @@ static void table__snap_name(char out[40], uint64_t gen)
 	memcpy(out, m.buf, m.len + 1);
 }
 
-/* Map and switch to generation `gen`; called with `refreshing` held.
- * Returns false when the directory at the path is no longer the one the
- * control page came from (the caller follows the new one). */
-static bool table__switch(struct ldmesh_table *t, uint64_t gen)
+enum table_switch {
+	TABLE_SWITCHED,     /* in use, or kept for later (no free slot) */
+	TABLE_REFUSED,      /* reported */
+	TABLE_GONE,         /* snap.<gen> removed, a newer generation is
+	                       current: not reported */
+	TABLE_DIR_REPLACED, /* the path names another directory now */
+};
+
+/* Map and switch to generation `gen`; called with `refreshing` held. */
+static enum table_switch table__switch(struct ldmesh_table *t, uint64_t gen)
 {
 	char name[40];
 	struct table__msg why = { .len = 0 };
@@ -372,10 +378,14 @@ static bool table__switch(struct ldmesh_table *t, uint64_t gen)
 		goto refuse;
 	if (dst.st_dev != t->dir_dev || dst.st_ino != t->dir_ino) {
 		t->sys->close(dirfd);
-		return false;
+		return TABLE_DIR_REPLACED;
 	}
 	fd = table__open_file(t, dirfd, name, &st, &why);
 	t->sys->close(dirfd);
+	/* gone because newer generations came meanwhile: not a refusal */
+	if (fd < 0 && errno == ENOENT &&
+	    __atomic_load_n(&atomic_load(&t->control)->generation, __ATOMIC_ACQUIRE) != gen)
+		return TABLE_GONE;
 	if (fd < 0)
 		goto refuse;
 	/* The header's own size is checked against this one below: a file
@@ -406,19 +416,19 @@ static bool table__switch(struct ldmesh_table *t, uint64_t gen)
 		 * snapshot and come back on a later call. */
 		t->sys->munmap(base, (size_t)st.st_size);
 		atomic_store(&t->seen_generation, 0);
-		return true;
+		return TABLE_SWITCHED;
 	}
 	t->slots[idx].snap = snap;
 	atomic_store(&t->slots[idx].used, true);
 	atomic_store(&t->current, idx);
 	table__reclaim(t);
 	table__event(t, LDMESH_TABLE_SWITCHED, gen, "");
-	return true;
+	return TABLE_SWITCHED;
 unmap:
 	t->sys->munmap(base, (size_t)st.st_size);
 refuse:
 	table__event(t, LDMESH_TABLE_REFUSED, gen, why.buf);
-	return true;
+	return TABLE_REFUSED;
 }
 
 /* Whether the path now names another directory than the one followed, or
@@ -452,6 +462,8 @@ static void table__follow(struct ldmesh_table *t)
 	atomic_store(&t->seen_generation, 0);
 }
 
+#define TABLE_GONE_TRIES 8
+
 static void table__refresh(struct ldmesh_table *t)
 {
 	const struct ldmesh_control *c;
@@ -475,19 +487,38 @@ static void table__refresh(struct ldmesh_table *t)
 			table__follow(t);
 	}
 	table__arm(t, now);
-	gen = __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE);
 	/* Each generation is tried once: a refused one is not re-read on
-	 * every call, only when the agent publishes the next. */
-	if (gen == atomic_load(&t->seen_generation))
-		goto out;
-	atomic_store(&t->seen_generation, gen);
-	if (gen == LDMESH_GENERATION_RETIRED) {
-		/* The agent abandoned this directory: look for its successor
-		 * now, and again each second until it appears. */
-		if (table__dir_replaced(t))
+	 * every call, only when the agent publishes the next. A file gone
+	 * before it could be opened means newer ones were published in the
+	 * meantime (the agent keeps the previous one, removes the older):
+	 * take the newest at once rather than stay on an older snapshot
+	 * until the next publish. Bounded: a busy agent cannot keep a reader
+	 * here. */
+	for (int tries = 0; tries < TABLE_GONE_TRIES; tries++) {
+		enum table_switch r;
+
+		gen = __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE);
+		if (gen == atomic_load(&t->seen_generation))
+			break;
+		atomic_store(&t->seen_generation, gen);
+		if (gen == LDMESH_GENERATION_RETIRED) {
+			/* The agent abandoned this directory: look for its
+			 * successor now, and again each second until it
+			 * appears. */
+			if (table__dir_replaced(t))
+				table__follow(t);
+			break;
+		}
+		if (!gen)
+			break;
+		r = table__switch(t, gen);
+		if (r == TABLE_DIR_REPLACED)
 			table__follow(t);
-	} else if (gen && !table__switch(t, gen)) {
-		table__follow(t);
+		if (r != TABLE_GONE)
+			break;
+		if (tries + 1 == TABLE_GONE_TRIES)
+			table__event(t, LDMESH_TABLE_REFUSED, gen,
+				     "snapshot removed before it could be opened");
 	}
 out:
 	atomic_flag_clear(&t->refreshing);

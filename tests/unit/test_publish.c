@@ -436,6 +436,67 @@ static void test_restart_continues_generation(void **state)
 	free(dir);
 }
 
+/*
+ * A reader that loaded generation 2 and finds snap.2 gone when it opens it
+ * (the agent published 3 and 4 meanwhile and removed 2) switches to the
+ * newest at once, without reporting a refusal; format 2 readers used to stay
+ * on their older snapshot until the next publish. The race is made exact
+ * through the reader's own syscall table: opening snap.2 first publishes
+ * twice.
+ */
+static struct publisher *race_pub;
+
+static int race_openat(int dirfd, const char *path, int flags)
+{
+	if (!strcmp(path, "snap.2") && race_pub) {
+		struct publisher *p = race_pub;
+		race_pub = NULL;
+		publish_ok(p, 4); /* 3 */
+		publish_ok(p, 5); /* 4; snap.2 goes */
+	}
+	return openat(dirfd, path, flags);
+}
+
+static void on_event_count(void *ctx, enum ldmesh_table_event ev, uint64_t gen,
+			   const char *why)
+{
+	if (ev == LDMESH_TABLE_REFUSED)
+		(*(int *)ctx)++;
+}
+
+static void test_reader_skips_a_generation_removed_before_open(void **state)
+{
+	char *dir = tu_tmpdir("pub");
+	struct ldmesh_reader_sys sys = ldmesh_reader_libc;
+	struct publisher p;
+	struct ldmesh_table t;
+	const struct ldmesh_snap *s;
+	char why[256] = "";
+	int slot, refused = 0;
+
+	(void)state;
+	sys.openat = race_openat;
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	publish_ok(&p, 2); /* 1 */
+	assert_int_equal(ldmesh_table_init(&t, dir, &sys, on_event_count, &refused), 0);
+	s = ldmesh_table_acquire(&t, &slot);
+	assert_non_null(s);
+	assert_int_equal(s->generation, 1);
+	ldmesh_table_release(&t, slot);
+	publish_ok(&p, 3); /* 2 */
+	race_pub = &p;
+	s = ldmesh_table_acquire(&t, &slot);
+	assert_non_null(s);
+	assert_int_equal(s->generation, 4);
+	assert_int_equal(s->n_services, 5);
+	ldmesh_table_release(&t, slot);
+	assert_int_equal(refused, 0);
+	ldmesh_table_close(&t);
+	publish_close(&p);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 static void test_open_removes_stale_snapshots(void **state)
 {
 	char *dir = tu_tmpdir("pub");
@@ -656,6 +717,7 @@ int main(void)
 		cmocka_unit_test(test_old_snapshots_unlinked),
 		cmocka_unit_test(test_restart_continues_generation),
 		cmocka_unit_test(test_open_removes_stale_snapshots),
+		cmocka_unit_test(test_reader_skips_a_generation_removed_before_open),
 		cmocka_unit_test(test_fresh_control_removes_every_snapshot),
 		cmocka_unit_test(test_planted_next_snapshot_not_followed),
 		cmocka_unit_test(test_enospc_keeps_previous_snapshot),
