@@ -575,9 +575,31 @@ static void test_model_explicit_ip_steers_allocation(void **state)
 	world_free(&w2);
 }
 
+/*
+ * Known answer: the address every node allocates for the seed's
+ * default/backend in the default service CIDR. A change to the allocation
+ * hash moves every allocated ClusterIP on upgrade (clients holding the old
+ * address reach nothing), so it cannot pass unnoticed.
+ */
+static void test_known_answer_default_backend(void **state)
+{
+	struct ipalloc_cidr c;
+	struct ipalloc a;
+	uint8_t ip[16];
+	char text[64];
+
+	(void)state;
+	cidr(&c, "10.96.0.0/12");
+	assert_int_equal(ipalloc_init(&a, &c), 0);
+	assert_int_equal(ipalloc_assign(&a, "default", "backend", ip), 0);
+	assert_string_equal(ipalloc_format(ip, text, sizeof(text)), "10.108.13.101");
+	ipalloc_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_known_answer_default_backend),
 		cmocka_unit_test(test_parse_v4_default_range),
 		cmocka_unit_test(test_parse_v6),
 		cmocka_unit_test(test_parse_smallest_v4),
