@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdbool.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "addr.h"
@@ -82,10 +83,48 @@ static bool hook_connect__slot(int fd, const struct ldmesh_snap *s,
 	return false;
 }
 
+/* The real connect to a backend already chosen for `fd`; the choice is
+ * forgotten when the kernel says it failed for good. */
+static int hook_connect__real(int fd, const struct sockaddr_storage *ss, socklen_t sl)
+{
+	int rc = real.connect(fd, (const struct sockaddr *)ss, sl), err;
+
+	if (rc < 0) {
+		err = errno;
+		/* still connecting (or already connected): getpeername will
+		 * see the backend, and a repeated connect must find it */
+		if (err != EINPROGRESS && err != EINTR && err != EALREADY &&
+		    err != EISCONN)
+			fdmap_clear(fd);
+		errno = err;
+	}
+	return rc;
+}
+
+static int hook_connect__again(int fd, const struct sockaddr_storage *ss, socklen_t sl)
+{
+	if (trace_on()) {
+		struct trace_line l;
+
+		trace_begin(&l, "connect fd=");
+		trace_i64(&l, fd);
+		trace_str(&l, " again -> ");
+		{
+			struct fdmap_view v;
+			if (fdmap_get(fd, &v))
+				trace_ipport(&l, v.backend, v.backend_port);
+		}
+		trace_str(&l, " (the backend chosen first)");
+		trace_emit(&l);
+	}
+	return hook_connect__real(fd, ss, sl);
+}
+
 LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct preload_state *st;
 	struct ldmesh_vip_slot vip;
+	struct fdmap_view prev;
 	const struct ldmesh_snap *s;
 	bool tcp, udp;
 	struct route_result r;
@@ -93,7 +132,7 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	socklen_t sl = 0;
 	uint8_t a[16];
 	uint16_t port;
-	int slot, rc, err;
+	int slot;
 
 	/* A socket's association changes with every connect (UDP re-connects,
 	 * AF_UNSPEC dissolves): forget what it dialled before. Only an IP
@@ -107,6 +146,19 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	st = state_get();
 	if (!st)
 		return real.connect(fd, sa, len);
+	/* The same VIP again on a socket whose redirect is under way: the
+	 * non-blocking idiom (connect, EINPROGRESS, connect again until
+	 * EISCONN) and a retry after EINTR. The kernel must be asked about
+	 * the backend it is already connecting to, and getpeername keep
+	 * answering the VIP: no second pick. (A UDP socket connecting again
+	 * asks for a route afresh.) */
+	if (fdmap_get(fd, &prev) && prev.family == sa->sa_family &&
+	    prev.vip_port == port && !memcmp(prev.vip, a, 16) &&
+	    socktype_get(fd) != SOCK_DGRAM) {
+		sl = addr_to_sockaddr(sa->sa_family, prev.backend, prev.backend_port, &ss);
+		if (sl)
+			return hook_connect__again(fd, &ss, sl);
+	}
 	fdmap_clear(fd);
 
 	s = ldmesh_table_acquire(&st->table, &slot);
@@ -134,16 +186,7 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		return -1;
 	}
 	fdmap_set(fd, sa->sa_family, a, port, r.backend, r.backend_port);
-	rc = real.connect(fd, (const struct sockaddr *)&ss, sl);
-	if (rc < 0) {
-		err = errno;
-		/* still connecting: getpeername will see the backend later */
-		if (err != EINPROGRESS && err != EINTR && err != EALREADY &&
-		    err != EISCONN)
-			fdmap_clear(fd);
-		errno = err;
-	}
-	return rc;
+	return hook_connect__real(fd, &ss, sl);
 
 pass:
 	if (trace_on()) {

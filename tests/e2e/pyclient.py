@@ -8,6 +8,10 @@
     pyclient.py loop HOST PORT SECS OKS    every 100 ms one connect, printing
                                            "<ms> <banner|ERR x>"; stops after
                                            OKS successes in a row or SECS
+    pyclient.py nbpeer HOST PORT N         N non-blocking connects, each
+                                           repeated until connected (Ruby's
+                                           connect_nonblock idiom); prints
+                                           "peer IP:PORT banner BANNER"
     pyclient.py until HOST PORT SECS WANT  every 50 ms one connect, printing
                                            "<ms> <banner|ERR x>"; stops once
                                            the banner is WANT, or after SECS
@@ -69,6 +73,26 @@ def main():
             streak = 0 if r.startswith("ERR") else streak + 1
             print("%d %s" % ((time.monotonic() - t0) * 1000, r), flush=True)
             time.sleep(0.1)
+    elif cmd == "nbpeer":
+        host, port, n = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+        for _ in range(n):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                s.setblocking(False)
+                t0 = time.monotonic()
+                while True:  # bounded: 5 s per connect
+                    rc = s.connect_ex((host, port))
+                    if rc in (0, errno.EISCONN):
+                        break
+                    if rc not in (errno.EINPROGRESS, errno.EALREADY, errno.EAGAIN):
+                        sys.exit("connect: " + errno.errorcode.get(rc, str(rc)))
+                    if time.monotonic() - t0 > 5:
+                        sys.exit("connect: timed out")
+                    time.sleep(0.001)
+                ip, p = s.getpeername()[:2]
+                s.setblocking(True)
+                s.settimeout(5)
+                banner = s.recv(256).decode().strip()
+            print("peer %s:%d banner %s" % (ip, p, banner), flush=True)
     elif cmd == "until":
         host, port = sys.argv[2], int(sys.argv[3])
         secs, want = float(sys.argv[4]), sys.argv[5]

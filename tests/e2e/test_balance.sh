@@ -63,6 +63,14 @@ check_eq "300 connects by name all answered by a ready pod" 300 \
 for ip in $READY; do
 	check_ge "backend $ip got at least 20% of 300" 60 "$(count_of "$ip" "$out")"
 done
+
+# Non-blocking connects repeated until connected (connect, EINPROGRESS,
+# connect again...: Ruby's connect_nonblock, many event loops): each socket
+# keeps the backend chosen by its first connect, and getpeername answers the
+# ClusterIP (issue 9, item 9: a re-pick on each call answered a backend).
+out=$(pl "$PY" "$E2E_DIR/pyclient.py" nbpeer 10.96.0.40 9000 40 2>&1 || true)
+check_eq "40 repeated non-blocking connects: getpeername is the ClusterIP every time" 40 \
+	"$(printf '%s\n' "$out" | grep -cE '^peer 10\.96\.0\.40:9000 banner 10\.244\.[123]\.5$' || true)"
 check_eq "the not-ready pod got no connection" 0 "$(count_of $NOTREADY "$out")"
 
 MT=$(e2e_cc mtclient)
