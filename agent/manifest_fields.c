@@ -343,10 +343,46 @@ int mf_get_protocol(struct mf_ctx *c, const mf_node *map, const char *path,
 	return 1;
 }
 
+/*
+ * The address ranges the API server refuses wherever a Service or an
+ * endpoint names an IP (validation.ValidateNonSpecialIP, used for
+ * externalIPs and EndpointSlice/Endpoints addresses; ClusterIPs come from
+ * the service CIDR, which never holds them): routing a connect to
+ * 127.0.0.1:53 or the cloud metadata address 169.254.169.254 into a pod is
+ * what an attacker writing a manifest would want. All multicast is refused,
+ * not only link-local multicast: no service or pod is reached by it.
+ */
+static const char *mf__special_ip(const uint8_t ip[16])
+{
+	static const uint8_t zero[16];
+
+	if (mf_ip_is_v4(ip)) {
+		const uint8_t *a = ip + 12;
+		if (!a[0] && !a[1] && !a[2] && !a[3])
+			return "may not be unspecified (0.0.0.0)";
+		if (a[0] == 127)
+			return "may not be in the loopback range (127.0.0.0/8)";
+		if (a[0] == 169 && a[1] == 254)
+			return "may not be in the link-local range (169.254.0.0/16)";
+		if ((a[0] & 0xf0) == 224)
+			return "may not be a multicast address (224.0.0.0/4)";
+		return NULL;
+	}
+	if (!memcmp(ip, zero, 16))
+		return "may not be unspecified (::)";
+	if (!memcmp(ip, zero, 15) && ip[15] == 1)
+		return "may not be the loopback address (::1)";
+	if (ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80)
+		return "may not be in the link-local range (fe80::/10)";
+	if (ip[0] == 0xff)
+		return "may not be a multicast address (ff00::/8)";
+	return NULL;
+}
+
 int mf_as_ip(struct mf_ctx *c, const mf_node *n, const char *path,
 	     uint8_t out[16])
 {
-	const char *s;
+	const char *s, *why;
 	int ret = mf_as_str(c, n, path, &s);
 
 	if (ret != 1)
@@ -354,6 +390,10 @@ int mf_as_ip(struct mf_ctx *c, const mf_node *n, const char *path,
 	if (manifest_parse_ip(s, out) < 0) {
 		mf_error(c, n, "%s: \"%.64s\" is not a valid IP address", path,
 			 s);
+		return -EINVAL;
+	}
+	if ((why = mf__special_ip(out))) {
+		mf_error(c, n, "%s: Invalid value: \"%.64s\": %s", path, s, why);
 		return -EINVAL;
 	}
 	return 1;
