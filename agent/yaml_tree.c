@@ -40,7 +40,8 @@ struct yt_builder {
 	struct yaml_tree_node *root;
 	bool in_doc;
 	uint32_t doc_line, doc_col;
-	size_t budget_used;
+	size_t nodes_used;    /* written nodes */
+	size_t expanded_used; /* nodes added by aliases */
 	struct yt_anchor *anchors[YT_ANCHOR_BUCKETS];
 	size_t n_anchors;
 	struct yaml_tree_error *err;
@@ -170,16 +171,16 @@ static struct yaml_tree_node *yt_node_new(struct yt_builder *b,
 	return n;
 }
 
-static int yt_charge(struct yt_builder *b, size_t nodes, const yaml_mark_t *m)
+static int yt_charge(struct yt_builder *b, size_t *used, size_t nodes, size_t max,
+		     const char *what, const yaml_mark_t *m)
 {
-	if (nodes > YAML_TREE_MAX_NODES - b->budget_used) {
+	if (nodes > max - *used) {
 		yt_set_error(b->err, (uint32_t)m->line + 1,
-			     (uint32_t)m->column + 1,
-			     "more than %u nodes (aliases counted expanded): refusing to expand further",
-			     YAML_TREE_MAX_NODES);
+			     (uint32_t)m->column + 1, "more than %zu %s: refusing to go on",
+			     max, what);
 		return -EINVAL;
 	}
-	b->budget_used += nodes;
+	*used += nodes;
 	return 0;
 }
 
@@ -304,7 +305,8 @@ static int yt_bounded_node(struct yt_builder *b, const yaml_event_t *ev,
 		return yt_fail_at(b, &ev->start_mark, -EINVAL,
 				  "nesting deeper than %u",
 				  YAML_TREE_MAX_DEPTH);
-	ret = yt_charge(b, 1, &ev->start_mark);
+	ret = yt_charge(b, &b->nodes_used, 1, YAML_TREE_MAX_NODES, "nodes",
+			&ev->start_mark);
 	if (ret)
 		return ret;
 	*out = yt_node_new(b, kind, &ev->start_mark);
@@ -407,7 +409,8 @@ static int yt_on_alias(struct yt_builder *b, yaml_event_t *ev)
 		return yt_fail_at(b, &ev->start_mark, -EINVAL,
 				  "alias expands deeper than %u",
 				  YAML_TREE_MAX_DEPTH);
-	ret = yt_charge(b, n->weight, &ev->start_mark);
+	ret = yt_charge(b, &b->expanded_used, n->weight, YAML_TREE_MAX_EXPANDED,
+			"nodes added by aliases", &ev->start_mark);
 	if (ret)
 		return ret;
 	return yt_add(b, n);

@@ -25,13 +25,22 @@
 #define YAML_TREE_MAX_DEPTH 64u
 
 /*
- * Nodes per stream, counting every alias expansion at its full size: a
- * "billion laughs" file of a few hundred bytes expands to 10^9 nodes, so the
- * budget is charged at the alias, before anything is walked. A million is
- * far above the largest kubectl output of a busy namespace (~30 nodes per
- * endpoint) that fits in MANIFEST_MAX_FILE_BYTES.
+ * Nodes an alias may add by expansion, per stream, each alias charged at
+ * the full size of what it names: a "billion laughs" file of a few hundred
+ * bytes expands to 10^9 nodes, so the budget is charged at the alias,
+ * before anything is walked. Expansions cost walking, not memory (an alias
+ * is its anchor, by reference), and real manifests use few: kubectl never
+ * writes one.
  */
-#define YAML_TREE_MAX_NODES 1000000u
+#define YAML_TREE_MAX_EXPANDED 1000000u
+
+/*
+ * Nodes actually written in a stream. These cost memory (~100 bytes each
+ * with their strings), so they are bounded too, far above what real files
+ * hold: `kubectl get svc -A -o yaml` of 100,000 Services is about 3 million
+ * nodes. MANIFEST_MAX_FILE_BYTES would allow 16 million one-byte scalars.
+ */
+#define YAML_TREE_MAX_NODES 8000000u
 
 /*
  * Longest scalar, in bytes. etcd refuses requests above 1.5 MiB, so no real
