@@ -183,6 +183,8 @@ void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
 		memcpy(r->canon, t.name, t.len + 1);
 		r->canon_len = t.len;
 		if (!names_in_domain(t.name, t.len, domain, dlen)) {
+			r->canon[r->canon_len++] = '.';
+			r->canon[r->canon_len] = 0;
 			r->status = LOOKUP_EXTERNAL;
 			return;
 		}

@@ -38,8 +38,10 @@ struct lookup_result {
 	enum lookup_status status;
 	uint64_t generation;
 	size_t canon_len;
-	char canon[NAMES_BUF];      /* FOUND: the FQDN that answered;
-	                               EXTERNAL: the name to resolve instead */
+	char canon[NAMES_BUF + 1];  /* FOUND: the FQDN that answered;
+	                               EXTERNAL: the name to resolve instead,
+	                               absolute (a trailing dot): a CNAME's
+	                               target is not searched */
 	char svc[2 * 256];          /* "ns/name" of the answering service:
 	                               each read by its length byte (up to
 	                               255 in a damaged table), '/', NUL */

@@ -36,6 +36,11 @@ apiVersion: v1
 kind: Service
 metadata: {name: backend, namespace: default}
 spec: {clusterIP: 10.96.0.10, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: ext, namespace: default}
+spec: {type: ExternalName, externalName: example.org}
 YAML
 e2e_agent
 
@@ -55,6 +60,12 @@ grep 'query\[A\]' "$E2E_TMP/dns.log" | tail -n1 | sed 's/^/# /'
 check_eq "with ldmesh: the service name answers from the table" 10.96.0.10 "$(pl "$PY" -c 'import socket,sys; print(socket.getaddrinfo(sys.argv[1], 80, socket.AF_INET, socket.SOCK_STREAM)[0][4][0])' backend 2>&1 | tail -n1)"
 q3=$(queries)
 check_eq "with ldmesh: no query for the service name" 0 "$((q3 - q2))"
+# An ExternalName is a CNAME to an absolute name: its target is asked once,
+# not through the search list (issue 9, item 12: it cost four queries).
+check_eq "with ldmesh: an ExternalName service resolves through its target" 192.0.2.7 \
+	"$(pl "$PY" -c 'import socket,sys; print(socket.getaddrinfo(sys.argv[1], 80, socket.AF_INET, socket.SOCK_STREAM)[0][4][0])' ext 2>&1 | tail -n1)"
+q4=$(queries)
+check_eq "with ldmesh: one query for the ExternalName's target" 1 "$((q4 - q3))"
 check_eq "with ldmesh: /etc/hosts names still resolve" 10.244.9.9 "$(pl "$PY" -c 'import socket,sys; print(socket.getaddrinfo(sys.argv[1], 80, socket.AF_INET, socket.SOCK_STREAM)[0][4][0])' legacy-db 2>&1 | tail -n1)"
 
 e2e_done
