@@ -328,6 +328,8 @@ typedef void (*ldmesh_table_event_fn)(void *ctx, enum ldmesh_table_event ev,
 struct ldmesh_table_slot {
 	atomic_uint refs;          /* threads inside this mapping */
 	atomic_bool used;          /* holds a mapping */
+	atomic_uint_least64_t generation; /* snap.generation, readable by
+	                                     any thread at any time */
 	struct ldmesh_snap snap;   /* valid while used */
 };
 

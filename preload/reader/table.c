@@ -190,6 +190,7 @@ int ldmesh_table_init(struct ldmesh_table *t, const char *dir,
 	for (int i = 0; i < LDMESH_TABLE_SLOTS; i++) {
 		atomic_init(&t->slots[i].refs, 0);
 		atomic_init(&t->slots[i].used, false);
+		atomic_init(&t->slots[i].generation, 0);
 	}
 	t->on_event = on_event;
 	t->event_ctx = event_ctx;
@@ -435,6 +436,7 @@ static enum table_switch table__switch(struct ldmesh_table *t, uint64_t gen)
 		return TABLE_SWITCHED;
 	}
 	t->slots[idx].snap = snap;
+	atomic_store(&t->slots[idx].generation, snap.generation);
 	atomic_store(&t->slots[idx].used, true);
 	atomic_store(&t->current, idx);
 	table__reclaim(t);
@@ -570,15 +572,47 @@ static void table__wait_refresher(struct ldmesh_table *t)
 	}
 }
 
+/*
+ * The snapshot in use is more than one generation behind the control page
+ * while another thread is mapping the newest (it holds `refreshing`, maybe
+ * preempted): wait for it, briefly, rather than route from a table two or
+ * more publishes old. A switch takes tens of microseconds; the bound keeps
+ * a refresher that is descheduled for long from holding connects up.
+ */
+#define TABLE_CATCH_UP_NS 2000000ULL
+
+/* Out of line: rarely taken, and the connect path pays for code it runs. */
+__attribute__((noinline)) static void table__catch_up(struct ldmesh_table *t,
+							uint64_t want)
+{
+	uint64_t deadline = 0;
+	int cur;
+
+	if (want == LDMESH_GENERATION_RETIRED)
+		return;
+	while (atomic_flag_test_and_set(&t->refreshing)) {
+		if (!deadline)
+			deadline = table__now_ns() + TABLE_CATCH_UP_NS;
+		else if (table__now_ns() > deadline)
+			return;
+		sched_yield();
+	}
+	/* the other thread is done; whatever is newer still, map it now */
+	atomic_flag_clear(&t->refreshing);
+	cur = atomic_load(&t->current);
+	if (cur >= 0 && atomic_load(&t->slots[cur].generation) + 1 < want)
+		table__refresh(t);
+}
+
 const struct ldmesh_snap *ldmesh_table_acquire(struct ldmesh_table *t,
 					       int *slot)
 {
 	const struct ldmesh_control *c = atomic_load_explicit(&t->control,
 							      memory_order_acquire);
+	uint64_t gen = c ? __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE) : 0;
 
 	if (!c ||
-	    __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE) !=
-		    atomic_load_explicit(&t->seen_generation, memory_order_relaxed) ||
+	    gen != atomic_load_explicit(&t->seen_generation, memory_order_relaxed) ||
 	    table__tick() >= atomic_load_explicit(&t->next_check_tick,
 						   memory_order_relaxed))
 		table__refresh(t);
@@ -589,6 +623,11 @@ const struct ldmesh_snap *ldmesh_table_acquire(struct ldmesh_table *t,
 		int cur = atomic_load(&t->current);
 		if (cur < 0)
 			return NULL;
+		if (n == 0 && atomic_load_explicit(&t->slots[cur].generation,
+						   memory_order_relaxed) + 1 < gen) {
+			table__catch_up(t, gen);
+			continue;
+		}
 		atomic_fetch_add(&t->slots[cur].refs, 1);
 		if (atomic_load(&t->current) == cur) {
 			*slot = cur;

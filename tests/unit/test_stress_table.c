@@ -61,7 +61,10 @@
 #define WARMUP_GENS 2000
 #define MAX_EPS 3
 #define PACE_NS 5000000ULL  /* at most 5 ms per generation */
-#define STRESS_DEADLINE_S 50 /* the whole run; ctest's timeout is 120 */
+/* A backstop for the whole run, not a pace: the count is the goal. A quiet
+ * machine takes 10-20 s; beside two CPU-bound loops on two cores about
+ * 150 s (CI machines are shared). ctest's timeout for this test is 300. */
+#define STRESS_DEADLINE_S 240
 /* Allowed growth after the run: the table keeps at most
  * LDMESH_TABLE_SLOTS mappings, the baseline already holds one. */
 #define MAPS_SLACK (LDMESH_TABLE_SLOTS + 2)
