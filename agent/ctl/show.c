@@ -400,6 +400,27 @@ int ctl_route(const struct ctl *c, const char *target)
 	ctl__service(c->snap, slot->service, s);
 	ctl__port(c->snap, s->first_port + slot->port_index, &pt);
 	n = ldmesh_snap_candidates(s, &first);
+	if (proto == LDMESH_PROTO_SCTP) {
+		/* in the table, but the preload redirects TCP and UDP only:
+		 * say what a connect really does */
+		if (c->json) {
+			char svc[2 * LDMESH_STR_MAX + 2];
+			snprintf(svc, sizeof(svc), "%s/%s", STR(s->ns), STR(s->name));
+			struct json j;
+			json_init(&j, c->out);
+			json_open(&j, '{');
+			json_key(&j, "service"), json_str(&j, svc);
+			json_key(&j, "action"), json_str(&j, "pass");
+			json_key(&j, "backends"), json_open(&j, '[');
+			json_close(&j, ']');
+			json_close(&j, '}');
+			json_end(&j);
+		} else {
+			fprintf(c->out, "%s -> service %s/%s: SCTP is not redirected; "
+				"connect passes through\n", target, STR(s->ns), STR(s->name));
+		}
+		return 1;
+	}
 	if (c->json) {
 		struct json j;
 		json_init(&j, c->out);

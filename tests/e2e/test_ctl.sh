@@ -14,7 +14,7 @@ kind: Service
 metadata: {name: empty, namespace: prod}
 spec:
   clusterIP: 10.96.0.99
-  ports: [{name: web, port: 8080, protocol: TCP}]
+  ports: [{name: web, port: 8080, protocol: TCP}, {name: assoc, port: 9999, protocol: SCTP}]
 YAML
 e2e_agent --node node-a
 
@@ -62,6 +62,11 @@ rc=0; "$CTL" -t "$TABLE" route 10.96.0.99:8080/udp >/dev/null || rc=$?
 check_eq "route: the UDP port of a TCP service is not a service (exit 1)" 1 "$rc"
 rc=0; "$CTL" -t "$TABLE" route "$vip:81" >/dev/null || rc=$?
 check_eq "route: another port is not a service (exit 1)" 1 "$rc"
+# SCTP ports are in the table but the preload passes SCTP through: route
+# says so (it answered "ready" before; issue 9, item 12)
+rc=0; out=$("$CTL" -t "$TABLE" -o json route 10.96.0.99:9999/sctp) || rc=$?
+check_eq "route: an SCTP port passes through (exit 1, action pass)" "1 pass prod/empty" \
+	"$rc $(printf '%s' "$out" | json 'd["action"] + " " + d["service"]')"
 rc=0; "$CTL" -t "$TABLE" route "nonsense" >/dev/null 2>&1 || rc=$?
 check_eq "route: bad input is a usage error (exit 2)" 2 "$rc"
 
