@@ -51,8 +51,15 @@ static void log__diag(void *ctx, const char *line)
 	fprintf(stderr, "%s\n", line);
 }
 
+static void log__diag_note(void *ctx, const char *line)
+{
+	if (log__verbose)
+		fprintf(stderr, "%s\n", line);
+}
+
 void log_diag_init(struct diag *d)
 {
 	memset(d, 0, sizeof(*d));
 	d->report = log__diag;
+	d->note = log__diag_note;
 }

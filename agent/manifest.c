@@ -107,6 +107,7 @@ static int mf_object(struct mf_ctx *c, const mf_node *obj,
 		return mf_pod(c, obj);
 	/* Other kinds, and same-named kinds of other groups (a Knative
 	 * serving.knative.dev/v1 Service), are not ours. */
+	mf_note(c, obj, "skipped %.64s %.64s: not a kind ldmesh reads", api, kind);
 	c->set.skipped++;
 	return 0;
 }

@@ -22,6 +22,9 @@
 struct diag {
 	/* Called once per problem with a full "path:line:col: message" line. */
 	void (*report)(void *ctx, const char *line);
+	/* Optional: the same for what is passed over, not an error (a
+	 * document of another kind); `-v` logs these. */
+	void (*note)(void *ctx, const char *line);
 	void *ctx;
 	unsigned errors; /* incremented for every report */
 };

@@ -16,25 +16,46 @@
 
 #include <ldmesh/snapshot.h>
 
+/* "path:line:col: message" (or "path: message" with no place). */
+static void mf__line(const struct mf_ctx *c, const mf_node *at, char *line, size_t cap,
+		     const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (at)
+		snprintf(line, cap, "%s:%u:%u: %s", c->name, at->line, at->col, msg);
+	else
+		snprintf(line, cap, "%s: %s", c->name, msg);
+}
+
 void mf_error(struct mf_ctx *c, const mf_node *at, const char *fmt, ...)
 {
-	char msg[512], line[768];
+	char line[768];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	mf__line(c, at, line, sizeof(line), fmt, ap);
 	va_end(ap);
-	if (at)
-		snprintf(line, sizeof(line), "%s:%u:%u: %s", c->name, at->line,
-			 at->col, msg);
-	else
-		snprintf(line, sizeof(line), "%s: %s", c->name, msg);
 	c->errors++;
 	if (!c->d)
 		return;
 	c->d->errors++;
 	if (c->d->report)
 		c->d->report(c->d->ctx, line);
+}
+
+void mf_note(struct mf_ctx *c, const mf_node *at, const char *fmt, ...)
+{
+	char line[768];
+	va_list ap;
+
+	if (!c->d || !c->d->note)
+		return;
+	va_start(ap, fmt);
+	mf__line(c, at, line, sizeof(line), fmt, ap);
+	va_end(ap);
+	c->d->note(c->d->ctx, line);
 }
 
 const char *mf_path(char *buf, size_t size, const char *parent,

@@ -39,6 +39,9 @@ struct mf_ctx {
 /* Report a problem at `at` (or at no place when NULL); counts an error. */
 void mf_error(struct mf_ctx *c, const mf_node *at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* Say what was passed over at `at` (not an error; the diag's `note`). */
+void mf_note(struct mf_ctx *c, const mf_node *at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* "parent.key" and "parent.key[i]" into buf (always terminated). */
 const char *mf_path(char *buf, size_t size, const char *parent,

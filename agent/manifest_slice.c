@@ -258,6 +258,9 @@ int mf_endpoint_slice(struct mf_ctx *c, const mf_node *obj)
 	/* FQDN slices name hosts, not addresses; kube-proxy ignores them, and
 	 * slices without a service-name label belong to no Service. */
 	if (t == 2 || (t >= 0 && !svc)) {
+		mf_note(c, obj, "skipped EndpointSlice: %s",
+			t == 2 ? "FQDN addresses (kube-proxy ignores them)"
+			       : "no kubernetes.io/service-name label");
 		c->set.skipped++;
 		ret = 0;
 		goto out;

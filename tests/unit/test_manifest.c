@@ -444,6 +444,20 @@ static void test_slice_defaults(void **state)
 	struct manifest_set set;
 	const struct k8s_slice *s;
 
+	struct tu_diag d;
+
+	/* each skipped document said where and why, as notes (`-v`), not
+	 * errors */
+	tu_diag_init(&d);
+	memset(&set, 0, sizeof(set));
+	assert_int_equal(manifest_load_data("t.yaml", t, strlen(t), &set, &d.d), 0);
+	assert_int_equal(d.n, 0);
+	assert_int_equal(d.n_notes, 3);
+	assert_non_null(strstr(d.notes[0], "skipped EndpointSlice: FQDN addresses"));
+	assert_non_null(strstr(d.notes[1], "skipped EndpointSlice: no kubernetes.io/service-name label"));
+	assert_non_null(strstr(d.notes[2], "t.yaml:"));
+	assert_non_null(strstr(d.notes[2], "skipped discovery.k8s.io/v1beta1 EndpointSlice: not a kind ldmesh reads"));
+	manifest_set_free(&set);
 	assert_int_equal(load_str_ok(t, &set), 0);
 	assert_int_equal(set.n_slices, 1);
 	assert_int_equal(set.skipped, 3); /* FQDN, no service, v1beta1 */

@@ -20,10 +20,18 @@ static void tu__record(void *ctx, const char *line)
 		snprintf(t->lines[t->n++], sizeof(t->lines[0]), "%s", line);
 }
 
+static void tu__note(void *ctx, const char *line)
+{
+	struct tu_diag *t = ctx;
+	if (t->n_notes < TU_DIAG_MAX)
+		snprintf(t->notes[t->n_notes++], sizeof(t->notes[0]), "%s", line);
+}
+
 void tu_diag_init(struct tu_diag *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->d.report = tu__record;
+	t->d.note = tu__note;
 	t->d.ctx = t;
 }
 

@@ -14,6 +14,8 @@ struct tu_diag {
 	struct diag d;
 	char lines[TU_DIAG_MAX][512];
 	unsigned n;
+	char notes[TU_DIAG_MAX][512]; /* what was passed over (diag.note) */
+	unsigned n_notes;
 };
 
 /* A diag that records lines into `t`. */
