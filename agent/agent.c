@@ -41,6 +41,7 @@ int agent_check(const struct agent_opts *o)
 	struct sources src = { .v = NULL };
 	struct model_out out;
 	struct diag d;
+	unsigned conflicts = 0;
 	int err;
 
 	log_diag_init(&d);
@@ -53,13 +54,18 @@ int agent_check(const struct agent_opts *o)
 			size_t eps = 0;
 			for (size_t i = 0; i < out.n_services; i++)
 				eps += out.services[i].n_endpoints;
-			log_info("%s: %zu files, %zu services, %zu endpoints, %u errors",
-				 o->manifests, src.n, out.n_services, eps, d.errors);
+			log_info("%s: %zu files, %zu services, %zu endpoints, %u errors, "
+				 "%u conflicts", o->manifests, src.n, out.n_services, eps,
+				 d.errors, out.conflicts);
+			/* a conflict (two definitions of a Service, two Services
+			 * on one address) fails the check like an error: what
+			 * gets published is not what the files say */
+			conflicts = out.conflicts;
 			model_out_free(&out);
 		}
 	}
 	sources_free(&src);
-	return err < 0 ? err : (int)d.errors;
+	return err < 0 ? err : (int)(d.errors + conflicts);
 }
 
 int agent_init(struct agent *a, const struct agent_opts *o)

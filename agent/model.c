@@ -427,36 +427,64 @@ static int model__endpoints(struct join *j, const struct svc_ref *ref,
 	return 0;
 }
 
+/*
+ * Explicit addresses first, so allocation steps around them. Two Services
+ * asking for one address: the first in path order keeps it; the other is
+ * left out whole (`lost[i]`), not published without its address, where a
+ * client resolving its name would get nothing, or half a dual-stack pair.
+ * The warning names both Services and both files.
+ */
+static int model__explicit(struct join *j, struct svc_ref *refs, size_t n,
+			   struct snap_service_in *out, bool *lost,
+			   struct ipalloc *alloc, struct model_out *res)
+{
+	struct strmap owner = { .slots = NULL };
+	char text[64];
+	int err = strmap_init(&owner, n);
+
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct k8s_service *s = refs[i].svc;
+		for (uint8_t k = 0; k < s->n_cluster_ips && k < LDMESH_MAX_CLUSTER_IPS; k++) {
+			uint32_t w = strmap_first(&owner, (const char *)s->cluster_ips[k], 16);
+			if (w != STRMAP_END) {
+				const struct k8s_service *win = refs[w].svc;
+				model__warn(j->d, refs[i].path, &s->meta,
+					    "clusterIP %s of Service %s/%s is taken by Service %s/%s (%s); "
+					    "%s/%s is left out",
+					    ipalloc_format(s->cluster_ips[k], text, sizeof(text)),
+					    s->meta.ns, s->meta.name, win->meta.ns, win->meta.name,
+					    refs[w].path, s->meta.ns, s->meta.name);
+				res->conflicts++;
+				lost[i] = true;
+				break;
+			}
+		}
+		for (uint8_t k = 0; !lost[i] && k < s->n_cluster_ips && k < LDMESH_MAX_CLUSTER_IPS &&
+				    !err; k++) {
+			err = ipalloc_reserve(alloc, s->cluster_ips[k]);
+			if (!err)
+				err = strmap_add(&owner, (const char *)s->cluster_ips[k], 16,
+						 (uint32_t)i);
+			memcpy(out[i].cluster_ips[k], s->cluster_ips[k], 16);
+		}
+		if (!lost[i])
+			out[i].n_cluster_ips = s->n_cluster_ips < LDMESH_MAX_CLUSTER_IPS
+						       ? s->n_cluster_ips : LDMESH_MAX_CLUSTER_IPS;
+	}
+	strmap_free(&owner);
+	return err;
+}
+
 static int model__addresses(struct join *j, struct svc_ref *refs, size_t n,
-			    struct snap_service_in *out, struct model_out *res)
+			    struct snap_service_in *out, bool *lost,
+			    struct model_out *res)
 {
 	struct ipalloc alloc;
-	char text[64];
 	int err = ipalloc_init(&alloc, &j->o->cidr);
 
 	if (err)
 		return err;
-	/* Explicit addresses first, so allocation steps around them. */
-	for (size_t i = 0; i < n && !err; i++) {
-		const struct k8s_service *s = refs[i].svc;
-		uint8_t kept = 0;
-		for (uint8_t k = 0; k < s->n_cluster_ips && k < LDMESH_MAX_CLUSTER_IPS; k++) {
-			err = ipalloc_reserve(&alloc, s->cluster_ips[k]);
-			if (!err)
-				memcpy(out[i].cluster_ips[kept++], s->cluster_ips[k], 16);
-			if (err == -EEXIST) {
-				model__warn(j->d, refs[i].path, &s->meta,
-					    "clusterIP %s of Service %s/%s is taken by an earlier Service; ignored",
-					    ipalloc_format(s->cluster_ips[k], text, sizeof(text)),
-					    s->meta.ns, s->meta.name);
-				res->conflicts++;
-				err = 0;
-			}
-		}
-		/* A clashing address is dropped, not shared: its name must
-		 * never resolve to another service's address. */
-		out[i].n_cluster_ips = kept;
-	}
+	err = model__explicit(j, refs, n, out, lost, &alloc, res);
 	/* Allocation in (namespace, name) order, whatever the file layout:
 	 * collisions then resolve the same way on every node. */
 	size_t *order = calloc(n + 1, sizeof(*order)), n_order = 0;
@@ -464,7 +492,8 @@ static int model__addresses(struct join *j, struct svc_ref *refs, size_t n,
 		err = -ENOMEM;
 	for (size_t i = 0; i < n && !err; i++) {
 		const struct k8s_service *s = refs[i].svc;
-		if (!s->n_cluster_ips && !s->headless && s->type != LDMESH_SVC_EXTERNAL_NAME)
+		if (!lost[i] && !s->n_cluster_ips && !s->headless &&
+		    s->type != LDMESH_SVC_EXTERNAL_NAME)
 			order[n_order++] = i;
 	}
 	model__sort_refs = refs;
@@ -499,6 +528,7 @@ int model_resolve(const struct model_source *src, size_t n,
 	struct strmap seen = { .slots = NULL };
 	char key[MODEL_KEY_MAX];
 	struct svc_ref *refs = NULL;
+	bool *lost = NULL;
 	size_t n_refs = 0, n_unique = 0;
 	int err = -ENOMEM;
 
@@ -549,8 +579,22 @@ int model_resolve(const struct model_source *src, size_t n,
 		model__ports(refs[i].svc, &res.services[i], res.ports + n_ports);
 		n_ports += refs[i].svc->n_ports;
 	}
-	if ((err = model__addresses(&j, refs, n_unique, res.services, &res)))
+	lost = calloc(n_unique + 1, sizeof(*lost));
+	if (!lost) {
+		err = -ENOMEM;
 		goto out;
+	}
+	if ((err = model__addresses(&j, refs, n_unique, res.services, lost, &res)))
+		goto out;
+	/* Services that lost an address clash are not published at all. */
+	size_t kept = 0;
+	for (size_t i = 0; i < n_unique; i++) {
+		if (lost[i])
+			continue;
+		refs[kept] = refs[i];
+		res.services[kept++] = res.services[i];
+	}
+	n_unique = res.n_services = kept;
 	/* Everything a block depends on besides the service's own inputs. */
 	j.opts_key = ldmesh_hash64(o->cluster_domain, strlen(o->cluster_domain),
 				   o->node_name ? ldmesh_hash64(o->node_name, strlen(o->node_name), 1) : 0);
@@ -575,6 +619,7 @@ out:
 	if (err)
 		model_out_free(&res);
 	free(refs);
+	free(lost);
 	free(pm.slots);
 	strmap_free(&seen);
 	free(j.slice_v);

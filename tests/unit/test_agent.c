@@ -250,6 +250,15 @@ static void test_check_and_once(void **state)
 
 	spawn(check, &status);
 	assert_int_equal(WEXITSTATUS(status), 0);
+	/* a conflict fails the check too: two Services on one address */
+	tu_write(e->dir, "clash.yaml",
+		 "apiVersion: v1\nkind: Service\nmetadata: {name: clash}\n"
+		 "spec: {clusterIP: 10.96.0.5, ports: [{port: 80}]}\n");
+	spawn(check, &status);
+	assert_int_equal(WEXITSTATUS(status), 1);
+	char clash[512];
+	snprintf(clash, sizeof(clash), "%s/clash.yaml", e->dir);
+	assert_int_equal(unlink(clash), 0);
 	tu_write(e->dir, "bad.yaml",
 		 "apiVersion: v1\nkind: Service\nmetadata: {name: bad}\n"
 		 "spec: {ports: [{port: 70000}]}\n");
