@@ -48,7 +48,7 @@ int agent_check(const struct agent_opts *o)
 	err = sources_rescan(&src, o->manifests, &d);
 	if (err >= 0) {
 		struct model_opts mo = { .cluster_domain = o->cluster_domain,
-					 .node_name = o->node, .cidr = o->cidr };
+					 .node_name = o->node, .cidrs = o->cidrs };
 		err = model_resolve(src.v, src.n, &mo, NULL, &out, &d);
 		if (!err) {
 			size_t eps = 0;
@@ -104,7 +104,7 @@ int agent_restore_table(struct agent *a)
 int agent_publish(struct agent *a)
 {
 	struct model_opts mo = { .cluster_domain = a->o.cluster_domain,
-				 .node_name = a->o.node, .cidr = a->o.cidr };
+				 .node_name = a->o.node, .cidrs = a->o.cidrs };
 	uint64_t t0 = agent__now_ns(CLOCK_MONOTONIC), t1, t2, hash;
 	struct model_out out;
 	size_t size = 0, eps = 0;

@@ -18,7 +18,7 @@ struct agent_opts {
 	const char *table;
 	const char *node;
 	const char *cluster_domain;
-	struct ipalloc_cidr cidr;
+	struct ipalloc_cidrs cidrs; /* --service-cidr */
 };
 
 struct agent {

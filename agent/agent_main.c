@@ -12,7 +12,7 @@
 static void usage(FILE *f)
 {
 	fputs("usage: ldmesh-agent --manifests DIR [--table PATH] [--node NAME]\n"
-	      "                    [--service-cidr CIDR] [--cluster-domain DOMAIN]\n"
+	      "                    [--service-cidr CIDR[,CIDR]] [--cluster-domain DOMAIN]\n"
 	      "                    [--once] [--check] [-v]\n"
 	      "\n"
 	      "Watches DIR for Kubernetes manifests (Service, EndpointSlice, Endpoints,\n"
@@ -21,8 +21,9 @@ static void usage(FILE *f)
 	      "  -m, --manifests DIR       folder to watch (recursively)\n"
 	      "  -t, --table PATH          table directory (default " LDMESH_TABLE_DEFAULT ")\n"
 	      "  -n, --node NAME           this node's name (internalTrafficPolicy: Local)\n"
-	      "      --service-cidr CIDR   range for ClusterIPs the agent allocates\n"
-	      "                            (default 10.96.0.0/12)\n"
+	      "      --service-cidr CIDR[,CIDR]  the service CIDRs, one per family:\n"
+	      "                            ClusterIPs are allocated from the first, and\n"
+	      "                            must lie in one (default 10.96.0.0/12)\n"
 	      "      --cluster-domain D    DNS suffix of service names (default cluster.local)\n"
 	      "      --once                publish once and exit\n"
 	      "      --check               validate the folder, print every problem, exit 1 if any\n"
@@ -91,8 +92,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (ipalloc_parse_cidr(cidr, &o.cidr) < 0) {
-		log_error("--service-cidr %s: not a network address/prefix with 2 to 32 host bits", cidr);
+	if (ipalloc_parse_cidrs(cidr, &o.cidrs) < 0) {
+		log_error("--service-cidr %s: not one network address/prefix with 2 to 32 host bits, "
+			  "or two of different families separated by a comma", cidr);
 		return 2;
 	}
 	if (normalize_domain(domain) < 0) {

@@ -173,3 +173,50 @@ const char *ipalloc_format(const uint8_t addr[16], char *buf, size_t len)
 		return inet_ntop(AF_INET, addr + 12, buf, (socklen_t)len);
 	return inet_ntop(AF_INET6, addr, buf, (socklen_t)len);
 }
+
+int ipalloc_parse_cidrs(const char *text, struct ipalloc_cidrs *out)
+{
+	char one[2 * INET6_ADDRSTRLEN];
+	const char *comma = strchr(text, ',');
+	struct ipalloc_cidrs c = { .n = 0 };
+	size_t len = comma ? (size_t)(comma - text) : strlen(text);
+
+	if (len >= sizeof(one))
+		return -EINVAL;
+	memcpy(one, text, len);
+	one[len] = 0;
+	if (ipalloc_parse_cidr(one, &c.v[c.n++]) < 0)
+		return -EINVAL;
+	if (comma) {
+		if (strchr(comma + 1, ',') || ipalloc_parse_cidr(comma + 1, &c.v[c.n++]) < 0 ||
+		    ipalloc__is_v4(c.v[0].base) == ipalloc__is_v4(c.v[1].base))
+			return -EINVAL;
+	}
+	*out = c;
+	return 0;
+}
+
+bool ipalloc_cidrs_contain(const struct ipalloc_cidrs *c, const uint8_t addr[16])
+{
+	for (unsigned i = 0; i < c->n; i++)
+		if (ipalloc_contains(&c->v[i], addr))
+			return true;
+	return false;
+}
+
+const char *ipalloc_format_cidrs(const struct ipalloc_cidrs *c, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = 0;
+	for (unsigned i = 0; i < c->n && used < len; i++) {
+		char a[64];
+		unsigned prefix = c->v[i].prefix;
+
+		if (ipalloc__is_v4(c->v[i].base))
+			prefix -= 96;
+		used += (size_t)snprintf(buf + used, len - used, "%s%s/%u", i ? "," : "",
+					 ipalloc_format(c->v[i].base, a, sizeof(a)), prefix);
+	}
+	return buf;
+}

@@ -25,6 +25,22 @@ int ipalloc_parse_cidr(const char *text, struct ipalloc_cidr *out);
 
 bool ipalloc_contains(const struct ipalloc_cidr *c, const uint8_t addr[16]);
 
+/*
+ * The service CIDRs: one, or two of different families
+ * ("10.96.0.0/12,fd00:10:96::/108", as kube-apiserver's
+ * --service-cluster-ip-range). Allocation uses the first.
+ */
+struct ipalloc_cidrs {
+	struct ipalloc_cidr v[2];
+	unsigned n;
+};
+
+/* 0 or -EINVAL (a bad CIDR, more than two, or two of one family). */
+int ipalloc_parse_cidrs(const char *text, struct ipalloc_cidrs *out);
+bool ipalloc_cidrs_contain(const struct ipalloc_cidrs *c, const uint8_t addr[16]);
+/* "10.96.0.0/12" or "10.96.0.0/12,fd00:10:96::/108" into buf. */
+const char *ipalloc_format_cidrs(const struct ipalloc_cidrs *c, char *buf, size_t len);
+
 struct ipalloc {
 	struct ipalloc_cidr cidr;
 	uint8_t (*taken)[16]; /* open-addressing set of used addresses */

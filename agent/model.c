@@ -446,6 +446,23 @@ static int model__explicit(struct join *j, struct svc_ref *refs, size_t n,
 		const struct k8s_service *s = refs[i].svc;
 		for (uint8_t k = 0; k < s->n_cluster_ips && k < LDMESH_MAX_CLUSTER_IPS; k++) {
 			uint32_t w = strmap_first(&owner, (const char *)s->cluster_ips[k], 16);
+			char cidrs[128];
+
+			/* the API server allocates from, and validates against,
+			 * its service CIDRs: an address outside them is not a
+			 * ClusterIP (192.168.1.1 may be a node on the LAN) */
+			if (!ipalloc_cidrs_contain(&j->o->cidrs, s->cluster_ips[k])) {
+				model__warn(j->d, refs[i].path, &s->meta,
+					    "clusterIP %s of Service %s/%s is outside the service CIDR %s; "
+					    "%s/%s is left out",
+					    ipalloc_format(s->cluster_ips[k], text, sizeof(text)),
+					    s->meta.ns, s->meta.name,
+					    ipalloc_format_cidrs(&j->o->cidrs, cidrs, sizeof(cidrs)),
+					    s->meta.ns, s->meta.name);
+				res->conflicts++;
+				lost[i] = true;
+				break;
+			}
 			if (w != STRMAP_END) {
 				const struct k8s_service *win = refs[w].svc;
 				model__warn(j->d, refs[i].path, &s->meta,
@@ -480,7 +497,7 @@ static int model__addresses(struct join *j, struct svc_ref *refs, size_t n,
 			    struct model_out *res)
 {
 	struct ipalloc alloc;
-	int err = ipalloc_init(&alloc, &j->o->cidr);
+	int err = ipalloc_init(&alloc, &j->o->cidrs.v[0]);
 
 	if (err)
 		return err;
@@ -607,11 +624,11 @@ int model_resolve(const struct model_source *src, size_t n,
 	res.in = (struct snap_input){
 		.cluster_domain = o->cluster_domain,
 		.node_name = o->node_name,
-		.service_cidr_prefix = o->cidr.prefix,
+		.service_cidr_prefix = o->cidrs.v[0].prefix,
 		.services = res.services,
 		.n_services = res.n_services,
 	};
-	memcpy(res.in.service_cidr, o->cidr.base, 16);
+	memcpy(res.in.service_cidr, o->cidrs.v[0].base, 16);
 	*out = res;
 	res.services = NULL;
 	err = 0;

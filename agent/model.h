@@ -27,7 +27,8 @@ struct model_source {
 struct model_opts {
 	const char *cluster_domain;
 	const char *node_name;     /* may be NULL */
-	struct ipalloc_cidr cidr;
+	struct ipalloc_cidrs cidrs; /* allocation from the first; explicit
+	                               ClusterIPs must lie in one */
 };
 
 /* Resolved services; the snap_input points into this and into the

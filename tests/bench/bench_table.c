@@ -93,7 +93,7 @@ static void build_n(unsigned n, struct built *b, double *parse_s, double *build_
 	double t0;
 	int err;
 
-	ipalloc_parse_cidr("10.96.0.0/12", &o.cidr);
+	ipalloc_parse_cidrs("10.96.0.0/12", &o.cidrs);
 	b->n_src = (n + SVCS_PER_FILE - 1) / SVCS_PER_FILE;
 	b->src = calloc(b->n_src, sizeof(*b->src));
 	*parse_s = 0;

@@ -464,7 +464,8 @@ static void resolve(struct world *w, struct model_out *out)
 	struct model_opts o = { .cluster_domain = "cluster.local" };
 	struct tu_diag t;
 
-	cidr(&o.cidr, "10.96.0.0/12");
+	cidr(&o.cidrs.v[0], "10.96.0.0/12");
+	o.cidrs.n = 1;
 	tu_diag_init(&t);
 	assert_int_equal(model_resolve(w->src, w->n, &o, NULL, out, &t.d), 0);
 	assert_int_equal(t.n, 0);

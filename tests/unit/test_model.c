@@ -86,7 +86,7 @@ static void resolve_cidr(struct world *w, const char *cidr)
 {
 	struct model_opts o = { .cluster_domain = "cluster.local", .node_name = "node-a" };
 
-	assert_int_equal(ipalloc_parse_cidr(cidr, &o.cidr), 0);
+	assert_int_equal(ipalloc_parse_cidrs(cidr, &o.cidrs), 0);
 	tu_diag_init(&w->diag);
 	assert_int_equal(model_resolve(w->src, w->n, &o, NULL, &w->out, &w->diag.d), 0);
 	w->resolved = 1;
@@ -94,7 +94,7 @@ static void resolve_cidr(struct world *w, const char *cidr)
 
 static void resolve(struct world *w)
 {
-	resolve_cidr(w, "10.96.0.0/12");
+	resolve_cidr(w, "10.96.0.0/12,fd00:10:96::/108");
 }
 
 /* Resolve and expect no warnings. */
@@ -805,6 +805,31 @@ static void test_duplicate_cluster_ip_second_left_out(void **state)
 	world_free(&w);
 }
 
+static void test_cluster_ip_outside_service_cidr_left_out(void **state)
+{
+	static const char t[] =
+		"apiVersion: v1\nkind: Service\nmetadata:\n  name: lan\n"
+		"spec:\n  clusterIP: 192.168.1.1\n  ports:\n  - port: 80\n"
+		"---\napiVersion: v1\nkind: Service\nmetadata:\n  name: v6\n"
+		"spec:\n  clusterIP: 'fd00:10:96::9'\n  ports:\n  - port: 80\n";
+	struct world w = { .n = 0 };
+
+	(void)state;
+	add_text(&w, "/m/a.yaml", t);
+	resolve_cidr(&w, "10.96.0.0/12");
+	print_diag(&w.diag);
+	/* 192.168.1.1 may be a node on the LAN: not a ClusterIP; with no
+	 * IPv6 service CIDR no IPv6 address is one either */
+	assert_int_equal(w.out.conflicts, 2);
+	assert_int_equal(w.diag.n, 2);
+	assert_string_equal(w.diag.lines[0],
+			    "/m/a.yaml:1:1: warning: clusterIP 192.168.1.1 of Service default/lan is "
+			    "outside the service CIDR 10.96.0.0/12; default/lan is left out");
+	assert_non_null(strstr(w.diag.lines[1], "fd00:10:96::9 of Service default/v6 is outside"));
+	assert_int_equal(w.out.n_services, 0);
+	world_free(&w);
+}
+
 /* ---- dual stack -------------------------------------------------------- */
 
 static const char dual_pods[] =
@@ -859,7 +884,8 @@ static void test_dual_stack_allocated_from_v6_cidr(void **state)
 	(void)state;
 	add_text(&w, "/m/pods.yaml", dual_pods);
 	add_text(&w, "/m/svcs.yaml", dual_svcs);
-	resolve_cidr(&w, "fd00:10:96::/108");
+	/* the first CIDR given is where allocation happens */
+	resolve_cidr(&w, "fd00:10:96::/108,10.96.0.0/12");
 	assert_int_equal(w.diag.n, 0);
 	const struct snap_service_in *s = svc_of(&w, "default", "auto");
 	assert_int_equal(ipalloc_parse_cidr("fd00:10:96::/108", &c), 0);
@@ -940,7 +966,7 @@ static void test_incremental_resolve_matches_full(void **state)
 	struct model_out full, inc;
 	struct tu_diag t;
 
-	assert_int_equal(ipalloc_parse_cidr("10.96.0.0/12", &o.cidr), 0);
+	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/12", &o.cidrs), 0);
 	add_text(&w, "a.yaml", reuse_yaml("alpha", "10.96.0.1", 2));
 	add_text(&w, "b.yaml", reuse_yaml("beta", "10.96.0.2", 3));
 	w.src[0].load_id = 1;
@@ -996,6 +1022,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_service_first_file_wins),
 		cmocka_unit_test(test_duplicate_service_winner_follows_path_order),
 		cmocka_unit_test(test_duplicate_cluster_ip_second_left_out),
+		cmocka_unit_test(test_cluster_ip_outside_service_cidr_left_out),
 		cmocka_unit_test(test_dual_stack_pod_ips_filtered_by_family),
 		cmocka_unit_test(test_dual_stack_allocated_from_v6_cidr),
 		cmocka_unit_test(test_many_pods_one_service),
