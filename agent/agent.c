@@ -76,11 +76,16 @@ int agent_init(struct agent *a, const struct agent_opts *o)
 	memset(a, 0, sizeof(*a));
 	a->o = *o;
 	log_diag_init(&a->diag);
+	a->last.dir_fd = -1;
 	err = publish_open(&a->pub, o->table, why, sizeof(why));
 	if (err)
 		log_error("%s", why);
 	else if ((err = snap_cache_new(&a->cache)))
 		log_error("snapshot cache: %s", strerror(-err));
+	else if (o->state && (err = laststate_open(&a->last, o->state, why, sizeof(why))))
+		log_error("%s", why);
+	else if (o->state)
+		a->src.last = &a->last;
 	return err;
 }
 
@@ -357,5 +362,6 @@ void agent_fini(struct agent *a)
 	model_out_free(&a->model);
 	snap_cache_free(a->cache);
 	sources_free(&a->src);
+	laststate_close(&a->last);
 	publish_close(&a->pub);
 }

@@ -19,11 +19,13 @@ struct agent_opts {
 	const char *node;
 	const char *cluster_domain;
 	struct ipalloc_cidrs cidrs; /* --service-cidr */
+	const char *state;          /* --state: last good copies, or NULL */
 };
 
 struct agent {
 	struct agent_opts o;
 	struct sources src;
+	struct laststate last;
 	struct publisher pub;
 	struct diag diag;
 	struct model_out model;   /* the last resolve, reused by the next */

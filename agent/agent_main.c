@@ -11,7 +11,7 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: ldmesh-agent --manifests DIR [--table PATH] [--node NAME]\n"
+	fputs("usage: ldmesh-agent --manifests DIR [--table PATH] [--state DIR] [--node NAME]\n"
 	      "                    [--service-cidr CIDR[,CIDR]] [--cluster-domain DOMAIN]\n"
 	      "                    [--once] [--check] [-v]\n"
 	      "\n"
@@ -25,6 +25,9 @@ static void usage(FILE *f)
 	      "                            ClusterIPs are allocated from the first, and\n"
 	      "                            must lie in one (default 10.96.0.0/12)\n"
 	      "      --cluster-domain D    DNS suffix of service names (default cluster.local)\n"
+	      "      --state DIR           last good copy of every manifest file, so a restart\n"
+	      "                            with a broken file still publishes what it said\n"
+	      "                            (default: the table path + \"-state\")\n"
 	      "      --once                publish once and exit\n"
 	      "      --check               validate the folder, print every problem, exit 1 if any\n"
 	      "  -v, --verbose             log every change and skipped document\n"
@@ -53,7 +56,7 @@ static int normalize_domain(char *d)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CIDR = 256, OPT_DOMAIN, OPT_ONCE, OPT_CHECK };
+	enum { OPT_CIDR = 256, OPT_DOMAIN, OPT_ONCE, OPT_CHECK, OPT_STATE };
 	static const struct option longopts[] = {
 		{ "manifests", required_argument, NULL, 'm' },
 		{ "table", required_argument, NULL, 't' },
@@ -61,6 +64,7 @@ int main(int argc, char **argv)
 		{ "service-cidr", required_argument, NULL, OPT_CIDR },
 		{ "cluster-domain", required_argument, NULL, OPT_DOMAIN },
 		{ "once", no_argument, NULL, OPT_ONCE },
+		{ "state", required_argument, NULL, OPT_STATE },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -81,6 +85,7 @@ int main(int argc, char **argv)
 		case OPT_CIDR: cidr = optarg; break;
 		case OPT_DOMAIN: snprintf(domain, sizeof(domain), "%s", optarg); break;
 		case OPT_ONCE: once = true; break;
+		case OPT_STATE: o.state = optarg; break;
 		case OPT_CHECK: check = true; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
@@ -108,6 +113,16 @@ int main(int argc, char **argv)
 		if (err < 0)
 			log_error("%s: %s", o.manifests, strerror(-err));
 		return err ? 1 : 0;
+	}
+	/* Beside the table by default (/run/ldmesh-state): on the node's
+	 * tmpfs, it outlives the agent, not the boot, as the table does. */
+	char state[300];
+	if (!o.state) {
+		size_t len = strlen(o.table);
+		while (len > 1 && o.table[len - 1] == '/')
+			len--;
+		snprintf(state, sizeof(state), "%.*s-state", (int)len, o.table);
+		o.state = state;
 	}
 	if (agent_init(&a, &o) < 0)
 		return 1;

@@ -2,6 +2,7 @@
 #include "sources.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -89,6 +90,8 @@ int sources_update(struct sources *s, const char *path, bool force, struct diag 
 		if (!found)
 			return 0;
 		sources__remove(s, i);
+		if (s->last)
+			laststate_forget(s->last, path);
 		return 1;
 	}
 	id = sources__id(&st);
@@ -97,8 +100,21 @@ int sources_update(struct sources *s, const char *path, bool force, struct diag 
 	err = manifest_load_file(path, &set, d);
 	if (err == -ENOMEM)
 		return err;
-	if (err)
+	if (err && (found || !s->last || laststate_load(s->last, path, &set) < 0))
 		return 0; /* reported; the last good objects stay in force */
+	if (err) {
+		/* a restart met the file bad: what it said when last good
+		 * stays in force, as it would have in a running agent */
+		if (d && d->report) {
+			char line[600];
+			snprintf(line, sizeof(line),
+				 "%s: publishing its last good version (kept in %s) until it is fixed",
+				 path, s->last->dir);
+			d->report(d->ctx, line);
+		}
+	} else if (s->last) {
+		laststate_save(s->last, path, &st);
+	}
 	if (!found && (err = sources__insert(s, i, path))) {
 		manifest_set_free(&set);
 		return err;
@@ -125,6 +141,8 @@ int sources_rescan(struct sources *s, const char *root, struct diag *d)
 			i++;
 			continue;
 		}
+		if (s->last)
+			laststate_forget(s->last, s->v[i].path);
 		sources__remove(s, i);
 		changed++;
 	}

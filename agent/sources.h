@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "laststate.h"
 #include "model.h"
 
 /* What a file was when last read; a rescan re-reads files whose identity
@@ -28,13 +29,16 @@ struct sources {
 	struct source_id *ids;  /* parallel to v */
 	size_t n, cap;
 	uint64_t loads;         /* parses so far: the next load_id */
+	struct laststate *last; /* durable last good copies, or NULL */
 };
 
 /*
  * Bring one path up to date. `force` re-reads even when its identity is
  * unchanged (inotify said it was written). Returns 1 when the set of good
  * objects changed, 0 when not (unchanged, or the new version is bad and
- * was reported through `d`), -ENOMEM.
+ * was reported through `d`), -ENOMEM. With s->last, a good version is
+ * saved, and a bad one met with nothing in memory (after a restart) is
+ * replaced by the saved copy, which `d` is told about.
  */
 int sources_update(struct sources *s, const char *path, bool force, struct diag *d);
 
