@@ -26,17 +26,20 @@
 
 struct env {
 	char *dir, *table;
+	char log[600];  /* the agent's stderr (run with -v) */
 	pid_t pid;
 	struct ldmesh_table t;
 };
 
-static pid_t spawn(char *const argv[], int *status_out)
+/* Run argv; its stderr goes to `log` (appended) when given, else away. */
+static pid_t spawn_log(char *const argv[], int *status_out, const char *log)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-		if (!getenv("LDMESH_TEST_VERBOSE"))
-			dup2(null, 2);
+		int fd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0644)
+			     : open("/dev/null", O_WRONLY);
+		if (!getenv("LDMESH_TEST_VERBOSE") || log)
+			dup2(fd, 2);
 		execv(argv[0], argv);
 		_exit(127);
 	}
@@ -45,6 +48,40 @@ static pid_t spawn(char *const argv[], int *status_out)
 		return 0;
 	}
 	return pid;
+}
+
+static pid_t spawn(char *const argv[], int *status_out)
+{
+	return spawn_log(argv, status_out, NULL);
+}
+
+/* Lines of the agent's log that contain `needle`. */
+static int log_count(const struct env *e, const char *needle)
+{
+	FILE *f = fopen(e->log, "r");
+	char line[1024];
+	int n = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
+static void sleep_ms(int ms);
+
+/* Wait (bounded) until the log has more than `before` lines with `needle`:
+ * the agent has observably reacted. */
+static void wait_log(const struct env *e, const char *needle, int before)
+{
+	for (int waited = 0; waited < WAIT_MS; waited += 5) {
+		if (log_count(e, needle) > before)
+			return;
+		sleep_ms(5);
+	}
+	fail_msg("the agent never logged \"%s\" (log: %s)", needle, e->log);
 }
 
 static void sleep_ms(int ms)
@@ -108,8 +145,9 @@ static int setup(void **state)
 	e->dir = tu_tmpdir("agent-m");
 	e->table = tu_tmpdir("agent-t");
 	tu_write(e->dir, "base.yaml", svc_yaml("base", "10.96.0.5", 1));
-	char *argv[] = { AGENT, "--manifests", e->dir, "--table", e->table, NULL };
-	e->pid = spawn(argv, NULL);
+	snprintf(e->log, sizeof(e->log), "%s.log", e->table);
+	char *argv[] = { AGENT, "-v", "--manifests", e->dir, "--table", e->table, NULL };
+	e->pid = spawn_log(argv, NULL, e->log);
 	assert_int_equal(ldmesh_table_init(&e->t, e->table, &ldmesh_reader_libc, NULL, NULL), 0);
 	*state = e;
 	assert_int_equal(wait_endpoints(e, "base", 1), 1);
@@ -126,6 +164,10 @@ static int teardown(void **state)
 	ldmesh_table_close(&e->t);
 	tu_rmtree(e->dir);
 	tu_rmtree(e->table);
+	char state_dir[600];
+	snprintf(state_dir, sizeof(state_dir), "%s-state", e->table);
+	tu_rmtree(state_dir);
+	unlink(e->log);
 	free(e->dir);
 	free(e->table);
 	free(e);
@@ -185,9 +227,10 @@ static void test_bad_edit_keeps_last_good(void **state)
 	tu_write(e->dir, "web.yaml", svc_yaml("web", "10.96.0.6", 2));
 	assert_int_equal(wait_endpoints(e, "web", 2), 2);
 	endpoints_of(e, "web", &gen_before);
+	int seen = log_count(e, "web.yaml:");
 	tu_write(e->dir, "web.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: web\n");
-	/* Let the agent see and reject it, then prove nothing moved. */
-	sleep_ms(300);
+	/* The agent reported it (observable), and nothing moved. */
+	wait_log(e, "web.yaml:", seen);
 	assert_int_equal(endpoints_of(e, "web", &gen_after), 2);
 	assert_int_equal(gen_after, gen_before);
 	/* A good version again is taken. */
@@ -220,8 +263,10 @@ static void test_sighup_and_sigterm_keep_table(void **state)
 	int status;
 	uint64_t gen;
 
+	int seen = log_count(e, "no change; generation");
 	kill(e->pid, SIGHUP);
-	sleep_ms(100);
+	/* everything read again, and found the same: the table stays */
+	wait_log(e, "no change; generation", seen);
 	assert_int_equal(endpoints_of(e, "base", &gen), 1);
 	kill(e->pid, SIGTERM);
 	assert_int_equal(waitpid(e->pid, &status, 0), e->pid);
@@ -234,8 +279,8 @@ static void test_sighup_and_sigterm_keep_table(void **state)
 	/* A restarted agent continues the generation sequence, and gives the
 	 * same answers. */
 	tu_write(e->dir, "web.yaml", svc_yaml("web", "10.96.0.6", 2));
-	char *argv[] = { AGENT, "--manifests", e->dir, "--table", e->table, NULL };
-	e->pid = spawn(argv, NULL);
+	char *argv[] = { AGENT, "-v", "--manifests", e->dir, "--table", e->table, NULL };
+	e->pid = spawn_log(argv, NULL, e->log);
 	assert_int_equal(wait_endpoints(e, "web", 2), 2);
 	uint64_t gen2;
 	endpoints_of(e, "web", &gen2);
@@ -289,6 +334,9 @@ static void test_check_and_once(void **state)
 	spawn(once, &status);
 	assert_int_equal(WEXITSTATUS(status), 0);
 	tu_rmtree(table);
+	char state_dir[600];
+	snprintf(state_dir, sizeof(state_dir), "%s-state", table);
+	tu_rmtree(state_dir);
 	free(table);
 }
 
@@ -302,9 +350,11 @@ static void test_folder_deleted_and_recreated(void **state)
 	assert_int_equal(wait_endpoints(e, "base", -1), -1);
 	tu_write(e->dir, "web.yaml", svc_yaml("web", "10.96.0.6", 2));
 	assert_int_equal(wait_endpoints(e, "web", 2), 2);
-	/* The folder itself goes: the last good state stays in force. */
+	/* The folder itself goes: the agent notices (observable), and the
+	 * last good state stays in force. */
+	int seen = log_count(e, "is missing; keeping the last good objects");
 	tu_rmtree(e->dir);
-	sleep_ms(300);
+	wait_log(e, "is missing; keeping the last good objects", seen);
 	assert_int_equal(endpoints_of(e, "web", NULL), 2);
 	/* Back with new content: picked up (the agent polls for the root). */
 	tu_write(e->dir, "web.yaml", svc_yaml("web", "10.96.0.6", 3));
