@@ -27,6 +27,19 @@
 /* While the folder is missing, or a publish failed (e.g. /dev/shm full),
  * try again this often. */
 #define AGENT_RETRY_MS 1000
+/*
+ * `rm -rf` of the folder arrives as one delete per file, then the folder's
+ * own, spread over more than the coalescing window: applied as they come,
+ * they published tables with a shrinking share of the services before the
+ * folder's removal kept the last good state. A batch that deletes several
+ * files is held until the folder has been quiet for the settle period (at
+ * most the cap): then a folder gone keeps everything, a folder still there
+ * gets the deletions. (A share of the files is no test: the first
+ * coalescing window of an `rm -rf` holds only its first few deletions.)
+ */
+#define AGENT_BURST_MIN_FILES 8
+#define AGENT_BURST_QUIET_MS 500
+#define AGENT_BURST_MAX_MS 10000
 
 static uint64_t agent__now_ns(int clock)
 {
@@ -257,12 +270,23 @@ static bool agent__apply(struct agent *a, struct watch *w, struct pending *p,
 	return missing;
 }
 
+/* Whether the pending paths delete several files at once. */
+static bool agent__mass_delete(const struct pending *p)
+{
+	size_t gone = 0;
+	struct stat st;
+
+	for (size_t i = 0; i < p->n && gone < AGENT_BURST_MIN_FILES; i++)
+		gone += lstat(p->paths[i], &st) < 0 && errno == ENOENT;
+	return gone >= AGENT_BURST_MIN_FILES;
+}
+
 int agent_run(struct agent *a)
 {
 	struct pending pend = { .paths = NULL };
 	struct watch *w = NULL;
 	sigset_t set;
-	bool rescan = true, dirty = true, missing = false;
+	bool rescan = true, dirty = true, missing = false, burst = false;
 	uint64_t first_ns = 0, last_ns = 0, retry_ns = 0;
 	int sfd = agent__signals(&set), err = 0;
 
@@ -283,11 +307,22 @@ int agent_run(struct agent *a)
 		bool settle = pend.n || rescan || dirty;
 		int timeout = -1;
 
-		if (settle && (!last_ns || now - last_ns >= AGENT_QUIET_MS * 1000000ULL ||
-			       now - first_ns >= AGENT_MAX_DELAY_MS * 1000000ULL) &&
-		    now >= retry_ns) {
+		bool quiet = !last_ns || now - last_ns >= AGENT_QUIET_MS * 1000000ULL ||
+			     now - first_ns >= AGENT_MAX_DELAY_MS * 1000000ULL;
+
+		if (settle && quiet && now >= retry_ns && pend.n && !burst &&
+		    agent__mass_delete(&pend)) {
+			burst = true;
+			log_info("many manifest files deleted at once; holding the table until "
+				 "the folder is quiet for %d ms", AGENT_BURST_QUIET_MS);
+		}
+		if (burst && last_ns)
+			quiet = now - last_ns >= AGENT_BURST_QUIET_MS * 1000000ULL ||
+				now - first_ns >= AGENT_BURST_MAX_MS * 1000000ULL;
+		if (settle && quiet && now >= retry_ns) {
 			if (!w && watch_open(a->o.manifests, &w) < 0)
 				w = NULL;
+			burst = false;
 			missing = agent__apply(a, w, &pend, &rescan, &dirty);
 			if (dirty)
 				dirty = agent_publish(a) < 0;
@@ -299,7 +334,7 @@ int agent_run(struct agent *a)
 		}
 		if (settle)
 			timeout = now < retry_ns ? (int)((retry_ns - now) / 1000000ULL) + 1
-						  : AGENT_QUIET_MS;
+			: burst ? AGENT_BURST_QUIET_MS / 10 : AGENT_QUIET_MS;
 
 		struct pollfd fds[3] = {
 			{ .fd = sfd, .events = POLLIN },
