@@ -28,7 +28,7 @@
 
 /* A bounded message builder: snprintf is not async-signal-safe. */
 struct table__msg {
-	char buf[224];
+	char buf[LDMESH_PATH_MAX + 96]; /* a path, "/snap.<20 digits>", a reason */
 	size_t len;
 };
 
@@ -252,6 +252,7 @@ static int table__open_file(struct ldmesh_table *t, int dirfd, const char *name,
 	if ((bad = ldmesh_trust_check(st, false, euid))) {
 		table__why(why, dir, file, bad, 0);
 		t->sys->close(fd);
+		errno = EACCES; /* not ENOENT: the caller tells a vanished file apart */
 		return -1;
 	}
 	return fd;
