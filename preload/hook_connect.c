@@ -101,7 +101,8 @@ static int hook_connect__real(int fd, const struct sockaddr_storage *ss, socklen
 	return rc;
 }
 
-static int hook_connect__again(int fd, const struct sockaddr_storage *ss, socklen_t sl)
+static int hook_connect__again(int fd, const struct fdmap_view *prev,
+			       const struct sockaddr_storage *ss, socklen_t sl)
 {
 	if (trace_on()) {
 		struct trace_line l;
@@ -109,11 +110,7 @@ static int hook_connect__again(int fd, const struct sockaddr_storage *ss, sockle
 		trace_begin(&l, "connect fd=");
 		trace_i64(&l, fd);
 		trace_str(&l, " again -> ");
-		{
-			struct fdmap_view v;
-			if (fdmap_get(fd, &v))
-				trace_ipport(&l, v.backend, v.backend_port);
-		}
+		trace_ipport(&l, prev->backend, prev->backend_port);
 		trace_str(&l, " (the backend chosen first)");
 		trace_emit(&l);
 	}
@@ -157,7 +154,7 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	    socktype_get(fd) != SOCK_DGRAM) {
 		sl = addr_to_sockaddr(sa->sa_family, prev.backend, prev.backend_port, &ss);
 		if (sl)
-			return hook_connect__again(fd, &ss, sl);
+			return hook_connect__again(fd, &prev, &ss, sl);
 	}
 	fdmap_clear(fd);
 
