@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -31,15 +32,16 @@
  * `rm -rf` of the folder arrives as one delete per file, then the folder's
  * own, spread over more than the coalescing window: applied as they come,
  * they published tables with a shrinking share of the services before the
- * folder's removal kept the last good state. A batch that deletes several
- * files is held until the folder has been quiet for the settle period (at
- * most the cap): then a folder gone keeps everything, a folder still there
- * gets the deletions. (A share of the files is no test: the first
- * coalescing window of an `rm -rf` holds only its first few deletions.)
+ * folder's removal kept the last good state. So a batch that deletes
+ * anything is held until the folder has been quiet for the settle period;
+ * one that deletes a large share of the files (a quarter, and at least a
+ * few) is held while the folder exists, up to the cap, since `rm` may stall
+ * for longer than any quiet period on a loaded machine. Then a folder gone
+ * keeps everything; a folder still there gets the deletions.
  */
-#define AGENT_BURST_MIN_FILES 8
 #define AGENT_BURST_QUIET_MS 500
 #define AGENT_BURST_MAX_MS 10000
+#define AGENT_BURST_MIN_FILES 8
 
 static uint64_t agent__now_ns(int clock)
 {
@@ -100,6 +102,40 @@ int agent_init(struct agent *a, const struct agent_opts *o)
 	else if (o->state)
 		a->src.last = &a->last;
 	return err;
+}
+
+/* One status field: tabs and newlines would break its line format. */
+static void agent__field(char *out, size_t cap, const char *in)
+{
+	size_t n = 0;
+
+	for (; *in && n + 1 < cap; in++)
+		out[n++] = (*in == '\n' || *in == '\t' || *in == '\r') ? ' ' : *in;
+	out[n] = 0;
+}
+
+void agent_write_status(struct agent *a)
+{
+	size_t cap = 64 + a->src.n_rejects * 1100, len;
+	char *text = malloc(cap), when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (!text)
+		return;
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	len = (size_t)snprintf(text, cap, "last-scan %s\n", when);
+	for (size_t i = 0; i < a->src.n_rejects && len < cap; i++) {
+		char path[512], error[560];
+
+		agent__field(path, sizeof(path), a->src.rejects[i].path);
+		agent__field(error, sizeof(error), a->src.rejects[i].error);
+		len += (size_t)snprintf(text + len, cap - len, "rejected %s\t%s\n", path, error);
+	}
+	if (publish_status(&a->pub, text) < 0)
+		log_debug("could not write %s/%s", a->o.table, LDMESH_STATUS_NAME);
+	free(text);
 }
 
 int agent_restore_table(struct agent *a)
@@ -270,15 +306,27 @@ static bool agent__apply(struct agent *a, struct watch *w, struct pending *p,
 	return missing;
 }
 
-/* Whether the pending paths delete several files at once. */
-static bool agent__mass_delete(const struct pending *p)
+/* How many of the pending paths are files that no longer exist. */
+static size_t agent__deleted(const struct pending *p)
 {
 	size_t gone = 0;
 	struct stat st;
 
-	for (size_t i = 0; i < p->n && gone < AGENT_BURST_MIN_FILES; i++)
+	for (size_t i = 0; i < p->n; i++)
 		gone += lstat(p->paths[i], &st) < 0 && errno == ENOENT;
-	return gone >= AGENT_BURST_MIN_FILES;
+	return gone;
+}
+
+/* Whether a held batch of deletions must wait longer: the folder is still
+ * there and a large share of its files is going. */
+static bool agent__keep_holding(const struct agent *a, const struct pending *p)
+{
+	size_t gone = agent__deleted(p);
+	struct stat st;
+
+	if (stat(a->o.manifests, &st) < 0)
+		return false; /* gone: agent__apply keeps everything */
+	return gone >= AGENT_BURST_MIN_FILES && gone * 4 >= a->src.n;
 }
 
 int agent_run(struct agent *a)
@@ -286,7 +334,7 @@ int agent_run(struct agent *a)
 	struct pending pend = { .paths = NULL };
 	struct watch *w = NULL;
 	sigset_t set;
-	bool rescan = true, dirty = true, missing = false, burst = false;
+	bool rescan = true, dirty = true, missing = false, burst = false, held_long = false;
 	uint64_t first_ns = 0, last_ns = 0, retry_ns = 0;
 	int sfd = agent__signals(&set), err = 0;
 
@@ -311,19 +359,32 @@ int agent_run(struct agent *a)
 			     now - first_ns >= AGENT_MAX_DELAY_MS * 1000000ULL;
 
 		if (settle && quiet && now >= retry_ns && pend.n && !burst &&
-		    agent__mass_delete(&pend)) {
+		    agent__deleted(&pend)) {
 			burst = true;
-			log_info("many manifest files deleted at once; holding the table until "
-				 "the folder is quiet for %d ms", AGENT_BURST_QUIET_MS);
+			log_debug("manifest files deleted; holding the table until the folder is "
+				  "quiet for %d ms", AGENT_BURST_QUIET_MS);
 		}
-		if (burst && last_ns)
-			quiet = now - last_ns >= AGENT_BURST_QUIET_MS * 1000000ULL ||
-				now - first_ns >= AGENT_BURST_MAX_MS * 1000000ULL;
+		if (burst && last_ns) {
+			bool capped = now - first_ns >= AGENT_BURST_MAX_MS * 1000000ULL;
+			quiet = capped || now - last_ns >= AGENT_BURST_QUIET_MS * 1000000ULL;
+			if (quiet && !capped && held_long) {
+				struct stat st;
+				/* until the folder goes (or the cap) */
+				quiet = stat(a->o.manifests, &st) < 0;
+			} else if (quiet && !capped && agent__keep_holding(a, &pend)) {
+				log_info("many manifest files deleted at once; holding the "
+					 "table while the folder exists (at most %d ms)",
+					 AGENT_BURST_MAX_MS);
+				held_long = true;
+				quiet = false;
+			}
+		}
 		if (settle && quiet && now >= retry_ns) {
 			if (!w && watch_open(a->o.manifests, &w) < 0)
 				w = NULL;
-			burst = false;
+			burst = held_long = false;
 			missing = agent__apply(a, w, &pend, &rescan, &dirty);
+			agent_write_status(a);
 			if (dirty)
 				dirty = agent_publish(a) < 0;
 			first_ns = last_ns = 0;

@@ -41,6 +41,10 @@ int agent_check(const struct agent_opts *o);
 /* Open the table (0 or -errno, reported). */
 int agent_init(struct agent *a, const struct agent_opts *o);
 
+/* <table>/status: when the folder was last read, and every file now
+ * refused with its first error (ldmeshctl status shows it). */
+void agent_write_status(struct agent *a);
+
 /* The table directory or its control page was removed or replaced: mark
  * the old page retired and write the path afresh (0 or -errno, reported);
  * the next agent_publish publishes even an unchanged table. */

@@ -132,6 +132,7 @@ int main(int argc, char **argv)
 			log_error("%s: %s", o.manifests, strerror(-err));
 		else
 			err = agent_publish(&a);
+		agent_write_status(&a);
 		/* like --check: a file with an error fails the run, after what
 		 * was good has been published */
 		if (!err && a.diag.errors) {

@@ -333,6 +333,29 @@ void publish_close(struct publisher *p)
 	p->notify_fd = -1;
 }
 
+int publish_status(struct publisher *p, const char *text)
+{
+	static const char tmp[] = "." LDMESH_STATUS_NAME ".tmp";
+	size_t len = strlen(text);
+	int fd, err;
+
+	if (p->dir_fd < 0)
+		return -EBADF;
+	fd = openat(p->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	err = publish__write_all(fd, (const uint8_t *)text, len);
+	if (!err && fchmod(fd, 0644) < 0)
+		err = -errno;
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	if (!err && renameat(p->dir_fd, tmp, p->dir_fd, LDMESH_STATUS_NAME) < 0)
+		err = -errno;
+	if (err)
+		unlinkat(p->dir_fd, tmp, 0);
+	return err;
+}
+
 void publish_drain(struct publisher *p)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));

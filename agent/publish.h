@@ -57,6 +57,15 @@ static inline uint64_t publish_next_generation(const struct publisher *p)
 int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
 		     char *why, size_t why_len);
 
+/*
+ * The agent's own account for tools, replaced whole (write, rename):
+ * <table>/status, lines "last-scan <RFC 3339 time>" and
+ * "rejected <path>\t<first error>" for every file now refused. 0 or
+ * -errno; nothing reads it on the data path.
+ */
+#define LDMESH_STATUS_NAME "status"
+int publish_status(struct publisher *p, const char *text);
+
 /* Read away the directory's pending inotify events (p->notify_fd became
  * readable); then publish_check says whether they mattered. */
 void publish_drain(struct publisher *p);

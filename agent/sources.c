@@ -76,8 +76,68 @@ static struct source_id sources__id(const struct stat *st)
 	};
 }
 
+/* Forget why `path` was refused (it is good again, or gone). */
+static void sources__accept(struct sources *s, const char *path)
+{
+	for (size_t i = 0; i < s->n_rejects; i++)
+		if (!strcmp(s->rejects[i].path, path)) {
+			free(s->rejects[i].path);
+			free(s->rejects[i].error);
+			s->rejects[i] = s->rejects[--s->n_rejects];
+			return;
+		}
+}
+
+/* Remember why `path` is refused (best effort: a status, not state). */
+static void sources__reject(struct sources *s, const char *path, const char *error)
+{
+	struct source_reject *v;
+
+	sources__accept(s, path);
+	v = realloc(s->rejects, (s->n_rejects + 1) * sizeof(*v));
+	if (!v)
+		return;
+	s->rejects = v;
+	v[s->n_rejects].path = strdup(path);
+	v[s->n_rejects].error = strdup(error);
+	if (!v[s->n_rejects].path || !v[s->n_rejects].error) {
+		free(v[s->n_rejects].path);
+		free(v[s->n_rejects].error);
+		return;
+	}
+	s->n_rejects++;
+}
+
+/* The caller's diag, with the first problem of one parse kept aside. */
+struct sources__capture {
+	struct diag d;
+	struct diag *inner;
+	char first[512];
+};
+
+static void sources__captured(void *ctx, const char *line)
+{
+	struct sources__capture *c = ctx;
+
+	if (!c->first[0])
+		snprintf(c->first, sizeof(c->first), "%s", line);
+	if (c->inner && c->inner->report)
+		c->inner->report(c->inner->ctx, line);
+}
+
+static void sources__noted(void *ctx, const char *line)
+{
+	struct sources__capture *c = ctx;
+
+	if (c->inner && c->inner->note)
+		c->inner->note(c->inner->ctx, line);
+}
+
 int sources_update(struct sources *s, const char *path, bool force, struct diag *d)
 {
+	struct sources__capture cap = { .d = { .report = sources__captured,
+					       .note = sources__noted },
+					.inner = d };
 	struct manifest_set set = { .services = NULL };
 	struct source_id id;
 	struct stat st;
@@ -87,9 +147,11 @@ int sources_update(struct sources *s, const char *path, bool force, struct diag 
 
 	/* stat follows the visible symlink, as the parser's open will. */
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+		sources__accept(s, path);
 		if (!found)
 			return 0;
 		sources__remove(s, i);
+		sources__accept(s, path);
 		if (s->last)
 			laststate_forget(s->last, path);
 		return 1;
@@ -97,7 +159,14 @@ int sources_update(struct sources *s, const char *path, bool force, struct diag 
 	id = sources__id(&st);
 	if (found && !force && !memcmp(&id, &s->ids[i], sizeof(id)))
 		return 0;
-	err = manifest_load_file(path, &set, d);
+	cap.d.ctx = &cap;
+	err = manifest_load_file(path, &set, &cap.d);
+	if (d)
+		d->errors += cap.d.errors;
+	if (err && err != -ENOMEM)
+		sources__reject(s, path, cap.first[0] ? cap.first : path);
+	else if (!err)
+		sources__accept(s, path);
 	if (err == -ENOMEM)
 		return err;
 	if (err && (found || !s->last || laststate_load(s->last, path, &set) < 0))
@@ -143,8 +212,19 @@ int sources_rescan(struct sources *s, const char *root, struct diag *d)
 		}
 		if (s->last)
 			laststate_forget(s->last, s->v[i].path);
+		sources__accept(s, s->v[i].path);
 		sources__remove(s, i);
 		changed++;
+	}
+	/* refused files no longer in the folder are no longer refused */
+	for (size_t r = 0; r < s->n_rejects;) {
+		bool listed = false;
+		for (size_t k = 0; k < list.n && !listed; k++)
+			listed = !strcmp(list.paths[k], s->rejects[r].path);
+		if (listed)
+			r++;
+		else
+			sources__accept(s, s->rejects[r].path);
 	}
 	for (size_t k = 0; k < list.n; k++) {
 		err = sources_update(s, list.paths[k], false, d);
@@ -163,6 +243,11 @@ void sources_free(struct sources *s)
 		free(s->v[i].path);
 		manifest_set_free(&s->v[i].set);
 	}
+	for (size_t i = 0; i < s->n_rejects; i++) {
+		free(s->rejects[i].path);
+		free(s->rejects[i].error);
+	}
+	free(s->rejects);
 	free(s->v);
 	free(s->ids);
 	memset(s, 0, sizeof(*s));

@@ -24,12 +24,21 @@ struct source_id {
 	long long mtime_ns;
 };
 
+/* A file whose current version is refused, and the first reason given. */
+struct source_reject {
+	char *path;
+	char *error;            /* "path:line:col: message" */
+};
+
 struct sources {
 	struct model_source *v; /* sorted by path: the order conflicts use */
 	struct source_id *ids;  /* parallel to v */
 	size_t n, cap;
 	uint64_t loads;         /* parses so far: the next load_id */
 	struct laststate *last; /* durable last good copies, or NULL */
+	struct source_reject *rejects; /* files now refused (their last good
+	                                  objects, if any, stay in force) */
+	size_t n_rejects;
 };
 
 /*

@@ -3,6 +3,9 @@
 
 #include <arpa/inet.h>
 #include <inttypes.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -84,12 +87,60 @@ static void ctl__time(uint64_t unix_ns, char *buf, size_t len)
 	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The agent's <table>/status (publish.h), if it is there and trusted like
+ * the table: "last-scan TIME" and "rejected PATH\tERROR" lines. */
+struct ctl_agent_status {
+	char last_scan[40];
+	char (*rejected)[2][600]; /* path, error */
+	size_t n;
+};
+
+static void ctl__agent_status(const struct ctl *c, struct ctl_agent_status *st)
+{
+	char path[512], line[1300];
+	struct stat sb;
+	FILE *f;
+	int fd;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(path, sizeof(path), "%s/status", c->table);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &sb) < 0 || ldmesh_trust_check(&sb, false, geteuid()) ||
+	    !(f = fdopen(fd, "r"))) {
+		close(fd);
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *tab, *nl = strchr(line, '\n');
+
+		if (nl)
+			*nl = 0;
+		if (!strncmp(line, "last-scan ", 10)) {
+			snprintf(st->last_scan, sizeof(st->last_scan), "%.39s", line + 10);
+		} else if (!strncmp(line, "rejected ", 9) && (tab = strchr(line + 9, '\t'))) {
+			void *v = realloc(st->rejected, (st->n + 1) * sizeof(*st->rejected));
+			if (!v)
+				break;
+			st->rejected = v;
+			*tab = 0;
+			snprintf(st->rejected[st->n][0], sizeof(st->rejected[0][0]), "%.599s", line + 9);
+			snprintf(st->rejected[st->n][1], sizeof(st->rejected[0][1]), "%.599s", tab + 1);
+			st->n++;
+		}
+	}
+	fclose(f);
+}
+
 int ctl_status(const struct ctl *c)
 {
 	const struct ldmesh_snap *h = c->snap;
+	struct ctl_agent_status ag;
 	char when[32];
 
 	ctl__time(h->created_unix_ns, when, sizeof(when));
+	ctl__agent_status(c, &ag);
 	if (c->json) {
 		struct json j;
 		json_init(&j, c->out);
@@ -104,8 +155,22 @@ int ctl_status(const struct ctl *c)
 		json_key(&j, "clusterDomain"), json_str(&j, STR(h->cluster_domain));
 		json_key(&j, "node"), json_str(&j, STR(h->node_name));
 		json_key(&j, "formatVersion"), json_u64(&j, LDMESH_SNAP_VERSION_MAJOR);
+		json_key(&j, "lastScan");
+		if (ag.last_scan[0])
+			json_str(&j, ag.last_scan);
+		else
+			json_null(&j);
+		json_key(&j, "rejected"), json_open(&j, '[');
+		for (size_t i = 0; i < ag.n; i++) {
+			json_open(&j, '{');
+			json_key(&j, "path"), json_str(&j, ag.rejected[i][0]);
+			json_key(&j, "error"), json_str(&j, ag.rejected[i][1]);
+			json_close(&j, '}');
+		}
+		json_close(&j, ']');
 		json_close(&j, '}');
 		json_end(&j);
+		free(ag.rejected);
 		return 0;
 	}
 	fprintf(c->out,
@@ -121,6 +186,13 @@ int ctl_status(const struct ctl *c)
 		c->control ? c->control->agent_pid : 0, c->snap->n_services,
 		c->snap->n_endpoints, c->snap->size, STR(h->cluster_domain),
 		*STR(h->node_name) ? STR(h->node_name) : "(not set)");
+	fprintf(c->out, "last scan:   %s\n"
+			"rejected:    %zu file(s)%s\n",
+		ag.last_scan[0] ? ag.last_scan : "(unknown)", ag.n,
+		ag.n ? " (their last good version, if any, is in force)" : "");
+	for (size_t i = 0; i < ag.n; i++)
+		fprintf(c->out, "  %s\n", ag.rejected[i][1]);
+	free(ag.rejected);
 	return 0;
 }
 

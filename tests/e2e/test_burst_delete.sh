@@ -55,5 +55,5 @@ done
 check_eq "$ROUNDS rm -rf of $N files: no generation ever published a partial table" 0 "$partial"
 check "after the last return the table is whole" full
 check "the agent said it held the table" \
-	grep -q "many manifest files deleted at once" "$E2E_TMP/agent.log"
+	grep -q "holding the table" "$E2E_TMP/agent.log"
 e2e_done

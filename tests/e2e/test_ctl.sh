@@ -81,6 +81,22 @@ check_eq "resolve backend from a pod in namespace prod: not found (exit 1)" 1 "$
 check_eq "resolve a name outside the cluster: pass" pass \
 	"$(LDMESH_RESOLV_CONF=$RESOLV "$CTL" -t "$TABLE" -o json resolve example.org | json 'd["status"]')"
 
+# status shows which files are refused and why, and when the folder was
+# last read (issue 9): the agent's <table>/status
+rejected() { "$CTL" -t "$TABLE" -o json status | json '",".join(r["error"] for r in d["rejected"])'; }
+check_eq "status: nothing rejected" "" "$(rejected)"
+check_match "status: the time of the last scan" '^20[0-9][0-9]-[01][0-9]-[0-3][0-9]T' \
+	"$("$CTL" -t "$TABLE" -o json status | json 'd["lastScan"]')"
+printf 'apiVersion: v1\nkind: Service\nmetadata: {name: broken}\nspec: {ports: [{port: 99999}]}\n' |
+	e2e_put broken.yaml
+for _ in $(seq 200); do [ -n "$(rejected)" ] && break; sleep 0.05; done
+check_match "status: the refused file with its line:col error" \
+	"broken.yaml:4:23: spec.ports\[0\].port: 99999 is not a port" "$(rejected)"
+check_match "status (text): the same" "broken.yaml:4:23: spec.ports" "$("$CTL" -t "$TABLE" status)"
+rm "$MANIFESTS/broken.yaml"
+for _ in $(seq 200); do [ -z "$(rejected)" ] && break; sleep 0.05; done
+check_eq "status: a removed file is no longer rejected" "" "$(rejected)"
+
 # no table
 rc=0; out=$("$CTL" -t "$E2E_TMP/nope" status 2>&1) || rc=$?
 check_eq "no table: exit 1" 1 "$rc"
