@@ -44,6 +44,8 @@ struct k8s_meta {
 	char *name; /* metadata.name */
 	struct k8s_labels labels;
 	bool deleting;    /* metadata.deletionTimestamp is set */
+	int64_t created;  /* metadata.creationTimestamp, Unix seconds; 0 when
+	                     absent (hand-written manifests) */
 	uint32_t line, col; /* where the object's document starts (1-based) */
 };
 

@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 void mf_labels_free(struct k8s_labels *l)
 {
@@ -67,6 +69,41 @@ int mf_labels(struct mf_ctx *c, const mf_node *map, const char *path,
 			return -ENOMEM;
 	}
 	return 1;
+}
+
+int mf_parse_time(const char *s, int64_t *out)
+{
+	int y, mo, d, h, mi, sec, n = 0;
+	struct tm tm;
+	time_t t;
+
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 ||
+	    n != 19 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return -EINVAL;
+	s += n;
+	if (*s == '.') /* fractional seconds: not needed for an order */
+		for (s++; *s >= '0' && *s <= '9'; s++)
+			;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	t = timegm(&tm);
+	if (*s == 'Z' && !s[1]) {
+		*out = (int64_t)t;
+		return 0;
+	}
+	if ((*s == '+' || *s == '-') && strlen(s) == 6 && s[3] == ':') {
+		int oh, om;
+		if (sscanf(s + 1, "%2d:%2d", &oh, &om) != 2)
+			return -EINVAL;
+		*out = (int64_t)t - (*s == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+		return 0;
+	}
+	return -EINVAL;
 }
 
 void mf_meta_free(struct k8s_meta *m)
@@ -159,6 +196,17 @@ int mf_meta(struct mf_ctx *c, const mf_node *obj, enum mf_name_rule rule,
 		ret = mf_labels(c, labels, "metadata.labels", &m->labels);
 	if (ret == -ENOMEM)
 		return ret;
+
+	/* RFC 3339 as the API writes it ("2024-05-01T10:00:00Z", UTC): the
+	 * order ClusterIPs are allocated in, so a newer Service never takes
+	 * an older one's address (model.c). */
+	const char *created;
+	ret = mf_get_str(c, meta, "metadata", "creationTimestamp", &created, &at);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret == 1 && mf_parse_time(created, &m->created) < 0)
+		mf_error(c, at,
+			 "metadata.creationTimestamp: \"%.64s\" is not an RFC 3339 time", created);
 
 	/* Any timestamp at all marks a graceful deletion in progress. */
 	if (!yaml_tree_is_null(yaml_tree_map_get(meta, "deletionTimestamp")))

@@ -109,6 +109,8 @@ int mf_get_ip(struct mf_ctx *c, const mf_node *map, const char *path,
 int mf_as_ip(struct mf_ctx *c, const mf_node *n, const char *path,
 	     uint8_t out[16]);
 bool mf_ip_is_v4(const uint8_t ip[16]);
+/* RFC 3339 ("2024-05-01T10:00:00Z", "...+02:00") to Unix seconds; 0 or -EINVAL. */
+int mf_parse_time(const char *s, int64_t *out);
 
 /* Kubernetes name rules (k8s.io/apimachinery/pkg/util/validation). */
 bool mf_is_dns1123_label(const char *s);

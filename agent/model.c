@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,12 +65,21 @@ static void model__warn(struct diag *d, const char *path, const struct k8s_meta 
 /* qsort has no context argument; the model resolves on one thread. */
 static const struct svc_ref *model__sort_refs;
 
+/* Allocation order: older Services first (creationTimestamp; those
+ * without one after all that have one), then namespace and name. A newer
+ * Service then never takes an older one's address, whichever sorts first
+ * by name, and every node computes the same. */
 static int model__cmp_index(const void *pa, const void *pb)
 {
 	const struct k8s_service *a = model__sort_refs[*(const size_t *)pa].svc;
 	const struct k8s_service *b = model__sort_refs[*(const size_t *)pb].svc;
-	int c = strcmp(a->meta.ns, b->meta.ns);
+	int64_t ta = a->meta.created ? a->meta.created : INT64_MAX;
+	int64_t tb = b->meta.created ? b->meta.created : INT64_MAX;
+	int c;
 
+	if (ta != tb)
+		return ta < tb ? -1 : 1;
+	c = strcmp(a->meta.ns, b->meta.ns);
 	return c ? c : strcmp(a->meta.name, b->meta.name);
 }
 
@@ -436,16 +446,16 @@ static int model__endpoints(struct join *j, const struct svc_ref *ref,
  */
 static int model__explicit(struct join *j, struct svc_ref *refs, size_t n,
 			   struct snap_service_in *out, bool *lost,
-			   struct ipalloc *alloc, struct model_out *res)
+			   struct ipalloc *alloc, struct strmap *owner,
+			   struct model_out *res)
 {
-	struct strmap owner = { .slots = NULL };
 	char text[64];
-	int err = strmap_init(&owner, n);
+	int err = 0;
 
 	for (size_t i = 0; i < n && !err; i++) {
 		const struct k8s_service *s = refs[i].svc;
 		for (uint8_t k = 0; k < s->n_cluster_ips && k < LDMESH_MAX_CLUSTER_IPS; k++) {
-			uint32_t w = strmap_first(&owner, (const char *)s->cluster_ips[k], 16);
+			uint32_t w = strmap_first(owner, (const char *)s->cluster_ips[k], 16);
 			char cidrs[128];
 
 			/* the API server allocates from, and validates against,
@@ -480,7 +490,7 @@ static int model__explicit(struct join *j, struct svc_ref *refs, size_t n,
 				    !err; k++) {
 			err = ipalloc_reserve(alloc, s->cluster_ips[k]);
 			if (!err)
-				err = strmap_add(&owner, (const char *)s->cluster_ips[k], 16,
+				err = strmap_add(owner, (const char *)s->cluster_ips[k], 16,
 						 (uint32_t)i);
 			memcpy(out[i].cluster_ips[k], s->cluster_ips[k], 16);
 		}
@@ -488,26 +498,68 @@ static int model__explicit(struct join *j, struct svc_ref *refs, size_t n,
 			out[i].n_cluster_ips = s->n_cluster_ips < LDMESH_MAX_CLUSTER_IPS
 						       ? s->n_cluster_ips : LDMESH_MAX_CLUSTER_IPS;
 	}
-	strmap_free(&owner);
+	return err;
+}
+
+/*
+ * The address a Service was allocated by the previous resolve, if any: an
+ * allocated ClusterIP never moves while its Service exists, whatever is
+ * added or removed around it.
+ */
+static const uint8_t *model__previous_ip(const struct model_out *prev, struct strmap *by_name,
+					 const struct k8s_service *s)
+{
+	char key[MODEL_KEY_MAX];
+	size_t len;
+	uint32_t v;
+
+	if (!prev)
+		return NULL;
+	len = model__key(key, sizeof(key), s->meta.ns, s->meta.name, NULL);
+	v = len ? strmap_first(by_name, key, len) : STRMAP_END;
+	return v == STRMAP_END ? NULL : prev->services[v].cluster_ips[0];
+}
+
+static int model__prev_index(const struct model_out *prev, struct strmap *by_name)
+{
+	char key[MODEL_KEY_MAX];
+	int err = strmap_init(by_name, prev ? prev->n_services : 0);
+
+	for (size_t i = 0; prev && i < prev->n_services && !err; i++) {
+		const struct snap_service_in *p = &prev->services[i];
+		size_t len;
+
+		if (!(p->flags & LDMESH_SVC_F_ALLOCATED_IP) || p->n_cluster_ips != 1)
+			continue;
+		len = model__key(key, sizeof(key), p->ns, p->name, NULL);
+		if (len)
+			err = strmap_add(by_name, key, len, (uint32_t)i);
+	}
 	return err;
 }
 
 static int model__addresses(struct join *j, struct svc_ref *refs, size_t n,
 			    struct snap_service_in *out, bool *lost,
-			    struct model_out *res)
+			    const struct model_out *prev, struct model_out *res)
 {
+	struct strmap owner = { .slots = NULL }, by_name = { .slots = NULL };
 	struct ipalloc alloc;
+	size_t *order = NULL, n_order = 0;
+	char text[64];
 	int err = ipalloc_init(&alloc, &j->o->cidrs.v[0]);
 
 	if (err)
 		return err;
-	err = model__explicit(j, refs, n, out, lost, &alloc, res);
-	/* Allocation in (namespace, name) order, whatever the file layout:
-	 * collisions then resolve the same way on every node. */
-	size_t *order = calloc(n + 1, sizeof(*order)), n_order = 0;
-	if (!order)
+	if ((err = strmap_init(&owner, n)) ||
+	    (err = model__explicit(j, refs, n, out, lost, &alloc, &owner, res)) ||
+	    (err = model__prev_index(prev, &by_name)))
+		goto out;
+	order = calloc(n + 1, sizeof(*order));
+	if (!order) {
 		err = -ENOMEM;
-	for (size_t i = 0; i < n && !err; i++) {
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
 		const struct k8s_service *s = refs[i].svc;
 		if (!lost[i] && !s->n_cluster_ips && !s->headless &&
 		    s->type != LDMESH_SVC_EXTERNAL_NAME)
@@ -515,9 +567,42 @@ static int model__addresses(struct join *j, struct svc_ref *refs, size_t n,
 	}
 	model__sort_refs = refs;
 	qsort(order, n_order, sizeof(*order), model__cmp_index);
+	/* First every Service keeps the address it had, in allocation order
+	 * (an explicit address may have claimed it meanwhile: say whose). */
 	for (size_t k = 0; k < n_order && !err; k++) {
 		size_t i = order[k];
 		const struct k8s_service *s = refs[i].svc;
+		const uint8_t *had = model__previous_ip(prev, &by_name, s);
+
+		if (!had || !ipalloc_contains(&j->o->cidrs.v[0], had))
+			continue;
+		err = ipalloc_reserve(&alloc, had);
+		if (err == -EEXIST) {
+			uint32_t w = strmap_first(&owner, (const char *)had, 16);
+			model__warn(j->d, refs[i].path, &s->meta,
+				    "Service %s/%s loses its ClusterIP %s to Service %s/%s (%s); "
+				    "it gets another",
+				    s->meta.ns, s->meta.name, ipalloc_format(had, text, sizeof(text)),
+				    w == STRMAP_END ? "?" : refs[w].svc->meta.ns,
+				    w == STRMAP_END ? "?" : refs[w].svc->meta.name,
+				    w == STRMAP_END ? "?" : refs[w].path);
+			err = 0;
+			continue;
+		}
+		if (err)
+			break;
+		memcpy(out[i].cluster_ips[0], had, 16);
+		out[i].n_cluster_ips = 1;
+		out[i].flags |= LDMESH_SVC_F_ALLOCATED_IP;
+	}
+	/* Then new Services, oldest first: a collision is settled in favour
+	 * of the older one on every node. */
+	for (size_t k = 0; k < n_order && !err; k++) {
+		size_t i = order[k];
+		const struct k8s_service *s = refs[i].svc;
+
+		if (out[i].n_cluster_ips)
+			continue;
 		err = ipalloc_assign(&alloc, s->meta.ns, s->meta.name, out[i].cluster_ips[0]);
 		if (err == -ENOSPC) {
 			model__warn(j->d, refs[i].path, &s->meta,
@@ -530,7 +615,10 @@ static int model__addresses(struct join *j, struct svc_ref *refs, size_t n,
 		out[i].n_cluster_ips = 1;
 		out[i].flags |= LDMESH_SVC_F_ALLOCATED_IP;
 	}
+out:
 	free(order);
+	strmap_free(&owner);
+	strmap_free(&by_name);
 	ipalloc_free(&alloc);
 	return err;
 }
@@ -601,7 +689,7 @@ int model_resolve(const struct model_source *src, size_t n,
 		err = -ENOMEM;
 		goto out;
 	}
-	if ((err = model__addresses(&j, refs, n_unique, res.services, lost, &res)))
+	if ((err = model__addresses(&j, refs, n_unique, res.services, lost, prev, &res)))
 		goto out;
 	/* Services that lost an address clash are not published at all. */
 	size_t kept = 0;

@@ -1002,6 +1002,143 @@ static void test_incremental_resolve_matches_full(void **state)
 	world_free(&w);
 }
 
+/* ---- ClusterIPs never move ---------------------------------------------- */
+
+static const char *svc_text(char *buf, size_t cap, const char *name, const char *created)
+{
+	snprintf(buf, cap,
+		 "apiVersion: v1\nkind: Service\nmetadata:\n  name: %s\n%s%s%s"
+		 "spec:\n  selector: {app: %s}\n  ports: [{port: 80}]\n",
+		 name, created ? "  creationTimestamp: \"" : "", created ? created : "",
+		 created ? "\"\n" : "", name);
+	return buf;
+}
+
+static const char *ip_of(const struct model_out *out, const char *name, char text[64])
+{
+	for (size_t i = 0; i < out->n_services; i++)
+		if (!strcmp(out->services[i].name, name))
+			return ipalloc_format(out->services[i].cluster_ips[0], text, 64);
+	return NULL;
+}
+
+/*
+ * default/aa866931 hashes to default/backend's address (10.108.13.101)
+ * and sorts first by name. Issue 9 found it moved backend on a running
+ * agent. Now: older first by creationTimestamp on a fresh resolve (so every
+ * node agrees), and whatever a resolve allocated stays with its Service.
+ */
+static void test_newer_service_never_takes_an_allocated_address(void **state)
+{
+	struct model_opts o = { .cluster_domain = "cluster.local" };
+	struct model_source src[2];
+	struct model_out first, second;
+	struct tu_diag t;
+	char b1[512], b2[512], a[64], b[64];
+
+	(void)state;
+	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/12", &o.cidrs), 0);
+	tu_diag_init(&t);
+	memset(src, 0, sizeof(src));
+	src[0].path = "/m/aa.yaml";
+	src[1].path = "/m/backend.yaml";
+	svc_text(b1, sizeof(b1), "aa866931", "2025-06-01T00:00:00Z");
+	svc_text(b2, sizeof(b2), "backend", "2024-01-01T00:00:00Z");
+	assert_int_equal(manifest_load_data("aa.yaml", b1, strlen(b1), &src[0].set, &t.d), 0);
+	assert_int_equal(manifest_load_data("backend.yaml", b2, strlen(b2), &src[1].set, &t.d), 0);
+	/* a fresh node, both at once: the older Service keeps the hashed slot */
+	assert_int_equal(model_resolve(src, 2, &o, NULL, &first, &t.d), 0);
+	assert_string_equal(ip_of(&first, "backend", b), "10.108.13.101");
+	assert_string_equal(ip_of(&first, "aa866931", a), "10.108.13.102");
+	model_out_free(&first);
+
+	/* no timestamps (hand-written): a running agent keeps what it gave */
+	manifest_set_free(&src[0].set);
+	manifest_set_free(&src[1].set);
+	svc_text(b1, sizeof(b1), "aa866931", NULL);
+	svc_text(b2, sizeof(b2), "backend", NULL);
+	assert_int_equal(manifest_load_data("backend.yaml", b2, strlen(b2), &src[1].set, &t.d), 0);
+	assert_int_equal(model_resolve(&src[1], 1, &o, NULL, &first, &t.d), 0);
+	assert_string_equal(ip_of(&first, "backend", b), "10.108.13.101");
+	assert_int_equal(manifest_load_data("aa.yaml", b1, strlen(b1), &src[0].set, &t.d), 0);
+	assert_int_equal(model_resolve(src, 2, &o, &first, &second, &t.d), 0);
+	assert_string_equal(ip_of(&second, "backend", b), "10.108.13.101");
+	assert_string_equal(ip_of(&second, "aa866931", a), "10.108.13.102");
+	model_out_free(&first);
+	model_out_free(&second);
+	manifest_set_free(&src[0].set);
+	manifest_set_free(&src[1].set);
+}
+
+/*
+ * Property: Services added and removed at random, in random order, one
+ * resolve after another (as a running agent does): every Service that
+ * survives a step keeps its address. Names come from a small pool in a
+ * small CIDR (/26: 62 addresses) so collisions are the rule.
+ */
+static void test_allocated_addresses_stable_under_churn(void **state)
+{
+	enum { POOL = 40, STEPS = 300 };
+	struct model_opts o = { .cluster_domain = "cluster.local" };
+	struct model_source src[POOL];
+	struct model_out prev = { .services = NULL }, next;
+	struct tu_diag t;
+	bool present[POOL] = { false };
+	char names[POOL][16], was[POOL][64], text[512], now_ip[64];
+	uint64_t rnd = 0x9e3779b97f4a7c15ULL;
+	unsigned moved = 0, checked = 0;
+
+	(void)state;
+	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/26", &o.cidrs), 0);
+	tu_diag_init(&t);
+	memset(src, 0, sizeof(src));
+	for (int i = 0; i < POOL; i++)
+		snprintf(names[i], sizeof(names[i]), "svc-%d", i);
+	for (int step = 0; step < STEPS; step++) {
+		struct model_source live[POOL];
+		size_t n = 0;
+
+		/* flip one or two Services in or out */
+		for (int f = 0; f < 1 + (int)(rnd & 1); f++) {
+			rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17;
+			int k = (int)(rnd % POOL);
+			if (present[k]) {
+				manifest_set_free(&src[k].set);
+				present[k] = false;
+			} else {
+				svc_text(text, sizeof(text), names[k], NULL);
+				assert_int_equal(manifest_load_data(names[k], text, strlen(text),
+								    &src[k].set, &t.d), 0);
+				src[k].path = names[k];
+				present[k] = true;
+			}
+		}
+		for (int k = 0; k < POOL; k++)
+			if (present[k])
+				live[n++] = src[k];
+		assert_int_equal(model_resolve(live, n, &o, step ? &prev : NULL, &next, &t.d), 0);
+		for (int k = 0; k < POOL; k++) {
+			const char *ipt = present[k] ? ip_of(&next, names[k], now_ip) : NULL;
+			if (ipt && was[k][0]) {
+				checked++;
+				moved += strcmp(was[k], ipt) != 0;
+			}
+			snprintf(was[k], sizeof(was[k]), "%s", ipt ? ipt : "");
+		}
+		if (step)
+			model_out_free(&prev);
+		prev = next;
+	}
+	model_out_free(&prev);
+	for (int k = 0; k < POOL; k++)
+		if (present[k])
+			manifest_set_free(&src[k].set);
+	print_message("%u surviving allocations checked over %d steps, %u moved\n", checked,
+		      STEPS, moved);
+	assert_true(checked > 1000);
+	assert_int_equal(moved, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1023,6 +1160,8 @@ int main(void)
 		cmocka_unit_test(test_duplicate_service_winner_follows_path_order),
 		cmocka_unit_test(test_duplicate_cluster_ip_second_left_out),
 		cmocka_unit_test(test_cluster_ip_outside_service_cidr_left_out),
+		cmocka_unit_test(test_newer_service_never_takes_an_allocated_address),
+		cmocka_unit_test(test_allocated_addresses_stable_under_churn),
 		cmocka_unit_test(test_dual_stack_pod_ips_filtered_by_family),
 		cmocka_unit_test(test_dual_stack_allocated_from_v6_cidr),
 		cmocka_unit_test(test_many_pods_one_service),
