@@ -99,8 +99,14 @@ int agent_init(struct agent *a, const struct agent_opts *o)
 		log_error("snapshot cache: %s", strerror(-err));
 	else if (o->state && (err = laststate_open(&a->last, o->state, why, sizeof(why))))
 		log_error("%s", why);
-	else if (o->state)
+	else if (o->state) {
 		a->src.last = &a->last;
+		/* a restart keeps the addresses it allocated before: they are
+		 * the previous result of the first resolve */
+		if (laststate_load_allocations(&a->last, &a->model, &a->restored) == 0)
+			log_info("restored %zu allocated ClusterIPs from %s", a->model.n_services,
+				 o->state);
+	}
 	return err;
 }
 
@@ -176,7 +182,10 @@ int agent_publish(struct agent *a)
 	t1 = agent__now_ns(CLOCK_MONOTONIC);
 	/* Keep this resolve for the next one to reuse. */
 	model_out_free(&a->model);
+	free(a->restored);
+	a->restored = NULL;
 	a->model = out;
+	laststate_save_allocations(&a->last, &a->model, &a->allocations_hash);
 	out.in.generation = publish_next_generation(&a->pub);
 	out.in.created_unix_ns = agent__now_ns(CLOCK_REALTIME);
 	for (size_t i = 0; i < out.n_services; i++)
@@ -456,6 +465,7 @@ out:
 void agent_fini(struct agent *a)
 {
 	model_out_free(&a->model);
+	free(a->restored);
 	snap_cache_free(a->cache);
 	sources_free(&a->src);
 	laststate_close(&a->last);

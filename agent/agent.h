@@ -31,6 +31,9 @@ struct agent {
 	struct model_out model;   /* the last resolve, reused by the next */
 	struct snap_cache *cache; /* the last build's blocks */
 	uint64_t content_hash; /* of the last published snapshot's content */
+	uint64_t allocations_hash; /* of the allocations last saved */
+	char *restored;            /* strings of the allocations restored at
+	                              start, until the first resolve is done */
 	bool published_once;
 };
 

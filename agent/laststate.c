@@ -10,7 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ipalloc.h"
 #include "ldmesh/hash.h"
+#include "ldmesh/snapshot.h"
 
 /* The copy's first line: "# ldmesh last good copy of <path>\n". */
 #define LASTSTATE_TAG "# ldmesh last good copy of "
@@ -131,4 +133,106 @@ void laststate_close(struct laststate *l)
 	if (l->dir_fd >= 0)
 		close(l->dir_fd);
 	l->dir_fd = -1;
+}
+
+#define LASTSTATE_ALLOCATIONS "allocations"
+
+void laststate_save_allocations(struct laststate *l, const struct model_out *m,
+				uint64_t *hash)
+{
+	uint64_t h = 0;
+	FILE *f;
+	int fd;
+
+	if (l->dir_fd < 0)
+		return;
+	for (size_t i = 0; i < m->n_services; i++) {
+		const struct snap_service_in *s = &m->services[i];
+		if (!(s->flags & LDMESH_SVC_F_ALLOCATED_IP))
+			continue;
+		h = ldmesh_hash64(s->ns, strlen(s->ns), h);
+		h = ldmesh_hash64(s->name, strlen(s->name), h);
+		h = ldmesh_hash64(s->cluster_ips[0], 16, h);
+	}
+	if (h == *hash)
+		return;
+	fd = openat(l->dir_fd, "." LASTSTATE_ALLOCATIONS ".tmp",
+		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	for (size_t i = 0; i < m->n_services; i++) {
+		const struct snap_service_in *s = &m->services[i];
+		char text[64];
+		if (s->flags & LDMESH_SVC_F_ALLOCATED_IP)
+			fprintf(f, "%s %s %s\n", s->ns, s->name,
+				ipalloc_format(s->cluster_ips[0], text, sizeof(text)));
+	}
+	if (fclose(f) == 0 && renameat(l->dir_fd, "." LASTSTATE_ALLOCATIONS ".tmp",
+				       l->dir_fd, LASTSTATE_ALLOCATIONS) == 0)
+		*hash = h;
+	else
+		unlinkat(l->dir_fd, "." LASTSTATE_ALLOCATIONS ".tmp", 0);
+}
+
+int laststate_load_allocations(struct laststate *l, struct model_out *prev, char **buf)
+{
+	size_t cap = 0, len = 0, n = 0;
+	char chunk[65536], *text = NULL;
+	ssize_t got;
+	int fd;
+
+	memset(prev, 0, sizeof(*prev));
+	*buf = NULL;
+	if (l->dir_fd < 0)
+		return -ENOENT;
+	fd = openat(l->dir_fd, LASTSTATE_ALLOCATIONS, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -ENOENT;
+	while ((got = read(fd, chunk, sizeof(chunk))) > 0) {
+		if (len + (size_t)got + 1 > cap) {
+			char *t = realloc(text, cap = 2 * (len + (size_t)got + 1));
+			if (!t)
+				break;
+			text = t;
+		}
+		memcpy(text + len, chunk, (size_t)got);
+		len += (size_t)got;
+	}
+	close(fd);
+	if (!text)
+		return -ENOENT;
+	text[len] = 0;
+	for (size_t i = 0; i < len; i++)
+		n += text[i] == '\n';
+	prev->services = calloc(n + 1, sizeof(*prev->services));
+	if (!prev->services) {
+		free(text);
+		return -ENOMEM;
+	}
+	/* "ns name address" lines; anything else is skipped */
+	for (char *line = text, *next; line && *line; line = next) {
+		char *sp1, *sp2;
+		struct snap_service_in *s = &prev->services[prev->n_services];
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		sp1 = strchr(line, ' ');
+		sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+		if (!sp2)
+			continue;
+		*sp1 = *sp2 = 0;
+		if (manifest_parse_ip(sp2 + 1, s->cluster_ips[0]) < 0)
+			continue;
+		s->ns = line;
+		s->name = sp1 + 1;
+		s->n_cluster_ips = 1;
+		s->flags = LDMESH_SVC_F_ALLOCATED_IP;
+		prev->n_services++;
+	}
+	*buf = text;
+	return 0;
 }

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "manifest.h"
+#include "model.h"
 
 struct laststate {
 	int dir_fd; /* -1: no state kept */
@@ -37,6 +38,20 @@ int laststate_load(struct laststate *l, const char *path, struct manifest_set *o
 
 /* `path` left the folder: its copy goes too. */
 void laststate_forget(struct laststate *l, const char *path);
+
+/*
+ * The ClusterIPs the agent allocated (model.h: LDMESH_SVC_F_ALLOCATED_IP),
+ * file "allocations", one "namespace name address" line each, rewritten
+ * when the set changes (`*hash` remembers the last one written). A
+ * restarted agent resolves with them as its previous result, so its
+ * allocations are kept as a running agent's are.
+ */
+void laststate_save_allocations(struct laststate *l, const struct model_out *m,
+				uint64_t *hash);
+/* Into *prev (services with ns, name and the allocated address only),
+ * its strings in *buf (caller frees both: model_out_free, free). 0, or
+ * -ENOENT when nothing was saved. */
+int laststate_load_allocations(struct laststate *l, struct model_out *prev, char **buf);
 
 void laststate_close(struct laststate *l);
 
