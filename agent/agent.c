@@ -103,8 +103,8 @@ int agent_init(struct agent *a, const struct agent_opts *o)
 		a->src.last = &a->last;
 		/* a restart keeps the addresses it allocated before: they are
 		 * the previous result of the first resolve */
-		if (laststate_load_allocations(&a->last, &a->model, &a->restored) == 0)
-			log_info("restored %zu allocated ClusterIPs from %s", a->model.n_services,
+		if (laststate_load_allocations(&a->last, &a->model) == 0)
+			log_info("restored %zu allocated ClusterIPs from %s", a->model.n_allocs,
 				 o->state);
 	}
 	return err;
@@ -182,8 +182,6 @@ int agent_publish(struct agent *a)
 	t1 = agent__now_ns(CLOCK_MONOTONIC);
 	/* Keep this resolve for the next one to reuse. */
 	model_out_free(&a->model);
-	free(a->restored);
-	a->restored = NULL;
 	a->model = out;
 	laststate_save_allocations(&a->last, &a->model, &a->allocations_hash);
 	out.in.generation = publish_next_generation(&a->pub);
@@ -465,7 +463,6 @@ out:
 void agent_fini(struct agent *a)
 {
 	model_out_free(&a->model);
-	free(a->restored);
 	snap_cache_free(a->cache);
 	sources_free(&a->src);
 	laststate_close(&a->last);

@@ -32,8 +32,6 @@ struct agent {
 	struct snap_cache *cache; /* the last build's blocks */
 	uint64_t content_hash; /* of the last published snapshot's content */
 	uint64_t allocations_hash; /* of the allocations last saved */
-	char *restored;            /* strings of the allocations restored at
-	                              start, until the first resolve is done */
 	bool published_once;
 };
 

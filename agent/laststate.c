@@ -146,13 +146,9 @@ void laststate_save_allocations(struct laststate *l, const struct model_out *m,
 
 	if (l->dir_fd < 0)
 		return;
-	for (size_t i = 0; i < m->n_services; i++) {
-		const struct snap_service_in *s = &m->services[i];
-		if (!(s->flags & LDMESH_SVC_F_ALLOCATED_IP))
-			continue;
-		h = ldmesh_hash64(s->ns, strlen(s->ns), h);
-		h = ldmesh_hash64(s->name, strlen(s->name), h);
-		h = ldmesh_hash64(s->cluster_ips[0], 16, h);
+	for (size_t i = 0; i < m->n_allocs; i++) {
+		h = ldmesh_hash64(m->alloc_keys + m->allocs[i].key, m->allocs[i].key_len, h);
+		h = ldmesh_hash64(m->allocs[i].ip, 16, h);
 	}
 	if (h == *hash)
 		return;
@@ -163,12 +159,12 @@ void laststate_save_allocations(struct laststate *l, const struct model_out *m,
 			close(fd);
 		return;
 	}
-	for (size_t i = 0; i < m->n_services; i++) {
-		const struct snap_service_in *s = &m->services[i];
+	for (size_t i = 0; i < m->n_allocs; i++) {
+		const char *ns = m->alloc_keys + m->allocs[i].key; /* "ns\0name" */
 		char text[64];
-		if (s->flags & LDMESH_SVC_F_ALLOCATED_IP)
-			fprintf(f, "%s %s %s\n", s->ns, s->name,
-				ipalloc_format(s->cluster_ips[0], text, sizeof(text)));
+
+		fprintf(f, "%s %.*s %s\n", ns, (int)(m->allocs[i].key_len - strlen(ns) - 1),
+			ns + strlen(ns) + 1, ipalloc_format(m->allocs[i].ip, text, sizeof(text)));
 	}
 	if (fclose(f) == 0 && renameat(l->dir_fd, "." LASTSTATE_ALLOCATIONS ".tmp",
 				       l->dir_fd, LASTSTATE_ALLOCATIONS) == 0)
@@ -177,7 +173,7 @@ void laststate_save_allocations(struct laststate *l, const struct model_out *m,
 		unlinkat(l->dir_fd, "." LASTSTATE_ALLOCATIONS ".tmp", 0);
 }
 
-int laststate_load_allocations(struct laststate *l, struct model_out *prev, char **buf)
+int laststate_load_allocations(struct laststate *l, struct model_out *prev)
 {
 	size_t cap = 0, len = 0, n = 0;
 	char chunk[65536], *text = NULL;
@@ -185,7 +181,6 @@ int laststate_load_allocations(struct laststate *l, struct model_out *prev, char
 	int fd;
 
 	memset(prev, 0, sizeof(*prev));
-	*buf = NULL;
 	if (l->dir_fd < 0)
 		return -ENOENT;
 	fd = openat(l->dir_fd, LASTSTATE_ALLOCATIONS, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -207,15 +202,16 @@ int laststate_load_allocations(struct laststate *l, struct model_out *prev, char
 	text[len] = 0;
 	for (size_t i = 0; i < len; i++)
 		n += text[i] == '\n';
-	prev->services = calloc(n + 1, sizeof(*prev->services));
-	if (!prev->services) {
+	prev->allocs = calloc(n + 2, sizeof(*prev->allocs));
+	if (!prev->allocs) {
 		free(text);
 		return -ENOMEM;
 	}
-	/* "ns name address" lines; anything else is skipped */
+	/* "ns name address" lines become "ns\0name" keys in place; anything
+	 * malformed is skipped */
 	for (char *line = text, *next; line && *line; line = next) {
+		struct model_alloc *a = &prev->allocs[prev->n_allocs];
 		char *sp1, *sp2;
-		struct snap_service_in *s = &prev->services[prev->n_services];
 
 		next = strchr(line, '\n');
 		if (next)
@@ -225,14 +221,12 @@ int laststate_load_allocations(struct laststate *l, struct model_out *prev, char
 		if (!sp2)
 			continue;
 		*sp1 = *sp2 = 0;
-		if (manifest_parse_ip(sp2 + 1, s->cluster_ips[0]) < 0)
+		if (manifest_parse_ip(sp2 + 1, a->ip) < 0)
 			continue;
-		s->ns = line;
-		s->name = sp1 + 1;
-		s->n_cluster_ips = 1;
-		s->flags = LDMESH_SVC_F_ALLOCATED_IP;
-		prev->n_services++;
+		a->key = (uint32_t)(line - text);
+		a->key_len = (uint32_t)(sp2 - line);
+		prev->n_allocs++;
 	}
-	*buf = text;
+	prev->alloc_keys = text;
 	return 0;
 }

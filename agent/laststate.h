@@ -48,10 +48,9 @@ void laststate_forget(struct laststate *l, const char *path);
  */
 void laststate_save_allocations(struct laststate *l, const struct model_out *m,
 				uint64_t *hash);
-/* Into *prev (services with ns, name and the allocated address only),
- * its strings in *buf (caller frees both: model_out_free, free). 0, or
- * -ENOENT when nothing was saved. */
-int laststate_load_allocations(struct laststate *l, struct model_out *prev, char **buf);
+/* Into prev->allocs (a result with allocations only; model_out_free
+ * releases it). 0, or -ENOENT when nothing was saved. */
+int laststate_load_allocations(struct laststate *l, struct model_out *prev);
 
 void laststate_close(struct laststate *l);
 

@@ -513,29 +513,51 @@ static const uint8_t *model__previous_ip(const struct model_out *prev, struct st
 	size_t len;
 	uint32_t v;
 
-	if (!prev)
+	if (!prev || !prev->n_allocs)
 		return NULL;
 	len = model__key(key, sizeof(key), s->meta.ns, s->meta.name, NULL);
 	v = len ? strmap_first(by_name, key, len) : STRMAP_END;
-	return v == STRMAP_END ? NULL : prev->services[v].cluster_ips[0];
+	return v == STRMAP_END ? NULL : prev->allocs[v].ip;
 }
 
 static int model__prev_index(const struct model_out *prev, struct strmap *by_name)
 {
-	char key[MODEL_KEY_MAX];
-	int err = strmap_init(by_name, prev ? prev->n_services : 0);
+	int err = strmap_init(by_name, prev ? prev->n_allocs : 0);
 
-	for (size_t i = 0; prev && i < prev->n_services && !err; i++) {
-		const struct snap_service_in *p = &prev->services[i];
+	for (size_t i = 0; prev && i < prev->n_allocs && !err; i++)
+		err = strmap_add(by_name, prev->alloc_keys + prev->allocs[i].key,
+				 prev->allocs[i].key_len, (uint32_t)i);
+	return err;
+}
+
+/* res->allocs: this result's allocations, in memory of its own. */
+static int model__record_allocs(struct model_out *res)
+{
+	size_t n = 0, bytes = 0, off = 0;
+
+	for (size_t i = 0; i < res->n_services; i++)
+		if (res->services[i].flags & LDMESH_SVC_F_ALLOCATED_IP) {
+			n++;
+			bytes += strlen(res->services[i].ns) + strlen(res->services[i].name) + 2;
+		}
+	res->allocs = calloc(n + 1, sizeof(*res->allocs));
+	res->alloc_keys = malloc(bytes + 1);
+	if (!res->allocs || !res->alloc_keys)
+		return -ENOMEM;
+	for (size_t i = 0; i < res->n_services; i++) {
+		const struct snap_service_in *s = &res->services[i];
 		size_t len;
 
-		if (!(p->flags & LDMESH_SVC_F_ALLOCATED_IP) || p->n_cluster_ips != 1)
+		if (!(s->flags & LDMESH_SVC_F_ALLOCATED_IP))
 			continue;
-		len = model__key(key, sizeof(key), p->ns, p->name, NULL);
-		if (len)
-			err = strmap_add(by_name, key, len, (uint32_t)i);
+		len = model__key(res->alloc_keys + off, bytes + 1 - off, s->ns, s->name, NULL);
+		res->allocs[res->n_allocs].key = (uint32_t)off;
+		res->allocs[res->n_allocs].key_len = (uint32_t)len;
+		memcpy(res->allocs[res->n_allocs].ip, s->cluster_ips[0], 16);
+		res->n_allocs++;
+		off += len + 1;
 	}
-	return err;
+	return 0;
 }
 
 static int model__addresses(struct join *j, struct svc_ref *refs, size_t n,
@@ -709,6 +731,8 @@ int model_resolve(const struct model_source *src, size_t n,
 		if ((err = model__endpoints(&j, &refs[i], &res.services[i], &pm)))
 			goto out;
 
+	if ((err = model__record_allocs(&res)))
+		goto out;
 	res.in = (struct snap_input){
 		.cluster_domain = o->cluster_domain,
 		.node_name = o->node_name,
@@ -746,5 +770,7 @@ void model_out_free(struct model_out *out)
 	}
 	free(out->services);
 	free(out->ports);
+	free(out->allocs);
+	free(out->alloc_keys);
 	memset(out, 0, sizeof(*out));
 }

@@ -36,12 +36,22 @@ struct model_opts {
  * naming its inputs (its object, the slices or pods it was joined with, its
  * addresses), so unchanged services can be reused from one resolve to the
  * next and by the snapshot builder's cache. */
+/* An allocated ClusterIP, by "namespace\0name" (the result's own copy:
+ * the next resolve reads it after the sources it came from changed). */
+struct model_alloc {
+	uint32_t key, key_len; /* in alloc_keys */
+	uint8_t ip[16];
+};
+
 struct model_out {
 	struct snap_input in;
 	struct snap_service_in *services;
 	size_t n_services;
 	struct snap_port_in *ports; /* every service's ports, one block */
 	unsigned conflicts;        /* duplicates and address clashes reported */
+	struct model_alloc *allocs; /* every allocated ClusterIP, owned */
+	size_t n_allocs;
+	char *alloc_keys;
 };
 
 /*
