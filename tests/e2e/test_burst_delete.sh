@@ -49,7 +49,25 @@ for r in $(seq "$ROUNDS"); do
 		partial=$((partial + 1))
 		e2e_log "round $r: generation $(e2e_gen) (was $g) holds $(services) services"
 	fi
+	# the folder comes back: wait until the agent has read all of it (a
+	# publish, or "no change" for identical content, after the last file)
+	# so the next round deletes a folder the agent knows whole. While a
+	# folder is being refilled its content is published as it appears;
+	# that is population, not the deletion this test is about.
+	last="svc-$((N - 1))\.yaml"
+	read_before=$(grep -c "changed: .*/$last" "$E2E_TMP/agent.log" || true)
 	fill
+	for _ in $(seq 1200); do
+		# the line of this round's read of the last file, and of the
+		# last publish (or "no change"): done when the second follows
+		read_at=$( (grep -n "changed: .*/$last" "$E2E_TMP/agent.log" || true) |
+			sed -n "$((read_before + 1))p" | cut -d: -f1)
+		done_at=$( (grep -nE "no change; generation|published generation" "$E2E_TMP/agent.log" || true) |
+			tail -n1 | cut -d: -f1)
+		[ -n "$read_at" ] && [ -n "$done_at" ] && [ "$done_at" -gt "$read_at" ] &&
+			[ "$(services)" = "$N" ] && break
+		sleep 0.05
+	done
 	full || e2e_log "round $r: the folder's return was not published in 60 s"
 done
 check_eq "$ROUNDS rm -rf of $N files: no generation ever published a partial table" 0 "$partial"
