@@ -3,10 +3,8 @@
 #include "state.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <sys/mman.h>
 
 #include "real.h"
 #include "rng.h"
@@ -23,26 +21,14 @@ static atomic_int state__mode;
 static pthread_once_t state__once = PTHREAD_ONCE_INIT;
 static __thread int state__initialising LDMESH_TLS_IE;
 
-/* The table's syscalls. close() goes through real.close: a plain call from
- * inside this library binds to our own exported close hook. */
-static int state__openat(int dirfd, const char *path, int flags)
-{
-	return openat(dirfd, path, flags);
-}
+/* The table's syscalls: libc's, but close() through real.close: a plain
+ * close from inside this library binds to our own exported hook. */
+static struct ldmesh_reader_sys state__sys;
 
 static int state__close(int fd)
 {
 	return real.close(fd);
 }
-
-static const struct ldmesh_reader_sys state__sys = {
-	.openat = state__openat,
-	.fstat = fstat,
-	.fstatat = fstatat,
-	.mmap = mmap,
-	.munmap = munmap,
-	.close = state__close,
-};
 
 static void state__after_fork_child(void)
 {
@@ -85,6 +71,8 @@ static void state__init(void)
 	if (!c->disabled) {
 		trace_init(c);
 		rng_init();
+		state__sys = ldmesh_reader_libc;
+		state__sys.close = state__close;
 		if (ldmesh_table_init(&state__g.table, c->table_dir, &state__sys,
 				      trace_table_event, NULL) == 0 &&
 		    pthread_atfork(NULL, NULL, state__after_fork_child) == 0)
