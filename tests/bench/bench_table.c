@@ -9,7 +9,8 @@
  *  3. manifest edit -> new generation visible to a reader, with the real
  *     agent binary over 10k services in files.
  *
- * --quick stops at 10k services; --edit-only runs only the edit part;
+ * --quick stops at 10k services; --edit-only [N [EPS]] runs only the edit
+ * part (N services of EPS endpoints, one file each; default 10000 x 10);
  * --switch-only stops after the cost of a new generation in a process.
  *
  * No network traffic: everything is in memory or in a temporary folder.
@@ -37,6 +38,8 @@
 
 #define EPS_PER_SVC 10
 #define SVCS_PER_FILE 1000
+#define EDIT_TABLE_HEAD "| services x endpoints | services per file | edits | median | p90 | max " \
+	"| agent RSS MB | agent peak RSS MB |\n|---|---|---|---|---|---|---|---|\n"
 
 static double now_s(void)
 {
@@ -272,7 +275,27 @@ static void write_file(const char *path, const char *text, size_t len)
 }
 
 
-static void bench_edit(const char *agent, unsigned n, unsigned per_file)
+/* The agent's resident set now and at its peak, in MB (/proc/PID/status). */
+static void agent_rss(pid_t pid, double *rss, double *hwm)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	*rss = *hwm = 0;
+	if (!(f = fopen(path, "r")))
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long kb;
+		if (sscanf(line, "VmRSS: %lu", &kb) == 1)
+			*rss = (double)kb / 1024;
+		else if (sscanf(line, "VmHWM: %lu", &kb) == 1)
+			*hwm = (double)kb / 1024;
+	}
+	fclose(f);
+}
+
+static void bench_edit(const char *agent, unsigned n, unsigned per_file, unsigned eps)
 {
 	char dir[] = "/tmp/ldmesh-bench-XXXXXX", table[512], path[600];
 	size_t cap = (size_t)SVCS_PER_FILE * 4096;
@@ -288,8 +311,8 @@ static void bench_edit(const char *agent, unsigned n, unsigned per_file)
 	for (unsigned f = 0; f * per_file < n; f++) {
 		size_t len = 0;
 		for (unsigned i = f * per_file; i < n && i < (f + 1) * per_file; i++)
-			len += gen_service(text + len, cap - len, i, EPS_PER_SVC);
-		snprintf(path, sizeof(path), "%s/m/%05u.yaml", dir, f);
+			len += gen_service(text + len, cap - len, i, eps);
+		snprintf(path, sizeof(path), "%s/m/%06u.yaml", dir, f);
 		write_file(path, text, len);
 	}
 	snprintf(path, sizeof(path), "%s/m", dir);
@@ -318,13 +341,13 @@ static void bench_edit(const char *agent, unsigned n, unsigned per_file)
 		die("agent did not publish", ETIMEDOUT);
 	for (int i = 0; i < 6000 && !__atomic_load_n(&c->generation, __ATOMIC_ACQUIRE); i++)
 		usleep(10000);
-	snprintf(path, sizeof(path), "%s/m/00000.yaml", dir);
+	snprintf(path, sizeof(path), "%s/m/000000.yaml", dir);
 	for (int r = 0; r < rounds; r++) {
 		uint64_t before = __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE);
 		size_t len = 0;
 		/* The edit: one service of the file gains or loses an endpoint. */
 		for (unsigned i = 0; i < per_file && i < n; i++)
-			len += gen_service(text + len, cap - len, i, EPS_PER_SVC + (i == 0 ? (unsigned)(r & 1) : 0));
+			len += gen_service(text + len, cap - len, i, eps + (i == 0 ? (unsigned)(~r & 1) : 0));
 		double t0 = now_s();
 		write_file(path, text, len);
 		double t1 = t0;
@@ -338,11 +361,13 @@ static void bench_edit(const char *agent, unsigned n, unsigned per_file)
 		lat[r] = (t1 - t0) * 1e3;
 		usleep(20000);
 	}
+	double rss, hwm;
+	agent_rss(pid, &rss, &hwm);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	qsort(lat, (size_t)rounds, sizeof(lat[0]), cmp_double);
-	printf("| %u | %u | %d | %.2f | %.2f | %.2f |\n", n, per_file, rounds,
-	       lat[rounds / 2], lat[rounds * 9 / 10], lat[rounds - 1]);
+	printf("| %u x %u | %u | %d | %.2f | %.2f | %.2f | %.0f | %.0f |\n", n, eps, per_file, rounds,
+	       lat[rounds / 2], lat[rounds * 9 / 10], lat[rounds - 1], rss, hwm);
 	free(text);
 	char cmd[700];
 	snprintf(cmd, sizeof(cmd), "chattr -R -i %s 2>/dev/null; rm -rf %s", dir, dir);
@@ -361,8 +386,10 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "--quick"))
 		n_sizes = 2;
 	if (argc > 1 && !strcmp(argv[1], "--edit-only")) {
-		printf("| services | services per file | edits | median | p90 | max |\n|---|---|---|---|---|---|\n");
-		bench_edit(agent, 10000, 1);
+		unsigned n = argc > 2 ? (unsigned)atoi(argv[2]) : 10000;
+		unsigned eps = argc > 3 ? (unsigned)atoi(argv[3]) : EPS_PER_SVC;
+		printf(EDIT_TABLE_HEAD);
+		bench_edit(agent, n ? n : 10000, 1, eps);
 		return 0;
 	}
 	printf("## snapshot build (%d endpoints per service)\n\n", EPS_PER_SVC);
@@ -400,8 +427,8 @@ int main(int argc, char **argv)
 		built_free(&keep[k]);
 	}
 	printf("\n## manifest edit -> new generation visible (ms, from write() to the control page moving)\n\n");
-	printf("| services | services per file | edits | median | p90 | max |\n|---|---|---|---|---|---|\n");
-	bench_edit(agent, 10000, 1);
-	bench_edit(agent, 10000, SVCS_PER_FILE);
+	printf(EDIT_TABLE_HEAD);
+	bench_edit(agent, 10000, 1, EPS_PER_SVC);
+	bench_edit(agent, 10000, SVCS_PER_FILE, EPS_PER_SVC);
 	return 0;
 }
