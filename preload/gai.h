@@ -25,6 +25,7 @@ struct gai_tuple {
 	uint16_t port; /* host order */
 };
 
+#ifdef __GLIBC__
 /* glibc's DEPRECATED_AI_IDN: the two retired IDN flags (0x100, 0x200), still
  * accepted and ignored; spelt as a number because the names now warn. */
 #define GAI_DEPRECATED_IDN 0x0300
@@ -33,6 +34,13 @@ struct gai_tuple {
 	(AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_ADDRCONFIG |       \
 	 AI_V4MAPPED | AI_NUMERICSERV | AI_ALL | AI_IDN | AI_CANONIDN |     \
 	 GAI_DEPRECATED_IDN)
+#else
+/* musl accepts the POSIX flags alone (no IDN): anything else is
+ * EAI_BADFLAGS from its getaddrinfo, so such a call is left to it. */
+#define GAI_KNOWN_FLAGS                                                     \
+	(AI_PASSIVE | AI_CANONNAME | AI_NUMERICHOST | AI_ADDRCONFIG |       \
+	 AI_V4MAPPED | AI_NUMERICSERV | AI_ALL)
+#endif
 
 /* glibc's hints when the caller passes NULL (AI_DEFAULT). */
 #define GAI_DEFAULT_FLAGS (AI_V4MAPPED | AI_ADDRCONFIG)

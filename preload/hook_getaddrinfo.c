@@ -6,10 +6,15 @@
  * which then also produces glibc's own error codes.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <resolv.h>
+#include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "gai.h"
 #include "lookup.h"
@@ -61,6 +66,7 @@ static bool hook_gai__lookup(struct preload_state *st, const char *name,
 	return true;
 }
 
+#ifdef __GLIBC__
 /*
  * The real getaddrinfo without the resolv.conf search list, for a name the
  * table already knows is in none of the (cluster) search domains. glibc's
@@ -83,6 +89,96 @@ static int hook_gai__real_no_search(const char *name, const char *service,
 	_res.options = saved;
 	return rc;
 }
+#else
+static bool hook_gai__blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* Whether one /etc/hosts line names `name` (case-insensitively, as musl
+ * compares): the address, then the names, up to a comment. */
+static bool hook_gai__hosts_line(const char *line, size_t n, const char *name, size_t len)
+{
+	size_t i = 0, word = 0;
+
+	for (size_t k = 0; k < n; k++)
+		if (line[k] == '#') {
+			n = k;
+			break;
+		}
+	while (i < n) {
+		size_t start;
+		while (i < n && hook_gai__blank(line[i]))
+			i++;
+		start = i;
+		while (i < n && !hook_gai__blank(line[i]))
+			i++;
+		if (i > start && word++ && i - start == len && !strncasecmp(line + start, name, len))
+			return true;
+	}
+	return false;
+}
+
+/* Whether /etc/hosts names `name`. Read in pieces without stdio (no
+ * allocation); a line longer than the buffer is cut, as musl cuts at 512. */
+static bool hook_gai__in_hosts(const char *name)
+{
+	char buf[4096];
+	size_t have = 0, len = strlen(name);
+	bool found = false, eof = false;
+	int fd = open("/etc/hosts", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return false;
+	while (!found && (!eof || have)) {
+		char *nl;
+		if (!eof && have < sizeof(buf)) {
+			ssize_t r = read(fd, buf + have, sizeof(buf) - have);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				eof = true;
+			else
+				have += (size_t)r;
+		}
+		nl = memchr(buf, '\n', have);
+		if (!nl && !eof && have < sizeof(buf))
+			continue;
+		size_t n = nl ? (size_t)(nl - buf) : have;
+		found = hook_gai__hosts_line(buf, n, name, len);
+		n = nl ? n + 1 : have;
+		memmove(buf, buf + n, have - n);
+		have -= n;
+	}
+	real.close(fd);
+	return found;
+}
+
+/*
+ * The same for musl, whose getaddrinfo reads resolv.conf itself and has no
+ * _res to steer. Its order is an address literal, then /etc/hosts, then
+ * DNS; a name ending in a dot is its request for global scope (no search
+ * list), but its hosts lookup compares the name as written. So literals and
+ * names in /etc/hosts go as they are (DNS is never asked for them), and
+ * anything else as an absolute name.
+ */
+static int hook_gai__real_no_search(const char *name, const char *service,
+				    const struct addrinfo *hints,
+				    struct addrinfo **res)
+{
+	char absolute[256];
+	struct in_addr v4;
+	size_t len = strlen(name);
+
+	if (!len || name[len - 1] == '.' || len + 2 > sizeof(absolute) ||
+	    strchr(name, ':') || inet_aton(name, &v4) || hook_gai__in_hosts(name))
+		return real.getaddrinfo(name, service, hints, res);
+	memcpy(absolute, name, len);
+	absolute[len] = '.';
+	absolute[len + 1] = 0;
+	return real.getaddrinfo(absolute, service, hints, res);
+}
+#endif
 
 LDMESH_EXPORT int getaddrinfo(const char *name, const char *service,
 			      const struct addrinfo *hints,

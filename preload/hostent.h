@@ -13,6 +13,15 @@
 #include "export.h"
 #include "lookup.h"
 
+/* glibc's h_errno values for "see errno" and "no error"; musl's netdb.h
+ * has neither, and its callers test the return value (ERANGE) alone. */
+#ifndef NETDB_INTERNAL
+#define NETDB_INTERNAL (-1)
+#endif
+#ifndef NETDB_SUCCESS
+#define NETDB_SUCCESS 0
+#endif
+
 /* Enough for any answer: pointers, addresses and the name, plus alignment. */
 #define HOSTENT_BUF_MAX                                                     \
 	(sizeof(char *) * (LOOKUP_MAX_ADDRS + 3) + LOOKUP_MAX_ADDRS * 16 + \

@@ -14,7 +14,8 @@ atomic_int trace_fd = -1;
 static atomic_int trace__pid;
 static bool trace__own_fd; /* a LDMESH_TRACE_FILE we opened, not stderr */
 
-static void trace__unwind_init(void);
+/* NULL when stack traces work, else why not (one trace line says it). */
+static const char *trace__unwind_init(void);
 
 void trace_set_fd(int fd, int pid)
 {
@@ -37,9 +38,16 @@ void trace_init(const struct preload_config *c)
 		else
 			trace__own_fd = true;
 	}
-	if (c->trace == CONFIG_TRACE_STACK)
-		trace__unwind_init();
 	trace_set_fd(fd, (int)getpid());
+	if (c->trace == CONFIG_TRACE_STACK) {
+		const char *why = trace__unwind_init();
+		if (why) {
+			struct trace_line l;
+			trace_begin(&l, "stack traces unavailable: ");
+			trace_str(&l, why);
+			trace_emit(&l);
+		}
+	}
 }
 
 void trace_after_fork(void)
@@ -295,7 +303,7 @@ static struct {
 	trace_unw_get_reg_fn get_reg;
 } trace__unw;
 
-static void trace__unwind_init(void)
+static const char *trace__unwind_init(void)
 {
 	/*
 	 * RTLD_LOCAL and only on request: linked into every process,
@@ -305,7 +313,7 @@ static void trace__unwind_init(void)
 	void *h = dlopen("libunwind.so.8", RTLD_LAZY | RTLD_LOCAL);
 
 	if (!h)
-		return;
+		return "libunwind.so.8 could not be loaded";
 	trace__unw.getcontext = (trace_unw_getcontext_fn)dlsym(
 		h, TRACE__STR(unw_tdep_getcontext));
 	trace__unw.init_local =
@@ -317,8 +325,11 @@ static void trace__unwind_init(void)
 		(trace_unw_get_reg_fn)dlsym(h, TRACE__STR(unw_get_reg));
 	if (!trace__unw.getcontext || !trace__unw.init_local ||
 	    !trace__unw.step || !trace__unw.get_proc_name ||
-	    !trace__unw.get_reg)
+	    !trace__unw.get_reg) {
 		trace__unw.getcontext = NULL;
+		return "libunwind.so.8 lacks the unw_* functions";
+	}
+	return NULL;
 }
 
 void __attribute__((noinline)) trace_stack(unsigned skip)
@@ -367,8 +378,9 @@ void __attribute__((noinline)) trace_stack(unsigned skip)
 		trace__write(out, used);
 }
 #else
-static void trace__unwind_init(void)
+static const char *trace__unwind_init(void)
 {
+	return "built without libunwind (the musl library has none)";
 }
 
 void trace_stack(unsigned skip)

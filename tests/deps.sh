@@ -5,6 +5,8 @@
 LDMESH_PACKAGES=(
   # build
   cmake make gcc pkg-config libyaml-dev libcmocka-dev libunwind-dev
+  # libldmesh-musl.so (musl-gcc) and the musl client of its test
+  musl-tools
   # end-to-end tests and the demo: namespaces, real servers and clients
   iproute2 util-linux procps curl python3 redis-server redis-tools
   # chattr: published snapshots are immutable; tests lift that to clean up

@@ -26,6 +26,7 @@ LDMESH_BUILD=${LDMESH_BUILD:-$LDMESH_SRC/build}
 AGENT=$LDMESH_BUILD/agent/ldmesh-agent
 CTL=$LDMESH_BUILD/agent/ldmeshctl
 LIB=$LDMESH_BUILD/preload/libldmesh.so
+MUSL_LIB=$LDMESH_BUILD/preload/libldmesh-musl.so # built where musl-gcc is
 # An ASan build's preload needs the ASan runtime loaded before it (tests/run.sh
 # sets LDMESH_ASAN_RUNTIME to gcc's libasan.so for that pass).
 PRELOAD=${LDMESH_ASAN_RUNTIME:+$LDMESH_ASAN_RUNTIME:}$LIB
