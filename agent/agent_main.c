@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "ldmesh/version.h"
 #include "log.h"
 
 static void usage(FILE *f)
@@ -31,7 +32,8 @@ static void usage(FILE *f)
 	      "      --once                publish once and exit\n"
 	      "      --check               validate the folder, print every problem, exit 1 if any\n"
 	      "  -v, --verbose             log every change and skipped document\n"
-	      "  -h, --help                this text\n", f);
+	      "  -h, --help                this text\n"
+	      "      --version             print the version and exit\n", f);
 }
 
 /* "Cluster.Local." -> "cluster.local": the name index is lower-cased and
@@ -56,7 +58,7 @@ static int normalize_domain(char *d)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CIDR = 256, OPT_DOMAIN, OPT_ONCE, OPT_CHECK, OPT_STATE };
+	enum { OPT_CIDR = 256, OPT_DOMAIN, OPT_ONCE, OPT_CHECK, OPT_STATE, OPT_VERSION };
 	static const struct option longopts[] = {
 		{ "manifests", required_argument, NULL, 'm' },
 		{ "table", required_argument, NULL, 't' },
@@ -68,6 +70,7 @@ int main(int argc, char **argv)
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent_opts o = { .table = LDMESH_TABLE_DEFAULT };
@@ -89,6 +92,10 @@ int main(int argc, char **argv)
 		case OPT_CHECK: check = true; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
+		case OPT_VERSION:
+			printf("ldmesh-agent %s (table format %d.%d)\n", LDMESH_VERSION,
+			       LDMESH_SNAP_VERSION_MAJOR, LDMESH_SNAP_VERSION_MINOR);
+			return 0;
 		default: usage(stderr); return 2;
 		}
 	}

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "ldmesh/version.h"
 
 static void usage(FILE *f)
 {
@@ -21,7 +22,8 @@ static void usage(FILE *f)
 	      "                       the backends a connect to that address chooses from\n"
 	      "\n"
 	      "  -t, --table PATH     table directory (default $LDMESH_TABLE or " LDMESH_TABLE_DEFAULT ")\n"
-	      "  -o, --output json    machine-readable output\n", f);
+	      "  -o, --output json    machine-readable output\n"
+	      "  --version            print the version and exit\n", f);
 }
 
 struct ctl_load {
@@ -46,6 +48,7 @@ int main(int argc, char **argv)
 		{ "table", required_argument, NULL, 't' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct ldmesh_table table;
@@ -68,6 +71,10 @@ int main(int argc, char **argv)
 			c.json = true;
 			break;
 		case 'h': usage(stdout); return 0;
+		case 'V':
+			printf("ldmeshctl %s (table format %d.%d)\n", LDMESH_VERSION,
+			       LDMESH_SNAP_VERSION_MAJOR, LDMESH_SNAP_VERSION_MINOR);
+			return 0;
 		default: usage(stderr); return 2;
 		}
 	}
