@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* socket(): remember the type of IP sockets (socktype.h). */
+/*
+ * socket(): remember the type of IP sockets (socktype.h), and forget what
+ * the number named before: a new socket on fd N means the old N is gone,
+ * whether or not we saw it close (libuv, and so node, closes with a raw
+ * close syscall; the stale redirect would otherwise pin every later
+ * connect on that number to the first backend).
+ */
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <sys/socket.h>
 
+#include "fdmap.h"
 #include "real.h"
 #include "socktype.h"
 #include "state.h"
@@ -19,7 +26,9 @@ LDMESH_EXPORT int socket(int domain, int type, int protocol)
 	if (!(ip ? state_get() : state_peek()))
 		return real.socket(domain, type, protocol);
 	fd = real.socket(domain, type, protocol);
-	if (fd >= 0)
+	if (fd >= 0) {
+		fdmap_clear(fd);
 		socktype_set(fd, domain, type, protocol);
+	}
 	return fd;
 }
