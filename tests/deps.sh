@@ -19,6 +19,10 @@ LDMESH_PACKAGES=(
   iptables nftables dnsmasq-base gnuplot-nox
 )
 
+# The runtime matrix (tests/e2e/test_rt_*.sh): real programs of each kind
+# under the preload. tests/run.sh installs these; the demo does not need them.
+LDMESH_TEST_PACKAGES=(nginx postgresql postgresql-client openjdk-17-jdk-headless nodejs)
+
 ldmesh_deps() {
   local missing=() pkg
   for pkg in "${LDMESH_PACKAGES[@]}" "$@"; do
