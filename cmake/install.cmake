@@ -1,13 +1,13 @@
 # What `cmake --install` puts under a prefix, and the .deb `cpack -G DEB`
 # makes of it:
-#   bin/      ldmesh-agent, ldmeshctl
+#   bin/      ldmesh-agent, ldmeshctl, ldmesh-exec
 #   lib/      libldmesh.so (glibc programs), libldmesh-musl.so (musl programs,
 #             where musl-gcc built it), libldmesh_reader.a (the table reader
 #             for tools of one's own) and pkgconfig/ldmesh.pc
 #   include/  ldmesh/*.h: the snapshot format and the reader API
 #   share/doc/ldmesh/  README.md and the examples (DaemonSet, manifests)
 
-install(TARGETS ldmesh-agent ldmeshctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS ldmesh-agent ldmeshctl ldmesh-exec RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(TARGETS ldmesh LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS ldmesh_reader ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 if(LDMESH_MUSL_LIB)

@@ -120,3 +120,13 @@ void real_init(void)
 {
 	pthread_once(&real__once, real__init_once);
 }
+
+static void real__init_unhooked_once(void)
+{
+	real.close = close;
+}
+
+void real_init_unhooked(void)
+{
+	pthread_once(&real__once, real__init_unhooked_once);
+}

@@ -64,6 +64,13 @@ extern struct real_fns real LDMESH_HIDDEN;
  * this library: a hook calling itself would recurse until the stack ends. */
 void real_init(void) LDMESH_HIDDEN;
 
+/* Instead, in a program that links the core without the hooks and
+ * interposes nothing (ldmesh-exec, a static binary with no RTLD_NEXT to
+ * resolve through): libc's own functions are the real ones. The core
+ * outside the hooks uses real.close alone; only that is set. Call before
+ * anything calls real_init(), which then does nothing. */
+void real_init_unhooked(void) LDMESH_HIDDEN;
+
 /* Whether p lies in the object that holds this code (libldmesh.so, or the
  * program the core is linked into). False for everything before
  * real_init(). */

@@ -19,9 +19,11 @@ LDMESH_PACKAGES=(
   iptables nftables dnsmasq-base gnuplot-nox
 )
 
-# The runtime matrix (tests/e2e/test_rt_*.sh): real programs of each kind
-# under the preload. tests/run.sh installs these; the demo does not need them.
-LDMESH_TEST_PACKAGES=(nginx postgresql postgresql-client openjdk-17-jdk-headless nodejs)
+# The runtime matrix (tests/e2e/test_rt_*.sh: real programs of each kind
+# under the preload) and the Go clients of ldmesh-exec's tests, built there.
+# tests/run.sh installs these; the demo does not need them.
+LDMESH_TEST_PACKAGES=(nginx postgresql postgresql-client openjdk-17-jdk-headless nodejs
+  golang-go file)
 
 ldmesh_deps() {
   local missing=() pkg

@@ -17,7 +17,7 @@ PREFIX=$E2E_TMP/prefix
 check "cmake --install puts everything under a prefix" \
 	cmake --install "$LDMESH_BUILD" --prefix "$PREFIX"
 libdir=$(dirname "$(find "$PREFIX" -name libldmesh.so | head -n1)")
-for f in bin/ldmesh-agent bin/ldmeshctl include/ldmesh/reader.h include/ldmesh/snapshot.h \
+for f in bin/ldmesh-agent bin/ldmeshctl bin/ldmesh-exec include/ldmesh/reader.h include/ldmesh/snapshot.h \
 	include/ldmesh/version.h share/doc/ldmesh/README.md share/doc/ldmesh/examples/daemonset.yaml; do
 	check "installed: $f" test -f "$PREFIX/$f"
 done
@@ -27,7 +27,7 @@ done
 if [ -f "$MUSL_LIB" ]; then
 	check "installed: the musl library beside the glibc one" test -f "$libdir/libldmesh-musl.so"
 fi
-for prog in ldmesh-agent ldmeshctl; do
+for prog in ldmesh-agent ldmeshctl ldmesh-exec; do
 	check_match "$prog --version" "^$prog [0-9]+\.[0-9]+\.[0-9]+ \(table format [0-9]+\.[0-9]+\)$" \
 		"$("$PREFIX/bin/$prog" --version)"
 done

@@ -1,0 +1,422 @@
+/* SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include "supervise.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "remote.h"
+#include "rng.h"
+#include "route.h"
+#include "trace.h"
+
+#define SUPERVISE_DATAGRAM_MAX 65536 /* a UDP payload is at most 65,507 */
+
+/* Linux 6.6's uapi, absent from older headers. */
+#define SUPERVISE_IOCTL_SET_FLAGS SECCOMP_IOW(4, uint64_t)
+#define SUPERVISE_SYNC_WAKE_UP 1ULL
+
+/* One call the filter sent us. */
+struct call {
+	struct supervisor *s;
+	uint64_t id;
+	pid_t tid;
+	int fd;        /* the program's descriptor */
+	int local;     /* our copy of it, or -1 */
+};
+
+static void sup__reply(const struct call *c, int64_t val, int err)
+{
+	struct seccomp_notif_resp r = { .id = c->id, .val = val, .error = err ? -err : 0 };
+
+	/* ENOENT: the thread was killed meanwhile; nothing waits for this */
+	(void)ioctl(c->s->listener, SECCOMP_IOCTL_NOTIF_SEND, &r);
+}
+
+/* Let the call run in the kernel as the program made it. */
+static void sup__continue(const struct call *c)
+{
+	struct seccomp_notif_resp r = { .id = c->id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE };
+
+	(void)ioctl(c->s->listener, SECCOMP_IOCTL_NOTIF_SEND, &r);
+}
+
+/* Whether the call is still waiting: checked after reading the program's
+ * memory, so what was read belongs to that call (its thread, not a new
+ * process that took its pid). */
+static bool sup__valid(const struct call *c)
+{
+	uint64_t id = c->id;
+
+	return ioctl(c->s->listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+static void sup__done(struct call *c)
+{
+	if (c->local >= 0)
+		close(c->local);
+	c->local = -1;
+}
+
+/* ---- the socket map ------------------------------------------------------ */
+
+static uint64_t sup__ino(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
+}
+
+static struct supervise_socket *sup__slot(struct supervisor *s, uint64_t ino)
+{
+	return &s->sockets[(ino * 0x9e3779b97f4a7c15ULL) >> (64 - SUPERVISE_SOCKETS_LOG2)];
+}
+
+static bool sup__find(struct supervisor *s, uint64_t ino, struct supervise_socket *out)
+{
+	bool found;
+
+	pthread_mutex_lock(&s->lock);
+	*out = *sup__slot(s, ino);
+	found = ino && out->ino == ino;
+	pthread_mutex_unlock(&s->lock);
+	return found;
+}
+
+/* A socket whose slot another one takes is forgotten: its getpeername then
+ * answers the backend's address. */
+static void sup__remember(struct supervisor *s, const struct supervise_socket *e)
+{
+	pthread_mutex_lock(&s->lock);
+	*sup__slot(s, e->ino) = *e;
+	s->any_sockets = true;
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- tracing -------------------------------------------------------------- */
+
+static void sup__trace(const struct call *c, const char *what, const struct ldmesh_snap *snap,
+		       const uint8_t a[16], uint16_t port, const struct route_result *r)
+{
+	struct trace_line l;
+
+	if (!trace_on())
+		return;
+	trace_begin(&l, "exec pid=");
+	trace_i64(&l, c->tid);
+	trace_str(&l, " ");
+	trace_str(&l, what);
+	trace_str(&l, " fd=");
+	trace_i64(&l, c->fd);
+	trace_str(&l, " ");
+	trace_ipport(&l, a, port);
+	if (!r) {
+		trace_str(&l, " pass");
+	} else if (r->verdict == ROUTE_REDIRECT) {
+		trace_str(&l, " -> ");
+		trace_ipport(&l, r->backend, r->backend_port);
+		trace_svc(&l, snap, r->svc_ns, r->svc_name);
+		trace_str(&l, " ep=");
+		trace_u64(&l, r->ep_pos);
+		trace_str(&l, "/");
+		trace_u64(&l, r->ep_count);
+	} else {
+		trace_str(&l, " refused");
+		trace_svc(&l, snap, r->svc_ns, r->svc_name);
+		trace_str(&l, " ");
+		trace_str(&l, r->why);
+	}
+	trace_emit(&l);
+}
+
+/* ---- connect --------------------------------------------------------------- */
+
+static void *sup__receiver(void *supervisor);
+
+static int sup__spawn_receiver(struct supervisor *s)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 128 * 1024);
+	rc = pthread_create(&t, &attr, sup__receiver, s);
+	pthread_attr_destroy(&attr);
+	if (rc == 0)
+		atomic_fetch_add(&s->receivers, 1);
+	return -rc;
+}
+
+/* Connect the program's socket (our copy) to the backend and answer with
+ * what the kernel said: EINPROGRESS at once for a non-blocking socket; a
+ * blocking one waits here, on this receiver, so another receiver must be
+ * waiting for the program's other calls: one more is started when none is. */
+static void sup__connect_to(struct call *c, const struct sockaddr_storage *to, socklen_t len)
+{
+	struct supervisor *s = c->s;
+	int fl = fcntl(c->local, F_GETFL), rc;
+
+	if (fl >= 0 && !(fl & O_NONBLOCK) && atomic_load(&s->waiting) == 0 &&
+	    atomic_load(&s->receivers) < SUPERVISE_RECEIVERS_MAX)
+		(void)sup__spawn_receiver(s);
+	rc = connect(c->local, (const struct sockaddr *)to, len);
+	sup__reply(c, 0, rc < 0 ? errno : 0);
+}
+
+static void sup__connect(struct call *c, const struct seccomp_notif *n)
+{
+	struct supervisor *s = c->s;
+	struct sockaddr_storage ss, to;
+	socklen_t len = (socklen_t)n->data.args[2], read_len, to_len = 0;
+	struct ldmesh_vip_slot vip;
+	struct supervise_socket prev, e;
+	const struct ldmesh_snap *snap;
+	struct route_result r;
+	bool tcp, udp;
+	uint8_t a[16];
+	uint16_t port;
+	int slot, type = 0;
+	socklen_t tl = sizeof(type);
+
+	read_len = len < sizeof(struct sockaddr_in6) ? len : sizeof(struct sockaddr_in6);
+	memset(&ss, 0, sizeof(ss));
+	/* Not yet checked that the call is still waiting (its thread may be
+	 * gone and its pid another's): only before acting on what was read.
+	 * Letting a call continue needs no such check. */
+	if (read_len < sizeof(sa_family_t) || remote_read(c->tid, n->data.args[1], &ss, read_len) < 0 ||
+	    !addr_from_sockaddr((struct sockaddr *)&ss, len, a, &port)) {
+		sup__continue(c);
+		return;
+	}
+	snap = ldmesh_table_acquire(&s->table, &slot);
+	tcp = snap && ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_TCP, &vip);
+	udp = snap && !tcp && ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_UDP, &vip);
+	if (!tcp && !udp) {
+		sup__trace(c, "connect", snap, a, port, NULL);
+		if (snap)
+			ldmesh_table_release(&s->table, slot);
+		sup__continue(c);
+		return;
+	}
+	if (!sup__valid(c)) {
+		ldmesh_table_release(&s->table, slot);
+		return;
+	}
+	c->local = remote_getfd(c->tid, c->fd);
+	if (c->local < 0 || getsockopt(c->local, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+	    (type == SOCK_STREAM && !tcp) ||
+	    (type == SOCK_DGRAM && !udp && !ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_UDP, &vip)) ||
+	    (type != SOCK_STREAM && type != SOCK_DGRAM)) {
+		/* not ours after all (or not a socket: the kernel says so) */
+		ldmesh_table_release(&s->table, slot);
+		sup__continue(c);
+		return;
+	}
+	e = (struct supervise_socket){ .ino = sup__ino(c->local), .family = ss.ss_family,
+				       .vip_port = port };
+	memcpy(e.vip, a, 16);
+	/* The non-blocking idiom connects again until EISCONN: the same
+	 * backend, so the kernel answers about the connection under way. */
+	if (type == SOCK_STREAM && e.ino && sup__find(s, e.ino, &prev) && prev.vip_port == port &&
+	    !memcmp(prev.vip, a, 16)) {
+		ldmesh_table_release(&s->table, slot);
+		to_len = addr_to_sockaddr(ss.ss_family, prev.backend, prev.backend_port, &to);
+		sup__connect_to(c, &to, to_len);
+		return;
+	}
+	route_pick(snap, &vip, ss.ss_family, rng_next(), s->cfg.client_hash, &r);
+	if (r.verdict == ROUTE_REDIRECT)
+		to_len = addr_to_sockaddr(ss.ss_family, r.backend, r.backend_port, &to);
+	sup__trace(c, "connect", snap, a, port, &r);
+	ldmesh_table_release(&s->table, slot);
+	if (r.verdict != ROUTE_REDIRECT || !to_len) {
+		sup__reply(c, 0, ECONNREFUSED);
+		return;
+	}
+	memcpy(e.backend, r.backend, 16);
+	e.backend_port = r.backend_port;
+	if (e.ino)
+		sup__remember(s, &e);
+	sup__connect_to(c, &to, to_len);
+}
+
+/* ---- getpeername --------------------------------------------------------------- */
+
+static void sup__getpeername(struct call *c, const struct seccomp_notif *n)
+{
+	struct supervisor *s = c->s;
+	struct supervise_socket e;
+	struct sockaddr_storage peer, vip;
+	socklen_t peer_len = sizeof(peer), vip_len, want;
+	uint8_t a[16];
+	uint16_t port;
+
+	if (!__atomic_load_n(&s->any_sockets, __ATOMIC_RELAXED)) {
+		sup__continue(c);
+		return;
+	}
+	c->local = remote_getfd(c->tid, c->fd);
+	/* Only a socket still connected to the backend we chose answers the
+	 * VIP; anything else is the kernel's to answer, errors included. */
+	if (c->local < 0 || !sup__find(s, sup__ino(c->local), &e) ||
+	    getpeername(c->local, (struct sockaddr *)&peer, &peer_len) < 0 ||
+	    !addr_from_sockaddr((struct sockaddr *)&peer, peer_len, a, &port) ||
+	    port != e.backend_port || memcmp(a, e.backend, 16) ||
+	    !(vip_len = addr_to_sockaddr(e.family, e.vip, e.vip_port, &vip)) ||
+	    remote_read(c->tid, n->data.args[2], &want, sizeof(want)) < 0 || !sup__valid(c)) {
+		sup__continue(c);
+		return;
+	}
+	/* getpeername's contract: the address cut to the caller's length,
+	 * the length set to the address's full size */
+	if ((want && remote_write(c->tid, n->data.args[1], &vip, want < vip_len ? want : vip_len) < 0) ||
+	    remote_write(c->tid, n->data.args[2], &vip_len, sizeof(vip_len)) < 0) {
+		sup__reply(c, 0, EFAULT);
+		return;
+	}
+	sup__reply(c, 0, 0);
+}
+
+/* ---- sendto a UDP VIP ---------------------------------------------------------- */
+
+static void sup__sendto(struct call *c, const struct seccomp_notif *n)
+{
+	struct supervisor *s = c->s;
+	struct sockaddr_storage ss, to;
+	socklen_t len = (socklen_t)n->data.args[5], read_len, to_len = 0;
+	size_t size = (size_t)n->data.args[2];
+	struct ldmesh_vip_slot vip;
+	const struct ldmesh_snap *snap;
+	struct route_result r;
+	uint8_t a[16];
+	uint16_t port;
+	int slot, type = 0;
+	socklen_t tl = sizeof(type);
+	ssize_t sent;
+	void *data;
+
+	read_len = len < sizeof(struct sockaddr_in6) ? len : sizeof(struct sockaddr_in6);
+	memset(&ss, 0, sizeof(ss));
+	if (read_len < sizeof(sa_family_t) || remote_read(c->tid, n->data.args[4], &ss, read_len) < 0 ||
+	    !sup__valid(c) || !addr_from_sockaddr((struct sockaddr *)&ss, len, a, &port)) {
+		sup__continue(c);
+		return;
+	}
+	snap = ldmesh_table_acquire(&s->table, &slot);
+	if (!snap || !ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_UDP, &vip)) {
+		if (snap)
+			ldmesh_table_release(&s->table, slot);
+		sup__continue(c);
+		return;
+	}
+	c->local = remote_getfd(c->tid, c->fd);
+	if (c->local < 0 || getsockopt(c->local, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+	    type != SOCK_DGRAM || size > SUPERVISE_DATAGRAM_MAX) {
+		ldmesh_table_release(&s->table, slot);
+		sup__continue(c); /* TCP ignores the address; the kernel judges the size */
+		return;
+	}
+	route_pick(snap, &vip, ss.ss_family, rng_next(), s->cfg.client_hash, &r);
+	if (r.verdict == ROUTE_REDIRECT)
+		to_len = addr_to_sockaddr(ss.ss_family, r.backend, r.backend_port, &to);
+	sup__trace(c, "sendto", snap, a, port, &r);
+	ldmesh_table_release(&s->table, slot);
+	if (r.verdict != ROUTE_REDIRECT || !to_len) {
+		sup__reply(c, 0, ECONNREFUSED);
+		return;
+	}
+	data = malloc(size ? size : 1);
+	if (!data) {
+		sup__reply(c, 0, ENOMEM);
+		return;
+	}
+	if (size && (remote_read(c->tid, n->data.args[1], data, size) < 0 || !sup__valid(c))) {
+		free(data);
+		sup__reply(c, 0, EFAULT);
+		return;
+	}
+	/* MSG_NOSIGNAL: a SIGPIPE raised here would be forwarded to the program */
+	sent = sendto(c->local, data, size, (int)n->data.args[3] | MSG_NOSIGNAL,
+		      (struct sockaddr *)&to, to_len);
+	free(data);
+	sup__reply(c, sent < 0 ? 0 : sent, sent < 0 ? errno : 0);
+}
+
+/* ---- the loop ------------------------------------------------------------------ */
+
+int supervise_init(struct supervisor *s, int listener, const struct preload_config *cfg)
+{
+	uint64_t sync = SUPERVISE_SYNC_WAKE_UP;
+
+	memset(s, 0, sizeof(*s));
+	s->listener = listener;
+	s->cfg = *cfg;
+	pthread_mutex_init(&s->lock, NULL);
+	/* Linux 6.6: the program's thread and the receiver hand over on one
+	 * CPU instead of a wake-up through the scheduler, about halving the
+	 * round trip; older kernels refuse it and keep the ordinary path. */
+	(void)ioctl(listener, SUPERVISE_IOCTL_SET_FLAGS, sync);
+	return ldmesh_table_init(&s->table, s->cfg.table_dir, &ldmesh_reader_libc,
+				 trace_table_event, NULL);
+}
+
+static void *sup__receiver(void *arg)
+{
+	struct supervisor *s = arg;
+
+	for (;;) {
+		struct seccomp_notif n;
+		int rc;
+
+		memset(&n, 0, sizeof(n));
+		atomic_fetch_add(&s->waiting, 1);
+		rc = ioctl(s->listener, SECCOMP_IOCTL_NOTIF_RECV, &n);
+		atomic_fetch_sub(&s->waiting, 1);
+		if (rc < 0) {
+			struct pollfd p = { .fd = s->listener, .events = POLLIN };
+			/* EINTR, or ENOENT: the caller died first. With no
+			 * process left under the filter (POLLHUP) there is
+			 * nothing more to take: the process is about to exit. */
+			if (errno == EINTR ||
+			    (errno == ENOENT && poll(&p, 1, 0) >= 0 && !(p.revents & POLLHUP)))
+				continue;
+			break;
+		}
+		struct call c = { .s = s, .id = n.id, .tid = (pid_t)n.pid,
+				  .fd = (int)n.data.args[0], .local = -1 };
+		switch (n.data.nr) {
+		case __NR_connect: sup__connect(&c, &n); break;
+		case __NR_getpeername: sup__getpeername(&c, &n); break;
+		case __NR_sendto: sup__sendto(&c, &n); break;
+		default: sup__continue(&c);
+		}
+		sup__done(&c);
+	}
+	atomic_fetch_sub(&s->receivers, 1);
+	return NULL;
+}
+
+int supervise_start(struct supervisor *s)
+{
+	int err = 0;
+
+	/* two from the start: the first blocking connect then starts no
+	 * thread on the program's path */
+	for (int i = 0; i < 2 && !err; i++)
+		err = sup__spawn_receiver(s);
+	return atomic_load(&s->receivers) ? 0 : err;
+}
