@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The seccomp filter ldmesh-exec puts on the program: connect, getpeername
- * and sendto with a destination go to the supervisor as user notifications
- * (SECCOMP_RET_USER_NOTIF); every other call runs untouched, in the kernel,
- * at no cost. A sendto without a destination (send() on a connected
- * socket, the common case) is told apart in the filter itself.
+ * The seccomp filter ldmesh-exec puts on the program: connect, getpeername,
+ * sendmsg and sendto with a destination go to the supervisor as user
+ * notifications (SECCOMP_RET_USER_NOTIF); every other call runs untouched,
+ * in the kernel, at no cost. A sendto without a destination (send() on a
+ * connected socket, the common case) is told apart in the filter itself;
+ * sendmsg's destination is inside its msghdr, which a filter cannot read.
  */
 #ifndef LDMESH_EXEC_FILTER_H
 #define LDMESH_EXEC_FILTER_H

@@ -23,6 +23,7 @@
 #include "ldmesh/snapshot.h"
 #include "ldmesh/version.h"
 #include "real.h"
+#include "remote.h"
 #include "rng.h"
 #include "supervise.h"
 #include "trace.h"
@@ -44,54 +45,36 @@ static void usage(FILE *f)
 	      "      --version  print the version and exit\n", f);
 }
 
-/* Hand the listener to the parent (SCM_RIGHTS), or an errno when there is
- * none, then wait for the parent to be listening. */
+/*
+ * The child tells the parent its listener's number (or -errno) with a plain
+ * write: once the filter is on, its sendmsg would stop for a supervisor
+ * that is not listening yet, so the parent takes the descriptor itself
+ * (pidfd_getfd).
+ */
 static void exec__send_listener(int sock, int listener)
 {
-	char byte = listener < 0 ? (char)-listener : 0;
-	struct iovec iov = { &byte, 1 };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (listener >= 0) {
-		m.msg_control = u.buf;
-		m.msg_controllen = sizeof(u.buf);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &listener, sizeof(int));
-	}
-	while (sendmsg(sock, &m, 0) < 0 && errno == EINTR)
+	while (write(sock, &listener, sizeof(listener)) < 0 && errno == EINTR)
 		;
 }
 
-/* The listener from the child: >= 0, or -errno it reported. */
-static int exec__recv_listener(int sock)
+/* The listener from the child: >= 0, or -errno. */
+static int exec__recv_listener(int sock, pid_t child)
 {
-	char byte = 0;
-	struct iovec iov = { &byte, 1 };
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			    .msg_controllen = sizeof(u.buf) };
-	ssize_t n;
-	int fd;
+	int n = 0;
+	ssize_t got;
 
 	do
-		n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n != 1)
+		got = read(sock, &n, sizeof(n));
+	while (got < 0 && errno == EINTR);
+	if (got != sizeof(n))
 		return -EPIPE;
-	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-	if (!c || c->cmsg_type != SCM_RIGHTS)
-		return byte ? -(int)(unsigned char)byte : -EPIPE;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (n < 0)
+		return n; /* the child said why */
+	int fd = remote_getfd(child, n);
+	if (fd < 0)
+		fprintf(stderr, "ldmesh-exec: cannot take the seccomp listener from the program: "
+			"pidfd_getfd: %s (needs Linux 5.6, and ptrace access to the child)\n",
+			strerror(-fd));
 	return fd;
 }
 
@@ -114,9 +97,10 @@ static void exec__child(int sock, const sigset_t *mask, char **argv)
 		fprintf(stderr, "ldmesh-exec: cannot supervise %s: %s\n", argv[0], why);
 		_exit(EXEC_FAILED);
 	}
-	close(listener);
+	/* open until the parent has taken its copy (the go) */
 	if (read(sock, &go, 1) != 1)
 		_exit(EXEC_FAILED); /* the supervisor is gone */
+	close(listener);
 	close(sock);
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	execvp(argv[0], argv);
@@ -181,7 +165,7 @@ int main(int argc, char **argv)
 		exec__child(sv[1], &old, argv + first);
 	}
 	close(sv[1]);
-	listener = exec__recv_listener(sv[0]);
+	listener = exec__recv_listener(sv[0], child);
 	if (listener < 0 || supervise_init(&sup, listener, &cfg) < 0 ||
 	    supervise_start(&sup) < 0) {
 		int st = 0;

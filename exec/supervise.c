@@ -291,14 +291,18 @@ static void sup__getpeername(struct call *c, const struct seccomp_notif *n)
 	sup__reply(c, 0, 0);
 }
 
-/* ---- sendto a UDP VIP ---------------------------------------------------------- */
+/* ---- datagrams to a UDP VIP ---------------------------------------------------- */
 
-static void sup__sendto(struct call *c, const struct seccomp_notif *n)
+/*
+ * Whether a datagram to the address `ss` (of `len` bytes as the program
+ * gave it) goes to a UDP VIP: 1 with the backend in *to (and our copy of
+ * the socket in c->local), 0 when it is not ours (let it continue), or
+ * -errno to answer with.
+ */
+static int sup__datagram_route(struct call *c, const struct sockaddr_storage *ss, socklen_t len,
+			       struct sockaddr_storage *to, socklen_t *to_len)
 {
 	struct supervisor *s = c->s;
-	struct sockaddr_storage ss, to;
-	socklen_t len = (socklen_t)n->data.args[5], read_len, to_len = 0;
-	size_t size = (size_t)n->data.args[2];
 	struct ldmesh_vip_slot vip;
 	const struct ldmesh_snap *snap;
 	struct route_result r;
@@ -306,37 +310,125 @@ static void sup__sendto(struct call *c, const struct seccomp_notif *n)
 	uint16_t port;
 	int slot, type = 0;
 	socklen_t tl = sizeof(type);
-	ssize_t sent;
-	void *data;
 
-	read_len = len < sizeof(struct sockaddr_in6) ? len : sizeof(struct sockaddr_in6);
-	memset(&ss, 0, sizeof(ss));
-	if (read_len < sizeof(sa_family_t) || remote_read(c->tid, n->data.args[4], &ss, read_len) < 0 ||
-	    !sup__valid(c) || !addr_from_sockaddr((struct sockaddr *)&ss, len, a, &port)) {
-		sup__continue(c);
-		return;
-	}
+	if (!addr_from_sockaddr((const struct sockaddr *)ss, len, a, &port))
+		return 0;
 	snap = ldmesh_table_acquire(&s->table, &slot);
-	if (!snap || !ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_UDP, &vip)) {
-		if (snap)
-			ldmesh_table_release(&s->table, slot);
+	if (!snap)
+		return 0;
+	if (!ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_UDP, &vip) || !sup__valid(c) ||
+	    (c->local = remote_getfd(c->tid, c->fd)) < 0 ||
+	    getsockopt(c->local, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_DGRAM) {
+		/* TCP ignores the address; anything else is the kernel's */
+		ldmesh_table_release(&s->table, slot);
+		return 0;
+	}
+	route_pick(snap, &vip, ss->ss_family, rng_next(), s->cfg.client_hash, &r);
+	*to_len = r.verdict == ROUTE_REDIRECT ? addr_to_sockaddr(ss->ss_family, r.backend,
+								 r.backend_port, to) : 0;
+	sup__trace(c, "send", snap, a, port, &r);
+	ldmesh_table_release(&s->table, slot);
+	return *to_len ? 1 : -ECONNREFUSED;
+}
+
+/* Read the destination a call names (`len` bytes at `addr`). */
+static bool sup__read_addr(const struct call *c, uint64_t addr, socklen_t len,
+			   struct sockaddr_storage *ss)
+{
+	socklen_t read_len = len < sizeof(struct sockaddr_in6) ? len : sizeof(struct sockaddr_in6);
+
+	memset(ss, 0, sizeof(*ss));
+	return addr && read_len >= sizeof(sa_family_t) &&
+	       remote_read(c->tid, addr, ss, read_len) == 0;
+}
+
+static void sup__send_result(struct call *c, ssize_t sent)
+{
+	sup__reply(c, sent < 0 ? 0 : sent, sent < 0 ? errno : 0);
+}
+
+static void sup__sendto(struct call *c, const struct seccomp_notif *n)
+{
+	struct sockaddr_storage ss, to;
+	socklen_t len = (socklen_t)n->data.args[5], to_len;
+	size_t size = (size_t)n->data.args[2];
+	void *data;
+	int rc;
+
+	if (!sup__read_addr(c, n->data.args[4], len, &ss) || size > SUPERVISE_DATAGRAM_MAX ||
+	    (rc = sup__datagram_route(c, &ss, len, &to, &to_len)) == 0) {
+		sup__continue(c); /* the kernel judges an oversized datagram */
+		return;
+	}
+	if (rc < 0) {
+		sup__reply(c, 0, -rc);
+		return;
+	}
+	data = malloc(size ? size : 1);
+	if (!data || (size && (remote_read(c->tid, n->data.args[1], data, size) < 0 || !sup__valid(c)))) {
+		free(data);
+		sup__reply(c, 0, data ? EFAULT : ENOMEM);
+		return;
+	}
+	/* MSG_NOSIGNAL: a SIGPIPE raised here would be forwarded to the program */
+	sup__send_result(c, sendto(c->local, data, size, (int)n->data.args[3] | MSG_NOSIGNAL,
+				   (struct sockaddr *)&to, to_len));
+	free(data);
+}
+
+#define SUPERVISE_IOV_MAX 1024       /* UIO_MAXIOV */
+#define SUPERVISE_CONTROL_MAX 4096   /* ancillary data carried along */
+
+/* The program's ancillary data, unless it passes descriptors (numbers in
+ * its table, meaningless in ours): then the datagram is not redirected. */
+static bool sup__control_ok(const void *control, size_t len)
+{
+	struct msghdr m = { .msg_control = (void *)control, .msg_controllen = len };
+
+	for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+		if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS)
+			return false;
+	return true;
+}
+
+static void sup__sendmsg(struct call *c, const struct seccomp_notif *n)
+{
+	struct sockaddr_storage ss, to;
+	struct msghdr m, out;
+	struct iovec iov[64], one;
+	char control[SUPERVISE_CONTROL_MAX];
+	size_t size = 0, done = 0;
+	socklen_t to_len;
+	char *data = NULL;
+	int rc;
+
+	/* Most sendmsg calls are on connected sockets (no name): let them go
+	 * after one read. */
+	if (remote_read(c->tid, n->data.args[1], &m, sizeof(m)) < 0 || !m.msg_name ||
+	    m.msg_namelen < sizeof(struct sockaddr_in) || m.msg_iovlen > SUPERVISE_IOV_MAX ||
+	    m.msg_controllen > sizeof(control) ||
+	    !sup__read_addr(c, (uint64_t)(uintptr_t)m.msg_name, m.msg_namelen, &ss) ||
+	    (m.msg_controllen && (remote_read(c->tid, (uint64_t)(uintptr_t)m.msg_control, control,
+					      m.msg_controllen) < 0 ||
+				  !sup__control_ok(control, m.msg_controllen))) ||
+	    (rc = sup__datagram_route(c, &ss, m.msg_namelen, &to, &to_len)) == 0) {
 		sup__continue(c);
 		return;
 	}
-	c->local = remote_getfd(c->tid, c->fd);
-	if (c->local < 0 || getsockopt(c->local, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
-	    type != SOCK_DGRAM || size > SUPERVISE_DATAGRAM_MAX) {
-		ldmesh_table_release(&s->table, slot);
-		sup__continue(c); /* TCP ignores the address; the kernel judges the size */
+	if (rc < 0) {
+		sup__reply(c, 0, -rc);
 		return;
 	}
-	route_pick(snap, &vip, ss.ss_family, rng_next(), s->cfg.client_hash, &r);
-	if (r.verdict == ROUTE_REDIRECT)
-		to_len = addr_to_sockaddr(ss.ss_family, r.backend, r.backend_port, &to);
-	sup__trace(c, "sendto", snap, a, port, &r);
-	ldmesh_table_release(&s->table, slot);
-	if (r.verdict != ROUTE_REDIRECT || !to_len) {
-		sup__reply(c, 0, ECONNREFUSED);
+	/* gather the payload, 64 iovecs at a time, into one buffer */
+	for (size_t i = 0; i < m.msg_iovlen; i += 64) {
+		size_t k = m.msg_iovlen - i < 64 ? m.msg_iovlen - i : 64;
+		if (remote_read(c->tid, (uint64_t)(uintptr_t)(m.msg_iov + i), iov, k * sizeof(iov[0])) < 0)
+			goto fault;
+		for (size_t j = 0; j < k; j++)
+			size += iov[j].iov_len;
+	}
+	if (size > SUPERVISE_DATAGRAM_MAX) {
+		sup__reply(c, 0, EMSGSIZE);
 		return;
 	}
 	data = malloc(size ? size : 1);
@@ -344,16 +436,31 @@ static void sup__sendto(struct call *c, const struct seccomp_notif *n)
 		sup__reply(c, 0, ENOMEM);
 		return;
 	}
-	if (size && (remote_read(c->tid, n->data.args[1], data, size) < 0 || !sup__valid(c))) {
-		free(data);
-		sup__reply(c, 0, EFAULT);
-		return;
+	for (size_t i = 0; i < m.msg_iovlen; i += 64) {
+		size_t k = m.msg_iovlen - i < 64 ? m.msg_iovlen - i : 64;
+		if (remote_read(c->tid, (uint64_t)(uintptr_t)(m.msg_iov + i), iov, k * sizeof(iov[0])) < 0)
+			goto fault;
+		for (size_t j = 0; j < k; j++) {
+			/* the lengths may have changed since they were added up */
+			if (iov[j].iov_len > size - done ||
+			    (iov[j].iov_len && remote_read(c->tid, (uint64_t)(uintptr_t)iov[j].iov_base,
+							   data + done, iov[j].iov_len) < 0))
+				goto fault;
+			done += iov[j].iov_len;
+		}
 	}
-	/* MSG_NOSIGNAL: a SIGPIPE raised here would be forwarded to the program */
-	sent = sendto(c->local, data, size, (int)n->data.args[3] | MSG_NOSIGNAL,
-		      (struct sockaddr *)&to, to_len);
+	if (!sup__valid(c))
+		goto out;
+	one = (struct iovec){ data, done };
+	out = (struct msghdr){ .msg_name = &to, .msg_namelen = to_len, .msg_iov = &one,
+			       .msg_iovlen = 1, .msg_control = m.msg_controllen ? control : NULL,
+			       .msg_controllen = m.msg_controllen };
+	sup__send_result(c, sendmsg(c->local, &out, (int)n->data.args[2] | MSG_NOSIGNAL));
+	goto out;
+fault:
+	sup__reply(c, 0, EFAULT);
+out:
 	free(data);
-	sup__reply(c, sent < 0 ? 0 : sent, sent < 0 ? errno : 0);
 }
 
 /* ---- the loop ------------------------------------------------------------------ */
@@ -402,6 +509,7 @@ static void *sup__receiver(void *arg)
 		case __NR_connect: sup__connect(&c, &n); break;
 		case __NR_getpeername: sup__getpeername(&c, &n); break;
 		case __NR_sendto: sup__sendto(&c, &n); break;
+		case __NR_sendmsg: sup__sendmsg(&c, &n); break;
 		default: sup__continue(&c);
 		}
 		sup__done(&c);

@@ -12,7 +12,8 @@
  *    backend never holds up another call. Anything else
  *    continues in the kernel untouched (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
  *  - getpeername on a redirected socket answers the VIP, as the preload.
- *  - sendto a UDP VIP: the datagram goes to a backend chosen per datagram.
+ *  - sendto or sendmsg to a UDP VIP: the datagram goes to a backend chosen
+ *    per datagram.
  */
 #ifndef LDMESH_EXEC_SUPERVISE_H
 #define LDMESH_EXEC_SUPERVISE_H

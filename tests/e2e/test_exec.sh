@@ -2,7 +2,8 @@
 # ldmesh-exec with programs the preload cannot reach: a statically linked C
 # client reaches a service by name (names from a DNS server in the namespace
 # that answers ClusterIPs, as cluster DNS does) and by ClusterIP, balanced;
-# getpeername answers the VIP; unconnected UDP sendto reaches a backend;
+# getpeername answers the VIP; unconnected UDP sendto and sendmsg reach a
+# backend;
 # pass-through is untouched; a blocking connect to a backend that does not
 # answer holds up no other thread; a glibc program with the preload as well
 # is redirected once; signals, exit status and a missing program behave as
@@ -120,6 +121,21 @@ u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 u.settimeout(5)
 u.sendto(b"ping", ("10.96.0.53", 53))
 print(u.recvfrom(64)[0].decode())' 2>&1)"
+
+check_eq "and sendmsg (a named, gathered datagram)" "pong 10.244.1.5" \
+	"$(x "$PY" -c '
+import socket
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.settimeout(5)
+u.sendmsg([b"pi", b"ng"], [], 0, ("10.96.0.53", 53))
+print(u.recvfrom(64)[0].decode())' 2>&1)"
+check_eq "sendmsg without a name, and descriptors passed over a unix socket, are untouched" "hi 1" \
+	"$(x "$PY" -c '
+import array, socket
+a, b = socket.socketpair()
+a.sendmsg([b"hi"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [1]))])
+msg, anc, _, _ = b.recvmsg(16, socket.CMSG_SPACE(4))
+print(msg.decode(), len(anc))' 2>&1)"
 
 # A blocking connect to a backend that never answers, on one thread, while
 # another connects to a good one: the good one must not wait for it.
