@@ -36,6 +36,25 @@ void config_defaults(struct preload_config *c)
 	config__copy(c->table_dir, sizeof(c->table_dir), LDMESH_TABLE_DEFAULT);
 	config__copy(c->ns, sizeof(c->ns), "default");
 	c->ndots = 1; /* glibc's default */
+	c->connect_attempts = 3;
+	c->outlier = (struct outlier_config){ .consecutive = 2, .base_ns = 30000000000ULL,
+					      .max_ns = 300000000000ULL };
+}
+
+/* A whole number in [lo, hi] from the environment, else `def`. */
+static uint64_t config__number(const char *name, uint64_t lo, uint64_t hi, uint64_t def)
+{
+	const char *v = secure_getenv(name);
+	uint64_t n = 0;
+
+	if (!v || !*v)
+		return def;
+	for (; *v; v++) {
+		if (*v < '0' || *v > '9' || n > hi)
+			return def;
+		n = n * 10 + (uint64_t)(*v - '0');
+	}
+	return n < lo || n > hi ? def : n;
 }
 
 /*
@@ -241,6 +260,15 @@ void config_load(struct preload_config *c)
 	v = secure_getenv("LDMESH_TABLE");
 	if (v && *v && strlen(v) < sizeof(c->table_dir))
 		config__copy(c->table_dir, sizeof(c->table_dir), v);
+
+	c->connect_attempts = (unsigned)config__number("LDMESH_CONNECT_ATTEMPTS", 1,
+						       CONFIG_ATTEMPTS_MAX, c->connect_attempts);
+	c->outlier.consecutive = (unsigned)config__number("LDMESH_OUTLIER_FAILURES", 1, 1000,
+							  c->outlier.consecutive);
+	c->outlier.base_ns = config__number("LDMESH_OUTLIER_BASE_MS", 0, 86400000,
+					    c->outlier.base_ns / 1000000) * 1000000;
+	c->outlier.max_ns = config__number("LDMESH_OUTLIER_MAX_MS", 0, 86400000,
+					   c->outlier.max_ns / 1000000) * 1000000;
 
 	if (gethostname(c->hostname, sizeof(c->hostname)) < 0)
 		c->hostname[0] = 0;

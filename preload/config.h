@@ -13,6 +13,7 @@
 
 #include "export.h"
 #include "ldmesh/reader.h"
+#include "outlier.h"
 
 #define CONFIG_NS_MAX 63          /* a namespace is a DNS-1123 label */
 #define CONFIG_HOST_MAX 64        /* HOST_NAME_MAX on Linux */
@@ -20,6 +21,7 @@
 #define CONFIG_SEARCH_CHARS 2048  /* kubelet's MaxDNSSearchListChars */
 #define CONFIG_NDOTS_MAX 15       /* glibc's RES_MAXNDOTS caps ndots: too */
 #define CONFIG_RESOLV_MAX 16384   /* resolv.conf is read up to this much */
+#define CONFIG_ATTEMPTS_MAX 10    /* a connect tries at most this many backends */
 
 #define CONFIG_RESOLV_DEFAULT "/etc/resolv.conf"
 #define CONFIG_NS_FILE "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
@@ -38,6 +40,9 @@ struct preload_config {
 	char ns[CONFIG_NS_MAX + 1];     /* the pod's namespace */
 	char hostname[CONFIG_HOST_MAX + 1];
 	uint64_t client_hash;           /* sessionAffinity key of this pod */
+	unsigned connect_attempts;      /* LDMESH_CONNECT_ATTEMPTS: backends a
+	                                   blocking connect tries, 1 = no failover */
+	struct outlier_config outlier;  /* LDMESH_OUTLIER_* */
 	unsigned ndots;
 	unsigned n_search;
 	uint16_t search_off[CONFIG_SEARCH_MAX]; /* into search_buf */

@@ -70,6 +70,19 @@ void fdmap_set(int fd, int family, const uint8_t vip[16], uint16_t vip_port,
 		     (unsigned)vip_port << 16 | backend_port);
 }
 
+void fdmap_set_backend(int fd, const uint8_t backend[16], uint16_t backend_port)
+{
+	struct fdmap_entry *e = fdmap__at(fd);
+	struct fdmap_view v;
+	uint64_t vip[2], b[2];
+
+	if (!e || !fdmap_get(fd, &v))
+		return;
+	memcpy(vip, v.vip, 16);
+	memcpy(b, backend, 16);
+	fdmap__store(e, (unsigned)v.family, vip, b, (unsigned)v.vip_port << 16 | backend_port);
+}
+
 void fdmap_clear(int fd)
 {
 	struct fdmap_entry *e = fdmap__at(fd);

@@ -32,6 +32,8 @@ struct fdmap_view {
 
 void fdmap_set(int fd, int family, const uint8_t vip[16], uint16_t vip_port,
 	       const uint8_t backend[16], uint16_t backend_port) LDMESH_HIDDEN;
+/* A tracked `fd` goes to another backend now (a failover's next try). */
+void fdmap_set_backend(int fd, const uint8_t backend[16], uint16_t backend_port) LDMESH_HIDDEN;
 void fdmap_clear(int fd) LDMESH_HIDDEN;
 /* `to` now names what `from` names (dup family): copy or clear. */
 void fdmap_copy(int from, int to) LDMESH_HIDDEN;

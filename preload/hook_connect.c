@@ -13,7 +13,9 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "failover.h"
 #include "fdmap.h"
+#include "outlier.h"
 #include "socktype.h"
 #include "real.h"
 #include "rng.h"
@@ -66,14 +68,18 @@ static bool hook_connect__slot(int fd, const struct ldmesh_snap *s,
 			       const uint8_t a[16], uint16_t port, bool have_tcp,
 			       bool have_udp, struct ldmesh_vip_slot *vip)
 {
-	int type = socktype_get(fd), saved = errno;
-	socklen_t tl = sizeof(type);
+	int type = socktype_get(fd);
 
 	/* Sockets made through our socket() hook are known; others (accepted,
 	 * inherited) are asked. */
-	if (!type && getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0) {
-		errno = saved; /* the real connect reports EBADF/ENOTSOCK */
-		return false;
+	if (!type) {
+		socklen_t tl = sizeof(type);
+		int saved = errno;
+
+		if (real.getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) < 0) {
+			errno = saved; /* the real connect reports EBADF/ENOTSOCK */
+			return false;
+		}
 	}
 	if (type == SOCK_STREAM)
 		return have_tcp;
@@ -117,6 +123,24 @@ static int hook_connect__again(int fd, const struct fdmap_view *prev,
 	return hook_connect__real(fd, ss, sl);
 }
 
+/* The redirected connect failed (errno): a TCP backend that refused,
+ * reset or is unreachable gets another one in this same call (failover.h);
+ * otherwise the kernel's answer stands. Out of line: the connect path
+ * carries none of it. */
+static int __attribute__((noinline, cold))
+hook_connect__failed(struct preload_state *st, int fd, int family, const uint8_t vip[16],
+		     uint16_t vport, uint8_t protocol, const struct route_result *r, uint64_t t0)
+{
+	int err = errno;
+
+	if (protocol == LDMESH_PROTO_TCP && failover_backend_failed(err))
+		return failover_connect(st, fd, family, vip, vport, r, err, t0);
+	if (err != EINPROGRESS && err != EINTR && err != EALREADY && err != EISCONN)
+		fdmap_clear(fd);
+	errno = err;
+	return -1;
+}
+
 LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct preload_state *st;
@@ -129,6 +153,7 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	socklen_t sl = 0;
 	uint8_t a[16];
 	uint16_t port;
+	uint64_t t0;
 	int slot;
 
 	/* A socket's association changes with every connect (UDP re-connects,
@@ -149,14 +174,17 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	 * the backend it is already connecting to, and getpeername keep
 	 * answering the VIP: no second pick. (A UDP socket connecting again
 	 * asks for a route afresh.) */
-	if (fdmap_get(fd, &prev) && prev.family == sa->sa_family &&
-	    prev.vip_port == port && !memcmp(prev.vip, a, 16) &&
-	    socktype_get(fd) != SOCK_DGRAM) {
-		sl = addr_to_sockaddr(sa->sa_family, prev.backend, prev.backend_port, &ss);
-		if (sl)
-			return hook_connect__again(fd, &prev, &ss, sl);
+	if (__builtin_expect(fdmap_get(fd, &prev), 0)) {
+		if (prev.family == sa->sa_family && prev.vip_port == port &&
+		    !memcmp(prev.vip, a, 16) && socktype_get(fd) != SOCK_DGRAM) {
+			sl = addr_to_sockaddr(sa->sa_family, prev.backend, prev.backend_port, &ss);
+			if (sl)
+				return hook_connect__again(fd, &prev, &ss, sl);
+		}
+		/* a fresh socket has nothing to forget (socket() cleared its
+		 * number); this one dialled something else before */
+		fdmap_clear(fd);
 	}
-	fdmap_clear(fd);
 
 	s = ldmesh_table_acquire(&st->table, &slot);
 	if (!s)
@@ -170,6 +198,9 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		goto pass;
 	}
 	route_pick(s, &vip, sa->sa_family, rng_next(), st->cfg.client_hash, &r);
+	/* one load while no backend is ejected */
+	if (__builtin_expect(outlier_active(), 0) && r.verdict == ROUTE_REDIRECT)
+		failover_avoid_ejected(s, &vip, sa->sa_family, &r);
 	if (r.verdict == ROUTE_REDIRECT)
 		sl = addr_to_sockaddr(sa->sa_family, r.backend, r.backend_port, &ss);
 	if (trace_on()) {
@@ -183,7 +214,13 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		return -1;
 	}
 	fdmap_set(fd, sa->sa_family, a, port, r.backend, r.backend_port);
-	return hook_connect__real(fd, &ss, sl);
+	t0 = ldmesh_tick();
+	if (__builtin_expect(real.connect(fd, (const struct sockaddr *)&ss, sl) == 0, 1)) {
+		if (atomic_load_explicit(&outlier_tracked, memory_order_relaxed))
+			outlier_success(r.backend, r.backend_port);
+		return 0;
+	}
+	return hook_connect__failed(st, fd, sa->sa_family, a, port, vip.protocol, &r, t0);
 
 pass:
 	if (trace_on()) {

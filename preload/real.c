@@ -103,6 +103,8 @@ static void real__init_once(void)
 	real.gethostbyname2_r =
 		(real_gethostbyname2_r_fn)real__load("gethostbyname2_r", 1);
 	real.getpeername = (real_getpeername_fn)real__load("getpeername", 1);
+	real.getsockopt = (real_getsockopt_fn)real__load("getsockopt", 1);
+	real.setsockopt = (real_setsockopt_fn)real__load("setsockopt", 1);
 	real.close = (real_close_fn)real__load("close", 1);
 	real.dup = (real_dup_fn)real__load("dup", 1);
 	real.dup2 = (real_dup2_fn)real__load("dup2", 1);

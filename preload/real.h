@@ -28,6 +28,8 @@ typedef int (*real_gethostbyname2_r_fn)(const char *, int, struct hostent *,
 					char *, size_t, struct hostent **,
 					int *);
 typedef int (*real_getpeername_fn)(int, struct sockaddr *, socklen_t *);
+typedef int (*real_getsockopt_fn)(int, int, int, void *, socklen_t *);
+typedef int (*real_setsockopt_fn)(int, int, int, const void *, socklen_t);
 typedef int (*real_close_fn)(int);
 typedef int (*real_dup_fn)(int);
 typedef int (*real_dup2_fn)(int, int);
@@ -46,6 +48,8 @@ struct real_fns {
 	real_gethostbyname_r_fn gethostbyname_r;
 	real_gethostbyname2_r_fn gethostbyname2_r;
 	real_getpeername_fn getpeername;
+	real_getsockopt_fn getsockopt;
+	real_setsockopt_fn setsockopt;
 	real_close_fn close;
 	real_dup_fn dup;
 	real_dup2_fn dup2;

@@ -7,6 +7,7 @@
 #ifndef LDMESH_PRELOAD_ROUTE_H
 #define LDMESH_PRELOAD_ROUTE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "export.h"
@@ -38,5 +39,19 @@ struct route_result {
 void route_pick(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
 		int family, uint64_t rnd, uint64_t client_hash,
 		struct route_result *r) LDMESH_HIDDEN;
+
+/* Which backends a pick must pass over (tried already, ejected). */
+typedef bool (*route_avoid_fn)(void *ctx, const uint8_t addr[16], uint16_t port);
+
+/*
+ * Another candidate of `vip`'s service: the first, walking from position
+ * `start` (taken modulo the count), that serves the port in a family the
+ * socket can dial and that `avoid` does not reject; ROUTE_REFUSE when there
+ * is none. Separate from route_pick, whose one caller on the connect path
+ * keeps it inlined there.
+ */
+void route_pick_other(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
+		      int family, uint64_t start, route_avoid_fn avoid, void *ctx,
+		      struct route_result *r) LDMESH_HIDDEN;
 
 #endif

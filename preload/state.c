@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "outlier.h"
 #include "real.h"
 #include "rng.h"
 #include "trace.h"
@@ -71,6 +72,7 @@ static void state__init(void)
 	if (!c->disabled) {
 		trace_init(c);
 		rng_init();
+		outlier_configure(&c->outlier);
 		state__sys = ldmesh_reader_libc;
 		state__sys.close = state__close;
 		if (ldmesh_table_init(&state__g.table, c->table_dir, &state__sys,

@@ -358,6 +358,39 @@ struct ldmesh_table {
 	void *event_ctx;
 };
 
+/* The CPU's tick counter: one instruction where there is one (x86 TSC,
+ * the arm64 virtual counter), else the monotonic clock in ns. */
+#if defined(__x86_64__) || defined(__i386__)
+#define LDMESH_TICKS 1
+static inline uint64_t ldmesh_tick(void)
+{
+	return __builtin_ia32_rdtsc();
+}
+#elif defined(__aarch64__)
+#define LDMESH_TICKS 1
+static inline uint64_t ldmesh_tick(void)
+{
+	uint64_t v;
+
+	__asm__ __volatile__("mrs %0, cntvct_el0" : "=r"(v));
+	return v;
+}
+#else
+#include <time.h>
+#define LDMESH_TICKS 0
+static inline uint64_t ldmesh_tick(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+#endif
+
+/* Nanoseconds since the tick `since`, by the rate the table measured; 0
+ * while that is unknown (the process's first half second). */
+uint64_t ldmesh_table_elapsed_ns(struct ldmesh_table *t, uint64_t since);
+
 /* Prepare `t` for the table directory `dir` (copied). Maps nothing yet.
  * Returns 0 or -ENAMETOOLONG. */
 int ldmesh_table_init(struct ldmesh_table *t, const char *dir,

@@ -114,44 +114,22 @@ static uint64_t table__now_ns(void)
 
 /*
  * "Is a second up?" is asked on every acquire. A clock_gettime call costs
- * tens of instructions even from the vDSO; the CPU's tick counter is one
- * instruction. Its rate is measured against the clock over the first
- * second (until then a low guess makes checks early, never late: an early
- * one only re-arms). Elsewhere the clock is the tick.
+ * tens of instructions even from the vDSO; the CPU's tick counter
+ * (ldmesh_tick) is one instruction. Its rate is measured against the clock
+ * over the first second (until then a low guess makes checks early, never
+ * late: an early one only re-arms). Elsewhere the clock is the tick.
  */
-#if defined(__x86_64__) || defined(__i386__)
-#define TABLE_TICKS 1
-static inline uint64_t table__tick(void)
-{
-	return __builtin_ia32_rdtsc();
-}
-#elif defined(__aarch64__)
-#define TABLE_TICKS 1
-static inline uint64_t table__tick(void)
-{
-	uint64_t v;
-
-	__asm__ __volatile__("mrs %0, cntvct_el0" : "=r"(v));
-	return v;
-}
-#else
-#define TABLE_TICKS 0
-static inline uint64_t table__tick(void)
-{
-	return table__now_ns();
-}
-#endif
 #define TABLE_TICKS_GUESS 100000000ULL /* per second: lower than any real rate */
 #define TABLE_CALIBRATE_NS 500000000ULL
 
 /* Arm the fast check for the deadline next_dir_check_ns. */
 static void table__arm(struct ldmesh_table *t, uint64_t now_ns)
 {
-	uint64_t tick = table__tick(), rate = atomic_load(&t->ticks_per_s);
+	uint64_t tick = ldmesh_tick(), rate = atomic_load(&t->ticks_per_s);
 	uint64_t due = atomic_load(&t->next_dir_check_ns);
 	uint64_t wait_ns = due > now_ns ? due - now_ns : 0;
 
-	if (!TABLE_TICKS) {
+	if (!LDMESH_TICKS) {
 		atomic_store(&t->next_check_tick, due);
 		return;
 	}
@@ -184,7 +162,7 @@ int ldmesh_table_init(struct ldmesh_table *t, const char *dir,
 	atomic_init(&t->next_dir_check_ns, 0);
 	atomic_init(&t->next_check_tick, 0);
 	atomic_init(&t->ticks_per_s, 0);
-	t->tick0 = table__tick();
+	t->tick0 = ldmesh_tick();
 	t->ns0 = table__now_ns();
 	atomic_flag_clear(&t->refreshing);
 	for (int i = 0; i < LDMESH_TABLE_SLOTS; i++) {
@@ -614,7 +592,7 @@ const struct ldmesh_snap *ldmesh_table_acquire(struct ldmesh_table *t,
 
 	if (!c ||
 	    gen != atomic_load_explicit(&t->seen_generation, memory_order_relaxed) ||
-	    table__tick() >= atomic_load_explicit(&t->next_check_tick,
+	    ldmesh_tick() >= atomic_load_explicit(&t->next_check_tick,
 						   memory_order_relaxed))
 		table__refresh(t);
 	if (atomic_load(&t->current) < 0)
@@ -637,6 +615,17 @@ const struct ldmesh_snap *ldmesh_table_acquire(struct ldmesh_table *t,
 		atomic_fetch_sub(&t->slots[cur].refs, 1);
 	}
 	return NULL;
+}
+
+uint64_t ldmesh_table_elapsed_ns(struct ldmesh_table *t, uint64_t since)
+{
+	uint64_t rate = atomic_load_explicit(&t->ticks_per_s, memory_order_relaxed), now = ldmesh_tick();
+
+	if (!LDMESH_TICKS)
+		return now - since;
+	if (!rate || now < since)
+		return 0;
+	return (uint64_t)((double)(now - since) * 1e9 / (double)rate);
 }
 
 void ldmesh_table_release(struct ldmesh_table *t, int slot)

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Connect failover and outlier ejection. One of three ready backends dies
+# (its EndpointSlice not updated, as in the seconds after a node fails): a
+# connect to it is refused.
+#  - 200 blocking connects by a real client (one process): none fails; the
+#    dead backend is tried at most twice (two failures in a row eject it for
+#    30 s) and each of those connects goes on to a live one in the same call.
+#  - 200 non-blocking connects by an event loop (asyncio, 20 at a time): the
+#    failures it reads through SO_ERROR eject the dead backend too, and
+#    after that it is not chosen again.
+#  - Without failover (LDMESH_CONNECT_ATTEMPTS=1) about one connect in three
+#    fails: the test would see it.
+. "$(dirname "$0")/lib.sh"
+e2e_netns "$@"
+e2e_setup
+
+PODS="10.244.1.5 10.244.2.5 10.244.3.5"
+DEAD=10.244.2.5
+e2e_add_ip $PODS
+for ip in 10.244.1.5 10.244.3.5; do e2e_pod "$ip" 9100; done
+e2e_put_web $PODS # the dead one is still listed ready
+e2e_agent
+CLIENT=$(e2e_cc netclient)
+
+run() { # trace-file client args...
+	local trace=$1
+	shift
+	pl env LDMESH_TRACE=1 LDMESH_TRACE_FILE="$trace" "$@" 2>&1 || true
+}
+
+out=$(run "$E2E_TMP/blocking.trace" "$CLIENT" banner web 9000 200)
+check_eq "200 blocking connects, none failed" 0 "$(printf '%s\n' "$out" | grep -c '^error' || true)"
+check_eq "every one answered by a live pod" 200 \
+	"$(printf '%s\n' "$out" | grep -cE '^10\.244\.(1|3)\.5$' || true)"
+check_ge "both live pods served (of 200)" 40 "$(count_of 10.244.1.5 "$out")"
+check_ge "both live pods served (of 200)" 40 "$(count_of 10.244.3.5 "$out")"
+tried=$(grep -c "$DEAD:9100 failed (Connection refused)" "$E2E_TMP/blocking.trace" || true)
+check "the dead backend was tried at most twice ($tried)" test "$tried" -le 2
+check_eq "then ejected" 1 "$(grep -c "outlier $DEAD:9100 ejected for 30000 ms" "$E2E_TMP/blocking.trace" || true)"
+check_eq "each failure went on to a live backend in the same call" "$tried" \
+	"$(grep -cE 'retry 2/3 -> 10\.244\.(1|3)\.5:9100' "$E2E_TMP/blocking.trace" || true)"
+
+cat >"$E2E_TMP/aclient.py" <<'PY'
+import asyncio, sys
+
+async def one(host, port):
+    try:
+        r, w = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
+        line = await asyncio.wait_for(r.readline(), 5)
+        w.close()
+        return line.decode().strip()
+    except Exception as e:
+        return "error: %r" % e
+
+async def main(host, port, n):
+    for k in range(0, n, 20):
+        for line in await asyncio.gather(*(one(host, port) for _ in range(min(20, n - k)))):
+            print(line)
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
+PY
+out=$(run "$E2E_TMP/async.trace" "$PY" "$E2E_TMP/aclient.py" web 9000 200)
+failed=$(printf '%s\n' "$out" | grep -c '^error' || true)
+check_eq "200 non-blocking connects: all but the failed ones answered by a live pod" \
+	"$((200 - failed))" "$(printf '%s\n' "$out" | grep -cE '^10\.244\.(1|3)\.5$' || true)"
+check_eq "the event loop's failures ejected the dead backend" 1 \
+	"$(grep -c "outlier $DEAD:9100 ejected" "$E2E_TMP/async.trace" || true)"
+after=$(sed -n "/outlier $DEAD:9100 ejected/,\$p" "$E2E_TMP/async.trace" | grep -c -- "-> $DEAD:9100" || true)
+check "after its ejection the dead backend was not chosen again ($after)" test "$after" -le 1
+check "failures before the ejection: a few at most ($failed of 200)" test "$failed" -le 10
+
+# The same blocking client without failover: the dead backend's share fails.
+out=$(pl env LDMESH_CONNECT_ATTEMPTS=1 LDMESH_OUTLIER_FAILURES=1000 "$CLIENT" banner web 9000 60 2>&1 || true)
+check_ge "without failover connects fail (of 60)" 5 "$(printf '%s\n' "$out" | grep -c '^error' || true)"
+e2e_done
