@@ -78,6 +78,11 @@ struct k8s_service {
 	bool publish_not_ready; /* spec.publishNotReadyAddresses */
 	uint8_t (*external_ips)[16];
 	size_t n_external_ips;
+	/* status.loadBalancer.ingress[].ip of a LoadBalancer Service, except
+	 * those with ipMode: Proxy (their traffic must go through the load
+	 * balancer, which may terminate TLS or speak PROXY protocol) */
+	uint8_t (*lb_ips)[16];
+	size_t n_lb_ips;
 };
 
 struct k8s_ep_port {

@@ -29,6 +29,7 @@ void mf_service_free(struct k8s_service *s)
 	free(s->ports);
 	free(s->external_name);
 	free(s->external_ips);
+	free(s->lb_ips);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -401,6 +402,49 @@ static int mf_service_spec(struct mf_ctx *c, const mf_node *spec,
 	return 0;
 }
 
+/*
+ * status.loadBalancer.ingress: the addresses a cloud load balancer answers
+ * on. A pod's connect to one goes straight to the endpoints, as kube-proxy
+ * and Cilium do, unless ipMode is Proxy (KEP-1860). Entries with a hostname
+ * and no ip name nothing to redirect.
+ */
+static int mf_lb_ingress(struct mf_ctx *c, const mf_node *obj, struct k8s_service *s)
+{
+	static const char *const modes[] = { "VIP", "Proxy", NULL };
+	const mf_node *status = NULL, *lb = NULL, *seq = NULL;
+	char p[MF_PATH_MAX];
+	int ret;
+
+	if (s->type != LDMESH_SVC_LOAD_BALANCER)
+		return 0;
+	if ((ret = mf_get_map(c, obj, "", "status", &status)) != 1 ||
+	    (ret = mf_get_map(c, status, "status", "loadBalancer", &lb)) != 1 ||
+	    (ret = mf_get_seq(c, lb, "status.loadBalancer", "ingress", &seq)) != 1 || !seq->n)
+		return ret == -ENOMEM ? ret : 0;
+	s->lb_ips = calloc(seq->n, sizeof(*s->lb_ips));
+	if (!s->lb_ips)
+		return -ENOMEM;
+	for (size_t i = 0; i < seq->n; i++) {
+		const mf_node *in = seq->child[i];
+		int mode;
+
+		mf_path_i(p, sizeof(p), "status.loadBalancer", "ingress", i);
+		if (mf_as_map(c, in, p) != 1 || !yaml_tree_map_get(in, "ip"))
+			continue;
+		mode = mf_enum(c, in, p, "ipMode", modes, 0);
+		if (mode == -ENOMEM)
+			return mode;
+		if (mode == 1)
+			continue;
+		ret = mf_get_ip(c, in, p, "ip", s->lb_ips[s->n_lb_ips]);
+		if (ret == -ENOMEM)
+			return ret;
+		if (ret == 1)
+			s->n_lb_ips++;
+	}
+	return 0;
+}
+
 int mf_service(struct mf_ctx *c, const mf_node *obj)
 {
 	const mf_node *spec = NULL;
@@ -419,5 +463,6 @@ int mf_service(struct mf_ctx *c, const mf_node *obj)
 		mf_error(c, obj, "spec: Required value");
 	if (ret != 1)
 		return ret == -ENOMEM ? ret : 0;
-	return mf_service_spec(c, spec, s);
+	ret = mf_service_spec(c, spec, s);
+	return ret ? ret : mf_lb_ingress(c, obj, s);
 }

@@ -160,6 +160,8 @@ static void model__flags_from_service(const struct k8s_service *s, struct snap_s
 	o->affinity_timeout_s = s->affinity_timeout_s;
 	o->external_ips = (const uint8_t(*)[16])s->external_ips;
 	o->n_external_ips = s->n_external_ips;
+	o->lb_ips = (const uint8_t(*)[16])s->lb_ips;
+	o->n_lb_ips = s->n_lb_ips;
 }
 
 /* Ports of every service come from one array (res->ports), sized first. */

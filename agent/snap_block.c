@@ -219,6 +219,8 @@ static int block__records(const struct snap_block_ctx *ctx, const struct snap_se
 			block__vip_key(b, out->cluster_ips[k], o, LDMESH_VIP_CLUSTER_IP, (uint32_t)i);
 		for (size_t k = 0; k < s->n_external_ips; k++)
 			block__vip_key(b, s->external_ips[k], o, LDMESH_VIP_EXTERNAL_IP, (uint32_t)i);
+		for (size_t k = 0; k < s->n_lb_ips; k++)
+			block__vip_key(b, s->lb_ips[k], o, LDMESH_VIP_LOAD_BALANCER, (uint32_t)i);
 	}
 	/* Endpoints in rank order (a stable three-way partition keeps the
 	 * input order inside each rank, so snapshots are reproducible). */
@@ -269,7 +271,7 @@ int snap_block_build(const struct snap_block_ctx *ctx,
 	struct block_strings bs = { .data = NULL };
 	size_t n_ips = (s->n_cluster_ips > LDMESH_MAX_CLUSTER_IPS ? LDMESH_MAX_CLUSTER_IPS
 								   : s->n_cluster_ips) +
-		       s->n_external_ips;
+		       s->n_external_ips + s->n_lb_ips;
 	size_t n_names = 1 + ((s->flags & LDMESH_SVC_F_HEADLESS) ? s->n_endpoints : 0);
 	int err = -ENOMEM;
 

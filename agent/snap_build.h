@@ -44,6 +44,8 @@ struct snap_service_in {
 	uint8_t cluster_ips[LDMESH_MAX_CLUSTER_IPS][16];
 	const uint8_t (*external_ips)[16];
 	size_t n_external_ips;
+	const uint8_t (*lb_ips)[16];  /* load-balancer ingress addresses */
+	size_t n_lb_ips;
 	const struct snap_port_in *ports;
 	size_t n_ports;
 	const struct snap_endpoint_in *endpoints;

@@ -500,6 +500,9 @@ int ctl_route(const struct ctl *c, const char *target)
 		char svc[2 * LDMESH_STR_MAX + 2];
 		snprintf(svc, sizeof(svc), "%s/%s", STR(s->ns), STR(s->name));
 		json_key(&j, "service"), json_str(&j, svc);
+		json_key(&j, "via");
+		json_str(&j, slot->kind == LDMESH_VIP_LOAD_BALANCER ? "load-balancer-ingress" :
+			     slot->kind == LDMESH_VIP_EXTERNAL_IP ? "external-ip" : "cluster-ip");
 		json_key(&j, "action");
 		json_str(&j, !n ? "reject" : s->ready_count ? "ready" : "fallback-terminating");
 		json_key(&j, "backends"), json_open(&j, '[');
@@ -511,8 +514,10 @@ int ctl_route(const struct ctl *c, const char *target)
 		json_end(&j);
 		return 0;
 	}
-	fprintf(c->out, "%s -> service %s/%s port %s", target, STR(s->ns), STR(s->name),
-		*STR(pt.name) ? STR(pt.name) : "(unnamed)");
+	fprintf(c->out, "%s -> service %s/%s port %s%s", target, STR(s->ns), STR(s->name),
+		*STR(pt.name) ? STR(pt.name) : "(unnamed)",
+		slot->kind == LDMESH_VIP_LOAD_BALANCER ? " (load-balancer ingress, short-circuited)" :
+		slot->kind == LDMESH_VIP_EXTERNAL_IP ? " (external IP)" : "");
 	if (!n) {
 		fprintf(c->out, ": no endpoints; connect fails with ECONNREFUSED\n");
 		return 0;

@@ -273,6 +273,11 @@ _Static_assert(sizeof(struct ldmesh_endpoint) == 40, "endpoint layout");
 
 #define LDMESH_VIP_CLUSTER_IP 0  /* spec.clusterIPs */
 #define LDMESH_VIP_EXTERNAL_IP 1 /* spec.externalIPs */
+#define LDMESH_VIP_LOAD_BALANCER 2 /* status.loadBalancer.ingress[].ip, not
+                                      ipMode: Proxy (given meaning in 2.0's
+                                      lifetime: a reader that does not know
+                                      it redirects it like any VIP, which is
+                                      what it means) */
 
 struct ldmesh_vip_slot {
 	uint8_t addr[16];

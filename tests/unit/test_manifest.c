@@ -768,6 +768,45 @@ static void test_no_diag(void **state)
 	assert_int_equal(set.skipped, 42);
 }
 
+/* status.loadBalancer.ingress: ip entries of a LoadBalancer Service, not
+ * those with ipMode: Proxy, not hostname-only ones, and nothing for other
+ * types; a bad ipMode is reported where it is. */
+static void test_lb_ingress(void **state)
+{
+	static const char lb[] =
+		"apiVersion: v1\nkind: Service\nmetadata: {name: shop}\n"
+		"spec: {type: LoadBalancer, ports: [{port: 443}]}\n"
+		"status:\n  loadBalancer:\n    ingress:\n"
+		"    - {ip: 203.0.113.10}\n    - {ip: 203.0.113.11, ipMode: Proxy}\n"
+		"    - {hostname: lb.example}\n    - {ip: 203.0.113.12, ipMode: VIP}\n";
+	static const char cluster_ip[] =
+		"apiVersion: v1\nkind: Service\nmetadata: {name: shop}\n"
+		"spec: {ports: [{port: 443}]}\n"
+		"status: {loadBalancer: {ingress: [{ip: 203.0.113.10}]}}\n";
+	static const char bad_mode[] =
+		"apiVersion: v1\nkind: Service\nmetadata: {name: shop}\n"
+		"spec: {type: LoadBalancer, ports: [{port: 443}]}\n"
+		"status: {loadBalancer: {ingress: [{ip: 203.0.113.10, ipMode: Direct}]}}\n";
+	struct manifest_set set;
+	uint8_t want[16];
+	struct tu_diag t;
+
+	assert_int_equal(load_str_ok(lb, &set), 0);
+	assert_int_equal(set.services[0].n_lb_ips, 2);
+	assert_memory_equal(set.services[0].lb_ips[0], v4(want, 203, 0, 113, 10), 16);
+	assert_memory_equal(set.services[0].lb_ips[1], v4(want, 203, 0, 113, 12), 16);
+	manifest_set_free(&set);
+	assert_int_equal(load_str_ok(cluster_ip, &set), 0);
+	assert_int_equal(set.services[0].n_lb_ips, 0);
+	manifest_set_free(&set);
+
+	tu_diag_init(&t);
+	memset(&set, 0, sizeof(set));
+	assert_int_not_equal(manifest_load_data("t.yaml", bad_mode, strlen(bad_mode), &set, &t.d), 0);
+	assert_int_equal(t.n, 1);
+	assert_non_null(strstr(t.lines[0], "status.loadBalancer.ingress[0].ipMode"));
+}
+
 static void test_parse_ip(void **state)
 {
 	uint8_t ip[16], want[16];
@@ -822,6 +861,7 @@ int main(void)
 		cmocka_unit_test(test_headless),
 		cmocka_unit_test(test_external_name),
 		cmocka_unit_test(test_dual_stack),
+		cmocka_unit_test(test_lb_ingress),
 		cmocka_unit_test(test_slice_defaults),
 		cmocka_unit_test(test_pod),
 		cmocka_unit_test(test_nulls_are_absent),
