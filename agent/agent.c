@@ -63,7 +63,8 @@ int agent_check(const struct agent_opts *o)
 	err = sources_rescan(&src, o->manifests, &d);
 	if (err >= 0) {
 		struct model_opts mo = { .cluster_domain = o->cluster_domain,
-					 .node_name = o->node, .cidrs = o->cidrs };
+					 .node_name = o->node, .zone = o->zone,
+					 .cidrs = o->cidrs };
 		err = model_resolve(src.v, src.n, &mo, NULL, &out, &d);
 		if (!err) {
 			size_t eps = 0;
@@ -164,7 +165,8 @@ int agent_restore_table(struct agent *a)
 int agent_publish(struct agent *a)
 {
 	struct model_opts mo = { .cluster_domain = a->o.cluster_domain,
-				 .node_name = a->o.node, .cidrs = a->o.cidrs };
+				 .node_name = a->o.node, .zone = a->o.zone,
+				 .cidrs = a->o.cidrs };
 	uint64_t t0 = agent__now_ns(CLOCK_MONOTONIC), t1, t2, hash;
 	struct model_out out;
 	size_t size = 0, eps = 0;

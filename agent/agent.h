@@ -17,6 +17,7 @@ struct agent_opts {
 	const char *manifests;
 	const char *table;
 	const char *node;
+	const char *zone;           /* --zone, or NULL */
 	const char *cluster_domain;
 	struct ipalloc_cidrs cidrs; /* --service-cidr */
 	const char *state;          /* --state: last good copies, or NULL */

@@ -12,7 +12,7 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: ldmesh-agent --manifests DIR [--table PATH] [--state DIR] [--node NAME]\n"
+	fputs("usage: ldmesh-agent --manifests DIR [--table PATH] [--state DIR] [--node NAME] [--zone ZONE]\n"
 	      "                    [--service-cidr CIDR[,CIDR]] [--cluster-domain DOMAIN]\n"
 	      "                    [--once] [--check] [-v]\n"
 	      "\n"
@@ -22,6 +22,9 @@ static void usage(FILE *f)
 	      "  -m, --manifests DIR       folder to watch (recursively)\n"
 	      "  -t, --table PATH          table directory (default " LDMESH_TABLE_DEFAULT ")\n"
 	      "  -n, --node NAME           this node's name (internalTrafficPolicy: Local)\n"
+	      "      --zone ZONE           this node's zone, for topology-aware routing\n"
+	      "                            (default: the topology.kubernetes.io/zone label\n"
+	      "                            of the Node manifest named by --node)\n"
 	      "      --service-cidr CIDR[,CIDR]  the service CIDRs, one per family:\n"
 	      "                            ClusterIPs are allocated from the first, and\n"
 	      "                            must lie in one (default 10.96.0.0/12)\n"
@@ -58,11 +61,12 @@ static int normalize_domain(char *d)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CIDR = 256, OPT_DOMAIN, OPT_ONCE, OPT_CHECK, OPT_STATE, OPT_VERSION };
+	enum { OPT_CIDR = 256, OPT_DOMAIN, OPT_ONCE, OPT_CHECK, OPT_STATE, OPT_VERSION, OPT_ZONE };
 	static const struct option longopts[] = {
 		{ "manifests", required_argument, NULL, 'm' },
 		{ "table", required_argument, NULL, 't' },
 		{ "node", required_argument, NULL, 'n' },
+		{ "zone", required_argument, NULL, OPT_ZONE },
 		{ "service-cidr", required_argument, NULL, OPT_CIDR },
 		{ "cluster-domain", required_argument, NULL, OPT_DOMAIN },
 		{ "once", no_argument, NULL, OPT_ONCE },
@@ -85,6 +89,7 @@ int main(int argc, char **argv)
 		case 'm': o.manifests = optarg; break;
 		case 't': o.table = optarg; break;
 		case 'n': o.node = optarg; break;
+		case OPT_ZONE: o.zone = optarg; break;
 		case OPT_CIDR: cidr = optarg; break;
 		case OPT_DOMAIN: snprintf(domain, sizeof(domain), "%s", optarg); break;
 		case OPT_ONCE: once = true; break;

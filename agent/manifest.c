@@ -22,9 +22,12 @@ void manifest_set_free(struct manifest_set *set)
 		mf_slice_free(&set->slices[i]);
 	for (size_t i = 0; i < set->n_pods; i++)
 		mf_pod_free(&set->pods[i]);
+	for (size_t i = 0; i < set->n_nodes; i++)
+		mf_node_free(&set->nodes[i]);
 	free(set->services);
 	free(set->slices);
 	free(set->pods);
+	free(set->nodes);
 	memset(set, 0, sizeof(*set));
 }
 
@@ -105,6 +108,8 @@ static int mf_object(struct mf_ctx *c, const mf_node *obj,
 		return mf_endpoints(c, obj);
 	if (!strcmp(api, "v1") && !strcmp(kind, "Pod"))
 		return mf_pod(c, obj);
+	if (!strcmp(api, "v1") && !strcmp(kind, "Node"))
+		return mf_node_obj(c, obj);
 	/* Other kinds, and same-named kinds of other groups (a Knative
 	 * serving.knative.dev/v1 Service), are not ours. */
 	mf_note(c, obj, "skipped %.64s %.64s: not a kind ldmesh reads", api, kind);

@@ -83,6 +83,11 @@ struct k8s_service {
 	 * balancer, which may terminate TLS or speak PROXY protocol) */
 	uint8_t (*lb_ips)[16];
 	size_t n_lb_ips;
+	/* topology-aware routing asked for: spec.trafficDistribution
+	 * PreferClose (or PreferSameZone), or the annotation
+	 * service.kubernetes.io/topology-mode (formerly topology-aware-hints)
+	 * set to anything but Disabled, as kube-proxy reads them */
+	bool topology;
 };
 
 struct k8s_ep_port {
@@ -141,6 +146,12 @@ struct k8s_pod {
 	size_t n_ports;
 };
 
+/* A Node: only what topology-aware routing needs of it. */
+struct k8s_node {
+	struct k8s_meta meta;
+	char *zone;         /* label topology.kubernetes.io/zone, NULL when absent */
+};
+
 struct manifest_set {
 	struct k8s_service *services;
 	size_t n_services;
@@ -148,6 +159,8 @@ struct manifest_set {
 	size_t n_slices;
 	struct k8s_pod *pods;
 	size_t n_pods;
+	struct k8s_node *nodes;
+	size_t n_nodes;
 	unsigned skipped; /* documents of other kinds */
 };
 

@@ -17,6 +17,7 @@ enum mf_kind {
 	MF_ENDPOINT_SLICE,
 	MF_ENDPOINTS,
 	MF_POD,
+	MF_NODE,
 };
 
 struct mf_seen {
@@ -31,7 +32,7 @@ struct mf_ctx {
 	struct diag *d;
 	unsigned errors;
 	struct manifest_set set;
-	size_t cap_services, cap_slices, cap_pods;
+	size_t cap_services, cap_slices, cap_pods, cap_nodes;
 	struct mf_seen *seen;
 	size_t n_seen, cap_seen;
 };
@@ -148,9 +149,11 @@ int mf_service(struct mf_ctx *c, const mf_node *obj);
 int mf_endpoint_slice(struct mf_ctx *c, const mf_node *obj);
 int mf_endpoints(struct mf_ctx *c, const mf_node *obj);
 int mf_pod(struct mf_ctx *c, const mf_node *obj);
+int mf_node_obj(struct mf_ctx *c, const mf_node *obj);
 
 void mf_service_free(struct k8s_service *s);
 void mf_slice_free(struct k8s_slice *s);
 void mf_pod_free(struct k8s_pod *p);
+void mf_node_free(struct k8s_node *n);
 
 #endif

@@ -19,6 +19,7 @@ static const char *const mf_kind_names[] = {
 	[MF_ENDPOINT_SLICE] = "EndpointSlice",
 	[MF_ENDPOINTS] = "Endpoints",
 	[MF_POD] = "Pod",
+	[MF_NODE] = "Node",
 };
 
 int mf_seen_add(struct mf_ctx *c, enum mf_kind kind, const struct k8s_meta *m)

@@ -445,6 +445,38 @@ static int mf_lb_ingress(struct mf_ctx *c, const mf_node *obj, struct k8s_servic
 	return 0;
 }
 
+/* Whether the Service asks for topology-aware routing, as kube-proxy
+ * decides it: spec.trafficDistribution PreferClose (PreferSameZone is its
+ * newer name), or the topology annotation (any value but "", "disabled" and
+ * "Disabled"). */
+static int mf_topology(struct mf_ctx *c, const mf_node *obj, const mf_node *spec,
+		       struct k8s_service *s)
+{
+	static const char *const annotations[] = {
+		"service.kubernetes.io/topology-mode",
+		"service.kubernetes.io/topology-aware-hints",
+	};
+	const mf_node *meta = NULL, *ann = NULL;
+	const char *v = NULL;
+	int ret = mf_get_str(c, spec, "spec", "trafficDistribution", &v, NULL);
+
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret == 1 && (!strcmp(v, "PreferClose") || !strcmp(v, "PreferSameZone")))
+		s->topology = true;
+	if (mf_get_map(c, obj, "", "metadata", &meta) != 1 ||
+	    mf_get_map(c, meta, "metadata", "annotations", &ann) != 1)
+		return 0;
+	for (size_t i = 0; i < sizeof(annotations) / sizeof(annotations[0]); i++) {
+		ret = mf_get_str(c, ann, "metadata.annotations", annotations[i], &v, NULL);
+		if (ret == -ENOMEM)
+			return ret;
+		if (ret == 1 && *v && strcmp(v, "disabled") && strcmp(v, "Disabled"))
+			s->topology = true;
+	}
+	return 0;
+}
+
 int mf_service(struct mf_ctx *c, const mf_node *obj)
 {
 	const mf_node *spec = NULL;
@@ -464,5 +496,7 @@ int mf_service(struct mf_ctx *c, const mf_node *obj)
 	if (ret != 1)
 		return ret == -ENOMEM ? ret : 0;
 	ret = mf_service_spec(c, spec, s);
-	return ret ? ret : mf_lb_ingress(c, obj, s);
+	if (!ret)
+		ret = mf_lb_ingress(c, obj, s);
+	return ret ? ret : mf_topology(c, obj, spec, s);
 }

@@ -156,7 +156,8 @@ static void model__flags_from_service(const struct k8s_service *s, struct snap_s
 			      (s->affinity_client_ip ? LDMESH_SVC_F_AFFINITY_CLIENT_IP : 0) |
 			      (s->internal_local ? LDMESH_SVC_F_INTERNAL_LOCAL : 0) |
 			      (s->external_local ? LDMESH_SVC_F_EXTERNAL_LOCAL : 0) |
-			      (s->publish_not_ready ? LDMESH_SVC_F_PUBLISH_NOT_READY : 0));
+			      (s->publish_not_ready ? LDMESH_SVC_F_PUBLISH_NOT_READY : 0) |
+			      (s->topology ? LDMESH_SVC_F_TOPOLOGY : 0));
 	o->affinity_timeout_s = s->affinity_timeout_s;
 	o->external_ips = (const uint8_t(*)[16])s->external_ips;
 	o->n_external_ips = s->n_external_ips;
@@ -647,10 +648,25 @@ out:
 	return err;
 }
 
+/* This node's zone: --zone, else the label of the Node named --node (the
+ * first one in path order, should a Node be defined twice). */
+static const char *model__zone(const struct model_source *src, size_t n,
+			       const struct model_opts *o)
+{
+	if (o->zone && *o->zone)
+		return o->zone;
+	for (size_t f = 0; o->node_name && f < n; f++)
+		for (size_t i = 0; i < src[f].set.n_nodes; i++)
+			if (!strcmp(src[f].set.nodes[i].meta.name, o->node_name))
+				return src[f].set.nodes[i].zone;
+	return NULL;
+}
+
 int model_resolve(const struct model_source *src, size_t n,
 		  const struct model_opts *o, struct model_out *prev,
 		  struct model_out *out, struct diag *d)
 {
+	const char *zone;
 	struct join j = { .src = src, .n_src = n, .o = o, .d = d };
 	struct model_out res = { .services = NULL };
 	struct prev_map pm = { .slots = NULL };
@@ -725,8 +741,10 @@ int model_resolve(const struct model_source *src, size_t n,
 	}
 	n_unique = res.n_services = kept;
 	/* Everything a block depends on besides the service's own inputs. */
+	zone = model__zone(src, n, o);
 	j.opts_key = ldmesh_hash64(o->cluster_domain, strlen(o->cluster_domain),
 				   o->node_name ? ldmesh_hash64(o->node_name, strlen(o->node_name), 1) : 0);
+	j.opts_key = model__mix(j.opts_key, zone ? ldmesh_hash64(zone, strlen(zone), 2) : 0);
 	if ((err = model__prev_map(&pm, prev)))
 		goto out;
 	for (size_t i = 0; i < n_unique; i++)
@@ -738,6 +756,7 @@ int model_resolve(const struct model_source *src, size_t n,
 	res.in = (struct snap_input){
 		.cluster_domain = o->cluster_domain,
 		.node_name = o->node_name,
+		.node_zone = zone,
 		.service_cidr_prefix = o->cidrs.v[0].prefix,
 		.services = res.services,
 		.n_services = res.n_services,

@@ -27,6 +27,8 @@ struct model_source {
 struct model_opts {
 	const char *cluster_domain;
 	const char *node_name;     /* may be NULL */
+	const char *zone;          /* --zone; NULL: the Node node_name names, if
+	                              any, by its topology.kubernetes.io/zone */
 	struct ipalloc_cidrs cidrs; /* allocation from the first; explicit
 	                               ClusterIPs must lie in one */
 };

@@ -53,11 +53,52 @@ static bool block__is_local(const struct snap_block_ctx *ctx, const char *node)
 
 enum { RANK_CHOSEN, RANK_FALLBACK, RANK_SHOWN };
 
-static int block__rank(const struct snap_block_ctx *ctx, const struct snap_service_in *s,
-		       const struct snap_endpoint_in *e)
+static bool block__ready(const struct snap_service_in *s, const struct snap_endpoint_in *e)
 {
-	bool ready = (e->flags & LDMESH_EP_F_READY) ||
-		     (s->flags & LDMESH_SVC_F_PUBLISH_NOT_READY);
+	return (e->flags & LDMESH_EP_F_READY) || (s->flags & LDMESH_SVC_F_PUBLISH_NOT_READY);
+}
+
+/* Whether a hints.forZones list ("a,b") names `zone`. */
+static bool block__hinted(const char *hints, const char *zone)
+{
+	size_t len = strlen(zone);
+
+	for (const char *p = hints; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+		if (!strncmp(p, zone, len) && (p[len] == ',' || !p[len]))
+			return true;
+	return false;
+}
+
+/*
+ * kube-proxy's topology-aware routing (pkg/proxy/topology.go): a Service
+ * that asks for it, on a node whose zone is known, sends to the ready
+ * endpoints hinted for that zone, but only when every ready endpoint has a
+ * hint and at least one is for this zone; otherwise to all ready ones.
+ * internalTrafficPolicy: Local comes first; the serving-terminating
+ * fallback ignores hints.
+ */
+static bool block__use_zone(const struct snap_block_ctx *ctx, const struct snap_service_in *s)
+{
+	bool for_zone = false;
+
+	if (!(s->flags & LDMESH_SVC_F_TOPOLOGY) || !ctx->node_zone || !*ctx->node_zone ||
+	    ((s->flags & LDMESH_SVC_F_INTERNAL_LOCAL) && ctx->node_name && *ctx->node_name))
+		return false;
+	for (size_t i = 0; i < s->n_endpoints; i++) {
+		const struct snap_endpoint_in *e = &s->endpoints[i];
+		if (!block__ready(s, e))
+			continue;
+		if (!e->zone_hints || !*e->zone_hints)
+			return false;
+		for_zone |= block__hinted(e->zone_hints, ctx->node_zone);
+	}
+	return for_zone;
+}
+
+static int block__rank(const struct snap_block_ctx *ctx, const struct snap_service_in *s,
+		       const struct snap_endpoint_in *e, bool use_zone)
+{
+	bool ready = block__ready(s, e);
 
 	/* internalTrafficPolicy: Local keeps traffic on this node. Without
 	 * --node the agent cannot tell which node it is, so the policy is not
@@ -66,7 +107,8 @@ static int block__rank(const struct snap_block_ctx *ctx, const struct snap_servi
 	    *ctx->node_name && !block__is_local(ctx, e->node))
 		return RANK_SHOWN;
 	if (ready)
-		return RANK_CHOSEN;
+		return !use_zone || block__hinted(e->zone_hints, ctx->node_zone) ? RANK_CHOSEN
+										: RANK_SHOWN;
 	/* kube-proxy's fallback: serving endpoints of terminating pods carry
 	 * traffic only when no endpoint is ready (KEP-1669). */
 	if ((e->flags & LDMESH_EP_F_SERVING) && (e->flags & LDMESH_EP_F_TERMINATING))
@@ -189,6 +231,7 @@ static int block__endpoint(const struct snap_block_ctx *ctx, struct block_string
 static int block__records(const struct snap_block_ctx *ctx, const struct snap_service_in *s,
 			  struct snap_block *b, struct block_strings *bs)
 {
+	bool use_zone = block__use_zone(ctx, s);
 	struct ldmesh_service *out = &b->svc;
 	uint32_t counts[3] = { 0, 0, 0 }, n_ips;
 	int err;
@@ -198,7 +241,7 @@ static int block__records(const struct snap_block_ctx *ctx, const struct snap_se
 	    (err = block__local_cstr(bs, s->external_name, &out->external_name)))
 		return err;
 	out->type = s->type;
-	out->flags = s->flags;
+	out->flags = (uint16_t)(s->flags | (use_zone ? LDMESH_SVC_F_ZONE_CHOSEN : 0));
 	out->affinity_timeout_s = s->affinity_timeout_s;
 	n_ips = s->n_cluster_ips > LDMESH_MAX_CLUSTER_IPS ? LDMESH_MAX_CLUSTER_IPS : s->n_cluster_ips;
 	out->ip_count = (uint8_t)n_ips;
@@ -228,7 +271,7 @@ static int block__records(const struct snap_block_ctx *ctx, const struct snap_se
 	for (int rank = RANK_CHOSEN, n = 0; rank <= RANK_SHOWN; rank++) {
 		for (size_t i = 0; i < s->n_endpoints; i++) {
 			const struct snap_endpoint_in *e = &s->endpoints[i];
-			if (block__rank(ctx, s, e) != rank)
+			if (block__rank(ctx, s, e, use_zone) != rank)
 				continue;
 			if ((err = block__endpoint(ctx, bs, e, &b->eps[n])))
 				return err;

@@ -56,6 +56,7 @@ struct snap_block {
 struct snap_block_ctx {
 	const char *cluster_domain;
 	const char *node_name;       /* or NULL */
+	const char *node_zone;       /* or NULL */
 	struct strpool *shared;      /* node, zone and hint names */
 };
 

@@ -320,8 +320,9 @@ int snap_build_cached(const struct snap_input *in, struct snap_cache *cache,
 	struct layout l = { .file = NULL };
 	struct snap_block *blocks;
 	struct snap_block_ctx ctx = { .cluster_domain = in->cluster_domain,
-				      .node_name = in->node_name, .shared = &cache->shared };
-	ldmesh_str_t domain, node;
+				      .node_name = in->node_name, .node_zone = in->node_zone,
+				      .shared = &cache->shared };
+	ldmesh_str_t domain, node, zone;
 	int err = 0;
 
 	if (cache->shared.len > BUILD_SHARED_MAX) {
@@ -334,7 +335,8 @@ int snap_build_cached(const struct snap_input *in, struct snap_cache *cache,
 	if (!blocks)
 		return -ENOMEM;
 	if ((err = strpool_add_cstr(&cache->shared, in->cluster_domain, &domain)) ||
-	    (err = strpool_add_cstr(&cache->shared, in->node_name, &node)))
+	    (err = strpool_add_cstr(&cache->shared, in->node_name, &node)) ||
+	    (err = strpool_add_cstr(&cache->shared, in->node_zone, &zone)))
 		goto out;
 	for (size_t i = 0; i < in->n_services && !err; i++) {
 		const struct snap_service_in *s = &in->services[i];
@@ -352,6 +354,7 @@ int snap_build_cached(const struct snap_input *in, struct snap_cache *cache,
 	l.h.created_unix_ns = in->created_unix_ns;
 	l.h.cluster_domain = domain;
 	l.h.node_name = node;
+	l.h.node_zone = zone;
 	memcpy(l.h.service_cidr, in->service_cidr, 16);
 	l.h.service_cidr_prefix = in->service_cidr_prefix;
 	ldmesh_snap_header_seal(l.file, &l.h);

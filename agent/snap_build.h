@@ -55,6 +55,7 @@ struct snap_service_in {
 struct snap_input {
 	const char *cluster_domain;   /* "cluster.local" */
 	const char *node_name;        /* or NULL */
+	const char *node_zone;        /* or NULL */
 	uint8_t service_cidr[16];
 	uint8_t service_cidr_prefix;
 	uint64_t generation;

@@ -447,6 +447,40 @@ static int ctl__parse_target(const char *target, uint8_t addr[16], uint16_t *por
 	return inet_pton(AF_INET6, host, addr) == 1 ? 0 : -1;
 }
 
+/* Which of kube-proxy's rules chose a service's backends on this node:
+ * a short name (json) and a sentence. */
+static const char *ctl__rule(const struct ctl *c, const struct ldmesh_service *s,
+			     char *why, size_t len)
+{
+	const char *zone = STR(c->snap->node_zone);
+
+	if (!s->ready_count) {
+		snprintf(why, len, "serving-terminating endpoints (none is ready)");
+		return "fallback-terminating";
+	}
+	if ((s->flags & LDMESH_SVC_F_INTERNAL_LOCAL) && *STR(c->snap->node_name)) {
+		snprintf(why, len, "endpoints on node %s (internalTrafficPolicy: Local)",
+			 STR(c->snap->node_name));
+		return "node-local";
+	}
+	if (s->flags & LDMESH_SVC_F_ZONE_CHOSEN) {
+		snprintf(why, len, "endpoints hinted for zone %s (topology-aware routing)", zone);
+		return "zone";
+	}
+	if (s->flags & LDMESH_SVC_F_TOPOLOGY) {
+		if (*zone)
+			snprintf(why, len, "all ready endpoints (topology-aware routing asked for, "
+				 "not used: a ready endpoint has no zone hint, or none is for zone %s)",
+				 zone);
+		else
+			snprintf(why, len, "all ready endpoints (topology-aware routing asked for, "
+				 "not used: this node's zone is unknown)");
+		return "all";
+	}
+	snprintf(why, len, "all ready endpoints");
+	return "all";
+}
+
 int ctl_route(const struct ctl *c, const char *target)
 {
 	struct ldmesh_vip_slot vip, *slot = &vip;
@@ -456,7 +490,7 @@ int ctl_route(const struct ctl *c, const char *target)
 	uint32_t first, n;
 	uint16_t port;
 	uint8_t addr[16], proto;
-	char a[64];
+	char a[64], why[256];
 
 	if (ctl__parse_target(target, addr, &port, &proto) < 0) {
 		fprintf(stderr, "ldmeshctl: route %s: expected IP:PORT[/tcp|/udp|/sctp]\n", target);
@@ -505,6 +539,10 @@ int ctl_route(const struct ctl *c, const char *target)
 			     slot->kind == LDMESH_VIP_EXTERNAL_IP ? "external-ip" : "cluster-ip");
 		json_key(&j, "action");
 		json_str(&j, !n ? "reject" : s->ready_count ? "ready" : "fallback-terminating");
+		if (n) {
+			json_key(&j, "rule"), json_str(&j, ctl__rule(c, s, why, sizeof(why)));
+			json_key(&j, "zone"), json_str(&j, STR(c->snap->node_zone));
+		}
 		json_key(&j, "backends"), json_open(&j, '[');
 		for (uint32_t e = first; e < first + n; e++)
 			if (ldmesh_snap_endpoint_port(c->snap, s, e, slot->port_index))
@@ -524,6 +562,8 @@ int ctl_route(const struct ctl *c, const char *target)
 	}
 	fprintf(c->out, ": %u %s backend(s)\n", n,
 		s->ready_count ? "ready" : "terminating (no ready endpoint)");
+	ctl__rule(c, s, why, sizeof(why));
+	fprintf(c->out, "  rule: %s\n", why);
 	for (uint32_t e = first; e < first + n; e++) {
 		uint16_t p = ldmesh_snap_endpoint_port(c->snap, s, e, slot->port_index);
 		if (p) {

@@ -42,6 +42,7 @@ struct ldmesh_snap {
 	uint64_t created_unix_ns;
 	ldmesh_str_t cluster_domain;
 	ldmesh_str_t node_name;
+	ldmesh_str_t node_zone;
 	uint8_t service_cidr[16];
 	uint8_t service_cidr_prefix;
 	uint32_t vip_max_probe;  /* at most vip_slots */

@@ -139,7 +139,12 @@ struct ldmesh_snap_header {
 	uint8_t service_cidr[16];   /* --service-cidr base, IPv4-mapped */
 	uint8_t service_cidr_prefix; /* prefix length in IPv6 terms (96 + v4) */
 	uint8_t reserved0[7];
-	uint64_t reserved[5];
+	ldmesh_str_t node_zone;     /* the agent's zone (--zone, or its Node's
+	                               topology.kubernetes.io/zone); "" if
+	                               unknown (given meaning in 2.0's lifetime:
+	                               was reserved, so zero reads as unknown) */
+	uint32_t reserved1;
+	uint64_t reserved[4];
 };
 #define LDMESH_SNAP_OFF_MAGIC 0
 #define LDMESH_SNAP_OFF_VERSION_MAJOR 4
@@ -194,6 +199,11 @@ enum ldmesh_svc_type {
 #define LDMESH_SVC_F_PUBLISH_NOT_READY (1U << 4) /* publishNotReadyAddresses */
 #define LDMESH_SVC_F_ALLOCATED_IP (1U << 5)      /* ClusterIP allocated by the
                                                     agent, not from the spec */
+#define LDMESH_SVC_F_TOPOLOGY (1U << 6)          /* topology-aware routing
+                                                    asked for (trafficDistribution,
+                                                    or the topology annotation) */
+#define LDMESH_SVC_F_ZONE_CHOSEN (1U << 7)       /* and used: the chosen endpoints
+                                                    are those hinted for node_zone */
 
 #define LDMESH_MAX_CLUSTER_IPS 2 /* dual-stack: at most one per family */
 

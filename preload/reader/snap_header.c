@@ -135,6 +135,7 @@ int ldmesh_snap_init(struct ldmesh_snap *s, const void *base, size_t size,
 	v.created_unix_ns = h.created_unix_ns;
 	v.cluster_domain = h.cluster_domain;
 	v.node_name = h.node_name;
+	v.node_zone = h.node_zone;
 	memcpy(v.service_cidr, h.service_cidr, 16);
 	v.service_cidr_prefix = h.service_cidr_prefix;
 	*s = v;
