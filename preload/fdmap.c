@@ -15,7 +15,7 @@ struct fdmap_entry {
 	atomic_uint seq;
 	atomic_uint family;              /* 0 = empty */
 	atomic_uint ports;               /* vip_port << 16 | backend_port */
-	atomic_uint pad;
+	atomic_uint tag;                 /* FDMAP_TAG_* | generation << 8 */
 	_Atomic uint64_t vip[2];
 	_Atomic uint64_t backend[2];
 };
@@ -44,9 +44,10 @@ static void fdmap__write_end(struct fdmap_entry *e)
 
 static void fdmap__store(struct fdmap_entry *e, unsigned family,
 			 const uint64_t vip[2], const uint64_t be[2],
-			 unsigned ports)
+			 unsigned ports, unsigned tag)
 {
 	fdmap__write_begin(e);
+	atomic_store_explicit(&e->tag, tag, memory_order_relaxed);
 	atomic_store_explicit(&e->vip[0], vip[0], memory_order_relaxed);
 	atomic_store_explicit(&e->vip[1], vip[1], memory_order_relaxed);
 	atomic_store_explicit(&e->backend[0], be[0], memory_order_relaxed);
@@ -67,7 +68,7 @@ void fdmap_set(int fd, int family, const uint8_t vip[16], uint16_t vip_port,
 	memcpy(v, vip, 16);
 	memcpy(b, backend, 16);
 	fdmap__store(e, (unsigned)family, v, b,
-		     (unsigned)vip_port << 16 | backend_port);
+		     (unsigned)vip_port << 16 | backend_port, 0);
 }
 
 void fdmap_set_backend(int fd, const uint8_t backend[16], uint16_t backend_port)
@@ -80,7 +81,31 @@ void fdmap_set_backend(int fd, const uint8_t backend[16], uint16_t backend_port)
 		return;
 	memcpy(vip, v.vip, 16);
 	memcpy(b, backend, 16);
-	fdmap__store(e, (unsigned)v.family, vip, b, (unsigned)v.vip_port << 16 | backend_port);
+	fdmap__store(e, (unsigned)v.family, vip, b, (unsigned)v.vip_port << 16 | backend_port, v.tag);
+}
+
+void fdmap_set_datagram(int fd, int family, const uint8_t vip[16], uint16_t vip_port,
+			const uint8_t backend[16], uint16_t backend_port, unsigned tag)
+{
+	struct fdmap_entry *e = fdmap__at(fd);
+	uint64_t v[2], b[2];
+
+	if (!e || family <= 0)
+		return;
+	memcpy(v, vip, 16);
+	memcpy(b, backend, 16);
+	fdmap__store(e, (unsigned)family, v, b, (unsigned)vip_port << 16 | backend_port, tag);
+}
+
+void fdmap_set_tag(int fd, unsigned tag)
+{
+	struct fdmap_entry *e = fdmap__at(fd);
+
+	if (!e || !atomic_load_explicit(&e->family, memory_order_relaxed))
+		return;
+	fdmap__write_begin(e);
+	atomic_store_explicit(&e->tag, tag, memory_order_relaxed);
+	fdmap__write_end(e);
 }
 
 void fdmap_clear(int fd)
@@ -104,12 +129,13 @@ bool fdmap_get(int fd, struct fdmap_view *out)
 	for (int i = 0; i < FDMAP_READ_TRIES; i++) {
 		unsigned s1 = atomic_load_explicit(&e->seq, memory_order_acquire);
 		uint64_t v[2], b[2];
-		unsigned fam, ports;
+		unsigned fam, ports, tag;
 
 		if (s1 & 1)
 			continue;
 		fam = atomic_load_explicit(&e->family, memory_order_relaxed);
 		ports = atomic_load_explicit(&e->ports, memory_order_relaxed);
+		tag = atomic_load_explicit(&e->tag, memory_order_relaxed);
 		v[0] = atomic_load_explicit(&e->vip[0], memory_order_relaxed);
 		v[1] = atomic_load_explicit(&e->vip[1], memory_order_relaxed);
 		b[0] = atomic_load_explicit(&e->backend[0], memory_order_relaxed);
@@ -123,6 +149,7 @@ bool fdmap_get(int fd, struct fdmap_view *out)
 		memcpy(out->vip, v, 16);
 		memcpy(out->backend, b, 16);
 		out->vip_port = (uint16_t)(ports >> 16);
+		out->tag = tag;
 		out->backend_port = (uint16_t)ports;
 		return true;
 	}
@@ -139,5 +166,5 @@ void fdmap_copy(int from, int to)
 		fdmap_clear(to);
 		return;
 	}
-	fdmap_set(to, v.family, v.vip, v.vip_port, v.backend, v.backend_port);
+	fdmap_set_datagram(to, v.family, v.vip, v.vip_port, v.backend, v.backend_port, v.tag);
 }

@@ -28,13 +28,26 @@ struct fdmap_view {
 	uint16_t vip_port;
 	uint8_t backend[16];  /* where the connect really went */
 	uint16_t backend_port;
+	unsigned tag;         /* FDMAP_TAG_* | table generation << 8 */
 };
+
+/* The socket sends datagrams to the VIP without being connected: the
+ * entry is its remembered choice, not a connection (sendto, hook_udp.c). */
+#define FDMAP_TAG_UNCONNECTED 1u
+/* The low 24 bits of the table generation its backend was last checked
+ * against, in a tag. */
+#define FDMAP_TAG_GEN(gen) ((unsigned)((gen) & 0xffffff) << 8)
 
 void fdmap_set(int fd, int family, const uint8_t vip[16], uint16_t vip_port,
 	       const uint8_t backend[16], uint16_t backend_port) LDMESH_HIDDEN;
 /* A tracked `fd` goes to another backend now (a failover's next try). */
 void fdmap_set_backend(int fd, const uint8_t backend[16], uint16_t backend_port) LDMESH_HIDDEN;
 void fdmap_clear(int fd) LDMESH_HIDDEN;
+/* fdmap_set for a datagram socket, with its tag. */
+void fdmap_set_datagram(int fd, int family, const uint8_t vip[16], uint16_t vip_port,
+			const uint8_t backend[16], uint16_t backend_port, unsigned tag) LDMESH_HIDDEN;
+/* A tracked `fd`'s tag only. */
+void fdmap_set_tag(int fd, unsigned tag) LDMESH_HIDDEN;
 /* `to` now names what `from` names (dup family): copy or clear. */
 void fdmap_copy(int from, int to) LDMESH_HIDDEN;
 /* False when `fd` is not tracked (or a racing writer kept the read from

@@ -105,6 +105,13 @@ static void real__init_once(void)
 	real.getpeername = (real_getpeername_fn)real__load("getpeername", 1);
 	real.getsockopt = (real_getsockopt_fn)real__load("getsockopt", 1);
 	real.setsockopt = (real_setsockopt_fn)real__load("setsockopt", 1);
+	real.send = (real_send_fn)real__load("send", 1);
+	real.sendto = (real_sendto_fn)real__load("sendto", 1);
+	real.sendmsg = (real_sendmsg_fn)real__load("sendmsg", 1);
+	real.sendmmsg = (real_sendmmsg_fn)real__load("sendmmsg", 1);
+	real.recvfrom = (real_recvfrom_fn)real__load("recvfrom", 1);
+	real.recvmsg = (real_recvmsg_fn)real__load("recvmsg", 1);
+	real.recvmmsg = (real_recvmmsg_fn)real__load("recvmmsg", 1);
 	real.close = (real_close_fn)real__load("close", 1);
 	real.dup = (real_dup_fn)real__load("dup", 1);
 	real.dup2 = (real_dup2_fn)real__load("dup2", 1);

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "export.h"
 
@@ -30,6 +31,22 @@ typedef int (*real_gethostbyname2_r_fn)(const char *, int, struct hostent *,
 typedef int (*real_getpeername_fn)(int, struct sockaddr *, socklen_t *);
 typedef int (*real_getsockopt_fn)(int, int, int, void *, socklen_t *);
 typedef int (*real_setsockopt_fn)(int, int, int, const void *, socklen_t);
+struct mmsghdr; /* <sys/socket.h> declares it under _GNU_SOURCE only */
+/* glibc takes mmsg flags as int, musl as unsigned int */
+#ifdef __GLIBC__
+typedef int real_mmsg_flags_t;
+#else
+typedef unsigned int real_mmsg_flags_t;
+#endif
+typedef ssize_t (*real_send_fn)(int, const void *, size_t, int);
+typedef ssize_t (*real_sendto_fn)(int, const void *, size_t, int, const struct sockaddr *,
+				  socklen_t);
+typedef ssize_t (*real_sendmsg_fn)(int, const struct msghdr *, int);
+typedef int (*real_sendmmsg_fn)(int, struct mmsghdr *, unsigned int, real_mmsg_flags_t);
+typedef ssize_t (*real_recvfrom_fn)(int, void *, size_t, int, struct sockaddr *, socklen_t *);
+typedef ssize_t (*real_recvmsg_fn)(int, struct msghdr *, int);
+typedef int (*real_recvmmsg_fn)(int, struct mmsghdr *, unsigned int, real_mmsg_flags_t,
+				struct timespec *);
 typedef int (*real_close_fn)(int);
 typedef int (*real_dup_fn)(int);
 typedef int (*real_dup2_fn)(int, int);
@@ -50,6 +67,13 @@ struct real_fns {
 	real_getpeername_fn getpeername;
 	real_getsockopt_fn getsockopt;
 	real_setsockopt_fn setsockopt;
+	real_send_fn send;
+	real_sendto_fn sendto;
+	real_sendmsg_fn sendmsg;
+	real_sendmmsg_fn sendmmsg;
+	real_recvfrom_fn recvfrom;
+	real_recvmsg_fn recvmsg;
+	real_recvmmsg_fn recvmmsg;
 	real_close_fn close;
 	real_dup_fn dup;
 	real_dup2_fn dup2;

@@ -93,7 +93,7 @@ void route_pick_other(const struct ldmesh_snap *s, const struct ldmesh_vip_slot 
 		uint16_t port = ldmesh_snap_endpoint_port(s, &svc, cand, vip->port_index);
 
 		if (port && ldmesh_snap_endpoint(s, cand, &e) && addr_reachable(family, e.addr) &&
-		    !avoid(ctx, e.addr, port)) {
+		    (!avoid || !avoid(ctx, e.addr, port))) {
 			route__take(e.addr, cand, port, first, n, r);
 			return;
 		}

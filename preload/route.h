@@ -46,9 +46,10 @@ typedef bool (*route_avoid_fn)(void *ctx, const uint8_t addr[16], uint16_t port)
 /*
  * Another candidate of `vip`'s service: the first, walking from position
  * `start` (taken modulo the count), that serves the port in a family the
- * socket can dial and that `avoid` does not reject; ROUTE_REFUSE when there
- * is none. Separate from route_pick, whose one caller on the connect path
- * keeps it inlined there.
+ * socket can dial and that `avoid` (may be NULL) does not reject;
+ * ROUTE_REFUSE when there is none. With a random `start`, a uniform pick
+ * that ignores ClientIP affinity. Separate from route_pick, whose one
+ * caller on the connect path keeps it inlined there.
  */
 void route_pick_other(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
 		      int family, uint64_t start, route_avoid_fn avoid, void *ctx,
