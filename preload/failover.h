@@ -53,7 +53,9 @@ int failover_connect(struct preload_state *st, int fd, int family, const uint8_t
 		     uint16_t vport, const struct route_result *r, int err,
 		     uint64_t t0) LDMESH_HIDDEN;
 
-/* The program read SO_ERROR `err` of `fd` (a non-blocking connect ended). */
+/* A non-blocking connect of `fd` ended with `err`, as the program learnt
+ * through SO_ERROR or a repeated connect: a backend failure counts (and
+ * the record of the redirect goes), 0 counts as a success. */
 void failover_so_error(int fd, int err) LDMESH_HIDDEN;
 
 #endif

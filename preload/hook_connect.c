@@ -89,8 +89,10 @@ static bool hook_connect__slot(int fd, const struct ldmesh_snap *s,
 	return false;
 }
 
-/* The real connect to a backend already chosen for `fd`; the choice is
- * forgotten when the kernel says it failed for good. */
+/* The real connect to a backend already chosen for `fd` (the repeated
+ * connect of a non-blocking one); the choice is forgotten when the kernel
+ * says it failed for good, and a failure of the backend counts toward its
+ * ejection, as an SO_ERROR read would. */
 static int hook_connect__real(int fd, const struct sockaddr_storage *ss, socklen_t sl)
 {
 	int rc = real.connect(fd, (const struct sockaddr *)ss, sl), err;
@@ -99,8 +101,10 @@ static int hook_connect__real(int fd, const struct sockaddr_storage *ss, socklen
 		err = errno;
 		/* still connecting (or already connected): getpeername will
 		 * see the backend, and a repeated connect must find it */
-		if (err != EINPROGRESS && err != EINTR && err != EALREADY &&
-		    err != EISCONN)
+		if (failover_backend_failed(err))
+			failover_so_error(fd, err);
+		else if (err != EINPROGRESS && err != EINTR && err != EALREADY &&
+			 err != EISCONN)
 			fdmap_clear(fd);
 		errno = err;
 	}

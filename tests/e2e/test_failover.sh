@@ -69,6 +69,23 @@ after=$(sed -n "/outlier $DEAD:9100 ejected/,\$p" "$E2E_TMP/async.trace" | grep 
 check "after its ejection the dead backend was not chosen again ($after)" test "$after" -le 1
 check "failures before the ejection: a few at most ($failed of 200)" test "$failed" -le 10
 
+# The connect-again idiom (connect, EINPROGRESS, connect again until it
+# says how it ended) counts failures as well.
+out=$(run "$E2E_TMP/again.trace" "$PY" -c '
+import errno, select, socket
+for _ in range(30):
+    s = socket.socket(); s.setblocking(False)
+    rc = s.connect_ex(("web", 9000))
+    while rc in (errno.EINPROGRESS, errno.EALREADY):
+        select.select([], [s], [], 5)
+        rc = s.connect_ex(("web", 9000))
+    print("ok" if rc in (0, errno.EISCONN) else "error %d" % rc)
+    s.close()')
+check_eq "connect again: the dead backend ejected" 1 \
+	"$(grep -c "outlier $DEAD:9100 ejected" "$E2E_TMP/again.trace" || true)"
+after=$(sed -n "/outlier $DEAD:9100 ejected/,\$p" "$E2E_TMP/again.trace" | grep -c -- "-> $DEAD:9100" || true)
+check "and not chosen after ($after)" test "$after" -le 1
+
 # The same blocking client without failover: the dead backend's share fails.
 out=$(pl env LDMESH_CONNECT_ATTEMPTS=1 LDMESH_OUTLIER_FAILURES=1000 "$CLIENT" banner web 9000 60 2>&1 || true)
 check_ge "without failover connects fail (of 60)" 5 "$(printf '%s\n' "$out" | grep -c '^error' || true)"
