@@ -1092,6 +1092,7 @@ static void test_allocated_addresses_stable_under_churn(void **state)
 	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/26", &o.cidrs), 0);
 	tu_diag_init(&t);
 	memset(src, 0, sizeof(src));
+	memset(was, 0, sizeof(was)); /* no address before the first step */
 	for (int i = 0; i < POOL; i++)
 		snprintf(names[i], sizeof(names[i]), "svc-%d", i);
 	for (int step = 0; step < STEPS; step++) {
