@@ -388,8 +388,9 @@ static inline uint64_t ldmesh_tick(void)
 }
 #endif
 
-/* Nanoseconds since the tick `since`, by the rate the table measured; 0
- * while that is unknown (the process's first half second). */
+/* Nanoseconds since the tick `since`, by the rate the table measured (in
+ * the process's first half second, measured on the spot against the clock);
+ * 0 when nothing can be measured yet. */
 uint64_t ldmesh_table_elapsed_ns(struct ldmesh_table *t, uint64_t since);
 
 /* Prepare `t` for the table directory `dir` (copied). Maps nothing yet.

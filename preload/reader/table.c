@@ -623,6 +623,14 @@ uint64_t ldmesh_table_elapsed_ns(struct ldmesh_table *t, uint64_t since)
 
 	if (!LDMESH_TICKS)
 		return now - since;
+	if (!rate) {
+		/* not calibrated yet: measure the rate since init against the
+		 * clock now (a slow path: a failed connect is asking) */
+		uint64_t ns = table__now_ns() - t->ns0;
+		if (ns < 1000000 || now <= t->tick0)
+			return 0;
+		rate = (uint64_t)((double)(now - t->tick0) * 1e9 / (double)ns);
+	}
 	if (!rate || now < since)
 		return 0;
 	return (uint64_t)((double)(now - since) * 1e9 / (double)rate);

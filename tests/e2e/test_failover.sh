@@ -86,6 +86,47 @@ check_eq "connect again: the dead backend ejected" 1 \
 after=$(sed -n "/outlier $DEAD:9100 ejected/,\$p" "$E2E_TMP/again.trace" | grep -c -- "-> $DEAD:9100" || true)
 check "and not chosen after ($after)" test "$after" -le 1
 
+# SO_SNDTIMEO bounds the whole call. Two backends whose neighbour never
+# answers ARP (each connect fails with EHOSTUNREACH after about 3 s): with a
+# 4 s SO_SNDTIMEO the first fails at ~3 s, the retry gets the ~1 s left and
+# times out (EINPROGRESS, as a timed-out blocking connect does): ~4 s in
+# all, not 3 + 3.
+ip link add dark0 type veth peer name dark1
+ip addr add 10.99.0.1/24 dev dark0
+ip link set dark0 up
+ip link set dark1 up
+g=$(e2e_gen)
+e2e_put dark.yaml <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: dark, namespace: default}
+spec: {clusterIP: 10.96.0.99, ports: [{name: tcp, port: 9000, targetPort: 9100}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: dark-1, namespace: default, labels: {kubernetes.io/service-name: dark}}
+addressType: IPv4
+ports: [{name: tcp, port: 9100, protocol: TCP}]
+endpoints:
+- addresses: [10.99.0.2]
+  conditions: {ready: true}
+- addresses: [10.99.0.3]
+  conditions: {ready: true}
+YAML
+e2e_wait_gen_after "$g" >/dev/null || not_ok "no new generation for dark"
+out=$(run "$E2E_TMP/timeout.trace" "$PY" -c '
+import errno, socket, struct, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 4, 0))
+t0 = time.monotonic()
+rc = s.connect_ex(("10.96.0.99", 9000))
+print("%s %.1f" % (errno.errorcode.get(rc, rc), time.monotonic() - t0))')
+check_match "the first backend failed slowly, then the retry" 'retry 2/3 -> 10\.99\.0\.[23]:9100' \
+	"$(cat "$E2E_TMP/timeout.trace")"
+check_match "the call ends when SO_SNDTIMEO runs out, as a timed-out connect ($out)" '^EINPROGRESS ' "$out"
+check "and takes about the timeout, not more ($out)" \
+	awk -v t="${out#* }" 'BEGIN { exit !(t >= 3.5 && t < 5.5) }'
+
 # The same blocking client without failover: the dead backend's share fails.
 out=$(pl env LDMESH_CONNECT_ATTEMPTS=1 LDMESH_OUTLIER_FAILURES=1000 "$CLIENT" banner web 9000 60 2>&1 || true)
 check_ge "without failover connects fail (of 60)" 5 "$(printf '%s\n' "$out" | grep -c '^error' || true)"
