@@ -103,9 +103,7 @@ static enum udp_verdict udp__route(int fd, const struct sockaddr *sa, socklen_t 
 	struct route_result r;
 	uint8_t a[16];
 	uint16_t port;
-	int slot;
-
-	int type;
+	int slot, type;
 
 	if (!sa || !addr_from_sockaddr(sa, len, a, &port)) {
 		(void)state_peek(); /* makes real.* usable */
