@@ -63,7 +63,7 @@ static bool block__hinted(const char *hints, const char *zone)
 {
 	size_t len = strlen(zone);
 
-	for (const char *p = hints; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+	for (const char *p = hints; p; p = strchr(p, ','), p = p ? p + 1 : NULL)
 		if (!strncmp(p, zone, len) && (p[len] == ',' || !p[len]))
 			return true;
 	return false;

@@ -122,23 +122,22 @@ static void sup__trace(const struct call *c, const char *what, const struct ldme
 	trace_i64(&l, c->fd);
 	trace_str(&l, " ");
 	trace_ipport(&l, a, port);
-	if (!r) {
+	if (r)
+		trace_route(&l, snap, r, true);
+	else
 		trace_str(&l, " pass");
-	} else if (r->verdict == ROUTE_REDIRECT) {
-		trace_str(&l, " -> ");
-		trace_ipport(&l, r->backend, r->backend_port);
-		trace_svc(&l, snap, r->svc_ns, r->svc_name);
-		trace_str(&l, " ep=");
-		trace_u64(&l, r->ep_pos);
-		trace_str(&l, "/");
-		trace_u64(&l, r->ep_count);
-	} else {
-		trace_str(&l, " refused");
-		trace_svc(&l, snap, r->svc_ns, r->svc_name);
-		trace_str(&l, " ");
-		trace_str(&l, r->why);
-	}
 	trace_emit(&l);
+}
+
+/* Read the destination a call names (`len` bytes at `addr`). */
+static bool sup__read_addr(const struct call *c, uint64_t addr, socklen_t len,
+			   struct sockaddr_storage *ss)
+{
+	socklen_t read_len = len < sizeof(struct sockaddr_in6) ? len : sizeof(struct sockaddr_in6);
+
+	memset(ss, 0, sizeof(*ss));
+	return addr && read_len >= sizeof(sa_family_t) &&
+	       remote_read(c->tid, addr, ss, read_len) == 0;
 }
 
 /* ---- connect --------------------------------------------------------------- */
@@ -181,7 +180,7 @@ static void sup__connect(struct call *c, const struct seccomp_notif *n)
 {
 	struct supervisor *s = c->s;
 	struct sockaddr_storage ss, to;
-	socklen_t len = (socklen_t)n->data.args[2], read_len, to_len = 0;
+	socklen_t len = (socklen_t)n->data.args[2], to_len = 0;
 	struct ldmesh_vip_slot vip;
 	struct supervise_socket prev, e;
 	const struct ldmesh_snap *snap;
@@ -192,12 +191,10 @@ static void sup__connect(struct call *c, const struct seccomp_notif *n)
 	int slot, type = 0;
 	socklen_t tl = sizeof(type);
 
-	read_len = len < sizeof(struct sockaddr_in6) ? len : sizeof(struct sockaddr_in6);
-	memset(&ss, 0, sizeof(ss));
 	/* Not yet checked that the call is still waiting (its thread may be
 	 * gone and its pid another's): only before acting on what was read.
 	 * Letting a call continue needs no such check. */
-	if (read_len < sizeof(sa_family_t) || remote_read(c->tid, n->data.args[1], &ss, read_len) < 0 ||
+	if (!sup__read_addr(c, n->data.args[1], len, &ss) ||
 	    !addr_from_sockaddr((struct sockaddr *)&ss, len, a, &port)) {
 		sup__continue(c);
 		return;
@@ -329,17 +326,6 @@ static int sup__datagram_route(struct call *c, const struct sockaddr_storage *ss
 	sup__trace(c, "send", snap, a, port, &r);
 	ldmesh_table_release(&s->table, slot);
 	return *to_len ? 1 : -ECONNREFUSED;
-}
-
-/* Read the destination a call names (`len` bytes at `addr`). */
-static bool sup__read_addr(const struct call *c, uint64_t addr, socklen_t len,
-			   struct sockaddr_storage *ss)
-{
-	socklen_t read_len = len < sizeof(struct sockaddr_in6) ? len : sizeof(struct sockaddr_in6);
-
-	memset(ss, 0, sizeof(*ss));
-	return addr && read_len >= sizeof(sa_family_t) &&
-	       remote_read(c->tid, addr, ss, read_len) == 0;
 }
 
 static void sup__send_result(struct call *c, ssize_t sent)

@@ -11,11 +11,6 @@
 #include "ldmesh/hash.h"
 #include "real.h"
 
-static bool config__blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 static char config__lower(char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
@@ -37,8 +32,7 @@ void config_defaults(struct preload_config *c)
 	config__copy(c->ns, sizeof(c->ns), "default");
 	c->ndots = 1; /* glibc's default */
 	c->connect_attempts = 3;
-	c->outlier = (struct outlier_config){ .consecutive = 2, .base_ns = 30000000000ULL,
-					      .max_ns = 300000000000ULL };
+	c->outlier = (struct outlier_config)OUTLIER_DEFAULTS;
 }
 
 /* A whole number in [lo, hi] from the environment, else `def`. */
@@ -89,10 +83,10 @@ void config_set_search(struct preload_config *c, const char *list, size_t len)
 	c->n_search = 0;
 	while (i < len) {
 		size_t start;
-		while (i < len && config__blank(list[i]))
+		while (i < len && config_is_blank(list[i]))
 			i++;
 		start = i;
-		while (i < len && !config__blank(list[i]))
+		while (i < len && !config_is_blank(list[i]))
 			i++;
 		if (i > start)
 			config__add_search(c, list + start, i - start);
@@ -106,10 +100,10 @@ void config_parse_options(struct preload_config *c, const char *opts, size_t len
 
 	while (i < len) {
 		size_t start;
-		while (i < len && config__blank(opts[i]))
+		while (i < len && config_is_blank(opts[i]))
 			i++;
 		start = i;
-		while (i < len && !config__blank(opts[i]))
+		while (i < len && !config_is_blank(opts[i]))
 			i++;
 		if (i - start > sizeof(key) - 1 &&
 		    !memcmp(opts + start, key, sizeof(key) - 1)) {
@@ -130,7 +124,7 @@ static bool config__keyword(const char *line, size_t len, const char *kw,
 			    size_t *arg)
 {
 	size_t n = strlen(kw);
-	if (len <= n || memcmp(line, kw, n) || !config__blank(line[n]))
+	if (len <= n || memcmp(line, kw, n) || !config_is_blank(line[n]))
 		return false;
 	*arg = n;
 	return true;
@@ -202,7 +196,7 @@ static void config__namespace(struct preload_config *c)
 	got = config__read_file(CONFIG_NS_FILE, buf, sizeof(buf));
 	if (got <= 0)
 		return;
-	while (n < (size_t)got && !config__blank(buf[n]))
+	while (n < (size_t)got && !config_is_blank(buf[n]))
 		n++;
 	/* a longer first word is not a namespace: keep "default" */
 	if (n && n <= CONFIG_NS_MAX) {

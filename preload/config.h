@@ -49,6 +49,12 @@ struct preload_config {
 	char search_buf[CONFIG_SEARCH_CHARS];   /* lower-case, no end dots */
 };
 
+/* White space between words of resolv.conf and /etc/hosts lines. */
+static inline bool config_is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
 /* Read the environment and files into `c`. Never fails: whatever cannot be
  * read keeps its default. */
 void config_load(struct preload_config *c) LDMESH_HIDDEN;

@@ -57,8 +57,8 @@ static void fdmap__store(struct fdmap_entry *e, unsigned family,
 	fdmap__write_end(e);
 }
 
-void fdmap_set(int fd, int family, const uint8_t vip[16], uint16_t vip_port,
-	       const uint8_t backend[16], uint16_t backend_port)
+static inline void fdmap__set(int fd, int family, const uint8_t vip[16], uint16_t vip_port,
+			      const uint8_t backend[16], uint16_t backend_port, unsigned tag)
 {
 	struct fdmap_entry *e = fdmap__at(fd);
 	uint64_t v[2], b[2];
@@ -67,8 +67,13 @@ void fdmap_set(int fd, int family, const uint8_t vip[16], uint16_t vip_port,
 		return;
 	memcpy(v, vip, 16);
 	memcpy(b, backend, 16);
-	fdmap__store(e, (unsigned)family, v, b,
-		     (unsigned)vip_port << 16 | backend_port, 0);
+	fdmap__store(e, (unsigned)family, v, b, (unsigned)vip_port << 16 | backend_port, tag);
+}
+
+void fdmap_set(int fd, int family, const uint8_t vip[16], uint16_t vip_port,
+	       const uint8_t backend[16], uint16_t backend_port)
+{
+	fdmap__set(fd, family, vip, vip_port, backend, backend_port, 0);
 }
 
 void fdmap_set_backend(int fd, const uint8_t backend[16], uint16_t backend_port)
@@ -87,14 +92,7 @@ void fdmap_set_backend(int fd, const uint8_t backend[16], uint16_t backend_port)
 void fdmap_set_datagram(int fd, int family, const uint8_t vip[16], uint16_t vip_port,
 			const uint8_t backend[16], uint16_t backend_port, unsigned tag)
 {
-	struct fdmap_entry *e = fdmap__at(fd);
-	uint64_t v[2], b[2];
-
-	if (!e || family <= 0)
-		return;
-	memcpy(v, vip, 16);
-	memcpy(b, backend, 16);
-	fdmap__store(e, (unsigned)family, v, b, (unsigned)vip_port << 16 | backend_port, tag);
+	fdmap__set(fd, family, vip, vip_port, backend, backend_port, tag);
 }
 
 void fdmap_set_tag(int fd, unsigned tag)

@@ -45,20 +45,7 @@ static void hook_connect__trace(int fd, const struct ldmesh_snap *s,
 	trace_i64(&l, fd);
 	trace_str(&l, " ");
 	trace_ipport(&l, a, port);
-	if (r->verdict == ROUTE_REDIRECT) {
-		trace_str(&l, " -> ");
-		trace_ipport(&l, r->backend, r->backend_port);
-		trace_svc(&l, s, r->svc_ns, r->svc_name);
-		trace_str(&l, " ep=");
-		trace_u64(&l, r->ep_pos);
-		trace_str(&l, "/");
-		trace_u64(&l, r->ep_count);
-	} else {
-		trace_str(&l, " refused");
-		trace_svc(&l, s, r->svc_ns, r->svc_name);
-		trace_str(&l, " ");
-		trace_str(&l, r->why);
-	}
+	trace_route(&l, s, r, true);
 	trace_emit(&l);
 }
 

@@ -90,11 +90,6 @@ static int hook_gai__real_no_search(const char *name, const char *service,
 	return rc;
 }
 #else
-static bool hook_gai__blank(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 /* Whether one /etc/hosts line names `name` (case-insensitively, as musl
  * compares): the address, then the names, up to a comment. */
 static bool hook_gai__hosts_line(const char *line, size_t n, const char *name, size_t len)
@@ -108,10 +103,10 @@ static bool hook_gai__hosts_line(const char *line, size_t n, const char *name, s
 		}
 	while (i < n) {
 		size_t start;
-		while (i < n && hook_gai__blank(line[i]))
+		while (i < n && config_is_blank(line[i]))
 			i++;
 		start = i;
-		while (i < n && !hook_gai__blank(line[i]))
+		while (i < n && !config_is_blank(line[i]))
 			i++;
 		if (i > start && word++ && i - start == len && !strncasecmp(line + start, name, len))
 			return true;

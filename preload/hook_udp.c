@@ -61,16 +61,7 @@ static void udp__trace(int fd, const char *what, const struct ldmesh_snap *s,
 	trace_i64(&l, fd);
 	trace_str(&l, " ");
 	trace_ipport(&l, a, port);
-	if (r->verdict == ROUTE_REDIRECT) {
-		trace_str(&l, " -> ");
-		trace_ipport(&l, r->backend, r->backend_port);
-		trace_svc(&l, s, r->svc_ns, r->svc_name);
-	} else {
-		trace_str(&l, " refused");
-		trace_svc(&l, s, r->svc_ns, r->svc_name);
-		trace_str(&l, " ");
-		trace_str(&l, r->why);
-	}
+	trace_route(&l, s, r, false);
 	trace_emit(&l);
 }
 
@@ -146,9 +137,8 @@ static enum udp_verdict udp__route(int fd, const struct sockaddr *sa, socklen_t 
 
 /* A UDP socket connected to a VIP whose backend left the table: connect it
  * to a live one before it sends (a connect on UDP only re-points it). */
-static void udp__repoint(int fd)
+static void udp__repoint(struct preload_state *st, int fd)
 {
-	struct preload_state *st;
 	const struct ldmesh_snap *s;
 	struct ldmesh_vip_slot vip;
 	struct sockaddr_storage to;
@@ -157,7 +147,7 @@ static void udp__repoint(int fd)
 	socklen_t to_len;
 	int slot;
 
-	if (socktype_get(fd) != SOCK_DGRAM || !(st = state_peek()) || !fdmap_get(fd, &v) ||
+	if (socktype_get(fd) != SOCK_DGRAM || !fdmap_get(fd, &v) ||
 	    (v.tag & FDMAP_TAG_UNCONNECTED) || !(s = ldmesh_table_acquire(&st->table, &slot)))
 		return;
 	if (!((v.tag ^ FDMAP_TAG_GEN(s->generation)) >> 8) ||
@@ -204,8 +194,10 @@ LDMESH_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 
 	if (!sa) {
 		/* send() on a connected socket, spelt as sendto */
-		if (state_peek())
-			udp__repoint(fd);
+		struct preload_state *st = state_peek(); /* real.* is usable either way */
+
+		if (st)
+			udp__repoint(st, fd);
 		return real.sendto(fd, buf, n, flags, sa, len);
 	}
 	switch (udp__route(fd, sa, len, &to, &to_len)) {
@@ -221,8 +213,10 @@ LDMESH_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 
 LDMESH_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-	if (state_peek())
-		udp__repoint(fd);
+	struct preload_state *st = state_peek();
+
+	if (st)
+		udp__repoint(st, fd);
 	return real.send(fd, buf, n, flags);
 }
 
@@ -233,8 +227,10 @@ LDMESH_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	socklen_t to_len;
 
 	if (!msg || !msg->msg_name) {
-		if (state_peek())
-			udp__repoint(fd);
+		struct preload_state *st = state_peek(); /* real.* is usable either way */
+
+		if (st)
+			udp__repoint(st, fd);
 		return real.sendmsg(fd, msg, flags);
 	}
 	switch (udp__route(fd, msg->msg_name, msg->msg_namelen, &to, &to_len)) {
@@ -257,13 +253,13 @@ LDMESH_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 	struct mmsghdr chunk[UDP_MMSG_CHUNK];
 	struct sockaddr_storage to[UDP_MMSG_CHUNK];
 	unsigned done = 0, named = 0;
-	bool on = state_peek() != NULL;
+	struct preload_state *st = state_peek();
 
 	for (unsigned i = 0; vec && i < vlen && !named; i++)
 		named = vec[i].msg_hdr.msg_name != NULL;
-	if (!named || !on) {
-		if (on)
-			udp__repoint(fd);
+	if (!named || !st) {
+		if (st)
+			udp__repoint(st, fd);
 		return real.sendmmsg(fd, vec, vlen, flags);
 	}
 	/* rewrite the names a chunk at a time; the kernel's count and each

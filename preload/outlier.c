@@ -8,11 +8,7 @@
 atomic_uint outlier_ejections;
 atomic_uint outlier_tracked;
 
-/* Envoy's defaults are 5 failures, 30 s and 300 s for HTTP errors; a
- * refused connect is a harder signal, so two in a row eject here. */
-static struct outlier_config outlier__cfg = {
-	.consecutive = 2, .base_ns = 30000000000ULL, .max_ns = 300000000000ULL,
-};
+static struct outlier_config outlier__cfg = OUTLIER_DEFAULTS;
 
 struct outlier_slot {
 	atomic_uint_least64_t key;    /* hash of (addr, port) | 1; 0 = free */

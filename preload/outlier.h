@@ -24,6 +24,11 @@
 
 #define OUTLIER_SLOTS 256 /* backends remembered per process */
 
+/* Envoy's defaults are 5 failures, 30 s and 300 s for HTTP errors; a
+ * refused connect is a harder signal, so two in a row eject here. */
+#define OUTLIER_DEFAULTS \
+	{ .consecutive = 2, .base_ns = 30000000000ULL, .max_ns = 300000000000ULL }
+
 struct outlier_config {
 	unsigned consecutive;  /* failures in a row that eject */
 	uint64_t base_ns;      /* ejection time, times the ejection count */

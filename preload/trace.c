@@ -199,6 +199,27 @@ void trace_svc(struct trace_line *l, const struct ldmesh_snap *s,
 	trace_strn(l, name.p, name.len);
 }
 
+void trace_route(struct trace_line *l, const struct ldmesh_snap *s,
+		 const struct route_result *r, bool with_position)
+{
+	if (r->verdict == ROUTE_REDIRECT) {
+		trace_str(l, " -> ");
+		trace_ipport(l, r->backend, r->backend_port);
+		trace_svc(l, s, r->svc_ns, r->svc_name);
+		if (with_position) {
+			trace_str(l, " ep=");
+			trace_u64(l, r->ep_pos);
+			trace_str(l, "/");
+			trace_u64(l, r->ep_count);
+		}
+	} else {
+		trace_str(l, " refused");
+		trace_svc(l, s, r->svc_ns, r->svc_name);
+		trace_str(l, " ");
+		trace_str(l, r->why);
+	}
+}
+
 void trace_begin(struct trace_line *l, const char *what)
 {
 	l->n = 0;

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "export.h"
 #include "ldmesh/reader.h"
+#include "route.h"
 
 /* One decision line: two names of at most 253 bytes each and a handful of
  * addresses fit; anything longer is cut and marked with "...". */
@@ -61,6 +62,10 @@ void trace_ip(struct trace_line *l, const uint8_t a[16]) LDMESH_HIDDEN;
 void trace_ipport(struct trace_line *l, const uint8_t a[16],
 		  uint16_t port) LDMESH_HIDDEN;
 /* " svc=<ns>/<name>" */
+/* A connect decision: " -> backend svc=ns/name[ ep=k/n]", or
+ * " refused svc=ns/name why". */
+void trace_route(struct trace_line *l, const struct ldmesh_snap *s,
+		 const struct route_result *r, bool with_position) LDMESH_HIDDEN;
 void trace_svc(struct trace_line *l, const struct ldmesh_snap *s,
 	       ldmesh_str_t ns, ldmesh_str_t name) LDMESH_HIDDEN;
 /* Terminate with '\n' and write the line with one write(2); errno is

@@ -27,6 +27,7 @@ AGENT=$LDMESH_BUILD/agent/ldmesh-agent
 CTL=$LDMESH_BUILD/agent/ldmeshctl
 LIB=$LDMESH_BUILD/preload/libldmesh.so
 MUSL_LIB=$LDMESH_BUILD/preload/libldmesh-musl.so # built where musl-gcc is
+EXEC=$LDMESH_BUILD/exec/ldmesh-exec
 # An ASan build's preload needs the ASan runtime loaded before it (tests/run.sh
 # sets LDMESH_ASAN_RUNTIME to gcc's libasan.so for that pass).
 PRELOAD=${LDMESH_ASAN_RUNTIME:+$LDMESH_ASAN_RUNTIME:}$LIB
@@ -58,6 +59,16 @@ e2e_skip() {
 e2e_die() {
 	echo "FATAL: $*" >&2
 	exit 1
+}
+
+# Re-execute the calling script in a private mount namespace, so it can
+# mount its own files over /etc (resolv.conf, hosts) or a /proc of its own
+# without touching the host's. Call before e2e_netns.
+e2e_mountns() {
+	[ "${LDMESH_E2E_IN_MOUNTNS:-}" = 1 ] && return 0
+	unshare --mount true 2>/dev/null || e2e_skip "cannot create a mount namespace"
+	export LDMESH_E2E_IN_MOUNTNS=1
+	exec unshare --mount -- bash "$0" "$@"
 }
 
 # Re-execute the calling script inside a fresh network namespace.
@@ -129,6 +140,34 @@ e2e_setup() {
 	search default.svc.cluster.local svc.cluster.local cluster.local
 	options ndots:5
 	EOF
+}
+
+# Cluster DNS, as a pod sees it: a Kubernetes resolv.conf ($RESOLV: search
+# <ns>.svc.cluster.local svc.cluster.local cluster.local, ndots:5) mounted
+# over /etc/resolv.conf, and dnsmasq on 127.0.0.1:53 answering cluster.local
+# itself (NXDOMAIN unless an argument says otherwise, as CoreDNS) and
+# logging every query to $E2E_TMP/dns.log. Arguments go to dnsmasq
+# (--address=..., --host-record=...). Needs e2e_mountns; returns once the
+# server has started.
+e2e_cluster_dns() {
+	command -v dnsmasq >/dev/null || e2e_skip "dnsmasq not installed (dnsmasq-base)"
+	printf 'search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 127.0.0.1\noptions ndots:5 attempts:1 timeout:1\n' >"$RESOLV"
+	mount --bind "$RESOLV" /etc/resolv.conf
+	dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts \
+		--listen-address=127.0.0.1 --bind-interfaces --port=53 --local=/cluster.local/ \
+		--log-queries --log-facility="$E2E_TMP/dns.log" "$@" >/dev/null 2>&1 &
+	e2e_track $!
+	# its first log lines are written once it listens
+	for _ in $(seq 200); do [ -s "$E2E_TMP/dns.log" ] && return 0; sleep 0.05; done
+	e2e_die "dnsmasq did not start"
+}
+
+# ldmesh-exec built and able to supervise here (seccomp user notification);
+# skipped with its own reason otherwise. After e2e_setup.
+e2e_need_exec() {
+	[ -x "$EXEC" ] || e2e_die "build first: missing $EXEC"
+	"$EXEC" true 2>"$E2E_TMP/probe.err" ||
+		e2e_skip "ldmesh-exec cannot run here: $(cat "$E2E_TMP/probe.err")"
 }
 
 # Track a background process for cleanup: `cmd & e2e_track $!`
@@ -226,6 +265,17 @@ YAML
 			printf -- '- addresses: [%s]\n  conditions: {ready: true}\n' "$ip"
 		done
 	} | e2e_put web.yaml
+}
+
+# Pods answering on IP:9100 (banner or http servers) behind Service
+# default/web (e2e_put_web), and the agent publishing it: e2e_web MODE IP...
+e2e_web() {
+	local mode=$1 ip
+	shift
+	e2e_add_ip "$@"
+	for ip in "$@"; do e2e_pod "$ip" 9100 "$mode"; done
+	e2e_put_web "$@"
+	e2e_agent
 }
 
 # A long-lived client under the preload (pyclient.py rounds): started with

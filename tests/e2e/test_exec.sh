@@ -9,29 +9,14 @@
 # is redirected once; signals, exit status and a missing program behave as
 # under a shell. Without ldmesh the same static client fails.
 . "$(dirname "$0")/lib.sh"
-EXEC=$LDMESH_BUILD/exec/ldmesh-exec
-[ -x "$EXEC" ] || e2e_die "build first: missing $EXEC"
-command -v dnsmasq >/dev/null || e2e_skip "dnsmasq not installed (dnsmasq-base)"
-if [ "${LDMESH_E2E_IN_MOUNTNS:-}" != 1 ]; then
-	unshare --mount true 2>/dev/null || e2e_skip "cannot create a mount namespace"
-	export LDMESH_E2E_IN_MOUNTNS=1
-	exec unshare --mount -- bash "$0" "$@"
-fi
+e2e_mountns "$@"
 e2e_netns "$@"
 e2e_setup
-"$EXEC" true 2>"$E2E_TMP/probe.err" ||
-	e2e_skip "ldmesh-exec cannot run here: $(cat "$E2E_TMP/probe.err")"
+e2e_need_exec
 
-# cluster DNS: service names answer their ClusterIPs, the rest of
-# cluster.local is NXDOMAIN
-printf 'search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 127.0.0.1\noptions ndots:5 attempts:1 timeout:1\n' >"$RESOLV"
-mount --bind "$RESOLV" /etc/resolv.conf
-dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts \
-	--listen-address=127.0.0.1 --bind-interfaces --port=53 --local=/cluster.local/ \
-	--host-record=banner.default.svc.cluster.local,10.96.0.81 \
-	--host-record=slow.default.svc.cluster.local,10.96.0.82 \
-	--log-facility="$E2E_TMP/dns.log" >/dev/null 2>&1 &
-e2e_track $!
+# cluster DNS: service names answer their ClusterIPs
+e2e_cluster_dns --host-record=banner.default.svc.cluster.local,10.96.0.81 \
+	--host-record=slow.default.svc.cluster.local,10.96.0.82
 
 PODS="10.244.1.5 10.244.2.5 10.244.3.5"
 SLOW=10.244.9.9

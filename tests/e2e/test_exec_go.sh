@@ -8,19 +8,11 @@
 # ldmesh-exec both fail to connect; the cgo client fails even with the
 # preload, which sees its name lookups but not its connects.
 . "$(dirname "$0")/lib.sh"
-EXEC=$LDMESH_BUILD/exec/ldmesh-exec
-[ -x "$EXEC" ] || e2e_die "build first: missing $EXEC"
 command -v go >/dev/null || e2e_skip "go not installed (golang-go)"
-command -v dnsmasq >/dev/null || e2e_skip "dnsmasq not installed (dnsmasq-base)"
-if [ "${LDMESH_E2E_IN_MOUNTNS:-}" != 1 ]; then
-	unshare --mount true 2>/dev/null || e2e_skip "cannot create a mount namespace"
-	export LDMESH_E2E_IN_MOUNTNS=1
-	exec unshare --mount -- bash "$0" "$@"
-fi
+e2e_mountns "$@"
 e2e_netns "$@"
 e2e_setup
-"$EXEC" true 2>"$E2E_TMP/probe.err" ||
-	e2e_skip "ldmesh-exec cannot run here: $(cat "$E2E_TMP/probe.err")"
+e2e_need_exec
 
 # Build both clients (the Go build cache lives in the build folder, so a
 # second run takes seconds).
@@ -32,19 +24,10 @@ CGO_ENABLED=0 go build -o "$E2E_TMP/go-pure" "$E2E_DIR/goclient/main.go" ||
 CGO_ENABLED=1 go build -tags netcgo -o "$E2E_TMP/go-cgo" "$E2E_DIR/goclient/main.go" ||
 	e2e_die "cannot build the cgo client"
 
-printf 'search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 127.0.0.1\noptions ndots:5 attempts:1 timeout:1\n' >"$RESOLV"
-mount --bind "$RESOLV" /etc/resolv.conf
-dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts \
-	--listen-address=127.0.0.1 --bind-interfaces --port=53 --local=/cluster.local/ \
-	--host-record=web.default.svc.cluster.local,10.96.0.80 \
-	--log-facility="$E2E_TMP/dns.log" >/dev/null 2>&1 &
-e2e_track $!
+e2e_cluster_dns --host-record=web.default.svc.cluster.local,10.96.0.80
 
 PODS="10.244.1.5 10.244.2.5 10.244.3.5"
-e2e_add_ip $PODS
-for ip in $PODS; do e2e_pod "$ip" 9100 http; done
-e2e_put_web $PODS
-e2e_agent
+e2e_web http $PODS
 x() { env LDMESH_TABLE="$TABLE" LDMESH_NAMESPACE=default "$EXEC" "$@"; }
 
 for kind in pure cgo; do

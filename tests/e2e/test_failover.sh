@@ -40,26 +40,7 @@ check_eq "then ejected" 1 "$(grep -c "outlier $DEAD:9100 ejected for 30000 ms" "
 check_eq "each failure went on to a live backend in the same call" "$tried" \
 	"$(grep -cE 'retry 2/3 -> 10\.244\.(1|3)\.5:9100' "$E2E_TMP/blocking.trace" || true)"
 
-cat >"$E2E_TMP/aclient.py" <<'PY'
-import asyncio, sys
-
-async def one(host, port):
-    try:
-        r, w = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
-        line = await asyncio.wait_for(r.readline(), 5)
-        w.close()
-        return line.decode().strip()
-    except Exception as e:
-        return "error: %r" % e
-
-async def main(host, port, n):
-    for k in range(0, n, 20):
-        for line in await asyncio.gather(*(one(host, port) for _ in range(min(20, n - k)))):
-            print(line)
-
-asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
-PY
-out=$(run "$E2E_TMP/async.trace" "$PY" "$E2E_TMP/aclient.py" web 9000 200)
+out=$(run "$E2E_TMP/async.trace" "$PY" "$E2E_DIR/aclient.py" web 9000 200)
 failed=$(printf '%s\n' "$out" | grep -c '^error' || true)
 check_eq "200 non-blocking connects: all but the failed ones answered by a live pod" \
 	"$((200 - failed))" "$(printf '%s\n' "$out" | grep -cE '^10\.244\.(1|3)\.5$' || true)"

@@ -12,12 +12,8 @@
 # Everything lives in namespaces this test made: no traffic leaves them.
 . "$(dirname "$0")/lib.sh"
 command -v nsenter >/dev/null || e2e_skip "nsenter not installed (util-linux)"
-if [ "${LDMESH_E2E_IN_MOUNTNS:-}" != 1 ]; then
-	# a /proc of the test's own pid namespace, to reach the nodes by pid
-	unshare --mount true 2>/dev/null || e2e_skip "cannot create a mount namespace"
-	export LDMESH_E2E_IN_MOUNTNS=1
-	exec unshare --mount -- bash "$0" "$@"
-fi
+# a /proc of the test's own pid namespace, to reach the nodes by pid
+e2e_mountns "$@"
 e2e_netns "$@"
 mount -t proc proc /proc || e2e_skip "cannot mount /proc for this pid namespace"
 e2e_setup

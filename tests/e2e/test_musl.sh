@@ -8,26 +8,14 @@
 . "$(dirname "$0")/lib.sh"
 command -v musl-gcc >/dev/null || e2e_skip "musl-gcc not installed (musl-tools)"
 [ -f "$MUSL_LIB" ] || e2e_skip "$MUSL_LIB not built (configure with musl-gcc installed)"
-command -v dnsmasq >/dev/null || e2e_skip "dnsmasq not installed (dnsmasq-base)"
-if [ "${LDMESH_E2E_IN_MOUNTNS:-}" != 1 ]; then
-	# musl reads /etc/resolv.conf and /etc/hosts: ours, in a mount namespace
-	unshare --mount true 2>/dev/null || e2e_skip "cannot create a mount namespace"
-	export LDMESH_E2E_IN_MOUNTNS=1
-	exec unshare --mount -- bash "$0" "$@"
-fi
+# musl reads /etc/resolv.conf and /etc/hosts: ours, in a mount namespace
+e2e_mountns "$@"
 e2e_netns "$@"
 e2e_setup
 
-printf 'search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 127.0.0.1\noptions ndots:5 attempts:1 timeout:1\n' >"$RESOLV"
 printf '127.0.0.1 localhost\n10.244.9.9 legacy-db\n' >"$E2E_TMP/hosts"
-mount --bind "$RESOLV" /etc/resolv.conf
 mount --bind "$E2E_TMP/hosts" /etc/hosts
-dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts \
-	--listen-address=127.0.0.1 --bind-interfaces --port=53 \
-	--address=/example.org/192.0.2.7 --local=/cluster.local/ --log-queries \
-	--log-facility="$E2E_TMP/dns.log" >/dev/null 2>&1 &
-e2e_track $!
-for _ in $(seq 100); do [ -s "$E2E_TMP/dns.log" ] && break; sleep 0.05; done
+e2e_cluster_dns --address=/example.org/192.0.2.7
 
 CLIENT=$E2E_TMP/netclient-musl
 musl-gcc -O1 -Wall -Wextra -Werror -o "$CLIENT" "$E2E_DIR/netclient.c" ||

@@ -7,38 +7,16 @@ e2e_netns "$@"
 e2e_setup
 
 PODS="10.244.1.5 10.244.2.5 10.244.3.5"
-e2e_add_ip $PODS
-for ip in $PODS; do e2e_pod "$ip" 9100; done
-e2e_put_web $PODS
-e2e_agent
+e2e_web banner $PODS
 
-cat >"$E2E_TMP/aclient.py" <<'PY'
-import asyncio, sys
-
-async def one(host, port):
-    try:
-        r, w = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
-        line = await asyncio.wait_for(r.readline(), 5)
-        w.close()
-        return line.decode().strip()
-    except Exception as e:
-        return "error: %r" % e
-
-async def main(host, port, n):
-    for k in range(0, n, 20):
-        for line in await asyncio.gather(*(one(host, port) for _ in range(min(20, n - k)))):
-            print(line)
-
-asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
-PY
 check_match "without ldmesh: open_connection fails" '^error: ' \
-	"$(timeout 60 "$PY" "$E2E_TMP/aclient.py" web 9000 1 2>&1 || true)"
-out=$(pl timeout 60 "$PY" "$E2E_TMP/aclient.py" web 9000 90 2>&1 || true)
+	"$(timeout 60 "$PY" "$E2E_DIR/aclient.py" web 9000 1 2>&1 || true)"
+out=$(pl timeout 60 "$PY" "$E2E_DIR/aclient.py" web 9000 90 2>&1 || true)
 for ip in $PODS; do
 	check_ge "connections by name reach pod $ip (of 90)" 10 "$(count_of "$ip" "$out")"
 done
 check_eq "every connection was answered by a pod" 90 \
 	"$(printf '%s\n' "$out" | grep -c '^10\.244\.[123]\.5$' || true)"
-out=$(pl timeout 60 "$PY" "$E2E_TMP/aclient.py" 10.96.0.80 9000 3 2>&1 || true)
+out=$(pl timeout 60 "$PY" "$E2E_DIR/aclient.py" 10.96.0.80 9000 3 2>&1 || true)
 check_eq "by ClusterIP too" 3 "$(printf '%s\n' "$out" | grep -c '^10\.244\.[123]\.5$' || true)"
 e2e_done

@@ -11,10 +11,7 @@ e2e_netns "$@"
 e2e_setup
 
 PODS="10.244.1.5 10.244.2.5 10.244.3.5"
-e2e_add_ip $PODS
-for ip in $PODS; do e2e_pod "$ip" 9100 http; done
-e2e_put_web $PODS
-e2e_agent
+e2e_web http $PODS
 
 mkdir -p "$E2E_TMP/nginx"
 cat >"$E2E_TMP/nginx/nginx.conf" <<EOF2
