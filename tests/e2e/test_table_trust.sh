@@ -26,17 +26,25 @@ C="$PY $E2E_DIR/pyclient.py"
 
 # ---- squat ----------------------------------------------------------------
 chmod 755 "$E2E_TMP" "$MANIFESTS"
+# her copies of the agent, the library and the client: a clone made with
+# mktemp -d is private (0700), and she could reach nothing in it
+HER=$E2E_TMP/her
+mkdir -p "$HER"
+cp "$AGENT" "$LIB" "$E2E_DIR/pyclient.py" "$HER/"
+chmod -R a+rX "$HER"
 SQ=$E2E_TMP/squat
 mkdir -p "$SQ" && chown nobody "$SQ"
 setpriv --reuid=nobody --regid=nogroup --clear-groups \
-	"$AGENT" --once -m "$MANIFESTS" -t "$SQ/table" >>"$E2E_TMP/agent.log" 2>&1
+	"$HER/ldmesh-agent" --once -m "$MANIFESTS" -t "$SQ/table" >>"$E2E_TMP/agent.log" 2>&1
 check "another user's agent made a table of her own" test -O "$SQ/table" -o "$(stat -c %U "$SQ/table")" = nobody
 out=$(pl env LDMESH_TABLE="$SQ/table" LDMESH_TRACE=1 $C connect 10.96.0.80 9000 1 2>&1 || true)
 check_match "root's process refuses her table, naming path and reason" \
 	"table missing: $SQ/table: owned by another user" "$out"
 check_match "and passes through (ENETUNREACH, no redirect)" "^ERR ENETUNREACH$" "$out"
-out=$(pl env LDMESH_TABLE="$SQ/table" setpriv --reuid=nobody --regid=nogroup --clear-groups \
-	$C connect 10.96.0.80 9000 1 2>&1 || true)
+out=$(pl env LDMESH_TABLE="$SQ/table" \
+	LD_PRELOAD="${LDMESH_ASAN_RUNTIME:+$LDMESH_ASAN_RUNTIME:}$HER/libldmesh.so" \
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	"$PY" "$HER/pyclient.py" connect 10.96.0.80 9000 1 2>&1 || true)
 check_eq "her own process trusts her table" "10.244.1.5" "$out"
 err=$("$CTL" -t "$SQ/table" status 2>&1 >/dev/null) && rc=0 || rc=$?
 check "ldmeshctl (root) refuses it: exit $rc" test "$rc" -ne 0
