@@ -148,7 +148,7 @@ static int build__layout(struct layout *l, const struct snap_block *blocks, size
 		1, sizeof(struct ldmesh_service), sizeof(struct ldmesh_port),
 		sizeof(struct ldmesh_endpoint), sizeof(uint16_t),
 		sizeof(struct ldmesh_vip_slot), sizeof(struct ldmesh_name_slot),
-		sizeof(uint32_t),
+		sizeof(uint32_t), sizeof(uint32_t),
 	};
 	uint64_t off = sizeof(l->h);
 

@@ -88,4 +88,37 @@ int snap_build_cached(const struct snap_input *in, struct snap_cache *cache,
 /* The same without reuse. */
 int snap_build(const struct snap_input *in, void **out, size_t *out_size);
 
+/*
+ * Deltas (snapshot.h, "Bases and deltas"). snap_build_cached makes a base:
+ * the cache remembers, per service (namespace/name), the block the base
+ * holds, and clears its overlay. From then on each edit is a delta:
+ *
+ * snap_build_delta applies `changes` to the cache's view of the table and
+ * writes a delta over the base holding the whole overlay (every service
+ * whose block differs from the base's, plus shadows and SUPERSEDED entries
+ * for what the base has and the table no longer does). A changed service
+ * whose block equals the base's drops out of the overlay; a removed one
+ * the base never had leaves nothing. `hdr` gives the header fields
+ * (generation, time, domain, node, zone, CIDR; its services are ignored).
+ *
+ * Returns 0 with *out (caller-owned) and *out_size, or 0 with *out NULL
+ * when the view says what the last build said (nothing to publish);
+ * -ESTALE when there is no base to build on (none yet, or the shared
+ * string pool started over): the caller makes a base instead. Other
+ * failures (-ENOMEM, -EINVAL, -E2BIG) leave the view as it was.
+ */
+struct snap_change {
+	const char *ns, *name;              /* the service's key */
+	const struct snap_service_in *svc;  /* its input now, or NULL: removed */
+};
+
+int snap_build_delta(const struct snap_input *hdr, struct snap_cache *cache,
+		     const struct snap_change *changes, size_t n_changes,
+		     void **out, size_t *out_size);
+
+/* Services in the overlay, and in the base: the caller makes a new base
+ * when the first grows past a share of the second. */
+size_t snap_cache_overlay_services(const struct snap_cache *c);
+size_t snap_cache_base_services(const struct snap_cache *c);
+
 #endif

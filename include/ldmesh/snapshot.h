@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ldmesh snapshot format, version 2: the one contract between ldmesh-agent
+ * ldmesh snapshot format, version 3: the one contract between ldmesh-agent
  * (writer) and everything that reads the table (libldmesh.so, ldmeshctl,
  * tests).
  *
@@ -11,6 +11,18 @@
  *   <table>/snap.<gen>      one immutable snapshot per generation, <gen> in
  *                           decimal; created O_EXCL|O_NOFOLLOW, mode 0444,
  *                           FS_IMMUTABLE_FL where the filesystem has it
+ *
+ * Bases and deltas. A snapshot is either a base (base_generation == 0: the
+ * whole table) or a delta over one base (base_generation names snap.<base>,
+ * itself a base): the services added or changed since that base, plus
+ * shadows, index slots whose service is LDMESH_SHADOW, for keys the base
+ * has and the table no longer does. A reader of a delta maps its base too
+ * and looks a key up in the delta first: a record answers, a shadow says
+ * "absent", no slot sends it on to the base. So publishing an edit writes
+ * a file the size of what changed since the base, not of the table; the
+ * agent writes a new base when the delta grows past a share of it. The
+ * SUPERSEDED section lists, sorted, the base's services the delta replaces
+ * or removes, so a tool listing the table skips them.
  *
  * Trust. A reader uses a table only when the directory is a directory and
  * control and every snapshot are regular files, each owned by root or by
@@ -37,7 +49,10 @@
  *
  * Version history: 1 carried a whole-file checksum that every reader
  * verified on every new generation (O(table) per process); 2 checks the
- * header only and bounds-checks every access instead.
+ * header only and bounds-checks every access instead; 3 adds deltas over a
+ * base (base_generation, LDMESH_SHADOW, the SUPERSEDED section), so a
+ * publish costs O(change): a version 2 reader would take a delta for the
+ * whole table, hence the major bump.
  */
 #ifndef LDMESH_SNAPSHOT_H
 #define LDMESH_SNAPSHOT_H
@@ -47,7 +62,7 @@
 
 #define LDMESH_CONTROL_MAGIC 0x434d444cU /* "LDMC" */
 #define LDMESH_SNAP_MAGIC 0x534d444cU    /* "LDMS" */
-#define LDMESH_SNAP_VERSION_MAJOR 2
+#define LDMESH_SNAP_VERSION_MAJOR 3
 #define LDMESH_SNAP_VERSION_MINOR 0
 
 /* Under /run: a root-only parent, so no other user can create the table
@@ -100,7 +115,10 @@ enum ldmesh_section_id {
 	LDMESH_SEC_VIP_INDEX = 5,      /* struct ldmesh_vip_slot[], 2^k slots */
 	LDMESH_SEC_NAME_INDEX = 6,     /* struct ldmesh_name_slot[], 2^k slots */
 	LDMESH_SEC_AFFINITY = 7,       /* uint32_t[]: consistent-hash tables */
-	LDMESH_SEC_COUNT = 8,
+	LDMESH_SEC_SUPERSEDED = 8,     /* uint32_t[], ascending: in a delta, the
+	                                  base's service indexes it replaces or
+	                                  removes; empty in a base */
+	LDMESH_SEC_COUNT = 9,
 };
 
 struct ldmesh_section {
@@ -144,7 +162,10 @@ struct ldmesh_snap_header {
 	                               unknown (given meaning in 2.0's lifetime:
 	                               was reserved, so zero reads as unknown) */
 	uint32_t reserved1;
-	uint64_t reserved[4];
+	uint64_t base_generation;   /* 0: a base; else a delta over
+	                               snap.<base_generation>, which is a base
+	                               and older than this snapshot */
+	uint64_t reserved[3];
 };
 #define LDMESH_SNAP_OFF_MAGIC 0
 #define LDMESH_SNAP_OFF_VERSION_MAJOR 4
@@ -159,7 +180,8 @@ struct ldmesh_snap_header {
 #define LDMESH_SNAP_OFF_VIP_MAX_PROBE 56
 #define LDMESH_SNAP_OFF_NAME_MAX_PROBE 60
 #define LDMESH_SNAP_OFF_SECTIONS 64
-#define LDMESH_SNAP_HEADER_SIZE 320
+#define LDMESH_SNAP_OFF_BASE_GENERATION 312
+#define LDMESH_SNAP_HEADER_SIZE 344
 _Static_assert(offsetof(struct ldmesh_snap_header, magic) == LDMESH_SNAP_OFF_MAGIC, "magic");
 _Static_assert(offsetof(struct ldmesh_snap_header, version_major) ==
 		       LDMESH_SNAP_OFF_VERSION_MAJOR, "version");
@@ -181,6 +203,8 @@ _Static_assert(offsetof(struct ldmesh_snap_header, name_max_probe) ==
 		       LDMESH_SNAP_OFF_NAME_MAX_PROBE, "name_max_probe");
 _Static_assert(offsetof(struct ldmesh_snap_header, sections) ==
 		       LDMESH_SNAP_OFF_SECTIONS, "sections start at 64");
+_Static_assert(offsetof(struct ldmesh_snap_header, base_generation) ==
+		       LDMESH_SNAP_OFF_BASE_GENERATION, "base_generation");
 _Static_assert(sizeof(struct ldmesh_snap_header) == LDMESH_SNAP_HEADER_SIZE,
 	       "header layout");
 
@@ -280,6 +304,8 @@ _Static_assert(sizeof(struct ldmesh_endpoint) == 40, "endpoint layout");
  * cannot make it loop.
  */
 #define LDMESH_NONE 0xffffffffU
+/* In a delta's index: this key is absent, whatever the base says. */
+#define LDMESH_SHADOW 0xfffffffeU
 
 #define LDMESH_VIP_CLUSTER_IP 0  /* spec.clusterIPs */
 #define LDMESH_VIP_EXTERNAL_IP 1 /* spec.externalIPs */

@@ -20,6 +20,7 @@ static const uint32_t header__entry_size[LDMESH_SEC_COUNT] = {
 	[LDMESH_SEC_VIP_INDEX] = sizeof(struct ldmesh_vip_slot),
 	[LDMESH_SEC_NAME_INDEX] = sizeof(struct ldmesh_name_slot),
 	[LDMESH_SEC_AFFINITY] = sizeof(uint32_t),
+	[LDMESH_SEC_SUPERSEDED] = sizeof(uint32_t),
 };
 
 /* Over the fixed header after the checksum field, from a copy: what was
