@@ -9,35 +9,10 @@
 #include <string.h>
 
 #include "ldmesh/hash.h"
+#include "model_priv.h"
 #include "selector.h"
-#include "strmap.h"
 
-struct svc_ref {
-	const struct k8s_service *svc;
-	const char *path;
-	uint32_t order; /* position across all files, for a stable sort */
-	uint64_t id;    /* the object's identity: load_id and index */
-};
-
-/* An object joined by index: its address and its identity. */
-struct obj_ref {
-	const void *obj;
-	uint64_t id;
-};
-
-struct join {
-	const struct model_source *src;
-	size_t n_src;
-	const struct model_opts *o;
-	struct diag *d;
-	struct strmap slices;   /* "ns\0service" -> slice index */
-	struct obj_ref *slice_v;
-	struct strmap pods;     /* "ns\0key\0value" -> pod entry */
-	struct obj_ref *pod_v;
-	uint64_t opts_key;      /* cluster domain and node name */
-};
-
-static uint64_t model__id(uint64_t load_id, size_t index)
+uint64_t model__id(uint64_t load_id, size_t index)
 {
 	return ldmesh__fmix(load_id * LDMESH_HASH_K1 + index);
 }
@@ -84,7 +59,7 @@ static int model__cmp_index(const void *pa, const void *pb)
 }
 
 /* "a\0b" and "a\0b\0c" keys: NUL cannot occur in names, so no ambiguity. */
-static size_t model__key(char *buf, size_t cap, const char *a, const char *b,
+size_t model__key(char *buf, size_t cap, const char *a, const char *b,
 			 const char *c)
 {
 	size_t la = strlen(a), lb = strlen(b), lc = c ? strlen(c) : 0;
@@ -101,12 +76,70 @@ static size_t model__key(char *buf, size_t cap, const char *a, const char *b,
 	return len;
 }
 
-#define MODEL_KEY_MAX 1024 /* ns (63) + label key (317) + value (63), padded */
+
+/* Append to a join's object vector, growing it. */
+static int model__obj_push(struct obj_ref **v, size_t *n, size_t *cap, struct obj_ref r)
+{
+	if (*n == *cap) {
+		size_t c = *cap ? *cap * 2 : 64;
+		struct obj_ref *nv = realloc(*v, c * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = c;
+	}
+	(*v)[(*n)++] = r;
+	return 0;
+}
+
+/* Join order is definition order: path, then position in the file. */
+static int model__obj_before(void *ctx, uint32_t a, uint32_t b)
+{
+	const struct obj_ref *v = ctx;
+	int c = strcmp(v[a].path, v[b].path);
+
+	return c ? c < 0 : v[a].index < v[b].index;
+}
+
+int model__join_add_slice(struct join *j, const struct k8s_slice *sl, uint64_t id,
+			  const char *path, uint32_t index, bool ordered)
+{
+	char key[MODEL_KEY_MAX];
+	size_t len = model__key(key, sizeof(key), sl->meta.ns, sl->service, NULL);
+	uint32_t v = (uint32_t)j->n_slice_v;
+	int err = model__obj_push(&j->slice_v, &j->n_slice_v, &j->cap_slice_v,
+				  (struct obj_ref){ sl, id, path, index });
+
+	if (err || !len)
+		return err;
+	return ordered ? strmap_insert(&j->slices, key, len, v, model__obj_before, j->slice_v)
+		       : strmap_add(&j->slices, key, len, v);
+}
+
+int model__join_add_pod(struct join *j, const struct k8s_pod *pod, uint64_t id,
+			const char *path, uint32_t index, bool ordered)
+{
+	char key[MODEL_KEY_MAX];
+	int err = 0;
+
+	for (size_t l = 0; l < pod->meta.labels.n && !err; l++) {
+		const struct k8s_label *lb = &pod->meta.labels.v[l];
+		size_t len = model__key(key, sizeof(key), pod->meta.ns, lb->key, lb->value);
+		uint32_t v = (uint32_t)j->n_pod_v;
+
+		err = model__obj_push(&j->pod_v, &j->n_pod_v, &j->cap_pod_v,
+				      (struct obj_ref){ pod, id, path, index });
+		if (err || !len)
+			continue;
+		err = ordered ? strmap_insert(&j->pods, key, len, v, model__obj_before, j->pod_v)
+			      : strmap_add(&j->pods, key, len, v);
+	}
+	return err;
+}
 
 static int model__index(struct join *j)
 {
-	size_t n_slices = 0, n_entries = 0, si = 0, pi = 0;
-	char key[MODEL_KEY_MAX];
+	size_t n_slices = 0, n_entries = 0;
 	int err;
 
 	for (size_t f = 0; f < j->n_src; f++) {
@@ -114,39 +147,23 @@ static int model__index(struct join *j)
 		for (size_t p = 0; p < j->src[f].set.n_pods; p++)
 			n_entries += j->src[f].set.pods[p].meta.labels.n;
 	}
-	j->slice_v = calloc(n_slices + 1, sizeof(*j->slice_v));
-	j->pod_v = calloc(n_entries + 1, sizeof(*j->pod_v));
-	if (!j->slice_v || !j->pod_v)
-		return -ENOMEM;
 	if ((err = strmap_init(&j->slices, n_slices)) ||
 	    (err = strmap_init(&j->pods, n_entries)))
 		return err;
+	/* files come in path order: appending keeps join order */
 	for (size_t f = 0; f < j->n_src; f++) {
-		const struct manifest_set *set = &j->src[f].set;
-		for (size_t s = 0; s < set->n_slices; s++) {
-			const struct k8s_slice *sl = &set->slices[s];
-			size_t len = model__key(key, sizeof(key), sl->meta.ns, sl->service, NULL);
-			j->slice_v[si] = (struct obj_ref){ sl, model__id(j->src[f].load_id, s) };
-			if (len && (err = strmap_add(&j->slices, key, len, (uint32_t)si)))
-				return err;
-			si++;
-		}
-		for (size_t p = 0; p < set->n_pods; p++) {
-			const struct k8s_pod *pod = &set->pods[p];
-			for (size_t l = 0; l < pod->meta.labels.n; l++) {
-				const struct k8s_label *lb = &pod->meta.labels.v[l];
-				size_t len = model__key(key, sizeof(key), pod->meta.ns, lb->key, lb->value);
-				j->pod_v[pi] = (struct obj_ref){ pod, model__id(j->src[f].load_id, p) };
-				if (len && (err = strmap_add(&j->pods, key, len, (uint32_t)pi)))
-					return err;
-				pi++;
-			}
-		}
+		const struct model_source *m = &j->src[f];
+		for (size_t s = 0; s < m->set.n_slices && !err; s++)
+			err = model__join_add_slice(j, &m->set.slices[s], model__id(m->load_id, s),
+						    m->path, (uint32_t)s, false);
+		for (size_t p = 0; p < m->set.n_pods && !err; p++)
+			err = model__join_add_pod(j, &m->set.pods[p], model__id(m->load_id, p),
+						  m->path, (uint32_t)p, false);
 	}
-	return 0;
+	return err;
 }
 
-static void model__flags_from_service(const struct k8s_service *s, struct snap_service_in *o)
+void model__flags_from_service(const struct k8s_service *s, struct snap_service_in *o)
 {
 	o->ns = s->meta.ns;
 	o->name = s->meta.name;
@@ -166,7 +183,7 @@ static void model__flags_from_service(const struct k8s_service *s, struct snap_s
 }
 
 /* Ports of every service come from one array (res->ports), sized first. */
-static void model__ports(const struct k8s_service *s, struct snap_service_in *o,
+void model__ports(const struct k8s_service *s, struct snap_service_in *o,
 			 struct snap_port_in *ports)
 {
 	for (size_t i = 0; i < s->n_ports; i++) {
@@ -399,7 +416,7 @@ static bool model__reuse(struct prev_map *m, uint64_t key, struct snap_service_i
 	return false;
 }
 
-static int model__endpoints(struct join *j, const struct svc_ref *ref,
+int model__endpoints(struct join *j, const struct svc_ref *ref,
 			    struct snap_service_in *o, struct prev_map *pm)
 {
 	const struct k8s_service *s = ref->svc;
@@ -421,7 +438,7 @@ static int model__endpoints(struct join *j, const struct svc_ref *ref,
 			model__from_pods(j, s, o, NULL, &ck);
 	}
 	o->cache_key = ck ? ck : 1;
-	if (s->type == LDMESH_SVC_EXTERNAL_NAME || model__reuse(pm, o->cache_key, o))
+	if (s->type == LDMESH_SVC_EXTERNAL_NAME || (pm && model__reuse(pm, o->cache_key, o)))
 		return 0;
 	ck = 0;
 	if (by_slices)
@@ -662,6 +679,49 @@ static const char *model__zone(const struct model_source *src, size_t n,
 	return NULL;
 }
 
+/* Hand the join indexes over to the result (emptying `j`) with what an
+ * edit needs to find the services it touches. */
+static int model__keep_state(struct model_out *res, struct join *j, const struct svc_ref *refs)
+{
+	struct model_state *st = calloc(1, sizeof(*st));
+	size_t n = res->n_services;
+	char key[MODEL_KEY_MAX];
+	int err = -ENOMEM;
+
+	if (!st)
+		return err;
+	st->refs = malloc((n + 1) * sizeof(*st->refs));
+	st->own_ports = calloc(n + 1, sizeof(*st->own_ports));
+	st->dirty = calloc(n + 1, sizeof(*st->dirty));
+	st->dirty_list = malloc((n + 1) * sizeof(*st->dirty_list));
+	if (!st->refs || !st->own_ports || !st->dirty || !st->dirty_list ||
+	    (err = strmap_init(&st->by_name, n)) || (err = strmap_init(&st->by_selector, n)))
+		goto fail;
+	memcpy(st->refs, refs, n * sizeof(*refs));
+	for (size_t i = 0; i < n && !err; i++) {
+		const struct k8s_service *s = refs[i].svc;
+		size_t len = model__key(key, sizeof(key), s->meta.ns, s->meta.name, NULL);
+
+		err = strmap_add(&st->by_name, key, len, (uint32_t)i);
+		if (!err && s->has_selector && s->selector.n &&
+		    (len = model__key(key, sizeof(key), s->meta.ns, s->selector.v[0].key,
+				      s->selector.v[0].value)))
+			err = strmap_add(&st->by_selector, key, len, (uint32_t)i);
+	}
+	if (err)
+		goto fail;
+	st->j = *j;
+	st->j.src = NULL;
+	st->j.o = NULL;
+	st->j.d = NULL;
+	memset(j, 0, sizeof(*j));
+	res->state = st;
+	return 0;
+fail:
+	model_state_free(st);
+	return err;
+}
+
 int model_resolve(const struct model_source *src, size_t n,
 		  const struct model_opts *o, struct model_out *prev,
 		  struct model_out *out, struct diag *d)
@@ -762,6 +822,8 @@ int model_resolve(const struct model_source *src, size_t n,
 		.n_services = res.n_services,
 	};
 	memcpy(res.in.service_cidr, o->cidrs.v[0].base, 16);
+	if ((err = model__keep_state(&res, &j, refs)))
+		goto out;
 	*out = res;
 	res.services = NULL;
 	err = 0;
@@ -779,16 +841,44 @@ out:
 	return err;
 }
 
+void model__free_endpoints(struct snap_service_in *s)
+{
+	/* the port matrix is one block starting at the first row */
+	if (s->n_endpoints)
+		free((void *)s->endpoints[0].ports);
+	free((void *)s->endpoints);
+	s->endpoints = NULL;
+	s->n_endpoints = 0;
+}
+
+void model_state_free(struct model_state *st)
+{
+	if (!st)
+		return;
+	free(st->j.slice_v);
+	free(st->j.pod_v);
+	strmap_free(&st->j.slices);
+	strmap_free(&st->j.pods);
+	free(st->refs);
+	strmap_free(&st->by_name);
+	strmap_free(&st->by_selector);
+	free(st->own_ports);
+	free(st->changes);
+	free(st->dirty);
+	free(st->dirty_list);
+	free(st);
+}
+
 void model_out_free(struct model_out *out)
 {
 	if (!out)
 		return;
 	for (size_t i = 0; out->services && i < out->n_services; i++) {
-		/* the port matrix is one block starting at the first row */
-		if (out->services[i].n_endpoints)
-			free((void *)out->services[i].endpoints[0].ports);
-		free((void *)out->services[i].endpoints);
+		model__free_endpoints(&out->services[i]);
+		if (out->state)
+			free(out->state->own_ports[i]);
 	}
+	model_state_free(out->state);
 	free(out->services);
 	free(out->ports);
 	free(out->allocs);

@@ -54,6 +54,7 @@ struct model_out {
 	struct model_alloc *allocs; /* every allocated ClusterIP, owned */
 	size_t n_allocs;
 	char *alloc_keys;
+	struct model_state *state;  /* what model_update edits in place */
 };
 
 /*
@@ -72,5 +73,26 @@ int model_resolve(const struct model_source *src, size_t n,
 		  const struct model_opts *o, struct model_out *prev,
 		  struct model_out *out, struct diag *d);
 void model_out_free(struct model_out *out);
+
+/*
+ * Apply an edit to `m`, a result of model_resolve over the sources before
+ * it, in place: `changed` holds, for every file created, rewritten or
+ * removed since, the version `m` was resolved from (an empty set for a
+ * file that is new), in the order they were replaced; `src` is the sources
+ * now. Only the services the edit touches are joined again: those defined
+ * in a changed file, those its EndpointSlices name, and those whose
+ * selector's first label a changed Pod carries (before or after).
+ *
+ * Returns 1 with *changes (n_changes entries, owned by `m`, valid until the
+ * next call) naming every service joined again; 0 when the edit may move
+ * what the whole table decides (a Service added, removed or given other
+ * addresses, names or creation time; a Node; a change the model cannot
+ * follow): then nothing was touched and the caller resolves in full.
+ * -ENOMEM: `m` may be half edited; resolve in full.
+ */
+int model_update(struct model_out *m, const struct model_source *src, size_t n,
+		 const struct model_source *changed, size_t n_changed,
+		 const struct model_opts *o, struct diag *d,
+		 const struct snap_change **changes, size_t *n_changes);
 
 #endif

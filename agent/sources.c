@@ -30,10 +30,45 @@ static size_t sources__find(const struct sources *s, const char *path, bool *fou
 	return lo;
 }
 
+/* Keep the version `m` leaves behind for the model (its path copied: a
+ * removed file's goes with it). */
+static void sources__retire(struct sources *s, const struct model_source *m)
+{
+	struct model_source *v = s->retired;
+	char *path = strdup(m->path);
+
+	if (s->n_retired == s->cap_retired) {
+		size_t cap = s->cap_retired ? s->cap_retired * 2 : 16;
+		v = path ? realloc(s->retired, cap * sizeof(*v)) : NULL;
+		if (v) {
+			s->retired = v;
+			s->cap_retired = cap;
+		}
+	}
+	if (!path || !v) {
+		free(path);
+		manifest_set_free((struct manifest_set *)&m->set);
+		s->retired_lost = true;
+		return;
+	}
+	s->retired[s->n_retired++] = (struct model_source){ .path = path, .set = m->set,
+							    .load_id = m->load_id };
+}
+
+void sources_retired_free(struct sources *s)
+{
+	for (size_t i = 0; i < s->n_retired; i++) {
+		free(s->retired[i].path);
+		manifest_set_free(&s->retired[i].set);
+	}
+	s->n_retired = 0;
+	s->retired_lost = false;
+}
+
 static void sources__remove(struct sources *s, size_t i)
 {
+	sources__retire(s, &s->v[i]);
 	free(s->v[i].path);
-	manifest_set_free(&s->v[i].set);
 	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(s->v[0]));
 	memmove(&s->ids[i], &s->ids[i + 1], (s->n - i - 1) * sizeof(s->ids[0]));
 	s->n--;
@@ -184,11 +219,14 @@ int sources_update(struct sources *s, const char *path, bool force, struct diag 
 	} else if (s->last) {
 		laststate_save(s->last, path, &st);
 	}
+	if (!found)
+		sources__retire(s, &(struct model_source){ .path = (char *)path });
 	if (!found && (err = sources__insert(s, i, path))) {
 		manifest_set_free(&set);
 		return err;
 	}
-	manifest_set_free(&s->v[i].set);
+	if (found)
+		sources__retire(s, &s->v[i]);
 	s->v[i].set = set;
 	s->v[i].load_id = ++s->loads;
 	s->ids[i] = id;
@@ -248,6 +286,8 @@ void sources_free(struct sources *s)
 		free(s->rejects[i].error);
 	}
 	free(s->rejects);
+	sources_retired_free(s);
+	free(s->retired);
 	free(s->v);
 	free(s->ids);
 	memset(s, 0, sizeof(*s));

@@ -39,6 +39,13 @@ struct sources {
 	struct source_reject *rejects; /* files now refused (their last good
 	                                  objects, if any, stay in force) */
 	size_t n_rejects;
+	/* Versions replaced or removed since sources_retired_free: the model
+	 * holds pointers into them until model_update has unlinked them,
+	 * and what they said is how it finds what an edit touched. */
+	struct model_source *retired;
+	size_t n_retired, cap_retired;
+	bool retired_lost;      /* a version could not be kept (no memory):
+	                           only a full resolve is safe */
 };
 
 /*
@@ -58,6 +65,9 @@ int sources_update(struct sources *s, const char *path, bool force, struct diag 
  * then. Otherwise the number of files whose objects changed, or -errno.
  */
 int sources_rescan(struct sources *s, const char *root, struct diag *d);
+
+/* Free the retired versions (after the model has seen them). */
+void sources_retired_free(struct sources *s);
 
 void sources_free(struct sources *s);
 

@@ -36,21 +36,66 @@ static struct strmap_slot *strmap__find(const struct strmap *m, const char *key,
 	}
 }
 
-int strmap_add(struct strmap *m, const char *key, size_t len, uint32_t value)
+/* Room for one more key at most half full: the model's maps start sized
+ * for their contents and grow only as files add keys. */
+static int strmap__grow_slots(struct strmap *m)
+{
+	size_t n = m->n_slots * 2, mask = n - 1;
+	struct strmap_slot *v;
+
+	if ((m->used + 1) * 2 <= m->n_slots)
+		return 0;
+	v = calloc(n, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < m->n_slots; i++) {
+		size_t k;
+		if (!m->slots[i].key)
+			continue;
+		for (k = (size_t)m->slots[i].hash & mask; v[k].key; k = (k + 1) & mask)
+			;
+		v[k] = m->slots[i];
+	}
+	free(m->slots);
+	m->slots = v;
+	m->n_slots = n;
+	return 0;
+}
+
+static int strmap__grow_values(struct strmap *m, uint32_t value)
+{
+	size_t n = m->n_next ? m->n_next : 16;
+	uint32_t *v;
+
+	if (value < m->n_next)
+		return 0;
+	if (value >= STRMAP_END - 1)
+		return -E2BIG;
+	while (n <= value)
+		n *= 2;
+	v = realloc(m->next, (n + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	m->next = v;
+	m->n_next = n;
+	return 0;
+}
+
+/* The slot of `key`, made when missing (head == tail == STRMAP_END). */
+static int strmap__slot(struct strmap *m, const char *key, size_t len,
+			struct strmap_slot **out)
 {
 	uint64_t hash = ldmesh_hash64(key, len, 0);
 	struct strmap_slot *s = strmap__find(m, key, len, hash);
+	int err;
 
-	if (value >= m->n_next)
-		return -EINVAL;
-	m->next[value] = STRMAP_END;
 	if (s->key) {
-		m->next[s->tail] = value;
-		s->tail = value;
+		*out = s;
 		return 0;
 	}
-	/* Sized for at most one key per value at half load (init), so the
-	 * table never fills and never needs to grow. */
+	if ((err = strmap__grow_slots(m)))
+		return err;
+	s = strmap__find(m, key, len, hash);
 	if (m->keys_len + len + 1 > m->keys_cap) {
 		size_t cap = m->keys_cap ? m->keys_cap * 2 : 4096;
 		while (cap < m->keys_len + len + 1)
@@ -68,9 +113,68 @@ int strmap_add(struct strmap *m, const char *key, size_t len, uint32_t value)
 	m->keys_len += len;
 	s->len = (uint32_t)len;
 	s->hash = hash;
-	s->head = s->tail = value;
+	s->head = s->tail = STRMAP_END;
 	m->used++;
+	*out = s;
 	return 0;
+}
+
+int strmap_insert(struct strmap *m, const char *key, size_t len, uint32_t value,
+		  int (*before)(void *ctx, uint32_t a, uint32_t b), void *ctx)
+{
+	struct strmap_slot *s;
+	uint32_t prev = STRMAP_END, v;
+	int err;
+
+	if ((err = strmap__grow_values(m, value)) || (err = strmap__slot(m, key, len, &s)))
+		return err;
+	for (v = s->head; v != STRMAP_END && !(before && before(ctx, value, v)); v = m->next[v])
+		prev = v;
+	m->next[value] = v;
+	if (prev == STRMAP_END)
+		s->head = value;
+	else
+		m->next[prev] = value;
+	if (v == STRMAP_END)
+		s->tail = value;
+	return 0;
+}
+
+int strmap_add(struct strmap *m, const char *key, size_t len, uint32_t value)
+{
+	struct strmap_slot *s;
+	int err;
+
+	if ((err = strmap__grow_values(m, value)) || (err = strmap__slot(m, key, len, &s)))
+		return err;
+	m->next[value] = STRMAP_END;
+	if (s->tail != STRMAP_END)
+		m->next[s->tail] = value;
+	else
+		s->head = value;
+	s->tail = value;
+	return 0;
+}
+
+int strmap_unlink(struct strmap *m, const char *key, size_t len, uint32_t value)
+{
+	struct strmap_slot *s = strmap__find(m, key, len, ldmesh_hash64(key, len, 0));
+	uint32_t prev = STRMAP_END;
+
+	if (!s->key)
+		return -ENOENT;
+	for (uint32_t v = s->head; v != STRMAP_END; prev = v, v = m->next[v]) {
+		if (v != value)
+			continue;
+		if (prev == STRMAP_END)
+			s->head = m->next[v];
+		else
+			m->next[prev] = m->next[v];
+		if (s->tail == v)
+			s->tail = prev;
+		return 0;
+	}
+	return -ENOENT;
 }
 
 uint32_t strmap_first(const struct strmap *m, const char *key, size_t len)

@@ -2,7 +2,10 @@
 /*
  * A multimap from byte-string keys to item indices, for the joins the
  * model makes (slices by service, pods by label) in time linear in the
- * number of objects. Values of one key come back in insertion order.
+ * number of objects. Values of one key come back in insertion order, or
+ * in the order strmap_insert keeps. The model keeps its maps between
+ * resolves and edits them as files change, so they grow on demand and a
+ * value can be unlinked (its key stays, possibly with no values).
  */
 #ifndef LDMESH_AGENT_STRMAP_H
 #define LDMESH_AGENT_STRMAP_H
@@ -33,6 +36,11 @@ struct strmap {
 /* `max_value`: values must be below it (the item count). */
 int strmap_init(struct strmap *m, size_t max_value);
 int strmap_add(struct strmap *m, const char *key, size_t len, uint32_t value);
+/* Add `value` before the first value v of its key with before(ctx, value, v). */
+int strmap_insert(struct strmap *m, const char *key, size_t len, uint32_t value,
+		  int (*before)(void *ctx, uint32_t a, uint32_t b), void *ctx);
+/* Take `value` out of its key's list; 0, or -ENOENT when it is not there. */
+int strmap_unlink(struct strmap *m, const char *key, size_t len, uint32_t value);
 uint32_t strmap_first(const struct strmap *m, const char *key, size_t len);
 static inline uint32_t strmap_next(const struct strmap *m, uint32_t value)
 {

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What model.c (the full resolve) and model_update.c (an edit applied in
+ * place) share: the join indexes and the per-service references the full
+ * resolve leaves behind for the edits that follow.
+ */
+#ifndef LDMESH_AGENT_MODEL_PRIV_H
+#define LDMESH_AGENT_MODEL_PRIV_H
+
+#include "model.h"
+#include "strmap.h"
+
+#define MODEL_KEY_MAX 1024 /* ns (63) + label key (317) + value (63), padded */
+
+struct svc_ref {
+	const struct k8s_service *svc;
+	const char *path;
+	uint32_t order; /* position across all files, for a stable sort */
+	uint64_t id;    /* the object's identity: load_id and index */
+};
+
+/* An object joined by index: its address, its identity and where it was
+ * defined (path order, then position: the order joins see it in). */
+struct obj_ref {
+	const void *obj;
+	uint64_t id;
+	const char *path;
+	uint32_t index;
+};
+
+struct join {
+	const struct model_source *src;
+	size_t n_src;
+	const struct model_opts *o;
+	struct diag *d;
+	struct strmap slices;   /* "ns\0service" -> slice index */
+	struct obj_ref *slice_v;
+	size_t n_slice_v, cap_slice_v;
+	struct strmap pods;     /* "ns\0key\0value" -> pod entry */
+	struct obj_ref *pod_v;
+	size_t n_pod_v, cap_pod_v;
+	size_t unlinked;        /* entries of both left unused by edits */
+	uint64_t opts_key;      /* cluster domain, node name and zone */
+};
+
+/* Kept with a full result so an edit can be applied to it in place. */
+struct model_state {
+	struct join j;
+	struct svc_ref *refs;          /* parallel to model_out.services */
+	struct strmap by_name;         /* "ns\0name" -> service index */
+	struct strmap by_selector;     /* "ns\0key\0value" of the first
+	                                  selector label -> service index */
+	struct snap_port_in **own_ports; /* per service: ports an edit gave
+	                                    it, or NULL (in model_out.ports) */
+	struct snap_change *changes;   /* model_update's answer */
+	size_t n_changes, cap_changes;
+	bool *dirty;                   /* per service, during an update */
+	uint32_t *dirty_list;          /* the services marked, in order */
+	size_t n_dirty;
+};
+
+uint64_t model__id(uint64_t load_id, size_t index);
+size_t model__key(char *buf, size_t cap, const char *a, const char *b, const char *c);
+void model__flags_from_service(const struct k8s_service *s, struct snap_service_in *o);
+void model__ports(const struct k8s_service *s, struct snap_service_in *o,
+		  struct snap_port_in *ports);
+/* Join service `ref` (addresses already set in `o`): cache key and
+ * endpoints; `pm` (may be NULL) offers a previous result's endpoints. */
+struct prev_map;
+int model__endpoints(struct join *j, const struct svc_ref *ref, struct snap_service_in *o,
+		     struct prev_map *pm);
+int model__join_add_slice(struct join *j, const struct k8s_slice *sl, uint64_t id,
+			  const char *path, uint32_t index, bool ordered);
+int model__join_add_pod(struct join *j, const struct k8s_pod *pod, uint64_t id,
+			const char *path, uint32_t index, bool ordered);
+void model__free_endpoints(struct snap_service_in *s);
+void model_state_free(struct model_state *st);
+
+#endif

@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * An edit applied to a resolved model in place, so a changed file costs
+ * the services it touches, not the table. What the whole table decides
+ * together (which definition of a Service wins, who owns an address, what
+ * gets allocated, this node's zone) is left to the full resolve: an edit
+ * that could move any of it is handed back (model_update returns 0).
+ * Everything else a service's result depends on is its own object and
+ * what it is joined with, which the join indexes find from the objects
+ * an edit removed and added.
+ */
+#include "model_priv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Past this many files in one edit a full resolve is as cheap. */
+#define MODEL_UPDATE_MAX_FILES 256
+
+/* The Service fields the whole table decides on together. */
+static bool model__same_identity(const struct k8s_service *a, const struct k8s_service *b)
+{
+	return !strcmp(a->meta.ns, b->meta.ns) && !strcmp(a->meta.name, b->meta.name) &&
+	       a->meta.created == b->meta.created && a->headless == b->headless &&
+	       (a->type == LDMESH_SVC_EXTERNAL_NAME) == (b->type == LDMESH_SVC_EXTERNAL_NAME) &&
+	       a->n_cluster_ips == b->n_cluster_ips &&
+	       !memcmp(a->cluster_ips, b->cluster_ips, a->n_cluster_ips * sizeof(a->cluster_ips[0]));
+}
+
+static bool model__same_services(const struct manifest_set *a, const struct manifest_set *b)
+{
+	if (a->n_services != b->n_services)
+		return false;
+	for (size_t i = 0; i < a->n_services; i++)
+		if (!model__same_identity(&a->services[i], &b->services[i]))
+			return false;
+	return true;
+}
+
+static const struct model_source *model__find_source(const struct model_source *src, size_t n,
+						     const char *path)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(src[mid].path, path);
+		if (!c)
+			return &src[mid];
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* The version the model holds of each path is the first one retired since
+ * it resolved: later ones (a file written twice in one burst) it never saw. */
+static bool model__first_of_path(const struct model_source *changed, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (!strcmp(changed[k].path, changed[i].path))
+			return false;
+	return true;
+}
+
+static const struct manifest_set model__empty;
+
+/* The current version of a changed path (an empty set when it is gone). */
+static const struct manifest_set *model__now(const struct model_source *src, size_t n,
+					     const char *path, const struct model_source **m)
+{
+	*m = model__find_source(src, n, path);
+	return *m ? &(*m)->set : &model__empty;
+}
+
+/* 1 when every changed file keeps its Services' identities and no Node
+ * is involved: the edit leaves the table-wide decisions as they are. */
+static int model__can_update(const struct model_state *st, const struct model_source *src,
+			     size_t n, const struct model_source *changed, size_t n_changed)
+{
+	if (!st || n_changed > MODEL_UPDATE_MAX_FILES ||
+	    st->j.unlinked > (st->j.n_slice_v + st->j.n_pod_v) / 2 + 4096)
+		return 0;
+	for (size_t i = 0; i < n_changed; i++) {
+		const struct model_source *m;
+		const struct manifest_set *now;
+
+		if (!model__first_of_path(changed, i))
+			continue;
+		now = model__now(src, n, changed[i].path, &m);
+		if (changed[i].set.n_nodes || now->n_nodes ||
+		    !model__same_services(&changed[i].set, now))
+			return 0;
+	}
+	return 1;
+}
+
+static void model__mark(struct model_state *st, uint32_t i)
+{
+	if (!st->dirty[i]) {
+		st->dirty[i] = true;
+		st->dirty_list[st->n_dirty++] = i;
+	}
+}
+
+static void model__dirty_key(struct model_state *st, const struct strmap *map, const char *key,
+			     size_t len)
+{
+	for (uint32_t v = len ? strmap_first(map, key, len) : STRMAP_END; v != STRMAP_END;
+	     v = strmap_next(map, v))
+		model__mark(st, v);
+}
+
+/* Take `obj` out of the list of `key` in `map` (values index `vec`). */
+static void model__unlink(struct strmap *map, struct obj_ref *vec, size_t *unlinked,
+			  const char *key, size_t len, const void *obj)
+{
+	for (uint32_t v = len ? strmap_first(map, key, len) : STRMAP_END; v != STRMAP_END;
+	     v = strmap_next(map, v))
+		if (vec[v].obj == obj) {
+			strmap_unlink(map, key, len, v);
+			vec[v].obj = NULL;
+			(*unlinked)++;
+			return;
+		}
+}
+
+/* Unlink (`add` false) or link the slices and pods of `set`, marking the
+ * services they name or may be selected by. */
+static int model__join_set(struct model_state *st, const struct manifest_set *set,
+			   const struct model_source *m, bool add)
+{
+	struct join *j = &st->j;
+	char key[MODEL_KEY_MAX];
+	int err = 0;
+
+	for (size_t s = 0; s < set->n_slices && !err; s++) {
+		const struct k8s_slice *sl = &set->slices[s];
+		size_t len = model__key(key, sizeof(key), sl->meta.ns, sl->service, NULL);
+
+		model__dirty_key(st, &st->by_name, key, len);
+		if (add)
+			err = model__join_add_slice(j, sl, model__id(m->load_id, s), m->path,
+						    (uint32_t)s, true);
+		else
+			model__unlink(&j->slices, j->slice_v, &j->unlinked, key, len, sl);
+	}
+	for (size_t p = 0; p < set->n_pods && !err; p++) {
+		const struct k8s_pod *pod = &set->pods[p];
+
+		for (size_t l = 0; l < pod->meta.labels.n; l++) {
+			const struct k8s_label *lb = &pod->meta.labels.v[l];
+			size_t len = model__key(key, sizeof(key), pod->meta.ns, lb->key, lb->value);
+
+			model__dirty_key(st, &st->by_selector, key, len);
+			if (!add)
+				model__unlink(&j->pods, j->pod_v, &j->unlinked, key, len, pod);
+		}
+		if (add)
+			err = model__join_add_pod(j, pod, model__id(m->load_id, p), m->path,
+						  (uint32_t)p, true);
+	}
+	return err;
+}
+
+static size_t model__selector_key(char *key, size_t cap, const struct k8s_service *s)
+{
+	if (!s->has_selector || !s->selector.n)
+		return 0;
+	return model__key(key, cap, s->meta.ns, s->selector.v[0].key, s->selector.v[0].value);
+}
+
+/* A Service object of `old` that won its name moves to its counterpart in
+ * `now` (same position: model__can_update checked the identities). */
+static int model__move_services(struct model_state *st, const struct manifest_set *old,
+				const struct manifest_set *now, const struct model_source *m)
+{
+	char key[MODEL_KEY_MAX];
+	int err = 0;
+
+	for (size_t k = 0; k < old->n_services && !err; k++) {
+		const struct k8s_service *was = &old->services[k], *is = &now->services[k];
+		size_t len = model__key(key, sizeof(key), was->meta.ns, was->meta.name, NULL);
+		uint32_t i = len ? strmap_first(&st->by_name, key, len) : STRMAP_END;
+
+		if (i == STRMAP_END || st->refs[i].svc != was)
+			continue; /* a second definition, or one left out: still so */
+		if ((len = model__selector_key(key, sizeof(key), was)))
+			strmap_unlink(&st->by_selector, key, len, i);
+		if ((len = model__selector_key(key, sizeof(key), is)))
+			err = strmap_add(&st->by_selector, key, len, i);
+		st->refs[i].svc = is;
+		st->refs[i].path = m->path;
+		st->refs[i].id = model__id(m->load_id, k);
+		model__mark(st, i);
+	}
+	return err;
+}
+
+/* Join service `i` again from its (possibly new) object; its addresses,
+ * decided table-wide, stay. */
+static int model__rejoin(struct model_out *m, size_t i)
+{
+	struct model_state *st = m->state;
+	const struct k8s_service *s = st->refs[i].svc;
+	struct snap_service_in *o = &m->services[i];
+	uint16_t allocated = o->flags & LDMESH_SVC_F_ALLOCATED_IP;
+	struct snap_port_in *ports = calloc(s->n_ports + 1, sizeof(*ports));
+
+	if (!ports)
+		return -ENOMEM;
+	model__flags_from_service(s, o);
+	o->flags |= allocated;
+	model__ports(s, o, ports);
+	free(st->own_ports[i]);
+	st->own_ports[i] = ports;
+	model__free_endpoints(o);
+	return model__endpoints(&st->j, &st->refs[i], o, NULL);
+}
+
+static int model__note_change(struct model_state *st, const struct snap_service_in *o)
+{
+	if (st->n_changes == st->cap_changes) {
+		size_t cap = st->cap_changes ? st->cap_changes * 2 : 16;
+		struct snap_change *v = realloc(st->changes, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		st->changes = v;
+		st->cap_changes = cap;
+	}
+	st->changes[st->n_changes++] = (struct snap_change){ o->ns, o->name, o };
+	return 0;
+}
+
+int model_update(struct model_out *m, const struct model_source *src, size_t n,
+		 const struct model_source *changed, size_t n_changed,
+		 const struct model_opts *o, struct diag *d,
+		 const struct snap_change **changes, size_t *n_changes)
+{
+	struct model_state *st = m->state;
+	int err = 0;
+
+	if (!model__can_update(st, src, n, changed, n_changed))
+		return 0;
+	st->j.src = src;
+	st->j.n_src = n;
+	st->j.o = o;
+	st->j.d = d;
+	st->n_changes = st->n_dirty = 0;
+	/* Out with what each file said, then in with what it says: a pod
+	 * that moved between files is found in both. */
+	for (size_t i = 0; i < n_changed && !err; i++)
+		if (model__first_of_path(changed, i))
+			err = model__join_set(st, &changed[i].set, NULL, false);
+	for (size_t i = 0; i < n_changed && !err; i++) {
+		const struct model_source *now_src;
+		const struct manifest_set *now;
+
+		if (!model__first_of_path(changed, i))
+			continue;
+		now = model__now(src, n, changed[i].path, &now_src);
+		if (now_src)
+			err = model__move_services(st, &changed[i].set, now, now_src);
+		if (!err && now_src)
+			err = model__join_set(st, now, now_src, true);
+	}
+	for (size_t k = 0; k < st->n_dirty; k++) {
+		uint32_t i = st->dirty_list[k];
+		st->dirty[i] = false;
+		if (!err && !(err = model__rejoin(m, i)))
+			err = model__note_change(st, &m->services[i]);
+	}
+	st->j.src = NULL;
+	st->j.o = NULL;
+	st->j.d = NULL;
+	if (err)
+		return err;
+	*changes = st->changes;
+	*n_changes = st->n_changes;
+	return 1;
+}

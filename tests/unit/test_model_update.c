@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * model_update: an edit applied in place gives exactly what a full resolve
+ * of the folder gives, over random edits of real files read by sources.c
+ * (so the retired versions are the ones the agent would hand over).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "model.h"
+#include "sources.h"
+#include "testutil.h"
+
+#define N_SVC_FILES 5
+#define N_SLICE_FILES 6
+#define N_POD_FILES 6
+#define ROUNDS 400
+
+struct fx {
+	char *dir;
+	struct sources src;
+	struct model_opts o;
+	struct model_out inc;
+	struct tu_diag t;
+	unsigned seed;
+	unsigned ports_variant[N_SVC_FILES];
+};
+
+static unsigned rnd(struct fx *f, unsigned n)
+{
+	f->seed = f->seed * 1103515245u + 12345u;
+	return (f->seed >> 16) % n;
+}
+
+static size_t cat(char *buf, size_t cap, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	len += (size_t)vsnprintf(buf + len, cap - len, fmt, ap);
+	va_end(ap);
+	assert_true(len < cap);
+	return len;
+}
+
+/* Two Services per file, s<2k> and s<2k+1>: even ones select pods, odd
+ * ones take slices. File 4 also holds a second definition of s0 (loses)
+ * and a Service asking for s1's address (left out). `variant` changes
+ * what an edit may change without moving table-wide decisions: ports and
+ * the selector. `extra` adds a Service (a table-wide change). */
+static void write_services(struct fx *f, unsigned k, unsigned variant, bool extra)
+{
+	char text[4096], rel[64];
+	size_t len = 0;
+
+	for (unsigned i = 2 * k; i < 2 * k + 2; i++) {
+		len = cat(text, sizeof(text), len,
+			  "---\napiVersion: v1\nkind: Service\nmetadata: {name: s%u, namespace: ns%u}\n"
+			  "spec:\n%s  ports:\n  - {name: http, port: 80, targetPort: %s}\n",
+			  i, i % 2, i == 1 ? "  clusterIP: 10.96.0.50\n" : "",
+			  variant % 3 == 2 ? "web" : "8080");
+		if (variant % 2)
+			len = cat(text, sizeof(text), len,
+				  "  - {name: metrics, port: 9100, targetPort: 9100}\n");
+		if (i % 2 == 0)
+			len = cat(text, sizeof(text), len, "  selector: {app: a%u%s}\n",
+				  (i / 2 + variant) % 4, variant % 4 == 3 ? ", tier: t1" : "");
+	}
+	if (k == 4)
+		len = cat(text, sizeof(text), len,
+			  "---\napiVersion: v1\nkind: Service\nmetadata: {name: s0, namespace: ns0}\n"
+			  "spec:\n  ports: [{port: 1}]\n"
+			  "---\napiVersion: v1\nkind: Service\nmetadata: {name: clash, namespace: ns1}\n"
+			  "spec:\n  clusterIP: 10.96.0.50\n  ports: [{port: 2}]\n");
+	if (extra)
+		len = cat(text, sizeof(text), len,
+			  "---\napiVersion: v1\nkind: Service\nmetadata: {name: new%u, namespace: ns0}\n"
+			  "spec:\n  ports: [{port: 3}]\n", k);
+	snprintf(rel, sizeof(rel), "svc-%u.yaml", k);
+	tu_write(f->dir, rel, text);
+}
+
+static void write_slices(struct fx *f, unsigned k)
+{
+	char text[8192], rel[64];
+	size_t len = 0;
+	unsigned n = rnd(f, 4);
+
+	for (unsigned s = 0; s < n; s++) {
+		unsigned svc = 2 * rnd(f, 6) + 1; /* odd: the slice-fed ones, and s11 (none) */
+		unsigned eps = rnd(f, 4);
+		len = cat(text, sizeof(text), len,
+			  "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+			  "metadata: {name: sl%u-%u, namespace: ns1, labels: "
+			  "{kubernetes.io/service-name: s%u}}\naddressType: IPv4\n"
+			  "ports: [{name: http, port: %u, protocol: TCP}]\nendpoints:\n",
+			  k, s, svc, 8000 + rnd(f, 3));
+		if (!eps)
+			len = cat(text, sizeof(text), len, "- addresses: [10.1.9.9]\n"
+				  "  conditions: {ready: false, serving: true, terminating: true}\n");
+		for (unsigned e = 0; e < eps; e++)
+			len = cat(text, sizeof(text), len,
+				  "- addresses: [10.1.%u.%u]\n  conditions: {ready: %s}\n"
+				  "  nodeName: n%u\n",
+				  rnd(f, 3), rnd(f, 8), rnd(f, 4) ? "true" : "false", rnd(f, 2));
+	}
+	snprintf(rel, sizeof(rel), "sl-%u.yaml", k);
+	tu_write(f->dir, rel, n ? text : "# none\n");
+}
+
+static void write_pods(struct fx *f, unsigned k)
+{
+	char text[8192], rel[64];
+	size_t len = 0;
+	unsigned n = rnd(f, 5);
+
+	for (unsigned p = 0; p < n; p++)
+		len = cat(text, sizeof(text), len,
+			  "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p%u-%u\n  namespace: ns0\n"
+			  "  labels: {app: a%u, tier: t%u}\n"
+			  "spec:\n  nodeName: n%u\n  containers:\n  - name: c\n"
+			  "    ports: [{name: web, containerPort: %u}]\n"
+			  "status:\n  phase: %s\n  podIP: 10.2.%u.%u\n"
+			  "  conditions: [{type: Ready, status: '%s'}]\n",
+			  k, p, rnd(f, 4), rnd(f, 2), rnd(f, 2), 7000 + rnd(f, 3),
+			  rnd(f, 8) ? "Running" : "Succeeded", rnd(f, 2), rnd(f, 6),
+			  rnd(f, 4) ? "True" : "False");
+	snprintf(rel, sizeof(rel), "pod-%u.yaml", k);
+	tu_write(f->dir, rel, n ? text : "# none\n");
+}
+
+static void refresh(struct fx *f, const char *rel)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
+	assert_true(sources_update(&f->src, path, true, &f->t.d) >= 0);
+}
+
+static void assert_same_service(const struct snap_service_in *a, const struct snap_service_in *b)
+{
+	assert_string_equal(a->ns, b->ns);
+	assert_string_equal(a->name, b->name);
+	assert_int_equal(a->cache_key, b->cache_key);
+	assert_int_equal(a->flags, b->flags);
+	assert_int_equal(a->n_cluster_ips, b->n_cluster_ips);
+	assert_memory_equal(a->cluster_ips, b->cluster_ips, sizeof(a->cluster_ips));
+	assert_int_equal(a->n_ports, b->n_ports);
+	for (size_t p = 0; p < a->n_ports; p++) {
+		assert_int_equal(a->ports[p].port, b->ports[p].port);
+		assert_int_equal(a->ports[p].target_port, b->ports[p].target_port);
+	}
+	assert_int_equal(a->n_endpoints, b->n_endpoints);
+	for (size_t e = 0; e < a->n_endpoints; e++) {
+		const struct snap_endpoint_in *x = &a->endpoints[e], *y = &b->endpoints[e];
+		assert_memory_equal(x->addr, y->addr, 16);
+		assert_int_equal(x->flags, y->flags);
+		assert_string_equal(x->node ? x->node : "", y->node ? y->node : "");
+		assert_string_equal(x->target ? x->target : "", y->target ? y->target : "");
+		for (size_t p = 0; p < a->n_ports; p++)
+			assert_int_equal(x->ports[p], y->ports[p]);
+	}
+}
+
+/* The model after an edit: in place when it can be, else in full, as the
+ * agent does. Returns whether it was in place. */
+static bool apply(struct fx *f)
+{
+	const struct snap_change *ch;
+	size_t n_ch;
+	int r = model_update(&f->inc, f->src.v, f->src.n, f->src.retired, f->src.n_retired,
+			     &f->o, &f->t.d, &ch, &n_ch);
+
+	assert_true(r >= 0);
+	if (r) {
+		/* every service named is one of the model's, once */
+		for (size_t i = 0; i < n_ch; i++) {
+			assert_true(ch[i].svc >= f->inc.services &&
+				    ch[i].svc < f->inc.services + f->inc.n_services);
+			for (size_t k = 0; k < i; k++)
+				assert_ptr_not_equal(ch[i].svc, ch[k].svc);
+		}
+	} else {
+		struct model_out out;
+		assert_int_equal(model_resolve(f->src.v, f->src.n, &f->o, &f->inc, &out, &f->t.d), 0);
+		model_out_free(&f->inc);
+		f->inc = out;
+	}
+	sources_retired_free(&f->src);
+	return r == 1;
+}
+
+static void test_update_matches_full_resolve(void **state)
+{
+	struct fx f = { .seed = 7 };
+	unsigned in_place = 0, full = 0;
+	(void)state;
+
+	f.dir = tu_tmpdir("model-update");
+	f.o = (struct model_opts){ .cluster_domain = "cluster.local", .node_name = "n1" };
+	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/12", &f.o.cidrs), 0);
+	tu_diag_init(&f.t);
+	for (unsigned k = 0; k < N_SVC_FILES; k++)
+		write_services(&f, k, 0, false);
+	for (unsigned k = 0; k < N_SLICE_FILES; k++)
+		write_slices(&f, k);
+	for (unsigned k = 0; k < N_POD_FILES; k++)
+		write_pods(&f, k);
+	assert_true(sources_rescan(&f.src, f.dir, &f.t.d) > 0);
+	sources_retired_free(&f.src);
+	assert_int_equal(model_resolve(f.src.v, f.src.n, &f.o, NULL, &f.inc, &f.t.d), 0);
+
+	for (unsigned round = 0; round < ROUNDS; round++) {
+		/* one to three files per edit, sometimes the same one twice */
+		unsigned files = 1 + rnd(&f, 3);
+		char rel[64];
+		bool table_wide = rnd(&f, 12) == 0;
+
+		for (unsigned e = 0; e < files && !table_wide; e++) {
+			unsigned what = rnd(&f, 19), k;
+			if (what < 7) {
+				k = rnd(&f, N_SLICE_FILES);
+				write_slices(&f, k);
+				snprintf(rel, sizeof(rel), "sl-%u.yaml", k);
+			} else if (what < 14) {
+				k = rnd(&f, N_POD_FILES);
+				write_pods(&f, k);
+				snprintf(rel, sizeof(rel), "pod-%u.yaml", k);
+			} else if (what < 17) {
+				k = rnd(&f, N_SVC_FILES);
+				write_services(&f, k, ++f.ports_variant[k], false);
+				snprintf(rel, sizeof(rel), "svc-%u.yaml", k);
+			} else {
+				/* a file goes (and comes back on a later edit) */
+				char path[512];
+				k = rnd(&f, N_POD_FILES);
+				snprintf(rel, sizeof(rel), "pod-%u.yaml", k);
+				snprintf(path, sizeof(path), "%s/%s", f.dir, rel);
+				unlink(path);
+			}
+			refresh(&f, rel);
+		}
+		if (table_wide) {
+			unsigned w = rnd(&f, N_SVC_FILES);
+			write_services(&f, w, f.ports_variant[w], true);
+			snprintf(rel, sizeof(rel), "svc-%u.yaml", w);
+			refresh(&f, rel);
+			assert_false(apply(&f));
+			full++;
+			/* and back, also table-wide */
+			for (unsigned k = 0; k < N_SVC_FILES; k++) {
+				write_services(&f, k, f.ports_variant[k], false);
+				snprintf(rel, sizeof(rel), "svc-%u.yaml", k);
+				refresh(&f, rel);
+			}
+		}
+		if (apply(&f))
+			in_place++;
+		else
+			full++;
+
+		struct model_out ref;
+		assert_int_equal(model_resolve(f.src.v, f.src.n, &f.o, NULL, &ref, &f.t.d), 0);
+		assert_int_equal(f.inc.n_services, ref.n_services);
+		for (size_t i = 0; i < ref.n_services; i++)
+			assert_same_service(&f.inc.services[i], &ref.services[i]);
+		model_out_free(&ref);
+	}
+	/* the edits that keep the table-wide decisions were applied in place */
+	print_message("%u edits in place, %u resolved in full\n", in_place, full);
+	assert_true(in_place > ROUNDS / 2);
+	assert_true(full > 10);
+	model_out_free(&f.inc);
+	sources_free(&f.src);
+	tu_rmtree(f.dir);
+}
+
+/* A Node in a changed file may move this node's zone: a full resolve. */
+static void test_node_edit_resolves_in_full(void **state)
+{
+	struct fx f = { .seed = 1 };
+	(void)state;
+
+	f.dir = tu_tmpdir("model-update-node");
+	f.o = (struct model_opts){ .cluster_domain = "cluster.local", .node_name = "n1" };
+	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/12", &f.o.cidrs), 0);
+	tu_diag_init(&f.t);
+	write_services(&f, 0, 0, false);
+	tu_write(f.dir, "node.yaml", "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n"
+				     "  labels: {topology.kubernetes.io/zone: z1}\n");
+	assert_true(sources_rescan(&f.src, f.dir, &f.t.d) > 0);
+	sources_retired_free(&f.src);
+	assert_int_equal(model_resolve(f.src.v, f.src.n, &f.o, NULL, &f.inc, &f.t.d), 0);
+	assert_string_equal(f.inc.in.node_zone, "z1");
+	tu_write(f.dir, "node.yaml", "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n"
+				     "  labels: {topology.kubernetes.io/zone: z2}\n");
+	refresh(&f, "node.yaml");
+	assert_false(apply(&f));
+	assert_string_equal(f.inc.in.node_zone, "z2");
+	model_out_free(&f.inc);
+	sources_free(&f.src);
+	tu_rmtree(f.dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_update_matches_full_resolve),
+		cmocka_unit_test(test_node_edit_resolves_in_full),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
