@@ -16,6 +16,11 @@ void manifest_set_free(struct manifest_set *set)
 {
 	if (!set)
 		return;
+	if (set->packed) {
+		free(set->packed);
+		memset(set, 0, sizeof(*set));
+		return;
+	}
 	for (size_t i = 0; i < set->n_services; i++)
 		mf_service_free(&set->services[i]);
 	for (size_t i = 0; i < set->n_slices; i++)
@@ -147,8 +152,10 @@ static int mf_finish(struct mf_ctx *c, int ret, struct manifest_set *out)
 		mf_error(c, NULL, "out of memory");
 	else if (!ret && c->errors)
 		ret = -EINVAL;
-	if (!ret)
-		*out = c->set;
+	if (!ret && !mf_pack(&c->set, out))
+		manifest_set_free(&c->set);
+	else if (!ret)
+		*out = c->set; /* as parsed: as good, only larger */
 	else
 		manifest_set_free(&c->set);
 	free(c->seen);

@@ -162,6 +162,8 @@ struct manifest_set {
 	struct k8s_node *nodes;
 	size_t n_nodes;
 	unsigned skipped; /* documents of other kinds */
+	void *packed;     /* when set, everything above lives in this one
+	                     allocation (manifest_pack.c) */
 };
 
 /*

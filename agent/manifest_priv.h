@@ -145,6 +145,9 @@ int mf_seen_add(struct mf_ctx *c, enum mf_kind kind,
 		const struct k8s_meta *m);
 void mf_seen_check(struct mf_ctx *c);
 
+/* `set` copied into one allocation (out->packed); 0 or -ENOMEM. */
+int mf_pack(const struct manifest_set *set, struct manifest_set *out);
+
 int mf_service(struct mf_ctx *c, const mf_node *obj);
 int mf_endpoint_slice(struct mf_ctx *c, const mf_node *obj);
 int mf_endpoints(struct mf_ctx *c, const mf_node *obj);

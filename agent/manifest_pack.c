@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A parsed set moved into one allocation. The parser builds a set out of
+ * a few dozen small allocations per object (every name, label and array);
+ * the agent keeps every file's set for its life, and at 100,000 files the
+ * allocator's headers and the arrays' spare capacity were most of its
+ * memory (1.8 KB for a Service and its EndpointSlice). Packed, a set is
+ * the bytes it says and nothing else, and frees in one call.
+ *
+ * One walk serves both passes: measuring (no destination: the offsets are
+ * counted, nothing is written) and copying. Each record is rewritten in a
+ * local copy and stored whole, so the measuring pass never needs memory to
+ * write into.
+ */
+#include "manifest_priv.h"
+
+#include <errno.h>
+#include <stdalign.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct packer {
+	char *base; /* NULL while measuring */
+	size_t off;
+};
+
+static void *pk_bytes(struct packer *p, const void *src, size_t n, size_t align)
+{
+	void *dst;
+
+	if (!src)
+		return NULL;
+	p->off = (p->off + align - 1) & ~(align - 1);
+	dst = p->base ? p->base + p->off : NULL;
+	if (dst && n)
+		memcpy(dst, src, n);
+	p->off += n;
+	return dst;
+}
+
+static char *pk_str(struct packer *p, const char *s)
+{
+	return s ? pk_bytes(p, s, strlen(s) + 1, 1) : NULL;
+}
+
+/* Room for `n` records (written later with pk_put). */
+static void *pk_array(struct packer *p, const void *src, size_t n, size_t size)
+{
+	return n ? pk_bytes(p, src, n * size, alignof(max_align_t)) : NULL;
+}
+
+/* `rec` is evaluated in both passes: measuring counts what it packs. */
+#define pk_put(arr, i, rec)                 \
+	do {                                \
+		__typeof__(rec) pk_rec_ = (rec); \
+		if (arr)                    \
+			(arr)[i] = pk_rec_; \
+	} while (0)
+
+static struct k8s_labels pk_labels(struct packer *p, const struct k8s_labels *l)
+{
+	struct k8s_labels out = { .v = pk_array(p, l->v, l->n, sizeof(*l->v)), .n = l->n };
+
+	for (size_t i = 0; i < l->n; i++) {
+		struct k8s_label r = { pk_str(p, l->v[i].key), pk_str(p, l->v[i].value) };
+		pk_put(out.v, i, r);
+	}
+	return out;
+}
+
+static struct k8s_meta pk_meta(struct packer *p, const struct k8s_meta *m)
+{
+	struct k8s_meta r = *m;
+
+	r.ns = pk_str(p, m->ns);
+	r.name = pk_str(p, m->name);
+	r.labels = pk_labels(p, &m->labels);
+	return r;
+}
+
+static struct k8s_service pk_service(struct packer *p, const struct k8s_service *s)
+{
+	struct k8s_service r = *s;
+
+	r.meta = pk_meta(p, &s->meta);
+	r.selector = pk_labels(p, &s->selector);
+	r.ports = pk_array(p, s->ports, s->n_ports, sizeof(*s->ports));
+	for (size_t i = 0; i < s->n_ports; i++) {
+		struct k8s_service_port sp = s->ports[i];
+		sp.name = pk_str(p, sp.name);
+		sp.target_port_name = pk_str(p, sp.target_port_name);
+		sp.app_protocol = pk_str(p, sp.app_protocol);
+		pk_put(r.ports, i, sp);
+	}
+	r.external_name = pk_str(p, s->external_name);
+	r.external_ips = pk_array(p, s->external_ips, s->n_external_ips, sizeof(*s->external_ips));
+	r.lb_ips = pk_array(p, s->lb_ips, s->n_lb_ips, sizeof(*s->lb_ips));
+	return r;
+}
+
+static struct k8s_slice pk_slice(struct packer *p, const struct k8s_slice *s)
+{
+	struct k8s_slice r = *s;
+
+	r.meta = pk_meta(p, &s->meta);
+	r.service = pk_str(p, s->service);
+	r.endpoints = pk_array(p, s->endpoints, s->n_endpoints, sizeof(*s->endpoints));
+	for (size_t i = 0; i < s->n_endpoints; i++) {
+		struct k8s_endpoint e = s->endpoints[i];
+		e.node = pk_str(p, e.node);
+		e.zone = pk_str(p, e.zone);
+		e.hostname = pk_str(p, e.hostname);
+		e.target = pk_str(p, e.target);
+		e.zone_hints = pk_str(p, e.zone_hints);
+		pk_put(r.endpoints, i, e);
+	}
+	r.ports = pk_array(p, s->ports, s->n_ports, sizeof(*s->ports));
+	for (size_t i = 0; i < s->n_ports; i++) {
+		struct k8s_ep_port ep = s->ports[i];
+		ep.name = pk_str(p, ep.name);
+		pk_put(r.ports, i, ep);
+	}
+	return r;
+}
+
+static struct k8s_pod pk_pod(struct packer *p, const struct k8s_pod *s)
+{
+	struct k8s_pod r = *s;
+
+	r.meta = pk_meta(p, &s->meta);
+	r.ips = pk_array(p, s->ips, s->n_ips, sizeof(*s->ips));
+	r.node = pk_str(p, s->node);
+	r.hostname = pk_str(p, s->hostname);
+	r.subdomain = pk_str(p, s->subdomain);
+	r.ports = pk_array(p, s->ports, s->n_ports, sizeof(*s->ports));
+	for (size_t i = 0; i < s->n_ports; i++) {
+		struct k8s_container_port cp = s->ports[i];
+		cp.name = pk_str(p, cp.name);
+		pk_put(r.ports, i, cp);
+	}
+	return r;
+}
+
+static struct k8s_node pk_node(struct packer *p, const struct k8s_node *s)
+{
+	struct k8s_node r = *s;
+
+	r.meta = pk_meta(p, &s->meta);
+	r.zone = pk_str(p, s->zone);
+	return r;
+}
+
+static struct manifest_set pk_set(struct packer *p, const struct manifest_set *s)
+{
+	struct manifest_set r = *s;
+
+	r.services = pk_array(p, s->services, s->n_services, sizeof(*s->services));
+	for (size_t i = 0; i < s->n_services; i++)
+		pk_put(r.services, i, pk_service(p, &s->services[i]));
+	r.slices = pk_array(p, s->slices, s->n_slices, sizeof(*s->slices));
+	for (size_t i = 0; i < s->n_slices; i++)
+		pk_put(r.slices, i, pk_slice(p, &s->slices[i]));
+	r.pods = pk_array(p, s->pods, s->n_pods, sizeof(*s->pods));
+	for (size_t i = 0; i < s->n_pods; i++)
+		pk_put(r.pods, i, pk_pod(p, &s->pods[i]));
+	r.nodes = pk_array(p, s->nodes, s->n_nodes, sizeof(*s->nodes));
+	for (size_t i = 0; i < s->n_nodes; i++)
+		pk_put(r.nodes, i, pk_node(p, &s->nodes[i]));
+	return r;
+}
+
+int mf_pack(const struct manifest_set *set, struct manifest_set *out)
+{
+	struct packer p = { .base = NULL };
+
+	pk_set(&p, set);
+	if (!(p.base = malloc(p.off ? p.off : 1)))
+		return -ENOMEM;
+	p.off = 0;
+	*out = pk_set(&p, set);
+	out->packed = p.base;
+	return 0;
+}
