@@ -416,6 +416,26 @@ static bool model__reuse(struct prev_map *m, uint64_t key, struct snap_service_i
 	return false;
 }
 
+/* The endpoints and their port matrix in one exact allocation: the model
+ * keeps every service's for its life, and the accumulator's spare room
+ * (eight rows for a service of one endpoint) was most of it. */
+static int model__keep_endpoints(const struct ep_acc *acc, struct snap_service_in *o)
+{
+	size_t rows = acc->n * sizeof(*acc->v);
+	struct snap_endpoint_in *v = malloc(rows + acc->n * acc->n_ports * sizeof(*acc->ports) + 1);
+	uint16_t *ports = (uint16_t *)((char *)v + rows);
+
+	if (!v)
+		return -ENOMEM;
+	memcpy(v, acc->v, rows);
+	memcpy(ports, acc->ports, acc->n * acc->n_ports * sizeof(*acc->ports));
+	for (size_t i = 0; i < acc->n; i++)
+		v[i].ports = ports + i * acc->n_ports;
+	o->endpoints = v;
+	o->n_endpoints = acc->n;
+	return 0;
+}
+
 int model__endpoints(struct join *j, const struct svc_ref *ref,
 			    struct snap_service_in *o, struct prev_map *pm)
 {
@@ -445,16 +465,11 @@ int model__endpoints(struct join *j, const struct svc_ref *ref,
 		err = model__from_slices(j, key, len, o, &acc, &ck);
 	else
 		err = model__from_pods(j, s, o, &acc, &ck);
-	if (err) {
-		free(acc.v);
-		free(acc.ports);
-		return err;
-	}
-	for (size_t i = 0; i < acc.n; i++)
-		acc.v[i].ports = acc.ports + i * acc.n_ports;
-	o->endpoints = acc.v;
-	o->n_endpoints = acc.n;
-	return 0;
+	if (!err && acc.n)
+		err = model__keep_endpoints(&acc, o);
+	free(acc.v);
+	free(acc.ports);
+	return err;
 }
 
 /*
@@ -694,8 +709,12 @@ static int model__keep_state(struct model_out *res, struct join *j, const struct
 	st->own_ports = calloc(n + 1, sizeof(*st->own_ports));
 	st->dirty = calloc(n + 1, sizeof(*st->dirty));
 	st->dirty_list = malloc((n + 1) * sizeof(*st->dirty_list));
+	size_t n_selectors = 0;
+	for (size_t i = 0; i < n; i++)
+		n_selectors += refs[i].svc->has_selector && refs[i].svc->selector.n;
 	if (!st->refs || !st->own_ports || !st->dirty || !st->dirty_list ||
-	    (err = strmap_init(&st->by_name, n)) || (err = strmap_init(&st->by_selector, n)))
+	    (err = strmap_init(&st->by_name, n)) ||
+	    (err = strmap_init(&st->by_selector, n_selectors)))
 		goto fail;
 	memcpy(st->refs, refs, n * sizeof(*refs));
 	for (size_t i = 0; i < n && !err; i++) {
@@ -843,9 +862,7 @@ out:
 
 void model__free_endpoints(struct snap_service_in *s)
 {
-	/* the port matrix is one block starting at the first row */
-	if (s->n_endpoints)
-		free((void *)s->endpoints[0].ports);
+	/* the port matrix lives in the same allocation */
 	free((void *)s->endpoints);
 	s->endpoints = NULL;
 	s->n_endpoints = 0;
