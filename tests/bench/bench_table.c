@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -86,13 +87,15 @@ struct built {
 	size_t size;
 };
 
-static void build_n(unsigned n, struct built *b, double *parse_s, double *build_s)
+/* Parse n services of `eps` endpoints (in files of SVCS_PER_FILE) and
+ * resolve them into *out, timing both. */
+static void model_n(unsigned n, unsigned eps, struct built *b, struct model_out *out,
+		    double *parse_s, double *resolve_s)
 {
-	size_t cap = (size_t)SVCS_PER_FILE * 4096;
+	size_t cap = (size_t)SVCS_PER_FILE * (1024 + 160 * eps);
 	char *text = malloc(cap);
 	struct diag d = { .report = quiet };
 	struct model_opts o = { .cluster_domain = "cluster.local", .node_name = "node-1" };
-	struct model_out out;
 	double t0;
 	int err;
 
@@ -103,7 +106,7 @@ static void build_n(unsigned n, struct built *b, double *parse_s, double *build_
 	for (size_t f = 0; f < b->n_src; f++) {
 		size_t len = 0;
 		for (unsigned i = (unsigned)f * SVCS_PER_FILE; i < n && i < (f + 1) * SVCS_PER_FILE; i++)
-			len += gen_service(text + len, cap - len, i, EPS_PER_SVC);
+			len += gen_service(text + len, cap - len, i, eps);
 		if (asprintf(&b->src[f].path, "bench/%06zu.yaml", f) < 0)
 			die("asprintf", ENOMEM);
 		t0 = now_s();
@@ -114,12 +117,23 @@ static void build_n(unsigned n, struct built *b, double *parse_s, double *build_
 	}
 	free(text);
 	t0 = now_s();
-	if ((err = model_resolve(b->src, b->n_src, &o, NULL, &out, &d)))
+	if ((err = model_resolve(b->src, b->n_src, &o, NULL, out, &d)))
 		die("resolve", err);
-	out.in.generation = 1;
+	*resolve_s = now_s() - t0;
+	out->in.generation = 1;
+}
+
+static void build_n(unsigned n, struct built *b, double *parse_s, double *build_s)
+{
+	struct model_out out;
+	double t0, resolve_s;
+	int err;
+
+	model_n(n, EPS_PER_SVC, b, &out, parse_s, &resolve_s);
+	t0 = now_s();
 	if ((err = snap_build(&out.in, &b->bytes, &b->size)))
 		die("build", err);
-	*build_s = now_s() - t0;
+	*build_s = resolve_s + now_s() - t0;
 	model_out_free(&out);
 }
 
@@ -267,6 +281,46 @@ static void bench_switch(unsigned n, const struct built *b)
 		fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* Heap bytes in use (mallinfo2): what the builder keeps between builds is
+ * the difference around a build whose output was freed. */
+static size_t heap_used(void)
+{
+	return mallinfo2().uordblks;
+}
+
+/*
+ * The cache the agent keeps at n services x eps endpoints: heap bytes per
+ * service it holds after a full build (the base).
+ */
+static void bench_delta(unsigned n, unsigned eps)
+{
+	struct built b = { 0 };
+	struct model_out out;
+	struct snap_cache *cache;
+	double parse_s, resolve_s, t0, base_ms;
+	void *bytes;
+	size_t size, before, kept;
+	int err;
+
+	model_n(n, eps, &b, &out, &parse_s, &resolve_s);
+	before = heap_used();
+	if ((err = snap_cache_new(&cache)))
+		die("snap_cache_new", err);
+	t0 = now_s();
+	if ((err = snap_build_cached(&out.in, cache, &bytes, &size)))
+		die("build", err);
+	base_ms = (now_s() - t0) * 1e3;
+	free(bytes);
+	kept = heap_used() - before;
+	printf("| %u x %u | %.1f | %zu | %.0f |\n", n, eps, base_ms, size,
+	       (double)kept / n);
+	fflush(stdout);
+	snap_cache_free(cache);
+	model_out_free(&out);
+	b.bytes = NULL;
+	built_free(&b);
+}
+
 static void write_file(const char *path, const char *text, size_t len)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -383,6 +437,13 @@ int main(int argc, char **argv)
 
 	bool switch_only = argc > 1 && !strcmp(argv[1], "--switch-only");
 
+	if (argc > 1 && !strcmp(argv[1], "--delta")) {
+		printf("| services x endpoints | base build ms | base bytes | cache heap bytes per service |\n"
+		       "|---|---|---|---|\n");
+		bench_delta(10000, 10);
+		bench_delta(100000, 1);
+		return 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "--quick"))
 		n_sizes = 2;
 	if (argc > 1 && !strcmp(argv[1], "--edit-only")) {
