@@ -247,7 +247,7 @@ static void bench_switch(unsigned n, const struct built *b)
 		memcpy(&h, copy, sizeof(h));
 		h.generation = g;
 		ldmesh_snap_header_seal(copy, &h);
-		if (publish_snapshot(&pub, copy, b->size, why, sizeof(why)))
+		if (publish_snapshot(&pub, copy, b->size, 0, why, sizeof(why)))
 			die(why, EIO);
 		long before = rss_kb();
 		double t0 = now_s();
