@@ -202,7 +202,7 @@ int agent_publish(struct agent *a)
 		log_debug("no change; generation %" PRIu64 " stays", a->pub.generation);
 		goto out;
 	}
-	err = publish_snapshot(&a->pub, bytes, size, why, sizeof(why));
+	err = publish_snapshot(&a->pub, bytes, size, 0, why, sizeof(why));
 	if (err) {
 		log_error("%s; generation %" PRIu64 " stays in force", why, a->pub.generation);
 		goto out;

@@ -72,9 +72,10 @@ static bool publish__snap_name(const char *name, uint64_t *gen)
 	return !errno && !*end;
 }
 
-/* Remove every snap.N but `keep`: files a killed agent left half written,
- * and old generations no reader can still be opening. */
-static void publish__sweep(struct publisher *p, uint64_t keep)
+/* Remove every snap.N but `keep` and `keep_base`: files a killed agent
+ * left half written, and old generations no reader can still be
+ * opening. */
+static void publish__sweep(struct publisher *p, uint64_t keep, uint64_t keep_base)
 {
 	int fd = openat(p->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -87,7 +88,8 @@ static void publish__sweep(struct publisher *p, uint64_t keep)
 		return;
 	}
 	while ((e = readdir(d)))
-		if (publish__snap_name(e->d_name, &gen) && gen != keep)
+		if (publish__snap_name(e->d_name, &gen) && gen != keep &&
+		    (!keep_base || gen != keep_base))
 			publish__unlink(p->dir_fd, e->d_name);
 	closedir(d);
 }
@@ -182,6 +184,33 @@ out:
 	return err;
 }
 
+/*
+ * The base a published delta names (its header's base_generation), so a
+ * restarted agent keeps that file for the readers of the current one.
+ * Not trusted: the value is only a file name to spare, and only an older
+ * generation is taken; 0 when there is none or the header is unreadable.
+ */
+static uint64_t publish__base_of(const struct publisher *p, uint64_t gen)
+{
+	char name[64];
+	uint64_t base = 0;
+	struct stat st;
+	int fd;
+
+	if (!gen)
+		return 0;
+	snprintf(name, sizeof(name), LDMESH_SNAP_PREFIX "%" PRIu64, gen);
+	fd = openat(p->dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    pread(fd, &base, sizeof(base), LDMESH_SNAP_OFF_BASE_GENERATION) != sizeof(base) ||
+	    base >= gen)
+		base = 0;
+	close(fd);
+	return base;
+}
+
 int publish_open(struct publisher *p, const char *dir, char *why, size_t why_len)
 {
 	int err;
@@ -208,7 +237,8 @@ int publish_open(struct publisher *p, const char *dir, char *why, size_t why_len
 		close(p->notify_fd);
 		p->notify_fd = -1;
 	}
-	publish__sweep(p, p->generation);
+	p->base_generation = publish__base_of(p, p->generation);
+	publish__sweep(p, p->generation, p->base_generation);
 	return 0;
 fail:
 	publish_close(p);
@@ -269,9 +299,22 @@ static int publish__write_all(int fd, const uint8_t *bytes, size_t size)
 	return 0;
 }
 
-int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
-		     char *why, size_t why_len)
+/* Unlink snap.<gen> unless it is one of the four kept (publish.h). */
+static void publish__retire(struct publisher *p, uint64_t gen)
 {
+	char name[64];
+
+	if (!gen || gen == p->generation || gen == p->base_generation ||
+	    gen == p->previous || gen == p->previous_base)
+		return;
+	snprintf(name, sizeof(name), LDMESH_SNAP_PREFIX "%" PRIu64, gen);
+	publish__unlink(p->dir_fd, name);
+}
+
+int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
+		     uint64_t base_generation, char *why, size_t why_len)
+{
+	uint64_t retired[2] = { p->previous, p->previous_base };
 	uint64_t gen = publish_next_generation(p);
 	char name[64];
 	struct timespec now;
@@ -310,13 +353,15 @@ int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
 	/* The release store is the publication: a reader that sees `gen`
 	 * also sees the complete file behind it. */
 	__atomic_store_n(&p->control->generation, gen, __ATOMIC_RELEASE);
-	p->generation = gen;
 	/* Keep the previous file for a reader that loaded the old generation
-	 * an instant ago and is about to open it; older ones go. */
-	if (gen > 1) {
-		snprintf(name, sizeof(name), LDMESH_SNAP_PREFIX "%" PRIu64, gen - 2);
-		publish__unlink(p->dir_fd, name);
-	}
+	 * an instant ago and is about to open it, and each one's base, which
+	 * its readers map with it; the ones kept until now may go. */
+	p->previous = p->generation;
+	p->previous_base = p->base_generation;
+	p->generation = gen;
+	p->base_generation = base_generation;
+	publish__retire(p, retired[0]);
+	publish__retire(p, retired[1]);
 	return 0;
 }
 

@@ -25,12 +25,16 @@ struct publisher {
 	struct ldmesh_control *control; /* mapped read-write */
 	ino_t control_ino;
 	uint64_t generation;            /* the last one published */
+	uint64_t base_generation;       /* its base, 0 when it is one */
+	uint64_t previous;              /* the one before it, 0 if none */
+	uint64_t previous_base;         /* and that one's base */
 	char dir[256];
 };
 
 /* Create (mode 0755) or adopt the table directory; continue the generation
  * sequence of a control page left by an earlier agent, and remove snapshot
- * files other than its current one (partial files of a killed agent).
+ * files other than its current one and that one's base (partial files of
+ * a killed agent).
  * The control page is written whole before it is mapped, so a full
  * filesystem is -ENOSPC, never SIGBUS. 0 or -errno, with a reason in
  * `why`. */
@@ -52,10 +56,15 @@ static inline uint64_t publish_next_generation(const struct publisher *p)
 }
 
 /* Write `bytes` (built with publish_next_generation) as snap.<gen>, then make
- * it current. On failure (-ENOSPC, -EIO, ...) nothing is published, the
- * partial file is removed and the previous snapshot stays in force. */
+ * it current. `base_generation` is the header's: 0 for a base, else the
+ * base this delta is over, which must be in the directory (published by
+ * this publisher, or kept by publish_open). Kept afterwards: the new
+ * file, its base, the previous file (a reader may have loaded its
+ * generation an instant ago) and that one's base; older files go. On
+ * failure (-ENOSPC, -EIO, ...) nothing is published, the partial file is
+ * removed and the previous snapshot stays in force. */
 int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
-		     char *why, size_t why_len);
+		     uint64_t base_generation, char *why, size_t why_len);
 
 /*
  * The agent's own account for tools, replaced whole (write, rename):

@@ -14,6 +14,36 @@ struct block_strings {
 	size_t len, cap;
 };
 
+/* A block being built, in the scratch arrays; packed into one allocation
+ * when done. */
+struct block_draft {
+	struct ldmesh_service svc;
+	struct ldmesh_port *ports;
+	struct ldmesh_endpoint *eps;
+	uint16_t *ep_ports;
+	uint32_t *affinity;
+	struct snap_vip_key *vips;
+	uint32_t n_vips;
+	struct snap_name_key *names;
+	uint32_t n_names;
+};
+
+static int block__reserve(void *arrayp, size_t *cap, size_t n, size_t elem)
+{
+	void **array = arrayp, *grown;
+	size_t c = *cap ? *cap : 16;
+
+	if (n <= *cap)
+		return 0;
+	while (c < n)
+		c *= 2;
+	if (c > SIZE_MAX / elem || !(grown = realloc(*array, c * elem)))
+		return -ENOMEM;
+	*array = grown;
+	*cap = c;
+	return 0;
+}
+
 static int block__local(struct block_strings *bs, const char *s, size_t len,
 			ldmesh_str_t *ref)
 {
@@ -133,17 +163,18 @@ static uint32_t block__maglev_size(uint32_t n)
  * own permutation (offset, skip derived from its address, so the same pod
  * keeps the same preferences across snapshots) claiming free entries in
  * turn (Eisenbud et al., "Maglev", NSDI 2016, section 3.4). */
-static int block__maglev(const struct ldmesh_endpoint *eps, uint32_t n,
-			 uint32_t *table, uint32_t m)
+static int block__maglev(struct snap_block_scratch *sc, const struct ldmesh_endpoint *eps,
+			 uint32_t n, uint32_t *table, uint32_t m)
 {
-	uint32_t *next = calloc(n, sizeof(*next));
-	uint32_t *offset = calloc(n, sizeof(*offset));
-	uint32_t *skip = calloc(n, sizeof(*skip));
-	uint32_t filled = 0;
-	int err = -ENOMEM;
+	uint32_t *next, *offset, *skip, filled = 0;
+	int err = block__reserve(&sc->maglev, &sc->cap_maglev, (size_t)n * 3, sizeof(uint32_t));
 
-	if (!next || !offset || !skip)
-		goto out;
+	if (err)
+		return err;
+	next = sc->maglev;
+	offset = next + n;
+	skip = offset + n;
+	memset(next, 0, n * sizeof(*next));
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t h = ldmesh_hash64(eps[i].addr, 16, 0);
 		offset[i] = (uint32_t)(h % m);
@@ -162,16 +193,11 @@ static int block__maglev(const struct ldmesh_endpoint *eps, uint32_t n,
 			filled++;
 		}
 	}
-	err = 0;
-out:
-	free(next);
-	free(offset);
-	free(skip);
-	return err;
+	return 0;
 }
 
 static int block__name_key(const struct snap_block_ctx *ctx, struct block_strings *bs,
-			   struct snap_block *b, const char *first,
+			   struct block_draft *b, const char *first,
 			   const struct snap_service_in *s, uint32_t endpoint)
 {
 	char fqdn[LDMESH_STR_MAX + 2];
@@ -196,7 +222,7 @@ static int block__name_key(const struct snap_block_ctx *ctx, struct block_string
 	return block__local(bs, fqdn, (size_t)len, &k->fqdn);
 }
 
-static void block__vip_key(struct snap_block *b, const uint8_t addr[16],
+static void block__vip_key(struct block_draft *b, const uint8_t addr[16],
 			   const struct ldmesh_port *p, uint8_t kind, uint32_t port_index)
 {
 	struct snap_vip_key *k = &b->vips[b->n_vips++];
@@ -229,7 +255,7 @@ static int block__endpoint(const struct snap_block_ctx *ctx, struct block_string
 }
 
 static int block__records(const struct snap_block_ctx *ctx, const struct snap_service_in *s,
-			  struct snap_block *b, struct block_strings *bs)
+			  struct block_draft *b, struct block_strings *bs)
 {
 	bool use_zone = block__use_zone(ctx, s);
 	struct ldmesh_service *out = &b->svc;
@@ -287,7 +313,7 @@ static int block__records(const struct snap_block_ctx *ctx, const struct snap_se
 }
 
 static int block__names(const struct snap_block_ctx *ctx, const struct snap_service_in *s,
-			struct snap_block *b, struct block_strings *bs)
+			struct block_draft *b, struct block_strings *bs)
 {
 	int err;
 
@@ -308,55 +334,124 @@ static int block__names(const struct snap_block_ctx *ctx, const struct snap_serv
 	return 0;
 }
 
-int snap_block_build(const struct snap_block_ctx *ctx,
-		     const struct snap_service_in *s, struct snap_block *b)
+/* Size the scratch arrays for `s` and clear the parts it will use, so
+ * padding and unused fields hash the same every time. */
+static int block__draft(struct snap_block_scratch *sc, const struct snap_service_in *s,
+			struct block_draft *d)
 {
-	struct block_strings bs = { .data = NULL };
 	size_t n_ips = (s->n_cluster_ips > LDMESH_MAX_CLUSTER_IPS ? LDMESH_MAX_CLUSTER_IPS
 								   : s->n_cluster_ips) +
 		       s->n_external_ips + s->n_lb_ips;
 	size_t n_names = 1 + ((s->flags & LDMESH_SVC_F_HEADLESS) ? s->n_endpoints : 0);
-	int err = -ENOMEM;
+	size_t cells = s->n_endpoints * s->n_ports;
+	int err;
 
-	memset(b, 0, sizeof(*b));
-	b->ports = calloc(s->n_ports + 1, sizeof(*b->ports));
-	b->eps = calloc(s->n_endpoints + 1, sizeof(*b->eps));
-	b->ep_ports = calloc(s->n_endpoints * s->n_ports + 1, sizeof(*b->ep_ports));
-	b->vips = calloc(n_ips * s->n_ports + 1, sizeof(*b->vips));
-	b->names = calloc(n_names, sizeof(*b->names));
-	if (!b->ports || !b->eps || !b->ep_ports || !b->vips || !b->names)
-		goto fail;
-	if ((err = block__records(ctx, s, b, &bs)) || (err = block__names(ctx, s, b, &bs)))
-		goto fail;
-	if ((s->flags & LDMESH_SVC_F_AFFINITY_CLIENT_IP) && b->svc.ready_count) {
-		uint32_t m = block__maglev_size(b->svc.ready_count);
-		err = -ENOMEM;
-		b->affinity = malloc(m * sizeof(*b->affinity));
-		if (!b->affinity || (err = block__maglev(b->eps, b->svc.ready_count, b->affinity, m)))
-			goto fail;
-		b->svc.affinity_size = m;
-	}
-	if (bs.len > SNAP_BLOCK_LOCAL - 1) {
-		err = -E2BIG;
-		goto fail;
-	}
-	b->strings = bs.data;
-	b->strings_len = (uint32_t)bs.len;
+	if ((err = block__reserve(&sc->ports, &sc->cap_ports, s->n_ports, sizeof(*sc->ports))) ||
+	    (err = block__reserve(&sc->eps, &sc->cap_eps, s->n_endpoints, sizeof(*sc->eps))) ||
+	    (err = block__reserve(&sc->ep_ports, &sc->cap_ep_ports, cells, sizeof(*sc->ep_ports))) ||
+	    (err = block__reserve(&sc->vips, &sc->cap_vips, n_ips * s->n_ports, sizeof(*sc->vips))) ||
+	    (err = block__reserve(&sc->names, &sc->cap_names, n_names, sizeof(*sc->names))))
+		return err;
+	memset(d, 0, sizeof(*d));
+	d->ports = sc->ports;
+	d->eps = sc->eps;
+	d->ep_ports = sc->ep_ports;
+	d->vips = sc->vips;
+	d->names = sc->names;
+	memset(d->ports, 0, s->n_ports * sizeof(*d->ports));
+	memset(d->eps, 0, s->n_endpoints * sizeof(*d->eps));
+	memset(d->vips, 0, n_ips * s->n_ports * sizeof(*d->vips));
+	memset(d->names, 0, n_names * sizeof(*d->names));
 	return 0;
-fail:
-	free(bs.data);
-	snap_block_free(b);
-	return err;
 }
 
-void snap_block_free(struct snap_block *b)
+static int block__affinity(struct snap_block_scratch *sc, struct block_draft *d)
 {
-	free(b->ports);
-	free(b->eps);
-	free(b->ep_ports);
-	free(b->affinity);
-	free(b->vips);
-	free(b->names);
-	free(b->strings);
-	memset(b, 0, sizeof(*b));
+	uint32_t m = block__maglev_size(d->svc.ready_count);
+	int err = block__reserve(&sc->affinity, &sc->cap_affinity, m, sizeof(uint32_t));
+
+	if (err || (err = block__maglev(sc, d->eps, d->svc.ready_count, sc->affinity, m)))
+		return err;
+	d->affinity = sc->affinity;
+	d->svc.affinity_size = m;
+	return 0;
+}
+
+/* One allocation: the header, then each array in the order the accessors
+ * (snap_block.h) walk them; every array's size keeps the next aligned. */
+static int block__pack(const struct block_draft *d, const struct block_strings *bs,
+		       struct snap_block **out)
+{
+	size_t cells = (size_t)d->svc.endpoint_count * d->svc.port_count;
+	const struct { const void *p; size_t len; } parts[] = {
+		{ d->names, d->n_names * sizeof(*d->names) },
+		{ d->vips, d->n_vips * sizeof(*d->vips) },
+		{ d->ports, d->svc.port_count * sizeof(*d->ports) },
+		{ d->eps, d->svc.endpoint_count * sizeof(*d->eps) },
+		{ d->affinity, d->svc.affinity_size * sizeof(uint32_t) },
+		{ d->ep_ports, cells * sizeof(uint16_t) },
+		{ bs->data, bs->len },
+	};
+	size_t size = sizeof(struct snap_block);
+	struct snap_block *b;
+	uint8_t *at;
+
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		size += parts[i].len;
+	if (!(b = malloc(size)))
+		return -ENOMEM;
+	*b = (struct snap_block){ .refs = 1, .n_vips = d->n_vips, .n_names = d->n_names,
+				  .strings_len = (uint32_t)bs->len, .svc = d->svc };
+	at = (uint8_t *)b->data;
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		if (parts[i].len)
+			memcpy(at, parts[i].p, parts[i].len);
+		at += parts[i].len;
+	}
+	b->content = ldmesh_hash64(&b->svc, size - offsetof(struct snap_block, svc), 0);
+	*out = b;
+	return 0;
+}
+
+int snap_block_build(const struct snap_block_ctx *ctx,
+		     const struct snap_service_in *s, struct snap_block **out)
+{
+	struct snap_block_scratch *sc = ctx->scratch;
+	struct block_strings bs = { .data = sc->strings, .cap = sc->cap_strings };
+	struct block_draft d;
+	int err;
+
+	if ((err = block__draft(sc, s, &d)))
+		return err;
+	err = block__records(ctx, s, &d, &bs);
+	if (!err)
+		err = block__names(ctx, s, &d, &bs);
+	/* the strings array may have moved while growing: keep it for the
+	 * next block either way */
+	sc->strings = bs.data;
+	sc->cap_strings = bs.cap;
+	if (!err && (s->flags & LDMESH_SVC_F_AFFINITY_CLIENT_IP) && d.svc.ready_count)
+		err = block__affinity(sc, &d);
+	if (!err && bs.len > SNAP_BLOCK_LOCAL - 1)
+		err = -E2BIG;
+	return err ? err : block__pack(&d, &bs, out);
+}
+
+void snap_block_unref(struct snap_block *b)
+{
+	if (b && !--b->refs)
+		free(b);
+}
+
+void snap_block_scratch_free(struct snap_block_scratch *s)
+{
+	free(s->ports);
+	free(s->eps);
+	free(s->ep_ports);
+	free(s->affinity);
+	free(s->maglev);
+	free(s->vips);
+	free(s->names);
+	free(s->strings);
+	memset(s, 0, sizeof(*s));
 }

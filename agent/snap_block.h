@@ -15,6 +15,7 @@
 #ifndef LDMESH_AGENT_SNAP_BLOCK_H
 #define LDMESH_AGENT_SNAP_BLOCK_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ldmesh/snapshot.h"
@@ -37,33 +38,123 @@ struct snap_name_key {
 	uint32_t endpoint;  /* local index, or LDMESH_NONE */
 };
 
+/*
+ * A block is one allocation: this header, then its arrays back to back
+ * (reached through the accessors below), so the agent's cache of 100,000
+ * blocks costs one malloc header per service, not eight. Everything from
+ * `svc` to the end is the block's content: `content` hashes it, so two
+ * blocks with equal content say the same thing in any snapshot (shared
+ * string offsets included: the pool only grows until it starts over, and
+ * then every block goes).
+ */
 struct snap_block {
-	uint64_t key;
-	uint64_t used_in;            /* the build that last used it */
-	struct ldmesh_service svc;
+	uint64_t key;                /* the model's cache key, 0 = none */
+	uint64_t content;            /* ldmesh_hash64 of svc .. end */
+	uint32_t refs;               /* holders: the base, the overlay, a
+	                                build in progress */
+	uint32_t n_vips;
+	uint32_t n_names;
+	uint32_t strings_len;        /* local strings, length-prefixed */
+	struct ldmesh_service svc;   /* first_* fields 0: local */
+	/* names, vips, ports, eps, affinity, ep_ports, strings: */
+	uint64_t data[];
+};
+_Static_assert(offsetof(struct snap_block, data) == 128,
+	       "svc ends where the 8-byte aligned arrays start");
+
+static inline const struct snap_name_key *snap_block_names(const struct snap_block *b)
+{
+	return (const struct snap_name_key *)b->data;
+}
+
+static inline const struct snap_vip_key *snap_block_vips(const struct snap_block *b)
+{
+	return (const struct snap_vip_key *)(snap_block_names(b) + b->n_names);
+}
+
+static inline const struct ldmesh_port *snap_block_ports(const struct snap_block *b)
+{
+	return (const struct ldmesh_port *)(snap_block_vips(b) + b->n_vips);
+}
+
+static inline const struct ldmesh_endpoint *snap_block_eps(const struct snap_block *b)
+{
+	return (const struct ldmesh_endpoint *)(snap_block_ports(b) + b->svc.port_count);
+}
+
+/* svc.affinity_size entries */
+static inline const uint32_t *snap_block_affinity(const struct snap_block *b)
+{
+	return (const uint32_t *)(snap_block_eps(b) + b->svc.endpoint_count);
+}
+
+/* svc.endpoint_count rows x svc.port_count */
+static inline const uint16_t *snap_block_ep_ports(const struct snap_block *b)
+{
+	return (const uint16_t *)(snap_block_affinity(b) + b->svc.affinity_size);
+}
+
+static inline const char *snap_block_strings(const struct snap_block *b)
+{
+	return (const char *)(snap_block_ep_ports(b) +
+			      (size_t)b->svc.endpoint_count * b->svc.port_count);
+}
+
+/* A local string of the block (ns, name, fqdn): its bytes and length;
+ * the empty string for ref 0. */
+static inline const char *snap_block_str(const struct snap_block *b, ldmesh_str_t ref,
+					 uint8_t *len)
+{
+	const char *p;
+
+	if (!(ref & SNAP_BLOCK_LOCAL)) {
+		*len = 0;
+		return "";
+	}
+	p = snap_block_strings(b) + (ref & ~SNAP_BLOCK_LOCAL);
+	*len = (uint8_t)p[0];
+	return p + 1;
+}
+
+/*
+ * Working arrays for building blocks, reused from one block to the next
+ * (a base build makes 100,000 of them). Owned by the cache.
+ */
+struct snap_block_scratch {
 	struct ldmesh_port *ports;
 	struct ldmesh_endpoint *eps;
-	uint16_t *ep_ports;          /* svc.endpoint_count x svc.port_count */
-	uint32_t *affinity;          /* svc.affinity_size entries */
+	uint16_t *ep_ports;
+	uint32_t *affinity, *maglev;    /* maglev: 3 x ready endpoints */
 	struct snap_vip_key *vips;
-	uint32_t n_vips;
 	struct snap_name_key *names;
-	uint32_t n_names;
-	char *strings;               /* local strings, length-prefixed */
-	uint32_t strings_len;
+	char *strings;
+	size_t cap_ports, cap_eps, cap_ep_ports, cap_affinity, cap_maglev,
+	       cap_vips, cap_names, cap_strings;
 };
+
+void snap_block_scratch_free(struct snap_block_scratch *s);
 
 struct snap_block_ctx {
 	const char *cluster_domain;
 	const char *node_name;       /* or NULL */
 	const char *node_zone;       /* or NULL */
 	struct strpool *shared;      /* node, zone and hint names */
+	struct snap_block_scratch *scratch;
 };
 
-/* Build the block of `s`. 0, or -EINVAL (a string over LDMESH_STR_MAX),
- * -ENOMEM; on failure *b is freed and zeroed. */
+/* Build the block of `s` with one reference (the caller's). 0 with *out
+ * (free with snap_block_unref), or -EINVAL (a string over LDMESH_STR_MAX),
+ * -E2BIG, -ENOMEM with *out untouched. */
 int snap_block_build(const struct snap_block_ctx *ctx,
-		     const struct snap_service_in *s, struct snap_block *b);
-void snap_block_free(struct snap_block *b);
+		     const struct snap_service_in *s, struct snap_block **out);
+
+static inline struct snap_block *snap_block_ref(struct snap_block *b)
+{
+	b->refs++;
+	return b;
+}
+
+/* Drop one reference; the last frees the block. Accepts NULL. */
+void snap_block_unref(struct snap_block *b);
 
 #endif

@@ -11,12 +11,15 @@
  *
  * --quick stops at 10k services; --edit-only [N [EPS]] runs only the edit
  * part (N services of EPS endpoints, one file each; default 10000 x 10);
- * --switch-only stops after the cost of a new generation in a process.
+ * --switch-only stops after the cost of a new generation in a process;
+ * --delta gives the builder's cache (heap bytes per service) and the time
+ * and size of a delta of one changed service at 10k x 10 and 100k x 1.
  *
  * No network traffic: everything is in memory or in a temporary folder.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -86,13 +89,15 @@ struct built {
 	size_t size;
 };
 
-static void build_n(unsigned n, struct built *b, double *parse_s, double *build_s)
+/* Parse n services of `eps` endpoints (in files of SVCS_PER_FILE) and
+ * resolve them into *out, timing both. */
+static void model_n(unsigned n, unsigned eps, struct built *b, struct model_out *out,
+		    double *parse_s, double *resolve_s)
 {
-	size_t cap = (size_t)SVCS_PER_FILE * 4096;
+	size_t cap = (size_t)SVCS_PER_FILE * (1024 + 160 * eps);
 	char *text = malloc(cap);
 	struct diag d = { .report = quiet };
 	struct model_opts o = { .cluster_domain = "cluster.local", .node_name = "node-1" };
-	struct model_out out;
 	double t0;
 	int err;
 
@@ -103,7 +108,7 @@ static void build_n(unsigned n, struct built *b, double *parse_s, double *build_
 	for (size_t f = 0; f < b->n_src; f++) {
 		size_t len = 0;
 		for (unsigned i = (unsigned)f * SVCS_PER_FILE; i < n && i < (f + 1) * SVCS_PER_FILE; i++)
-			len += gen_service(text + len, cap - len, i, EPS_PER_SVC);
+			len += gen_service(text + len, cap - len, i, eps);
 		if (asprintf(&b->src[f].path, "bench/%06zu.yaml", f) < 0)
 			die("asprintf", ENOMEM);
 		t0 = now_s();
@@ -114,12 +119,23 @@ static void build_n(unsigned n, struct built *b, double *parse_s, double *build_
 	}
 	free(text);
 	t0 = now_s();
-	if ((err = model_resolve(b->src, b->n_src, &o, NULL, &out, &d)))
+	if ((err = model_resolve(b->src, b->n_src, &o, NULL, out, &d)))
 		die("resolve", err);
-	out.in.generation = 1;
+	*resolve_s = now_s() - t0;
+	out->in.generation = 1;
+}
+
+static void build_n(unsigned n, struct built *b, double *parse_s, double *build_s)
+{
+	struct model_out out;
+	double t0, resolve_s;
+	int err;
+
+	model_n(n, EPS_PER_SVC, b, &out, parse_s, &resolve_s);
+	t0 = now_s();
 	if ((err = snap_build(&out.in, &b->bytes, &b->size)))
 		die("build", err);
-	*build_s = now_s() - t0;
+	*build_s = resolve_s + now_s() - t0;
 	model_out_free(&out);
 }
 
@@ -233,7 +249,7 @@ static void bench_switch(unsigned n, const struct built *b)
 		memcpy(&h, copy, sizeof(h));
 		h.generation = g;
 		ldmesh_snap_header_seal(copy, &h);
-		if (publish_snapshot(&pub, copy, b->size, why, sizeof(why)))
+		if (publish_snapshot(&pub, copy, b->size, 0, why, sizeof(why)))
 			die(why, EIO);
 		long before = rss_kb();
 		double t0 = now_s();
@@ -265,6 +281,80 @@ static void bench_switch(unsigned n, const struct built *b)
 	snprintf(cmd, sizeof(cmd), "chattr -R -i %s 2>/dev/null; rm -rf %s", dir, dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
+}
+
+/* Heap bytes in use (mallinfo2): what the builder keeps between builds is
+ * the difference around a build whose output was freed. */
+static size_t heap_used(void)
+{
+	return mallinfo2().uordblks;
+}
+
+#define DELTA_ROUNDS 41
+
+/* snap_build_delta of one changed service (its first endpoint moves, back
+ * and forth), median over DELTA_ROUNDS; the delta's size in *size. */
+static double delta_ms(struct snap_cache *cache, const struct model_out *out, size_t *size)
+{
+	const struct snap_service_in *orig = &out->in.services[out->in.n_services / 2];
+	struct snap_endpoint_in *eps = malloc((orig->n_endpoints + 1) * sizeof(*eps));
+	struct snap_service_in svc = *orig;
+	struct snap_change ch = { .ns = orig->ns, .name = orig->name, .svc = &svc };
+	struct snap_input hdr = out->in;
+	double ms[DELTA_ROUNDS];
+	void *bytes;
+	int err;
+
+	memcpy(eps, orig->endpoints, orig->n_endpoints * sizeof(*eps));
+	svc.endpoints = eps;
+	for (int r = 0; r < DELTA_ROUNDS; r++) {
+		eps[0].addr[15] ^= 1;
+		svc.cache_key = 0; /* new input: the block is built */
+		hdr.generation++;
+		double t0 = now_s();
+		if ((err = snap_build_delta(&hdr, cache, &ch, 1, &bytes, size)) || !bytes)
+			die("snap_build_delta", err ? err : EINVAL);
+		ms[r] = (now_s() - t0) * 1e3;
+		free(bytes);
+	}
+	free(eps);
+	qsort(ms, DELTA_ROUNDS, sizeof(ms[0]), cmp_double);
+	return ms[DELTA_ROUNDS / 2];
+}
+
+/*
+ * The cache the agent keeps at n services x eps endpoints (heap bytes per
+ * service it holds after a full build, the base), and what a delta of
+ * one changed service costs over that base.
+ */
+static void bench_delta(unsigned n, unsigned eps)
+{
+	struct built b = { 0 };
+	struct model_out out;
+	struct snap_cache *cache;
+	double parse_s, resolve_s, t0, base_ms;
+	void *bytes;
+	size_t size, before, kept;
+	int err;
+
+	model_n(n, eps, &b, &out, &parse_s, &resolve_s);
+	before = heap_used();
+	if ((err = snap_cache_new(&cache)))
+		die("snap_cache_new", err);
+	t0 = now_s();
+	if ((err = snap_build_cached(&out.in, cache, &bytes, &size)))
+		die("build", err);
+	base_ms = (now_s() - t0) * 1e3;
+	free(bytes);
+	kept = heap_used() - before;
+	double one_ms = delta_ms(cache, &out, &size);
+	printf("| %u x %u | %.1f | %.0f | %.3f | %zu |\n", n, eps, base_ms,
+	       (double)kept / n, one_ms, size);
+	fflush(stdout);
+	snap_cache_free(cache);
+	model_out_free(&out);
+	b.bytes = NULL;
+	built_free(&b);
 }
 
 static void write_file(const char *path, const char *text, size_t len)
@@ -383,6 +473,13 @@ int main(int argc, char **argv)
 
 	bool switch_only = argc > 1 && !strcmp(argv[1], "--switch-only");
 
+	if (argc > 1 && !strcmp(argv[1], "--delta")) {
+		printf("| services x endpoints | base build ms | cache heap bytes per service "
+		       "| delta of one service, median ms | delta bytes |\n|---|---|---|---|---|\n");
+		bench_delta(10000, 10);
+		bench_delta(100000, 1);
+		return 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "--quick"))
 		n_sizes = 2;
 	if (argc > 1 && !strcmp(argv[1], "--edit-only")) {

@@ -171,7 +171,7 @@ static void ctx_open(struct ctx *x)
 	assert_int_equal(publish_open(&x->pub, x->dir, why, sizeof(why)), 0);
 	assert_int_equal(ldmesh_table_init(&x->t, x->dir, &ldmesh_reader_libc, on_event, x), 0);
 	good = build_good(1, &size);
-	assert_int_equal(publish_snapshot(&x->pub, good, size, why, sizeof(why)), 0);
+	assert_int_equal(publish_snapshot(&x->pub, good, size, 0, why, sizeof(why)), 0);
 	free(good);
 	const struct ldmesh_snap *s = ldmesh_table_acquire(&x->t, &slot);
 	assert_non_null(s);
@@ -233,7 +233,7 @@ static void expect_refused_at(struct ctx *x, const uint8_t *bytes, size_t size,
 		if (guarded_init(bytes, size, vwhy, sizeof(vwhy)) == 0)
 			fail_msg("line %d %s: validator accepted it", line, label);
 	}
-	assert_int_equal(publish_snapshot(&x->pub, bytes, size, why, sizeof(why)), 0);
+	assert_int_equal(publish_snapshot(&x->pub, bytes, size, 0, why, sizeof(why)), 0);
 	x->events = 0;
 	const struct ldmesh_snap *s = ldmesh_table_acquire(&x->t, &slot);
 	if (!s)
@@ -276,7 +276,7 @@ static void expect_survived_at(struct ctx *x, const uint8_t *bytes, size_t size,
 
 	if (guarded_init(bytes, size, vwhy, sizeof(vwhy)) != 0)
 		fail_msg("line %d %s: header refused: %s", line, label, vwhy);
-	assert_int_equal(publish_snapshot(&x->pub, bytes, size, why, sizeof(why)), 0);
+	assert_int_equal(publish_snapshot(&x->pub, bytes, size, 0, why, sizeof(why)), 0);
 	const struct ldmesh_snap *s = ldmesh_table_acquire(&x->t, &slot);
 	if (!s || s->generation != gen)
 		fail_msg("line %d %s: generation %llu not taken into use", line, label,
@@ -297,7 +297,7 @@ static void publish_good(struct ctx *x)
 	void *good = build_good(gen, &size);
 	int slot;
 
-	assert_int_equal(publish_snapshot(&x->pub, good, size, why, sizeof(why)), 0);
+	assert_int_equal(publish_snapshot(&x->pub, good, size, 0, why, sizeof(why)), 0);
 	free(good);
 	const struct ldmesh_snap *s = ldmesh_table_acquire(&x->t, &slot);
 	assert_non_null(s);
@@ -646,7 +646,7 @@ static void test_full_chains(void **state)
 	HDR(d.b)->name_max_probe = nn;
 	reseal(d.b, d.size);
 	assert_int_equal(guarded_init(d.b, d.size, why, sizeof(why)), 0);
-	assert_int_equal(publish_snapshot(&x.pub, d.b, d.size, why, sizeof(why)), 0);
+	assert_int_equal(publish_snapshot(&x.pub, d.b, d.size, 0, why, sizeof(why)), 0);
 	const struct ldmesh_snap *s = ldmesh_table_acquire(&x.t, &slot);
 	assert_non_null(s);
 	assert_int_equal(s->generation, HDR(d.b)->generation);

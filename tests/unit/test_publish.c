@@ -131,9 +131,98 @@ static void publish_ok(struct publisher *p, unsigned n_services)
 	char why[256] = "";
 
 	make_snap(publish_next_generation(p), n_services, &bytes, &size);
-	if (publish_snapshot(p, bytes, size, why, sizeof(why)))
+	if (publish_snapshot(p, bytes, size, 0, why, sizeof(why)))
 		fail_msg("publish failed: %s", why);
 	free(bytes);
+}
+
+/* Publish a snapshot whose header says it is a delta over `base` (the
+ * content is a whole table: retention only goes by the names). */
+static void publish_over(struct publisher *p, uint64_t base)
+{
+	struct ldmesh_snap_header h;
+	void *bytes;
+	size_t size;
+	char why[256] = "";
+
+	make_snap(publish_next_generation(p), 1, &bytes, &size);
+	memcpy(&h, bytes, sizeof(h));
+	h.base_generation = base;
+	ldmesh_snap_header_seal(bytes, &h);
+	if (publish_snapshot(p, bytes, size, base, why, sizeof(why)))
+		fail_msg("publish failed: %s", why);
+	free(bytes);
+}
+
+static void expect_files(const char *dir, const char *want)
+{
+	char names[256];
+
+	snap_files(dir, names, sizeof(names));
+	assert_string_equal(names, want);
+}
+
+/* Kept: the current file, its base, the previous file and its base. */
+static void test_retention_keeps_bases(void **state)
+{
+	char *dir = tu_tmpdir("pub");
+	struct publisher p;
+	char why[256] = "";
+
+	(void)state;
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	publish_over(&p, 0);
+	publish_over(&p, 1);
+	publish_over(&p, 1);
+	expect_files(dir, "snap.1,snap.2,snap.3");
+	publish_over(&p, 1);
+	expect_files(dir, "snap.1,snap.3,snap.4");
+	/* a new base: the old one stays while the previous delta needs it */
+	publish_over(&p, 0);
+	expect_files(dir, "snap.1,snap.4,snap.5");
+	publish_over(&p, 5);
+	expect_files(dir, "snap.5,snap.6");
+	publish_over(&p, 5);
+	expect_files(dir, "snap.5,snap.6,snap.7");
+	publish_over(&p, 0);
+	publish_over(&p, 0);
+	expect_files(dir, "snap.8,snap.9");
+	publish_close(&p);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* A restarted agent keeps the current snapshot and the base it names,
+ * and takes the name only as a name: never a newer file. */
+static void test_restart_keeps_current_base(void **state)
+{
+	char *dir = tu_tmpdir("pub");
+	struct publisher p;
+	char why[256] = "";
+
+	(void)state;
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	publish_over(&p, 0);
+	publish_over(&p, 1);
+	publish_over(&p, 1);
+	publish_close(&p);
+	tu_write(dir, "snap.9", "left by someone");
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	expect_files(dir, "snap.1,snap.3");
+	assert_int_equal(p.base_generation, 1);
+	/* the next delta over the same base keeps all three */
+	publish_over(&p, 1);
+	expect_files(dir, "snap.1,snap.3,snap.4");
+	/* a header naming a later generation as its base spares nothing */
+	publish_over(&p, 9);
+	publish_close(&p);
+	tu_write(dir, "snap.9", "planted");
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	assert_int_equal(p.base_generation, 0);
+	expect_files(dir, "snap.5");
+	publish_close(&p);
+	tu_rmtree(dir);
+	free(dir);
 }
 
 /* What a reader sees through the table: generation and service count. */
@@ -329,7 +418,7 @@ static void test_publish_then_read_back(void **state)
 	assert_null(ldmesh_table_acquire(&t, &slot));
 
 	make_snap(1, 3, &bytes, &size);
-	assert_int_equal(publish_snapshot(&p, bytes, size, why, sizeof(why)), 0);
+	assert_int_equal(publish_snapshot(&p, bytes, size, 0, why, sizeof(why)), 0);
 	assert_int_equal(p.generation, 1);
 	assert_int_equal(p.control->generation, 1);
 	assert_int_equal(p.control->agent_pid, (uint32_t)getpid());
@@ -354,7 +443,7 @@ static void test_publish_then_read_back(void **state)
 	/* a second generation is picked up by the same reader */
 	free(bytes);
 	make_snap(2, 5, &bytes, &size);
-	assert_int_equal(publish_snapshot(&p, bytes, size, why, sizeof(why)), 0);
+	assert_int_equal(publish_snapshot(&p, bytes, size, 0, why, sizeof(why)), 0);
 	s = ldmesh_table_acquire(&t, &slot);
 	assert_non_null(s);
 	assert_int_equal(s->generation, 2);
@@ -627,7 +716,7 @@ static void test_enospc_keeps_previous_snapshot(void **state)
 	make_snap(2, 3000, &bytes, &size);
 	assert_true(size > 64 * 1024);
 	why[0] = 0;
-	assert_int_equal(publish_snapshot(&p, bytes, size, why, sizeof(why)), -ENOSPC);
+	assert_int_equal(publish_snapshot(&p, bytes, size, 0, why, sizeof(why)), -ENOSPC);
 	assert_string_equal(why, "write snap.2: No space left on device");
 	/* nothing published, nothing left behind, no space leaked */
 	assert_int_equal(p.generation, 1);
@@ -641,7 +730,7 @@ static void test_enospc_keeps_previous_snapshot(void **state)
 
 	/* more room: the same snapshot goes through */
 	assert_int_equal(mount(NULL, base, NULL, MS_REMOUNT, "size=4m"), 0);
-	assert_int_equal(publish_snapshot(&p, bytes, size, why, sizeof(why)), 0);
+	assert_int_equal(publish_snapshot(&p, bytes, size, 0, why, sizeof(why)), 0);
 	assert_int_equal(p.control->generation, 2);
 	expect_reader(dir, 2, 3000);
 	snap_files(dir, names, sizeof(names));
@@ -687,14 +776,14 @@ static void test_enospc_then_filler_removed(void **state)
 	free(zeros);
 	close(fd);
 
-	assert_int_equal(publish_snapshot(&p, bytes, size, why, sizeof(why)), -ENOSPC);
+	assert_int_equal(publish_snapshot(&p, bytes, size, 0, why, sizeof(why)), -ENOSPC);
 	assert_int_equal(p.control->generation, 1);
 	snap_files(dir, names, sizeof(names));
 	assert_string_equal(names, "snap.1");
 	expect_reader(dir, 1, 1);
 
 	assert_int_equal(unlink(filler), 0);
-	assert_int_equal(publish_snapshot(&p, bytes, size, why, sizeof(why)), 0);
+	assert_int_equal(publish_snapshot(&p, bytes, size, 0, why, sizeof(why)), 0);
 	expect_reader(dir, 2, 2000);
 	publish_close(&p);
 	free(bytes);
@@ -718,6 +807,8 @@ int main(void)
 		cmocka_unit_test(test_publish_then_read_back),
 		cmocka_unit_test(test_old_snapshots_unlinked),
 		cmocka_unit_test(test_restart_continues_generation),
+		cmocka_unit_test(test_retention_keeps_bases),
+		cmocka_unit_test(test_restart_keeps_current_base),
 		cmocka_unit_test(test_open_removes_stale_snapshots),
 		cmocka_unit_test(test_reader_skips_a_generation_removed_before_open),
 		cmocka_unit_test(test_fresh_control_removes_every_snapshot),

@@ -306,7 +306,7 @@ static int publish_gen(struct stress *st)
 	}
 	if ((err = snap_build(&in, &bytes, &size)))
 		return err;
-	err = publish_snapshot(&st->pub, bytes, size, why, sizeof(why));
+	err = publish_snapshot(&st->pub, bytes, size, 0, why, sizeof(why));
 	free(bytes);
 	if (err) {
 		fprintf(stderr, "publish %llu: %s\n", (unsigned long long)g, why);

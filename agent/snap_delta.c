@@ -1,0 +1,304 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Deltas over the cache's base (snapshot.h, "Bases and deltas";
+ * snap_build.h). An edit works on a copy of the overlay, so a failure
+ * leaves the cache's view as it was: the copy takes its own block
+ * references, changes are applied to it, the delta is written from it,
+ * and only then does it replace the overlay. Everything here is
+ * O(overlay + changes): the base is reached only through its name map and
+ * the pinned blocks of the services the overlay supersedes.
+ */
+#include "snap_build.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "snap_assemble.h"
+#include "snap_cache.h"
+
+/* The overlay being edited: entries [0, n_old) start as copies of the
+ * cache's overlay (names shared with it), later ones are new names. */
+struct edit {
+	struct snap_overlay_entry *e;
+	size_t n, n_old;
+	uint32_t *map;   /* name hash -> entry + 1; 0 empty */
+	size_t mask;
+	struct snap_block_ctx ctx;
+};
+
+static bool edit__is(const struct snap_overlay_entry *e, const char *ns, size_t ns_len,
+		     const char *name, size_t name_len)
+{
+	return !memcmp(e->ns_name, ns, ns_len) && !e->ns_name[ns_len] &&
+	       !memcmp(e->ns_name + ns_len + 1, name, name_len) &&
+	       !e->ns_name[ns_len + 1 + name_len];
+}
+
+static size_t edit__slot(const struct edit *ed, const char *ns, size_t ns_len,
+			 const char *name, size_t name_len, uint64_t hash)
+{
+	size_t i = (size_t)hash & ed->mask;
+
+	while (ed->map[i] && !edit__is(&ed->e[ed->map[i] - 1], ns, ns_len, name, name_len))
+		i = (i + 1) & ed->mask;
+	return i;
+}
+
+static int edit__begin(struct edit *ed, const struct snap_cache *c, size_t n_changes)
+{
+	size_t slots = 16;
+
+	while (slots < (c->n_overlay + n_changes) * 2)
+		slots <<= 1;
+	ed->mask = slots - 1;
+	ed->n = ed->n_old = c->n_overlay;
+	ed->e = malloc((c->n_overlay + n_changes + 1) * sizeof(*ed->e));
+	ed->map = calloc(slots, sizeof(*ed->map));
+	if (!ed->e || !ed->map) {
+		free(ed->e);
+		free(ed->map);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n_overlay; i++) {
+		const char *ns = c->overlay[i].ns_name, *name = ns + strlen(ns) + 1;
+		ed->e[i] = c->overlay[i];
+		if (ed->e[i].block)
+			snap_block_ref(ed->e[i].block);
+		ed->map[edit__slot(ed, ns, strlen(ns), name, strlen(name), ed->e[i].hash)] =
+			(uint32_t)(i + 1);
+	}
+	return 0;
+}
+
+/* Undo: drop the copy's references and the names it added. */
+static void edit__abort(struct edit *ed)
+{
+	for (size_t i = 0; i < ed->n; i++) {
+		snap_block_unref(ed->e[i].block);
+		if (i >= ed->n_old)
+			free(ed->e[i].ns_name);
+	}
+	free(ed->e);
+	free(ed->map);
+}
+
+/* The copy becomes the overlay: its live entries, in order. */
+static void edit__commit(struct edit *ed, struct snap_cache *c)
+{
+	size_t live = 0;
+
+	for (size_t i = 0; i < c->n_overlay; i++)
+		snap_block_unref(c->overlay[i].block);
+	free(c->overlay);
+	for (size_t i = 0; i < ed->n; i++) {
+		if (ed->e[i].live)
+			ed->e[live++] = ed->e[i];
+		else
+			free(ed->e[i].ns_name);
+	}
+	c->overlay = ed->e;
+	c->n_overlay = live;
+	free(ed->map);
+}
+
+static bool same_content(const struct snap_block *a, const struct snap_block *b)
+{
+	return a == b || (a && b && a->content == b->content);
+}
+
+/* Whether the edited overlay says what the cache's says. */
+static bool edit__unchanged(const struct edit *ed, const struct snap_cache *c)
+{
+	for (size_t i = ed->n_old; i < ed->n; i++)
+		if (ed->e[i].live)
+			return false;
+	for (size_t i = 0; i < ed->n_old; i++)
+		if (!ed->e[i].live || !same_content(ed->e[i].block, c->overlay[i].block))
+			return false;
+	return true;
+}
+
+/* The block `ch` asks for: one already held for this name when the
+ * model's key says the input is the same, else a new one. */
+static int edit__block(const struct edit *ed, const struct snap_change *ch,
+		       const struct snap_overlay_entry *cur, struct snap_block *base,
+		       struct snap_block **out)
+{
+	uint64_t key = ch->svc->cache_key;
+	int err;
+
+	if (key && cur && cur->live && cur->block && cur->block->key == key) {
+		*out = snap_block_ref(cur->block);
+		return 0;
+	}
+	if (key && base && base->key == key) {
+		*out = snap_block_ref(base);
+		return 0;
+	}
+	if ((err = snap_block_build(&ed->ctx, ch->svc, out)))
+		return err;
+	(*out)->key = key;
+	return 0;
+}
+
+static int edit__add(struct edit *ed, const char *ns, size_t ns_len, const char *name,
+		     size_t name_len, uint64_t hash, uint32_t base_index,
+		     struct snap_overlay_entry **out)
+{
+	struct snap_overlay_entry *e = &ed->e[ed->n];
+	char *copy = malloc(ns_len + name_len + 2);
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, ns, ns_len + 1);
+	memcpy(copy + ns_len + 1, name, name_len + 1);
+	*e = (struct snap_overlay_entry){ .ns_name = copy, .hash = hash,
+					  .base_index = base_index };
+	ed->map[edit__slot(ed, ns, ns_len, name, name_len, hash)] = (uint32_t)(++ed->n);
+	*out = e;
+	return 0;
+}
+
+/* Set the entry's service to `now` (a reference it takes over). */
+static void edit__set(struct snap_overlay_entry *e, struct snap_block *now, bool live)
+{
+	snap_block_unref(e->block);
+	e->block = now;
+	e->live = live;
+}
+
+static int edit__apply(struct edit *ed, const struct snap_cache *c, const struct snap_change *ch)
+{
+	size_t ns_len = strlen(ch->ns), name_len = strlen(ch->name);
+	uint64_t hash = snap_cache_name_hash(ch->ns, ns_len, ch->name, name_len);
+	uint32_t at = ed->map[edit__slot(ed, ch->ns, ns_len, ch->name, name_len, hash)];
+	struct snap_overlay_entry *cur = at ? &ed->e[at - 1] : NULL;
+	uint32_t base_index = cur ? cur->base_index
+				  : snap_cache_base_find(c, ch->ns, ns_len, ch->name, name_len, hash);
+	struct snap_block *base = base_index != LDMESH_NONE ? c->base[base_index] : NULL;
+	struct snap_block *now = NULL;
+	int err;
+
+	if (ch->svc && (strcmp(ch->svc->ns ? ch->svc->ns : "", ch->ns) ||
+			strcmp(ch->svc->name ? ch->svc->name : "", ch->name)))
+		return -EINVAL;
+	if (ch->svc && (err = edit__block(ed, ch, cur, base, &now)))
+		return err;
+	/* Back to what the base says: no overlay entry. */
+	if (same_content(now, base)) {
+		if (cur)
+			edit__set(cur, NULL, false);
+		snap_block_unref(now);
+		return 0;
+	}
+	/* What the overlay says already: keep its block. */
+	if (cur && cur->live && same_content(now, cur->block)) {
+		snap_block_unref(now);
+		return 0;
+	}
+	if (!cur && (err = edit__add(ed, ch->ns, ns_len, ch->name, name_len, hash, base_index,
+				     &cur))) {
+		snap_block_unref(now);
+		return err;
+	}
+	edit__set(cur, now, true);
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Write the delta of the edited overlay: its services; SUPERSEDED and
+ * shadows from the base services it replaces or removes. */
+static int edit__write(const struct edit *ed, const struct snap_cache *c,
+		       const struct snap_input *hdr, void **out, size_t *out_size)
+{
+	struct snap_assembly a = { .hdr = hdr, .shared = &c->shared, .domain = c->domain,
+				   .node = c->node, .zone = c->zone,
+				   .base_generation = c->base_generation };
+	struct snap_block **blocks = malloc((ed->n + 1) * sizeof(*blocks));
+	struct snap_block **shadowed = malloc((ed->n + 1) * sizeof(*shadowed));
+	uint32_t *superseded = malloc((ed->n + 1) * sizeof(*superseded));
+	int err = -ENOMEM;
+
+	if (!blocks || !shadowed || !superseded)
+		goto out;
+	for (size_t i = 0; i < ed->n; i++) {
+		const struct snap_overlay_entry *e = &ed->e[i];
+		if (!e->live)
+			continue;
+		if (e->block)
+			blocks[a.n_blocks++] = e->block;
+		if (e->base_index != LDMESH_NONE)
+			superseded[a.n_superseded++] = e->base_index;
+	}
+	qsort(superseded, a.n_superseded, sizeof(*superseded), cmp_u32);
+	for (size_t i = 0; i < a.n_superseded; i++)
+		shadowed[i] = c->base[superseded[i]];
+	a.blocks = blocks;
+	a.superseded = superseded;
+	a.shadowed = shadowed;
+	a.n_shadowed = a.n_superseded;
+	err = snap_assemble(&a, out, out_size);
+out:
+	free(blocks);
+	free(shadowed);
+	free(superseded);
+	return err;
+}
+
+/* Blocks built now must mean what the base's mean: same shared pool
+ * (not started over, not past its bound) and same header strings, which
+ * every block's FQDNs and node-local ordering were made with. */
+static int delta__check_base(const struct snap_input *hdr, struct snap_cache *c)
+{
+	ldmesh_str_t domain, node, zone;
+	int err;
+
+	if (!c->has_base || c->shared.len > SNAP_SHARED_MAX)
+		return -ESTALE;
+	if ((err = strpool_add_cstr(&c->shared, hdr->cluster_domain, &domain)) ||
+	    (err = strpool_add_cstr(&c->shared, hdr->node_name, &node)) ||
+	    (err = strpool_add_cstr(&c->shared, hdr->node_zone, &zone)))
+		return err;
+	if (domain != c->domain || node != c->node || zone != c->zone)
+		return -ESTALE;
+	return 0;
+}
+
+int snap_build_delta(const struct snap_input *hdr, struct snap_cache *cache,
+		     const struct snap_change *changes, size_t n_changes,
+		     void **out, size_t *out_size)
+{
+	struct edit ed = { .ctx = { .cluster_domain = hdr->cluster_domain,
+				    .node_name = hdr->node_name, .node_zone = hdr->node_zone,
+				    .shared = &cache->shared, .scratch = &cache->scratch } };
+	int err;
+
+	if ((err = delta__check_base(hdr, cache)) || (err = edit__begin(&ed, cache, n_changes)))
+		return err;
+	for (size_t i = 0; i < n_changes; i++) {
+		if ((err = edit__apply(&ed, cache, &changes[i]))) {
+			edit__abort(&ed);
+			return err;
+		}
+	}
+	if (edit__unchanged(&ed, cache)) {
+		edit__commit(&ed, cache);
+		*out = NULL;
+		*out_size = 0;
+		return 0;
+	}
+	if ((err = edit__write(&ed, cache, hdr, out, out_size))) {
+		edit__abort(&ed);
+		return err;
+	}
+	edit__commit(&ed, cache);
+	return 0;
+}
