@@ -157,63 +157,132 @@ int agent_restore_table(struct agent *a)
 		log_error("%s; retrying", why);
 		return err;
 	}
-	/* The new directory holds nothing: publish even an unchanged table. */
-	a->published_once = false;
+	/* The new directory holds nothing: publish a base even if nothing
+	 * changed. */
+	a->need_base = true;
 	return 0;
 }
 
-int agent_publish(struct agent *a)
+/* A delta holding more than this share of the base's services (plus a
+ * floor, so small tables are not rewritten on every few edits) is folded
+ * into a new base: readers look up in both, and the overlay is what every
+ * delta rewrites. */
+#define AGENT_DELTA_SHARE 8
+#define AGENT_DELTA_FLOOR 256
+
+static uint64_t agent__ms(uint64_t from, uint64_t to)
+{
+	return (to - from) / 1000;
+}
+
+/* The model brought up to date. 1: edited in place, *changes says which
+ * services; 0: resolved in full. -errno when neither worked. */
+static int agent__resolve(struct agent *a, const struct snap_change **changes, size_t *n_changes)
 {
 	struct model_opts mo = { .cluster_domain = a->o.cluster_domain,
 				 .node_name = a->o.node, .zone = a->o.zone,
 				 .cidrs = a->o.cidrs };
-	uint64_t t0 = agent__now_ns(CLOCK_MONOTONIC), t1, t2, hash;
 	struct model_out out;
-	size_t size = 0, eps = 0;
+	int r = 0;
+
+	if (!a->src.retired_lost)
+		r = model_update(&a->model, a->src.v, a->src.n, a->src.retired, a->src.n_retired,
+				 &mo, &a->diag, changes, n_changes);
+	if (r < 0)
+		log_error("updating the model: %s; resolving it in full", strerror(-r));
+	if (r <= 0) {
+		r = model_resolve(a->src.v, a->src.n, &mo, &a->model, &out, &a->diag);
+		if (r) {
+			log_error("resolving the model: %s", strerror(-r));
+			sources_retired_free(&a->src);
+			return r;
+		}
+		model_out_free(&a->model);
+		a->model = out;
+		laststate_save_allocations(&a->last, &a->model, &a->allocations_hash);
+	}
+	/* the model points into no replaced version any more */
+	sources_retired_free(&a->src);
+	return r;
+}
+
+/* Whether the delta after `n_changes` more services could pass the share
+ * (the changes may also drop out of the overlay; this errs toward a base). */
+static bool agent__delta_too_big(const struct agent *a, size_t n_changes)
+{
+	size_t base = snap_cache_base_services(a->cache);
+
+	return snap_cache_overlay_services(a->cache) + n_changes >
+	       base / AGENT_DELTA_SHARE + AGENT_DELTA_FLOOR;
+}
+
+int agent_publish(struct agent *a)
+{
+	uint64_t t0 = agent__now_ns(CLOCK_MONOTONIC), t1, t2, hash, base_gen = 0;
+	const struct snap_change *changes = NULL;
+	size_t size = 0, n_changes = 0;
 	void *bytes = NULL;
 	char why[512];
-	int err;
+	int err, in_place;
 
 	if (publish_check(&a->pub) && (err = agent_restore_table(a)) < 0)
 		return err;
-	err = model_resolve(a->src.v, a->src.n, &mo, &a->model, &out, &a->diag);
-	if (err) {
-		log_error("resolving the model: %s", strerror(-err));
-		return err;
-	}
+	in_place = agent__resolve(a, &changes, &n_changes);
+	if (in_place < 0)
+		return in_place;
 	t1 = agent__now_ns(CLOCK_MONOTONIC);
-	/* Keep this resolve for the next one to reuse. */
-	model_out_free(&a->model);
-	a->model = out;
-	laststate_save_allocations(&a->last, &a->model, &a->allocations_hash);
-	out.in.generation = publish_next_generation(&a->pub);
-	out.in.created_unix_ns = agent__now_ns(CLOCK_REALTIME);
-	for (size_t i = 0; i < out.n_services; i++)
-		eps += out.services[i].n_endpoints;
-	err = snap_build_cached(&out.in, a->cache, &bytes, &size);
+	a->model.in.generation = publish_next_generation(&a->pub);
+	a->model.in.created_unix_ns = agent__now_ns(CLOCK_REALTIME);
+	err = -ESTALE;
+	if (in_place && !a->need_base && !agent__delta_too_big(a, n_changes)) {
+		err = snap_build_delta(&a->model.in, a->cache, changes, n_changes, &bytes, &size);
+		if (!err && !bytes) {
+			log_debug("no change; generation %" PRIu64 " stays", a->pub.generation);
+			return 0;
+		}
+		base_gen = a->base_generation;
+	}
+	if (err == -ESTALE) {
+		base_gen = 0;
+		err = snap_build_cached(&a->model.in, a->cache, &bytes, &size);
+	}
 	if (err) {
 		log_error("building the snapshot: %s", strerror(-err));
+		a->need_base = true;
 		goto out;
 	}
-	/* Touching a file without changing what it says publishes nothing. */
 	t2 = agent__now_ns(CLOCK_MONOTONIC);
-	hash = ldmesh_snap_content_hash(bytes, size);
-	if (a->published_once && hash == a->content_hash) {
+	/* A base that says what the published one said publishes nothing
+	 * (a touched file, a SIGHUP): what it says is all but the header's
+	 * first bytes. Deltas know by their blocks. */
+	hash = base_gen ? 0 : ldmesh_snap_content_hash(bytes, size);
+	if (!base_gen && a->published_once && !a->need_base && hash == a->content_hash) {
 		log_debug("no change; generation %" PRIu64 " stays", a->pub.generation);
 		goto out;
 	}
-	err = publish_snapshot(&a->pub, bytes, size, 0, why, sizeof(why));
+	err = publish_snapshot(&a->pub, bytes, size, base_gen, why, sizeof(why));
 	if (err) {
 		log_error("%s; generation %" PRIu64 " stays in force", why, a->pub.generation);
+		/* the cache moved on to what was not published: start over */
+		a->need_base = true;
 		goto out;
 	}
-	a->content_hash = hash;
+	if (!base_gen) {
+		a->content_hash = hash;
+		a->base_generation = a->pub.generation;
+	}
 	a->published_once = true;
-	log_info("published generation %" PRIu64 ": %zu services, %zu endpoints, %zu bytes "
-		 "in %.2f ms (resolve %.2f, build %.2f, write %.2f)",
-		 a->pub.generation, out.n_services, eps, size,
-		 (double)(agent__now_ns(CLOCK_MONOTONIC) - t0) / 1e6, (double)(t1 - t0) / 1e6,
-		 (double)(t2 - t1) / 1e6, (double)(agent__now_ns(CLOCK_MONOTONIC) - t2) / 1e6);
+	a->need_base = false;
+	char kind[48] = "base";
+	if (base_gen)
+		snprintf(kind, sizeof(kind), "delta over %" PRIu64, base_gen);
+	log_info("published generation %" PRIu64 " (%s): %zu services, %zu bytes "
+		 "in %.2f ms (resolve %.2f%s, build %.2f, write %.2f)",
+		 a->pub.generation, kind, a->model.n_services, size,
+		 (double)agent__ms(t0, agent__now_ns(CLOCK_MONOTONIC)) / 1e3,
+		 (double)agent__ms(t0, t1) / 1e3, in_place ? " in place" : "",
+		 (double)agent__ms(t1, t2) / 1e3,
+		 (double)agent__ms(t2, agent__now_ns(CLOCK_MONOTONIC)) / 1e3);
 out:
 	free(bytes);
 	return err;

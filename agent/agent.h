@@ -29,11 +29,15 @@ struct agent {
 	struct laststate last;
 	struct publisher pub;
 	struct diag diag;
-	struct model_out model;   /* the last resolve, reused by the next */
-	struct snap_cache *cache; /* the last build's blocks */
-	uint64_t content_hash; /* of the last published snapshot's content */
+	struct model_out model;   /* the last resolve, edited in place by
+	                             the edits that allow it */
+	struct snap_cache *cache; /* the base's blocks and the overlay's */
+	uint64_t content_hash; /* of the last published base's content */
 	uint64_t allocations_hash; /* of the allocations last saved */
+	uint64_t base_generation; /* the published base deltas build on */
 	bool published_once;
+	bool need_base;        /* the next publish writes a base (a failed
+	                          publish, a new table directory) */
 };
 
 /* Check the folder only: every problem reported; returns the error count
@@ -52,8 +56,11 @@ void agent_write_status(struct agent *a);
  * the next agent_publish publishes even an unchanged table. */
 int agent_restore_table(struct agent *a);
 
-/* Resolve and publish when the content changed since the last publish.
- * 0 (published or unchanged) or -errno (reported; the last snapshot stays). */
+/* Bring the model up to date with the sources (in place when the edit
+ * allows, else in full) and publish what changed: a delta over the base,
+ * or a new base after a full resolve or when the delta has grown past a
+ * share of the base. 0 (published or unchanged) or -errno (reported; the
+ * last snapshot stays). */
 int agent_publish(struct agent *a);
 
 /* Watch and republish until SIGTERM/SIGINT (returns 0) or a fatal error. */
