@@ -223,39 +223,6 @@ static inline bool ldmesh__vip_key(const struct ldmesh_vip_slot *slot,
 	       !memcmp(slot->addr, addr, 16);
 }
 
-/*
- * Probe this snapshot's own VIP index: 1 and *out when a slot holds the
- * key, 0 when a slot holds it but does not answer (a shadow: the key is
- * absent; a damaged slot), -1 when no slot holds it (an empty slot, or
- * the probe bound reached).
- */
-static inline int ldmesh__vip_probe(const struct ldmesh_snap *s,
-				    const uint8_t addr[16], uint16_t port,
-				    uint8_t protocol, struct ldmesh_vip_slot *out)
-{
-	uint32_t mask = s->vip_slots - 1, i;
-
-	if (!s->vip_slots)
-		return -1;
-	i = (uint32_t)ldmesh_vip_hash(addr, port, protocol) & mask;
-	for (uint32_t n = 0; n < s->vip_max_probe; n++, i = (i + 1) & mask) {
-		const struct ldmesh_vip_slot *slot = &s->vip[i];
-
-		/* Most probes end on an empty slot (the index is at most half
-		 * full): one read decides, and only a match is copied, then
-		 * checked again in the copy, which is what the caller uses. */
-		if (*(const volatile uint32_t *)&slot->service == LDMESH_NONE)
-			return -1;
-		if (!ldmesh__vip_key(slot, addr, port, protocol))
-			continue;
-		LDMESH__COPY(out, slot);
-		/* a shadow (LDMESH_SHADOW) is never below n_services */
-		return out->service < s->n_services &&
-		       ldmesh__vip_key(out, addr, port, protocol);
-	}
-	return -1;
-}
-
 /* The base's answer for a key the delta has no slot for; out->service
  * moved up by the delta's n_services. Out of line, like the accessors. */
 bool ldmesh__find_vip_below(const struct ldmesh_snap *s, const uint8_t addr[16],
@@ -271,10 +238,28 @@ static inline bool ldmesh_snap_find_vip(const struct ldmesh_snap *s,
 					uint8_t protocol,
 					struct ldmesh_vip_slot *out)
 {
-	int r = ldmesh__vip_probe(s, addr, port, protocol, out);
+	uint32_t mask = s->vip_slots - 1, i;
 
-	if (r >= 0)
-		return r;
+	if (!s->vip_slots)
+		goto below;
+	i = (uint32_t)ldmesh_vip_hash(addr, port, protocol) & mask;
+	for (uint32_t n = 0; n < s->vip_max_probe; n++, i = (i + 1) & mask) {
+		const struct ldmesh_vip_slot *slot = &s->vip[i];
+
+		/* Most probes end on an empty slot (the index is at most half
+		 * full): one read decides, and only a match is copied, then
+		 * checked again in the copy, which is what the caller uses. */
+		if (*(const volatile uint32_t *)&slot->service == LDMESH_NONE)
+			break;
+		if (!ldmesh__vip_key(slot, addr, port, protocol))
+			continue;
+		LDMESH__COPY(out, slot);
+		/* a shadow (LDMESH_SHADOW) is never below n_services: the
+		 * key is absent, whatever a base says */
+		return out->service < s->n_services &&
+		       ldmesh__vip_key(out, addr, port, protocol);
+	}
+below:
 	return s->base_snap && ldmesh__find_vip_below(s, addr, port, protocol, out);
 }
 

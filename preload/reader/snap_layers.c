@@ -17,6 +17,11 @@
  * never name a record and a damaged reference can be kept damaged. */
 #define LAYERS_LIMIT LDMESH_SHADOW
 
+/* Never inlined, even by LTO: inlined, they would make the callers (the
+ * connect path's VIP lookup and backend choice) too large to inline in
+ * turn, and a base-only table would pay calls it never needed. */
+#define LAYERS_OUT_OF_LINE __attribute__((noinline))
+
 static bool layers__fits(uint32_t own, uint32_t base)
 {
 	return (uint64_t)own + base < LAYERS_LIMIT;
@@ -76,7 +81,7 @@ static ldmesh_str_t layers__str(const struct ldmesh_snap *s, ldmesh_str_t ref)
 	return layers__up(ref, s->base_snap->strings_size, s->strings_size);
 }
 
-bool ldmesh__service_below(const struct ldmesh_snap *s, uint32_t i,
+LAYERS_OUT_OF_LINE bool ldmesh__service_below(const struct ldmesh_snap *s, uint32_t i,
 			   struct ldmesh_service *out)
 {
 	const struct ldmesh_snap *b = s->base_snap;
@@ -97,7 +102,7 @@ bool ldmesh__service_below(const struct ldmesh_snap *s, uint32_t i,
 	return true;
 }
 
-bool ldmesh__port_below(const struct ldmesh_snap *s, uint32_t i,
+LAYERS_OUT_OF_LINE bool ldmesh__port_below(const struct ldmesh_snap *s, uint32_t i,
 			struct ldmesh_port *out)
 {
 	const struct ldmesh_snap *b = s->base_snap;
@@ -112,7 +117,7 @@ bool ldmesh__port_below(const struct ldmesh_snap *s, uint32_t i,
 	return true;
 }
 
-bool ldmesh__endpoint_below(const struct ldmesh_snap *s, uint32_t i,
+LAYERS_OUT_OF_LINE bool ldmesh__endpoint_below(const struct ldmesh_snap *s, uint32_t i,
 			    struct ldmesh_endpoint *out)
 {
 	const struct ldmesh_snap *b = s->base_snap;
@@ -129,7 +134,7 @@ bool ldmesh__endpoint_below(const struct ldmesh_snap *s, uint32_t i,
 	return true;
 }
 
-uint16_t ldmesh__endpoint_port_below(const struct ldmesh_snap *s, uint64_t cell)
+LAYERS_OUT_OF_LINE uint16_t ldmesh__endpoint_port_below(const struct ldmesh_snap *s, uint64_t cell)
 {
 	const struct ldmesh_snap *b = s->base_snap;
 	uint64_t k = cell - s->n_endpoint_ports;
@@ -137,7 +142,7 @@ uint16_t ldmesh__endpoint_port_below(const struct ldmesh_snap *s, uint64_t cell)
 	return k < b->n_endpoint_ports ? b->endpoint_ports[k] : 0;
 }
 
-uint32_t ldmesh__affinity_below(const struct ldmesh_snap *s, uint64_t cell)
+LAYERS_OUT_OF_LINE uint32_t ldmesh__affinity_below(const struct ldmesh_snap *s, uint64_t cell)
 {
 	const struct ldmesh_snap *b = s->base_snap;
 	uint64_t k = cell - s->n_affinity;
@@ -146,12 +151,13 @@ uint32_t ldmesh__affinity_below(const struct ldmesh_snap *s, uint64_t cell)
 				 : LDMESH_NONE;
 }
 
-bool ldmesh__find_vip_below(const struct ldmesh_snap *s, const uint8_t addr[16],
-			    uint16_t port, uint8_t protocol,
-			    struct ldmesh_vip_slot *out)
+LAYERS_OUT_OF_LINE bool ldmesh__find_vip_below(const struct ldmesh_snap *s,
+					       const uint8_t addr[16], uint16_t port,
+					       uint8_t protocol,
+					       struct ldmesh_vip_slot *out)
 {
-	/* the base probes its own index only: a base has no base */
-	if (ldmesh__vip_probe(s->base_snap, addr, port, protocol, out) <= 0)
+	/* the base's own index only: a base has no base_snap (link) */
+	if (!ldmesh_snap_find_vip(s->base_snap, addr, port, protocol, out))
 		return false;
 	out->service += s->n_services;
 	return true;
