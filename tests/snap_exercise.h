@@ -35,6 +35,38 @@ static inline uint64_t exercise_strings(const struct ldmesh_snap *s, uint64_t ac
 	return acc;
 }
 
+/* Every index slot of `k` (s itself, or its base), looked up by its own
+ * key in `s`. */
+static inline uint64_t exercise_slots(const struct ldmesh_snap *s,
+				      const struct ldmesh_snap *k, uint32_t first,
+				      uint32_t limit, const struct preload_config *cfg,
+				      uint64_t acc)
+{
+	for (uint32_t i = 0; i < k->vip_slots && i < limit; i++) {
+		struct ldmesh_vip_slot slot, found;
+
+		memcpy(&slot, &k->vip[(first + i) & (k->vip_slots - 1)], sizeof(slot));
+		if (ldmesh_snap_find_vip(s, slot.addr, slot.port, slot.protocol, &found))
+			acc = exercise__mix(acc, found.service);
+	}
+	for (uint32_t i = 0; i < k->name_slots && i < limit; i++) {
+		struct ldmesh_name_slot slot, found;
+		struct ldmesh_strv v;
+		char name[256]; /* a damaged length byte says up to 255 */
+		struct lookup_result lr;
+
+		memcpy(&slot, &k->names[(first + i) & (k->name_slots - 1)], sizeof(slot));
+		v = ldmesh_snap_string(k, slot.fqdn);
+		memcpy(name, v.p, v.len);
+		name[v.len] = 0;
+		if (ldmesh_snap_find_name(s, name, v.len, &found))
+			acc = exercise__mix(acc, found.endpoint);
+		lookup_name(s, cfg, name, acc, &lr);
+		acc = exercise__mix(acc, lr.n_addrs);
+	}
+	return acc;
+}
+
 /* Walk services [first, first + count) (wrapping) and everything they
  * reach; `limit` bounds the work on a large snapshot. */
 static inline uint64_t exercise_snap(const struct ldmesh_snap *s, uint32_t first,
@@ -43,7 +75,9 @@ static inline uint64_t exercise_snap(const struct ldmesh_snap *s, uint32_t first
 	static const struct preload_config *cfg;
 	static struct preload_config cfg_storage;
 	uint64_t acc = s->generation;
-	uint32_t n = s->n_services < limit ? s->n_services : limit;
+	/* the unified space: a linked delta's services, then its base's */
+	uint32_t count = ldmesh_snap_service_count(s);
+	uint32_t n = count < limit ? count : limit;
 
 	if (!cfg) {
 		config_defaults(&cfg_storage);
@@ -54,12 +88,13 @@ static inline uint64_t exercise_snap(const struct ldmesh_snap *s, uint32_t first
 		acc = exercise_strings(s, acc, hdr, 2);
 	}
 	for (uint32_t k = 0; k < n; k++) {
-		uint32_t i = s->n_services ? (first + k) % s->n_services : 0;
+		uint32_t i = count ? (first + k) % count : 0;
 		struct ldmesh_service svc;
 		char fqdn[2 * LDMESH_STR_MAX + 32];
 		struct lookup_result lr;
 		size_t len;
 
+		acc = exercise__mix(acc, ldmesh_snap_service_listed(s, i));
 		if (!ldmesh_snap_service(s, i, &svc))
 			continue;
 		{
@@ -113,29 +148,10 @@ static inline uint64_t exercise_snap(const struct ldmesh_snap *s, uint32_t first
 		acc = exercise__mix(acc, lr.n_addrs);
 		acc = exercise__mix(acc, (uint64_t)lr.status);
 	}
-	/* every index slot, looked up by its own key */
-	for (uint32_t i = 0; i < s->vip_slots && i < limit; i++) {
-		struct ldmesh_vip_slot slot, found;
-
-		memcpy(&slot, &s->vip[(first + i) & (s->vip_slots - 1)], sizeof(slot));
-		if (ldmesh_snap_find_vip(s, slot.addr, slot.port, slot.protocol, &found))
-			acc = exercise__mix(acc, found.service);
-	}
-	for (uint32_t i = 0; i < s->name_slots && i < limit; i++) {
-		struct ldmesh_name_slot slot, found;
-		struct ldmesh_strv v;
-		char name[256]; /* a damaged length byte says up to 255 */
-		struct lookup_result lr;
-
-		memcpy(&slot, &s->names[(first + i) & (s->name_slots - 1)], sizeof(slot));
-		v = ldmesh_snap_string(s, slot.fqdn);
-		memcpy(name, v.p, v.len);
-		name[v.len] = 0;
-		if (ldmesh_snap_find_name(s, name, v.len, &found))
-			acc = exercise__mix(acc, found.endpoint);
-		lookup_name(s, cfg, name, acc, &lr);
-		acc = exercise__mix(acc, lr.n_addrs);
-	}
+	acc = exercise_slots(s, s, first, limit, cfg, acc);
+	/* and the base's keys through the delta (the shadows among them) */
+	if (s->base_snap)
+		acc = exercise_slots(s, s->base_snap, first, limit, cfg, acc);
 	return acc;
 }
 

@@ -133,6 +133,36 @@ static void ctl__agent_status(const struct ctl *c, struct ctl_agent_status *st)
 	fclose(f);
 }
 
+/* null for a base: the JSON says "no base", not "base 0" */
+static void ctl__json_base(struct json *j, const struct ldmesh_snap *s)
+{
+	if (s->base_generation)
+		json_u64(j, s->base_generation);
+	else
+		json_null(j);
+}
+
+static uint32_t ctl__listed(const struct ldmesh_snap *s)
+{
+	uint32_t n = 0, count = ldmesh_snap_service_count(s);
+
+	for (uint32_t i = 0; i < count; i++)
+		n += ldmesh_snap_service_listed(s, i);
+	return n;
+}
+
+/* A delta's endpoints are its own plus its base's (superseded services'
+ * endpoints included: the count is of the records mapped). */
+static uint32_t ctl__endpoints(const struct ldmesh_snap *s)
+{
+	return s->n_endpoints + (s->base_snap ? s->base_snap->n_endpoints : 0);
+}
+
+static size_t ctl__bytes(const struct ldmesh_snap *s)
+{
+	return s->size + (s->base_snap ? s->base_snap->size : 0);
+}
+
 int ctl_status(const struct ctl *c)
 {
 	const struct ldmesh_snap *h = c->snap;
@@ -147,11 +177,12 @@ int ctl_status(const struct ctl *c)
 		json_open(&j, '{');
 		json_key(&j, "table"), json_str(&j, c->table);
 		json_key(&j, "generation"), json_u64(&j, c->snap->generation);
+		json_key(&j, "baseGeneration"), ctl__json_base(&j, c->snap);
 		json_key(&j, "publishedAt"), json_str(&j, when);
 		json_key(&j, "agentPid"), json_u64(&j, c->control ? c->control->agent_pid : 0);
-		json_key(&j, "services"), json_u64(&j, c->snap->n_services);
-		json_key(&j, "endpoints"), json_u64(&j, c->snap->n_endpoints);
-		json_key(&j, "bytes"), json_u64(&j, c->snap->size);
+		json_key(&j, "services"), json_u64(&j, ctl__listed(c->snap));
+		json_key(&j, "endpoints"), json_u64(&j, ctl__endpoints(c->snap));
+		json_key(&j, "bytes"), json_u64(&j, ctl__bytes(c->snap));
 		json_key(&j, "clusterDomain"), json_str(&j, STR(h->cluster_domain));
 		json_key(&j, "node"), json_str(&j, STR(h->node_name));
 		json_key(&j, "formatVersion"), json_u64(&j, LDMESH_SNAP_VERSION_MAJOR);
@@ -173,18 +204,22 @@ int ctl_status(const struct ctl *c)
 		free(ag.rejected);
 		return 0;
 	}
+	fprintf(c->out, "table:       %s\n", c->table);
+	if (h->base_generation)
+		fprintf(c->out, "generation:  %" PRIu64 " (delta, base %" PRIu64 "%s)\n",
+			h->generation, h->base_generation,
+			h->base_snap ? "" : ", not linked");
+	else
+		fprintf(c->out, "generation:  %" PRIu64 "\n", h->generation);
 	fprintf(c->out,
-		"table:       %s\n"
-		"generation:  %" PRIu64 "\n"
 		"published:   %s by pid %u\n"
 		"services:    %u\n"
 		"endpoints:   %u\n"
 		"size:        %zu bytes\n"
 		"domain:      %s\n"
 		"node:        %s\n",
-		c->table, c->snap->generation, when,
-		c->control ? c->control->agent_pid : 0, c->snap->n_services,
-		c->snap->n_endpoints, c->snap->size, STR(h->cluster_domain),
+		when, c->control ? c->control->agent_pid : 0, ctl__listed(h),
+		ctl__endpoints(h), ctl__bytes(h), STR(h->cluster_domain),
 		*STR(h->node_name) ? STR(h->node_name) : "(not set)");
 	fprintf(c->out, "last scan:   %s\n"
 			"rejected:    %zu file(s)%s\n",
@@ -246,26 +281,31 @@ static int ctl__cmp_service(const void *pa, const void *pb)
 				     ldmesh_snap_string(s, b.name));
 }
 
-static uint32_t *ctl__sorted(const struct ctl *c)
+/* The services of the table as a pod sees it: a delta's own, then its
+ * base's but those the delta supersedes (unified indexes, reader.h). */
+static uint32_t *ctl__sorted(const struct ctl *c, uint32_t *n)
 {
-	uint32_t *order = malloc((c->snap->n_services + 1) * sizeof(*order));
+	uint32_t count = ldmesh_snap_service_count(c->snap);
+	uint32_t *order = malloc(((size_t)count + 1) * sizeof(*order));
 
+	*n = 0;
 	if (!order)
 		return NULL;
-	for (uint32_t i = 0; i < c->snap->n_services; i++)
-		order[i] = i;
+	for (uint32_t i = 0; i < count; i++)
+		if (ldmesh_snap_service_listed(c->snap, i))
+			order[(*n)++] = i;
 	ctl__sort_snap = c->snap;
-	qsort(order, c->snap->n_services, sizeof(*order), ctl__cmp_service);
+	qsort(order, *n, sizeof(*order), ctl__cmp_service);
 	return order;
 }
 
-static void ctl__services_text(const struct ctl *c, const uint32_t *order)
+static void ctl__services_text(const struct ctl *c, const uint32_t *order, uint32_t n)
 {
 	char ips[128], a[64], ports[256];
 
 	fprintf(c->out, "%-16s %-24s %-13s %-18s %-20s %s\n", "NAMESPACE", "NAME",
 		"TYPE", "CLUSTER-IP", "PORT(S)", "ENDPOINTS");
-	for (uint32_t k = 0; k < c->snap->n_services; k++) {
+	for (uint32_t k = 0; k < n; k++) {
 		struct ldmesh_service sv, *s = &sv;
 
 		ctl__service(c->snap, order[k], s);
@@ -325,7 +365,7 @@ static void ctl__endpoint_json(const struct ctl *c, struct json *j,
 	json_close(j, '}');
 }
 
-static void ctl__services_json(const struct ctl *c, const uint32_t *order)
+static void ctl__services_json(const struct ctl *c, const uint32_t *order, uint32_t n)
 {
 	struct json j;
 	char a[64];
@@ -333,8 +373,10 @@ static void ctl__services_json(const struct ctl *c, const uint32_t *order)
 	json_init(&j, c->out);
 	json_open(&j, '{');
 	json_key(&j, "generation"), json_u64(&j, c->snap->generation);
+	json_key(&j, "baseGeneration");
+	ctl__json_base(&j, c->snap);
 	json_key(&j, "services"), json_open(&j, '[');
-	for (uint32_t si = 0; si < c->snap->n_services; si++) {
+	for (uint32_t si = 0; si < n; si++) {
 		struct ldmesh_service sv, *s = &sv;
 
 		ctl__service(c->snap, order[si], s);
@@ -386,16 +428,16 @@ static void ctl__services_json(const struct ctl *c, const uint32_t *order)
 
 int ctl_services(const struct ctl *c)
 {
-	uint32_t *order = ctl__sorted(c);
+	uint32_t n, *order = ctl__sorted(c, &n);
 
 	if (!order) {
 		fprintf(stderr, "ldmeshctl: out of memory\n");
 		return 1;
 	}
 	if (c->json)
-		ctl__services_json(c, order);
+		ctl__services_json(c, order, n);
 	else
-		ctl__services_text(c, order);
+		ctl__services_text(c, order, n);
 	free(order);
 	return 0;
 }

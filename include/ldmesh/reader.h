@@ -34,12 +34,35 @@
  * A checked view. Every field is a copy taken when the header was checked,
  * in the reader's own memory: later changes to the mapped header cannot
  * move a section or widen a bound.
+ *
+ * Layers (snapshot.h, "Bases and deltas"). A delta linked to its base
+ * (ldmesh_snap_link) answers for the whole table in one UNIFIED INDEX
+ * SPACE, so no caller knows there are two files: every index it hands out
+ * or takes (service, port, endpoint, endpoint-port cell, affinity cell,
+ * string reference) is the delta's own range first, then the base's moved
+ * up by the delta's own count. Index i < n_services is the delta's own
+ * service i; i >= n_services is the base's service i - n_services, copied
+ * out with its references moved up the same way (first_port += n_ports,
+ * ns += strings_size, ...), so following them lands in the base again.
+ * The n_* counts below stay the snapshot's OWN counts (what bounds its
+ * sections); ldmesh_snap_service_count gives the whole table's. Every
+ * unified index stays below LDMESH_SHADOW (checked at link time), so
+ * LDMESH_NONE and LDMESH_SHADOW never name a record in either layer.
  */
 struct ldmesh_snap {
-	const uint8_t *base;
+	const uint8_t *base; /* the mapping (named before deltas existed: the
+	                        base of the bytes, not the base snapshot) */
 	size_t size;
 	uint64_t generation;
 	uint64_t created_unix_ns;
+	uint64_t base_generation; /* 0 for a base, else the delta's base */
+	/* The base this delta is linked to, NULL for a base or a delta not
+	 * linked (which then answers from its own records only, and reads a
+	 * shadow as absent). Owned by whoever linked it, who keeps it mapped
+	 * at least as long as this view. */
+	const struct ldmesh_snap *base_snap;
+	struct ldmesh_snap *file_base; /* the base ldmesh_snap_map_file mapped
+	                                  (and ldmesh_snap_unmap frees), or NULL */
 	ldmesh_str_t cluster_domain;
 	ldmesh_str_t node_name;
 	ldmesh_str_t node_zone;
@@ -63,6 +86,9 @@ struct ldmesh_snap {
 	uint32_t name_slots; /* power of two, or 0 */
 	const uint32_t *affinity;
 	uint32_t n_affinity;
+	const uint32_t *superseded; /* base service indexes, ascending (a
+	                               delta's; a base with any is refused) */
+	uint32_t n_superseded;
 };
 
 /*
@@ -73,6 +99,18 @@ struct ldmesh_snap {
  * context).
  */
 int ldmesh_snap_init(struct ldmesh_snap *s, const void *base, size_t size,
+		     const char **why);
+
+/*
+ * Link the delta `delta` to `base` (both checked by ldmesh_snap_init):
+ * from then on `delta` answers for the whole table (the unified index
+ * space above). Refused, with a constant reason in *why and -EINVAL, when
+ * `delta` is not a delta, `base` is not a base or not the generation the
+ * delta names, the two disagree on the cluster domain or node name (a base
+ * of another agent), or a count of the two together would reach
+ * LDMESH_SHADOW. O(1) but for the two names. `base` must outlive the link.
+ */
+int ldmesh_snap_link(struct ldmesh_snap *delta, const struct ldmesh_snap *base,
 		     const char **why);
 
 /* ---- records, copied out and checked ---------------------------------- */
@@ -93,19 +131,28 @@ int ldmesh_snap_init(struct ldmesh_snap *s, const void *base, size_t size,
 	} while (0)
 
 /*
- * Copy service `i`. False when `i` is out of range or the copy's counts do
- * not fit the snapshot: its ports and endpoints lie inside their sections,
- * the chosen ones among its endpoints, at most two ClusterIPs. That bounds
- * every loop over a service by the table's size. Single cells (the port
- * matrix, the affinity table) are checked where they are read.
+ * The base layer's half of each accessor, out of line: a base-only table
+ * (or a lookup the delta answers) never calls them, so the connect path
+ * pays one test of s->base_snap on the paths that leave the own range.
+ * `i` (or `cell`, `ref`) is a unified index at or past the own range, and
+ * s->base_snap is set. Each checks the base's record against the base's
+ * counts, in the copy, then moves its references up (reader.h, "Layers").
  */
-static inline bool ldmesh_snap_service(const struct ldmesh_snap *s, uint32_t i,
+bool ldmesh__service_below(const struct ldmesh_snap *s, uint32_t i,
+			   struct ldmesh_service *out);
+bool ldmesh__port_below(const struct ldmesh_snap *s, uint32_t i,
+			struct ldmesh_port *out);
+bool ldmesh__endpoint_below(const struct ldmesh_snap *s, uint32_t i,
+			    struct ldmesh_endpoint *out);
+uint16_t ldmesh__endpoint_port_below(const struct ldmesh_snap *s, uint64_t cell);
+uint32_t ldmesh__affinity_below(const struct ldmesh_snap *s, uint64_t cell);
+
+/* Service `i` of this snapshot's own range, which the caller checked. */
+static inline bool ldmesh__service_own(const struct ldmesh_snap *s, uint32_t i,
 				       struct ldmesh_service *out)
 {
 	const struct ldmesh_service *v = out;
 
-	if (i >= s->n_services)
-		return false;
 	LDMESH__COPY(out, &s->services[i]);
 	return v->ip_count <= LDMESH_MAX_CLUSTER_IPS &&
 	       (uint64_t)v->first_port + v->port_count <= s->n_ports &&
@@ -113,11 +160,28 @@ static inline bool ldmesh_snap_service(const struct ldmesh_snap *s, uint32_t i,
 	       (uint64_t)v->ready_count + v->fallback_count <= v->endpoint_count;
 }
 
+/*
+ * Copy service `i` (a unified index). False when `i` is out of range or
+ * the copy's counts do not fit its layer: its ports and endpoints lie
+ * inside their sections, the chosen ones among its endpoints, at most two
+ * ClusterIPs. That bounds every loop over a service by the table's size.
+ * Single cells (the port matrix, the affinity table) are checked where
+ * they are read. A delta's own service has its ports and endpoints in the
+ * delta; a base's, in the base (its copy says so in unified indexes).
+ */
+static inline bool ldmesh_snap_service(const struct ldmesh_snap *s, uint32_t i,
+				       struct ldmesh_service *out)
+{
+	if (i < s->n_services)
+		return ldmesh__service_own(s, i, out);
+	return s->base_snap && ldmesh__service_below(s, i, out);
+}
+
 static inline bool ldmesh_snap_port(const struct ldmesh_snap *s, uint32_t i,
 				    struct ldmesh_port *out)
 {
 	if (i >= s->n_ports)
-		return false;
+		return s->base_snap && ldmesh__port_below(s, i, out);
 	LDMESH__COPY(out, &s->ports[i]);
 	return true;
 }
@@ -126,7 +190,7 @@ static inline bool ldmesh_snap_endpoint(const struct ldmesh_snap *s, uint32_t i,
 					struct ldmesh_endpoint *out)
 {
 	if (i >= s->n_endpoints)
-		return false;
+		return s->base_snap && ldmesh__endpoint_below(s, i, out);
 	LDMESH__COPY(out, &s->endpoints[i]);
 	return true;
 }
@@ -135,7 +199,9 @@ static inline bool ldmesh_snap_endpoint(const struct ldmesh_snap *s, uint32_t i,
  * A string inside the mapping: `len` bytes at `p`, both checked against
  * the STRINGS section once (the length byte is read once). The bytes may
  * still change under the reader; they cannot leave the section. A bad
- * reference reads as the empty string.
+ * reference reads as the empty string. `ref` is unified: past the own
+ * pool it names the base's string ref - strings_size (so a delta may
+ * also point its own records at strings its base already holds).
  */
 struct ldmesh_strv {
 	const char *p;
@@ -157,9 +223,16 @@ static inline bool ldmesh__vip_key(const struct ldmesh_vip_slot *slot,
 	       !memcmp(slot->addr, addr, 16);
 }
 
+/* The base's answer for a key the delta has no slot for; out->service
+ * moved up by the delta's n_services. Out of line, like the accessors. */
+bool ldmesh__find_vip_below(const struct ldmesh_snap *s, const uint8_t addr[16],
+			    uint16_t port, uint8_t protocol,
+			    struct ldmesh_vip_slot *out);
+
 /* The VIP slot for (addr, port, protocol), copied into *out; false when it
- * is not ours. out->service is below n_services. Inline: every connect
- * asks. */
+ * is not ours. out->service is a unified service index. In a linked delta
+ * the delta's slot answers, its shadow says "absent" and only a key it
+ * has no slot for goes to the base. Inline: every connect asks. */
 static inline bool ldmesh_snap_find_vip(const struct ldmesh_snap *s,
 					const uint8_t addr[16], uint16_t port,
 					uint8_t protocol,
@@ -168,7 +241,7 @@ static inline bool ldmesh_snap_find_vip(const struct ldmesh_snap *s,
 	uint32_t mask = s->vip_slots - 1, i;
 
 	if (!s->vip_slots)
-		return false;
+		goto below;
 	i = (uint32_t)ldmesh_vip_hash(addr, port, protocol) & mask;
 	for (uint32_t n = 0; n < s->vip_max_probe; n++, i = (i + 1) & mask) {
 		const struct ldmesh_vip_slot *slot = &s->vip[i];
@@ -177,20 +250,34 @@ static inline bool ldmesh_snap_find_vip(const struct ldmesh_snap *s,
 		 * full): one read decides, and only a match is copied, then
 		 * checked again in the copy, which is what the caller uses. */
 		if (*(const volatile uint32_t *)&slot->service == LDMESH_NONE)
-			return false;
+			break;
 		if (!ldmesh__vip_key(slot, addr, port, protocol))
 			continue;
 		LDMESH__COPY(out, slot);
+		/* a shadow (LDMESH_SHADOW) is never below n_services: the
+		 * key is absent, whatever a base says */
 		return out->service < s->n_services &&
 		       ldmesh__vip_key(out, addr, port, protocol);
 	}
-	return false;
+below:
+	return s->base_snap && ldmesh__find_vip_below(s, addr, port, protocol, out);
 }
 
 /* The name slot for a lower-cased FQDN without trailing dot, copied into
- * *out; false when absent. out->service is below n_services. */
+ * *out; false when absent. out->service (and out->endpoint unless
+ * LDMESH_NONE, and out->fqdn) are unified indexes; layers as for VIPs. */
 bool ldmesh_snap_find_name(const struct ldmesh_snap *s, const char *fqdn,
 			   size_t len, struct ldmesh_name_slot *out);
+
+/*
+ * Listing the table (tools, not the connect path): services [0, count) in
+ * the unified space, of which those a delta supersedes (SUPERSEDED: the
+ * base's older version of a service the delta replaces, or one it
+ * removes) are not part of the table. Lookups never need this: the
+ * delta's own slots and shadows already hide them. O(log n_superseded).
+ */
+uint32_t ldmesh_snap_service_count(const struct ldmesh_snap *s);
+bool ldmesh_snap_service_listed(const struct ldmesh_snap *s, uint32_t i);
 
 /*
  * Endpoints a connect to a service may use, as kube-proxy would: the ready
@@ -219,8 +306,10 @@ static inline uint16_t ldmesh_snap_endpoint_port(const struct ldmesh_snap *s,
 			port_index;
 
 	if (ep < svc->first_endpoint || row >= svc->endpoint_count ||
-	    port_index >= svc->port_count || cell >= s->n_endpoint_ports)
+	    port_index >= svc->port_count)
 		return 0;
+	if (cell >= s->n_endpoint_ports)
+		return s->base_snap ? ldmesh__endpoint_port_below(s, cell) : 0;
 	return s->endpoint_ports[cell];
 }
 
@@ -248,11 +337,11 @@ static inline uint32_t ldmesh_snap_pick(const struct ldmesh_snap *s,
 
 		/* read once; a cell or entry out of range (a damaged table)
 		 * keeps the random start */
-		if (cell < s->n_affinity) {
-			uint32_t a = *(const volatile uint32_t *)&s->affinity[cell];
-			if (a < n)
-				start = a;
-		}
+		uint32_t a = cell < s->n_affinity ?
+				     *(const volatile uint32_t *)&s->affinity[cell] :
+			     s->base_snap ? ldmesh__affinity_below(s, cell) : LDMESH_NONE;
+		if (a < n)
+			start = a;
 	}
 	/* Usually the first candidate serves the port; endpoints that do not
 	 * (slices with differing ports) are stepped over in order. */
@@ -317,8 +406,12 @@ typedef void (*ldmesh_table_event_fn)(void *ctx, enum ldmesh_table_event ev,
 
 /* Mapped snapshots kept at once: the current one plus ones that threads may
  * still be reading. A refresh that finds no free slot keeps the current
- * snapshot and tries again on a later call, so memory stays bounded. */
-#define LDMESH_TABLE_SLOTS 4
+ * snapshot and tries again on a later call, so memory stays bounded.
+ * Six, not four, since deltas: a delta brings its base, so moving from a
+ * delta to a delta over a NEW base needs two free slots while the current
+ * pair is still mapped, and a thread still inside the pair before that
+ * pins two more: 3 pairs. A base-only table uses them as before. */
+#define LDMESH_TABLE_SLOTS 6
 #define LDMESH_TABLE_RETRY_NS 250000000ULL /* recheck a missing table */
 /* How often a reader asks whether the directory or its control page was
  * replaced (two fstatat calls):
@@ -332,6 +425,14 @@ struct ldmesh_table_slot {
 	atomic_uint_least64_t generation; /* snap.generation, readable by
 	                                     any thread at any time */
 	struct ldmesh_snap snap;   /* valid while used */
+	/* Only the refresher (holding `refreshing`) touches these two: */
+	int base_slot;             /* the slot snap.base_snap lives in, or -1 */
+	unsigned links;            /* used slots whose base this slot is: it
+	                              stays mapped while any is (a reader
+	                              pins the delta's slot only) */
+	unsigned dir_epoch;        /* table dir_epoch when mapped: a slot of a
+	                              replaced directory is never reused as a
+	                              base (generation numbers start over) */
 };
 
 /* Fields are private to table.c; the struct is public so it can be static. */
@@ -354,6 +455,8 @@ struct ldmesh_table {
 	atomic_uint_least64_t ticks_per_s;    /* 0 until calibrated */
 	uint64_t tick0, ns0;                  /* calibration start */
 	atomic_flag refreshing;               /* one refresher at a time */
+	unsigned dir_epoch;                   /* bumped when following a
+	                                         replaced directory */
 	struct ldmesh_table_slot slots[LDMESH_TABLE_SLOTS];
 	ldmesh_table_event_fn on_event;
 	void *event_ctx;
@@ -421,8 +524,10 @@ void ldmesh_table_close(struct ldmesh_table *t);
 void ldmesh_table_after_fork(struct ldmesh_table *t);
 
 /* Tools and tests: map one snapshot file (trust-checked like the table's)
- * and check its header. Returns 0 or -errno/-EINVAL with a message in
- * `why`; unmap with ldmesh_snap_unmap. */
+ * and check its header; a delta's base, snap.<base_generation> in the same
+ * directory, is mapped, checked and linked too (held in memory of its own,
+ * freed by ldmesh_snap_unmap). Returns 0 or -errno/-EINVAL with a message
+ * in `why`; unmap with ldmesh_snap_unmap, which unmaps both. */
 int ldmesh_snap_map_file(struct ldmesh_snap *s, const char *path, char *why,
 			 size_t why_len);
 void ldmesh_snap_unmap(struct ldmesh_snap *s);

@@ -126,13 +126,23 @@ int ldmesh_snap_init(struct ldmesh_snap *s, const void *base, size_t size,
 	HEADER_SEC(vip, vip_slots, LDMESH_SEC_VIP_INDEX);
 	HEADER_SEC(names, name_slots, LDMESH_SEC_NAME_INDEX);
 	HEADER_SEC(affinity, n_affinity, LDMESH_SEC_AFFINITY);
+	HEADER_SEC(superseded, n_superseded, LDMESH_SEC_SUPERSEDED);
 #undef HEADER_SEC
+	/* A base older than its delta: generations only grow, and this also
+	 * rules out a delta naming itself. */
+	if (h.base_generation && h.base_generation >= h.generation)
+		HEADER_FAIL("base generation not older than the delta");
+	/* Only a delta replaces services; SUPERSEDED in a base is a writer
+	 * bug that would hide services from listings, refused at once. */
+	if (!h.base_generation && v.n_superseded)
+		HEADER_FAIL("a base lists superseded services");
 	if (!header__pow2_or_zero(v.vip_slots) || !header__pow2_or_zero(v.name_slots))
 		HEADER_FAIL("index capacity not a power of two");
 	/* A bound larger than the index would only revisit slots. */
 	v.vip_max_probe = header__min(h.vip_max_probe, v.vip_slots);
 	v.name_max_probe = header__min(h.name_max_probe, v.name_slots);
 	v.generation = h.generation;
+	v.base_generation = h.base_generation;
 	v.created_unix_ns = h.created_unix_ns;
 	v.cluster_domain = h.cluster_domain;
 	v.node_name = h.node_name;

@@ -12,8 +12,8 @@
 #include "ldmesh/hash.h"
 #include "ldmesh/reader.h"
 
-struct ldmesh_strv ldmesh_snap_string(const struct ldmesh_snap *s,
-				      ldmesh_str_t ref)
+static struct ldmesh_strv view__string_own(const struct ldmesh_snap *s,
+					   ldmesh_str_t ref)
 {
 	struct ldmesh_strv v = { .p = "", .len = 0 };
 	uint8_t len;
@@ -29,6 +29,14 @@ struct ldmesh_strv ldmesh_snap_string(const struct ldmesh_snap *s,
 	return v;
 }
 
+struct ldmesh_strv ldmesh_snap_string(const struct ldmesh_snap *s,
+				      ldmesh_str_t ref)
+{
+	if (ref >= s->strings_size && s->base_snap)
+		return view__string_own(s->base_snap, ref - s->strings_size);
+	return view__string_own(s, ref);
+}
+
 char *ldmesh_snap_strcpy(const struct ldmesh_snap *s, ldmesh_str_t ref,
 			 char *buf, size_t cap)
 {
@@ -42,27 +50,53 @@ char *ldmesh_snap_strcpy(const struct ldmesh_snap *s, ldmesh_str_t ref,
 	return buf;
 }
 
-bool ldmesh_snap_find_name(const struct ldmesh_snap *s, const char *fqdn,
-			   size_t len, struct ldmesh_name_slot *out)
+/* Probe one layer's own name index, as ldmesh__vip_probe does: 1 and *out
+ * (in that layer's indexes) when a slot holds the name, 0 when a slot
+ * holds it without answering (a shadow), -1 when none does. */
+static int view__name_probe(const struct ldmesh_snap *s, const char *fqdn,
+			    size_t len, uint64_t h, struct ldmesh_name_slot *out)
 {
 	uint32_t mask = s->name_slots - 1, i;
-	uint64_t h;
 
-	if (!s->name_slots || len > LDMESH_STR_MAX)
-		return false;
-	h = ldmesh_hash64(fqdn, len, 0);
+	if (!s->name_slots)
+		return -1;
 	i = (uint32_t)h & mask;
 	for (uint32_t n = 0; n < s->name_max_probe; n++, i = (i + 1) & mask) {
 		struct ldmesh_strv name;
 
 		LDMESH__COPY(out, &s->names[i]);
 		if (out->service == LDMESH_NONE)
-			return false;
+			return -1;
 		if (out->hash != h)
 			continue;
+		/* a delta's ref is unified, a base's its own (it has no base) */
 		name = ldmesh_snap_string(s, out->fqdn);
 		if (name.len == len && !memcmp(name.p, fqdn, len))
 			return out->service < s->n_services;
 	}
-	return false;
+	return -1;
+}
+
+bool ldmesh_snap_find_name(const struct ldmesh_snap *s, const char *fqdn,
+			   size_t len, struct ldmesh_name_slot *out)
+{
+	const struct ldmesh_snap *b = s->base_snap;
+	uint64_t h;
+	int r;
+
+	if (len > LDMESH_STR_MAX)
+		return false;
+	h = ldmesh_hash64(fqdn, len, 0);
+	r = view__name_probe(s, fqdn, len, h, out);
+	if (r >= 0 || !b)
+		return r > 0;
+	if (view__name_probe(b, fqdn, len, h, out) <= 0)
+		return false;
+	out->service += s->n_services;
+	if (out->endpoint != LDMESH_NONE)
+		out->endpoint = out->endpoint < b->n_endpoints ?
+					out->endpoint + s->n_endpoints : LDMESH_SHADOW;
+	out->fqdn = out->fqdn < b->strings_size ? out->fqdn + s->strings_size
+						: LDMESH_SHADOW;
+	return true;
 }

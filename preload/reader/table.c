@@ -169,6 +169,7 @@ int ldmesh_table_init(struct ldmesh_table *t, const char *dir,
 		atomic_init(&t->slots[i].refs, 0);
 		atomic_init(&t->slots[i].used, false);
 		atomic_init(&t->slots[i].generation, 0);
+		t->slots[i].base_slot = -1;
 	}
 	t->on_event = on_event;
 	t->event_ctx = event_ctx;
@@ -300,20 +301,36 @@ fail:
 	return -1;
 }
 
-/* Unmap every non-current slot nobody is inside. The seq_cst pair (the
- * current store before, the refs load here; a reader's refs increment then
- * its current load) guarantees a reader that still uses a slot is seen. */
+static void table__unmap(struct ldmesh_table *t, const struct ldmesh_snap *snap)
+{
+	t->sys->munmap((void *)snap->base, snap->size);
+}
+
+/* Unmap every non-current slot nobody is inside and no delta links. The
+ * seq_cst pair (the current store before, the refs load here; a reader's
+ * refs increment then its current load) guarantees a reader that still
+ * uses a slot is seen. A reader pins a delta's slot only, never its base:
+ * the delta slot's link (`links` on the base slot, dropped only when the
+ * delta slot is unmapped here, after no reader is inside it) is what
+ * keeps the base mapped under that reader. A base whose last link goes in
+ * the first pass goes in the second. */
 static void table__reclaim(struct ldmesh_table *t)
 {
 	int cur = atomic_load(&t->current);
 
-	for (int i = 0; i < LDMESH_TABLE_SLOTS; i++) {
-		struct ldmesh_table_slot *slot = &t->slots[i];
-		if (i == cur || !atomic_load(&slot->used) || atomic_load(&slot->refs))
-			continue;
-		t->sys->munmap((void *)slot->snap.base, slot->snap.size);
-		atomic_store(&slot->used, false);
-	}
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < LDMESH_TABLE_SLOTS; i++) {
+			struct ldmesh_table_slot *slot = &t->slots[i];
+
+			if (i == cur || !atomic_load(&slot->used) ||
+			    atomic_load(&slot->refs) || slot->links)
+				continue;
+			table__unmap(t, &slot->snap);
+			if (slot->base_slot >= 0)
+				t->slots[slot->base_slot].links--;
+			slot->base_slot = -1;
+			atomic_store(&slot->used, false);
+		}
 }
 
 static int table__free_slot(struct ldmesh_table *t)
@@ -323,6 +340,34 @@ static int table__free_slot(struct ldmesh_table *t)
 			if (!atomic_load(&t->slots[i].used))
 				return i;
 		table__reclaim(t);
+	}
+	return -1;
+}
+
+/* Fill the free slot `i` with `snap`, linked to slot `base_slot` (or -1);
+ * still not current. */
+static void table__install(struct ldmesh_table *t, int i,
+			   const struct ldmesh_snap *snap, int base_slot)
+{
+	struct ldmesh_table_slot *slot = &t->slots[i];
+
+	slot->snap = *snap;
+	slot->base_slot = base_slot;
+	slot->links = 0;
+	slot->dir_epoch = t->dir_epoch;
+	atomic_store(&slot->generation, snap->generation);
+	atomic_store(&slot->used, true);
+}
+
+/* A mapped base of generation `gen` of the directory followed now. */
+static int table__find_base(struct ldmesh_table *t, uint64_t gen)
+{
+	for (int i = 0; i < LDMESH_TABLE_SLOTS; i++) {
+		struct ldmesh_table_slot *slot = &t->slots[i];
+
+		if (atomic_load(&slot->used) && slot->dir_epoch == t->dir_epoch &&
+		    atomic_load(&slot->generation) == gen && !slot->snap.base_generation)
+			return i;
 	}
 	return -1;
 }
@@ -344,25 +389,120 @@ enum table_switch {
 	TABLE_DIR_REPLACED, /* the path names another directory now */
 };
 
-/* Map and switch to generation `gen`; called with `refreshing` held. */
-static enum table_switch table__switch(struct ldmesh_table *t, uint64_t gen)
+/*
+ * Open, check and map snap.<gen> into *snap; called with `refreshing`
+ * held, once the directory was checked. TABLE_SWITCHED when mapped (the
+ * caller owns the mapping), TABLE_GONE when the file is gone and the
+ * control page has moved past `want` (the generation being switched to),
+ * else TABLE_REFUSED with the reason in `why` (not reported yet).
+ */
+static enum table_switch table__map(struct ldmesh_table *t, uint64_t gen,
+				    uint64_t want, uid_t euid,
+				    struct ldmesh_snap *snap, struct table__msg *why)
 {
 	char name[40];
-	struct table__msg why = { .len = 0 }, path = { .len = 0 };
-	const char *verdict, *bad;
-	struct ldmesh_snap snap;
-	struct stat dst, st;
-	uid_t euid;
+	struct table__msg path = { .len = 0 };
+	const char *verdict;
+	struct stat st;
 	void *base;
-	int fd, idx;
+	int fd;
+
+	table__snap_name(name, gen);
+	table__put(&path, t->dir);
+	table__put(&path, "/");
+	table__put(&path, name);
+	fd = table__open_file(t, AT_FDCWD, path.buf, euid, &st, why);
+	/* gone because newer generations came meanwhile: not a refusal (for
+	 * a base too: the agent removes a base only after publishing past
+	 * every delta over it) */
+	if (fd < 0 && errno == ENOENT &&
+	    __atomic_load_n(&atomic_load(&t->control)->generation, __ATOMIC_ACQUIRE) != want)
+		return TABLE_GONE;
+	if (fd < 0)
+		return TABLE_REFUSED;
+	/* The header's own size is checked against this one below: a file
+	 * that is not what its header says is refused before any lookup. */
+	if (st.st_size < (off_t)sizeof(struct ldmesh_snap_header)) {
+		table__why(why, t->dir, name, "shorter than a snapshot header", 0);
+		t->sys->close(fd);
+		return TABLE_REFUSED;
+	}
+	base = t->sys->mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	t->sys->close(fd);
+	if (base == MAP_FAILED) {
+		table__why(why, t->dir, name, NULL, errno);
+		return TABLE_REFUSED;
+	}
+	verdict = NULL;
+	if (ldmesh_snap_init(snap, base, (size_t)st.st_size, &verdict) < 0)
+		;
+	else if (snap->generation != gen)
+		verdict = "generation in the header differs from the name";
+	if (verdict) {
+		table__why(why, t->dir, name, verdict, 0);
+		t->sys->munmap(base, (size_t)st.st_size);
+		return TABLE_REFUSED;
+	}
+	return TABLE_SWITCHED;
+}
+
+/*
+ * The slot holding the base of the delta `snap`, linked: a slot that
+ * already holds it, else snap.<base> mapped into a free one. Returns the
+ * slot (its `links` counts this delta), -1 when every slot is pinned, or
+ * -2 with *r saying why not (GONE, or REFUSED with `why`).
+ */
+static int table__base(struct ldmesh_table *t, struct ldmesh_snap *snap,
+		       uid_t euid, enum table_switch *r, struct table__msg *why)
+{
+	struct ldmesh_snap base;
+	const char *verdict;
+	int b = table__find_base(t, snap->base_generation);
+
+	if (b < 0) {
+		*r = table__map(t, snap->base_generation, snap->generation, euid,
+				&base, why);
+		if (*r != TABLE_SWITCHED)
+			return -2;
+		b = table__free_slot(t);
+		if (b < 0) {
+			table__unmap(t, &base);
+			return -1;
+		}
+		/* unlinked until the link below: reclaimable if that fails */
+		table__install(t, b, &base, -1);
+	}
+	if (ldmesh_snap_link(snap, &t->slots[b].snap, &verdict) < 0) {
+		char name[40];
+
+		table__snap_name(name, snap->generation);
+		table__why(why, t->dir, name, verdict, 0);
+		*r = TABLE_REFUSED;
+		return -2;
+	}
+	t->slots[b].links++;
+	return b;
+}
+
+/* Map and switch to generation `gen` (and its base if it is a delta);
+ * called with `refreshing` held. */
+static enum table_switch table__switch(struct ldmesh_table *t, uint64_t gen)
+{
+	struct table__msg why = { .len = 0 };
+	struct ldmesh_snap snap;
+	enum table_switch r;
+	const char *bad;
+	struct stat dst;
+	uid_t euid;
+	int idx, b = -1;
 
 	/*
-	 * Seven syscalls per new generation, each a few microseconds on a
-	 * VM: the directory is checked by path (still the one control came
-	 * from, still trusted) and the file opened by its full path, rather
-	 * than through a descriptor of the directory.
+	 * Seven syscalls per new generation (five more for a base not mapped
+	 * yet), each a few microseconds on a VM: the directory is checked by
+	 * path (still the one control came from, still trusted) and the files
+	 * opened by their full paths, rather than through a descriptor of the
+	 * directory.
 	 */
-	table__snap_name(name, gen);
 	euid = geteuid();
 	if (t->sys->fstatat(AT_FDCWD, t->dir, &dst, AT_SYMLINK_NOFOLLOW) < 0) {
 		table__why(&why, t->dir, NULL, NULL, errno);
@@ -374,55 +514,39 @@ static enum table_switch table__switch(struct ldmesh_table *t, uint64_t gen)
 		table__why(&why, t->dir, NULL, bad, 0);
 		goto refuse;
 	}
-	table__put(&path, t->dir);
-	table__put(&path, "/");
-	table__put(&path, name);
-	fd = table__open_file(t, AT_FDCWD, path.buf, euid, &st, &why);
-	/* gone because newer generations came meanwhile: not a refusal */
-	if (fd < 0 && errno == ENOENT &&
-	    __atomic_load_n(&atomic_load(&t->control)->generation, __ATOMIC_ACQUIRE) != gen)
-		return TABLE_GONE;
-	if (fd < 0)
+	r = table__map(t, gen, gen, euid, &snap, &why);
+	if (r == TABLE_GONE)
+		return r;
+	if (r != TABLE_SWITCHED)
 		goto refuse;
-	/* The header's own size is checked against this one below: a file
-	 * that is not what its header says is refused before any lookup. */
-	if (st.st_size < (off_t)sizeof(struct ldmesh_snap_header)) {
-		table__why(&why, t->dir, name, "shorter than a snapshot header", 0);
-		t->sys->close(fd);
-		goto refuse;
-	}
-	base = t->sys->mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	t->sys->close(fd);
-	if (base == MAP_FAILED) {
-		table__why(&why, t->dir, name, NULL, errno);
-		goto refuse;
-	}
-	if (ldmesh_snap_init(&snap, base, (size_t)st.st_size, &verdict) < 0) {
-		table__why(&why, t->dir, name, verdict, 0);
-		goto unmap;
-	}
-	if (snap.generation != gen) {
-		table__why(&why, t->dir, name,
-			   "generation in the header differs from the name", 0);
-		goto unmap;
+	if (snap.base_generation) {
+		b = table__base(t, &snap, euid, &r, &why);
+		if (b == -2) {
+			table__unmap(t, &snap);
+			if (r == TABLE_GONE)
+				return r;
+			goto refuse;
+		}
+		if (b == -1)
+			goto busy;
 	}
 	idx = table__free_slot(t);
 	if (idx < 0) {
-		/* Every slot pinned by a slow reader: keep the current
-		 * snapshot and come back on a later call. */
-		t->sys->munmap(base, (size_t)st.st_size);
-		atomic_store(&t->seen_generation, 0);
-		return TABLE_SWITCHED;
+		if (b >= 0)
+			t->slots[b].links--;
+		goto busy;
 	}
-	t->slots[idx].snap = snap;
-	atomic_store(&t->slots[idx].generation, snap.generation);
-	atomic_store(&t->slots[idx].used, true);
+	table__install(t, idx, &snap, b);
 	atomic_store(&t->current, idx);
 	table__reclaim(t);
 	table__event(t, LDMESH_TABLE_SWITCHED, gen, "");
 	return TABLE_SWITCHED;
-unmap:
-	t->sys->munmap(base, (size_t)st.st_size);
+busy:
+	/* Every slot pinned by a slow reader: keep the current snapshot and
+	 * come back on a later call. */
+	table__unmap(t, &snap);
+	atomic_store(&t->seen_generation, 0);
+	return TABLE_SWITCHED;
 refuse:
 	table__event(t, LDMESH_TABLE_REFUSED, gen, why.buf);
 	return TABLE_REFUSED;
@@ -454,6 +578,9 @@ static void table__follow(struct ldmesh_table *t)
 {
 	if (table__open_control(t) < 0)
 		return;
+	/* its generations are not the old directory's: no slot mapped so
+	 * far may serve as one of its bases */
+	t->dir_epoch++;
 	table__event(t, LDMESH_TABLE_REPLACED, 0, t->dir);
 	/* Whatever the new directory's generation, it is news. */
 	atomic_store(&t->seen_generation, 0);
@@ -653,10 +780,11 @@ void ldmesh_table_close(struct ldmesh_table *t)
 	atomic_store(&t->current, -1);
 	for (int i = 0; i < LDMESH_TABLE_SLOTS; i++) {
 		if (atomic_load(&t->slots[i].used))
-			t->sys->munmap((void *)t->slots[i].snap.base,
-				       t->slots[i].snap.size);
+			table__unmap(t, &t->slots[i].snap);
 		atomic_store(&t->slots[i].used, false);
 		atomic_store(&t->slots[i].refs, 0);
+		t->slots[i].base_slot = -1;
+		t->slots[i].links = 0;
 	}
 	if (c)
 		t->sys->munmap((void *)c, sizeof(*c));
@@ -669,6 +797,7 @@ void ldmesh_table_close(struct ldmesh_table *t)
 
 void ldmesh_table_after_fork(struct ldmesh_table *t)
 {
+	/* links stay: the child inherits every mapping they guard */
 	for (int i = 0; i < LDMESH_TABLE_SLOTS; i++)
 		atomic_store(&t->slots[i].refs, 0);
 	atomic_flag_clear(&t->refreshing);
