@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# Edits published as deltas over a base (snapshot format 3). With 400 other
+# Services in the table: an endpoint edit and a port edit each publish a
+# delta a fraction of the base's size, which a long-lived client follows and
+# ldmeshctl lists whole; a new Service writes a new base; an edit touching
+# more services than a delta may hold folds them into a new base; a
+# restarted agent keeps the current file and its base, so clients never
+# lose the table.
+. "$(dirname "$0")/lib.sh"
+e2e_netns "$@"
+e2e_setup
+
+C="$PY $E2E_DIR/pyclient.py"
+OTHERS=400
+
+# Services other-0..399 (no endpoints): the bulk a delta must not rewrite.
+# $1 changes their port, so one edit can touch them all.
+put_others() {
+	local i
+	for i in $(seq 0 $((OTHERS - 1))); do
+		printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: other-%d, namespace: bulk}\n' "$i"
+		printf 'spec:\n  clusterIP: 10.97.%d.%d\n  ports: [{port: %d}]\n' $((i / 250)) $((i % 250 + 1)) "$1"
+	done | e2e_put others.yaml
+}
+
+# The agent's word on what generation $1 is: "base" or "delta over N".
+kind_of() {
+	sed -n "s/.*published generation $1 (\([^)]*\)).*/\1/p" "$E2E_TMP/agent.log" | tail -n1
+}
+
+# Service web's slice listing IP with port PORT (the Service's targetPort
+# follows it, so a port edit is a Service edit too).
+put_web_at() {
+	local ip=$1 port=$2
+	e2e_put web.yaml <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  clusterIP: 10.96.0.80
+  ports: [{name: tcp, port: 9000, targetPort: $port}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-x1, namespace: default, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{name: tcp, port: $port, protocol: TCP}]
+endpoints:
+- addresses: [$ip]
+  conditions: {ready: true}
+YAML
+}
+
+e2e_add_ip 10.244.1.5 10.244.2.5 10.244.3.5
+e2e_pod 10.244.1.5 9100 banner
+e2e_pod 10.244.2.5 9100 banner
+e2e_pod 10.244.3.5 9200 banner
+put_others 80
+put_web_at 10.244.1.5 9100
+e2e_agent -v
+BASE=$(e2e_gen)
+check_eq "generation $BASE is a base" base "$(kind_of "$BASE")"
+BASE_SIZE=$(stat -c %s "$TABLE/snap.$BASE")
+
+e2e_rounds web 9000 5
+R=$E2E_ROUNDS
+e2e_round 1
+check_eq "round 1 reaches 10.244.1.5" 5 "$(grep -c '^10\.244\.1\.5$' "$R/out.1" || true)"
+
+# 1. An endpoint edit: a delta over the base, a fraction of its size.
+put_web_at 10.244.2.5 9100
+G=$(e2e_wait_gen_after "$BASE") || G=0
+check_eq "the endpoint edit is generation $G, a delta over $BASE" "delta over $BASE" "$(kind_of "$G")"
+SIZE=$(stat -c %s "$TABLE/snap.$G" 2>/dev/null || echo 0)
+check "the delta ($SIZE bytes) is under a tenth of the base ($BASE_SIZE bytes)" \
+	test "$SIZE" -gt 0 -a "$((SIZE * 10))" -lt "$BASE_SIZE"
+check "the base snap.$BASE stays while a delta over it is current" test -f "$TABLE/snap.$BASE"
+e2e_round 2
+check_eq "round 2: the same process follows the delta to 10.244.2.5" 5 \
+	"$(grep -c '^10\.244\.2\.5$' "$R/out.2" || true)"
+out=$(pl $C connect 10.96.0.80 9000 3 2>&1 || true)
+check_eq "a new process reads base and delta: 10.244.2.5" 3 "$(printf '%s\n' "$out" | grep -c '^10\.244\.2\.5$' || true)"
+listed=$("$CTL" -t "$TABLE" services | grep -c 'other-' || true)
+check_eq "ldmeshctl lists the base's services through the delta" "$OTHERS" "$listed"
+check_match "ldmeshctl route shows the edited backend" '10\.244\.2\.5' \
+	"$("$CTL" -t "$TABLE" route 10.96.0.80:9000 2>&1)"
+
+# 2. A port edit (Service and slice): still a delta, still over the base.
+put_web_at 10.244.3.5 9200
+G2=$(e2e_wait_gen_after "$G") || G2=0
+check_eq "the port edit is a delta over $BASE" "delta over $BASE" "$(kind_of "$G2")"
+e2e_round 3
+check_eq "round 3: 10.244.3.5:9200 answers" 5 "$(grep -c '^10\.244\.3\.5$' "$R/out.3" || true)"
+
+# 3. Editing it back to what the base says: the delta holds nothing of web,
+# and the client is back on 10.244.1.5.
+put_web_at 10.244.1.5 9100
+G3=$(e2e_wait_gen_after "$G2") || G3=0
+e2e_round 4
+check_eq "round 4: back to the base's 10.244.1.5" 5 "$(grep -c '^10\.244\.1\.5$' "$R/out.4" || true)"
+
+# 4. Touching a file without changing it publishes nothing: the next
+# generation is the next edit's. 5. A new Service: a new base.
+# (each waited for in the agent's log, so neither hides in the next edit's
+# batch)
+unchanged() { # N: wait until the agent said "no change" N times
+	for _ in $(seq 200); do
+		[ "$(grep -c "no change; generation $G3 stays" "$E2E_TMP/agent.log" || true)" -ge "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+touch "$MANIFESTS/web.yaml"
+check "touching web.yaml: no change, generation $G3 stays" unchanged 1
+cp "$MANIFESTS/web.yaml" "$E2E_TMP/same.yaml" && mv "$E2E_TMP/same.yaml" "$MANIFESTS/web.yaml"
+check "replacing web.yaml with the same text: no change" unchanged 2
+e2e_put extra.yaml <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: extra, namespace: default}
+spec:
+  clusterIP: 10.96.0.81
+  ports: [{port: 1}]
+YAML
+G4=$(e2e_wait_gen_after "$G3") || G4=0
+check_eq "rewriting web.yaml unchanged published nothing" $((G3 + 1)) "$G4"
+check_eq "adding a Service writes a new base (generation $G4)" base "$(kind_of "$G4")"
+check_eq "ldmeshctl resolves the new Service" 10.96.0.81 "$(e2e_cluster_ip extra)"
+
+# 6. An edit touching every other Service: past what a delta may hold, so
+# the table is folded into a new base.
+put_others 81
+G5=$(e2e_wait_gen_after "$G4") || G5=0
+check_eq "an edit of $OTHERS services is folded into a base (generation $G5)" base "$(kind_of "$G5")"
+check_match "ldmeshctl routes other-7 on its new port" 'other-7' \
+	"$("$CTL" -t "$TABLE" route 10.97.0.8:81 2>&1)"
+put_web_at 10.244.2.5 9100
+G6=$(e2e_wait_gen_after "$G5") || G6=0
+check_eq "the next endpoint edit is a delta over $G5" "delta over $G5" "$(kind_of "$G6")"
+e2e_round 5
+check_eq "round 5: 10.244.2.5" 5 "$(grep -c '^10\.244\.2\.5$' "$R/out.5" || true)"
+
+# 7. A restart keeps the current delta and its base; the new agent writes
+# a base of its own, and the client never loses the table.
+kill "$E2E_AGENT_PID"
+for _ in $(seq 100); do kill -0 "$E2E_AGENT_PID" 2>/dev/null || break; sleep 0.05; done
+"$AGENT" -v -m "$MANIFESTS" -t "$TABLE" >>"$E2E_TMP/agent.log" 2>&1 &
+E2E_AGENT_PID=$!
+e2e_track "$E2E_AGENT_PID"
+G7=$(e2e_wait_gen_after "$G6") || G7=0
+check_eq "the restarted agent publishes a base (generation $G7)" base "$(kind_of "$G7")"
+e2e_round 6
+check_eq "round 6: the long-lived client still reaches 10.244.2.5" 5 \
+	"$(grep -c '^10\.244\.2\.5$' "$R/out.6" || true)"
+touch "$R/stop"
+
+e2e_done
