@@ -318,14 +318,16 @@ check_eq() {
 	if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1: expected '$2', got '$3'"; fi
 }
 
-# check_match "what" regex text   (grep -E over every line of text)
+# check_match "what" regex text   (grep -E over every line of text; a here
+# string, not a pipe: with pipefail, grep -q leaving early could fail the
+# writer with SIGPIPE and turn a match into a failure)
 check_match() {
-	if printf '%s\n' "$3" | grep -Eq -- "$2"; then ok "$1"
+	if grep -Eq -- "$2" <<<"$3"; then ok "$1"
 	else not_ok "$1: no line matches /$2/ in:"; printf '%s\n' "$3" | head -n 20 | sed 's/^/#   /'; fi
 }
 
 check_nomatch() {
-	if ! printf '%s\n' "$3" | grep -Eq -- "$2"; then ok "$1"
+	if ! grep -Eq -- "$2" <<<"$3"; then ok "$1"
 	else not_ok "$1: a line matches /$2/:"; printf '%s\n' "$3" | grep -E -- "$2" | head -n 5 | sed 's/^/#   /'; fi
 }
 
