@@ -33,7 +33,9 @@ static int block__reserve(void *arrayp, size_t *cap, size_t n, size_t elem)
 	void **array = arrayp, *grown;
 	size_t c = *cap ? *cap : 16;
 
-	if (n <= *cap)
+	/* never NULL once reserved, even for nothing: the draft clears its
+	 * arrays with memset, which must not be handed NULL */
+	if (n <= *cap && *array)
 		return 0;
 	while (c < n)
 		c *= 2;

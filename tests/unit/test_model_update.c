@@ -281,6 +281,7 @@ static void test_update_matches_full_resolve(void **state)
 	model_out_free(&f.inc);
 	sources_free(&f.src);
 	tu_rmtree(f.dir);
+	free(f.dir);
 }
 
 /* A Node in a changed file may move this node's zone: a full resolve. */
@@ -308,6 +309,7 @@ static void test_node_edit_resolves_in_full(void **state)
 	model_out_free(&f.inc);
 	sources_free(&f.src);
 	tu_rmtree(f.dir);
+	free(f.dir);
 }
 
 int main(void)
