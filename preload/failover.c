@@ -149,6 +149,7 @@ int failover_connect(struct preload_state *st, int fd, int family, const uint8_t
 			break;
 		}
 		a.now = failover__now_ns();
+		s = ldmesh_snap_holder(s, &slot);
 		route_pick_other(s, &slot, family, rng_next(), failover__avoid, &a, &r);
 		/* everything tried (or ejected): the caller gets the last error */
 		if (r.verdict != ROUTE_REDIRECT ||

@@ -188,6 +188,8 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		ldmesh_table_release(&st->table, slot);
 		goto pass;
 	}
+	/* from here on only the layer holding the service is read */
+	s = ldmesh_snap_holder(s, &vip);
 	route_pick(s, &vip, sa->sa_family, rng_next(), st->cfg.client_hash, &r);
 	/* one load while no backend is ejected */
 	if (__builtin_expect(outlier_active(), 0) && r.verdict == ROUTE_REDIRECT)

@@ -225,24 +225,27 @@ static inline bool ldmesh__vip_key(const struct ldmesh_vip_slot *slot,
 
 /* The base's answer for a key the delta has no slot for; out->service
  * moved up by the delta's n_services. Out of line, like the accessors. */
-bool ldmesh__find_vip_below(const struct ldmesh_snap *s, const uint8_t addr[16],
+bool ldmesh__find_vip_below(const struct ldmesh_snap *s, uint64_t hash, const uint8_t addr[16],
 			    uint16_t port, uint8_t protocol,
 			    struct ldmesh_vip_slot *out);
 
 /* The VIP slot for (addr, port, protocol), copied into *out; false when it
  * is not ours. out->service is a unified service index. In a linked delta
  * the delta's slot answers, its shadow says "absent" and only a key it
- * has no slot for goes to the base. Inline: every connect asks. */
+ * has no slot for goes to the base. Always inline: every connect asks,
+ * and the compiler's own budget took it out of the connect hook once it
+ * also carried the hash to the base. */
+__attribute__((always_inline))
 static inline bool ldmesh_snap_find_vip(const struct ldmesh_snap *s,
 					const uint8_t addr[16], uint16_t port,
 					uint8_t protocol,
 					struct ldmesh_vip_slot *out)
 {
-	uint32_t mask = s->vip_slots - 1, i;
+	uint64_t hash = ldmesh_vip_hash(addr, port, protocol);
+	uint32_t mask = s->vip_slots - 1, i = (uint32_t)hash & mask;
 
 	if (!s->vip_slots)
 		goto below;
-	i = (uint32_t)ldmesh_vip_hash(addr, port, protocol) & mask;
 	for (uint32_t n = 0; n < s->vip_max_probe; n++, i = (i + 1) & mask) {
 		const struct ldmesh_vip_slot *slot = &s->vip[i];
 
@@ -260,7 +263,24 @@ static inline bool ldmesh_snap_find_vip(const struct ldmesh_snap *s,
 		       ldmesh__vip_key(out, addr, port, protocol);
 	}
 below:
-	return s->base_snap && ldmesh__find_vip_below(s, addr, port, protocol, out);
+	return s->base_snap && ldmesh__find_vip_below(s, hash, addr, port, protocol, out);
+}
+
+/*
+ * The layer that holds the service `slot` names, with slot->service made
+ * that layer's own index. A base's records point only into the base, so
+ * what follows a lookup (the service, its endpoints, the pick) can read
+ * the holder directly and take the accessors' own-range paths instead of
+ * shifting every index through the delta. The connect path does this; the
+ * unified view stays correct for everything else.
+ */
+static inline const struct ldmesh_snap *ldmesh_snap_holder(const struct ldmesh_snap *s,
+							   struct ldmesh_vip_slot *slot)
+{
+	if (slot->service < s->n_services || !s->base_snap)
+		return s;
+	slot->service -= s->n_services;
+	return s->base_snap;
 }
 
 /* The name slot for a lower-cased FQDN without trailing dot, copied into

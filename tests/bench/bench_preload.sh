@@ -113,11 +113,13 @@ sysctl -qw net.core.somaxconn=4096 || true
 
 TMP=$(mktemp -d /tmp/ldmesh-bench.XXXXXX)
 SERVER_PID=
+AGENT_PID=
 cleanup() {
-	if [ -n "$SERVER_PID" ]; then
-		kill "$SERVER_PID" 2>/dev/null || true
-		wait "$SERVER_PID" 2>/dev/null || true
-	fi
+	local p
+	for p in $SERVER_PID $AGENT_PID; do
+		kill "$p" 2>/dev/null || true
+		wait "$p" 2>/dev/null || true
+	done
 	umount /etc/hosts /etc/resolv.conf /etc/nsswitch.conf 2>/dev/null || true
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
 		echo "bench_preload: kept $TMP (callgrind.out files: callgrind_annotate)" >&2
@@ -296,5 +298,39 @@ echo "| 4 | connect() to ClusterIP via preload vs. pod IP direct | $(abs "$ir_co
 echo "| 4a | connect() to 127.0.0.1 (pass-through) | $(abs "$ir_conn_lo") | $(abs "$ir_conn_lo_pre") | $add_lo | | |"
 echo "| 4b | close() of that connected socket (VIP vs. direct) | $(abs "$ir_close_direct") | $(abs "$ir_close_vip") | $add_close | | |"
 echo "| 4c | getaddrinfo(\"$NAME\")+freeaddrinfo: /etc/hosts vs. preload table (whole call, malloc/free included) | $(abs "$ir_gai_files") | $(abs "$ir_gai_pre") | $(awk -v a="$ir_gai_files" -v b="$ir_gai_pre" -v t="$ir_nop" 'BEGIN { printf "%.1fx fewer", (a - t) / (b - t) }') | | |"
+
+# 4d/4e: the same connect when the current snapshot is a delta over a base
+# (a running agent publishing an edit): first with the service still in the
+# base (the delta holds another service: the lookup probes the delta's index
+# first), then with the service itself in the delta.
+CTL=$LDMESH_BUILD/agent/ldmeshctl
+gen() { "$CTL" -t "$TMP/table" status 2>/dev/null | sed -n 's/^generation: *\([0-9]*\).*/\1/p'; }
+# wait_delta GEN: until the current generation is > GEN and a delta (bounded, 10 s)
+wait_delta() {
+	local g
+	for _ in $(seq 200); do
+		g=$(gen)
+		if [ "${g:-0}" -gt "$1" ] && "$CTL" -t "$TMP/table" status | grep -q "delta, base"; then
+			echo "$g"
+			return 0
+		fi
+		sleep 0.05
+	done
+	die "no delta published after generation $1: $(tail -3 "$TMP/agent.log")"
+}
+g0=$(gen)
+"$AGENT" --manifests "$TMP/manifests" --table "$TMP/table" >>"$TMP/agent.log" 2>&1 &
+AGENT_PID=$!
+for _ in $(seq 200); do [ "$(gen)" -gt "$g0" ] && break; sleep 0.05; done
+g1=$(gen)
+sed -i '0,/targetPort: 8080}/s//targetPort: 8081}/' "$TMP/manifests/others.yaml"
+g2=$(wait_delta "$g1")
+ir_conn_vip_db=$(cg conn_vip_db 1 connect "$VIP" "$VPORT" "$N")
+sed -i "s/  - {name: http, protocol: TCP, port: $VPORT, targetPort: $PORT}/&\n  - {name: extra, protocol: TCP, port: 81, targetPort: 8081}/" \
+	"$TMP/manifests/backend.yaml"
+wait_delta "$g2" >/dev/null
+ir_conn_vip_dd=$(cg conn_vip_dd 1 connect "$VIP" "$VPORT" "$N")
+echo "| 4d | connect() to ClusterIP, table a delta, service in the base | $(abs "$ir_conn_direct") | $(abs "$ir_conn_vip_db") | **$(per "$ir_conn_vip_db" "$ir_conn_direct")** | <= 500 | $(verdict "$(per "$ir_conn_vip_db" "$ir_conn_direct")" 500) |"
+echo "| 4e | connect() to ClusterIP, table a delta, service in the delta | $(abs "$ir_conn_direct") | $(abs "$ir_conn_vip_dd") | **$(per "$ir_conn_vip_dd" "$ir_conn_direct")** | <= 500 | $(verdict "$(per "$ir_conn_vip_dd" "$ir_conn_direct")" 500) |"
 echo
 echo "(callgrind client-request toggles: $(awk -v t="$ir_nop" -v n="$N" 'BEGIN { printf "%.1f", t / n }') instructions per call pair, subtracted.)"

@@ -404,6 +404,38 @@ static void test_absent_key_falls_to_base(void **state)
 	assert_string_equal(tu_str(&l->dv, l->dv.strings_size + l->bv.strings_size), "");
 }
 
+/* The connect path reads the layer holding the service: the same answer
+ * as the unified view, with the base's own indexes. */
+static void test_holder_is_the_layer_with_the_service(void **state)
+{
+	struct layers *l = *state;
+	struct ldmesh_vip_slot in_base = *vip_of(&l->dv, 1), in_delta = *vip_of(&l->dv, 2);
+	struct ldmesh_vip_slot unified = in_base;
+	const struct ldmesh_snap *h;
+	struct ldmesh_service a, b;
+	uint16_t pa, pb;
+
+	h = ldmesh_snap_holder(&l->dv, &in_base);
+	assert_ptr_equal(h, &l->bv);
+	assert_int_equal(in_base.service, vip_of(&l->bv, 1)->service);
+	assert_true(ldmesh_snap_service(h, in_base.service, &a));
+	assert_true(ldmesh_snap_service(&l->dv, unified.service, &b));
+	assert_int_equal(a.endpoint_count, b.endpoint_count);
+	for (uint64_t rnd = 0; rnd < 64; rnd++) {
+		uint32_t ea = ldmesh_snap_pick(h, &a, in_base.port_index, rnd << 58, &pa);
+		uint32_t eb = ldmesh_snap_pick(&l->dv, &b, unified.port_index, rnd << 58, &pb);
+		assert_int_equal(ea + l->dv.n_endpoints, eb);
+		assert_int_equal(pa, pb);
+	}
+	/* a service of the delta's own stays where it is */
+	unified = in_delta;
+	assert_ptr_equal(ldmesh_snap_holder(&l->dv, &in_delta), &l->dv);
+	assert_int_equal(in_delta.service, unified.service);
+	/* a base alone is its own holder */
+	in_base = *vip_of(&l->bv, 1);
+	assert_ptr_equal(ldmesh_snap_holder(&l->bv, &in_base), &l->bv);
+}
+
 static void test_listing_skips_superseded(void **state)
 {
 	struct layers *l = *state;
@@ -744,6 +776,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delta_record_wins, layers_setup, layers_teardown),
 		cmocka_unit_test_setup_teardown(test_shadow_hides_base_key, layers_setup, layers_teardown),
 		cmocka_unit_test_setup_teardown(test_absent_key_falls_to_base, layers_setup, layers_teardown),
+		cmocka_unit_test_setup_teardown(test_holder_is_the_layer_with_the_service,
+						layers_setup, layers_teardown),
 		cmocka_unit_test_setup_teardown(test_listing_skips_superseded, layers_setup, layers_teardown),
 		cmocka_unit_test_setup_teardown(test_link_refuses, layers_setup, layers_teardown),
 		cmocka_unit_test_setup_teardown(test_header_checks, layers_setup, layers_teardown),
