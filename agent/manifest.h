@@ -42,7 +42,8 @@ struct k8s_labels {
 struct k8s_meta {
 	char *ns;   /* metadata.namespace, "default" when absent */
 	char *name; /* metadata.name */
-	struct k8s_labels labels;
+	struct k8s_labels labels; /* Pods only, once parsed: the model reads
+	                             no other kind's (manifest_pack.c) */
 	bool deleting;    /* metadata.deletionTimestamp is set */
 	int64_t created;  /* metadata.creationTimestamp, Unix seconds; 0 when
 	                     absent (hand-written manifests) */

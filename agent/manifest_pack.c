@@ -68,13 +68,16 @@ static struct k8s_labels pk_labels(struct packer *p, const struct k8s_labels *l)
 	return out;
 }
 
-static struct k8s_meta pk_meta(struct packer *p, const struct k8s_meta *m)
+/* Labels are kept where the model reads them, on Pods (selectors); a
+ * Service's, a slice's or a Node's were read while parsing (the
+ * service-name label, the zone) and are not kept. */
+static struct k8s_meta pk_meta(struct packer *p, const struct k8s_meta *m, bool labels)
 {
 	struct k8s_meta r = *m;
 
 	r.ns = pk_str(p, m->ns);
 	r.name = pk_str(p, m->name);
-	r.labels = pk_labels(p, &m->labels);
+	r.labels = labels ? pk_labels(p, &m->labels) : (struct k8s_labels){ .v = NULL };
 	return r;
 }
 
@@ -82,7 +85,7 @@ static struct k8s_service pk_service(struct packer *p, const struct k8s_service 
 {
 	struct k8s_service r = *s;
 
-	r.meta = pk_meta(p, &s->meta);
+	r.meta = pk_meta(p, &s->meta, false);
 	r.selector = pk_labels(p, &s->selector);
 	r.ports = pk_array(p, s->ports, s->n_ports, sizeof(*s->ports));
 	for (size_t i = 0; i < s->n_ports; i++) {
@@ -102,7 +105,7 @@ static struct k8s_slice pk_slice(struct packer *p, const struct k8s_slice *s)
 {
 	struct k8s_slice r = *s;
 
-	r.meta = pk_meta(p, &s->meta);
+	r.meta = pk_meta(p, &s->meta, false);
 	r.service = pk_str(p, s->service);
 	r.endpoints = pk_array(p, s->endpoints, s->n_endpoints, sizeof(*s->endpoints));
 	for (size_t i = 0; i < s->n_endpoints; i++) {
@@ -127,7 +130,7 @@ static struct k8s_pod pk_pod(struct packer *p, const struct k8s_pod *s)
 {
 	struct k8s_pod r = *s;
 
-	r.meta = pk_meta(p, &s->meta);
+	r.meta = pk_meta(p, &s->meta, true);
 	r.ips = pk_array(p, s->ips, s->n_ips, sizeof(*s->ips));
 	r.node = pk_str(p, s->node);
 	r.hostname = pk_str(p, s->hostname);
@@ -145,7 +148,7 @@ static struct k8s_node pk_node(struct packer *p, const struct k8s_node *s)
 {
 	struct k8s_node r = *s;
 
-	r.meta = pk_meta(p, &s->meta);
+	r.meta = pk_meta(p, &s->meta, false);
 	r.zone = pk_str(p, s->zone);
 	return r;
 }
