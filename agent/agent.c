@@ -206,14 +206,14 @@ static int agent__resolve(struct agent *a, const struct snap_change **changes, s
 	return r;
 }
 
-/* Whether the delta after `n_changes` more services could pass the share
- * (the changes may also drop out of the overlay; this errs toward a base). */
-static bool agent__delta_too_big(const struct agent *a, size_t n_changes)
+/* Whether the overlay has outgrown its share of the base. Judged after the
+ * delta is built: an edit of a file of many services joins them all again,
+ * and most drop out of the overlay as unchanged. */
+static bool agent__delta_too_big(const struct agent *a)
 {
 	size_t base = snap_cache_base_services(a->cache);
 
-	return snap_cache_overlay_services(a->cache) + n_changes >
-	       base / AGENT_DELTA_SHARE + AGENT_DELTA_FLOOR;
+	return snap_cache_overlay_services(a->cache) > base / AGENT_DELTA_SHARE + AGENT_DELTA_FLOOR;
 }
 
 int agent_publish(struct agent *a)
@@ -234,13 +234,18 @@ int agent_publish(struct agent *a)
 	a->model.in.generation = publish_next_generation(&a->pub);
 	a->model.in.created_unix_ns = agent__now_ns(CLOCK_REALTIME);
 	err = -ESTALE;
-	if (in_place && !a->need_base && !agent__delta_too_big(a, n_changes)) {
+	if (in_place && !a->need_base) {
 		err = snap_build_delta(&a->model.in, a->cache, changes, n_changes, &bytes, &size);
 		if (!err && !bytes) {
 			log_debug("no change; generation %" PRIu64 " stays", a->pub.generation);
 			return 0;
 		}
-		base_gen = a->base_generation;
+		base_gen = snap_cache_base_generation(a->cache);
+		if (!err && agent__delta_too_big(a)) {
+			free(bytes);
+			bytes = NULL;
+			err = -ESTALE; /* fold it into a new base */
+		}
 	}
 	if (err == -ESTALE) {
 		base_gen = 0;
@@ -252,11 +257,14 @@ int agent_publish(struct agent *a)
 		goto out;
 	}
 	t2 = agent__now_ns(CLOCK_MONOTONIC);
-	/* A base that says what the published one said publishes nothing
+	/* A base that says what the published base says publishes nothing
 	 * (a touched file, a SIGHUP): what it says is all but the header's
-	 * first bytes. Deltas know by their blocks. */
+	 * first bytes, and deltas go on naming the published one. With a
+	 * delta current there is nothing to compare with cheaply: publish.
+	 * Deltas know by their blocks. */
 	hash = base_gen ? 0 : ldmesh_snap_content_hash(bytes, size);
-	if (!base_gen && a->published_once && !a->need_base && hash == a->content_hash) {
+	if (!base_gen && !a->need_base && a->current_base_hash && a->current_base_hash == hash) {
+		snap_cache_adopt_generation(a->cache, a->pub.generation);
 		log_debug("no change; generation %" PRIu64 " stays", a->pub.generation);
 		goto out;
 	}
@@ -267,11 +275,7 @@ int agent_publish(struct agent *a)
 		a->need_base = true;
 		goto out;
 	}
-	if (!base_gen) {
-		a->content_hash = hash;
-		a->base_generation = a->pub.generation;
-	}
-	a->published_once = true;
+	a->current_base_hash = hash;
 	a->need_base = false;
 	char kind[48] = "base";
 	if (base_gen)

@@ -32,10 +32,9 @@ struct agent {
 	struct model_out model;   /* the last resolve, edited in place by
 	                             the edits that allow it */
 	struct snap_cache *cache; /* the base's blocks and the overlay's */
-	uint64_t content_hash; /* of the last published base's content */
+	uint64_t current_base_hash; /* what the current snapshot says, when it
+	                               is a base this agent published; else 0 */
 	uint64_t allocations_hash; /* of the allocations last saved */
-	uint64_t base_generation; /* the published base deltas build on */
-	bool published_once;
 	bool need_base;        /* the next publish writes a base (a failed
 	                          publish, a new table directory) */
 };

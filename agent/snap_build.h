@@ -121,4 +121,12 @@ int snap_build_delta(const struct snap_input *hdr, struct snap_cache *cache,
 size_t snap_cache_overlay_services(const struct snap_cache *c);
 size_t snap_cache_base_services(const struct snap_cache *c);
 
+/* The generation deltas are built over (0: no base). A base is built as
+ * the generation it would be published as; when it is not published
+ * because it says byte for byte what the published base `generation`
+ * says, snap_cache_adopt_generation makes deltas name that one instead:
+ * a delta must never name a file that was not written. */
+uint64_t snap_cache_base_generation(const struct snap_cache *c);
+void snap_cache_adopt_generation(struct snap_cache *c, uint64_t generation);
+
 #endif

@@ -42,6 +42,17 @@ size_t snap_cache_overlay_services(const struct snap_cache *c)
 	return c->n_overlay;
 }
 
+uint64_t snap_cache_base_generation(const struct snap_cache *c)
+{
+	return c->has_base ? c->base_generation : 0;
+}
+
+void snap_cache_adopt_generation(struct snap_cache *c, uint64_t generation)
+{
+	if (c->has_base)
+		c->base_generation = generation;
+}
+
 size_t snap_cache_base_services(const struct snap_cache *c)
 {
 	return c->has_base ? c->n_base : 0;

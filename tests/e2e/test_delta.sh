@@ -14,12 +14,14 @@ C="$PY $E2E_DIR/pyclient.py"
 OTHERS=400
 
 # Services other-0..399 (no endpoints): the bulk a delta must not rewrite.
-# $1 changes their port, so one edit can touch them all.
+# $1 changes their port, so one edit can touch them all; $2, other-0's
+# alone.
 put_others() {
 	local i
 	for i in $(seq 0 $((OTHERS - 1))); do
 		printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: other-%d, namespace: bulk}\n' "$i"
-		printf 'spec:\n  clusterIP: 10.97.%d.%d\n  ports: [{port: %d}]\n' $((i / 250)) $((i % 250 + 1)) "$1"
+		printf 'spec:\n  clusterIP: 10.97.%d.%d\n  ports: [{port: %d}]\n' $((i / 250)) $((i % 250 + 1)) \
+			"$([ "$i" = 0 ] && echo "${2:-$1}" || echo "$1")"
 	done | e2e_put others.yaml
 }
 
@@ -29,9 +31,12 @@ kind_of() {
 }
 
 # Service web's slice listing IP with port PORT (the Service's targetPort
-# follows it, so a port edit is a Service edit too).
+# follows it, so a port edit is a Service edit too); with a third argument
+# "node", a Node object too, which makes any edit of the file one the
+# agent resolves in full.
 put_web_at() {
-	local ip=$1 port=$2
+	local ip=$1 port=$2 node=
+	[ "${3:-}" = node ] && node=$'---\napiVersion: v1\nkind: Node\nmetadata: {name: elsewhere}'
 	e2e_put web.yaml <<YAML
 apiVersion: v1
 kind: Service
@@ -48,6 +53,7 @@ ports: [{name: tcp, port: $port, protocol: TCP}]
 endpoints:
 - addresses: [$ip]
   conditions: {ready: true}
+$node
 YAML
 }
 
@@ -99,17 +105,40 @@ G3=$(e2e_wait_gen_after "$G2") || G3=0
 e2e_round 4
 check_eq "round 4: back to the base's 10.244.1.5" 5 "$(grep -c '^10\.244\.1\.5$' "$R/out.4" || true)"
 
-# 4. Touching a file without changing it publishes nothing: the next
-# generation is the next edit's. 5. A new Service: a new base.
-# (each waited for in the agent's log, so neither hides in the next edit's
-# batch)
-unchanged() { # N: wait until the agent said "no change" N times
+# 3b. A full resolve (web.yaml now holds a Node) while a delta is current:
+# its table says what the base says, but not what the current delta says
+# to a reader comparing bytes, so it is published, as a base.
+put_web_at 10.244.1.5 9100 node
+G3B=$(e2e_wait_gen_after "$G3") || G3B=0
+check_eq "a full resolve while a delta is current is published (generation $G3B)" base \
+	"$(kind_of "$G3B")"
+# 3c. The same file again, unchanged: nothing published, and deltas go on
+# naming the published base, never the one built and not written.
+cp "$MANIFESTS/web.yaml" "$E2E_TMP/same.yaml" && mv "$E2E_TMP/same.yaml" "$MANIFESTS/web.yaml"
+nochange() { # GEN N: wait until the agent said "no change" about GEN N times
 	for _ in $(seq 200); do
-		[ "$(grep -c "no change; generation $G3 stays" "$E2E_TMP/agent.log" || true)" -ge "$1" ] && return 0
+		[ "$(grep -c "no change; generation $1 stays" "$E2E_TMP/agent.log" || true)" -ge "$2" ] && return 0
 		sleep 0.05
 	done
 	return 1
 }
+check "the same table resolved in full again publishes nothing" nochange "$G3B" 1
+put_others 80 82
+G3C=$(e2e_wait_gen_after "$G3B") || G3C=0
+check_eq "the next edit is a delta over the published base $G3B" "delta over $G3B" "$(kind_of "$G3C")"
+check "... which is there" test -f "$TABLE/snap.$G3B"
+check_match "ldmeshctl reads it: other-0 on its new port" 'other-0' \
+	"$("$CTL" -t "$TABLE" route 10.97.0.1:82 2>&1)"
+e2e_round 5
+check_eq "round 5: still 10.244.1.5" 5 "$(grep -c '^10\.244\.1\.5$' "$R/out.5" || true)"
+put_web_at 10.244.1.5 9100
+G3=$(e2e_wait_gen_after "$G3C") || G3=0
+
+# 4. Touching a file without changing it publishes nothing: the next
+# generation is the next edit's. 5. A new Service: a new base.
+# (each waited for in the agent's log, so neither hides in the next edit's
+# batch)
+unchanged() { nochange "$G3" "$1"; }
 touch "$MANIFESTS/web.yaml"
 check "touching web.yaml: no change, generation $G3 stays" unchanged 1
 cp "$MANIFESTS/web.yaml" "$E2E_TMP/same.yaml" && mv "$E2E_TMP/same.yaml" "$MANIFESTS/web.yaml"
@@ -129,7 +158,7 @@ check_eq "ldmeshctl resolves the new Service" 10.96.0.81 "$(e2e_cluster_ip extra
 
 # 6. An edit touching every other Service: past what a delta may hold, so
 # the table is folded into a new base.
-put_others 81
+put_others 81 81
 G5=$(e2e_wait_gen_after "$G4") || G5=0
 check_eq "an edit of $OTHERS services is folded into a base (generation $G5)" base "$(kind_of "$G5")"
 check_match "ldmeshctl routes other-7 on its new port" 'other-7' \
@@ -137,8 +166,8 @@ check_match "ldmeshctl routes other-7 on its new port" 'other-7' \
 put_web_at 10.244.2.5 9100
 G6=$(e2e_wait_gen_after "$G5") || G6=0
 check_eq "the next endpoint edit is a delta over $G5" "delta over $G5" "$(kind_of "$G6")"
-e2e_round 5
-check_eq "round 5: 10.244.2.5" 5 "$(grep -c '^10\.244\.2\.5$' "$R/out.5" || true)"
+e2e_round 6
+check_eq "round 6: 10.244.2.5" 5 "$(grep -c '^10\.244\.2\.5$' "$R/out.6" || true)"
 
 # 7. A restart keeps the current delta and its base; the new agent writes
 # a base of its own, and the client never loses the table.
@@ -149,9 +178,9 @@ E2E_AGENT_PID=$!
 e2e_track "$E2E_AGENT_PID"
 G7=$(e2e_wait_gen_after "$G6") || G7=0
 check_eq "the restarted agent publishes a base (generation $G7)" base "$(kind_of "$G7")"
-e2e_round 6
-check_eq "round 6: the long-lived client still reaches 10.244.2.5" 5 \
-	"$(grep -c '^10\.244\.2\.5$' "$R/out.6" || true)"
+e2e_round 7
+check_eq "round 7: the long-lived client still reaches 10.244.2.5" 5 \
+	"$(grep -c '^10\.244\.2\.5$' "$R/out.7" || true)"
 touch "$R/stop"
 
 e2e_done
