@@ -39,8 +39,11 @@
  * Publishing: the agent writes snap.<gen> completely, then stores <gen> into
  * control->generation with release order. A reader loads the generation with
  * acquire order; when it differs from what it holds it opens snap.<gen> and
- * maps it PROT_READ. Old files are unlinked by the agent after the next
- * publish; mappings readers still hold stay valid.
+ * maps it PROT_READ (and, for a delta, its base). The agent keeps the
+ * current snapshot, the previous one and the base of each, and unlinks the
+ * rest; mappings readers still hold stay valid. A reader that finds a file
+ * gone (the table moved on meanwhile) keeps what it has and tries the
+ * newer generation.
  *
  * Every field is little-endian and fixed-width. Offsets are relative to the
  * start of the file; there are no pointers. A reader refuses a snapshot whose
