@@ -714,14 +714,19 @@ static int model__keep_state(struct model_out *res, struct join *j, const struct
 		n_selectors += refs[i].svc->has_selector && refs[i].svc->selector.n;
 	if (!st->refs || !st->own_ports || !st->dirty || !st->dirty_list ||
 	    (err = strmap_init(&st->by_name, n)) ||
-	    (err = strmap_init(&st->by_selector, n_selectors)))
+	    (err = strmap_init(&st->by_selector, n_selectors)) ||
+	    (err = strmap_init(&st->by_ip, n)))
 		goto fail;
+	st->cap_services = n + 1;
 	memcpy(st->refs, refs, n * sizeof(*refs));
 	for (size_t i = 0; i < n && !err; i++) {
 		const struct k8s_service *s = refs[i].svc;
 		size_t len = model__key(key, sizeof(key), s->meta.ns, s->meta.name, NULL);
 
 		err = strmap_add(&st->by_name, key, len, (uint32_t)i);
+		for (uint8_t a = 0; !err && a < res->services[i].n_cluster_ips; a++)
+			err = strmap_add(&st->by_ip, (const char *)res->services[i].cluster_ips[a],
+					 16, (uint32_t)i);
 		if (!err && s->has_selector && s->selector.n &&
 		    (len = model__key(key, sizeof(key), s->meta.ns, s->selector.v[0].key,
 				      s->selector.v[0].value)))
@@ -879,6 +884,7 @@ void model_state_free(struct model_state *st)
 	free(st->refs);
 	strmap_free(&st->by_name);
 	strmap_free(&st->by_selector);
+	strmap_free(&st->by_ip);
 	free(st->own_ports);
 	free(st->changes);
 	free(st->dirty);

@@ -50,6 +50,10 @@ struct model_state {
 	struct strmap by_name;         /* "ns\0name" -> service index */
 	struct strmap by_selector;     /* "ns\0key\0value" of the first
 	                                  selector label -> service index */
+	struct strmap by_ip;           /* a ClusterIP (16 bytes) -> service
+	                                  index */
+	size_t cap_services;           /* of model_out.services and the
+	                                  per-service arrays here */
 	struct snap_port_in **own_ports; /* per service: ports an edit gave
 	                                    it, or NULL (in model_out.ports) */
 	struct snap_change *changes;   /* model_update's answer */
@@ -58,6 +62,32 @@ struct model_state {
 	uint32_t *dirty_list;          /* the services marked, in order */
 	size_t n_dirty;
 };
+
+/* One Service of an edit: kept (was and is: the same identity), removed
+ * (was only) or added (is only, at `index` of src's set). */
+struct model_op {
+	const struct k8s_service *was, *is;
+	const struct model_source *src;
+	uint32_t index;
+};
+
+struct model_plan {
+	struct model_op *v;
+	size_t n, cap;
+	bool table_wide; /* Services come or go */
+};
+
+/* Add the ops of one changed file to `p`: 0, -ENOMEM, or -E2BIG when it
+ * is not one an edit in place can follow (names defined twice in it, too
+ * many Services changing). */
+int model__plan_file(struct model_plan *p, const struct manifest_set *old,
+		     const struct manifest_set *now, const struct model_source *now_src);
+/* Whether the Services the plan adds and removes can come and go in place. */
+bool model__plan_in_place(const struct model_out *m, const struct model_plan *p,
+			  const struct model_opts *o);
+int model__remove_service(struct model_out *m, uint32_t i);
+/* A new service record for op->is, its addresses set, indexed; *index. */
+int model__add_service(struct model_out *m, const struct model_op *op, uint32_t *index);
 
 uint64_t model__id(uint64_t load_id, size_t index);
 size_t model__key(char *buf, size_t cap, const char *a, const char *b, const char *c);

@@ -3,11 +3,12 @@
  * An edit applied to a resolved model in place, so a changed file costs
  * the services it touches, not the table. What the whole table decides
  * together (which definition of a Service wins, who owns an address, what
- * gets allocated, this node's zone) is left to the full resolve: an edit
- * that could move any of it is handed back (model_update returns 0).
- * Everything else a service's result depends on is its own object and
- * what it is joined with, which the join indexes find from the objects
- * an edit removed and added.
+ * gets allocated, this node's zone) is left to the full resolve wherever
+ * an edit could move it (model_update returns 0); Services that come and
+ * go without touching any of it are added and removed here
+ * (model_services.c). Everything else a service's result depends on is
+ * its own object and what it is joined with, which the join indexes find
+ * from the objects an edit removed and added.
  */
 #include "model_priv.h"
 
@@ -17,26 +18,6 @@
 
 /* Past this many files in one edit a full resolve is as cheap. */
 #define MODEL_UPDATE_MAX_FILES 256
-
-/* The Service fields the whole table decides on together. */
-static bool model__same_identity(const struct k8s_service *a, const struct k8s_service *b)
-{
-	return !strcmp(a->meta.ns, b->meta.ns) && !strcmp(a->meta.name, b->meta.name) &&
-	       a->meta.created == b->meta.created && a->headless == b->headless &&
-	       (a->type == LDMESH_SVC_EXTERNAL_NAME) == (b->type == LDMESH_SVC_EXTERNAL_NAME) &&
-	       a->n_cluster_ips == b->n_cluster_ips &&
-	       !memcmp(a->cluster_ips, b->cluster_ips, a->n_cluster_ips * sizeof(a->cluster_ips[0]));
-}
-
-static bool model__same_services(const struct manifest_set *a, const struct manifest_set *b)
-{
-	if (a->n_services != b->n_services)
-		return false;
-	for (size_t i = 0; i < a->n_services; i++)
-		if (!model__same_identity(&a->services[i], &b->services[i]))
-			return false;
-	return true;
-}
 
 static const struct model_source *model__find_source(const struct model_source *src, size_t n,
 						     const char *path)
@@ -76,26 +57,33 @@ static const struct manifest_set *model__now(const struct model_source *src, siz
 	return *m ? &(*m)->set : &model__empty;
 }
 
-/* 1 when every changed file keeps its Services' identities and no Node
- * is involved: the edit leaves the table-wide decisions as they are. */
-static int model__can_update(const struct model_state *st, const struct model_source *src,
-			     size_t n, const struct model_source *changed, size_t n_changed)
+/* The plan of an edit: 1 when it can be applied in place (no Node, every
+ * changed file's Services kept, or added and removed as
+ * model__plan_in_place allows), 0 when not, -ENOMEM. */
+static int model__plan(const struct model_out *m, const struct model_source *src, size_t n,
+		       const struct model_source *changed, size_t n_changed,
+		       const struct model_opts *o, struct model_plan *p)
 {
+	const struct model_state *st = m->state;
+
 	if (!st || n_changed > MODEL_UPDATE_MAX_FILES ||
 	    st->j.unlinked > (st->j.n_slice_v + st->j.n_pod_v) / 2 + 4096)
 		return 0;
 	for (size_t i = 0; i < n_changed; i++) {
-		const struct model_source *m;
+		const struct model_source *now_src;
 		const struct manifest_set *now;
+		int err;
 
 		if (!model__first_of_path(changed, i))
 			continue;
-		now = model__now(src, n, changed[i].path, &m);
-		if (changed[i].set.n_nodes || now->n_nodes ||
-		    !model__same_services(&changed[i].set, now))
+		now = model__now(src, n, changed[i].path, &now_src);
+		if (changed[i].set.n_nodes || now->n_nodes)
 			return 0;
+		err = model__plan_file(p, &changed[i].set, now, now_src);
+		if (err)
+			return err == -ENOMEM ? err : 0;
 	}
-	return 1;
+	return model__plan_in_place(m, p, o);
 }
 
 static void model__mark(struct model_state *st, uint32_t i)
@@ -173,28 +161,78 @@ static size_t model__selector_key(char *key, size_t cap, const struct k8s_servic
 	return model__key(key, cap, s->meta.ns, s->selector.v[0].key, s->selector.v[0].value);
 }
 
-/* A Service object of `old` that won its name moves to its counterpart in
- * `now` (same position: model__can_update checked the identities). */
-static int model__move_services(struct model_state *st, const struct manifest_set *old,
-				const struct manifest_set *now, const struct model_source *m)
+static int model__note_change(struct model_state *st, const char *ns, const char *name,
+			      const struct snap_service_in *o)
 {
+	if (st->n_changes == st->cap_changes) {
+		size_t cap = st->cap_changes ? st->cap_changes * 2 : 16;
+		struct snap_change *v = realloc(st->changes, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		st->changes = v;
+		st->cap_changes = cap;
+	}
+	st->changes[st->n_changes++] = (struct snap_change){ ns, name, o };
+	return 0;
+}
+
+/* The plan's removals, before anything is marked: a removal moves the
+ * last service into the freed index. */
+static int model__apply_removals(struct model_out *m, const struct model_plan *p)
+{
+	struct model_state *st = m->state;
 	char key[MODEL_KEY_MAX];
 	int err = 0;
 
-	for (size_t k = 0; k < old->n_services && !err; k++) {
-		const struct k8s_service *was = &old->services[k], *is = &now->services[k];
-		size_t len = model__key(key, sizeof(key), was->meta.ns, was->meta.name, NULL);
-		uint32_t i = len ? strmap_first(&st->by_name, key, len) : STRMAP_END;
+	for (size_t k = 0; k < p->n && !err; k++) {
+		const struct k8s_service *was = p->v[k].was;
+		size_t len;
+		uint32_t i;
 
+		if (!was || p->v[k].is)
+			continue;
+		len = model__key(key, sizeof(key), was->meta.ns, was->meta.name, NULL);
+		i = len ? strmap_first(&st->by_name, key, len) : STRMAP_END;
 		if (i == STRMAP_END || st->refs[i].svc != was)
+			continue;
+		err = model__note_change(st, was->meta.ns, was->meta.name, NULL);
+		if (!err)
+			err = model__remove_service(m, i);
+	}
+	return err;
+}
+
+/* Kept Services move to their new objects; added ones get records. Each
+ * is marked to be joined again. */
+static int model__apply_services(struct model_out *m, const struct model_plan *p)
+{
+	struct model_state *st = m->state;
+	char key[MODEL_KEY_MAX];
+	int err = 0;
+
+	for (size_t k = 0; k < p->n && !err; k++) {
+		const struct model_op *op = &p->v[k];
+		size_t len;
+		uint32_t i;
+
+		if (!op->is)
+			continue;
+		if (!op->was) {
+			if (!(err = model__add_service(m, op, &i)))
+				model__mark(st, i);
+			continue;
+		}
+		len = model__key(key, sizeof(key), op->was->meta.ns, op->was->meta.name, NULL);
+		i = len ? strmap_first(&st->by_name, key, len) : STRMAP_END;
+		if (i == STRMAP_END || st->refs[i].svc != op->was)
 			continue; /* a second definition, or one left out: still so */
-		if ((len = model__selector_key(key, sizeof(key), was)))
+		if ((len = model__selector_key(key, sizeof(key), op->was)))
 			strmap_unlink(&st->by_selector, key, len, i);
-		if ((len = model__selector_key(key, sizeof(key), is)))
+		if ((len = model__selector_key(key, sizeof(key), op->is)))
 			err = strmap_add(&st->by_selector, key, len, i);
-		st->refs[i].svc = is;
-		st->refs[i].path = m->path;
-		st->refs[i].id = model__id(m->load_id, k);
+		st->refs[i].svc = op->is;
+		st->refs[i].path = op->src->path;
+		st->refs[i].id = model__id(op->src->load_id, op->index);
 		model__mark(st, i);
 	}
 	return err;
@@ -221,40 +259,32 @@ static int model__rejoin(struct model_out *m, size_t i)
 	return model__endpoints(&st->j, &st->refs[i], o, NULL);
 }
 
-static int model__note_change(struct model_state *st, const struct snap_service_in *o)
-{
-	if (st->n_changes == st->cap_changes) {
-		size_t cap = st->cap_changes ? st->cap_changes * 2 : 16;
-		struct snap_change *v = realloc(st->changes, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		st->changes = v;
-		st->cap_changes = cap;
-	}
-	st->changes[st->n_changes++] = (struct snap_change){ o->ns, o->name, o };
-	return 0;
-}
-
 int model_update(struct model_out *m, const struct model_source *src, size_t n,
 		 const struct model_source *changed, size_t n_changed,
 		 const struct model_opts *o, struct diag *d,
 		 const struct snap_change **changes, size_t *n_changes)
 {
 	struct model_state *st = m->state;
-	int err = 0;
+	struct model_plan plan = { .v = NULL };
+	int err = model__plan(m, src, n, changed, n_changed, o, &plan);
 
-	if (!model__can_update(st, src, n, changed, n_changed))
-		return 0;
+	if (err <= 0) {
+		free(plan.v);
+		return err;
+	}
 	st->j.src = src;
 	st->j.n_src = n;
 	st->j.o = o;
 	st->j.d = d;
 	st->n_changes = st->n_dirty = 0;
+	err = model__apply_removals(m, &plan);
 	/* Out with what each file said, then in with what it says: a pod
 	 * that moved between files is found in both. */
 	for (size_t i = 0; i < n_changed && !err; i++)
 		if (model__first_of_path(changed, i))
 			err = model__join_set(st, &changed[i].set, NULL, false);
+	if (!err)
+		err = model__apply_services(m, &plan);
 	for (size_t i = 0; i < n_changed && !err; i++) {
 		const struct model_source *now_src;
 		const struct manifest_set *now;
@@ -263,19 +293,19 @@ int model_update(struct model_out *m, const struct model_source *src, size_t n,
 			continue;
 		now = model__now(src, n, changed[i].path, &now_src);
 		if (now_src)
-			err = model__move_services(st, &changed[i].set, now, now_src);
-		if (!err && now_src)
 			err = model__join_set(st, now, now_src, true);
 	}
 	for (size_t k = 0; k < st->n_dirty; k++) {
 		uint32_t i = st->dirty_list[k];
 		st->dirty[i] = false;
 		if (!err && !(err = model__rejoin(m, i)))
-			err = model__note_change(st, &m->services[i]);
+			err = model__note_change(st, m->services[i].ns, m->services[i].name,
+						 &m->services[i]);
 	}
 	st->j.src = NULL;
 	st->j.o = NULL;
 	st->j.d = NULL;
+	free(plan.v);
 	if (err)
 		return err;
 	*changes = st->changes;

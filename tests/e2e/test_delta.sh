@@ -2,8 +2,11 @@
 # Edits published as deltas over a base (snapshot format 3). With 400 other
 # Services in the table: an endpoint edit and a port edit each publish a
 # delta a fraction of the base's size, which a long-lived client follows and
-# ldmeshctl lists whole; a new Service writes a new base; an edit touching
-# more services than a delta may hold folds them into a new base; a
+# ldmeshctl lists whole; a full resolve is published and a base built but
+# not written is never named; a Service with its own clusterIP comes and
+# goes in a delta, one needing an address allocated writes a new base; an
+# edit touching more services than a delta may hold folds them into a
+# new base; a
 # restarted agent keeps the current file and its base, so clients never
 # lose the table.
 . "$(dirname "$0")/lib.sh"
@@ -153,8 +156,27 @@ spec:
 YAML
 G4=$(e2e_wait_gen_after "$G3") || G4=0
 check_eq "rewriting web.yaml unchanged published nothing" $((G3 + 1)) "$G4"
-check_eq "adding a Service writes a new base (generation $G4)" base "$(kind_of "$G4")"
+check_eq "adding a Service with its own clusterIP is a delta (generation $G4)" \
+	"delta over $G3" "$(kind_of "$G4")"
 check_eq "ldmeshctl resolves the new Service" 10.96.0.81 "$(e2e_cluster_ip extra)"
+# one without a clusterIP needs an address allocated, which the whole
+# table decides: a base
+e2e_put extra.yaml <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: extra, namespace: default}
+spec:
+  ports: [{port: 1}]
+YAML
+G4B=$(e2e_wait_gen_after "$G4") || G4B=0
+check_eq "a Service needing an address allocated writes a base (generation $G4B)" base \
+	"$(kind_of "$G4B")"
+check_match "... and gets one in the service CIDR" '^10\.(9[6-9]|10[0-9]|11[01])\.' \
+	"$(e2e_cluster_ip extra)"
+rm "$MANIFESTS/extra.yaml"
+G4=$(e2e_wait_gen_after "$G4B") || G4=0
+check_eq "removing a Service is a delta (generation $G4)" "delta over $G4B" "$(kind_of "$G4")"
+check_eq "ldmeshctl no longer resolves it" "" "$(e2e_cluster_ip extra 2>/dev/null || true)"
 
 # 6. An edit touching every other Service: past what a delta may hold, so
 # the table is folded into a new base.

@@ -119,8 +119,10 @@ static int endpoints_of(struct env *e, const char *name, uint64_t *gen)
 		return -2;
 	snprintf(fqdn, sizeof(fqdn), "%s.default.svc.cluster.local", name);
 	const struct ldmesh_name_slot *ns = tu_name(s, fqdn, strlen(fqdn));
-	if (ns)
-		n = (int)s->services[ns->service].endpoint_count;
+	struct ldmesh_service svc;
+	/* through the accessor: the index may be a base's, read via a delta */
+	if (ns && ldmesh_snap_service(s, ns->service, &svc))
+		n = (int)svc.endpoint_count;
 	if (gen)
 		*gen = s->generation;
 	ldmesh_table_release(&e->t, slot);

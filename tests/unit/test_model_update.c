@@ -23,6 +23,7 @@
 #define N_SLICE_FILES 6
 #define N_POD_FILES 6
 #define ROUNDS 400
+#define N_EXTRAS 8 /* x0..x6 bring their addresses; x7 needs one allocated */
 
 struct fx {
 	char *dir;
@@ -32,6 +33,9 @@ struct fx {
 	struct tu_diag t;
 	unsigned seed;
 	unsigned ports_variant[N_SVC_FILES];
+	bool clash;                 /* file 4 holds a conflict */
+	int extra_file[N_EXTRAS];   /* where extra Service x<b> is, or -1 */
+	unsigned extra_ip[N_EXTRAS]; /* its address variant */
 };
 
 static unsigned rnd(struct fx *f, unsigned n)
@@ -51,14 +55,22 @@ static size_t cat(char *buf, size_t cap, size_t len, const char *fmt, ...)
 	return len;
 }
 
-/* Two Services per file, s<2k> and s<2k+1>: even ones select pods, odd
- * ones take slices. File 4 also holds a second definition of s0 (loses)
- * and a Service asking for s1's address (left out). `variant` changes
- * what an edit may change without moving table-wide decisions: ports and
- * the selector. `extra` adds a Service (a table-wide change). */
-static void write_services(struct fx *f, unsigned k, unsigned variant, bool extra)
+/* x6 asks for s1's address on every other change of its own. */
+static bool x6_clashes(const struct fx *f, unsigned b)
 {
-	char text[4096], rel[64];
+	return b == 6 && f->extra_ip[b] % 4 == 1;
+}
+
+/* Two Services per file, s<2k> and s<2k+1>: even ones select pods, odd
+ * ones take slices. With f->clash, file 4 also holds a second definition
+ * of s0 (loses) and a Service asking for s1's address (left out).
+ * `variant` changes what an edit may change without moving table-wide
+ * decisions: ports and the selector. The extra Services x<b> placed in
+ * this file (f->extra_file) come and go, move between files and change
+ * address: table-wide changes, in place where the model allows. */
+static void write_services(struct fx *f, unsigned k, unsigned variant)
+{
+	char text[8192], rel[64];
 	size_t len = 0;
 
 	for (unsigned i = 2 * k; i < 2 * k + 2; i++) {
@@ -74,16 +86,25 @@ static void write_services(struct fx *f, unsigned k, unsigned variant, bool extr
 			len = cat(text, sizeof(text), len, "  selector: {app: a%u%s}\n",
 				  (i / 2 + variant) % 4, variant % 4 == 3 ? ", tier: t1" : "");
 	}
-	if (k == 4)
+	if (k == 4 && f->clash)
 		len = cat(text, sizeof(text), len,
 			  "---\napiVersion: v1\nkind: Service\nmetadata: {name: s0, namespace: ns0}\n"
 			  "spec:\n  ports: [{port: 1}]\n"
 			  "---\napiVersion: v1\nkind: Service\nmetadata: {name: clash, namespace: ns1}\n"
 			  "spec:\n  clusterIP: 10.96.0.50\n  ports: [{port: 2}]\n");
-	if (extra)
+	for (unsigned b = 0; b < N_EXTRAS; b++) {
+		char ip[48] = "";
+		if (f->extra_file[b] != (int)k)
+			continue;
+		if (x6_clashes(f, b)) /* s1's address: x6 is left out */
+			snprintf(ip, sizeof(ip), "  clusterIP: 10.96.0.50\n");
+		else if (b + 1 < N_EXTRAS)
+			snprintf(ip, sizeof(ip), "  clusterIP: 10.96.%u.%u\n", 1 + f->extra_ip[b] % 2, b + 1);
 		len = cat(text, sizeof(text), len,
-			  "---\napiVersion: v1\nkind: Service\nmetadata: {name: new%u, namespace: ns0}\n"
-			  "spec:\n  ports: [{port: 3}]\n", k);
+			  "---\napiVersion: v1\nkind: Service\nmetadata: {name: x%u, namespace: ns0}\n"
+			  "spec:\n%s  selector: {app: a%u}\n  ports: [{port: 3, targetPort: 7001}]\n",
+			  b, ip, b % 4);
+	}
 	snprintf(rel, sizeof(rel), "svc-%u.yaml", k);
 	tu_write(f->dir, rel, text);
 }
@@ -181,11 +202,12 @@ static bool apply(struct fx *f)
 
 	assert_true(r >= 0);
 	if (r) {
-		/* every service named is one of the model's, once */
+		/* every service named is one of the model's, once, or a
+		 * removed one (NULL) */
 		for (size_t i = 0; i < n_ch; i++) {
-			assert_true(ch[i].svc >= f->inc.services &&
-				    ch[i].svc < f->inc.services + f->inc.n_services);
-			for (size_t k = 0; k < i; k++)
+			assert_true(!ch[i].svc || (ch[i].svc >= f->inc.services &&
+						   ch[i].svc < f->inc.services + f->inc.n_services));
+			for (size_t k = 0; k < i && ch[i].svc; k++)
 				assert_ptr_not_equal(ch[i].svc, ch[k].svc);
 		}
 	} else {
@@ -198,90 +220,157 @@ static bool apply(struct fx *f)
 	return r == 1;
 }
 
-static void test_update_matches_full_resolve(void **state)
+/* The model edited in place says what a full resolve of the folder says,
+ * service by service (in place, services may come in another order). */
+static void assert_matches_full_resolve(struct fx *f)
 {
-	struct fx f = { .seed = 7 };
-	unsigned in_place = 0, full = 0;
-	(void)state;
+	struct model_out ref;
 
-	f.dir = tu_tmpdir("model-update");
-	f.o = (struct model_opts){ .cluster_domain = "cluster.local", .node_name = "n1" };
-	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/12", &f.o.cidrs), 0);
-	tu_diag_init(&f.t);
+	assert_int_equal(model_resolve(f->src.v, f->src.n, &f->o, NULL, &ref, &f->t.d), 0);
+	assert_int_equal(f->inc.n_services, ref.n_services);
+	for (size_t i = 0; i < ref.n_services; i++) {
+		size_t k = 0;
+		while (k < f->inc.n_services &&
+		       (strcmp(f->inc.services[k].ns, ref.services[i].ns) ||
+			strcmp(f->inc.services[k].name, ref.services[i].name)))
+			k++;
+		assert_true(k < f->inc.n_services);
+		assert_same_service(&f->inc.services[k], &ref.services[i]);
+	}
+	model_out_free(&ref);
+}
+
+static void refresh_services(struct fx *f, unsigned k)
+{
+	char rel[64];
+
+	write_services(f, k, f->ports_variant[k]);
+	snprintf(rel, sizeof(rel), "svc-%u.yaml", k);
+	refresh(f, rel);
+}
+
+/* A table-wide edit: an extra Service comes, goes, moves or changes its
+ * address (*changed; the draw may also leave it where it was). Returns
+ * whether the model may follow it in place. */
+static bool edit_extra(struct fx *f, bool *changed)
+{
+	unsigned b = rnd(f, N_EXTRAS), what = rnd(f, 3);
+	int was = f->extra_file[b];
+
+	bool moved = false;
+
+	if (what == 0 || was < 0) { /* comes, goes, or moves */
+		f->extra_file[b] = was < 0 || rnd(f, 2) ? (int)rnd(f, N_SVC_FILES) : -1;
+		moved = f->extra_file[b] != was;
+	} else if (b + 1 < N_EXTRAS) {
+		f->extra_ip[b]++;
+		moved = true;
+	}
+	if (was >= 0)
+		refresh_services(f, (unsigned)was);
+	if (f->extra_file[b] >= 0 && f->extra_file[b] != was)
+		refresh_services(f, (unsigned)f->extra_file[b]);
+	/* x7 needs an address allocated when it comes (not when it goes) */
+	*changed = moved;
+	return !moved || (!f->clash && (b + 1 < N_EXTRAS || f->extra_file[b] < 0) &&
+			  !(x6_clashes(f, b) && f->extra_file[b] >= 0));
+}
+
+static void run_edits(struct fx *f, unsigned *in_place, unsigned *full, unsigned *wide_in_place)
+{
+	f->dir = tu_tmpdir("model-update");
+	f->o = (struct model_opts){ .cluster_domain = "cluster.local", .node_name = "n1" };
+	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/12", &f->o.cidrs), 0);
+	tu_diag_init(&f->t);
+	for (unsigned b = 0; b < N_EXTRAS; b++)
+		f->extra_file[b] = -1;
 	for (unsigned k = 0; k < N_SVC_FILES; k++)
-		write_services(&f, k, 0, false);
+		write_services(f, k, 0);
 	for (unsigned k = 0; k < N_SLICE_FILES; k++)
-		write_slices(&f, k);
+		write_slices(f, k);
 	for (unsigned k = 0; k < N_POD_FILES; k++)
-		write_pods(&f, k);
-	assert_true(sources_rescan(&f.src, f.dir, &f.t.d) > 0);
-	sources_retired_free(&f.src);
-	assert_int_equal(model_resolve(f.src.v, f.src.n, &f.o, NULL, &f.inc, &f.t.d), 0);
+		write_pods(f, k);
+	assert_true(sources_rescan(&f->src, f->dir, &f->t.d) > 0);
+	sources_retired_free(&f->src);
+	assert_int_equal(model_resolve(f->src.v, f->src.n, &f->o, NULL, &f->inc, &f->t.d), 0);
 
 	for (unsigned round = 0; round < ROUNDS; round++) {
 		/* one to three files per edit, sometimes the same one twice */
-		unsigned files = 1 + rnd(&f, 3);
+		unsigned files = 1 + rnd(f, 3);
 		char rel[64];
-		bool table_wide = rnd(&f, 12) == 0;
+		bool wide = rnd(f, 6) == 0, may = false, changed = false;
 
-		for (unsigned e = 0; e < files && !table_wide; e++) {
-			unsigned what = rnd(&f, 19), k;
+		for (unsigned e = 0; e < files && !wide; e++) {
+			unsigned what = rnd(f, 19), k;
 			if (what < 7) {
-				k = rnd(&f, N_SLICE_FILES);
-				write_slices(&f, k);
+				k = rnd(f, N_SLICE_FILES);
+				write_slices(f, k);
 				snprintf(rel, sizeof(rel), "sl-%u.yaml", k);
 			} else if (what < 14) {
-				k = rnd(&f, N_POD_FILES);
-				write_pods(&f, k);
+				k = rnd(f, N_POD_FILES);
+				write_pods(f, k);
 				snprintf(rel, sizeof(rel), "pod-%u.yaml", k);
 			} else if (what < 17) {
-				k = rnd(&f, N_SVC_FILES);
-				write_services(&f, k, ++f.ports_variant[k], false);
+				k = rnd(f, N_SVC_FILES);
+				f->ports_variant[k]++;
+				write_services(f, k, f->ports_variant[k]);
 				snprintf(rel, sizeof(rel), "svc-%u.yaml", k);
 			} else {
 				/* a file goes (and comes back on a later edit) */
 				char path[512];
-				k = rnd(&f, N_POD_FILES);
+				k = rnd(f, N_POD_FILES);
 				snprintf(rel, sizeof(rel), "pod-%u.yaml", k);
-				snprintf(path, sizeof(path), "%s/%s", f.dir, rel);
+				snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
 				unlink(path);
 			}
-			refresh(&f, rel);
+			refresh(f, rel);
 		}
-		if (table_wide) {
-			unsigned w = rnd(&f, N_SVC_FILES);
-			write_services(&f, w, f.ports_variant[w], true);
-			snprintf(rel, sizeof(rel), "svc-%u.yaml", w);
-			refresh(&f, rel);
-			assert_false(apply(&f));
-			full++;
-			/* and back, also table-wide */
-			for (unsigned k = 0; k < N_SVC_FILES; k++) {
-				write_services(&f, k, f.ports_variant[k], false);
-				snprintf(rel, sizeof(rel), "svc-%u.yaml", k);
-				refresh(&f, rel);
-			}
+		if (wide)
+			may = edit_extra(f, &changed);
+		if (apply(f)) {
+			(*in_place)++;
+			*wide_in_place += changed;
+			/* in place only where the model allows it */
+			assert_true(!wide || may);
+		} else {
+			(*full)++;
 		}
-		if (apply(&f))
-			in_place++;
-		else
-			full++;
-
-		struct model_out ref;
-		assert_int_equal(model_resolve(f.src.v, f.src.n, &f.o, NULL, &ref, &f.t.d), 0);
-		assert_int_equal(f.inc.n_services, ref.n_services);
-		for (size_t i = 0; i < ref.n_services; i++)
-			assert_same_service(&f.inc.services[i], &ref.services[i]);
-		model_out_free(&ref);
+		assert_matches_full_resolve(f);
 	}
-	/* the edits that keep the table-wide decisions were applied in place */
-	print_message("%u edits in place, %u resolved in full\n", in_place, full);
+	print_message("%u edits in place (%u adding, removing or moving Services), "
+		      "%u resolved in full\n", *in_place, *wide_in_place, *full);
+	model_out_free(&f->inc);
+	sources_free(&f->src);
+	tu_rmtree(f->dir);
+	free(f->dir);
+}
+
+/* Without conflicts, Services with their own addresses come and go in
+ * place; one that needs an address allocated is left to a full resolve. */
+static void test_update_matches_full_resolve(void **state)
+{
+	struct fx f = { .seed = 7 };
+	unsigned in_place = 0, full = 0, wide = 0;
+	(void)state;
+
+	run_edits(&f, &in_place, &full, &wide);
 	assert_true(in_place > ROUNDS / 2);
+	assert_true(wide > 10);
+	assert_true(full > 2);
+}
+
+/* With a conflict in the table (a name defined twice, an address asked
+ * for twice), every Service coming or going is resolved in full. */
+static void test_update_with_conflicts(void **state)
+{
+	struct fx f = { .seed = 11, .clash = true };
+	unsigned in_place = 0, full = 0, wide = 0;
+	(void)state;
+
+	run_edits(&f, &in_place, &full, &wide);
+	assert_true(in_place > ROUNDS / 2);
+	assert_int_equal(wide, 0);
 	assert_true(full > 10);
-	model_out_free(&f.inc);
-	sources_free(&f.src);
-	tu_rmtree(f.dir);
-	free(f.dir);
 }
 
 /* A Node in a changed file may move this node's zone: a full resolve. */
@@ -294,7 +383,7 @@ static void test_node_edit_resolves_in_full(void **state)
 	f.o = (struct model_opts){ .cluster_domain = "cluster.local", .node_name = "n1" };
 	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/12", &f.o.cidrs), 0);
 	tu_diag_init(&f.t);
-	write_services(&f, 0, 0, false);
+	write_services(&f, 0, 0);
 	tu_write(f.dir, "node.yaml", "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n"
 				     "  labels: {topology.kubernetes.io/zone: z1}\n");
 	assert_true(sources_rescan(&f.src, f.dir, &f.t.d) > 0);
@@ -316,6 +405,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_update_matches_full_resolve),
+		cmocka_unit_test(test_update_with_conflicts),
 		cmocka_unit_test(test_node_edit_resolves_in_full),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

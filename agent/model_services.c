@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Which Services an edit keeps, adds and removes (model_update.c's plan),
+ * and adding and removing them in place. A Service may come or go in
+ * place only where nothing else in the table depends on it: the model has
+ * no conflicts (every name defined once, every address owned once, none
+ * left without one), the new Service brings its own addresses (a
+ * clusterIP, as every manifest read back from an API server has; or
+ * headless, or ExternalName) and they are free. Allocating an address is
+ * left to the full resolve, which orders allocations across the table.
+ */
+#include "model_priv.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipalloc.h"
+
+/* A file whose Services change (come, go, move) and that holds more than
+ * this many: a full resolve (matching them up is quadratic). */
+#define MODEL_PLAN_MAX 256
+
+static bool model__same_name(const struct k8s_service *a, const struct k8s_service *b)
+{
+	return !strcmp(a->meta.ns, b->meta.ns) && !strcmp(a->meta.name, b->meta.name);
+}
+
+/* The Service fields the whole table decides on together. */
+static bool model__same_identity(const struct k8s_service *a, const struct k8s_service *b)
+{
+	return model__same_name(a, b) &&
+	       a->meta.created == b->meta.created && a->headless == b->headless &&
+	       (a->type == LDMESH_SVC_EXTERNAL_NAME) == (b->type == LDMESH_SVC_EXTERNAL_NAME) &&
+	       a->n_cluster_ips == b->n_cluster_ips &&
+	       !memcmp(a->cluster_ips, b->cluster_ips, a->n_cluster_ips * sizeof(a->cluster_ips[0]));
+}
+
+static int model__plan_push(struct model_plan *p, struct model_op op)
+{
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 16;
+		struct model_op *v = realloc(p->v, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		p->v = v;
+		p->cap = cap;
+	}
+	p->v[p->n++] = op;
+	return 0;
+}
+
+/* A name defined twice in one file is a conflict the full resolve reports. */
+static bool model__unique_names(const struct manifest_set *s)
+{
+	for (size_t i = 0; i < s->n_services; i++)
+		for (size_t k = 0; k < i; k++)
+			if (model__same_name(&s->services[i], &s->services[k]))
+				return false;
+	return true;
+}
+
+int model__plan_file(struct model_plan *p, const struct manifest_set *old,
+		     const struct manifest_set *now, const struct model_source *now_src)
+{
+	bool same = old->n_services == now->n_services;
+	int err = 0;
+
+	for (size_t k = 0; same && k < old->n_services; k++)
+		same = model__same_identity(&old->services[k], &now->services[k]);
+	if (same) { /* the usual edit: every Service where it was */
+		for (size_t k = 0; k < old->n_services && !err; k++)
+			err = model__plan_push(p, (struct model_op){ &old->services[k],
+					       &now->services[k], now_src, (uint32_t)k });
+		return err;
+	}
+	if (old->n_services + now->n_services > MODEL_PLAN_MAX ||
+	    !model__unique_names(old) || !model__unique_names(now))
+		return -E2BIG;
+	p->table_wide = true;
+	for (size_t k = 0; k < old->n_services && !err; k++) {
+		const struct k8s_service *was = &old->services[k];
+		size_t j = 0;
+
+		while (j < now->n_services && !model__same_name(was, &now->services[j]))
+			j++;
+		if (j < now->n_services && model__same_identity(was, &now->services[j]))
+			err = model__plan_push(p, (struct model_op){ was, &now->services[j],
+							       now_src, (uint32_t)j });
+		else /* gone, or back with other addresses: out, then in */
+			err = model__plan_push(p, (struct model_op){ was, NULL, NULL, 0 });
+	}
+	for (size_t j = 0; j < now->n_services && !err; j++) {
+		const struct k8s_service *is = &now->services[j];
+		size_t k = 0;
+
+		while (k < old->n_services && !model__same_identity(&old->services[k], is))
+			k++;
+		if (k == old->n_services)
+			err = model__plan_push(p, (struct model_op){ NULL, is, now_src, (uint32_t)j });
+	}
+	return err;
+}
+
+static uint32_t model__lookup(const struct strmap *m, const void *key, size_t len)
+{
+	return len ? strmap_first(m, key, len) : STRMAP_END;
+}
+
+static uint32_t model__index_of(const struct model_state *st, const struct k8s_service *s)
+{
+	char key[MODEL_KEY_MAX];
+
+	return model__lookup(&st->by_name, key,
+			     model__key(key, sizeof(key), s->meta.ns, s->meta.name, NULL));
+}
+
+/* Whether service `i` is one the plan removes. */
+static bool model__removed(const struct model_state *st, const struct model_plan *p, uint32_t i)
+{
+	for (size_t k = 0; k < p->n; k++)
+		if (p->v[k].was && !p->v[k].is && model__index_of(st, p->v[k].was) == i)
+			return true;
+	return false;
+}
+
+/* An address of `s` taken by another Service the plan keeps, or by
+ * another Service the plan adds. */
+static bool model__address_taken(const struct model_state *st, const struct model_plan *p,
+				 size_t at, const struct k8s_service *s)
+{
+	for (uint8_t a = 0; a < s->n_cluster_ips; a++) {
+		uint32_t owner = model__lookup(&st->by_ip, s->cluster_ips[a], 16);
+
+		if (owner != STRMAP_END && !model__removed(st, p, owner))
+			return true;
+		for (size_t k = 0; k < at; k++) {
+			const struct k8s_service *o = p->v[k].was ? NULL : p->v[k].is;
+			for (uint8_t b = 0; o && b < o->n_cluster_ips; b++)
+				if (!memcmp(o->cluster_ips[b], s->cluster_ips[a], 16))
+					return true;
+		}
+	}
+	return false;
+}
+
+bool model__plan_in_place(const struct model_out *m, const struct model_plan *p,
+			  const struct model_opts *o)
+{
+	const struct model_state *st = m->state;
+
+	if (!p->table_wide)
+		return true;
+	if (m->conflicts)
+		return false;
+	for (size_t k = 0; k < p->n; k++) {
+		const struct k8s_service *was = p->v[k].was, *is = p->v[k].is;
+		uint32_t i;
+
+		if (was && !is) { /* removed: must be the one the model holds */
+			i = model__index_of(st, was);
+			if (i == STRMAP_END || st->refs[i].svc != was)
+				return false;
+			continue;
+		}
+		if (was)
+			continue; /* kept */
+		/* added: its own free addresses, a name no one else has */
+		i = model__index_of(st, is);
+		if ((i != STRMAP_END && !model__removed(st, p, i)) ||
+		    (!is->n_cluster_ips && !is->headless && is->type != LDMESH_SVC_EXTERNAL_NAME) ||
+		    is->n_cluster_ips > LDMESH_MAX_CLUSTER_IPS || model__address_taken(st, p, k, is))
+			return false;
+		for (uint8_t a = 0; a < is->n_cluster_ips; a++)
+			if (!ipalloc_cidrs_contain(&o->cidrs, is->cluster_ips[a]))
+				return false;
+		for (size_t q = 0; q < k; q++)
+			if (!p->v[q].was && model__same_name(p->v[q].is, is))
+				return false;
+	}
+	return true;
+}
+
+/* Index `i`'s entries in the maps that name services by index. */
+static int model__index_service(struct model_state *st, uint32_t i, bool add)
+{
+	const struct k8s_service *s = st->refs[i].svc;
+	char key[MODEL_KEY_MAX];
+	size_t len;
+	int err = 0;
+
+	if ((len = model__key(key, sizeof(key), s->meta.ns, s->meta.name, NULL)))
+		err = add ? strmap_add(&st->by_name, key, len, i)
+			  : strmap_unlink(&st->by_name, key, len, i);
+	if (!err && s->has_selector && s->selector.n &&
+	    (len = model__key(key, sizeof(key), s->meta.ns, s->selector.v[0].key,
+			      s->selector.v[0].value)))
+		err = add ? strmap_add(&st->by_selector, key, len, i)
+			  : strmap_unlink(&st->by_selector, key, len, i);
+	for (uint8_t a = 0; !err && a < s->n_cluster_ips && a < LDMESH_MAX_CLUSTER_IPS; a++)
+		err = add ? strmap_add(&st->by_ip, (const char *)s->cluster_ips[a], 16, i)
+			  : strmap_unlink(&st->by_ip, (const char *)s->cluster_ips[a], 16, i);
+	return err == -ENOENT ? 0 : err;
+}
+
+int model__remove_service(struct model_out *m, uint32_t i)
+{
+	struct model_state *st = m->state;
+	uint32_t last = (uint32_t)m->n_services - 1;
+	int err = model__index_service(st, i, false);
+
+	model__free_endpoints(&m->services[i]);
+	free(st->own_ports[i]);
+	if (!err && i != last) { /* the last one takes its place */
+		err = model__index_service(st, last, false);
+		m->services[i] = m->services[last];
+		st->refs[i] = st->refs[last];
+		st->own_ports[i] = st->own_ports[last];
+		if (!err)
+			err = model__index_service(st, i, true);
+	}
+	m->n_services = m->in.n_services = last;
+	return err;
+}
+
+static int model__grow(struct model_out *m, size_t n)
+{
+	struct model_state *st = m->state;
+	struct snap_service_in *sv;
+	struct svc_ref *refs;
+	struct snap_port_in **ports;
+	bool *dirty;
+	uint32_t *list;
+	size_t cap = st->cap_services ? st->cap_services : 16;
+
+	if (n <= st->cap_services)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	if ((sv = realloc(m->services, cap * sizeof(*sv))))
+		m->services = sv;
+	if ((refs = realloc(st->refs, cap * sizeof(*refs))))
+		st->refs = refs;
+	if ((ports = realloc(st->own_ports, cap * sizeof(*ports))))
+		st->own_ports = ports;
+	if ((dirty = realloc(st->dirty, cap * sizeof(*dirty))))
+		st->dirty = dirty;
+	if ((list = realloc(st->dirty_list, cap * sizeof(*list))))
+		st->dirty_list = list;
+	if (!sv || !refs || !ports || !dirty || !list)
+		return -ENOMEM;
+	memset(dirty + st->cap_services, 0, (cap - st->cap_services) * sizeof(*dirty));
+	st->cap_services = cap;
+	m->in.services = m->services;
+	return 0;
+}
+
+int model__add_service(struct model_out *m, const struct model_op *op, uint32_t *index)
+{
+	struct model_state *st = m->state;
+	const struct k8s_service *s = op->is;
+	uint32_t i = (uint32_t)m->n_services;
+	struct snap_service_in *o;
+	int err = model__grow(m, (size_t)i + 1);
+
+	if (err)
+		return err;
+	o = &m->services[i];
+	memset(o, 0, sizeof(*o));
+	o->n_cluster_ips = s->n_cluster_ips;
+	memcpy(o->cluster_ips, s->cluster_ips, s->n_cluster_ips * sizeof(s->cluster_ips[0]));
+	st->refs[i] = (struct svc_ref){ s, op->src->path, UINT32_MAX,
+					model__id(op->src->load_id, op->index) };
+	st->own_ports[i] = NULL;
+	m->n_services = m->in.n_services = (size_t)i + 1;
+	*index = i;
+	return model__index_service(st, i, true);
+}
