@@ -176,7 +176,10 @@ static uint64_t agent__ms(uint64_t from, uint64_t to)
 }
 
 /* The model brought up to date. 1: edited in place, *changes says which
- * services; 0: resolved in full. -errno when neither worked. */
+ * services; 0: resolved in full. -errno when neither worked: the model
+ * may then point into replaced versions, which stay kept, and may be half
+ * edited, so the next try resolves in full. The caller frees the replaced
+ * versions once it has built (removed services' names point into them). */
 static int agent__resolve(struct agent *a, const struct snap_change **changes, size_t *n_changes)
 {
 	struct model_opts mo = { .cluster_domain = a->o.cluster_domain,
@@ -185,7 +188,7 @@ static int agent__resolve(struct agent *a, const struct snap_change **changes, s
 	struct model_out out;
 	int r = 0;
 
-	if (!a->src.retired_lost)
+	if (!a->src.retired_lost && !a->need_full)
 		r = model_update(&a->model, a->src.v, a->src.n, a->src.retired, a->src.n_retired,
 				 &mo, &a->diag, changes, n_changes);
 	if (r < 0)
@@ -194,15 +197,14 @@ static int agent__resolve(struct agent *a, const struct snap_change **changes, s
 		r = model_resolve(a->src.v, a->src.n, &mo, &a->model, &out, &a->diag);
 		if (r) {
 			log_error("resolving the model: %s", strerror(-r));
-			sources_retired_free(&a->src);
+			a->need_full = true;
 			return r;
 		}
 		model_out_free(&a->model);
 		a->model = out;
+		a->need_full = false;
 		laststate_save_allocations(&a->last, &a->model, &a->allocations_hash);
 	}
-	/* the model points into no replaced version any more */
-	sources_retired_free(&a->src);
 	return r;
 }
 
@@ -222,6 +224,7 @@ int agent_publish(struct agent *a)
 	const struct snap_change *changes = NULL;
 	size_t size = 0, n_changes = 0;
 	void *bytes = NULL;
+	bool done_with_retired = false;
 	char why[512];
 	int err, in_place;
 
@@ -230,6 +233,7 @@ int agent_publish(struct agent *a)
 	in_place = agent__resolve(a, &changes, &n_changes);
 	if (in_place < 0)
 		return in_place;
+	done_with_retired = true;
 	t1 = agent__now_ns(CLOCK_MONOTONIC);
 	a->model.in.generation = publish_next_generation(&a->pub);
 	a->model.in.created_unix_ns = agent__now_ns(CLOCK_REALTIME);
@@ -238,7 +242,7 @@ int agent_publish(struct agent *a)
 		err = snap_build_delta(&a->model.in, a->cache, changes, n_changes, &bytes, &size);
 		if (!err && !bytes) {
 			log_debug("no change; generation %" PRIu64 " stays", a->pub.generation);
-			return 0;
+			goto out;
 		}
 		base_gen = snap_cache_base_generation(a->cache);
 		if (!err && agent__delta_too_big(a)) {
@@ -289,6 +293,10 @@ int agent_publish(struct agent *a)
 		 (double)agent__ms(t2, agent__now_ns(CLOCK_MONOTONIC)) / 1e3);
 out:
 	free(bytes);
+	/* the model points into no replaced version any more, nor do the
+	 * changes just built */
+	if (done_with_retired)
+		sources_retired_free(&a->src);
 	return err;
 }
 

@@ -37,6 +37,7 @@ struct agent {
 	uint64_t allocations_hash; /* of the allocations last saved */
 	bool need_base;        /* the next publish writes a base (a failed
 	                          publish, a new table directory) */
+	bool need_full;        /* the last resolve failed: resolve in full */
 };
 
 /* Check the folder only: every problem reported; returns the error count

@@ -31,9 +31,14 @@ struct edit {
 static bool edit__is(const struct snap_overlay_entry *e, const char *ns, size_t ns_len,
 		     const char *name, size_t name_len)
 {
-	return !memcmp(e->ns_name, ns, ns_len) && !e->ns_name[ns_len] &&
-	       !memcmp(e->ns_name + ns_len + 1, name, name_len) &&
-	       !e->ns_name[ns_len + 1 + name_len];
+	const char *n = e->ns_name;
+
+	/* lengths first: memcmp may read all it is given, past a shorter
+	 * name's end */
+	if (strlen(n) != ns_len || memcmp(n, ns, ns_len))
+		return false;
+	n += ns_len + 1;
+	return strlen(n) == name_len && !memcmp(n, name, name_len);
 }
 
 static size_t edit__slot(const struct edit *ed, const char *ns, size_t ns_len,
