@@ -238,6 +238,12 @@ int agent_publish(struct agent *a)
 	a->model.in.generation = publish_next_generation(&a->pub);
 	a->model.in.created_unix_ns = agent__now_ns(CLOCK_REALTIME);
 	err = -ESTALE;
+	if (in_place && !a->need_base &&
+	    !publish_base_intact(&a->pub, snap_cache_base_generation(a->cache))) {
+		log_error("%s/" LDMESH_SNAP_PREFIX "%" PRIu64 " changed or went since it was written; "
+			  "writing a new base", a->o.table, snap_cache_base_generation(a->cache));
+		a->need_base = true;
+	}
 	if (in_place && !a->need_base) {
 		err = snap_build_delta(&a->model.in, a->cache, changes, n_changes, &bytes, &size);
 		if (!err && !bytes) {

@@ -341,6 +341,9 @@ int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
 		err = -errno;
 	if (!err)
 		publish__immutable(fd, true);
+	/* how the base is sealed: publish_base_intact compares with it */
+	if (!err && !base_generation && fstat(fd, &p->written_base_st) == 0)
+		p->written_base = gen;
 	if (close(fd) < 0 && !err)
 		err = -errno;
 	if (err) {
@@ -363,6 +366,19 @@ int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
 	publish__retire(p, retired[0]);
 	publish__retire(p, retired[1]);
 	return 0;
+}
+
+bool publish_base_intact(const struct publisher *p, uint64_t generation)
+{
+	char name[64];
+	struct stat st;
+	const struct stat *w = &p->written_base_st;
+
+	snprintf(name, sizeof(name), LDMESH_SNAP_PREFIX "%" PRIu64, generation);
+	return generation && generation == p->written_base &&
+	       fstatat(p->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       st.st_dev == w->st_dev && st.st_ino == w->st_ino && st.st_size == w->st_size &&
+	       st.st_ctim.tv_sec == w->st_ctim.tv_sec && st.st_ctim.tv_nsec == w->st_ctim.tv_nsec;
 }
 
 void publish_close(struct publisher *p)

@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "ldmesh/snapshot.h"
@@ -28,6 +30,8 @@ struct publisher {
 	uint64_t base_generation;       /* its base, 0 when it is one */
 	uint64_t previous;              /* the one before it, 0 if none */
 	uint64_t previous_base;         /* and that one's base */
+	uint64_t written_base;          /* the last base this publisher wrote */
+	struct stat written_base_st;    /* and its status once sealed */
 	char dir[256];
 };
 
@@ -48,6 +52,13 @@ int publish_check(const struct publisher *p);
  * look for the new one at once) and open the path afresh, continuing the
  * generation sequence. The caller republishes. 0 or -errno with `why`. */
 int publish_reopen(struct publisher *p, char *why, size_t why_len);
+
+/* Whether base `generation` is still the file this publisher wrote: the
+ * same inode, size and change time. Root can lift a snapshot's immutable
+ * flag and rewrite it; every delta over a damaged base would carry the
+ * damage, so the agent writes a new base instead. False for a base this
+ * publisher did not write, or one gone. One fstatat. */
+bool publish_base_intact(const struct publisher *p, uint64_t generation);
 
 /* The generation the next snapshot must carry. */
 static inline uint64_t publish_next_generation(const struct publisher *p)

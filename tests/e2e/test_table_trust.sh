@@ -100,6 +100,11 @@ metadata: {name: extra, namespace: default}
 spec: {clusterIP: 10.96.0.81, ports: [{port: 1}]}
 YAML
 G2=$(e2e_wait_gen_after "$G") || G2=$G
+# a delta over the damaged base would keep the damage: the agent saw the
+# file changed and wrote a new base
+check_match "the agent noticed its base rewritten and wrote a new one" \
+	"snap\.$G changed or went since it was written; writing a new base" \
+	"$(cat "$E2E_TMP/agent.log")"
 e2e_round 3
 check_eq "round 3 (generation $G2): 20 connects reach the pod again" 20 \
 	"$(grep -c '^10\.244\.1\.5$' "$R/out.3" || true)"
