@@ -151,11 +151,17 @@ static uint32_t ctl__listed(const struct ldmesh_snap *s)
 	return n;
 }
 
-/* A delta's endpoints are its own plus its base's (superseded services'
- * endpoints included: the count is of the records mapped). */
+/* The endpoints of the services the table lists: through a delta, not
+ * those of the base's services it supersedes. */
 static uint32_t ctl__endpoints(const struct ldmesh_snap *s)
 {
-	return s->n_endpoints + (s->base_snap ? s->base_snap->n_endpoints : 0);
+	uint32_t n = 0;
+	struct ldmesh_service svc;
+
+	for (uint32_t i = 0; i < ldmesh_snap_service_count(s); i++)
+		if (ldmesh_snap_service_listed(s, i) && ldmesh_snap_service(s, i, &svc))
+			n += svc.endpoint_count;
+	return n;
 }
 
 static size_t ctl__bytes(const struct ldmesh_snap *s)
