@@ -324,13 +324,8 @@ static int model__from_pods(struct join *j, const struct k8s_service *s,
 			    uint64_t *ck)
 {
 	char key[MODEL_KEY_MAX];
-	const struct k8s_label *first;
-	size_t len;
+	size_t len = model__selector_key(key, sizeof(key), s);
 
-	if (!s->has_selector || !s->selector.n)
-		return 0;
-	first = &s->selector.v[0];
-	len = model__key(key, sizeof(key), s->meta.ns, first->key, first->value);
 	if (!len)
 		return 0;
 	for (uint32_t v = strmap_first(&j->pods, key, len); v != STRMAP_END;
@@ -694,13 +689,50 @@ static const char *model__zone(const struct model_source *src, size_t n,
 	return NULL;
 }
 
+size_t model__selector_key(char *key, size_t cap, const struct k8s_service *s)
+{
+	if (!s->has_selector || !s->selector.n)
+		return 0;
+	return model__key(key, cap, s->meta.ns, s->selector.v[0].key, s->selector.v[0].value);
+}
+
+uint32_t model__index_of(const struct model_state *st, const struct k8s_service *s)
+{
+	char key[MODEL_KEY_MAX];
+	size_t len = model__key(key, sizeof(key), s->meta.ns, s->meta.name, NULL);
+
+	return len ? strmap_first(&st->by_name, key, len) : STRMAP_END;
+}
+
+int model__index_service(struct model_out *m, uint32_t i, bool add)
+{
+	struct model_state *st = m->state;
+	const struct k8s_service *s = st->refs[i].svc;
+	const struct snap_service_in *o = &m->services[i];
+	char key[MODEL_KEY_MAX];
+	size_t len;
+	int err = 0;
+
+	if ((len = model__key(key, sizeof(key), s->meta.ns, s->meta.name, NULL)))
+		err = add ? strmap_add(&st->by_name, key, len, i)
+			  : strmap_unlink(&st->by_name, key, len, i);
+	if (!err && (len = model__selector_key(key, sizeof(key), s)))
+		err = add ? strmap_add(&st->by_selector, key, len, i)
+			  : strmap_unlink(&st->by_selector, key, len, i);
+	/* the addresses the model gave it: an allocated one is not in the
+	 * object */
+	for (uint8_t a = 0; !err && a < o->n_cluster_ips && a < LDMESH_MAX_CLUSTER_IPS; a++)
+		err = add ? strmap_add(&st->by_ip, (const char *)o->cluster_ips[a], 16, i)
+			  : strmap_unlink(&st->by_ip, (const char *)o->cluster_ips[a], 16, i);
+	return err == -ENOENT ? 0 : err;
+}
+
 /* Hand the join indexes over to the result (emptying `j`) with what an
  * edit needs to find the services it touches. */
 static int model__keep_state(struct model_out *res, struct join *j, const struct svc_ref *refs)
 {
 	struct model_state *st = calloc(1, sizeof(*st));
 	size_t n = res->n_services;
-	char key[MODEL_KEY_MAX];
 	int err = -ENOMEM;
 
 	if (!st)
@@ -719,19 +751,9 @@ static int model__keep_state(struct model_out *res, struct join *j, const struct
 		goto fail;
 	st->cap_services = n + 1;
 	memcpy(st->refs, refs, n * sizeof(*refs));
-	for (size_t i = 0; i < n && !err; i++) {
-		const struct k8s_service *s = refs[i].svc;
-		size_t len = model__key(key, sizeof(key), s->meta.ns, s->meta.name, NULL);
-
-		err = strmap_add(&st->by_name, key, len, (uint32_t)i);
-		for (uint8_t a = 0; !err && a < res->services[i].n_cluster_ips; a++)
-			err = strmap_add(&st->by_ip, (const char *)res->services[i].cluster_ips[a],
-					 16, (uint32_t)i);
-		if (!err && s->has_selector && s->selector.n &&
-		    (len = model__key(key, sizeof(key), s->meta.ns, s->selector.v[0].key,
-				      s->selector.v[0].value)))
-			err = strmap_add(&st->by_selector, key, len, (uint32_t)i);
-	}
+	res->state = st;
+	for (size_t i = 0; i < n && !err; i++)
+		err = model__index_service(res, (uint32_t)i, true);
 	if (err)
 		goto fail;
 	st->j = *j;
@@ -739,9 +761,9 @@ static int model__keep_state(struct model_out *res, struct join *j, const struct
 	st->j.o = NULL;
 	st->j.d = NULL;
 	memset(j, 0, sizeof(*j));
-	res->state = st;
 	return 0;
 fail:
+	res->state = NULL;
 	model_state_free(st);
 	return err;
 }

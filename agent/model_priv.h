@@ -86,6 +86,13 @@ int model__plan_file(struct model_plan *p, const struct manifest_set *old,
 bool model__plan_in_place(const struct model_out *m, const struct model_plan *p,
 			  const struct model_opts *o);
 int model__remove_service(struct model_out *m, uint32_t i);
+/* "ns\0key\0value" of s's first selector label into key; 0 when none. */
+size_t model__selector_key(char *key, size_t cap, const struct k8s_service *s);
+/* The index by_name gives s's name, or STRMAP_END. */
+uint32_t model__index_of(const struct model_state *st, const struct k8s_service *s);
+/* Add service `i` to (or take it out of) the maps that name services by
+ * index: by name, by first selector label, by its ClusterIPs. */
+int model__index_service(struct model_out *m, uint32_t i, bool add);
 /* A new service record for op->is, its addresses set, indexed; *index. */
 int model__add_service(struct model_out *m, const struct model_op *op, uint32_t *index);
 

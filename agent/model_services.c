@@ -107,14 +107,6 @@ static uint32_t model__lookup(const struct strmap *m, const void *key, size_t le
 	return len ? strmap_first(m, key, len) : STRMAP_END;
 }
 
-static uint32_t model__index_of(const struct model_state *st, const struct k8s_service *s)
-{
-	char key[MODEL_KEY_MAX];
-
-	return model__lookup(&st->by_name, key,
-			     model__key(key, sizeof(key), s->meta.ns, s->meta.name, NULL));
-}
-
 /* Whether service `i` is one the plan removes. */
 static bool model__removed(const struct model_state *st, const struct model_plan *p, uint32_t i)
 {
@@ -181,43 +173,21 @@ bool model__plan_in_place(const struct model_out *m, const struct model_plan *p,
 	return true;
 }
 
-/* Index `i`'s entries in the maps that name services by index. */
-static int model__index_service(struct model_state *st, uint32_t i, bool add)
-{
-	const struct k8s_service *s = st->refs[i].svc;
-	char key[MODEL_KEY_MAX];
-	size_t len;
-	int err = 0;
-
-	if ((len = model__key(key, sizeof(key), s->meta.ns, s->meta.name, NULL)))
-		err = add ? strmap_add(&st->by_name, key, len, i)
-			  : strmap_unlink(&st->by_name, key, len, i);
-	if (!err && s->has_selector && s->selector.n &&
-	    (len = model__key(key, sizeof(key), s->meta.ns, s->selector.v[0].key,
-			      s->selector.v[0].value)))
-		err = add ? strmap_add(&st->by_selector, key, len, i)
-			  : strmap_unlink(&st->by_selector, key, len, i);
-	for (uint8_t a = 0; !err && a < s->n_cluster_ips && a < LDMESH_MAX_CLUSTER_IPS; a++)
-		err = add ? strmap_add(&st->by_ip, (const char *)s->cluster_ips[a], 16, i)
-			  : strmap_unlink(&st->by_ip, (const char *)s->cluster_ips[a], 16, i);
-	return err == -ENOENT ? 0 : err;
-}
-
 int model__remove_service(struct model_out *m, uint32_t i)
 {
 	struct model_state *st = m->state;
 	uint32_t last = (uint32_t)m->n_services - 1;
-	int err = model__index_service(st, i, false);
+	int err = model__index_service(m, i, false);
 
 	model__free_endpoints(&m->services[i]);
 	free(st->own_ports[i]);
 	if (!err && i != last) { /* the last one takes its place */
-		err = model__index_service(st, last, false);
+		err = model__index_service(m, last, false);
 		m->services[i] = m->services[last];
 		st->refs[i] = st->refs[last];
 		st->own_ports[i] = st->own_ports[last];
 		if (!err)
-			err = model__index_service(st, i, true);
+			err = model__index_service(m, i, true);
 	}
 	m->n_services = m->in.n_services = last;
 	return err;
@@ -274,5 +244,5 @@ int model__add_service(struct model_out *m, const struct model_op *op, uint32_t 
 	st->own_ports[i] = NULL;
 	m->n_services = m->in.n_services = (size_t)i + 1;
 	*index = i;
-	return model__index_service(st, i, true);
+	return model__index_service(m, i, true);
 }

@@ -154,13 +154,6 @@ static int model__join_set(struct model_state *st, const struct manifest_set *se
 	return err;
 }
 
-static size_t model__selector_key(char *key, size_t cap, const struct k8s_service *s)
-{
-	if (!s->has_selector || !s->selector.n)
-		return 0;
-	return model__key(key, cap, s->meta.ns, s->selector.v[0].key, s->selector.v[0].value);
-}
-
 static int model__note_change(struct model_state *st, const char *ns, const char *name,
 			      const struct snap_service_in *o)
 {
@@ -181,18 +174,15 @@ static int model__note_change(struct model_state *st, const char *ns, const char
 static int model__apply_removals(struct model_out *m, const struct model_plan *p)
 {
 	struct model_state *st = m->state;
-	char key[MODEL_KEY_MAX];
 	int err = 0;
 
 	for (size_t k = 0; k < p->n && !err; k++) {
 		const struct k8s_service *was = p->v[k].was;
-		size_t len;
 		uint32_t i;
 
 		if (!was || p->v[k].is)
 			continue;
-		len = model__key(key, sizeof(key), was->meta.ns, was->meta.name, NULL);
-		i = len ? strmap_first(&st->by_name, key, len) : STRMAP_END;
+		i = model__index_of(st, was);
 		if (i == STRMAP_END || st->refs[i].svc != was)
 			continue;
 		err = model__note_change(st, was->meta.ns, was->meta.name, NULL);
@@ -222,8 +212,7 @@ static int model__apply_services(struct model_out *m, const struct model_plan *p
 				model__mark(st, i);
 			continue;
 		}
-		len = model__key(key, sizeof(key), op->was->meta.ns, op->was->meta.name, NULL);
-		i = len ? strmap_first(&st->by_name, key, len) : STRMAP_END;
+		i = model__index_of(st, op->was);
 		if (i == STRMAP_END || st->refs[i].svc != op->was)
 			continue; /* a second definition, or one left out: still so */
 		if ((len = model__selector_key(key, sizeof(key), op->was)))

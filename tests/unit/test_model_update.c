@@ -373,6 +373,58 @@ static void test_update_with_conflicts(void **state)
 	assert_true(full > 10);
 }
 
+static void put_service(struct fx *f, const char *rel, const char *name, const char *ip)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 "apiVersion: v1\nkind: Service\nmetadata: {name: %s, namespace: ns0}\n"
+		 "spec:\n%s%s%s  ports: [{port: 80}]\n", name, ip ? "  clusterIP: " : "",
+		 ip ? ip : "", ip ? "\n" : "");
+	tu_write(f->dir, rel, text);
+	refresh(f, rel);
+}
+
+/* An allocated address stays owned by its Service when removals move
+ * it to another index: a Service asking for that address later is the
+ * table-wide case (the explicit one takes it, the allocated one gets
+ * another), never a second owner. */
+static void test_allocated_address_stays_owned(void **state)
+{
+	struct fx f = { .seed = 3 };
+	char alloc_ip[64], path[512];
+	(void)state;
+
+	f.dir = tu_tmpdir("model-update-own");
+	f.o = (struct model_opts){ .cluster_domain = "cluster.local" };
+	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/12", &f.o.cidrs), 0);
+	tu_diag_init(&f.t);
+	put_service(&f, "a.yaml", "gone", "10.96.1.1");
+	put_service(&f, "b.yaml", "other", "10.96.1.2");
+	put_service(&f, "z.yaml", "alloc", NULL); /* last in path order */
+	sources_retired_free(&f.src);
+	assert_int_equal(model_resolve(f.src.v, f.src.n, &f.o, NULL, &f.inc, &f.t.d), 0);
+	assert_int_equal(f.inc.n_services, 3);
+	ipalloc_format(f.inc.services[2].cluster_ips[0], alloc_ip, sizeof(alloc_ip));
+
+	/* "gone" goes: "alloc" takes its index */
+	snprintf(path, sizeof(path), "%s/a.yaml", f.dir);
+	unlink(path);
+	refresh(&f, "a.yaml");
+	assert_true(apply(&f));
+	put_service(&f, "c.yaml", "third", "10.96.1.3");
+	assert_true(apply(&f));
+	/* one edit removes "third" (at alloc's old index) and asks for
+	 * alloc's address */
+	put_service(&f, "c.yaml", "new", alloc_ip);
+	apply(&f);
+	assert_matches_full_resolve(&f);
+	model_out_free(&f.inc);
+	sources_free(&f.src);
+	tu_rmtree(f.dir);
+	free(f.dir);
+}
+
 /* A Node in a changed file may move this node's zone: a full resolve. */
 static void test_node_edit_resolves_in_full(void **state)
 {
@@ -406,6 +458,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_update_matches_full_resolve),
 		cmocka_unit_test(test_update_with_conflicts),
+		cmocka_unit_test(test_allocated_address_stays_owned),
 		cmocka_unit_test(test_node_edit_resolves_in_full),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
