@@ -250,12 +250,11 @@ static void sources__fit(struct sources *s)
 	if (!(v = realloc(s->v, cap * sizeof(*v))))
 		return;
 	s->v = v;
-	if (!(ids = realloc(s->ids, cap * sizeof(*ids)))) {
-		/* v is at least cap long now; ids keeps its larger size */
-		return;
-	}
-	s->ids = ids;
+	/* v now holds cap entries: so must s->cap say, whether or not ids
+	 * (at least as long) shrinks too */
 	s->cap = cap;
+	if ((ids = realloc(s->ids, cap * sizeof(*ids))))
+		s->ids = ids;
 }
 
 int sources_rescan(struct sources *s, const char *root, struct diag *d)
