@@ -170,9 +170,10 @@ int agent_restore_table(struct agent *a)
 #define AGENT_DELTA_SHARE 8
 #define AGENT_DELTA_FLOOR 256
 
-static uint64_t agent__ms(uint64_t from, uint64_t to)
+/* Milliseconds between two CLOCK_MONOTONIC readings in ns. */
+static double agent__ms(uint64_t from, uint64_t to)
 {
-	return (to - from) / 1000;
+	return (double)(to - from) / 1e6;
 }
 
 /* The model brought up to date. 1: edited in place, *changes says which
@@ -293,10 +294,9 @@ int agent_publish(struct agent *a)
 	log_info("published generation %" PRIu64 " (%s): %zu services, %zu bytes "
 		 "in %.2f ms (resolve %.2f%s, build %.2f, write %.2f)",
 		 a->pub.generation, kind, a->model.n_services, size,
-		 (double)agent__ms(t0, agent__now_ns(CLOCK_MONOTONIC)) / 1e3,
-		 (double)agent__ms(t0, t1) / 1e3, in_place ? " in place" : "",
-		 (double)agent__ms(t1, t2) / 1e3,
-		 (double)agent__ms(t2, agent__now_ns(CLOCK_MONOTONIC)) / 1e3);
+		 agent__ms(t0, agent__now_ns(CLOCK_MONOTONIC)), agent__ms(t0, t1),
+		 in_place ? " in place" : "", agent__ms(t1, t2),
+		 agent__ms(t2, agent__now_ns(CLOCK_MONOTONIC)));
 out:
 	free(bytes);
 	/* the model points into no replaced version any more, nor do the

@@ -241,31 +241,33 @@ e2e_put() {
 	mv "$E2E_TMP/put.tmp" "$MANIFESTS/$name"
 }
 
-# Service default/web (10.96.0.80:9000 -> 9100/tcp) with one EndpointSlice
-# listing the given pod IPs, ready: e2e_put_web IP...
-e2e_put_web() {
-	local ip
-	{
-		cat <<'YAML'
+# Service default/web (10.96.0.80:9000 -> 9100/tcp, or the port in
+# E2E_WEB_PORT) with one EndpointSlice listing the given pod IPs, ready,
+# on stdout: e2e_web_yaml IP...
+e2e_web_yaml() {
+	local ip port=${E2E_WEB_PORT:-9100}
+	cat <<YAML
 apiVersion: v1
 kind: Service
 metadata: {name: web, namespace: default}
 spec:
   clusterIP: 10.96.0.80
-  ports: [{name: tcp, port: 9000, targetPort: 9100}]
+  ports: [{name: tcp, port: 9000, targetPort: $port}]
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata: {name: web-x1, namespace: default, labels: {kubernetes.io/service-name: web}}
 addressType: IPv4
-ports: [{name: tcp, port: 9100, protocol: TCP}]
+ports: [{name: tcp, port: $port, protocol: TCP}]
 endpoints:
 YAML
-		for ip in "$@"; do
-			printf -- '- addresses: [%s]\n  conditions: {ready: true}\n' "$ip"
-		done
-	} | e2e_put web.yaml
+	for ip in "$@"; do
+		printf -- '- addresses: [%s]\n  conditions: {ready: true}\n' "$ip"
+	done
 }
+
+# The same as the manifest web.yaml: e2e_put_web IP...
+e2e_put_web() { e2e_web_yaml "$@" | e2e_put web.yaml; }
 
 # Pods answering on IP:9100 (banner or http servers) behind Service
 # default/web (e2e_put_web), and the agent publishing it: e2e_web MODE IP...

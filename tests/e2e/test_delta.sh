@@ -38,26 +38,12 @@ kind_of() {
 # "node", a Node object too, which makes any edit of the file one the
 # agent resolves in full.
 put_web_at() {
-	local ip=$1 port=$2 node=
-	[ "${3:-}" = node ] && node=$'---\napiVersion: v1\nkind: Node\nmetadata: {name: elsewhere}'
-	e2e_put web.yaml <<YAML
-apiVersion: v1
-kind: Service
-metadata: {name: web, namespace: default}
-spec:
-  clusterIP: 10.96.0.80
-  ports: [{name: tcp, port: 9000, targetPort: $port}]
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: web-x1, namespace: default, labels: {kubernetes.io/service-name: web}}
-addressType: IPv4
-ports: [{name: tcp, port: $port, protocol: TCP}]
-endpoints:
-- addresses: [$ip]
-  conditions: {ready: true}
-$node
-YAML
+	{
+		E2E_WEB_PORT=$2 e2e_web_yaml "$1"
+		if [ "${3:-}" = node ]; then
+			printf -- '---\napiVersion: v1\nkind: Node\nmetadata: {name: elsewhere}\n'
+		fi
+	} | e2e_put web.yaml
 }
 
 e2e_add_ip 10.244.1.5 10.244.2.5 10.244.3.5
