@@ -223,18 +223,38 @@ static inline bool ldmesh__vip_key(const struct ldmesh_vip_slot *slot,
 	       !memcmp(slot->addr, addr, 16);
 }
 
-/* The base's answer for a key the delta has no slot for; out->service
- * moved up by the delta's n_services. Out of line, like the accessors. */
-bool ldmesh__find_vip_below(const struct ldmesh_snap *s, uint64_t hash, const uint8_t addr[16],
-			    uint16_t port, uint8_t protocol,
-			    struct ldmesh_vip_slot *out);
+/* Probe one layer's VIP index: the matching slot copied into *out, or
+ * false at an empty slot or the end of the probe. Most probes end on an
+ * empty slot (the index is at most half full): one read decides, and only
+ * a match is copied; the caller checks the copy, which is what it uses. */
+__attribute__((always_inline))
+static inline bool ldmesh__probe_vip(const struct ldmesh_snap *l, uint64_t hash,
+				     const uint8_t addr[16], uint16_t port,
+				     uint8_t protocol, struct ldmesh_vip_slot *out)
+{
+	uint32_t mask = l->vip_slots - 1, i = (uint32_t)hash & mask;
+
+	if (!l->vip_slots)
+		return false;
+	for (uint32_t n = 0; n < l->vip_max_probe; n++, i = (i + 1) & mask) {
+		const struct ldmesh_vip_slot *slot = &l->vip[i];
+
+		if (*(const volatile uint32_t *)&slot->service == LDMESH_NONE)
+			return false;
+		if (!ldmesh__vip_key(slot, addr, port, protocol))
+			continue;
+		LDMESH__COPY(out, slot);
+		return ldmesh__vip_key(out, addr, port, protocol);
+	}
+	return false;
+}
 
 /* The VIP slot for (addr, port, protocol), copied into *out; false when it
  * is not ours. out->service is a unified service index. In a linked delta
  * the delta's slot answers, its shadow says "absent" and only a key it
- * has no slot for goes to the base. Always inline: every connect asks,
- * and the compiler's own budget took it out of the connect hook once it
- * also carried the hash to the base. */
+ * has no slot for goes to the base, probed with the same hash (a base has
+ * no base_snap: link). Always inline, both layers: every connect asks,
+ * and between edits most services a connect names are in the base. */
 __attribute__((always_inline))
 static inline bool ldmesh_snap_find_vip(const struct ldmesh_snap *s,
 					const uint8_t addr[16], uint16_t port,
@@ -242,28 +262,17 @@ static inline bool ldmesh_snap_find_vip(const struct ldmesh_snap *s,
 					struct ldmesh_vip_slot *out)
 {
 	uint64_t hash = ldmesh_vip_hash(addr, port, protocol);
-	uint32_t mask = s->vip_slots - 1, i = (uint32_t)hash & mask;
+	const struct ldmesh_snap *b = s->base_snap;
 
-	if (!s->vip_slots)
-		goto below;
-	for (uint32_t n = 0; n < s->vip_max_probe; n++, i = (i + 1) & mask) {
-		const struct ldmesh_vip_slot *slot = &s->vip[i];
-
-		/* Most probes end on an empty slot (the index is at most half
-		 * full): one read decides, and only a match is copied, then
-		 * checked again in the copy, which is what the caller uses. */
-		if (*(const volatile uint32_t *)&slot->service == LDMESH_NONE)
-			break;
-		if (!ldmesh__vip_key(slot, addr, port, protocol))
-			continue;
-		LDMESH__COPY(out, slot);
-		/* a shadow (LDMESH_SHADOW) is never below n_services: the
-		 * key is absent, whatever a base says */
-		return out->service < s->n_services &&
-		       ldmesh__vip_key(out, addr, port, protocol);
-	}
-below:
-	return s->base_snap && ldmesh__find_vip_below(s, hash, addr, port, protocol, out);
+	/* a shadow (LDMESH_SHADOW) is never below n_services: the key is
+	 * absent, whatever the base says */
+	if (ldmesh__probe_vip(s, hash, addr, port, protocol, out))
+		return out->service < s->n_services;
+	if (!b || !ldmesh__probe_vip(b, hash, addr, port, protocol, out) ||
+	    out->service >= b->n_services)
+		return false;
+	out->service += s->n_services;
+	return true;
 }
 
 /*

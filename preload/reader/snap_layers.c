@@ -151,31 +151,6 @@ LAYERS_OUT_OF_LINE uint32_t ldmesh__affinity_below(const struct ldmesh_snap *s, 
 				 : LDMESH_NONE;
 }
 
-/* The base's own index (a base has no base_snap: link), probed with the
- * hash the delta's lookup computed. */
-LAYERS_OUT_OF_LINE bool ldmesh__find_vip_below(const struct ldmesh_snap *s, uint64_t hash,
-					       const uint8_t addr[16], uint16_t port,
-					       uint8_t protocol, struct ldmesh_vip_slot *out)
-{
-	const struct ldmesh_snap *b = s->base_snap;
-	uint32_t mask = b->vip_slots - 1, i = (uint32_t)hash & mask;
-
-	for (uint32_t n = 0; b->vip_slots && n < b->vip_max_probe; n++, i = (i + 1) & mask) {
-		const struct ldmesh_vip_slot *slot = &b->vip[i];
-
-		if (*(const volatile uint32_t *)&slot->service == LDMESH_NONE)
-			return false;
-		if (!ldmesh__vip_key(slot, addr, port, protocol))
-			continue;
-		LDMESH__COPY(out, slot);
-		if (out->service >= b->n_services || !ldmesh__vip_key(out, addr, port, protocol))
-			return false;
-		out->service += s->n_services;
-		return true;
-	}
-	return false;
-}
-
 uint32_t ldmesh_snap_service_count(const struct ldmesh_snap *s)
 {
 	return s->n_services + (s->base_snap ? s->base_snap->n_services : 0);

@@ -710,17 +710,17 @@ __attribute__((noinline)) static void table__catch_up(struct ldmesh_table *t,
 		table__refresh(t);
 }
 
-const struct ldmesh_snap *ldmesh_table_acquire(struct ldmesh_table *t,
-					       int *slot)
+/* The general case of ldmesh_table_acquire: a generation to follow, a
+ * check due, no snapshot yet, or a lost race to pin. Out of line, so the
+ * connect path's common case saves no registers for it. */
+__attribute__((noinline)) static const struct ldmesh_snap *
+table__acquire_slow(struct ldmesh_table *t, int *slot)
 {
-	const struct ldmesh_control *c = atomic_load_explicit(&t->control,
-							      memory_order_acquire);
+	const struct ldmesh_control *c = atomic_load(&t->control);
 	uint64_t gen = c ? __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE) : 0;
 
-	if (!c ||
-	    gen != atomic_load_explicit(&t->seen_generation, memory_order_relaxed) ||
-	    ldmesh_tick() >= atomic_load_explicit(&t->next_check_tick,
-						   memory_order_relaxed))
+	if (!c || gen != atomic_load(&t->seen_generation) ||
+	    ldmesh_tick() >= atomic_load(&t->next_check_tick))
 		table__refresh(t);
 	if (atomic_load(&t->current) < 0)
 		table__wait_refresher(t);
@@ -742,6 +742,40 @@ const struct ldmesh_snap *ldmesh_table_acquire(struct ldmesh_table *t,
 		atomic_fetch_sub(&t->slots[cur].refs, 1);
 	}
 	return NULL;
+}
+
+const struct ldmesh_snap *ldmesh_table_acquire(struct ldmesh_table *t,
+					       int *slot)
+{
+	const struct ldmesh_control *c = atomic_load_explicit(&t->control,
+							      memory_order_acquire);
+	uint64_t gen;
+	int cur;
+
+	/* the common case, which every connect takes: nothing to follow, no
+	 * check due, the current snapshot pinned at the first try */
+	if (__builtin_expect(!c, 0))
+		return table__acquire_slow(t, slot);
+	gen = __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE);
+	cur = atomic_load(&t->current);
+	if (__builtin_expect(gen != atomic_load_explicit(&t->seen_generation,
+							 memory_order_relaxed) ||
+			     ldmesh_tick() >= atomic_load_explicit(&t->next_check_tick,
+								   memory_order_relaxed) ||
+			     cur < 0, 0))
+		return table__acquire_slow(t, slot);
+	/* the refresher marks a generation seen before it maps it: a
+	 * snapshot two behind is the slow path's to catch up */
+	if (__builtin_expect(atomic_load_explicit(&t->slots[cur].generation,
+						  memory_order_relaxed) + 1 < gen, 0))
+		return table__acquire_slow(t, slot);
+	atomic_fetch_add(&t->slots[cur].refs, 1);
+	if (__builtin_expect(atomic_load(&t->current) != cur, 0)) {
+		atomic_fetch_sub(&t->slots[cur].refs, 1);
+		return table__acquire_slow(t, slot);
+	}
+	*slot = cur;
+	return &t->slots[cur].snap;
 }
 
 uint64_t ldmesh_table_elapsed_ns(struct ldmesh_table *t, uint64_t since)
