@@ -71,11 +71,11 @@ static void assemble__count(const struct snap_assembly *a, struct layout *l,
 	}
 	/* A shadow name carries its FQDN, copied after the blocks' strings. */
 	for (size_t i = 0; i < a->n_shadowed; i++) {
-		const struct snap_block *b = a->shadowed[i];
-		const struct snap_name_key *names = snap_block_names(b);
+		const struct snap_shadow *b = a->shadowed[i];
+		const struct snap_name_key *names = snap_shadow_names(b);
 		for (uint32_t k = 0; k < b->n_names; k++) {
 			uint8_t len;
-			snap_block_str(b, names[k].fqdn, &len);
+			snap_shadow_str(b, names[k].fqdn, &len);
 			counts[LDMESH_SEC_STRINGS] += len + 2u;
 		}
 		l->n_vips += b->n_vips;
@@ -165,13 +165,12 @@ static void assemble__records(struct layout *l, const struct snap_block *b,
 		memcpy(l->strings + str, snap_block_strings(b), b->strings_len);
 }
 
-/* The block's index keys, naming `service` (its index, or LDMESH_SHADOW). */
-static void assemble__keys(struct layout *l, const struct snap_block *b, uint32_t service)
+/* A block's or shadow's index keys, naming `service` (the block's index,
+ * or LDMESH_SHADOW). */
+static void assemble__keys(struct layout *l, const struct snap_vip_key *vips, uint32_t n_vips,
+			   const struct snap_name_key *names, uint32_t n_names, uint32_t service)
 {
-	const struct snap_vip_key *vips = snap_block_vips(b);
-	const struct snap_name_key *names = snap_block_names(b);
-
-	for (uint32_t k = 0; k < b->n_vips; k++) {
+	for (uint32_t k = 0; k < n_vips; k++) {
 		const struct snap_vip_key *v = &vips[k];
 		struct ldmesh_vip_slot *o = &l->vips[l->n_vips++];
 		memcpy(o->addr, v->addr, 16);
@@ -182,7 +181,7 @@ static void assemble__keys(struct layout *l, const struct snap_block *b, uint32_
 		o->port_index = service == LDMESH_SHADOW ? 0 : v->port_index;
 		o->reserved = 0;
 	}
-	for (uint32_t k = 0; k < b->n_names; k++) {
+	for (uint32_t k = 0; k < n_names; k++) {
 		const struct snap_name_key *nk = &names[k];
 		l->names[l->n_names++] = (struct ldmesh_name_slot){
 			.hash = nk->hash, .fqdn = reloc(nk->fqdn, l->str), .service = service,
@@ -201,7 +200,8 @@ static void assemble__copy(const struct snap_assembly *a, struct layout *l)
 	for (size_t i = 0; i < a->n_blocks; i++) {
 		const struct snap_block *b = a->blocks[i];
 		assemble__records(l, b, &l->services[i]);
-		assemble__keys(l, b, (uint32_t)i);
+		assemble__keys(l, snap_block_vips(b), b->n_vips, snap_block_names(b), b->n_names,
+			       (uint32_t)i);
 		l->str += b->strings_len;
 		l->port += b->svc.port_count;
 		l->ep += b->svc.endpoint_count;
@@ -212,17 +212,18 @@ static void assemble__copy(const struct snap_assembly *a, struct layout *l)
 
 /* Shadows follow every record, so placement (first key wins) leaves one
  * only where no service of this file holds the key. Their FQDNs are
- * copied out of the base block's strings. */
+ * copied out of the shadow's strings. */
 static void assemble__shadows(const struct snap_assembly *a, struct layout *l)
 {
 	for (size_t i = 0; i < a->n_shadowed; i++) {
-		const struct snap_block *b = a->shadowed[i];
+		const struct snap_shadow *b = a->shadowed[i];
+		const struct snap_name_key *names = snap_shadow_names(b);
 		size_t first_name = l->n_names;
 
-		assemble__keys(l, b, LDMESH_SHADOW);
+		assemble__keys(l, snap_shadow_vips(b), b->n_vips, names, b->n_names, LDMESH_SHADOW);
 		for (size_t k = first_name; k < l->n_names; k++) {
 			uint8_t len;
-			const char *s = snap_block_str(b, snap_block_names(b)[k - first_name].fqdn, &len);
+			const char *s = snap_shadow_str(b, names[k - first_name].fqdn, &len);
 			l->names[k].fqdn = l->str;
 			l->strings[l->str] = (char)len;
 			memcpy(l->strings + l->str + 1, s, len);

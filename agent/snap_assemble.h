@@ -24,9 +24,9 @@ struct snap_assembly {
 	uint64_t base_generation;           /* 0 for a base */
 	const uint32_t *superseded;         /* ascending base indexes */
 	size_t n_superseded;
-	/* Base blocks whose index keys become shadows wherever no block
+	/* Base services whose index keys become shadows wherever no block
 	 * above holds the same key. */
-	struct snap_block *const *shadowed;
+	const struct snap_shadow *const *shadowed;
 	size_t n_shadowed;
 };
 

@@ -439,6 +439,66 @@ int snap_block_build(const struct snap_block_ctx *ctx,
 	return err ? err : block__pack(&d, &bs, out);
 }
 
+/* The local strings a shadow keeps: namespace, name, then every index
+ * name's FQDN, in the block's length-prefixed form. */
+static size_t shadow__strings_len(const struct snap_block *b)
+{
+	const struct snap_name_key *names = snap_block_names(b);
+	size_t len = 0;
+	uint8_t n;
+
+	snap_block_str(b, b->svc.ns, &n);
+	len += n + 2u;
+	snap_block_str(b, b->svc.name, &n);
+	len += n + 2u;
+	for (uint32_t k = 0; k < b->n_names; k++) {
+		snap_block_str(b, names[k].fqdn, &n);
+		len += n + 2u;
+	}
+	return len;
+}
+
+size_t snap_shadow_size(const struct snap_block *b)
+{
+	size_t size = sizeof(struct snap_shadow) + b->n_vips * sizeof(struct snap_vip_key) +
+		      b->n_names * sizeof(struct snap_name_key) + shadow__strings_len(b);
+
+	return (size + 7) & ~(size_t)7;
+}
+
+/* Copy a local string of `b` to the end of `strings` (*len bytes so far). */
+static ldmesh_str_t shadow__copy_str(const struct snap_block *b, ldmesh_str_t ref,
+				     char *strings, uint32_t *len)
+{
+	uint8_t n;
+	const char *p = snap_block_str(b, ref, &n);
+	ldmesh_str_t at = SNAP_BLOCK_LOCAL | *len;
+
+	strings[*len] = (char)n;
+	memcpy(strings + *len + 1, p, n);
+	strings[*len + 1 + n] = 0;
+	*len += n + 2u;
+	return at;
+}
+
+void snap_shadow_write(const struct snap_block *b, struct snap_shadow *out)
+{
+	struct snap_vip_key *vips = (struct snap_vip_key *)out->data;
+	struct snap_name_key *names = (struct snap_name_key *)(vips + b->n_vips);
+	char *strings = (char *)(names + b->n_names);
+	uint32_t len = 0;
+
+	*out = (struct snap_shadow){ .key = b->key, .content = b->content,
+				     .n_vips = b->n_vips, .n_names = b->n_names };
+	memcpy(vips, snap_block_vips(b), b->n_vips * sizeof(*vips));
+	memcpy(names, snap_block_names(b), b->n_names * sizeof(*names));
+	out->ns = shadow__copy_str(b, b->svc.ns, strings, &len);
+	out->name = shadow__copy_str(b, b->svc.name, strings, &len);
+	for (uint32_t k = 0; k < b->n_names; k++)
+		names[k].fqdn = shadow__copy_str(b, names[k].fqdn, strings, &len);
+	out->strings_len = len;
+}
+
 void snap_block_unref(struct snap_block *b)
 {
 	if (b && !--b->refs)

@@ -100,10 +100,9 @@ static inline const char *snap_block_strings(const struct snap_block *b)
 			      (size_t)b->svc.endpoint_count * b->svc.port_count);
 }
 
-/* A local string of the block (ns, name, fqdn): its bytes and length;
- * the empty string for ref 0. */
-static inline const char *snap_block_str(const struct snap_block *b, ldmesh_str_t ref,
-					 uint8_t *len)
+/* A local string in `strings` (length-prefixed, NUL-terminated): its
+ * bytes and length; the empty string for ref 0. */
+static inline const char *snap_local_str(const char *strings, ldmesh_str_t ref, uint8_t *len)
 {
 	const char *p;
 
@@ -111,10 +110,59 @@ static inline const char *snap_block_str(const struct snap_block *b, ldmesh_str_
 		*len = 0;
 		return "";
 	}
-	p = snap_block_strings(b) + (ref & ~SNAP_BLOCK_LOCAL);
+	p = strings + (ref & ~SNAP_BLOCK_LOCAL);
 	*len = (uint8_t)p[0];
 	return p + 1;
 }
+
+/* A local string of the block (ns, name, fqdn). */
+static inline const char *snap_block_str(const struct snap_block *b, ldmesh_str_t ref,
+					 uint8_t *len)
+{
+	return snap_local_str(snap_block_strings(b), ref, len);
+}
+
+/*
+ * What the cache keeps of a service once a base holding it is published
+ * (snap_cache.h): its cache key and content hash, which tell an edit that
+ * puts the service back as the base has it; its namespace and name, by
+ * which edits find it; and its index keys with their FQDNs, which a delta
+ * replacing or removing it turns into shadows. The records themselves are
+ * in the published file, and a later full build makes them again from
+ * the model: at 100,000 services the agent held them twice, 32 MB.
+ * Written back to back into one buffer, each 8-byte aligned.
+ */
+struct snap_shadow {
+	uint64_t key;           /* the block's */
+	uint64_t content;       /* the block's */
+	uint32_t n_vips;
+	uint32_t n_names;
+	uint32_t strings_len;   /* local strings, as in a block */
+	ldmesh_str_t ns, name;  /* local */
+	/* vips, names (fqdn local), strings: */
+	uint64_t data[];
+};
+
+static inline const struct snap_vip_key *snap_shadow_vips(const struct snap_shadow *s)
+{
+	return (const struct snap_vip_key *)s->data;
+}
+
+static inline const struct snap_name_key *snap_shadow_names(const struct snap_shadow *s)
+{
+	return (const struct snap_name_key *)(snap_shadow_vips(s) + s->n_vips);
+}
+
+static inline const char *snap_shadow_str(const struct snap_shadow *s, ldmesh_str_t ref,
+					  uint8_t *len)
+{
+	return snap_local_str((const char *)(snap_shadow_names(s) + s->n_names), ref, len);
+}
+
+/* Bytes the shadow of `b` takes, a multiple of 8. */
+size_t snap_shadow_size(const struct snap_block *b);
+/* Write the shadow of `b` at `out` (snap_shadow_size(b) bytes). */
+void snap_shadow_write(const struct snap_block *b, struct snap_shadow *out);
 
 /*
  * Working arrays for building blocks, reused from one block to the next

@@ -15,9 +15,9 @@
 #include "snap_assemble.h"
 #include "snap_cache.h"
 
-/* The blocks a build may reuse, by cache key: the base's and the
- * overlay's. Made for one build and dropped after it, so the agent does
- * not keep a second index of 100,000 blocks between builds. */
+/* The blocks a build may reuse, by cache key: the overlay's (the cache
+ * keeps no base blocks, snap_cache.h). Made for one build and dropped
+ * after it. */
 struct key_map {
 	struct snap_block **slots;
 	size_t mask;
@@ -48,14 +48,12 @@ static void key_map__init(struct key_map *m, const struct snap_cache *c)
 {
 	size_t n = 16;
 
-	while (n < (c->n_base + c->n_overlay) * 2)
+	while (n < c->n_overlay * 2)
 		n <<= 1;
 	m->mask = n - 1;
-	if (!c->n_base && !c->n_overlay)
+	if (!c->n_overlay)
 		m->slots = NULL;
 	else if ((m->slots = calloc(n, sizeof(*m->slots)))) {
-		for (size_t i = 0; i < c->n_base; i++)
-			key_map__add(m, c->base[i]);
 		for (size_t i = 0; i < c->n_overlay; i++)
 			key_map__add(m, c->overlay[i].block);
 	}
@@ -138,8 +136,8 @@ int snap_build_cached(const struct snap_input *in, struct snap_cache *cache,
 		free(blocks);
 		return err;
 	}
-	/* This build is the base now; blocks of the last one it did not
-	 * reuse lose their last reference here. */
+	/* This build is the base now: the cache keeps its shadows, and the
+	 * blocks the overlay does not hold go. */
 	snap_cache_set_base(cache, blocks, in->n_services, in->generation, a.domain, a.node,
 			    a.zone);
 	return 0;

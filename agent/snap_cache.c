@@ -64,15 +64,15 @@ uint64_t snap_cache_name_hash(const char *ns, size_t ns_len, const char *name,
 	return ldmesh_hash64(name, name_len, ldmesh_hash64(ns, ns_len, 0));
 }
 
-static bool cache__base_is(const struct snap_block *b, const char *ns, size_t ns_len,
+static bool cache__base_is(const struct snap_shadow *b, const char *ns, size_t ns_len,
 			   const char *name, size_t name_len)
 {
 	uint8_t len;
-	const char *s = snap_block_str(b, b->svc.ns, &len);
+	const char *s = snap_shadow_str(b, b->ns, &len);
 
 	if (len != ns_len || memcmp(s, ns, len))
 		return false;
-	s = snap_block_str(b, b->svc.name, &len);
+	s = snap_shadow_str(b, b->name, &len);
 	return len == name_len && !memcmp(s, name, len);
 }
 
@@ -84,7 +84,8 @@ static size_t cache__base_slot(const struct snap_cache *c, const char *ns, size_
 	size_t mask = c->base_map_slots - 1, i = (size_t)hash & mask;
 
 	while (c->base_map[i] &&
-	       !cache__base_is(c->base[c->base_map[i] - 1], ns, ns_len, name, name_len))
+	       !cache__base_is(snap_cache_base_shadow(c, c->base_map[i] - 1), ns, ns_len, name,
+			       name_len))
 		i = (i + 1) & mask;
 	return i;
 }
@@ -109,16 +110,37 @@ static int cache__index_base(struct snap_cache *c)
 		c->base_map_slots <<= 1;
 	if (!(c->base_map = calloc(c->base_map_slots, sizeof(*c->base_map))))
 		return -ENOMEM;
-	for (size_t i = 0; i < c->n_base; i++) {
-		const struct snap_block *b = c->base[i];
+	for (uint32_t i = 0; i < c->n_base; i++) {
+		const struct snap_shadow *b = snap_cache_base_shadow(c, i);
 		uint8_t ns_len, name_len;
-		const char *ns = snap_block_str(b, b->svc.ns, &ns_len);
-		const char *name = snap_block_str(b, b->svc.name, &name_len);
+		const char *ns = snap_shadow_str(b, b->ns, &ns_len);
+		const char *name = snap_shadow_str(b, b->name, &name_len);
 		size_t slot = cache__base_slot(c, ns, ns_len, name, name_len,
 					       snap_cache_name_hash(ns, ns_len, name, name_len));
 		if (!c->base_map[slot])
-			c->base_map[slot] = (uint32_t)(i + 1);
+			c->base_map[slot] = i + 1;
 	}
+	return 0;
+}
+
+/* The blocks' shadows, in one buffer. */
+static int cache__shadow_base(struct snap_cache *c, struct snap_block *const *blocks, size_t n)
+{
+	size_t size = 0;
+
+	if (n >= UINT32_MAX || !(c->base = malloc((n + 1) * sizeof(*c->base))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (size > UINT32_MAX)
+			return -E2BIG;
+		c->base[i] = (uint32_t)size;
+		size += snap_shadow_size(blocks[i]);
+	}
+	if (!(c->shadows = malloc(size ? size : 1)))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		snap_shadow_write(blocks[i], (struct snap_shadow *)(c->shadows + c->base[i]));
+	c->n_base = n;
 	return 0;
 }
 
@@ -127,15 +149,16 @@ void snap_cache_set_base(struct snap_cache *c, struct snap_block **blocks, size_
 			 ldmesh_str_t zone)
 {
 	snap_cache_drop_base(c);
-	c->base = blocks;
-	c->n_base = n;
 	c->base_generation = generation;
 	c->domain = domain;
 	c->node = node;
 	c->zone = zone;
 	c->has_base = true;
-	if (cache__index_base(c) < 0)
+	if (cache__shadow_base(c, blocks, n) < 0 || cache__index_base(c) < 0)
 		snap_cache_drop_base(c);
+	for (size_t i = 0; i < n; i++)
+		snap_block_unref(blocks[i]);
+	free(blocks);
 }
 
 void snap_cache_overlay_release(struct snap_overlay_entry *e, size_t n)
@@ -148,13 +171,13 @@ void snap_cache_overlay_release(struct snap_overlay_entry *e, size_t n)
 
 void snap_cache_drop_base(struct snap_cache *c)
 {
-	for (size_t i = 0; i < c->n_base; i++)
-		snap_block_unref(c->base[i]);
 	snap_cache_overlay_release(c->overlay, c->n_overlay);
 	free(c->overlay);
+	free(c->shadows);
 	free(c->base);
 	free(c->base_map);
 	c->overlay = NULL;
+	c->shadows = NULL;
 	c->base = NULL;
 	c->base_map = NULL;
 	c->n_overlay = c->n_base = c->base_map_slots = 0;

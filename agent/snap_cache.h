@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the builder keeps between builds (struct snap_cache, opaque in
- * snap_build.h): the shared string pool, the base (the blocks of the last
- * full build, pinned, by base service index, with a map from
- * namespace/name to that index) and the overlay over it (per
- * namespace/name, the block that replaces the base's, or none: removed).
- * Private to snap_build.c and snap_delta.c.
+ * snap_build.h): the shared string pool, the base (the shadow of each of
+ * the last full build's services, snap_block.h, by base service index,
+ * with a map from namespace/name to that index) and the overlay over it
+ * (per namespace/name, the block that replaces the base's, or none:
+ * removed). Private to snap_build.c and snap_delta.c.
  */
 #ifndef LDMESH_AGENT_SNAP_CACHE_H
 #define LDMESH_AGENT_SNAP_CACHE_H
@@ -39,8 +39,9 @@ struct snap_cache {
 	bool has_base;
 	uint64_t base_generation;
 	ldmesh_str_t domain, node, zone; /* the base's header strings */
-	struct snap_block **base;        /* by base service index; a
-	                                    reference each */
+	char *shadows;                   /* the base's, back to back */
+	uint32_t *base;                  /* by base service index: the
+	                                    offset of its shadow */
 	size_t n_base;
 	uint32_t *base_map;              /* name hash -> index + 1; 0 empty */
 	size_t base_map_slots;
@@ -56,10 +57,18 @@ uint64_t snap_cache_name_hash(const char *ns, size_t ns_len, const char *name,
 uint32_t snap_cache_base_find(const struct snap_cache *c, const char *ns, size_t ns_len,
 			      const char *name, size_t name_len, uint64_t hash);
 
-/* Make `blocks` (n references, the array malloc'd) the base, with the
- * header strings it was built with, and an empty overlay. The cache takes
- * both the array and the references. Out of memory for the map leaves no
- * base (the next delta says -ESTALE), never a wrong one. */
+/* The shadow of base service `i` (below snap_cache_base_services). */
+static inline const struct snap_shadow *snap_cache_base_shadow(const struct snap_cache *c,
+							       uint32_t i)
+{
+	return (const struct snap_shadow *)(c->shadows + c->base[i]);
+}
+
+/* Make the services of `blocks` (n references, the array malloc'd) the
+ * base, with the header strings it was built with, and an empty overlay;
+ * the cache keeps their shadows and drops the blocks and the array. Out
+ * of memory leaves no base (the next delta says -ESTALE), never a wrong
+ * one. */
 void snap_cache_set_base(struct snap_cache *c, struct snap_block **blocks, size_t n,
 			 uint64_t generation, ldmesh_str_t domain, ldmesh_str_t node,
 			 ldmesh_str_t zone);

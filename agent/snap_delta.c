@@ -6,7 +6,7 @@
  * references, changes are applied to it, the delta is written from it,
  * and only then does it replace the overlay. Everything here is
  * O(overlay + changes): the base is reached only through its name map and
- * the pinned blocks of the services the overlay supersedes.
+ * the shadows of the services the overlay supersedes.
  */
 #include "snap_build.h"
 
@@ -125,11 +125,10 @@ static bool edit__unchanged(const struct edit *ed, const struct snap_cache *c)
 	return true;
 }
 
-/* The block `ch` asks for: one already held for this name when the
- * model's key says the input is the same, else a new one. */
+/* The block `ch` asks for: the one the overlay holds for this name when
+ * the model's key says the input is the same, else a new one. */
 static int edit__block(const struct edit *ed, const struct snap_change *ch,
-		       const struct snap_overlay_entry *cur, struct snap_block *base,
-		       struct snap_block **out)
+		       const struct snap_overlay_entry *cur, struct snap_block **out)
 {
 	uint64_t key = ch->svc->cache_key;
 	int err;
@@ -138,14 +137,24 @@ static int edit__block(const struct edit *ed, const struct snap_change *ch,
 		*out = snap_block_ref(cur->block);
 		return 0;
 	}
-	if (key && base && base->key == key) {
-		*out = snap_block_ref(base);
-		return 0;
-	}
 	if ((err = snap_block_build(&ed->ctx, ch->svc, out)))
 		return err;
 	(*out)->key = key;
 	return 0;
+}
+
+/* Whether the service is now (`now`, NULL: removed) what the base says
+ * (`base`, NULL: the base has no such service). The model's key says it
+ * before a block is built; the content hash after. */
+static bool edit__as_base(const struct snap_change *ch, const struct snap_block *now,
+			  const struct snap_shadow *base)
+{
+	if (!base)
+		return !ch->svc;
+	if (!ch->svc)
+		return false;
+	return now ? now->content == base->content
+		   : ch->svc->cache_key && ch->svc->cache_key == base->key;
 }
 
 static int edit__add(struct edit *ed, const char *ns, size_t ns_len, const char *name,
@@ -182,17 +191,19 @@ static int edit__apply(struct edit *ed, const struct snap_cache *c, const struct
 	struct snap_overlay_entry *cur = at ? &ed->e[at - 1] : NULL;
 	uint32_t base_index = cur ? cur->base_index
 				  : snap_cache_base_find(c, ch->ns, ns_len, ch->name, name_len, hash);
-	struct snap_block *base = base_index != LDMESH_NONE ? c->base[base_index] : NULL;
+	const struct snap_shadow *base =
+		base_index != LDMESH_NONE ? snap_cache_base_shadow(c, base_index) : NULL;
 	struct snap_block *now = NULL;
+	bool as_base = edit__as_base(ch, NULL, base);
 	int err;
 
 	if (ch->svc && (strcmp(ch->svc->ns ? ch->svc->ns : "", ch->ns) ||
 			strcmp(ch->svc->name ? ch->svc->name : "", ch->name)))
 		return -EINVAL;
-	if (ch->svc && (err = edit__block(ed, ch, cur, base, &now)))
+	if (!as_base && ch->svc && (err = edit__block(ed, ch, cur, &now)))
 		return err;
 	/* Back to what the base says: no overlay entry. */
-	if (same_content(now, base)) {
+	if (as_base || edit__as_base(ch, now, base)) {
 		if (cur)
 			edit__set(cur, NULL, false);
 		snap_block_unref(now);
@@ -228,7 +239,7 @@ static int edit__write(const struct edit *ed, const struct snap_cache *c,
 				   .node = c->node, .zone = c->zone,
 				   .base_generation = c->base_generation };
 	struct snap_block **blocks = malloc((ed->n + 1) * sizeof(*blocks));
-	struct snap_block **shadowed = malloc((ed->n + 1) * sizeof(*shadowed));
+	const struct snap_shadow **shadowed = malloc((ed->n + 1) * sizeof(*shadowed));
 	uint32_t *superseded = malloc((ed->n + 1) * sizeof(*superseded));
 	int err = -ENOMEM;
 
@@ -245,7 +256,7 @@ static int edit__write(const struct edit *ed, const struct snap_cache *c,
 	}
 	qsort(superseded, a.n_superseded, sizeof(*superseded), cmp_u32);
 	for (size_t i = 0; i < a.n_superseded; i++)
-		shadowed[i] = c->base[superseded[i]];
+		shadowed[i] = snap_cache_base_shadow(c, superseded[i]);
 	a.blocks = blocks;
 	a.superseded = superseded;
 	a.shadowed = shadowed;
@@ -253,7 +264,7 @@ static int edit__write(const struct edit *ed, const struct snap_cache *c,
 	err = snap_assemble(&a, out, out_size);
 out:
 	free(blocks);
-	free(shadowed);
+	free((void *)shadowed);
 	free(superseded);
 	return err;
 }
