@@ -15,19 +15,22 @@
 
 #define STRMAP_END UINT32_MAX
 
-struct strmap_slot {
-	uint64_t hash;
-	uint32_t key;  /* offset + 1 of the key's copy in `keys`; 0 = empty */
-	uint32_t len;
-	uint32_t head, tail;
-};
+struct strmap_entry;
 
 struct strmap {
-	struct strmap_slot *slots;
-	size_t n_slots, used;
-	char *keys;    /* every key, back to back: one allocation, not one
-	                  per key, since the model rebuilds its maps on every
-	                  publish */
+	/* Open addressing, at most half full: a slot is 0 (empty) or holds
+	 * entry index + 1 in its low log2(n_slots) bits (the hash's low bits
+	 * pick the slot) and the key's 32-bit hash in the bits above, so a
+	 * probe rarely looks at an entry that is not its key's. 4 bytes a
+	 * slot, where one holding the key's hash, place and list took 24. */
+	uint32_t *slots;
+	size_t n_slots;
+	struct strmap_entry *entries; /* one a key, in the order added */
+	size_t used, entries_cap;
+	char *keys;    /* every key, back to back in the order added (so a
+	                  key's length is where the next one starts): one
+	                  allocation, not one per key, since the model
+	                  rebuilds its maps on every publish */
 	size_t keys_len, keys_cap;
 	uint32_t *next; /* next[value]: the following value of the same key */
 	size_t n_next;
