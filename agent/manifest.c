@@ -36,6 +36,26 @@ void manifest_set_free(struct manifest_set *set)
 	memset(set, 0, sizeof(*set));
 }
 
+const struct manifest_set manifest_set_empty;
+
+void manifest_kept_free(const struct manifest_set *kept)
+{
+	if (kept != &manifest_set_empty)
+		free((void *)kept);
+}
+
+int manifest_set_keep(struct manifest_set *set, const char *path,
+		      const struct manifest_set **out, const char **kept_path)
+{
+	const struct manifest_set *kept = mf_pack_kept(set, path, kept_path);
+
+	if (!kept)
+		return -ENOMEM;
+	manifest_set_free(set);
+	*out = kept;
+	return 0;
+}
+
 static bool mf_ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
@@ -146,18 +166,37 @@ static int mf_stream(struct mf_ctx *c, const struct yaml_tree_stream *s)
 	return 0;
 }
 
-static int mf_finish(struct mf_ctx *c, int ret, struct manifest_set *out)
+/* Where a kept set goes (manifest_load_kept), or NULL. */
+struct mf_keep {
+	const char *path;
+	const struct manifest_set **out;
+	const char **kept_path;
+};
+
+static int mf_finish(struct mf_ctx *c, int ret, struct manifest_set *out,
+		     const struct mf_keep *keep)
 {
 	if (ret == -ENOMEM && !c->errors)
 		mf_error(c, NULL, "out of memory");
 	else if (!ret && c->errors)
 		ret = -EINVAL;
-	if (!ret && !mf_pack(&c->set, out))
+	if (!ret && keep) {
+		const struct manifest_set *kept = mf_pack_kept(&c->set, keep->path,
+							       keep->kept_path);
+		if (kept)
+			*keep->out = kept;
+		else {
+			mf_error(c, NULL, "out of memory");
+			ret = -ENOMEM;
+		}
 		manifest_set_free(&c->set);
-	else if (!ret)
+	} else if (!ret && !mf_pack(&c->set, out)) {
+		manifest_set_free(&c->set);
+	} else if (!ret) {
 		*out = c->set; /* as parsed: as good, only larger */
-	else
+	} else {
 		manifest_set_free(&c->set);
+	}
 	free(c->seen);
 	return ret;
 }
@@ -171,7 +210,8 @@ static void mf_tree_error(struct mf_ctx *c, const struct yaml_tree_error *e)
 
 /* The one core behind both front doors: the tree is loaded (or not). */
 static int mf_load(struct mf_ctx *c, int tree_ret, struct yaml_tree_stream *s,
-		   const struct yaml_tree_error *e, struct manifest_set *out)
+		   const struct yaml_tree_error *e, struct manifest_set *out,
+		   const struct mf_keep *keep)
 {
 	int ret = tree_ret;
 
@@ -180,7 +220,7 @@ static int mf_load(struct mf_ctx *c, int tree_ret, struct yaml_tree_stream *s,
 	else
 		ret = mf_stream(c, s);
 	yaml_tree_free(s);
-	return mf_finish(c, ret, out);
+	return mf_finish(c, ret, out, keep);
 }
 
 int manifest_load_data(const char *name, const char *data, size_t len,
@@ -190,7 +230,7 @@ int manifest_load_data(const char *name, const char *data, size_t len,
 	struct yaml_tree_stream s = { 0 };
 	struct yaml_tree_error e;
 
-	return mf_load(&c, yaml_tree_load_data(data, len, &s, &e), &s, &e, out);
+	return mf_load(&c, yaml_tree_load_data(data, len, &s, &e), &s, &e, out, NULL);
 }
 
 int manifest_load_file(const char *path, struct manifest_set *out,
@@ -201,5 +241,17 @@ int manifest_load_file(const char *path, struct manifest_set *out,
 	struct yaml_tree_error e;
 
 	return mf_load(&c, yaml_tree_load_file(path, MANIFEST_MAX_FILE_BYTES, &s, &e),
-		       &s, &e, out);
+		       &s, &e, out, NULL);
+}
+
+int manifest_load_kept(const char *path, const struct manifest_set **out,
+		       const char **kept_path, struct diag *d)
+{
+	struct mf_ctx c = { .name = path, .d = d };
+	struct yaml_tree_stream s = { 0 };
+	struct yaml_tree_error e;
+	struct mf_keep keep = { path, out, kept_path };
+
+	return mf_load(&c, yaml_tree_load_file(path, MANIFEST_MAX_FILE_BYTES, &s, &e),
+		       &s, &e, NULL, &keep);
 }

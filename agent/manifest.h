@@ -42,8 +42,6 @@ struct k8s_labels {
 struct k8s_meta {
 	char *ns;   /* metadata.namespace, "default" when absent */
 	char *name; /* metadata.name */
-	struct k8s_labels labels; /* Pods only, once parsed: the model reads
-	                             no other kind's (manifest_pack.c) */
 	bool deleting;    /* metadata.deletionTimestamp is set */
 	int64_t created;  /* metadata.creationTimestamp, Unix seconds; 0 when
 	                     absent (hand-written manifests) */
@@ -68,15 +66,15 @@ struct k8s_service {
 	                           allocate */
 	uint8_t cluster_ips[2][16]; /* IPv4-mapped for v4 */
 	bool has_selector;
+	/* (the flags together, in what the addresses leave of a word) */
+	bool affinity_client_ip;
+	bool internal_local;    /* internalTrafficPolicy: Local */
+	bool external_local;    /* externalTrafficPolicy: Local */
+	bool publish_not_ready; /* spec.publishNotReadyAddresses */
 	struct k8s_labels selector;
 	struct k8s_service_port *ports;
 	size_t n_ports;
 	char *external_name; /* spec.externalName, NULL when absent */
-	bool affinity_client_ip;
-	uint32_t affinity_timeout_s; /* default 10800 (the API default) */
-	bool internal_local;    /* internalTrafficPolicy: Local */
-	bool external_local;    /* externalTrafficPolicy: Local */
-	bool publish_not_ready; /* spec.publishNotReadyAddresses */
 	uint8_t (*external_ips)[16];
 	size_t n_external_ips;
 	/* status.loadBalancer.ingress[].ip of a LoadBalancer Service, except
@@ -84,6 +82,7 @@ struct k8s_service {
 	 * balancer, which may terminate TLS or speak PROXY protocol) */
 	uint8_t (*lb_ips)[16];
 	size_t n_lb_ips;
+	uint32_t affinity_timeout_s; /* default 10800 (the API default) */
 	/* topology-aware routing asked for: spec.trafficDistribution
 	 * PreferClose (or PreferSameZone), or the annotation
 	 * service.kubernetes.io/topology-mode (formerly topology-aware-hints)
@@ -136,6 +135,9 @@ struct k8s_container_port {
 
 struct k8s_pod {
 	struct k8s_meta meta;
+	struct k8s_labels labels; /* metadata.labels: the only kind whose are
+	                             kept (selectors match them); the others'
+	                             are read while parsing (mf_meta) */
 	uint8_t (*ips)[16]; /* status.podIPs[].ip, else status.podIP */
 	size_t n_ips;
 	char *node;         /* spec.nodeName, NULL when absent */
@@ -183,6 +185,30 @@ int manifest_load_data(const char *name, const char *data, size_t len,
 
 /* Deep free; accepts NULL and zeroes the set. */
 void manifest_set_free(struct manifest_set *set);
+
+/*
+ * A file's objects as the agent keeps them for its life: the set, all it
+ * points to and a copy of the path it stands for, in one allocation that
+ * starts with the set (one malloc a file). Read-only; release with
+ * manifest_kept_free, never manifest_set_free.
+ *
+ * manifest_load_kept is manifest_load_file into a kept set (*out, the
+ * path's copy in *kept_path); it also fails with -ENOMEM (reported) when
+ * the set parsed but could not be kept.
+ */
+int manifest_load_kept(const char *path, const struct manifest_set **out,
+		       const char **kept_path, struct diag *d);
+
+/* `set` (from manifest_load_*) moved into a kept set standing for `path`:
+ * 0, `set` freed; or -ENOMEM, `set` untouched. */
+int manifest_set_keep(struct manifest_set *set, const char *path,
+		      const struct manifest_set **out, const char **kept_path);
+
+/* Accepts NULL and &manifest_set_empty (which is not freed). */
+void manifest_kept_free(const struct manifest_set *kept);
+
+/* A set with no objects, for as long as the program runs. */
+extern const struct manifest_set manifest_set_empty;
 
 /* "IPv4 dotted quad or IPv6 text" -> 16 bytes (v4 mapped). 0 or -EINVAL. */
 int manifest_parse_ip(const char *text, uint8_t out[16]);

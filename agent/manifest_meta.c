@@ -110,7 +110,6 @@ void mf_meta_free(struct k8s_meta *m)
 {
 	free(m->ns);
 	free(m->name);
-	mf_labels_free(&m->labels);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -125,24 +124,11 @@ int mf_meta_copy(struct k8s_meta *dst, const struct k8s_meta *src)
 	dst->name = src->name ? strdup(src->name) : NULL;
 	if ((src->ns && !dst->ns) || (src->name && !dst->name))
 		return -ENOMEM;
-	if (!src->labels.n)
-		return 0;
-	dst->labels.v = calloc(src->labels.n, sizeof(*dst->labels.v));
-	if (!dst->labels.v)
-		return -ENOMEM;
-	for (size_t i = 0; i < src->labels.n; i++) {
-		struct k8s_label *l = &dst->labels.v[dst->labels.n++];
-
-		l->key = strdup(src->labels.v[i].key);
-		l->value = strdup(src->labels.v[i].value);
-		if (!l->key || !l->value)
-			return -ENOMEM;
-	}
 	return 0;
 }
 
-int mf_meta(struct mf_ctx *c, const mf_node *obj, enum mf_name_rule rule,
-	    struct k8s_meta *m)
+static int mf_meta_fields(struct mf_ctx *c, const mf_node *obj, enum mf_name_rule rule,
+			  struct k8s_meta *m, struct k8s_labels *labels_out)
 {
 	const mf_node *meta = NULL, *at = NULL, *labels = NULL;
 	const char *name = NULL, *ns = NULL;
@@ -193,7 +179,7 @@ int mf_meta(struct mf_ctx *c, const mf_node *obj, enum mf_name_rule rule,
 
 	ret = mf_get_map(c, meta, "metadata", "labels", &labels);
 	if (ret == 1)
-		ret = mf_labels(c, labels, "metadata.labels", &m->labels);
+		ret = mf_labels(c, labels, "metadata.labels", labels_out);
 	if (ret == -ENOMEM)
 		return ret;
 
@@ -213,4 +199,17 @@ int mf_meta(struct mf_ctx *c, const mf_node *obj, enum mf_name_rule rule,
 		deleting = true;
 	m->deleting = deleting;
 	return 1;
+}
+
+/* The labels are parsed and checked for every kind; kept in *labels_out
+ * when given (the caller frees them), else dropped. */
+int mf_meta(struct mf_ctx *c, const mf_node *obj, enum mf_name_rule rule,
+	    struct k8s_meta *m, struct k8s_labels *labels_out)
+{
+	struct k8s_labels none = { .v = NULL };
+	struct k8s_labels *out = labels_out ? labels_out : &none;
+	int ret = mf_meta_fields(c, obj, rule, m, out);
+
+	mf_labels_free(&none);
+	return ret;
 }

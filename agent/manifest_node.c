@@ -17,6 +17,7 @@ void mf_node_free(struct k8s_node *n)
 
 int mf_node_obj(struct mf_ctx *c, const mf_node *obj)
 {
+	struct k8s_labels labels = { .v = NULL };
 	struct k8s_node *n;
 	const char *zone;
 	int ret;
@@ -24,11 +25,11 @@ int mf_node_obj(struct mf_ctx *c, const mf_node *obj)
 	if (mf_grow((void **)&c->set.nodes, &c->cap_nodes, c->set.n_nodes, sizeof(*n)))
 		return -ENOMEM;
 	n = &c->set.nodes[c->set.n_nodes++];
-	ret = mf_meta(c, obj, MF_NAME_DNS1123_SUBDOMAIN, &n->meta);
-	if (ret == -ENOMEM || mf_seen_add(c, MF_NODE, &n->meta))
-		return -ENOMEM;
-	zone = mf_label_get(&n->meta.labels, MF_ZONE_LABEL);
-	if (zone && *zone && !(n->zone = strdup(zone)))
-		return -ENOMEM;
-	return 0;
+	ret = mf_meta(c, obj, MF_NAME_DNS1123_SUBDOMAIN, &n->meta, &labels);
+	zone = mf_label_get(&labels, MF_ZONE_LABEL);
+	if (ret == -ENOMEM || mf_seen_add(c, MF_NODE, &n->meta) ||
+	    (zone && *zone && !(n->zone = strdup(zone))))
+		ret = -ENOMEM;
+	mf_labels_free(&labels);
+	return ret == -ENOMEM ? ret : 0;
 }

@@ -11,6 +11,11 @@
  * counted, nothing is written) and copying. Each record is rewritten in a
  * local copy and stored whole, so the measuring pass never needs memory to
  * write into.
+ *
+ * Records come first, each array at its own type's alignment, then every
+ * string (byte-aligned), so no string costs a record padding. A kept set
+ * (manifest_load_kept) starts with the set itself, and its strings with
+ * the path it stands for: one file, one allocation.
  */
 #include "manifest_priv.h"
 
@@ -20,8 +25,10 @@
 #include <string.h>
 
 struct packer {
-	char *base; /* NULL while measuring */
-	size_t off;
+	char *base;    /* NULL while measuring */
+	size_t off;    /* records: from base */
+	char *strings; /* where the strings start (once measured) */
+	size_t str;    /* strings: from `strings` */
 };
 
 static void *pk_bytes(struct packer *p, const void *src, size_t n, size_t align)
@@ -40,14 +47,22 @@ static void *pk_bytes(struct packer *p, const void *src, size_t n, size_t align)
 
 static char *pk_str(struct packer *p, const char *s)
 {
-	return s ? pk_bytes(p, s, strlen(s) + 1, 1) : NULL;
+	size_t n;
+	char *dst;
+
+	if (!s)
+		return NULL;
+	n = strlen(s) + 1;
+	dst = p->base ? p->strings + p->str : NULL;
+	if (dst)
+		memcpy(dst, s, n);
+	p->str += n;
+	return dst;
 }
 
-/* Room for `n` records (written later with pk_put). */
-static void *pk_array(struct packer *p, const void *src, size_t n, size_t size)
-{
-	return n ? pk_bytes(p, src, n * size, alignof(max_align_t)) : NULL;
-}
+/* Room for the `n` records of `src` (written later with pk_put). */
+#define pk_array(p, src, n) \
+	((n) ? pk_bytes((p), (src), (n) * sizeof(*(src)), alignof(__typeof__(*(src)))) : NULL)
 
 /* `rec` is evaluated in both passes: measuring counts what it packs. */
 #define pk_put(arr, i, rec)                 \
@@ -59,7 +74,7 @@ static void *pk_array(struct packer *p, const void *src, size_t n, size_t size)
 
 static struct k8s_labels pk_labels(struct packer *p, const struct k8s_labels *l)
 {
-	struct k8s_labels out = { .v = pk_array(p, l->v, l->n, sizeof(*l->v)), .n = l->n };
+	struct k8s_labels out = { .v = pk_array(p, l->v, l->n), .n = l->n };
 
 	for (size_t i = 0; i < l->n; i++) {
 		struct k8s_label r = { pk_str(p, l->v[i].key), pk_str(p, l->v[i].value) };
@@ -68,16 +83,12 @@ static struct k8s_labels pk_labels(struct packer *p, const struct k8s_labels *l)
 	return out;
 }
 
-/* Labels are kept where the model reads them, on Pods (selectors); a
- * Service's, a slice's or a Node's were read while parsing (the
- * service-name label, the zone) and are not kept. */
-static struct k8s_meta pk_meta(struct packer *p, const struct k8s_meta *m, bool labels)
+static struct k8s_meta pk_meta(struct packer *p, const struct k8s_meta *m)
 {
 	struct k8s_meta r = *m;
 
 	r.ns = pk_str(p, m->ns);
 	r.name = pk_str(p, m->name);
-	r.labels = labels ? pk_labels(p, &m->labels) : (struct k8s_labels){ .v = NULL };
 	return r;
 }
 
@@ -85,9 +96,9 @@ static struct k8s_service pk_service(struct packer *p, const struct k8s_service 
 {
 	struct k8s_service r = *s;
 
-	r.meta = pk_meta(p, &s->meta, false);
+	r.meta = pk_meta(p, &s->meta);
 	r.selector = pk_labels(p, &s->selector);
-	r.ports = pk_array(p, s->ports, s->n_ports, sizeof(*s->ports));
+	r.ports = pk_array(p, s->ports, s->n_ports);
 	for (size_t i = 0; i < s->n_ports; i++) {
 		struct k8s_service_port sp = s->ports[i];
 		sp.name = pk_str(p, sp.name);
@@ -96,8 +107,8 @@ static struct k8s_service pk_service(struct packer *p, const struct k8s_service 
 		pk_put(r.ports, i, sp);
 	}
 	r.external_name = pk_str(p, s->external_name);
-	r.external_ips = pk_array(p, s->external_ips, s->n_external_ips, sizeof(*s->external_ips));
-	r.lb_ips = pk_array(p, s->lb_ips, s->n_lb_ips, sizeof(*s->lb_ips));
+	r.external_ips = pk_array(p, s->external_ips, s->n_external_ips);
+	r.lb_ips = pk_array(p, s->lb_ips, s->n_lb_ips);
 	return r;
 }
 
@@ -105,9 +116,9 @@ static struct k8s_slice pk_slice(struct packer *p, const struct k8s_slice *s)
 {
 	struct k8s_slice r = *s;
 
-	r.meta = pk_meta(p, &s->meta, false);
+	r.meta = pk_meta(p, &s->meta);
 	r.service = pk_str(p, s->service);
-	r.endpoints = pk_array(p, s->endpoints, s->n_endpoints, sizeof(*s->endpoints));
+	r.endpoints = pk_array(p, s->endpoints, s->n_endpoints);
 	for (size_t i = 0; i < s->n_endpoints; i++) {
 		struct k8s_endpoint e = s->endpoints[i];
 		e.node = pk_str(p, e.node);
@@ -117,7 +128,7 @@ static struct k8s_slice pk_slice(struct packer *p, const struct k8s_slice *s)
 		e.zone_hints = pk_str(p, e.zone_hints);
 		pk_put(r.endpoints, i, e);
 	}
-	r.ports = pk_array(p, s->ports, s->n_ports, sizeof(*s->ports));
+	r.ports = pk_array(p, s->ports, s->n_ports);
 	for (size_t i = 0; i < s->n_ports; i++) {
 		struct k8s_ep_port ep = s->ports[i];
 		ep.name = pk_str(p, ep.name);
@@ -130,12 +141,13 @@ static struct k8s_pod pk_pod(struct packer *p, const struct k8s_pod *s)
 {
 	struct k8s_pod r = *s;
 
-	r.meta = pk_meta(p, &s->meta, true);
-	r.ips = pk_array(p, s->ips, s->n_ips, sizeof(*s->ips));
+	r.meta = pk_meta(p, &s->meta);
+	r.labels = pk_labels(p, &s->labels);
+	r.ips = pk_array(p, s->ips, s->n_ips);
 	r.node = pk_str(p, s->node);
 	r.hostname = pk_str(p, s->hostname);
 	r.subdomain = pk_str(p, s->subdomain);
-	r.ports = pk_array(p, s->ports, s->n_ports, sizeof(*s->ports));
+	r.ports = pk_array(p, s->ports, s->n_ports);
 	for (size_t i = 0; i < s->n_ports; i++) {
 		struct k8s_container_port cp = s->ports[i];
 		cp.name = pk_str(p, cp.name);
@@ -148,7 +160,7 @@ static struct k8s_node pk_node(struct packer *p, const struct k8s_node *s)
 {
 	struct k8s_node r = *s;
 
-	r.meta = pk_meta(p, &s->meta, false);
+	r.meta = pk_meta(p, &s->meta);
 	r.zone = pk_str(p, s->zone);
 	return r;
 }
@@ -157,30 +169,57 @@ static struct manifest_set pk_set(struct packer *p, const struct manifest_set *s
 {
 	struct manifest_set r = *s;
 
-	r.services = pk_array(p, s->services, s->n_services, sizeof(*s->services));
+	r.services = pk_array(p, s->services, s->n_services);
 	for (size_t i = 0; i < s->n_services; i++)
 		pk_put(r.services, i, pk_service(p, &s->services[i]));
-	r.slices = pk_array(p, s->slices, s->n_slices, sizeof(*s->slices));
+	r.slices = pk_array(p, s->slices, s->n_slices);
 	for (size_t i = 0; i < s->n_slices; i++)
 		pk_put(r.slices, i, pk_slice(p, &s->slices[i]));
-	r.pods = pk_array(p, s->pods, s->n_pods, sizeof(*s->pods));
+	r.pods = pk_array(p, s->pods, s->n_pods);
 	for (size_t i = 0; i < s->n_pods; i++)
 		pk_put(r.pods, i, pk_pod(p, &s->pods[i]));
-	r.nodes = pk_array(p, s->nodes, s->n_nodes, sizeof(*s->nodes));
+	r.nodes = pk_array(p, s->nodes, s->n_nodes);
 	for (size_t i = 0; i < s->n_nodes; i++)
 		pk_put(r.nodes, i, pk_node(p, &s->nodes[i]));
 	return r;
 }
 
-int mf_pack(const struct manifest_set *set, struct manifest_set *out)
+/* Both passes over `set`; with `path`, the set itself and a copy of the
+ * path come first. Returns the allocation, NULL when out of memory. */
+static void *pk_run(const struct manifest_set *set, const char *path, struct manifest_set *out,
+		    const char **kept_path)
 {
 	struct packer p = { .base = NULL };
+	size_t head = path ? sizeof(*set) : 0, records;
 
+	p.off = head;
+	pk_str(&p, path);
 	pk_set(&p, set);
-	if (!(p.base = malloc(p.off ? p.off : 1)))
-		return -ENOMEM;
-	p.off = 0;
+	records = p.off;
+	if (!(p.base = malloc(records + p.str ? records + p.str : 1)))
+		return NULL;
+	p.strings = p.base + records;
+	p.off = head;
+	p.str = 0;
+	*kept_path = pk_str(&p, path);
 	*out = pk_set(&p, set);
 	out->packed = p.base;
-	return 0;
+	if (path)
+		memcpy(p.base, out, sizeof(*out));
+	return p.base;
+}
+
+int mf_pack(const struct manifest_set *set, struct manifest_set *out)
+{
+	const char *none;
+
+	return pk_run(set, NULL, out, &none) ? 0 : -ENOMEM;
+}
+
+const struct manifest_set *mf_pack_kept(const struct manifest_set *set, const char *path,
+					const char **kept_path)
+{
+	struct manifest_set r;
+
+	return pk_run(set, path, &r, kept_path);
 }

@@ -12,6 +12,7 @@
 void mf_pod_free(struct k8s_pod *p)
 {
 	mf_meta_free(&p->meta);
+	mf_labels_free(&p->labels);
 	free(p->ips);
 	free(p->node);
 	free(p->hostname);
@@ -201,7 +202,7 @@ int mf_pod(struct mf_ctx *c, const mf_node *obj)
 		return -ENOMEM;
 	p = &c->set.pods[c->set.n_pods++];
 	p->phase = K8S_POD_PENDING;
-	ret = mf_meta(c, obj, MF_NAME_DNS1123_SUBDOMAIN, &p->meta);
+	ret = mf_meta(c, obj, MF_NAME_DNS1123_SUBDOMAIN, &p->meta, &p->labels);
 	if (ret == -ENOMEM || mf_seen_add(c, MF_POD, &p->meta))
 		return -ENOMEM;
 	ret = mf_get_map(c, obj, "", "spec", &spec);

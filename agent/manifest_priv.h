@@ -126,9 +126,10 @@ enum mf_name_rule {
 	MF_NAME_DNS1035_LABEL,
 };
 
-/* metadata: name (by `rule`), namespace, labels, deletionTimestamp. */
+/* metadata: name (by `rule`), namespace, labels (into *labels, may be
+ * NULL: checked only), deletionTimestamp. */
 int mf_meta(struct mf_ctx *c, const mf_node *obj, enum mf_name_rule rule,
-	    struct k8s_meta *m);
+	    struct k8s_meta *m, struct k8s_labels *labels);
 int mf_meta_copy(struct k8s_meta *dst, const struct k8s_meta *src);
 void mf_meta_free(struct k8s_meta *m);
 /* A string->string map validated as labels (or a label selector). */
@@ -147,6 +148,10 @@ void mf_seen_check(struct mf_ctx *c);
 
 /* `set` copied into one allocation (out->packed); 0 or -ENOMEM. */
 int mf_pack(const struct manifest_set *set, struct manifest_set *out);
+/* The same with the set itself at the start and a copy of `path` in it
+ * (*kept_path): NULL when out of memory. */
+const struct manifest_set *mf_pack_kept(const struct manifest_set *set, const char *path,
+					const char **kept_path);
 
 int mf_service(struct mf_ctx *c, const mf_node *obj);
 int mf_endpoint_slice(struct mf_ctx *c, const mf_node *obj);

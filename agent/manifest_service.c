@@ -487,7 +487,7 @@ int mf_service(struct mf_ctx *c, const mf_node *obj)
 		    c->set.n_services, sizeof(*s)))
 		return -ENOMEM;
 	s = &c->set.services[c->set.n_services++];
-	ret = mf_meta(c, obj, MF_NAME_DNS1035_LABEL, &s->meta);
+	ret = mf_meta(c, obj, MF_NAME_DNS1035_LABEL, &s->meta, NULL);
 	if (ret == -ENOMEM || mf_seen_add(c, MF_SERVICE, &s->meta))
 		return -ENOMEM;
 	ret = mf_get_map(c, obj, "", "spec", &spec);

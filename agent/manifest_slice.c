@@ -233,13 +233,14 @@ int mf_endpoint_slice(struct mf_ctx *c, const mf_node *obj)
 	static const char *const types[] = { "IPv4", "IPv6", "FQDN", NULL };
 	const mf_node *at = NULL, *eps = NULL;
 	struct k8s_meta meta = { 0 };
+	struct k8s_labels labels = { .v = NULL };
 	const char *type, *svc;
 	struct k8s_slice *s;
 	char p[MF_PATH_MAX];
 	int ret, t = -1;
 	size_t idx;
 
-	ret = mf_meta(c, obj, MF_NAME_DNS1123_SUBDOMAIN, &meta);
+	ret = mf_meta(c, obj, MF_NAME_DNS1123_SUBDOMAIN, &meta, &labels);
 	if (ret == -ENOMEM)
 		goto out;
 	ret = mf_get_str(c, obj, "", "addressType", &type, &at);
@@ -254,7 +255,7 @@ int mf_endpoint_slice(struct mf_ctx *c, const mf_node *obj)
 		mf_error(c, at,
 			 "addressType: unsupported value \"%.64s\": supported values: \"IPv4\", \"IPv6\", \"FQDN\"",
 			 type);
-	svc = mf_label_get(&meta.labels, MF_LABEL_SERVICE_NAME);
+	svc = mf_label_get(&labels, MF_LABEL_SERVICE_NAME);
 	/* FQDN slices name hosts, not addresses; kube-proxy ignores them, and
 	 * slices without a service-name label belong to no Service. */
 	if (t == 2 || (t >= 0 && !svc)) {
@@ -303,6 +304,7 @@ int mf_endpoint_slice(struct mf_ctx *c, const mf_node *obj)
 	}
 out:
 	mf_meta_free(&meta);
+	mf_labels_free(&labels);
 	return ret;
 }
 
@@ -351,7 +353,7 @@ int mf_endpoints(struct mf_ctx *c, const mf_node *obj)
 	size_t idx, first = SIZE_MAX, n;
 	int ret;
 
-	ret = mf_meta(c, obj, MF_NAME_DNS1123_SUBDOMAIN, &meta);
+	ret = mf_meta(c, obj, MF_NAME_DNS1123_SUBDOMAIN, &meta, NULL);
 	if (ret == -ENOMEM ||
 	    mf_get_seq(c, obj, "", "subsets", &subs) == -ENOMEM) {
 		ret = -ENOMEM;

@@ -122,8 +122,8 @@ int model__join_add_pod(struct join *j, const struct k8s_pod *pod, uint64_t id,
 	char key[MODEL_KEY_MAX];
 	int err = 0;
 
-	for (size_t l = 0; l < pod->meta.labels.n && !err; l++) {
-		const struct k8s_label *lb = &pod->meta.labels.v[l];
+	for (size_t l = 0; l < pod->labels.n && !err; l++) {
+		const struct k8s_label *lb = &pod->labels.v[l];
 		size_t len = model__key(key, sizeof(key), pod->meta.ns, lb->key, lb->value);
 		uint32_t v = (uint32_t)j->n_pod_v;
 
@@ -143,9 +143,9 @@ static int model__index(struct join *j)
 	int err;
 
 	for (size_t f = 0; f < j->n_src; f++) {
-		n_slices += j->src[f].set.n_slices;
-		for (size_t p = 0; p < j->src[f].set.n_pods; p++)
-			n_entries += j->src[f].set.pods[p].meta.labels.n;
+		n_slices += j->src[f].set->n_slices;
+		for (size_t p = 0; p < j->src[f].set->n_pods; p++)
+			n_entries += j->src[f].set->pods[p].labels.n;
 	}
 	if ((err = strmap_init(&j->slices, n_slices)) ||
 	    (err = strmap_init(&j->pods, n_entries)))
@@ -153,11 +153,11 @@ static int model__index(struct join *j)
 	/* files come in path order: appending keeps join order */
 	for (size_t f = 0; f < j->n_src; f++) {
 		const struct model_source *m = &j->src[f];
-		for (size_t s = 0; s < m->set.n_slices && !err; s++)
-			err = model__join_add_slice(j, &m->set.slices[s], model__id(m->load_id, s),
+		for (size_t s = 0; s < m->set->n_slices && !err; s++)
+			err = model__join_add_slice(j, &m->set->slices[s], model__id(m->load_id, s),
 						    m->path, (uint32_t)s, false);
-		for (size_t p = 0; p < m->set.n_pods && !err; p++)
-			err = model__join_add_pod(j, &m->set.pods[p], model__id(m->load_id, p),
+		for (size_t p = 0; p < m->set->n_pods && !err; p++)
+			err = model__join_add_pod(j, &m->set->pods[p], model__id(m->load_id, p),
 						  m->path, (uint32_t)p, false);
 	}
 	return err;
@@ -337,7 +337,7 @@ static int model__from_pods(struct join *j, const struct k8s_service *s,
 		bool serving = pod->ready;
 		bool ready = s->publish_not_ready || (serving && !pod->meta.deleting);
 
-		if (!selector_matches(&s->selector, &pod->meta.labels) ||
+		if (!selector_matches(&s->selector, &pod->labels) ||
 		    pod->phase == K8S_POD_SUCCEEDED || pod->phase == K8S_POD_FAILED)
 			continue;
 		*ck = model__mix(*ck, j->pod_v[v].id);
@@ -683,9 +683,9 @@ static const char *model__zone(const struct model_source *src, size_t n,
 	if (o->zone && *o->zone)
 		return o->zone;
 	for (size_t f = 0; o->node_name && f < n; f++)
-		for (size_t i = 0; i < src[f].set.n_nodes; i++)
-			if (!strcmp(src[f].set.nodes[i].meta.name, o->node_name))
-				return src[f].set.nodes[i].zone;
+		for (size_t i = 0; i < src[f].set->n_nodes; i++)
+			if (!strcmp(src[f].set->nodes[i].meta.name, o->node_name))
+				return src[f].set->nodes[i].zone;
 	return NULL;
 }
 
@@ -784,14 +784,14 @@ int model_resolve(const struct model_source *src, size_t n,
 	int err = -ENOMEM;
 
 	for (size_t f = 0; f < n; f++)
-		n_refs += src[f].set.n_services;
+		n_refs += src[f].set->n_services;
 	refs = calloc(n_refs + 1, sizeof(*refs));
 	if (!refs)
 		goto out;
 	n_refs = 0;
 	for (size_t f = 0; f < n; f++)
-		for (size_t s = 0; s < src[f].set.n_services; s++, n_refs++)
-			refs[n_refs] = (struct svc_ref){ &src[f].set.services[s],
+		for (size_t s = 0; s < src[f].set->n_services; s++, n_refs++)
+			refs[n_refs] = (struct svc_ref){ &src[f].set->services[s],
 							src[f].path, (uint32_t)n_refs,
 							model__id(src[f].load_id, s) };
 	/* A Service defined twice: the first definition in path order wins. */

@@ -17,8 +17,9 @@
 #include "snap_build.h"
 
 struct model_source {
-	char *path;                /* the file the objects came from */
-	struct manifest_set set;   /* its last good objects */
+	const char *path;          /* the file the objects came from */
+	const struct manifest_set *set; /* its last good objects (never NULL;
+	                              sources.c: a kept set holding the path) */
 	uint64_t load_id;          /* unique per parse of a file (sources.c):
 	                              objects are immutable, so (load_id, index)
 	                              names an object's content for good */

@@ -47,14 +47,12 @@ static bool model__first_of_path(const struct model_source *changed, size_t i)
 	return true;
 }
 
-static const struct manifest_set model__empty;
-
 /* The current version of a changed path (an empty set when it is gone). */
 static const struct manifest_set *model__now(const struct model_source *src, size_t n,
 					     const char *path, const struct model_source **m)
 {
 	*m = model__find_source(src, n, path);
-	return *m ? &(*m)->set : &model__empty;
+	return *m ? (*m)->set : &manifest_set_empty;
 }
 
 /* The plan of an edit: 1 when it can be applied in place (no Node, every
@@ -77,9 +75,9 @@ static int model__plan(const struct model_out *m, const struct model_source *src
 		if (!model__first_of_path(changed, i))
 			continue;
 		now = model__now(src, n, changed[i].path, &now_src);
-		if (changed[i].set.n_nodes || now->n_nodes)
+		if (changed[i].set->n_nodes || now->n_nodes)
 			return 0;
-		err = model__plan_file(p, &changed[i].set, now, now_src);
+		err = model__plan_file(p, changed[i].set, now, now_src);
 		if (err)
 			return err == -ENOMEM ? err : 0;
 	}
@@ -139,8 +137,8 @@ static int model__join_set(struct model_state *st, const struct manifest_set *se
 	for (size_t p = 0; p < set->n_pods && !err; p++) {
 		const struct k8s_pod *pod = &set->pods[p];
 
-		for (size_t l = 0; l < pod->meta.labels.n; l++) {
-			const struct k8s_label *lb = &pod->meta.labels.v[l];
+		for (size_t l = 0; l < pod->labels.n; l++) {
+			const struct k8s_label *lb = &pod->labels.v[l];
 			size_t len = model__key(key, sizeof(key), pod->meta.ns, lb->key, lb->value);
 
 			model__dirty_key(st, &st->by_selector, key, len);
@@ -271,7 +269,7 @@ int model_update(struct model_out *m, const struct model_source *src, size_t n,
 	 * that moved between files is found in both. */
 	for (size_t i = 0; i < n_changed && !err; i++)
 		if (model__first_of_path(changed, i))
-			err = model__join_set(st, &changed[i].set, NULL, false);
+			err = model__join_set(st, changed[i].set, NULL, false);
 	if (!err)
 		err = model__apply_services(m, &plan);
 	for (size_t i = 0; i < n_changed && !err; i++) {

@@ -30,38 +30,33 @@ static size_t sources__find(const struct sources *s, const char *path, bool *fou
 	return lo;
 }
 
-/* Keep the version `m` leaves behind for the model (its path copied: a
- * removed file's goes with it). */
+/* Keep the version `m` leaves behind for the model (its path is in its
+ * kept set, so a removed file's stays with it). */
 static void sources__retire(struct sources *s, const struct model_source *m)
 {
 	struct model_source *v = s->retired;
-	char *path = strdup(m->path);
 
 	if (s->n_retired == s->cap_retired) {
 		size_t cap = s->cap_retired ? s->cap_retired * 2 : 16;
-		v = path ? realloc(s->retired, cap * sizeof(*v)) : NULL;
+		v = realloc(s->retired, cap * sizeof(*v));
 		if (v) {
 			s->retired = v;
 			s->cap_retired = cap;
 		}
 	}
-	if (!path || !v) {
-		free(path);
-		manifest_set_free((struct manifest_set *)&m->set);
+	if (!v) {
+		manifest_kept_free(m->set);
 		s->retired_lost = true;
 		return;
 	}
-	s->retired[s->n_retired++] = (struct model_source){ .path = path, .set = m->set,
-							    .load_id = m->load_id };
+	s->retired[s->n_retired++] = *m;
 }
 
 void sources_retired_free(struct sources *s)
 {
-	for (size_t i = 0; i < s->n_retired; i++) {
-		free(s->retired[i].path);
-		manifest_set_free(&s->retired[i].set);
-	}
-	/* a first scan retires every file (as new): 12 MB of list at
+	for (size_t i = 0; i < s->n_retired; i++)
+		manifest_kept_free(s->retired[i].set);
+	/* a first scan retires every file (as new): 3 MB of list at
 	 * 100,000 files, not to be kept for the next edit's few */
 	free(s->retired);
 	s->retired = NULL;
@@ -72,16 +67,14 @@ void sources_retired_free(struct sources *s)
 static void sources__remove(struct sources *s, size_t i)
 {
 	sources__retire(s, &s->v[i]);
-	free(s->v[i].path);
 	memmove(&s->v[i], &s->v[i + 1], (s->n - i - 1) * sizeof(s->v[0]));
 	memmove(&s->ids[i], &s->ids[i + 1], (s->n - i - 1) * sizeof(s->ids[0]));
 	s->n--;
 }
 
-static int sources__insert(struct sources *s, size_t i, const char *path)
+/* Room at `i` (filled by the caller). */
+static int sources__insert(struct sources *s, size_t i)
 {
-	char *copy;
-
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
 		struct model_source *v = realloc(s->v, cap * sizeof(*v));
@@ -95,14 +88,8 @@ static int sources__insert(struct sources *s, size_t i, const char *path)
 		s->ids = ids;
 		s->cap = cap;
 	}
-	copy = strdup(path);
-	if (!copy)
-		return -ENOMEM;
 	memmove(&s->v[i + 1], &s->v[i], (s->n - i) * sizeof(s->v[0]));
 	memmove(&s->ids[i + 1], &s->ids[i], (s->n - i) * sizeof(s->ids[0]));
-	memset(&s->v[i], 0, sizeof(s->v[0]));
-	memset(&s->ids[i], 0, sizeof(s->ids[0]));
-	s->v[i].path = copy;
 	s->n++;
 	return 0;
 }
@@ -172,12 +159,29 @@ static void sources__noted(void *ctx, const char *line)
 		c->inner->note(c->inner->ctx, line);
 }
 
+/* The saved copy of `path` (a restart met it bad), kept: 0, -ENOENT when
+ * there is none, -ENOMEM. */
+static int sources__load_last(struct sources *s, const char *path,
+			      const struct manifest_set **kept, const char **kept_path)
+{
+	struct manifest_set set = { .services = NULL };
+
+	if (laststate_load(s->last, path, &set) < 0)
+		return -ENOENT;
+	if (manifest_set_keep(&set, path, kept, kept_path)) {
+		manifest_set_free(&set);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int sources_update(struct sources *s, const char *path, bool force, struct diag *d)
 {
 	struct sources__capture cap = { .d = { .report = sources__captured,
 					       .note = sources__noted },
 					.inner = d };
-	struct manifest_set set = { .services = NULL };
+	const struct manifest_set *kept = NULL;
+	const char *kept_path = NULL;
 	struct source_id id;
 	struct stat st;
 	bool found;
@@ -199,7 +203,7 @@ int sources_update(struct sources *s, const char *path, bool force, struct diag 
 	if (found && !force && !memcmp(&id, &s->ids[i], sizeof(id)))
 		return 0;
 	cap.d.ctx = &cap;
-	err = manifest_load_file(path, &set, &cap.d);
+	err = manifest_load_kept(path, &kept, &kept_path, &cap.d);
 	if (d)
 		d->errors += cap.d.errors;
 	if (err && err != -ENOMEM)
@@ -208,11 +212,14 @@ int sources_update(struct sources *s, const char *path, bool force, struct diag 
 		sources__accept(s, path);
 	if (err == -ENOMEM)
 		return err;
-	if (err && (found || !s->last || laststate_load(s->last, path, &set) < 0))
+	if (err && (found || !s->last))
 		return 0; /* reported; the last good objects stay in force */
 	if (err) {
 		/* a restart met the file bad: what it said when last good
 		 * stays in force, as it would have in a running agent */
+		err = sources__load_last(s, path, &kept, &kept_path);
+		if (err)
+			return err == -ENOMEM ? err : 0;
 		if (d && d->report) {
 			char line[600];
 			snprintf(line, sizeof(line),
@@ -223,17 +230,18 @@ int sources_update(struct sources *s, const char *path, bool force, struct diag 
 	} else if (s->last) {
 		laststate_save(s->last, path, &st);
 	}
-	if (!found)
-		sources__retire(s, &(struct model_source){ .path = (char *)path });
-	if (!found && (err = sources__insert(s, i, path))) {
-		manifest_set_free(&set);
+	if (!found && (err = sources__insert(s, i))) {
+		manifest_kept_free(kept);
 		return err;
 	}
 	if (found)
 		sources__retire(s, &s->v[i]);
-	s->v[i].set = set;
-	s->v[i].load_id = ++s->loads;
+	s->v[i] = (struct model_source){ .path = kept_path, .set = kept, .load_id = ++s->loads };
 	s->ids[i] = id;
+	/* a new file: what the model held of it was nothing */
+	if (!found)
+		sources__retire(s, &(struct model_source){ .path = kept_path,
+							   .set = &manifest_set_empty });
 	return 1;
 }
 
@@ -302,10 +310,8 @@ int sources_rescan(struct sources *s, const char *root, struct diag *d)
 
 void sources_free(struct sources *s)
 {
-	for (size_t i = 0; i < s->n; i++) {
-		free(s->v[i].path);
-		manifest_set_free(&s->v[i].set);
-	}
+	for (size_t i = 0; i < s->n; i++)
+		manifest_kept_free(s->v[i].set);
 	for (size_t i = 0; i < s->n_rejects; i++) {
 		free(s->rejects[i].path);
 		free(s->rejects[i].error);

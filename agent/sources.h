@@ -30,6 +30,10 @@ struct source_reject {
 	char *error;            /* "path:line:col: message" */
 };
 
+/*
+ * Every version is a kept set (manifest.h: its objects and its path in one
+ * allocation), owned by the sources: v[i].path and v[i].set point into it.
+ */
 struct sources {
 	struct model_source *v; /* sorted by path: the order conflicts use */
 	struct source_id *ids;  /* parallel to v */
@@ -41,11 +45,14 @@ struct sources {
 	size_t n_rejects;
 	/* Versions replaced or removed since sources_retired_free: the model
 	 * holds pointers into them until model_update has unlinked them,
-	 * and what they said is how it finds what an edit touched. */
+	 * and what they said is how it finds what an edit touched. A file
+	 * that is new is here as &manifest_set_empty under the path of its
+	 * first version (which is in v or retired after it, so as lasting). */
 	struct model_source *retired;
 	size_t n_retired, cap_retired;
 	bool retired_lost;      /* a version could not be kept (no memory):
-	                           only a full resolve is safe */
+	                           only a full resolve is safe, and the list
+	                           is not to be read (a path may be gone) */
 };
 
 /*

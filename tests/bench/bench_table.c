@@ -84,6 +84,7 @@ static void quiet(void *ctx, const char *line)
 
 struct built {
 	struct model_source *src;
+	struct manifest_set *sets; /* src[f].set */
 	size_t n_src;
 	void *bytes;
 	size_t size;
@@ -104,15 +105,21 @@ static void model_n(unsigned n, unsigned eps, struct built *b, struct model_out 
 	ipalloc_parse_cidrs("10.96.0.0/12", &o.cidrs);
 	b->n_src = (n + SVCS_PER_FILE - 1) / SVCS_PER_FILE;
 	b->src = calloc(b->n_src, sizeof(*b->src));
+	b->sets = calloc(b->n_src, sizeof(*b->sets));
+	if (!b->src || !b->sets)
+		die("calloc", ENOMEM);
 	*parse_s = 0;
 	for (size_t f = 0; f < b->n_src; f++) {
 		size_t len = 0;
 		for (unsigned i = (unsigned)f * SVCS_PER_FILE; i < n && i < (f + 1) * SVCS_PER_FILE; i++)
 			len += gen_service(text + len, cap - len, i, eps);
-		if (asprintf(&b->src[f].path, "bench/%06zu.yaml", f) < 0)
+		char *path;
+		if (asprintf(&path, "bench/%06zu.yaml", f) < 0)
 			die("asprintf", ENOMEM);
+		b->src[f].path = path;
+		b->src[f].set = &b->sets[f];
 		t0 = now_s();
-		err = manifest_load_data(b->src[f].path, text, len, &b->src[f].set, &d);
+		err = manifest_load_data(path, text, len, &b->sets[f], &d);
 		*parse_s += now_s() - t0;
 		if (err)
 			die("parse", err);
@@ -142,10 +149,11 @@ static void build_n(unsigned n, struct built *b, double *parse_s, double *build_
 static void built_free(struct built *b)
 {
 	for (size_t f = 0; f < b->n_src; f++) {
-		free(b->src[f].path);
-		manifest_set_free(&b->src[f].set);
+		free((char *)b->src[f].path);
+		manifest_set_free(&b->sets[f]);
 	}
 	free(b->src);
+	free(b->sets);
 	free(b->bytes);
 }
 

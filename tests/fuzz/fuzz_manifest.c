@@ -28,10 +28,15 @@ static size_t fz__str(const char *s)
 
 static size_t fz__meta(const struct k8s_meta *m)
 {
-	size_t n = fz__str(m->ns) + fz__str(m->name);
+	return fz__str(m->ns) + fz__str(m->name);
+}
 
-	for (size_t i = 0; i < m->labels.n; i++)
-		n += fz__str(m->labels.v[i].key) + fz__str(m->labels.v[i].value);
+static size_t fz__labels(const struct k8s_labels *l)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->n; i++)
+		n += fz__str(l->v[i].key) + fz__str(l->v[i].value);
 	return n;
 }
 
@@ -43,9 +48,7 @@ static size_t fz__walk(const struct manifest_set *set)
 		const struct k8s_service *s = &set->services[i];
 
 		n += fz__meta(&s->meta) + fz__str(s->external_name);
-		for (size_t k = 0; k < s->selector.n; k++)
-			n += fz__str(s->selector.v[k].key) +
-			     fz__str(s->selector.v[k].value);
+		n += fz__labels(&s->selector);
 		for (size_t k = 0; k < s->n_ports; k++)
 			n += fz__str(s->ports[k].name) +
 			     fz__str(s->ports[k].target_port_name) +
@@ -70,7 +73,7 @@ static size_t fz__walk(const struct manifest_set *set)
 	for (size_t i = 0; i < set->n_pods; i++) {
 		const struct k8s_pod *p = &set->pods[i];
 
-		n += fz__meta(&p->meta) + fz__str(p->node) +
+		n += fz__meta(&p->meta) + fz__labels(&p->labels) + fz__str(p->node) +
 		     fz__str(p->hostname) + fz__str(p->subdomain);
 		for (size_t k = 0; k < p->n_ips; k++)
 			n += p->ips[k][15];

@@ -456,9 +456,9 @@ static const char good_yaml[] =
 
 static void assert_keeper(const struct sources *s, const char *what)
 {
-	if (s->n != 1 || s->v[0].set.n_services != 1 ||
-	    strcmp(s->v[0].set.services[0].meta.name, "keeper") ||
-	    s->v[0].set.services[0].ports[0].port != 80)
+	if (s->n != 1 || s->v[0].set->n_services != 1 ||
+	    strcmp(s->v[0].set->services[0].meta.name, "keeper") ||
+	    s->v[0].set->services[0].ports[0].port != 80)
 		fail_msg("%s: the good version is no longer in force", what);
 }
 

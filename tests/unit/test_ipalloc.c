@@ -411,6 +411,7 @@ static void test_format(void **state)
 
 struct world {
 	struct model_source src[4];
+	struct manifest_set sets[4]; /* src[i].set */
 	size_t n;
 };
 
@@ -419,9 +420,10 @@ static void world_add(struct world *w, const char *path, const char *text)
 	struct tu_diag t;
 
 	tu_diag_init(&t);
-	w->src[w->n].path = (char *)path;
-	memset(&w->src[w->n].set, 0, sizeof(w->src[w->n].set));
-	if (manifest_load_data(path, text, strlen(text), &w->src[w->n].set, &t.d)) {
+	w->src[w->n].path = path;
+	w->src[w->n].set = &w->sets[w->n];
+	memset(&w->sets[w->n], 0, sizeof(w->sets[w->n]));
+	if (manifest_load_data(path, text, strlen(text), &w->sets[w->n], &t.d)) {
 		for (unsigned i = 0; i < t.n; i++)
 			print_error("%s\n", t.lines[i]);
 		fail_msg("%s did not load", path);
@@ -432,7 +434,7 @@ static void world_add(struct world *w, const char *path, const char *text)
 static void world_free(struct world *w)
 {
 	for (size_t i = 0; i < w->n; i++)
-		manifest_set_free(&w->src[i].set);
+		manifest_set_free(&w->sets[i]);
 	w->n = 0;
 }
 

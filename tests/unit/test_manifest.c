@@ -108,7 +108,6 @@ static void test_seed_service(void **state)
 	s = &set.services[0];
 	assert_string_equal(s->meta.ns, "default");
 	assert_string_equal(s->meta.name, "backend");
-	assert_int_equal(s->meta.labels.n, 0);
 	assert_false(s->meta.deleting);
 	assert_int_equal(s->meta.line, 1);
 	assert_int_equal(s->meta.col, 1);
@@ -182,9 +181,9 @@ static void test_kubectl_output(void **state)
 	assert_string_equal(s->meta.ns, "shop");
 	assert_int_equal(s->meta.line, 3); /* the item, inside the List */
 	assert_int_equal(s->meta.col, 3);
-	/* parsed and checked, not kept: only a Pod's labels are read later */
-	assert_int_equal(s->meta.labels.n, 0);
-	assert_int_equal(set.pods[0].meta.labels.n > 0, 1);
+	/* parsed and checked, kept only for a Pod (the others' have no
+	 * place): only a Pod's labels are read later */
+	assert_int_equal(set.pods[0].labels.n > 0, 1);
 	assert_int_equal(s->n_cluster_ips, 1);
 	assert_memory_equal(s->cluster_ips[0], v4(ip, 10, 96, 12, 34), 16);
 	assert_int_equal(s->ports[0].port, 80);
@@ -218,7 +217,7 @@ static void test_kubectl_output(void **state)
 
 	p = &set.pods[0];
 	assert_string_equal(p->meta.name, "backend-7d9c-abcde");
-	assert_int_equal(p->meta.labels.n, 3);
+	assert_int_equal(p->labels.n, 3);
 	assert_int_equal(p->n_ips, 2);
 	assert_memory_equal(p->ips[0], v4(ip, 10, 244, 1, 5), 16);
 	assert_int_equal(manifest_parse_ip("fd00:10:244:1::5", ip6), 0);
@@ -248,7 +247,6 @@ static void test_json_service(void **state)
 	s = &set.services[0];
 	assert_string_equal(s->meta.ns, "cache");
 	assert_string_equal(s->meta.name, "redis");
-	assert_null(s->meta.labels.v); /* a Service's labels are not kept */
 	assert_int_equal(s->type, LDMESH_SVC_NODE_PORT);
 	assert_memory_equal(s->cluster_ips[0], v4(ip, 10, 96, 0, 20), 16);
 	assert_int_equal(s->n_ports, 2);

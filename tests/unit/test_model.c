@@ -25,6 +25,7 @@
 
 struct world {
 	struct model_source src[8];
+	struct manifest_set sets[8]; /* src[i].set */
 	size_t n;
 	struct model_out out;
 	struct tu_diag diag;
@@ -59,9 +60,10 @@ static void add_text(struct world *w, const char *path, const char *text)
 	struct tu_diag t;
 
 	tu_diag_init(&t);
-	w->src[w->n].path = (char *)path;
-	memset(&w->src[w->n].set, 0, sizeof(w->src[w->n].set));
-	if (manifest_load_data(path, text, strlen(text), &w->src[w->n].set, &t.d)) {
+	w->src[w->n].path = path;
+	w->src[w->n].set = &w->sets[w->n];
+	memset(&w->sets[w->n], 0, sizeof(w->sets[w->n]));
+	if (manifest_load_data(path, text, strlen(text), &w->sets[w->n], &t.d)) {
 		print_diag(&t);
 		fail_msg("%s did not load", path);
 	}
@@ -73,9 +75,10 @@ static void add_file(struct world *w, const char *path)
 	struct tu_diag t;
 
 	tu_diag_init(&t);
-	w->src[w->n].path = (char *)path;
-	memset(&w->src[w->n].set, 0, sizeof(w->src[w->n].set));
-	if (manifest_load_file(path, &w->src[w->n].set, &t.d)) {
+	w->src[w->n].path = path;
+	w->src[w->n].set = &w->sets[w->n];
+	memset(&w->sets[w->n], 0, sizeof(w->sets[w->n]));
+	if (manifest_load_file(path, &w->sets[w->n], &t.d)) {
 		print_diag(&t);
 		fail_msg("%s did not load", path);
 	}
@@ -123,7 +126,7 @@ static void world_free(struct world *w)
 	if (w->resolved)
 		model_out_free(&w->out);
 	for (size_t i = 0; i < w->n; i++)
-		manifest_set_free(&w->src[i].set);
+		manifest_set_free(&w->sets[i]);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -977,9 +980,9 @@ static void test_incremental_resolve_matches_full(void **state)
 	const struct snap_endpoint_in *alpha_eps = w.out.services[0].endpoints;
 
 	/* b.yaml is re-read with one endpoint more: a new load. */
-	manifest_set_free(&w.src[1].set);
+	manifest_set_free(&w.sets[1]);
 	const char *text = reuse_yaml("beta", "10.96.0.2", 4);
-	assert_int_equal(manifest_load_data("b.yaml", text, strlen(text), &w.src[1].set, &t.d), 0);
+	assert_int_equal(manifest_load_data("b.yaml", text, strlen(text), &w.sets[1], &t.d), 0);
 	w.src[1].load_id = 3;
 	assert_int_equal(model_resolve(w.src, w.n, &o, &w.out, &inc, &t.d), 0);
 	assert_int_equal(model_resolve(w.src, w.n, &o, NULL, &full, &t.d), 0);
@@ -1032,6 +1035,7 @@ static void test_newer_service_never_takes_an_allocated_address(void **state)
 {
 	struct model_opts o = { .cluster_domain = "cluster.local" };
 	struct model_source src[2];
+	struct manifest_set sets[2];
 	struct model_out first, second;
 	struct tu_diag t;
 	char b1[512], b2[512], a[64], b[64];
@@ -1040,12 +1044,15 @@ static void test_newer_service_never_takes_an_allocated_address(void **state)
 	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/12", &o.cidrs), 0);
 	tu_diag_init(&t);
 	memset(src, 0, sizeof(src));
+	memset(sets, 0, sizeof(sets));
+	src[0].set = &sets[0];
+	src[1].set = &sets[1];
 	src[0].path = "/m/aa.yaml";
 	src[1].path = "/m/backend.yaml";
 	svc_text(b1, sizeof(b1), "aa866931", "2025-06-01T00:00:00Z");
 	svc_text(b2, sizeof(b2), "backend", "2024-01-01T00:00:00Z");
-	assert_int_equal(manifest_load_data("aa.yaml", b1, strlen(b1), &src[0].set, &t.d), 0);
-	assert_int_equal(manifest_load_data("backend.yaml", b2, strlen(b2), &src[1].set, &t.d), 0);
+	assert_int_equal(manifest_load_data("aa.yaml", b1, strlen(b1), &sets[0], &t.d), 0);
+	assert_int_equal(manifest_load_data("backend.yaml", b2, strlen(b2), &sets[1], &t.d), 0);
 	/* a fresh node, both at once: the older Service keeps the hashed slot */
 	assert_int_equal(model_resolve(src, 2, &o, NULL, &first, &t.d), 0);
 	assert_string_equal(ip_of(&first, "backend", b), "10.108.13.101");
@@ -1053,21 +1060,21 @@ static void test_newer_service_never_takes_an_allocated_address(void **state)
 	model_out_free(&first);
 
 	/* no timestamps (hand-written): a running agent keeps what it gave */
-	manifest_set_free(&src[0].set);
-	manifest_set_free(&src[1].set);
+	manifest_set_free(&sets[0]);
+	manifest_set_free(&sets[1]);
 	svc_text(b1, sizeof(b1), "aa866931", NULL);
 	svc_text(b2, sizeof(b2), "backend", NULL);
-	assert_int_equal(manifest_load_data("backend.yaml", b2, strlen(b2), &src[1].set, &t.d), 0);
+	assert_int_equal(manifest_load_data("backend.yaml", b2, strlen(b2), &sets[1], &t.d), 0);
 	assert_int_equal(model_resolve(&src[1], 1, &o, NULL, &first, &t.d), 0);
 	assert_string_equal(ip_of(&first, "backend", b), "10.108.13.101");
-	assert_int_equal(manifest_load_data("aa.yaml", b1, strlen(b1), &src[0].set, &t.d), 0);
+	assert_int_equal(manifest_load_data("aa.yaml", b1, strlen(b1), &sets[0], &t.d), 0);
 	assert_int_equal(model_resolve(src, 2, &o, &first, &second, &t.d), 0);
 	assert_string_equal(ip_of(&second, "backend", b), "10.108.13.101");
 	assert_string_equal(ip_of(&second, "aa866931", a), "10.108.13.102");
 	model_out_free(&first);
 	model_out_free(&second);
-	manifest_set_free(&src[0].set);
-	manifest_set_free(&src[1].set);
+	manifest_set_free(&sets[0]);
+	manifest_set_free(&sets[1]);
 }
 
 /*
@@ -1081,6 +1088,7 @@ static void test_allocated_addresses_stable_under_churn(void **state)
 	enum { POOL = 40, STEPS = 300 };
 	struct model_opts o = { .cluster_domain = "cluster.local" };
 	struct model_source src[POOL];
+	struct manifest_set sets[POOL];
 	struct model_out prev = { .services = NULL }, next;
 	struct tu_diag t;
 	bool present[POOL] = { false };
@@ -1092,6 +1100,9 @@ static void test_allocated_addresses_stable_under_churn(void **state)
 	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/26", &o.cidrs), 0);
 	tu_diag_init(&t);
 	memset(src, 0, sizeof(src));
+	memset(sets, 0, sizeof(sets));
+	for (int i = 0; i < POOL; i++)
+		src[i].set = &sets[i];
 	memset(was, 0, sizeof(was)); /* no address before the first step */
 	for (int i = 0; i < POOL; i++)
 		snprintf(names[i], sizeof(names[i]), "svc-%d", i);
@@ -1104,12 +1115,12 @@ static void test_allocated_addresses_stable_under_churn(void **state)
 			rnd ^= rnd << 13, rnd ^= rnd >> 7, rnd ^= rnd << 17;
 			int k = (int)(rnd % POOL);
 			if (present[k]) {
-				manifest_set_free(&src[k].set);
+				manifest_set_free(&sets[k]);
 				present[k] = false;
 			} else {
 				svc_text(text, sizeof(text), names[k], NULL);
 				assert_int_equal(manifest_load_data(names[k], text, strlen(text),
-								    &src[k].set, &t.d), 0);
+								    &sets[k], &t.d), 0);
 				src[k].path = names[k];
 				present[k] = true;
 			}
@@ -1133,7 +1144,7 @@ static void test_allocated_addresses_stable_under_churn(void **state)
 	model_out_free(&prev);
 	for (int k = 0; k < POOL; k++)
 		if (present[k])
-			manifest_set_free(&src[k].set);
+			manifest_set_free(&sets[k]);
 	print_message("%u surviving allocations checked over %d steps, %u moved\n", checked,
 		      STEPS, moved);
 	assert_true(checked > 1000);

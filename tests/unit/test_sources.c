@@ -62,8 +62,8 @@ static const char *svc_name(const struct sources *s, const char *path)
 
 	if (!m)
 		return NULL;
-	assert_int_equal(m->set.n_services, 1);
-	return m->set.services[0].meta.name;
+	assert_int_equal(m->set->n_services, 1);
+	return m->set->services[0].meta.name;
 }
 
 static void set_mtime(const char *path, const struct timespec *ts)
