@@ -492,11 +492,10 @@ void snap_shadow_write(const struct snap_block *b, struct snap_shadow *out)
 				     .n_vips = b->n_vips, .n_names = b->n_names };
 	memcpy(vips, snap_block_vips(b), b->n_vips * sizeof(*vips));
 	memcpy(names, snap_block_names(b), b->n_names * sizeof(*names));
-	out->ns = shadow__copy_str(b, b->svc.ns, strings, &len);
-	out->name = shadow__copy_str(b, b->svc.name, strings, &len);
+	shadow__copy_str(b, b->svc.ns, strings, &len);
+	shadow__copy_str(b, b->svc.name, strings, &len);
 	for (uint32_t k = 0; k < b->n_names; k++)
 		names[k].fqdn = shadow__copy_str(b, names[k].fqdn, strings, &len);
-	out->strings_len = len;
 }
 
 void snap_block_unref(struct snap_block *b)

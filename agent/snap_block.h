@@ -137,9 +137,8 @@ struct snap_shadow {
 	uint64_t content;       /* the block's */
 	uint32_t n_vips;
 	uint32_t n_names;
-	uint32_t strings_len;   /* local strings, as in a block */
-	ldmesh_str_t ns, name;  /* local */
-	/* vips, names (fqdn local), strings: */
+	/* vips, names (fqdn local), strings (local, as in a block: the
+	 * namespace, the name, then the FQDNs): */
 	uint64_t data[];
 };
 
@@ -157,6 +156,20 @@ static inline const char *snap_shadow_str(const struct snap_shadow *s, ldmesh_st
 					  uint8_t *len)
 {
 	return snap_local_str((const char *)(snap_shadow_names(s) + s->n_names), ref, len);
+}
+
+/* The shadow's namespace and name (the first two of its strings). */
+static inline const char *snap_shadow_ns(const struct snap_shadow *s, uint8_t *len)
+{
+	return snap_shadow_str(s, SNAP_BLOCK_LOCAL, len);
+}
+
+static inline const char *snap_shadow_name(const struct snap_shadow *s, uint8_t *len)
+{
+	uint8_t ns_len;
+
+	snap_shadow_ns(s, &ns_len);
+	return snap_shadow_str(s, SNAP_BLOCK_LOCAL | (ns_len + 2u), len);
 }
 
 /* Bytes the shadow of `b` takes, a multiple of 8. */

@@ -68,11 +68,11 @@ static bool cache__base_is(const struct snap_shadow *b, const char *ns, size_t n
 			   const char *name, size_t name_len)
 {
 	uint8_t len;
-	const char *s = snap_shadow_str(b, b->ns, &len);
+	const char *s = snap_shadow_ns(b, &len);
 
 	if (len != ns_len || memcmp(s, ns, len))
 		return false;
-	s = snap_shadow_str(b, b->name, &len);
+	s = snap_shadow_name(b, &len);
 	return len == name_len && !memcmp(s, name, len);
 }
 
@@ -113,8 +113,8 @@ static int cache__index_base(struct snap_cache *c)
 	for (uint32_t i = 0; i < c->n_base; i++) {
 		const struct snap_shadow *b = snap_cache_base_shadow(c, i);
 		uint8_t ns_len, name_len;
-		const char *ns = snap_shadow_str(b, b->ns, &ns_len);
-		const char *name = snap_shadow_str(b, b->name, &name_len);
+		const char *ns = snap_shadow_ns(b, &ns_len);
+		const char *name = snap_shadow_name(b, &name_len);
 		size_t slot = cache__base_slot(c, ns, ns_len, name, name_len,
 					       snap_cache_name_hash(ns, ns_len, name, name_len));
 		if (!c->base_map[slot])
