@@ -17,7 +17,11 @@ void manifest_set_free(struct manifest_set *set)
 	if (!set)
 		return;
 	if (set->packed) {
-		free(set->packed);
+		/* The allocation starts with the first array (mf_pack). */
+		free(set->services ? (void *)set->services
+		     : set->slices ? (void *)set->slices
+		     : set->pods   ? (void *)set->pods
+				   : (void *)set->nodes);
 		memset(set, 0, sizeof(*set));
 		return;
 	}

@@ -157,17 +157,22 @@ struct k8s_node {
 
 struct manifest_set {
 	struct k8s_service *services;
-	size_t n_services;
 	struct k8s_slice *slices;
-	size_t n_slices;
 	struct k8s_pod *pods;
-	size_t n_pods;
 	struct k8s_node *nodes;
-	size_t n_nodes;
-	unsigned skipped; /* documents of other kinds */
-	void *packed;     /* when set, everything above lives in this one
-	                     allocation (manifest_pack.c) */
+	/* Counts fit 32 bits (a file is at most MANIFEST_MAX_FILE_BYTES, an
+	 * object more than a byte of it; mf_grow refuses more anyway). The
+	 * set heads every file's allocation: 56 bytes, not 80. */
+	uint32_t n_services;
+	uint32_t n_slices;
+	uint32_t n_pods;
+	uint32_t n_nodes;
+	uint32_t skipped; /* documents of other kinds */
+	bool packed;      /* everything above lives in one allocation
+	                     (manifest_pack.c), which starts at the first
+	                     of the four arrays that is not NULL */
 };
+
 
 /*
  * Parse one file. YAML or JSON (libyaml reads both), multi-document

@@ -446,6 +446,8 @@ int mf_grow(void **v, size_t *cap, size_t n, size_t size)
 
 	if (n < *cap)
 		return 0;
+	if (n >= UINT32_MAX) /* counts are 32 bits (manifest.h) */
+		return -ENOMEM;
 	ncap = *cap ? *cap * 2 : 4;
 	nv = realloc(*v, ncap * size);
 	if (!nv)

@@ -203,7 +203,7 @@ static void *pk_run(const struct manifest_set *set, const char *path, struct man
 	p.str = 0;
 	*kept_path = pk_str(&p, path);
 	*out = pk_set(&p, set);
-	out->packed = p.base;
+	out->packed = true;
 	if (path)
 		memcpy(p.base, out, sizeof(*out));
 	return p.base;
@@ -212,8 +212,16 @@ static void *pk_run(const struct manifest_set *set, const char *path, struct man
 int mf_pack(const struct manifest_set *set, struct manifest_set *out)
 {
 	const char *none;
+	void *base = pk_run(set, NULL, out, &none);
 
-	return pk_run(set, NULL, out, &none) ? 0 : -ENOMEM;
+	if (!base)
+		return -ENOMEM;
+	/* Without a head, the records (so the allocation) start with the
+	 * first array that is not NULL; manifest_set_free finds it there. A
+	 * set with no objects has no strings either: nothing to keep. */
+	if (!out->services && !out->slices && !out->pods && !out->nodes)
+		free(base);
+	return 0;
 }
 
 const struct manifest_set *mf_pack_kept(const struct manifest_set *set, const char *path,
