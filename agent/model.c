@@ -77,17 +77,27 @@ size_t model__key(char *buf, size_t cap, const char *a, const char *b,
 }
 
 
-/* Append to a join's object vector, growing it. */
+/* Size a join's object vector to `n` (the full resolve knows its count;
+ * doubling left 131,072 slots for 100,000 slices). */
+static int model__obj_reserve(struct obj_ref **v, size_t *cap, size_t n)
+{
+	struct obj_ref *nv = realloc(*v, (n ? n : 1) * sizeof(*nv));
+
+	if (!nv)
+		return -ENOMEM;
+	*v = nv;
+	*cap = n;
+	return 0;
+}
+
+/* Append to a join's object vector, growing it by half (edits append a
+ * few at a time until the next full resolve). */
 static int model__obj_push(struct obj_ref **v, size_t *n, size_t *cap, struct obj_ref r)
 {
-	if (*n == *cap) {
-		size_t c = *cap ? *cap * 2 : 64;
-		struct obj_ref *nv = realloc(*v, c * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		*v = nv;
-		*cap = c;
-	}
+	int err;
+
+	if (*n == *cap && (err = model__obj_reserve(v, cap, *cap + *cap / 2 + 64)))
+		return err;
 	(*v)[(*n)++] = r;
 	return 0;
 }
@@ -147,8 +157,11 @@ static int model__index(struct join *j)
 		for (size_t p = 0; p < j->src[f].set->n_pods; p++)
 			n_entries += j->src[f].set->pods[p].labels.n;
 	}
+	/* Exact, and a little room for what edits append (model_update.c) */
 	if ((err = strmap_init(&j->slices, n_slices)) ||
-	    (err = strmap_init(&j->pods, n_entries)))
+	    (err = strmap_init(&j->pods, n_entries)) ||
+	    (err = model__obj_reserve(&j->slice_v, &j->cap_slice_v, n_slices + n_slices / 64 + 64)) ||
+	    (err = model__obj_reserve(&j->pod_v, &j->cap_pod_v, n_entries + n_entries / 64 + 64)))
 		return err;
 	/* files come in path order: appending keeps join order */
 	for (size_t f = 0; f < j->n_src; f++) {
@@ -791,8 +804,7 @@ int model_resolve(const struct model_source *src, size_t n,
 	n_refs = 0;
 	for (size_t f = 0; f < n; f++)
 		for (size_t s = 0; s < src[f].set->n_services; s++, n_refs++)
-			refs[n_refs] = (struct svc_ref){ &src[f].set->services[s],
-							src[f].path, (uint32_t)n_refs,
+			refs[n_refs] = (struct svc_ref){ &src[f].set->services[s], src[f].path,
 							model__id(src[f].load_id, s) };
 	/* A Service defined twice: the first definition in path order wins. */
 	if ((err = strmap_init(&seen, n_refs)))

@@ -15,7 +15,6 @@
 struct svc_ref {
 	const struct k8s_service *svc;
 	const char *path;
-	uint32_t order; /* position across all files, for a stable sort */
 	uint64_t id;    /* the object's identity: load_id and index */
 };
 

@@ -205,8 +205,8 @@ static int model__grow(struct model_out *m, size_t n)
 
 	if (n <= st->cap_services)
 		return 0;
-	while (cap < n)
-		cap *= 2;
+	while (cap < n) /* by half: a full resolve sized them exactly */
+		cap += cap / 2 + 16;
 	if ((sv = realloc(m->services, cap * sizeof(*sv))))
 		m->services = sv;
 	if ((refs = realloc(st->refs, cap * sizeof(*refs))))
@@ -239,7 +239,7 @@ int model__add_service(struct model_out *m, const struct model_op *op, uint32_t 
 	memset(o, 0, sizeof(*o));
 	o->n_cluster_ips = s->n_cluster_ips;
 	memcpy(o->cluster_ips, s->cluster_ips, s->n_cluster_ips * sizeof(s->cluster_ips[0]));
-	st->refs[i] = (struct svc_ref){ s, op->src->path, UINT32_MAX,
+	st->refs[i] = (struct svc_ref){ s, op->src->path,
 					model__id(op->src->load_id, op->index) };
 	st->own_ports[i] = NULL;
 	m->n_services = m->in.n_services = (size_t)i + 1;
