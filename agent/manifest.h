@@ -173,7 +173,6 @@ struct manifest_set {
 	                     of the four arrays that is not NULL */
 };
 
-
 /*
  * Parse one file. YAML or JSON (libyaml reads both), multi-document
  * streams, kind: List. Returns 0 and fills *out (caller-owned, release with
