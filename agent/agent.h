@@ -31,7 +31,7 @@ struct agent {
 	struct diag diag;
 	struct model_out model;   /* the last resolve, edited in place by
 	                             the edits that allow it */
-	struct snap_cache *cache; /* the base's blocks and the overlay's */
+	struct snap_cache *cache; /* the base's shadows and the overlay's blocks */
 	uint64_t current_base_hash; /* what the current snapshot says, when it
 	                               is a base this agent published; else 0 */
 	uint64_t allocations_hash; /* of the allocations last saved */
