@@ -168,8 +168,8 @@ int agent_restore_table(struct agent *a)
 
 /* A delta holding more than this share of the base's services (plus a
  * floor, so small tables are not rewritten on every few edits) is folded
- * into a new base: readers look up in both, and the overlay is what every
- * delta rewrites. */
+ * into a new base right after it is published: readers look up in both,
+ * and the overlay is what every delta rewrites. */
 #define AGENT_DELTA_SHARE 8
 #define AGENT_DELTA_FLOOR 256
 
@@ -222,13 +222,45 @@ static bool agent__delta_too_big(const struct agent *a)
 	return snap_cache_overlay_services(a->cache) > base / AGENT_DELTA_SHARE + AGENT_DELTA_FLOOR;
 }
 
+/* The generation after a delta that outgrew its share: a base of the
+ * whole model, built from the overlay's blocks and the model (the cache
+ * keeps no base blocks), so the edit that made the delta was seen
+ * without waiting for it. A failure leaves the delta in force and the
+ * next publish writes a base. */
+static int agent__fold(struct agent *a)
+{
+	uint64_t t0 = agent__now_ns(CLOCK_MONOTONIC);
+	void *bytes = NULL;
+	size_t size = 0;
+	char why[512];
+	int err;
+
+	a->model.in.generation = publish_next_generation(&a->pub);
+	a->model.in.created_unix_ns = agent__now_ns(CLOCK_REALTIME);
+	err = snap_build_cached(&a->model.in, a->cache, &bytes, &size);
+	if (err)
+		log_error("building the base to fold the deltas into: %s", strerror(-err));
+	else if ((err = publish_snapshot(&a->pub, bytes, size, 0, why, sizeof(why))))
+		log_error("%s; generation %" PRIu64 " stays in force", why, a->pub.generation);
+	if (err) {
+		a->need_base = true;
+	} else {
+		a->current_base_hash = ldmesh_snap_content_hash(bytes, size);
+		log_info("published generation %" PRIu64 " (base, the deltas folded): %zu services, "
+			 "%zu bytes in %.2f ms", a->pub.generation, a->model.n_services, size,
+			 agent__ms(t0, agent__now_ns(CLOCK_MONOTONIC)));
+	}
+	free(bytes);
+	return err;
+}
+
 int agent_publish(struct agent *a)
 {
 	uint64_t t0 = agent__now_ns(CLOCK_MONOTONIC), t1, t2, hash, base_gen = 0;
 	const struct snap_change *changes = NULL;
 	size_t size = 0, n_changes = 0;
 	void *bytes = NULL;
-	bool done_with_retired = false, built_base = false;
+	bool done_with_retired = false, built_base = false, fold = false;
 	char why[512];
 	int err, in_place;
 
@@ -255,11 +287,7 @@ int agent_publish(struct agent *a)
 			goto out;
 		}
 		base_gen = snap_cache_base_generation(a->cache);
-		if (!err && agent__delta_too_big(a)) {
-			free(bytes);
-			bytes = NULL;
-			err = -ESTALE; /* fold it into a new base */
-		}
+		fold = !err && agent__delta_too_big(a);
 	}
 	if (err == -ESTALE) {
 		base_gen = 0;
@@ -301,6 +329,10 @@ int agent_publish(struct agent *a)
 		 agent__ms(t0, agent__now_ns(CLOCK_MONOTONIC)), agent__ms(t0, t1),
 		 in_place ? " in place" : "", agent__ms(t1, t2),
 		 agent__ms(t2, agent__now_ns(CLOCK_MONOTONIC)));
+	if (fold) {
+		built_base = true;
+		err = agent__fold(a);
+	}
 out:
 	free(bytes);
 	/* the model points into no replaced version any more, nor do the
