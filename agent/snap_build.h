@@ -67,8 +67,10 @@ struct snap_input {
 };
 
 /*
- * Blocks of earlier builds, kept by cache key, plus the shared pool of
- * node, zone and hint names. Owned by the caller; one per publisher.
+ * What a publisher keeps between builds: of the last base, each service's
+ * shadow (its name, keys and content hash); the overlay's blocks, kept by
+ * cache key; the shared pool of node, zone and hint names. Owned by the
+ * caller; one per publisher.
  */
 struct snap_cache;
 
@@ -76,9 +78,9 @@ int snap_cache_new(struct snap_cache **out);
 void snap_cache_free(struct snap_cache *c); /* accepts NULL */
 
 /*
- * Build the snapshot bytes. With a cache, services whose cache_key matched
- * a block of the previous build reuse it; blocks not used by this build are
- * dropped. On success returns 0 and sets *out (caller-owned, free()) and
+ * Build the snapshot bytes, a base. With a cache, services whose cache_key
+ * matches a block the overlay holds reuse it; the others are built, and
+ * the result becomes the cache's base (its shadows). On success returns 0 and sets *out (caller-owned, free()) and
  * *out_size; on failure returns -errno (-EINVAL when a string exceeds
  * LDMESH_STR_MAX, -E2BIG when a section would pass 4 GiB) and leaves both
  * untouched. Two services claiming the same VIP key or name: the first one
@@ -92,8 +94,8 @@ int snap_build(const struct snap_input *in, void **out, size_t *out_size);
 
 /*
  * Deltas (snapshot.h, "Bases and deltas"). snap_build_cached makes a base:
- * the cache remembers, per service (namespace/name), the block the base
- * holds, and clears its overlay. From then on each edit is a delta:
+ * the cache remembers, per service (namespace/name), the shadow of the
+ * block the base holds, and clears its overlay. From then on each edit is a delta:
  *
  * snap_build_delta applies `changes` to the cache's view of the table and
  * writes a delta over the base holding the whole overlay (every service
