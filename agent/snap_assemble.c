@@ -225,9 +225,7 @@ static void assemble__shadows(const struct snap_assembly *a, struct layout *l)
 			uint8_t len;
 			const char *s = snap_shadow_str(b, names[k - first_name].fqdn, &len);
 			l->names[k].fqdn = l->str;
-			l->strings[l->str] = (char)len;
-			memcpy(l->strings + l->str + 1, s, len);
-			l->str += len + 2u; /* the NUL is calloc's */
+			l->str += (uint32_t)snap_local_put(l->strings + l->str, s, len);
 		}
 	}
 	if (a->n_superseded)

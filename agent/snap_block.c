@@ -66,10 +66,7 @@ static int block__local(struct block_strings *bs, const char *s, size_t len,
 		bs->cap = cap;
 	}
 	*ref = SNAP_BLOCK_LOCAL | (ldmesh_str_t)bs->len;
-	bs->data[bs->len] = (char)len;
-	memcpy(bs->data + bs->len + 1, s, len);
-	bs->data[bs->len + 1 + len] = 0;
-	bs->len += len + 2;
+	bs->len += snap_local_put(bs->data + bs->len, s, (uint8_t)len);
 	return 0;
 }
 
@@ -474,10 +471,7 @@ static ldmesh_str_t shadow__copy_str(const struct snap_block *b, ldmesh_str_t re
 	const char *p = snap_block_str(b, ref, &n);
 	ldmesh_str_t at = SNAP_BLOCK_LOCAL | *len;
 
-	strings[*len] = (char)n;
-	memcpy(strings + *len + 1, p, n);
-	strings[*len + 1 + n] = 0;
-	*len += n + 2u;
+	*len += (uint32_t)snap_local_put(strings + *len, p, n);
 	return at;
 }
 

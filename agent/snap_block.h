@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "ldmesh/snapshot.h"
 #include "snap_build.h"
@@ -113,6 +114,16 @@ static inline const char *snap_local_str(const char *strings, ldmesh_str_t ref, 
 	p = strings + (ref & ~SNAP_BLOCK_LOCAL);
 	*len = (uint8_t)p[0];
 	return p + 1;
+}
+
+/* Write `s` (`len` bytes) at `dst` in that form; returns the bytes
+ * written, len + 2. */
+static inline size_t snap_local_put(char *dst, const char *s, uint8_t len)
+{
+	dst[0] = (char)len;
+	memcpy(dst + 1, s, len);
+	dst[1 + len] = 0;
+	return len + 2u;
 }
 
 /* A local string of the block (ns, name, fqdn). */
