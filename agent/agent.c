@@ -222,6 +222,33 @@ static bool agent__delta_too_big(const struct agent *a)
 	return snap_cache_overlay_services(a->cache) > base / AGENT_DELTA_SHARE + AGENT_DELTA_FLOOR;
 }
 
+/* The model's header fields for the next generation. */
+static void agent__stamp(struct agent *a)
+{
+	a->model.in.generation = publish_next_generation(&a->pub);
+	a->model.in.created_unix_ns = agent__now_ns(CLOCK_REALTIME);
+}
+
+/* Publish a build of the stamped generation: a base (`base_gen` 0, its
+ * content `hash`) or a delta over `base_gen` (`hash` 0). On failure the
+ * cache has moved on to what was not published: the next publish starts
+ * over from a base. */
+static int agent__write(struct agent *a, const void *bytes, size_t size, uint64_t base_gen,
+			uint64_t hash)
+{
+	char why[512];
+	int err = publish_snapshot(&a->pub, bytes, size, base_gen, why, sizeof(why));
+
+	if (err) {
+		log_error("%s; generation %" PRIu64 " stays in force", why, a->pub.generation);
+		a->need_base = true;
+		return err;
+	}
+	a->current_base_hash = hash;
+	a->need_base = false;
+	return 0;
+}
+
 /* The generation after a delta that outgrew its share: a base of the
  * whole model, built from the overlay's blocks and the model (the cache
  * keeps no base blocks), so the edit that made the delta was seen
@@ -232,20 +259,14 @@ static int agent__fold(struct agent *a)
 	uint64_t t0 = agent__now_ns(CLOCK_MONOTONIC);
 	void *bytes = NULL;
 	size_t size = 0;
-	char why[512];
 	int err;
 
-	a->model.in.generation = publish_next_generation(&a->pub);
-	a->model.in.created_unix_ns = agent__now_ns(CLOCK_REALTIME);
+	agent__stamp(a);
 	err = snap_build_cached(&a->model.in, a->cache, &bytes, &size);
-	if (err)
-		log_error("building the base to fold the deltas into: %s", strerror(-err));
-	else if ((err = publish_snapshot(&a->pub, bytes, size, 0, why, sizeof(why))))
-		log_error("%s; generation %" PRIu64 " stays in force", why, a->pub.generation);
 	if (err) {
+		log_error("building the base to fold the deltas into: %s", strerror(-err));
 		a->need_base = true;
-	} else {
-		a->current_base_hash = ldmesh_snap_content_hash(bytes, size);
+	} else if (!(err = agent__write(a, bytes, size, 0, ldmesh_snap_content_hash(bytes, size)))) {
 		log_info("published generation %" PRIu64 " (base, the deltas folded): %zu services, "
 			 "%zu bytes in %.2f ms", a->pub.generation, a->model.n_services, size,
 			 agent__ms(t0, agent__now_ns(CLOCK_MONOTONIC)));
@@ -261,7 +282,6 @@ int agent_publish(struct agent *a)
 	size_t size = 0, n_changes = 0;
 	void *bytes = NULL;
 	bool done_with_retired = false, built_base = false, fold = false;
-	char why[512];
 	int err, in_place;
 
 	if (publish_check(&a->pub) && (err = agent_restore_table(a)) < 0)
@@ -271,8 +291,7 @@ int agent_publish(struct agent *a)
 		return in_place;
 	done_with_retired = true;
 	t1 = agent__now_ns(CLOCK_MONOTONIC);
-	a->model.in.generation = publish_next_generation(&a->pub);
-	a->model.in.created_unix_ns = agent__now_ns(CLOCK_REALTIME);
+	agent__stamp(a);
 	err = -ESTALE;
 	if (in_place && !a->need_base &&
 	    !publish_base_intact(&a->pub, snap_cache_base_generation(a->cache))) {
@@ -311,15 +330,8 @@ int agent_publish(struct agent *a)
 		log_debug("no change; generation %" PRIu64 " stays", a->pub.generation);
 		goto out;
 	}
-	err = publish_snapshot(&a->pub, bytes, size, base_gen, why, sizeof(why));
-	if (err) {
-		log_error("%s; generation %" PRIu64 " stays in force", why, a->pub.generation);
-		/* the cache moved on to what was not published: start over */
-		a->need_base = true;
+	if ((err = agent__write(a, bytes, size, base_gen, hash)))
 		goto out;
-	}
-	a->current_base_hash = hash;
-	a->need_base = false;
 	char kind[48] = "base";
 	if (base_gen)
 		snprintf(kind, sizeof(kind), "delta over %" PRIu64, base_gen);
