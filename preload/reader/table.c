@@ -749,33 +749,28 @@ const struct ldmesh_snap *ldmesh_table_acquire(struct ldmesh_table *t,
 {
 	const struct ldmesh_control *c = atomic_load_explicit(&t->control,
 							      memory_order_acquire);
-	uint64_t gen;
-	int cur;
+	uint64_t gen = c ? __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE) : 0;
+	int cur = atomic_load(&t->current);
 
-	/* the common case, which every connect takes: nothing to follow, no
-	 * check due, the current snapshot pinned at the first try */
-	if (__builtin_expect(!c, 0))
-		return table__acquire_slow(t, slot);
-	gen = __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE);
-	cur = atomic_load(&t->current);
-	if (__builtin_expect(gen != atomic_load_explicit(&t->seen_generation,
-							 memory_order_relaxed) ||
-			     ldmesh_tick() >= atomic_load_explicit(&t->next_check_tick,
-								   memory_order_relaxed) ||
-			     cur < 0, 0))
-		return table__acquire_slow(t, slot);
-	/* the refresher marks a generation seen before it maps it: a
-	 * snapshot two behind is the slow path's to catch up */
-	if (__builtin_expect(atomic_load_explicit(&t->slots[cur].generation,
-						  memory_order_relaxed) + 1 < gen, 0))
-		return table__acquire_slow(t, slot);
-	atomic_fetch_add(&t->slots[cur].refs, 1);
-	if (__builtin_expect(atomic_load(&t->current) != cur, 0)) {
+	/* The common case, which every connect takes: nothing to follow, no
+	 * check due, and the current snapshot at most one generation behind
+	 * (the refresher marks a generation seen before it maps it; one two
+	 * behind is the slow path's to catch up), pinned at the first try. */
+	if (__builtin_expect(c && cur >= 0 &&
+			     gen == atomic_load_explicit(&t->seen_generation,
+							 memory_order_relaxed) &&
+			     ldmesh_tick() < atomic_load_explicit(&t->next_check_tick,
+								  memory_order_relaxed) &&
+			     atomic_load_explicit(&t->slots[cur].generation,
+						  memory_order_relaxed) + 1 >= gen, 1)) {
+		atomic_fetch_add(&t->slots[cur].refs, 1);
+		if (__builtin_expect(atomic_load(&t->current) == cur, 1)) {
+			*slot = cur;
+			return &t->slots[cur].snap;
+		}
 		atomic_fetch_sub(&t->slots[cur].refs, 1);
-		return table__acquire_slow(t, slot);
 	}
-	*slot = cur;
-	return &t->slots[cur].snap;
+	return table__acquire_slow(t, slot);
 }
 
 uint64_t ldmesh_table_elapsed_ns(struct ldmesh_table *t, uint64_t since)
