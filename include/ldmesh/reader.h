@@ -102,6 +102,16 @@ int ldmesh_snap_init(struct ldmesh_snap *s, const void *base, size_t size,
 		     const char **why);
 
 /*
+ * ldmesh_snap_init with the header as the caller read it from the file
+ * (pread) rather than from the mapping: the live table reads it so, which
+ * spares every process a page fault per generation on a page its lookups
+ * rarely need again, and checks the same bytes it then uses.
+ */
+int ldmesh_snap_init_header(struct ldmesh_snap *s,
+			    const struct ldmesh_snap_header *h,
+			    const void *base, size_t size, const char **why);
+
+/*
  * Link the delta `delta` to `base` (both checked by ldmesh_snap_init):
  * from then on `delta` answers for the whole table (the unified index
  * space above). Refused, with a constant reason in *why and -EINVAL, when
@@ -416,6 +426,7 @@ struct ldmesh_reader_sys {
 	int (*openat)(int dirfd, const char *path, int flags);
 	int (*fstat)(int fd, struct stat *st);
 	int (*fstatat)(int dirfd, const char *path, struct stat *st, int flags);
+	ssize_t (*pread)(int fd, void *buf, size_t len, off_t off);
 	void *(*mmap)(void *addr, size_t len, int prot, int flags, int fd,
 		      off_t off);
 	int (*munmap)(void *addr, size_t len);

@@ -71,6 +71,23 @@ int ldmesh_snap_init(struct ldmesh_snap *s, const void *base, size_t size,
 		     const char **why)
 {
 	struct ldmesh_snap_header h;
+	const char *ignored;
+
+	if (!why)
+		why = &ignored;
+	if (size < sizeof(h))
+		HEADER_FAIL("truncated: shorter than the header");
+	/* One copy: every check and every field is of these bytes, whatever
+	 * the mapping says a moment later. */
+	memcpy(&h, base, sizeof(h));
+	return ldmesh_snap_init_header(s, &h, base, size, why);
+}
+
+int ldmesh_snap_init_header(struct ldmesh_snap *s,
+			    const struct ldmesh_snap_header *hp,
+			    const void *base, size_t size, const char **why)
+{
+	const struct ldmesh_snap_header h = *hp;
 	struct ldmesh_snap v = { .base = base, .size = size };
 	const char *ignored;
 	uint64_t prev_end;
@@ -84,9 +101,6 @@ int ldmesh_snap_init(struct ldmesh_snap *s, const void *base, size_t size,
 		HEADER_FAIL("not 8-byte aligned");
 	if (size < sizeof(h))
 		HEADER_FAIL("truncated: shorter than the header");
-	/* One copy: every check and every field below is of these bytes,
-	 * whatever the mapping says a moment later. */
-	memcpy(&h, base, sizeof(h));
 	if (h.magic != LDMESH_SNAP_MAGIC)
 		HEADER_FAIL("bad magic");
 	if (h.version_major != LDMESH_SNAP_VERSION_MAJOR)

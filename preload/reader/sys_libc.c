@@ -17,6 +17,7 @@ const struct ldmesh_reader_sys ldmesh_reader_libc = {
 	.openat = sys_libc__openat,
 	.fstat = fstat,
 	.fstatat = fstatat,
+	.pread = pread,
 	.mmap = mmap,
 	.munmap = munmap,
 	.close = close,
