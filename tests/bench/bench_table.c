@@ -231,70 +231,151 @@ static void remove_tree(const char *dir)
 }
 
 /*
- * What a new generation costs a running process: the snapshot published
- * into a real table directory (as the agent does), then the first
- * acquire + VIP lookup + name lookup after the switch, timed, and the
- * process's RSS before and after. Format 2 checks only the header, so
- * both should stay flat as the table grows.
+ * The agent's side of bench_switch, in a process of its own as on a node
+ * (the reader's caches are not the ones that just wrote the file): each
+ * byte read from `cmd` publishes that many new generations of `b`, then
+ * one byte goes back on `ack`. Exits at EOF.
  */
-#define SWITCHES 15
-
-static void bench_switch(unsigned n, const struct built *b)
+static void switch_publisher(const char *dir, const struct built *b, int cmd, int ack)
 {
-	char dir[] = "/dev/shm/ldmesh-bench-XXXXXX", why[256];
-	struct ldmesh_table t;
 	struct publisher pub;
-	const struct ldmesh_snap *s;
+	struct ldmesh_snap_header h;
+	uint8_t *copy = malloc(b->size), k, done = 1;
+	char why[256];
+
+	if (!copy || publish_open(&pub, dir, why, sizeof(why)))
+		die("publish_open", EIO);
+	while (read(cmd, &k, 1) == 1) {
+		while (k--) {
+			memcpy(copy, b->bytes, b->size);
+			memcpy(&h, copy, sizeof(h));
+			h.generation = publish_next_generation(&pub);
+			ldmesh_snap_header_seal(copy, &h);
+			if (publish_snapshot(&pub, copy, b->size, 0, why, sizeof(why)))
+				die(why, EIO);
+		}
+		if (write(ack, &done, 1) != 1)
+			break;
+	}
+	publish_close(&pub);
+	free(copy);
+	_exit(0);
+}
+
+/* Ask the publisher for `k` generations and wait until they are out. */
+static void switch_publish(int cmd, int ack, uint8_t k)
+{
+	if (write(cmd, &k, 1) != 1 || read(ack, &k, 1) != 1)
+		die("publisher", EPIPE);
+}
+
+/* The first acquire + VIP lookup + name lookup, in us; the generation it
+ * found in *gen and the RSS it added in *grew_kb. */
+static double switch_lookup(struct ldmesh_table *t, uint64_t *gen, long *grew_kb)
+{
 	struct ldmesh_vip_slot vip;
 	struct ldmesh_name_slot name;
-	struct ldmesh_snap_header h;
-	uint8_t addr[16], *copy = malloc(b->size);
-	double us[SWITCHES];
-	long grew[SWITCHES];
+	uint8_t addr[16] = { [10] = 0xff, [11] = 0xff, [12] = 10, [13] = 96, [14] = 0, [15] = 1 };
+	long before = rss_kb();
+	double t0 = now_s(), took;
 	int slot;
+	const struct ldmesh_snap *s = ldmesh_table_acquire(t, &slot);
 
-	if (!copy || !mkdtemp(dir) || publish_open(&pub, dir, why, sizeof(why)))
-		die("publish_open", EIO);
-	if (ldmesh_table_init(&t, dir, &ldmesh_reader_libc, NULL, NULL))
+	if (!s)
+		die("acquire after publish", EINVAL);
+	ldmesh_snap_find_vip(s, addr, 80, LDMESH_PROTO_TCP, &vip);
+	ldmesh_snap_find_name(s, "svc-7.default.svc.cluster.local", 31, &name);
+	took = (now_s() - t0) * 1e6;
+	*gen = s->generation;
+	ldmesh_table_release(t, slot);
+	*grew_kb = rss_kb() - before;
+	return took;
+}
+
+/* The next acquire with the once-a-second check due (as a second later),
+ * which releases the mappings the switch left: in us. */
+static double switch_check(struct ldmesh_table *t)
+{
+	uint64_t gen;
+	long grew;
+
+	atomic_store(&t->next_dir_check_ns, 0);
+	atomic_store(&t->next_check_tick, 0);
+	return switch_lookup(t, &gen, &grew);
+}
+
+#define SWITCHES 15
+
+static void switch_event(void *ctx, enum ldmesh_table_event ev, uint64_t gen, const char *why)
+{
+	(void)ctx;
+	if (ev != LDMESH_TABLE_SWITCHED)
+		fprintf(stderr, "bench: table event %d gen %llu: %s\n", (int)ev,
+			(unsigned long long)gen, why);
+}
+
+/*
+ * What a new base costs a running process: the snapshot published into a
+ * real table directory by a publisher process (as the agent does), then
+ * the first acquire + VIP lookup + name lookup, timed, with the process's
+ * RSS before and after; then the check that releases the old mapping.
+ * `step` generations per round: 1, or 3 so that the agent has retired
+ * (unlinked) the one the process was using by the time it switches.
+ * Format 2 checks only the header, so all of it should stay flat as the
+ * table grows.
+ */
+static void bench_switch(unsigned n, const struct built *b, uint8_t step)
+{
+	char dir[] = "/dev/shm/ldmesh-bench-XXXXXX";
+	struct ldmesh_table t;
+	double us[SWITCHES], check_us[SWITCHES];
+	long max_grew = 0;
+	int cmd[2], ack[2];
+	uint64_t want = 0, gen;
+	pid_t pid;
+
+	if (!mkdtemp(dir) || pipe(cmd) || pipe(ack))
+		die("bench_switch setup", errno);
+	fflush(stdout);
+	if ((pid = fork()) < 0)
+		die("fork", errno);
+	if (pid == 0) {
+		close(cmd[1]);
+		close(ack[0]);
+		switch_publisher(dir, b, cmd[0], ack[1]);
+	}
+	close(cmd[0]);
+	close(ack[1]);
+	switch_publish(cmd[1], ack[0], 0); /* the control page is there */
+	if (ldmesh_table_init(&t, dir, &ldmesh_reader_libc, switch_event, NULL))
 		die("table_init", EINVAL);
-	memset(addr, 0, 16);
-	addr[10] = addr[11] = 0xff;
-	addr[12] = 10; addr[13] = 96; addr[14] = 0; addr[15] = 1;
 	/* generation g is in use (the process is running, has looked up),
-	 * then g + 1 is published and the next acquire switches to it */
-	for (uint64_t g = 1; g <= SWITCHES + 1; g++) {
-		memcpy(copy, b->bytes, b->size);
-		memcpy(&h, copy, sizeof(h));
-		h.generation = g;
-		ldmesh_snap_header_seal(copy, &h);
-		if (publish_snapshot(&pub, copy, b->size, 0, why, sizeof(why)))
-			die(why, EIO);
-		long before = rss_kb();
-		double t0 = now_s();
-		s = ldmesh_table_acquire(&t, &slot);
-		if (!s || s->generation != g)
-			die("acquire after publish", EINVAL);
-		ldmesh_snap_find_vip(s, addr, 80, LDMESH_PROTO_TCP, &vip);
-		ldmesh_snap_find_name(s, "svc-7.default.svc.cluster.local", 31, &name);
-		double took = (now_s() - t0) * 1e6;
-		long after = rss_kb();
-		ldmesh_table_release(&t, slot);
-		if (g > 1) {
-			us[g - 2] = took;
-			grew[g - 2] = after - before;
+	 * then the next is published and the next acquire switches to it */
+	for (int r = -1; r < SWITCHES; r++) {
+		double took;
+		long g_kb;
+
+		switch_publish(cmd[1], ack[0], r < 0 ? 1 : step);
+		want += r < 0 ? 1 : step;
+		took = switch_lookup(&t, &gen, &g_kb);
+		if (gen != want)
+			die("switch: not the generation just published", EINVAL);
+		if (r >= 0) {
+			us[r] = took;
+			max_grew = g_kb > max_grew ? g_kb : max_grew;
+			check_us[r] = switch_check(&t);
 		}
 	}
+	close(cmd[1]);
+	waitpid(pid, NULL, 0);
+	close(ack[0]);
 	qsort(us, SWITCHES, sizeof(us[0]), cmp_double);
-	long max_grew = 0;
-	for (int i = 0; i < SWITCHES; i++)
-		if (grew[i] > max_grew)
-			max_grew = grew[i];
-	printf("| %u | %zu | %.1f | %.1f | %+ld |\n", n, b->size, us[SWITCHES / 2],
-	       us[SWITCHES - 1], max_grew);
+	qsort(check_us, SWITCHES, sizeof(check_us[0]), cmp_double);
+	printf("| %u | %zu | %u | %.1f | %.1f | %.1f | %.1f | %+ld |\n", n, b->size, step,
+	       us[SWITCHES / 2], us[SWITCHES - 1], check_us[SWITCHES / 2],
+	       check_us[SWITCHES - 1], max_grew);
 	fflush(stdout);
-	free(copy);
 	ldmesh_table_close(&t);
-	publish_close(&pub);
 	remove_tree(dir);
 }
 
@@ -587,9 +668,14 @@ int main(int argc, char **argv)
 		fflush(stdout);
 	}
 	printf("\n## a new generation in a running process (first acquire + VIP + name lookup)\n\n");
-	printf("| services | snapshot bytes | first lookup after switch, median us | max us | RSS growth per switch, max kB |\n|---|---|---|---|---|\n");
-	for (unsigned k = 0; k < n_sizes; k++)
-		bench_switch(sizes[k], &keep[k]);
+	printf("| services | snapshot bytes | generations per switch "
+	       "| first lookup after switch, median us | max us "
+	       "| next check (releases the old), median us | max us "
+	       "| RSS growth per switch, max kB |\n|---|---|---|---|---|---|---|---|\n");
+	for (unsigned k = 0; k < n_sizes; k++) {
+		bench_switch(sizes[k], &keep[k], 1);
+		bench_switch(sizes[k], &keep[k], 3);
+	}
 	if (switch_only)
 		return 0;
 	printf("\n## lookups (ns per call, random keys)\n\n| services | vip ns | name ns |\n|---|---|---|\n");
