@@ -547,6 +547,9 @@ int agent_run(struct agent *a)
 		if (settle)
 			timeout = now < retry_ns ? (int)((retry_ns - now) / 1000000ULL) + 1
 			: burst ? AGENT_BURST_QUIET_MS / 10 : AGENT_QUIET_MS;
+		int held_ms = publish_release(&a->pub, now);
+		if (held_ms >= 0 && (timeout < 0 || held_ms < timeout))
+			timeout = held_ms;
 
 		struct pollfd fds[3] = {
 			{ .fd = sfd, .events = POLLIN },

@@ -46,16 +46,24 @@ static void publish__immutable(int fd, bool on)
 	(void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
 }
 
-/* Unlink a snapshot of ours, lifting its immutable flag first. */
-static void publish__unlink(int dir_fd, const char *name)
+/* Unlink a snapshot of ours, lifting its immutable flag first. Returns
+ * it still open (for the caller to close), or -1. */
+static int publish__unlink_open(int dir_fd, const char *name)
 {
 	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 
-	if (fd >= 0) {
+	if (fd >= 0)
 		publish__immutable(fd, false);
-		close(fd);
-	}
 	unlinkat(dir_fd, name, 0);
+	return fd;
+}
+
+static void publish__unlink(int dir_fd, const char *name)
+{
+	int fd = publish__unlink_open(dir_fd, name);
+
+	if (fd >= 0)
+		close(fd);
 }
 
 static bool publish__snap_name(const char *name, uint64_t *gen)
@@ -299,16 +307,40 @@ static int publish__write_all(int fd, const uint8_t *bytes, size_t size)
 	return 0;
 }
 
-/* Unlink snap.<gen> unless it is one of the four kept (publish.h). */
+static uint64_t publish__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Unlink snap.<gen> unless it is one of the four kept (publish.h), and
+ * hold it open for the readers that still map it (retired.h). */
 static void publish__retire(struct publisher *p, uint64_t gen)
 {
 	char name[64];
+	struct stat st;
+	int fd;
 
 	if (!gen || gen == p->generation || gen == p->base_generation ||
 	    gen == p->previous || gen == p->previous_base)
 		return;
 	snprintf(name, sizeof(name), LDMESH_SNAP_PREFIX "%" PRIu64, gen);
-	publish__unlink(p->dir_fd, name);
+	fd = publish__unlink_open(p->dir_fd, name);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return;
+	}
+	retired_hold(&p->retired, fd, (uint64_t)st.st_size,
+		     2 * (uint64_t)p->written_base_st.st_size, publish__now_ns());
+}
+
+int publish_release(struct publisher *p, uint64_t now_ns)
+{
+	return retired_release(&p->retired, now_ns);
 }
 
 int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
@@ -383,6 +415,7 @@ bool publish_base_intact(const struct publisher *p, uint64_t generation)
 
 void publish_close(struct publisher *p)
 {
+	retired_close_all(&p->retired);
 	if (p->control)
 		munmap(p->control, PUBLISH_CONTROL_BYTES);
 	if (p->dir_fd >= 0)

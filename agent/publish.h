@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "ldmesh/snapshot.h"
+#include "retired.h"
 
 struct publisher {
 	int dir_fd;
@@ -32,6 +33,7 @@ struct publisher {
 	uint64_t previous_base;         /* and that one's base */
 	uint64_t written_base;          /* the last base this publisher wrote */
 	struct stat written_base_st;    /* and its status once sealed */
+	struct retired retired;         /* unlinked files still held open */
 	char dir[256];
 };
 
@@ -71,7 +73,8 @@ static inline uint64_t publish_next_generation(const struct publisher *p)
  * base this delta is over, which must be in the directory (published by
  * this publisher, or kept by publish_open). Kept afterwards: the new
  * file, its base, the previous file (a reader may have loaded its
- * generation an instant ago) and that one's base; older files go. On
+ * generation an instant ago) and that one's base; older files are
+ * unlinked, and held open for a while (retired.h, publish_release). On
  * failure (-ENOSPC, -EIO, ...) nothing is published, the partial file is
  * removed and the previous snapshot stays in force. */
 int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
@@ -89,6 +92,10 @@ int publish_status(struct publisher *p, const char *text);
 /* Read away the directory's pending inotify events (p->notify_fd became
  * readable); then publish_check says whether they mattered. */
 void publish_drain(struct publisher *p);
+
+/* Let go of the retired files whose hold is over (retired.h) at
+ * CLOCK_MONOTONIC `now_ns`: the ms until the next is due, or -1. */
+int publish_release(struct publisher *p, uint64_t now_ns);
 
 void publish_close(struct publisher *p);
 
