@@ -38,12 +38,17 @@
  *
  * Publishing: the agent writes snap.<gen> completely, then stores <gen> into
  * control->generation with release order. A reader loads the generation with
- * acquire order; when it differs from what it holds it opens snap.<gen> and
- * maps it PROT_READ (and, for a delta, its base). The agent keeps the
- * current snapshot, the previous one and the base of each, and unlinks the
- * rest; mappings readers still hold stay valid. A reader that finds a file
- * gone (the table moved on meanwhile) keeps what it has and tries the
- * newer generation.
+ * acquire order; when it differs from what it holds it opens snap.<gen>,
+ * reads the header with pread and maps the file PROT_READ (and, for a
+ * delta, its base). The snapshots it switched from stay mapped until its
+ * once-a-second check, so the connect that switches does not pay for
+ * unmapping them. The agent keeps the current snapshot, the previous one
+ * and the base of each, and unlinks the rest; mappings readers still hold
+ * stay valid. It also holds each file it unlinks open for a few seconds
+ * (bounded in count and bytes), so that the pages of a retired base are
+ * freed by the agent, not by the last process to let go of it. A reader
+ * that finds a file gone (the table moved on meanwhile) keeps what it has
+ * and tries the newer generation.
  *
  * Every field is little-endian and fixed-width. Offsets are relative to the
  * start of the file; there are no pointers. A reader refuses a snapshot whose
