@@ -197,6 +197,8 @@ static int agent__resolve(struct agent *a, const struct snap_change **changes, s
 				 &mo, &a->diag, changes, n_changes);
 	if (r < 0)
 		log_error("updating the model: %s; resolving it in full", strerror(-r));
+	if (r > 0 && a->model.n_allocated)
+		laststate_save_allocations(&a->last, &a->model, &a->allocations_hash);
 	if (r <= 0) {
 		r = model_resolve(a->src.v, a->src.n, &mo, &a->model, &out, &a->diag);
 		if (r) {

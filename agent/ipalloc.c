@@ -139,26 +139,42 @@ int ipalloc_reserve(struct ipalloc *a, const uint8_t addr[16])
 	return 0;
 }
 
-int ipalloc_assign(struct ipalloc *a, const char *ns, const char *name,
-		   uint8_t out[16])
+int ipalloc_pick(const struct ipalloc_cidr *c, const char *ns, const char *name,
+		 bool (*taken)(const uint8_t addr[16], void *ctx), void *ctx,
+		 uint8_t out[16])
 {
 	char key[512];
-	uint32_t size = ipalloc__size(&a->cidr);
+	uint32_t size = ipalloc__size(c);
 	/* Usable offsets: not the network address, and for IPv4 not the
 	 * broadcast address either (the API server's allocator skips both). */
-	uint32_t first = 1, count = size - (ipalloc__is_v4(a->cidr.base) ? 2 : 1);
+	uint32_t first = 1, count = size - (ipalloc__is_v4(c->base) ? 2 : 1);
 	int len = snprintf(key, sizeof(key), "%s/%s", ns, name);
 	uint32_t start = (uint32_t)(ldmesh_hash64(key, (size_t)(len < 0 ? 0 : len), 0) % count);
 
 	for (uint32_t k = 0; k < count; k++) {
 		uint8_t cand[16];
-		ipalloc__at(&a->cidr, first + (start + k) % count, cand);
-		if (!memcmp(a->taken[ipalloc__slot(a, cand)], cand, 16))
-			continue;
-		memcpy(out, cand, 16);
-		return ipalloc_reserve(a, cand);
+		ipalloc__at(c, first + (start + k) % count, cand);
+		if (!taken(cand, ctx)) {
+			memcpy(out, cand, 16);
+			return 0;
+		}
 	}
 	return -ENOSPC;
+}
+
+static bool ipalloc__taken(const uint8_t addr[16], void *ctx)
+{
+	const struct ipalloc *a = ctx;
+
+	return !memcmp(a->taken[ipalloc__slot(a, addr)], addr, 16);
+}
+
+int ipalloc_assign(struct ipalloc *a, const char *ns, const char *name,
+		   uint8_t out[16])
+{
+	int err = ipalloc_pick(&a->cidr, ns, name, ipalloc__taken, a, out);
+
+	return err ? err : ipalloc_reserve(a, out);
 }
 
 void ipalloc_free(struct ipalloc *a)

@@ -55,6 +55,12 @@ int ipalloc_reserve(struct ipalloc *a, const uint8_t addr[16]);
  * CIDR is full, or -ENOMEM. */
 int ipalloc_assign(struct ipalloc *a, const char *ns, const char *name,
 		   uint8_t out[16]);
+/* The probe ipalloc_assign makes, over a caller's idea of what is taken
+ * (an edit applied in place asks its model): the address for
+ * namespace/name into out. 0, or -ENOSPC when every one is taken. */
+int ipalloc_pick(const struct ipalloc_cidr *c, const char *ns, const char *name,
+		 bool (*taken)(const uint8_t addr[16], void *ctx), void *ctx,
+		 uint8_t out[16]);
 void ipalloc_free(struct ipalloc *a);
 
 /* Text form of a 16-byte address (v4 for mapped ones); buf >= 46 bytes. */

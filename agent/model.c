@@ -626,8 +626,7 @@ static int model__addresses(struct join *j, struct svc_ref *refs, size_t n,
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct k8s_service *s = refs[i].svc;
-		if (!lost[i] && !s->n_cluster_ips && !s->headless &&
-		    s->type != LDMESH_SVC_EXTERNAL_NAME)
+		if (!lost[i] && model__needs_address(s))
 			order[n_order++] = i;
 	}
 	model__sort_refs = refs;

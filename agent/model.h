@@ -55,6 +55,8 @@ struct model_out {
 	struct model_alloc *allocs; /* every allocated ClusterIP, owned */
 	size_t n_allocs;
 	char *alloc_keys;
+	size_t n_allocated;         /* by the last model_update in place: the
+	                               caller saves the allocations again */
 	struct model_state *state;  /* what model_update edits in place */
 };
 

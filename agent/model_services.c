@@ -4,10 +4,15 @@
  * and adding and removing them in place. A Service may come or go in
  * place only where nothing else in the table depends on it: the model has
  * no conflicts (every name defined once, every address owned once, none
- * left without one), the new Service brings its own addresses (a
+ * left without one), and the new Service brings its own free addresses (a
  * clusterIP, as every manifest read back from an API server has; or
- * headless, or ExternalName) and they are free. Allocating an address is
- * left to the full resolve, which orders allocations across the table.
+ * headless, or ExternalName) or is the edit's one Service that needs one
+ * allocated. That one gets what the full resolve, given this model as its
+ * previous result, would give it (model.c's model__addresses): the address
+ * it was allocated before if that is free, else ipalloc's probe over the
+ * addresses every other Service holds. Two or more at once, an old
+ * address another Service holds now, or a full CIDR are the full
+ * resolve's to order and report.
  */
 #include "model_priv.h"
 
@@ -136,7 +141,69 @@ static bool model__address_taken(const struct model_state *st, const struct mode
 	return false;
 }
 
-bool model__plan_in_place(const struct model_out *m, const struct model_plan *p,
+bool model__needs_address(const struct k8s_service *s)
+{
+	return !s->n_cluster_ips && !s->headless && s->type != LDMESH_SVC_EXTERNAL_NAME;
+}
+
+/* m->allocs' entry for ns/name, or -1. A linear pass: this runs for a
+ * Service added without an address, not per edit. */
+static long model__alloc_index(const struct model_out *m, const char *ns, const char *name)
+{
+	char key[MODEL_KEY_MAX];
+	size_t len = model__key(key, sizeof(key), ns, name, NULL);
+
+	for (size_t i = 0; len && i < m->n_allocs; i++)
+		if (m->allocs[i].key_len == len && !memcmp(m->alloc_keys + m->allocs[i].key, key, len))
+			return (long)i;
+	return -1;
+}
+
+struct model_taken {
+	const struct model_state *st;
+	const struct model_plan *p;
+};
+
+/* Whether an address is held after the plan: by a Service it keeps, or
+ * asked for by one it adds (explicit addresses come first in the full
+ * resolve too, wherever they are in path order). */
+static bool model__plan_takes(const uint8_t addr[16], void *ctx)
+{
+	const struct model_taken *c = ctx;
+	uint32_t owner = model__lookup(&c->st->by_ip, addr, 16);
+
+	if (owner != STRMAP_END && !model__removed(c->st, c->p, owner))
+		return true;
+	for (size_t k = 0; k < c->p->n; k++) {
+		const struct k8s_service *o = c->p->v[k].was ? NULL : c->p->v[k].is;
+		for (uint8_t b = 0; o && b < o->n_cluster_ips; b++)
+			if (!memcmp(o->cluster_ips[b], addr, 16))
+				return true;
+	}
+	return false;
+}
+
+/* The address the full resolve would allocate the added Service `is`
+ * (see the top of this file) into out: 0, or -1 where only it can say. */
+static int model__allocate(const struct model_out *m, const struct model_plan *p,
+			   const struct model_opts *o, const struct k8s_service *is,
+			   uint8_t out[16])
+{
+	struct model_taken c = { m->state, p };
+	long had = model__alloc_index(m, is->meta.ns, is->meta.name);
+
+	if (had >= 0 && ipalloc_contains(&o->cidrs.v[0], m->allocs[had].ip)) {
+		/* held by another now: the older of the two keeps it */
+		if (model__plan_takes(m->allocs[had].ip, &c))
+			return -1;
+		memcpy(out, m->allocs[had].ip, 16);
+		return 0;
+	}
+	return ipalloc_pick(&o->cidrs.v[0], is->meta.ns, is->meta.name, model__plan_takes, &c,
+			    out) ? -1 : 0;
+}
+
+bool model__plan_in_place(const struct model_out *m, struct model_plan *p,
 			  const struct model_opts *o)
 {
 	const struct model_state *st = m->state;
@@ -157,10 +224,11 @@ bool model__plan_in_place(const struct model_out *m, const struct model_plan *p,
 		}
 		if (was)
 			continue; /* kept */
-		/* added: its own free addresses, a name no one else has */
+		/* added: a name no one else has, its own free addresses or
+		 * one allocated (one Service an edit: more are ordered
+		 * table-wide) */
 		i = model__index_of(st, is);
 		if ((i != STRMAP_END && !model__removed(st, p, i)) ||
-		    (!is->n_cluster_ips && !is->headless && is->type != LDMESH_SVC_EXTERNAL_NAME) ||
 		    is->n_cluster_ips > LDMESH_MAX_CLUSTER_IPS || model__address_taken(st, p, k, is))
 			return false;
 		for (uint8_t a = 0; a < is->n_cluster_ips; a++)
@@ -169,8 +237,15 @@ bool model__plan_in_place(const struct model_out *m, const struct model_plan *p,
 		for (size_t q = 0; q < k; q++)
 			if (!p->v[q].was && model__same_name(p->v[q].is, is))
 				return false;
+		if (model__needs_address(is)) {
+			if (p->alloc_at)
+				return false;
+			p->alloc_at = k + 1;
+		}
 	}
-	return true;
+	/* last: the explicit addresses of every Service added are known */
+	return !p->alloc_at ||
+	       model__allocate(m, p, o, p->v[p->alloc_at - 1].is, p->alloc_ip) == 0;
 }
 
 int model__remove_service(struct model_out *m, uint32_t i)
@@ -225,7 +300,38 @@ static int model__grow(struct model_out *m, size_t n)
 	return 0;
 }
 
-int model__add_service(struct model_out *m, const struct model_op *op, uint32_t *index)
+/* Remember that ns/name was allocated `ip` (m->allocs: the next full
+ * resolve keeps it, the agent saves it). */
+static int model__remember_alloc(struct model_out *m, const char *ns, const char *name,
+				 const uint8_t ip[16])
+{
+	long at = model__alloc_index(m, ns, name);
+	size_t end = 0, len;
+	struct model_alloc *v;
+	char *keys;
+
+	if (at >= 0) {
+		memcpy(m->allocs[at].ip, ip, 16);
+		return 0;
+	}
+	for (size_t i = 0; i < m->n_allocs; i++)
+		if (m->allocs[i].key + m->allocs[i].key_len + 1 > end)
+			end = m->allocs[i].key + m->allocs[i].key_len + 1;
+	len = strlen(ns) + 1 + strlen(name);
+	if (!(v = realloc(m->allocs, (m->n_allocs + 1) * sizeof(*v))))
+		return -ENOMEM;
+	m->allocs = v;
+	if (!(keys = realloc(m->alloc_keys, end + len + 1)))
+		return -ENOMEM;
+	m->alloc_keys = keys;
+	model__key(keys + end, len + 1, ns, name, NULL);
+	v[m->n_allocs++] = (struct model_alloc){ .key = (uint32_t)end, .key_len = (uint32_t)len };
+	memcpy(v[m->n_allocs - 1].ip, ip, 16);
+	return 0;
+}
+
+int model__add_service(struct model_out *m, const struct model_op *op,
+		       const uint8_t *alloc_ip, uint32_t *index)
 {
 	struct model_state *st = m->state;
 	const struct k8s_service *s = op->is;
@@ -233,12 +339,19 @@ int model__add_service(struct model_out *m, const struct model_op *op, uint32_t 
 	struct snap_service_in *o;
 	int err = model__grow(m, (size_t)i + 1);
 
+	if (!err && alloc_ip && !(err = model__remember_alloc(m, s->meta.ns, s->meta.name, alloc_ip)))
+		m->n_allocated++;
 	if (err)
 		return err;
 	o = &m->services[i];
 	memset(o, 0, sizeof(*o));
 	o->n_cluster_ips = s->n_cluster_ips;
 	memcpy(o->cluster_ips, s->cluster_ips, s->n_cluster_ips * sizeof(s->cluster_ips[0]));
+	if (alloc_ip) {
+		o->n_cluster_ips = 1;
+		memcpy(o->cluster_ips[0], alloc_ip, 16);
+		o->flags = LDMESH_SVC_F_ALLOCATED_IP;
+	}
 	st->refs[i] = (struct svc_ref){ s, op->src->path,
 					model__id(op->src->load_id, op->index) };
 	st->own_ports[i] = NULL;

@@ -5,10 +5,11 @@
  * together (which definition of a Service wins, who owns an address, what
  * gets allocated, this node's zone) is left to the full resolve wherever
  * an edit could move it (model_update returns 0); Services that come and
- * go without touching any of it are added and removed here
- * (model_services.c). Everything else a service's result depends on is
- * its own object and what it is joined with, which the join indexes find
- * from the objects an edit removed and added.
+ * go without moving any of it, one of them allocated an address as the
+ * full resolve would, are added and removed here (model_services.c).
+ * Everything else a service's result depends on is its own object and
+ * what it is joined with, which the join indexes find from the objects an
+ * edit removed and added.
  */
 #include "model_priv.h"
 
@@ -206,7 +207,8 @@ static int model__apply_services(struct model_out *m, const struct model_plan *p
 		if (!op->is)
 			continue;
 		if (!op->was) {
-			if (!(err = model__add_service(m, op, &i)))
+			const uint8_t *ip = p->alloc_at == k + 1 ? p->alloc_ip : NULL;
+			if (!(err = model__add_service(m, op, ip, &i)))
 				model__mark(st, i);
 			continue;
 		}
@@ -264,6 +266,7 @@ int model_update(struct model_out *m, const struct model_source *src, size_t n,
 	st->j.o = o;
 	st->j.d = d;
 	st->n_changes = st->n_dirty = 0;
+	m->n_allocated = 0;
 	err = model__apply_removals(m, &plan);
 	/* Out with what each file said, then in with what it says: a pod
 	 * that moved between files is found in both. */

@@ -4,7 +4,9 @@
 # delta a fraction of the base's size, which a long-lived client follows and
 # ldmeshctl lists whole; a full resolve is published and a base built but
 # not written is never named; a Service with its own clusterIP comes and
-# goes in a delta, one needing an address allocated writes a new base; an
+# goes in a delta, and so does one needing an address allocated, which
+# gets the address a full resolve would give it; two needing addresses in
+# one edit are ordered table-wide: a new base; an
 # edit touching more services than a delta may hold is a delta folded into
 # a new base by the next generation; a
 # restarted agent keeps the current file and its base, so clients never
@@ -145,8 +147,9 @@ check_eq "rewriting web.yaml unchanged published nothing" $((G3 + 1)) "$G4"
 check_eq "adding a Service with its own clusterIP is a delta (generation $G4)" \
 	"delta over $G3" "$(kind_of "$G4")"
 check_eq "ldmeshctl resolves the new Service" 10.96.0.81 "$(e2e_cluster_ip extra)"
-# one without a clusterIP needs an address allocated, which the whole
-# table decides: a base
+# one without a clusterIP needs an address allocated: alone in its edit,
+# in place, the address a full resolve gives it (default/extra hashes to
+# 10.103.234.53), in a delta
 e2e_put extra.yaml <<'YAML'
 apiVersion: v1
 kind: Service
@@ -154,15 +157,41 @@ metadata: {name: extra, namespace: default}
 spec:
   ports: [{port: 1}]
 YAML
-G4B=$(e2e_wait_gen_after "$G4") || G4B=0
-check_eq "a Service needing an address allocated writes a base (generation $G4B)" base \
+G4A=$(e2e_wait_gen_after "$G4") || G4A=0
+check_eq "a Service needing an address allocated is a delta (generation $G4A)" \
+	"delta over $G3" "$(kind_of "$G4A")"
+check_eq "... and gets the one a full resolve gives it" 10.103.234.53 "$(e2e_cluster_ip extra)"
+# two at once are ordered by age and name across the table: a full resolve
+e2e_put extra.yaml <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: extra, namespace: default}
+spec:
+  ports: [{port: 1}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: extra-2, namespace: default}
+spec:
+  ports: [{port: 1}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: extra-3, namespace: default}
+spec:
+  ports: [{port: 1}]
+YAML
+G4B=$(e2e_wait_gen_after "$G4A") || G4B=0
+check_eq "two Services needing addresses in one edit write a base (generation $G4B)" base \
 	"$(kind_of "$G4B")"
-check_match "... and gets one in the service CIDR" '^10\.(9[6-9]|10[0-9]|11[01])\.' \
-	"$(e2e_cluster_ip extra)"
+check_eq "... extra keeps its address" 10.103.234.53 "$(e2e_cluster_ip extra)"
+check_match "... and the others get theirs" '^10\.(9[6-9]|10[0-9]|11[01])\..* 10\.(9[6-9]|10[0-9]|11[01])\.' \
+	"$(e2e_cluster_ip extra-2) $(e2e_cluster_ip extra-3)"
 rm "$MANIFESTS/extra.yaml"
 G4=$(e2e_wait_gen_after "$G4B") || G4=0
-check_eq "removing a Service is a delta (generation $G4)" "delta over $G4B" "$(kind_of "$G4")"
-check_eq "ldmeshctl no longer resolves it" "" "$(e2e_cluster_ip extra 2>/dev/null || true)"
+check_eq "removing Services is a delta (generation $G4)" "delta over $G4B" "$(kind_of "$G4")"
+check_eq "ldmeshctl no longer resolves them" "" \
+	"$(e2e_cluster_ip extra 2>/dev/null || true)$(e2e_cluster_ip extra-2 2>/dev/null || true)"
 
 # 6. An edit touching every other Service: past what a delta may hold. It
 # is published as a delta all the same, so it is seen at once, and the

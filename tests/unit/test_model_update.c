@@ -36,6 +36,7 @@ struct fx {
 	bool clash;                 /* file 4 holds a conflict */
 	int extra_file[N_EXTRAS];   /* where extra Service x<b> is, or -1 */
 	unsigned extra_ip[N_EXTRAS]; /* its address variant */
+	unsigned allocated;         /* edits in place that allocated one */
 };
 
 static unsigned rnd(struct fx *f, unsigned n)
@@ -201,6 +202,7 @@ static bool apply(struct fx *f)
 			     &f->o, &f->t.d, &ch, &n_ch);
 
 	assert_true(r >= 0);
+	f->allocated += r == 1 && f->inc.n_allocated;
 	if (r) {
 		/* every service named is one of the model's, once, or a
 		 * removed one (NULL) */
@@ -270,10 +272,10 @@ static bool edit_extra(struct fx *f, bool *changed)
 		refresh_services(f, (unsigned)was);
 	if (f->extra_file[b] >= 0 && f->extra_file[b] != was)
 		refresh_services(f, (unsigned)f->extra_file[b]);
-	/* x7 needs an address allocated when it comes (not when it goes) */
+	/* x7 needs an address allocated when it comes: in place too, as the
+	 * edit's one allocation */
 	*changed = moved;
-	return !moved || (!f->clash && (b + 1 < N_EXTRAS || f->extra_file[b] < 0) &&
-			  !(x6_clashes(f, b) && f->extra_file[b] >= 0));
+	return !moved || (!f->clash && !(x6_clashes(f, b) && f->extra_file[b] >= 0));
 }
 
 static void run_edits(struct fx *f, unsigned *in_place, unsigned *full, unsigned *wide_in_place)
@@ -337,8 +339,9 @@ static void run_edits(struct fx *f, unsigned *in_place, unsigned *full, unsigned
 		}
 		assert_matches_full_resolve(f);
 	}
-	print_message("%u edits in place (%u adding, removing or moving Services), "
-		      "%u resolved in full\n", *in_place, *wide_in_place, *full);
+	print_message("%u edits in place (%u adding, removing or moving Services, %u "
+		      "allocating an address), %u resolved in full\n", *in_place, *wide_in_place,
+		      f->allocated, *full);
 	model_out_free(&f->inc);
 	sources_free(&f->src);
 	tu_rmtree(f->dir);
@@ -356,6 +359,7 @@ static void test_update_matches_full_resolve(void **state)
 	run_edits(&f, &in_place, &full, &wide);
 	assert_true(in_place > ROUNDS / 2);
 	assert_true(wide > 10);
+	assert_true(f.allocated > 0);
 	assert_true(full > 2);
 }
 
@@ -370,6 +374,7 @@ static void test_update_with_conflicts(void **state)
 	run_edits(&f, &in_place, &full, &wide);
 	assert_true(in_place > ROUNDS / 2);
 	assert_int_equal(wide, 0);
+	assert_int_equal(f.allocated, 0);
 	assert_true(full > 10);
 }
 
@@ -425,6 +430,149 @@ static void test_allocated_address_stays_owned(void **state)
 	free(f.dir);
 }
 
+/* The edit applied as the agent does, checked against what a full resolve
+ * says given the allocations of the model before it (an allocated address
+ * sticks to its Service: without them a full resolve may hand out
+ * another). A copy, as laststate.c restores them: a full resolve takes
+ * what it reuses from its previous result. Returns whether it was in
+ * place. */
+static bool apply_as_full_resolve(struct fx *f)
+{
+	struct model_out prev = { .n_allocs = f->inc.n_allocs }, ref;
+	size_t bytes = 1;
+	bool in_place;
+
+	for (size_t i = 0; i < f->inc.n_allocs; i++)
+		if (f->inc.allocs[i].key + f->inc.allocs[i].key_len + 1 > bytes)
+			bytes = f->inc.allocs[i].key + f->inc.allocs[i].key_len + 1;
+	prev.allocs = malloc((prev.n_allocs + 1) * sizeof(*prev.allocs));
+	prev.alloc_keys = malloc(bytes);
+	assert_true(prev.allocs && prev.alloc_keys);
+	memcpy(prev.allocs, f->inc.allocs, prev.n_allocs * sizeof(*prev.allocs));
+	memcpy(prev.alloc_keys, f->inc.alloc_keys, prev.n_allocs ? bytes : 0);
+	in_place = apply(f);
+	assert_int_equal(model_resolve(f->src.v, f->src.n, &f->o, &prev, &ref, &f->t.d), 0);
+	model_out_free(&prev);
+	assert_int_equal(f->inc.n_services, ref.n_services);
+	for (size_t i = 0; i < ref.n_services; i++) {
+		size_t k = 0;
+		while (k < f->inc.n_services && (strcmp(f->inc.services[k].ns, ref.services[i].ns) ||
+						 strcmp(f->inc.services[k].name, ref.services[i].name)))
+			k++;
+		assert_true(k < f->inc.n_services);
+		assert_same_service(&f->inc.services[k], &ref.services[i]);
+	}
+	model_out_free(&ref);
+	return in_place;
+}
+
+/* ns0/<name>'s ClusterIP in the model, as text ("" when it has none). */
+static const char *ip_of(struct fx *f, const char *name, char buf[64])
+{
+	buf[0] = 0;
+	for (size_t i = 0; i < f->inc.n_services; i++)
+		if (!strcmp(f->inc.services[i].name, name) && f->inc.services[i].n_cluster_ips)
+			ipalloc_format(f->inc.services[i].cluster_ips[0], buf, 64);
+	return buf;
+}
+
+static void unput(struct fx *f, const char *rel)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, rel);
+	unlink(path);
+	refresh(f, rel);
+}
+
+/* A Service needing an address, alone in its edit, is allocated in place
+ * exactly what the full resolve would give it: around taken addresses,
+ * the one it had before when that is free; where the full resolve alone
+ * can say (its old address held by another, two at once, a full CIDR),
+ * the edit is resolved in full. */
+static void test_allocation_in_place(void **state)
+{
+	struct fx f = { .seed = 5 };
+	struct ipalloc fresh;
+	uint8_t hashed[16];
+	char want[64], got[64], again[64];
+	(void)state;
+
+	f.dir = tu_tmpdir("model-update-alloc");
+	f.o = (struct model_opts){ .cluster_domain = "cluster.local" };
+	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/12", &f.o.cidrs), 0);
+	tu_diag_init(&f.t);
+	/* the address ns0/new hashes to, held by "blocker" */
+	assert_int_equal(ipalloc_init(&fresh, &f.o.cidrs.v[0]), 0);
+	assert_int_equal(ipalloc_assign(&fresh, "ns0", "new", hashed), 0);
+	ipalloc_free(&fresh);
+	put_service(&f, "a.yaml", "blocker", ipalloc_format(hashed, want, sizeof(want)));
+	put_service(&f, "b.yaml", "other", "10.96.1.2");
+	sources_retired_free(&f.src);
+	assert_int_equal(model_resolve(f.src.v, f.src.n, &f.o, NULL, &f.inc, &f.t.d), 0);
+
+	/* in place, stepping around blocker's address */
+	put_service(&f, "n.yaml", "new", NULL);
+	assert_true(apply_as_full_resolve(&f));
+	assert_int_equal(f.inc.n_allocated, 1);
+	assert_int_equal(f.inc.n_allocs, 1);
+	ip_of(&f, "new", got);
+	assert_true(*got && strcmp(got, want));
+	/* blocker goes; new keeps its address, and gets it back when it
+	 * comes again */
+	unput(&f, "a.yaml");
+	assert_true(apply_as_full_resolve(&f));
+	assert_string_equal(ip_of(&f, "new", again), got);
+	unput(&f, "n.yaml");
+	assert_true(apply_as_full_resolve(&f));
+	put_service(&f, "n.yaml", "new", NULL);
+	assert_true(apply_as_full_resolve(&f));
+	assert_string_equal(ip_of(&f, "new", again), got);
+	assert_int_equal(f.inc.n_allocs, 1); /* the same record, not a second */
+
+	/* its old address taken meanwhile: the full resolve says who keeps it */
+	unput(&f, "n.yaml");
+	assert_true(apply_as_full_resolve(&f));
+	put_service(&f, "c.yaml", "taker", got);
+	assert_true(apply_as_full_resolve(&f));
+	put_service(&f, "n.yaml", "new", NULL);
+	assert_false(apply_as_full_resolve(&f));
+	assert_true(tu_diag_has(&f.t, "loses its ClusterIP"));
+	assert_string_equal(ip_of(&f, "new", again), want); /* its hash, free again */
+
+	/* two at once: ordered across the table by the full resolve */
+	tu_write(f.dir, "m.yaml",
+		 "apiVersion: v1\nkind: Service\nmetadata: {name: two-a, namespace: ns0}\n"
+		 "spec: {ports: [{port: 80}]}\n---\n"
+		 "apiVersion: v1\nkind: Service\nmetadata: {name: two-b, namespace: ns0}\n"
+		 "spec: {ports: [{port: 80}]}\n");
+	refresh(&f, "m.yaml");
+	assert_false(apply_as_full_resolve(&f));
+	model_out_free(&f.inc);
+	sources_free(&f.src);
+	tu_rmtree(f.dir);
+	free(f.dir);
+
+	/* a full CIDR (10.96.0.1 and .2 are all a /30 has): a full resolve,
+	 * which reports it */
+	f = (struct fx){ .seed = 6 };
+	f.dir = tu_tmpdir("model-update-full");
+	f.o = (struct model_opts){ .cluster_domain = "cluster.local" };
+	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/30", &f.o.cidrs), 0);
+	tu_diag_init(&f.t);
+	put_service(&f, "a.yaml", "one", "10.96.0.1");
+	put_service(&f, "b.yaml", "two", "10.96.0.2");
+	sources_retired_free(&f.src);
+	assert_int_equal(model_resolve(f.src.v, f.src.n, &f.o, NULL, &f.inc, &f.t.d), 0);
+	put_service(&f, "c.yaml", "three", NULL);
+	assert_false(apply_as_full_resolve(&f));
+	assert_true(tu_diag_has(&f.t, "service CIDR is full"));
+	model_out_free(&f.inc);
+	sources_free(&f.src);
+	tu_rmtree(f.dir);
+	free(f.dir);
+}
+
 /* A Node in a changed file may move this node's zone: a full resolve. */
 static void test_node_edit_resolves_in_full(void **state)
 {
@@ -459,6 +607,7 @@ int main(void)
 		cmocka_unit_test(test_update_matches_full_resolve),
 		cmocka_unit_test(test_update_with_conflicts),
 		cmocka_unit_test(test_allocated_address_stays_owned),
+		cmocka_unit_test(test_allocation_in_place),
 		cmocka_unit_test(test_node_edit_resolves_in_full),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
