@@ -405,6 +405,7 @@ static enum table_switch table__map(struct ldmesh_table *t, uint64_t gen,
 	struct ldmesh_snap_header h;
 	const char *verdict;
 	struct stat st;
+	ssize_t got;
 	void *base;
 	int fd;
 
@@ -427,9 +428,10 @@ static enum table_switch table__map(struct ldmesh_table *t, uint64_t gen,
 	 * less than a page fault (~5 against ~8-10 us right after the agent
 	 * wrote a 91 MB base, bench_table --switch-only), and lookups rarely
 	 * need that page again. */
-	if (st.st_size < (off_t)sizeof(h) ||
-	    t->sys->pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
-		table__why(why, t->dir, name, "shorter than a snapshot header", 0);
+	got = st.st_size < (off_t)sizeof(h) ? 0 : t->sys->pread(fd, &h, sizeof(h), 0);
+	if (got != (ssize_t)sizeof(h)) {
+		table__why(why, t->dir, name, got < 0 ? NULL : "shorter than a snapshot header",
+			   got < 0 ? errno : 0);
 		t->sys->close(fd);
 		return TABLE_REFUSED;
 	}
