@@ -121,23 +121,32 @@ static bool model__removed(const struct model_state *st, const struct model_plan
 	return false;
 }
 
+/* Whether `addr` is held after the plan: by a Service it keeps, or asked
+ * for by one of the Services among its first `upto` ops that it adds. */
+static bool model__held(const struct model_state *st, const struct model_plan *p, size_t upto,
+			const uint8_t addr[16])
+{
+	uint32_t owner = model__lookup(&st->by_ip, addr, 16);
+
+	if (owner != STRMAP_END && !model__removed(st, p, owner))
+		return true;
+	for (size_t k = 0; k < upto; k++) {
+		const struct k8s_service *o = p->v[k].was ? NULL : p->v[k].is;
+		for (uint8_t b = 0; o && b < o->n_cluster_ips; b++)
+			if (!memcmp(o->cluster_ips[b], addr, 16))
+				return true;
+	}
+	return false;
+}
+
 /* An address of `s` taken by another Service the plan keeps, or by
- * another Service the plan adds. */
+ * another Service the plan adds before it (op `at`). */
 static bool model__address_taken(const struct model_state *st, const struct model_plan *p,
 				 size_t at, const struct k8s_service *s)
 {
-	for (uint8_t a = 0; a < s->n_cluster_ips; a++) {
-		uint32_t owner = model__lookup(&st->by_ip, s->cluster_ips[a], 16);
-
-		if (owner != STRMAP_END && !model__removed(st, p, owner))
+	for (uint8_t a = 0; a < s->n_cluster_ips; a++)
+		if (model__held(st, p, at, s->cluster_ips[a]))
 			return true;
-		for (size_t k = 0; k < at; k++) {
-			const struct k8s_service *o = p->v[k].was ? NULL : p->v[k].is;
-			for (uint8_t b = 0; o && b < o->n_cluster_ips; b++)
-				if (!memcmp(o->cluster_ips[b], s->cluster_ips[a], 16))
-					return true;
-		}
-	}
 	return false;
 }
 
@@ -164,23 +173,14 @@ struct model_taken {
 	const struct model_plan *p;
 };
 
-/* Whether an address is held after the plan: by a Service it keeps, or
- * asked for by one it adds (explicit addresses come first in the full
- * resolve too, wherever they are in path order). */
+/* ipalloc_pick's test: held after the plan, by any Service it adds too
+ * (explicit addresses come first in the full resolve, wherever they are
+ * in path order). */
 static bool model__plan_takes(const uint8_t addr[16], void *ctx)
 {
 	const struct model_taken *c = ctx;
-	uint32_t owner = model__lookup(&c->st->by_ip, addr, 16);
 
-	if (owner != STRMAP_END && !model__removed(c->st, c->p, owner))
-		return true;
-	for (size_t k = 0; k < c->p->n; k++) {
-		const struct k8s_service *o = c->p->v[k].was ? NULL : c->p->v[k].is;
-		for (uint8_t b = 0; o && b < o->n_cluster_ips; b++)
-			if (!memcmp(o->cluster_ips[b], addr, 16))
-				return true;
-	}
-	return false;
+	return model__held(c->st, c->p, c->p->n, addr);
 }
 
 /* The address the full resolve would allocate the added Service `is`

@@ -162,25 +162,10 @@ check_eq "a Service needing an address allocated is a delta (generation $G4A)" \
 	"delta over $G3" "$(kind_of "$G4A")"
 check_eq "... and gets the one a full resolve gives it" 10.103.234.53 "$(e2e_cluster_ip extra)"
 # two at once are ordered by age and name across the table: a full resolve
-e2e_put extra.yaml <<'YAML'
-apiVersion: v1
-kind: Service
-metadata: {name: extra, namespace: default}
-spec:
-  ports: [{port: 1}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: extra-2, namespace: default}
-spec:
-  ports: [{port: 1}]
----
-apiVersion: v1
-kind: Service
-metadata: {name: extra-3, namespace: default}
-spec:
-  ports: [{port: 1}]
-YAML
+for name in extra extra-2 extra-3; do
+	printf -- '---\napiVersion: v1\nkind: Service\nmetadata: {name: %s, namespace: default}\n' "$name"
+	printf 'spec:\n  ports: [{port: 1}]\n'
+done | e2e_put extra.yaml
 G4B=$(e2e_wait_gen_after "$G4A") || G4B=0
 check_eq "two Services needing addresses in one edit write a base (generation $G4B)" base \
 	"$(kind_of "$G4B")"

@@ -278,12 +278,27 @@ static bool edit_extra(struct fx *f, bool *changed)
 	return !moved || (!f->clash && !(x6_clashes(f, b) && f->extra_file[b] >= 0));
 }
 
+/* An empty folder `tag` and the options a test resolves with: the service
+ * CIDR `cidr`, this node `node` (may be NULL). */
+static void fx_open(struct fx *f, const char *tag, const char *cidr, const char *node)
+{
+	f->dir = tu_tmpdir(tag);
+	f->o = (struct model_opts){ .cluster_domain = "cluster.local", .node_name = node };
+	assert_int_equal(ipalloc_parse_cidrs(cidr, &f->o.cidrs), 0);
+	tu_diag_init(&f->t);
+}
+
+static void fx_close(struct fx *f)
+{
+	model_out_free(&f->inc);
+	sources_free(&f->src);
+	tu_rmtree(f->dir);
+	free(f->dir);
+}
+
 static void run_edits(struct fx *f, unsigned *in_place, unsigned *full, unsigned *wide_in_place)
 {
-	f->dir = tu_tmpdir("model-update");
-	f->o = (struct model_opts){ .cluster_domain = "cluster.local", .node_name = "n1" };
-	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/12", &f->o.cidrs), 0);
-	tu_diag_init(&f->t);
+	fx_open(f, "model-update", "10.96.0.0/12", "n1");
 	for (unsigned b = 0; b < N_EXTRAS; b++)
 		f->extra_file[b] = -1;
 	for (unsigned k = 0; k < N_SVC_FILES; k++)
@@ -342,10 +357,7 @@ static void run_edits(struct fx *f, unsigned *in_place, unsigned *full, unsigned
 	print_message("%u edits in place (%u adding, removing or moving Services, %u "
 		      "allocating an address), %u resolved in full\n", *in_place, *wide_in_place,
 		      f->allocated, *full);
-	model_out_free(&f->inc);
-	sources_free(&f->src);
-	tu_rmtree(f->dir);
-	free(f->dir);
+	fx_close(f);
 }
 
 /* Without conflicts, Services with their own addresses come and go in
@@ -400,10 +412,7 @@ static void test_allocated_address_stays_owned(void **state)
 	char alloc_ip[64], path[512];
 	(void)state;
 
-	f.dir = tu_tmpdir("model-update-own");
-	f.o = (struct model_opts){ .cluster_domain = "cluster.local" };
-	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/12", &f.o.cidrs), 0);
-	tu_diag_init(&f.t);
+	fx_open(&f, "model-update-own", "10.96.0.0/12", NULL);
 	put_service(&f, "a.yaml", "gone", "10.96.1.1");
 	put_service(&f, "b.yaml", "other", "10.96.1.2");
 	put_service(&f, "z.yaml", "alloc", NULL); /* last in path order */
@@ -424,10 +433,7 @@ static void test_allocated_address_stays_owned(void **state)
 	put_service(&f, "c.yaml", "new", alloc_ip);
 	apply(&f);
 	assert_matches_full_resolve(&f);
-	model_out_free(&f.inc);
-	sources_free(&f.src);
-	tu_rmtree(f.dir);
-	free(f.dir);
+	fx_close(&f);
 }
 
 /* The edit applied as the agent does, checked against what a full resolve
@@ -498,10 +504,7 @@ static void test_allocation_in_place(void **state)
 	char want[64], got[64], again[64];
 	(void)state;
 
-	f.dir = tu_tmpdir("model-update-alloc");
-	f.o = (struct model_opts){ .cluster_domain = "cluster.local" };
-	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/12", &f.o.cidrs), 0);
-	tu_diag_init(&f.t);
+	fx_open(&f, "model-update-alloc", "10.96.0.0/12", NULL);
 	/* the address ns0/new hashes to, held by "blocker" */
 	assert_int_equal(ipalloc_init(&fresh, &f.o.cidrs.v[0]), 0);
 	assert_int_equal(ipalloc_assign(&fresh, "ns0", "new", hashed), 0);
@@ -548,18 +551,12 @@ static void test_allocation_in_place(void **state)
 		 "spec: {ports: [{port: 80}]}\n");
 	refresh(&f, "m.yaml");
 	assert_false(apply_as_full_resolve(&f));
-	model_out_free(&f.inc);
-	sources_free(&f.src);
-	tu_rmtree(f.dir);
-	free(f.dir);
+	fx_close(&f);
 
 	/* a full CIDR (10.96.0.1 and .2 are all a /30 has): a full resolve,
 	 * which reports it */
 	f = (struct fx){ .seed = 6 };
-	f.dir = tu_tmpdir("model-update-full");
-	f.o = (struct model_opts){ .cluster_domain = "cluster.local" };
-	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/30", &f.o.cidrs), 0);
-	tu_diag_init(&f.t);
+	fx_open(&f, "model-update-full", "10.96.0.0/30", NULL);
 	put_service(&f, "a.yaml", "one", "10.96.0.1");
 	put_service(&f, "b.yaml", "two", "10.96.0.2");
 	sources_retired_free(&f.src);
@@ -567,10 +564,7 @@ static void test_allocation_in_place(void **state)
 	put_service(&f, "c.yaml", "three", NULL);
 	assert_false(apply_as_full_resolve(&f));
 	assert_true(tu_diag_has(&f.t, "service CIDR is full"));
-	model_out_free(&f.inc);
-	sources_free(&f.src);
-	tu_rmtree(f.dir);
-	free(f.dir);
+	fx_close(&f);
 }
 
 /* A Node in a changed file may move this node's zone: a full resolve. */
@@ -579,10 +573,7 @@ static void test_node_edit_resolves_in_full(void **state)
 	struct fx f = { .seed = 1 };
 	(void)state;
 
-	f.dir = tu_tmpdir("model-update-node");
-	f.o = (struct model_opts){ .cluster_domain = "cluster.local", .node_name = "n1" };
-	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/12", &f.o.cidrs), 0);
-	tu_diag_init(&f.t);
+	fx_open(&f, "model-update-node", "10.96.0.0/12", "n1");
 	write_services(&f, 0, 0);
 	tu_write(f.dir, "node.yaml", "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n"
 				     "  labels: {topology.kubernetes.io/zone: z1}\n");
@@ -595,10 +586,7 @@ static void test_node_edit_resolves_in_full(void **state)
 	refresh(&f, "node.yaml");
 	assert_false(apply(&f));
 	assert_string_equal(f.inc.in.node_zone, "z2");
-	model_out_free(&f.inc);
-	sources_free(&f.src);
-	tu_rmtree(f.dir);
-	free(f.dir);
+	fx_close(&f);
 }
 
 int main(void)
