@@ -405,6 +405,28 @@ void ldmesh_snap_header_seal(void *file, const struct ldmesh_snap_header *h);
  * for two builds of the same input. */
 uint64_t ldmesh_snap_content_hash(const void *file, size_t size);
 
+/* ---- the control page's publication records ------------------------------ */
+
+/* Which file `st` is, as a record names it. */
+struct ldmesh_file_id ldmesh_file_id_of(const struct stat *st);
+
+/* The record of snap.<gen> (snapshot.h): its first bytes `file` (at least
+ * LDMESH_SNAP_HEADER_SIZE, sealed), which file it is and its base (zero
+ * for a base), with the checksum. */
+void ldmesh_control_record_seal(struct ldmesh_control_record *rec, const void *file,
+				struct ldmesh_file_id snap, struct ldmesh_file_id base);
+
+/* Store `rec` into its slot of the writer's control page; the caller then
+ * publishes rec->generation with a release store. */
+void ldmesh_control_record_put(struct ldmesh_control *c,
+			       const struct ldmesh_control_record *rec);
+
+/* Copy the record of generation `gen` out of a mapped control page into
+ * *out, word by word (the page is shared with its writer). 0 when it is a
+ * valid record of `gen`; -1 when there is none or it was copied torn. */
+int ldmesh_control_record_get(const struct ldmesh_control *c, uint64_t gen,
+			      struct ldmesh_control_record *out);
+
 /* ---- trust ------------------------------------------------------------- */
 
 /*
@@ -495,6 +517,9 @@ struct ldmesh_table {
 	atomic_uint_least64_t ticks_per_s;    /* 0 until calibrated */
 	uint64_t tick0, ns0;                  /* calibration start */
 	atomic_flag refreshing;               /* one refresher at a time */
+	const char *dir_bad;                  /* why the directory is not to
+	                                         be trusted now (the
+	                                         once-a-second check), or NULL */
 	unsigned dir_epoch;                   /* bumped when following a
 	                                         replaced directory */
 	struct ldmesh_table_slot slots[LDMESH_TABLE_SLOTS];

@@ -26,7 +26,10 @@
  *
  * Trust. A reader uses a table only when the directory is a directory and
  * control and every snapshot are regular files, each owned by root or by
- * the reader's effective uid and writable by neither group nor others.
+ * the reader's effective uid and writable by neither group nor others
+ * (the directory when the control page is opened and then once a second;
+ * each snapshot when it is mapped, and it must be the file the control
+ * page's record names).
  * Even then no byte is trusted: a reader checks the header when it maps a
  * snapshot (magic, version, header checksum, total_size == file size,
  * every section inside the file) and bounds-checks every record, index and
@@ -36,11 +39,13 @@
  * generation is O(table): there is no whole-file checksum, and a process
  * touches only the pages its lookups need.
  *
- * Publishing: the agent writes snap.<gen> completely, then stores <gen> into
- * control->generation with release order. A reader loads the generation with
- * acquire order; when it differs from what it holds it opens snap.<gen>,
- * reads the header with pread and maps the file PROT_READ (and, for a
- * delta, its base). The snapshots it switched from stay mapped until its
+ * Publishing: the agent writes snap.<gen> completely, then its record in
+ * the control page (below), then stores <gen> into control->generation
+ * with release order. A reader loads the generation with acquire order;
+ * when it differs from what it holds it opens snap.<gen>, checks that it is
+ * the file the record names, takes the header from the record and maps the
+ * file PROT_READ (and, for a delta, its base, whose header it reads with
+ * pread). The snapshots it switched from stay mapped until its
  * once-a-second check, so the connect that switches does not pay for
  * unmapping them. The agent keeps the current snapshot, the previous one
  * and the base of each, and unlinks the rest; mappings readers still hold
@@ -60,7 +65,9 @@
  * header only and bounds-checks every access instead; 3 adds deltas over a
  * base (base_generation, LDMESH_SHADOW, the SUPERSEDED section), so a
  * publish costs O(change): a version 2 reader would take a delta for the
- * whole table, hence the major bump.
+ * whole table, hence the major bump. 3.1 adds the control page's
+ * publication records (struct ldmesh_control_record); snapshots are as in
+ * 3.0.
  */
 #ifndef LDMESH_SNAPSHOT_H
 #define LDMESH_SNAPSHOT_H
@@ -71,7 +78,7 @@
 #define LDMESH_CONTROL_MAGIC 0x434d444cU /* "LDMC" */
 #define LDMESH_SNAP_MAGIC 0x534d444cU    /* "LDMS" */
 #define LDMESH_SNAP_VERSION_MAJOR 3
-#define LDMESH_SNAP_VERSION_MINOR 0
+#define LDMESH_SNAP_VERSION_MINOR 1
 
 /* Under /run: a root-only parent, so no other user can create the table
  * directory before the agent does (in world-writable /dev/shm anyone can). */
@@ -79,26 +86,6 @@
 #define LDMESH_CONTROL_NAME "control"
 #define LDMESH_SNAP_PREFIX "snap."
 
-/* The control page. 64 bytes; the file is one page long. */
-struct ldmesh_control {
-	uint32_t magic;           /* LDMESH_CONTROL_MAGIC */
-	uint16_t version_major;   /* LDMESH_SNAP_VERSION_MAJOR */
-	uint16_t version_minor;   /* LDMESH_SNAP_VERSION_MINOR */
-	uint64_t generation;      /* current snapshot; 0 = none published yet;
-	                             LDMESH_GENERATION_RETIRED = this directory
-	                             is abandoned, reopen the table path.
-	                             Written with release, read with acquire. */
-	uint64_t published_unix_ns; /* wall clock of the last publish */
-	uint32_t agent_pid;       /* pid of the agent that published last */
-	uint32_t reserved0;
-	uint64_t reserved[4];
-};
-_Static_assert(sizeof(struct ldmesh_control) == 64, "control layout");
-#define LDMESH_CONTROL_OFF_GENERATION 8
-_Static_assert(offsetof(struct ldmesh_control, generation) ==
-		       LDMESH_CONTROL_OFF_GENERATION,
-	       "generation must be naturally aligned for atomic access");
-#define LDMESH_GENERATION_RETIRED UINT64_MAX
 
 /*
  * Strings live in the STRINGS section. A string reference (ldmesh_str_t) is
@@ -215,6 +202,73 @@ _Static_assert(offsetof(struct ldmesh_snap_header, base_generation) ==
 		       LDMESH_SNAP_OFF_BASE_GENERATION, "base_generation");
 _Static_assert(sizeof(struct ldmesh_snap_header) == LDMESH_SNAP_HEADER_SIZE,
 	       "header layout");
+
+/*
+ * The control page; the file is one page long.
+ *
+ * Publication records (since 3.1). Before it stores <gen> into generation,
+ * the agent writes records[gen & 1]: which file snap.<gen> is (and its
+ * base), and a copy of its header. A reader switching to <gen> then takes
+ * the header from the record instead of reading the file, and maps
+ * snap.<gen> only if the file it opened is that one (inode and change
+ * time) on the table's device. The record, not the directory, says which file is meant, so the
+ * directory is not re-checked at each switch (only once a second), and a
+ * file put in the published one's place, or a directory renamed over the
+ * table between a check and an open, is refused. A record is valid for
+ * <gen> when its generation is <gen>, its checksum matches, and base.ino
+ * is 0 exactly when the header names no base. The record for <gen> is
+ * rewritten only when <gen + 2> is published, after generation moved past
+ * <gen>: a reader that copied it torn finds the checksum wrong and the
+ * generation moved. With no valid record (a 3.0 agent, or a torn copy) a
+ * reader checks the directory by path and reads the header with pread,
+ * as 3.0 readers do.
+ */
+/* Which file: an inode number alone may be reused as soon as a file is
+ * removed (ext4 does so at once), its change time to the nanosecond
+ * with it is not, short of setting the clock. */
+struct ldmesh_file_id {
+	uint64_t ino;             /* st_ino */
+	uint64_t ctime_ns;        /* st_ctim, in ns since the epoch */
+};
+
+struct ldmesh_control_record {
+	uint64_t checksum;        /* ldmesh_hash64 of the record's bytes after
+	                             this field, seed 0 */
+	uint64_t generation;      /* the generation described; 0 = none */
+	struct ldmesh_file_id snap; /* snap.<generation>, as published */
+	struct ldmesh_file_id base; /* snap.<header.base_generation>; zero for
+	                             a base */
+	struct ldmesh_snap_header header; /* the first LDMESH_SNAP_HEADER_SIZE
+	                             bytes of snap.<generation> */
+};
+#define LDMESH_CONTROL_RECORD_SIZE 392
+_Static_assert(sizeof(struct ldmesh_control_record) == LDMESH_CONTROL_RECORD_SIZE,
+	       "record layout");
+
+struct ldmesh_control {
+	uint32_t magic;           /* LDMESH_CONTROL_MAGIC */
+	uint16_t version_major;   /* LDMESH_SNAP_VERSION_MAJOR */
+	uint16_t version_minor;   /* LDMESH_SNAP_VERSION_MINOR */
+	uint64_t generation;      /* current snapshot; 0 = none published yet;
+	                             LDMESH_GENERATION_RETIRED = this directory
+	                             is abandoned, reopen the table path.
+	                             Written with release, read with acquire. */
+	uint64_t published_unix_ns; /* wall clock of the last publish */
+	uint32_t agent_pid;       /* pid of the agent that published last */
+	uint32_t reserved0;
+	uint64_t reserved[4];
+	struct ldmesh_control_record records[2]; /* [gen & 1], since 3.1 */
+};
+#define LDMESH_CONTROL_OFF_GENERATION 8
+#define LDMESH_CONTROL_OFF_RECORDS 64
+#define LDMESH_CONTROL_SIZE (LDMESH_CONTROL_OFF_RECORDS + 2 * LDMESH_CONTROL_RECORD_SIZE)
+_Static_assert(offsetof(struct ldmesh_control, generation) ==
+		       LDMESH_CONTROL_OFF_GENERATION,
+	       "generation must be naturally aligned for atomic access");
+_Static_assert(offsetof(struct ldmesh_control, records) == LDMESH_CONTROL_OFF_RECORDS,
+	       "records follow the 3.0 page, 8-byte aligned");
+_Static_assert(sizeof(struct ldmesh_control) == LDMESH_CONTROL_SIZE, "control layout");
+#define LDMESH_GENERATION_RETIRED UINT64_MAX
 
 /* Service types (spec.type; a headless service has LDMESH_SVC_F_HEADLESS). */
 enum ldmesh_svc_type {

@@ -10,7 +10,8 @@
  * using the current snapshot) maps the new file into a free slot, makes it
  * current, and unmaps slots nobody is inside. Once a second it also asks
  * whether the directory was replaced (a new device/inode at the path, or
- * the old control page retired) and follows the new one.
+ * the old control page retired) and follows the new one, and whether it
+ * is still one to trust.
  *
  * Only async-signal-safe calls, all through t->sys; messages are built by
  * hand from constant reasons.
@@ -176,6 +177,14 @@ int ldmesh_table_init(struct ldmesh_table *t, const char *dir,
 	return 0;
 }
 
+/* Whether status `st` may be trusted by this process. The euid is asked
+ * for only when root does not own the file: it is a system call, and a
+ * process may change its euid, so it is not cached. */
+static const char *table__trust(const struct stat *st, bool want_dir)
+{
+	return ldmesh_trust_check(st, want_dir, st->st_uid ? geteuid() : 0);
+}
+
 /* Open the directory and check it may be trusted; its status in *st.
  * Returns the descriptor, or -1 with the reason in `why`. */
 static int table__open_dir(struct ldmesh_table *t, struct stat *st,
@@ -197,7 +206,7 @@ static int table__open_dir(struct ldmesh_table *t, struct stat *st,
 		t->sys->close(fd);
 		return -1;
 	}
-	if ((bad = ldmesh_trust_check(st, true, geteuid()))) {
+	if ((bad = table__trust(st, true))) {
 		table__why(why, t->dir, NULL, bad, 0);
 		t->sys->close(fd);
 		return -1;
@@ -207,7 +216,7 @@ static int table__open_dir(struct ldmesh_table *t, struct stat *st,
 
 /* Open `name` in the directory `dirfd` and check it may be trusted. */
 static int table__open_file(struct ldmesh_table *t, int dirfd, const char *name,
-			    uid_t euid, struct stat *st, struct table__msg *why)
+			    struct stat *st, struct table__msg *why)
 {
 	/* `name` is the full path when opened from AT_FDCWD */
 	const char *dir = dirfd == AT_FDCWD ? name : t->dir;
@@ -228,7 +237,7 @@ static int table__open_file(struct ldmesh_table *t, int dirfd, const char *name,
 		t->sys->close(fd);
 		return -1;
 	}
-	if ((bad = ldmesh_trust_check(st, false, euid))) {
+	if ((bad = table__trust(st, false))) {
 		table__why(why, dir, file, bad, 0);
 		t->sys->close(fd);
 		errno = EACCES; /* not ENOENT: the caller tells a vanished file apart */
@@ -256,7 +265,7 @@ static int table__open_control(struct ldmesh_table *t)
 	dirfd = table__open_dir(t, &dst, &why);
 	if (dirfd < 0)
 		goto fail;
-	fd = table__open_file(t, dirfd, LDMESH_CONTROL_NAME, geteuid(), &st, &why);
+	fd = table__open_file(t, dirfd, LDMESH_CONTROL_NAME, &st, &why);
 	t->sys->close(dirfd);
 	if (fd < 0)
 		goto fail;
@@ -293,6 +302,7 @@ static int table__open_control(struct ldmesh_table *t)
 	t->dir_dev = dst.st_dev;
 	t->dir_ino = dst.st_ino;
 	t->control_ino = st.st_ino;
+	t->dir_bad = NULL; /* just checked */
 	return 0;
 fail:
 	if (fd >= 0)
@@ -389,15 +399,37 @@ enum table_switch {
 	TABLE_DIR_REPLACED, /* the path names another directory now */
 };
 
+/* What the control page's record says of a file about to be mapped. */
+struct table__expect {
+	struct ldmesh_file_id id;                /* which file */
+	const struct ldmesh_snap_header *header; /* its header, or NULL */
+};
+
+static bool table__same_file(const struct ldmesh_file_id *id, const struct stat *st)
+{
+	struct ldmesh_file_id got = ldmesh_file_id_of(st);
+
+	return got.ino == id->ino && got.ctime_ns == id->ctime_ns;
+}
+
+/* Whether the control page has moved past `want`, the generation being
+ * switched to: then a file gone or a record torn meanwhile is news, not
+ * a fault. */
+static bool table__moved_past(struct ldmesh_table *t, uint64_t want)
+{
+	return __atomic_load_n(&atomic_load(&t->control)->generation, __ATOMIC_ACQUIRE) != want;
+}
+
 /*
  * Open, check and map snap.<gen> into *snap; called with `refreshing`
- * held, once the directory was checked. TABLE_SWITCHED when mapped (the
- * caller owns the mapping), TABLE_GONE when the file is gone and the
- * control page has moved past `want` (the generation being switched to),
- * else TABLE_REFUSED with the reason in `why` (not reported yet).
+ * held. With `ex` (a valid record): only the file it names, and its
+ * header copy if it has one; without, the caller checked the directory.
+ * TABLE_SWITCHED when mapped (the caller owns the mapping), TABLE_GONE
+ * when the file is gone and the control page has moved past `want`, else
+ * TABLE_REFUSED with the reason in `why` (not reported yet).
  */
-static enum table_switch table__map(struct ldmesh_table *t, uint64_t gen,
-				    uint64_t want, uid_t euid,
+static enum table_switch table__map(struct ldmesh_table *t, uint64_t gen, uint64_t want,
+				    const struct table__expect *ex,
 				    struct ldmesh_snap *snap, struct table__msg *why)
 {
 	char name[40];
@@ -413,27 +445,39 @@ static enum table_switch table__map(struct ldmesh_table *t, uint64_t gen,
 	table__put(&path, t->dir);
 	table__put(&path, "/");
 	table__put(&path, name);
-	fd = table__open_file(t, AT_FDCWD, path.buf, euid, &st, why);
+	fd = table__open_file(t, AT_FDCWD, path.buf, &st, why);
 	/* gone because newer generations came meanwhile: not a refusal (for
 	 * a base too: the agent removes a base only after publishing past
 	 * every delta over it) */
-	if (fd < 0 && errno == ENOENT &&
-	    __atomic_load_n(&atomic_load(&t->control)->generation, __ATOMIC_ACQUIRE) != want)
+	if (fd < 0 && errno == ENOENT && table__moved_past(t, want))
 		return TABLE_GONE;
 	if (fd < 0)
 		return TABLE_REFUSED;
+	if (ex && (st.st_dev != t->dir_dev || !table__same_file(&ex->id, &st))) {
+		t->sys->close(fd);
+		if (table__moved_past(t, want))
+			return TABLE_GONE;
+		table__why(why, t->dir, name,
+			   "not the file the control page published (replaced?)", 0);
+		return TABLE_REFUSED;
+	}
 	/* The header's own size is checked against this one below: a file
 	 * that is not what its header says is refused before any lookup. It
-	 * is read with pread, not through the mapping: one system call costs
-	 * less than a page fault (~5 against ~8-10 us right after the agent
-	 * wrote a 91 MB base, bench_table --switch-only), and lookups rarely
-	 * need that page again. */
-	got = st.st_size < (off_t)sizeof(h) ? 0 : t->sys->pread(fd, &h, sizeof(h), 0);
-	if (got != (ssize_t)sizeof(h)) {
-		table__why(why, t->dir, name, got < 0 ? NULL : "shorter than a snapshot header",
-			   got < 0 ? errno : 0);
-		t->sys->close(fd);
-		return TABLE_REFUSED;
+	 * comes from the record, or is read with pread, not through the
+	 * mapping: a page fault costs more than a system call (~8-10 against
+	 * ~5 us right after the agent wrote a 91 MB base, bench_table
+	 * --switch-only), and lookups rarely need that page again. */
+	if (ex && ex->header) {
+		h = *ex->header;
+	} else {
+		got = st.st_size < (off_t)sizeof(h) ? 0 : t->sys->pread(fd, &h, sizeof(h), 0);
+		if (got != (ssize_t)sizeof(h)) {
+			table__why(why, t->dir, name,
+				   got < 0 ? NULL : "shorter than a snapshot header",
+				   got < 0 ? errno : 0);
+			t->sys->close(fd);
+			return TABLE_REFUSED;
+		}
 	}
 	base = t->sys->mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	t->sys->close(fd);
@@ -456,20 +500,24 @@ static enum table_switch table__map(struct ldmesh_table *t, uint64_t gen,
 
 /*
  * The slot holding the base of the delta `snap`, linked: a slot that
- * already holds it, else snap.<base> mapped into a free one. Returns the
- * slot (its `links` counts this delta), -1 when every slot is pinned, or
- * -2 with *r saying why not (GONE, or REFUSED with `why`).
+ * already holds it, else snap.<base> mapped into a free one (the file
+ * `base_id` when the record named one, else ino 0). Returns the slot (its
+ * `links` counts this delta), -1 when every slot is pinned, or -2 with
+ * *r saying why not (GONE, or REFUSED with `why`).
  */
 static int table__base(struct ldmesh_table *t, struct ldmesh_snap *snap,
-		       uid_t euid, enum table_switch *r, struct table__msg *why)
+		       struct ldmesh_file_id base_id, enum table_switch *r,
+		       struct table__msg *why)
 {
 	struct ldmesh_snap base;
 	const char *verdict;
 	int b = table__find_base(t, snap->base_generation);
 
 	if (b < 0) {
-		*r = table__map(t, snap->base_generation, snap->generation, euid,
-				&base, why);
+		const struct table__expect ex = { .id = base_id, .header = NULL };
+
+		*r = table__map(t, snap->base_generation, snap->generation,
+				base_id.ino ? &ex : NULL, &base, why);
 		if (*r != TABLE_SWITCHED)
 			return -2;
 		b = table__free_slot(t);
@@ -492,43 +540,68 @@ static int table__base(struct ldmesh_table *t, struct ldmesh_snap *snap,
 	return b;
 }
 
-/* Map and switch to generation `gen` (and its base if it is a delta);
- * called with `refreshing` held. */
+/* Whether the table path names another directory than the one followed;
+ * its status in *st when it names one. */
+static bool table__dir_moved(struct ldmesh_table *t, struct stat *st, bool *found)
+{
+	*found = t->sys->fstatat(AT_FDCWD, t->dir, st, AT_SYMLINK_NOFOLLOW) == 0;
+	return *found && (st->st_dev != t->dir_dev || st->st_ino != t->dir_ino);
+}
+
+/*
+ * Map and switch to generation `gen` (and its base if it is a delta);
+ * called with `refreshing` held.
+ *
+ * With the control page's record of `gen` (the agent writes one since
+ * 3.1), four system calls: open, fstat, mmap, close. The record names the
+ * file to map and carries its header, so neither the directory is stat'ed
+ * by path nor the header read; the file opened must be that one. That
+ * binds the switch to what the trusted control page published, with no
+ * window between checking a directory and opening a name in it. Without a
+ * record (a 3.0 agent, or one copied torn): the directory checked by path
+ * (still the one control came from, still trusted), the header by pread.
+ */
 static enum table_switch table__switch(struct ldmesh_table *t, uint64_t gen)
 {
 	struct table__msg why = { .len = 0 };
+	struct ldmesh_control_record rec;
+	struct table__expect ex = { .id = { 0, 0 }, .header = NULL };
 	struct ldmesh_snap snap;
 	enum table_switch r;
 	const char *bad;
 	struct stat dst;
-	uid_t euid;
+	bool found;
 	int idx, b = -1;
 
-	/*
-	 * Seven syscalls per new generation (five more for a base not mapped
-	 * yet), each a few microseconds on a VM: the directory is checked by
-	 * path (still the one control came from, still trusted) and the files
-	 * opened by their full paths, rather than through a descriptor of the
-	 * directory.
-	 */
-	euid = geteuid();
-	if (t->sys->fstatat(AT_FDCWD, t->dir, &dst, AT_SYMLINK_NOFOLLOW) < 0) {
-		table__why(&why, t->dir, NULL, NULL, errno);
-		goto refuse;
+	if (ldmesh_control_record_get(atomic_load(&t->control), gen, &rec) == 0) {
+		if (t->dir_bad) {
+			table__why(&why, t->dir, NULL, t->dir_bad, 0);
+			goto refuse;
+		}
+		ex.id = rec.snap;
+		ex.header = &rec.header;
+	} else {
+		if (table__moved_past(t, gen))
+			return TABLE_GONE;
+		if (table__dir_moved(t, &dst, &found))
+			return TABLE_DIR_REPLACED;
+		if (!found) {
+			table__why(&why, t->dir, NULL, NULL, errno);
+			goto refuse;
+		}
+		if ((bad = table__trust(&dst, true))) {
+			table__why(&why, t->dir, NULL, bad, 0);
+			goto refuse;
+		}
+		rec.base.ino = 0;
 	}
-	if (dst.st_dev != t->dir_dev || dst.st_ino != t->dir_ino)
-		return TABLE_DIR_REPLACED;
-	if ((bad = ldmesh_trust_check(&dst, true, euid))) {
-		table__why(&why, t->dir, NULL, bad, 0);
-		goto refuse;
-	}
-	r = table__map(t, gen, gen, euid, &snap, &why);
+	r = table__map(t, gen, gen, ex.header ? &ex : NULL, &snap, &why);
 	if (r == TABLE_GONE)
 		return r;
 	if (r != TABLE_SWITCHED)
 		goto refuse;
 	if (snap.base_generation) {
-		b = table__base(t, &snap, euid, &r, &why);
+		b = table__base(t, &snap, rec.base, &r, &why);
 		if (b == -2) {
 			table__unmap(t, &snap);
 			if (r == TABLE_GONE)
@@ -562,25 +635,49 @@ busy:
 	atomic_store(&t->seen_generation, 0);
 	return TABLE_SWITCHED;
 refuse:
+	/* a file missing or not the published one because the path names
+	 * another directory now: follow that, nothing to report */
+	if (ex.header && table__dir_moved(t, &dst, &found))
+		return TABLE_DIR_REPLACED;
 	table__event(t, LDMESH_TABLE_REFUSED, gen, why.buf);
 	return TABLE_REFUSED;
 }
 
-/* Whether the path now names another directory than the one followed, or
- * the directory another control page (an agent that found its page
- * removed writes a new one). */
+/*
+ * The once-a-second look at the directory. Whether the path now names
+ * another directory than the one followed, or the directory another
+ * control page (an agent that found its page removed writes a new one).
+ * And whether the directory is still one to trust: a switch bound to the
+ * control page's record does not look at it, so a directory made
+ * writable by others is refused from here on, within a second, and taken
+ * again once it is not.
+ */
 static bool table__dir_replaced(struct ldmesh_table *t)
 {
 	char path[LDMESH_PATH_MAX];
 	struct table__msg m = { .len = 0 };
+	const char *bad;
 	struct stat st;
+	bool found;
 
 	/* A vanished directory is not a replacement: the last good snapshot
 	 * stays in force until one appears. */
-	if (t->sys->fstatat(AT_FDCWD, t->dir, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return false;
-	if (st.st_dev != t->dir_dev || st.st_ino != t->dir_ino)
+	if (table__dir_moved(t, &st, &found))
 		return true;
+	if (!found)
+		return false;
+	bad = table__trust(&st, true);
+	if (bad != t->dir_bad) {
+		if (bad) {
+			table__why(&m, t->dir, NULL, bad, 0);
+			table__event(t, LDMESH_TABLE_REFUSED, 0, m.buf);
+			m.len = 0;
+		} else {
+			/* what was refused meanwhile is tried again */
+			atomic_store(&t->seen_generation, 0);
+		}
+		t->dir_bad = bad;
+	}
 	table__put(&m, t->dir);
 	table__put(&m, "/" LDMESH_CONTROL_NAME);
 	memcpy(path, m.buf, m.len + 1);

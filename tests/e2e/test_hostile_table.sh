@@ -143,6 +143,20 @@ mkdir -p "$BAD"
 cp "$TABLE/control" "$BAD/control"
 damage flip "$TABLE/snap.$G" "$BAD/snap.1"
 set_gen "$BAD" 1
+# the copied control page's record of generation 1 names the agent's
+# snap.1, another inode than this copy: refused before its bytes are read
+err=$("$CTL" -t "$BAD" status 2>&1 >/dev/null) && rc=0 || rc=$?
+check "ldmeshctl status exits non-zero on a table whose snapshot is not the published file" \
+	test "$rc" -ne 0
+check_match "ldmeshctl says it is not the file the control page published" \
+	"no usable table at .*generation 1 refused: .*snap\.1: not the file the control page published" "$err"
+# without records (a 3.0 control page) the damaged header itself is refused
+"$PY" - "$BAD/control" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(64)
+    f.write(bytes(2 * 392))  # records[2] (snapshot.h)
+PY
 err=$("$CTL" -t "$BAD" status 2>&1 >/dev/null) && rc=0 || rc=$?
 check "ldmeshctl status exits non-zero on a table with only a bad snapshot" test "$rc" -ne 0
 check_match "ldmeshctl names the refused generation" "no usable table at .*generation 1 refused: .*bad header checksum" "$err"

@@ -56,6 +56,7 @@ G=$(e2e_gen)
 snap=$TABLE/snap.$G
 check_eq "snapshots are read-only" "444" "$(stat -c %a "$snap")"
 check_match "snapshots are immutable" "^[^ ]*i[^ ]* " "$(lsattr "$snap" 2>/dev/null || echo 'no-lsattr x')"
+check_match "and keep no access time" "^[^ ]*A[^ ]* " "$(lsattr "$snap" 2>/dev/null || echo 'no-lsattr x')"
 chmod 775 "$TABLE"
 out=$(pl env LDMESH_TRACE=1 $C connect 10.96.0.80 9000 1 2>&1 || true)
 chmod 755 "$TABLE"

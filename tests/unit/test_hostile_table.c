@@ -19,7 +19,10 @@
  * slot's service/port/endpoint/fqdn, probe bounds and full index chains,
  * zero-sized file, file shorter than the header, total_size vs file size,
  * a symlink, a directory or a FIFO as snap.<gen>, and control pages with a
- * wrong magic/version/size or of another file type. */
+ * wrong magic/version/size or of another file type. And the control page's
+ * records: a file put in the published one's place is refused, a torn
+ * record falls back to checking the directory, and a directory made
+ * writable by others is refused from the next once-a-second check. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +35,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -288,17 +293,25 @@ static void expect_survived_at(struct ctx *x, const uint8_t *bytes, size_t size,
 }
 #define expect_survived(x, b, n, label) expect_survived_at(x, b, n, label, __LINE__)
 
-/* Publish a good generation again: the table follows it. */
-static void publish_good(struct ctx *x)
+/* Publish the next generation, a good one; returns it. */
+static uint64_t publish_next_good(struct ctx *x)
 {
 	char why[256];
 	size_t size;
 	uint64_t gen = publish_next_generation(&x->pub);
 	void *good = build_good(gen, &size);
-	int slot;
 
 	assert_int_equal(publish_snapshot(&x->pub, good, size, 0, why, sizeof(why)), 0);
 	free(good);
+	return gen;
+}
+
+/* Publish a good generation again: the table follows it. */
+static void publish_good(struct ctx *x)
+{
+	uint64_t gen = publish_next_good(x);
+	int slot;
+
 	const struct ldmesh_snap *s = ldmesh_table_acquire(&x->t, &slot);
 	assert_non_null(s);
 	assert_int_equal(s->generation, gen);
@@ -792,6 +805,192 @@ static void test_bad_control(void **state)
 	free(dir);
 }
 
+/* ---- the control page's records --------------------------------------- */
+
+/* The reader's system calls, counted. */
+static struct {
+	unsigned openat, fstatat, pread, mmap;
+} calls;
+
+static int count_openat(int dirfd, const char *path, int flags)
+{
+	calls.openat++;
+	return ldmesh_reader_libc.openat(dirfd, path, flags);
+}
+
+static int count_fstatat(int dirfd, const char *path, struct stat *st, int flags)
+{
+	calls.fstatat++;
+	return ldmesh_reader_libc.fstatat(dirfd, path, st, flags);
+}
+
+static ssize_t count_pread(int fd, void *buf, size_t len, off_t off)
+{
+	calls.pread++;
+	return ldmesh_reader_libc.pread(fd, buf, len, off);
+}
+
+static void *count_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	calls.mmap++;
+	return ldmesh_reader_libc.mmap(addr, len, prot, flags, fd, off);
+}
+
+/* The next good generation published, then taken up by `t`: its
+ * generation, and the calls that took. */
+static uint64_t switch_counted(struct ctx *x, struct ldmesh_table *t)
+{
+	uint64_t gen;
+	int slot;
+
+	publish_next_good(x);
+	memset(&calls, 0, sizeof(calls));
+	const struct ldmesh_snap *s = ldmesh_table_acquire(t, &slot);
+	assert_non_null(s);
+	gen = s->generation;
+	ldmesh_table_release(t, slot);
+	return gen;
+}
+
+/* With the agent's record a switch is open, fstat, mmap, close: the
+ * directory is not stat'ed and the header not read. A record that fails
+ * its checksum (a torn copy) costs the two back, and still switches. */
+static void test_record_spares_calls(void **state)
+{
+	struct ldmesh_reader_sys sys = ldmesh_reader_libc;
+	struct ldmesh_table t;
+	struct ctx x;
+	uint64_t gen;
+	(void)state;
+	ctx_open(&x);
+	sys.openat = count_openat;
+	sys.fstatat = count_fstatat;
+	sys.pread = count_pread;
+	sys.mmap = count_mmap;
+	assert_int_equal(ldmesh_table_init(&t, x.dir, &sys, on_event, &x), 0);
+	gen = switch_counted(&x, &t);
+	assert_int_equal(gen, x.pub.generation);
+
+	x.events = 0;
+	gen = switch_counted(&x, &t);
+	assert_int_equal(gen, x.pub.generation);
+	assert_int_equal(x.events, 1);
+	assert_int_equal(x.last_ev, LDMESH_TABLE_SWITCHED);
+	assert_int_equal(calls.openat, 1);
+	assert_int_equal(calls.mmap, 1);
+	assert_int_equal(calls.fstatat, 0);
+	assert_int_equal(calls.pread, 0);
+
+	/* the record of the next generation damaged after it was written */
+	uint64_t next = publish_next_good(&x);
+	x.pub.control->records[next & 1].snap.ino ^= 1;
+	memset(&calls, 0, sizeof(calls));
+	int slot;
+	const struct ldmesh_snap *s = ldmesh_table_acquire(&t, &slot);
+	assert_non_null(s);
+	assert_int_equal(s->generation, next);
+	ldmesh_table_release(&t, slot);
+	assert_int_equal(calls.fstatat, 1);
+	assert_int_equal(calls.pread, 1);
+	ldmesh_table_close(&t);
+	ctx_close(&x);
+}
+
+/* Lift the immutable flag the agent set (root may), so a test can
+ * replace or change the file. */
+static void make_mutable(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), flags;
+
+	assert_true(fd >= 0);
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+		flags &= ~FS_IMMUTABLE_FL;
+		(void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
+	}
+	close(fd);
+}
+
+/* A file put in the place of the published one, by someone who may write
+ * the directory: the same bytes, owned by root, mode 0444, a regular file,
+ * so every other check passes. The record names the published inode, so
+ * it is refused and the previous generation stays in use; the agent's
+ * next generation is taken as usual. */
+static void test_replaced_file_refused(void **state)
+{
+	char why[256], path[512];
+	struct ctx x;
+	size_t size;
+	int slot, fd;
+	(void)state;
+	ctx_open(&x);
+	uint64_t gen = publish_next_generation(&x.pub);
+	void *good = build_good(gen, &size);
+	assert_int_equal(publish_snapshot(&x.pub, good, size, 0, why, sizeof(why)), 0);
+	snprintf(path, sizeof(path), "%s/snap.%llu", x.dir, (unsigned long long)gen);
+	make_mutable(path);
+	assert_int_equal(unlink(path), 0);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, good, size), (ssize_t)size);
+	close(fd);
+	free(good);
+
+	x.events = 0;
+	const struct ldmesh_snap *s = ldmesh_table_acquire(&x.t, &slot);
+	assert_non_null(s);
+	assert_int_equal(s->generation, x.good_gen);
+	assert_serves(s);
+	ldmesh_table_release(&x.t, slot);
+	if (x.events != 1 || x.last_ev != LDMESH_TABLE_REFUSED ||
+	    !strstr(x.last_why, "not the file the control page published"))
+		fail_msg("replaced snap.%llu: events %u last %d why '%s'",
+			 (unsigned long long)gen, x.events, x.last_ev, x.last_why);
+	print_message("replaced snap.%llu: refused: %s\n", (unsigned long long)gen, x.last_why);
+	publish_good(&x);
+	ctx_close(&x);
+}
+
+/* Make the reader's once-a-second check due now, as a second's wait would. */
+static void check_due(struct ldmesh_table *t)
+{
+	atomic_store(&t->next_dir_check_ns, 0);
+	atomic_store(&t->next_check_tick, 0);
+}
+
+/* A directory made writable by others after the reader took it: a switch
+ * bound to the record does not look at it, the once-a-second check does.
+ * From that check on the next generation is refused, naming the reason;
+ * once the directory is closed again, the next check takes it. */
+static void test_untrusted_dir_at_check(void **state)
+{
+	struct ctx x;
+	int slot;
+	(void)state;
+	ctx_open(&x);
+	assert_int_equal(chmod(x.dir, 0775), 0);
+	uint64_t gen = publish_next_good(&x);
+	check_due(&x.t);
+	x.events = 0;
+	const struct ldmesh_snap *s = ldmesh_table_acquire(&x.t, &slot);
+	assert_non_null(s);
+	assert_int_equal(s->generation, x.good_gen);
+	ldmesh_table_release(&x.t, slot);
+	if (x.events < 1 || x.last_ev != LDMESH_TABLE_REFUSED ||
+	    !strstr(x.last_why, "writable by group or others"))
+		fail_msg("group-writable directory: events %u last %d why '%s'", x.events,
+			 x.last_ev, x.last_why);
+	print_message("group-writable directory: refused: %s\n", x.last_why);
+
+	assert_int_equal(chmod(x.dir, 0755), 0);
+	check_due(&x.t);
+	s = ldmesh_table_acquire(&x.t, &slot);
+	assert_non_null(s);
+	assert_int_equal(s->generation, gen);
+	assert_serves(s);
+	ldmesh_table_release(&x.t, slot);
+	ctx_close(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -800,6 +999,9 @@ int main(void)
 		cmocka_unit_test(test_records),
 		cmocka_unit_test(test_full_chains),
 		cmocka_unit_test(test_not_files),
+		cmocka_unit_test(test_record_spares_calls),
+		cmocka_unit_test(test_replaced_file_refused),
+		cmocka_unit_test(test_untrusted_dir_at_check),
 		cmocka_unit_test(test_bad_control),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

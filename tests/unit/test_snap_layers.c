@@ -610,8 +610,32 @@ static void live_open(struct live *lv)
 	assert_int_equal(ldmesh_table_init(&lv->t, lv->dir, &ldmesh_reader_libc, live_event, lv), 0);
 }
 
+/* As the agent publishes: the record of snap.<gen> (when there is such a
+ * file), then the generation. */
 static void live_publish(struct live *lv, uint64_t gen)
 {
+	char path[512];
+	uint8_t head[LDMESH_SNAP_HEADER_SIZE];
+	struct ldmesh_snap_header h;
+	struct ldmesh_file_id base = { 0, 0 };
+	struct ldmesh_control_record rec;
+	struct stat st, bst;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/snap.%llu", lv->dir, (unsigned long long)gen);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
+	    fstat(fd, &st) == 0) {
+		memcpy(&h, head, sizeof(h));
+		snprintf(path, sizeof(path), "%s/snap.%llu", lv->dir,
+			 (unsigned long long)h.base_generation);
+		if (h.base_generation && stat(path, &bst) == 0)
+			base = ldmesh_file_id_of(&bst);
+		ldmesh_control_record_seal(&rec, head, ldmesh_file_id_of(&st), base);
+		ldmesh_control_record_put(lv->control, &rec);
+	}
+	if (fd >= 0)
+		close(fd);
 	__atomic_store_n(&lv->control->generation, gen, __ATOMIC_RELEASE);
 }
 
@@ -792,6 +816,26 @@ static void test_table_follows_layers(void **state)
 	assert_int_equal(live_used(&lv), 2);
 	assert_int_equal(live_maps(lv.dir), 2);
 	assert_int_equal(lv.n_refused, 1);
+
+	/* a new base put in the place of the one the record names, after the
+	 * delta over it was published: the delta is refused, naming the base
+	 * (same bytes, root's, 0444: only the record tells them apart) */
+	{
+		char path[512], copy[520];
+
+		live_write(&lv, 400, 0);
+		live_write(&lv, 401, 400);
+		live_publish(&lv, 401);
+		snprintf(path, sizeof(path), "%s/snap.400", lv.dir);
+		snprintf(copy, sizeof(copy), "%s.copy", path);
+		assert_int_equal(link(path, copy), 0);
+		assert_int_equal(unlink(path), 0);
+		live_write(&lv, 400, 0);
+		live_expect(&lv, 399, (uint8_t)399);
+		assert_int_equal(lv.n_refused, 2);
+		assert_non_null(strstr(lv.refused, "snap.400: not the file the control page published"));
+		unlink(copy);
+	}
 	ldmesh_table_close(&lv.t);
 	assert_int_equal(live_maps(lv.dir), 0);
 	munmap(lv.control, 4096);
