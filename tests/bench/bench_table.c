@@ -278,14 +278,21 @@ static void switch_publish(int cmd, int ack, uint8_t k)
 }
 
 /* The first acquire + VIP lookup + name lookup, in us; the generation it
- * found in *gen and the RSS it added in *grew_kb. */
-static double switch_lookup(struct ldmesh_table *t, uint64_t *gen, long *grew_kb)
+ * found in *gen, what the connect's pick then took (its service, endpoint
+ * ports and endpoint records, as preload/route.c reads them) in *pick_us,
+ * and the RSS all of it added in *grew_kb. */
+static double switch_lookup(struct ldmesh_table *t, uint64_t *gen, double *pick_us,
+			    long *grew_kb)
 {
 	struct ldmesh_vip_slot vip;
 	struct ldmesh_name_slot name;
+	struct ldmesh_service svc;
+	struct ldmesh_endpoint ep;
 	uint8_t addr[16] = { [10] = 0xff, [11] = 0xff, [12] = 10, [13] = 96, [14] = 0, [15] = 1 };
 	long before = rss_kb();
 	double t0 = now_s(), took;
+	uint16_t port;
+	uint32_t e;
 	int slot;
 	const struct ldmesh_snap *s = ldmesh_table_acquire(t, &slot);
 
@@ -294,6 +301,13 @@ static double switch_lookup(struct ldmesh_table *t, uint64_t *gen, long *grew_kb
 	ldmesh_snap_find_vip(s, addr, 80, LDMESH_PROTO_TCP, &vip);
 	ldmesh_snap_find_name(s, "svc-7.default.svc.cluster.local", 31, &name);
 	took = (now_s() - t0) * 1e6;
+	t0 = now_s();
+	if (!ldmesh_snap_service(s, vip.service, &svc) ||
+	    (e = ldmesh_snap_pick(s, &svc, vip.port_index, 0x9e3779b97f4a7c15ULL, &port)) ==
+		    LDMESH_NONE ||
+	    !ldmesh_snap_endpoint(s, e, &ep))
+		die("switch: no endpoint picked", EINVAL);
+	*pick_us = (now_s() - t0) * 1e6;
 	*gen = s->generation;
 	ldmesh_table_release(t, slot);
 	*grew_kb = rss_kb() - before;
@@ -305,11 +319,12 @@ static double switch_lookup(struct ldmesh_table *t, uint64_t *gen, long *grew_kb
 static double switch_check(struct ldmesh_table *t)
 {
 	uint64_t gen;
+	double pick;
 	long grew;
 
 	atomic_store(&t->next_dir_check_ns, 0);
 	atomic_store(&t->next_check_tick, 0);
-	return switch_lookup(t, &gen, &grew);
+	return switch_lookup(t, &gen, &pick, &grew);
 }
 
 #define SWITCHES 15
@@ -338,7 +353,7 @@ static void bench_switch(unsigned n, const struct built *b, uint8_t step, size_t
 {
 	char dir[] = "/dev/shm/ldmesh-bench-XXXXXX";
 	struct ldmesh_table t;
-	double us[SWITCHES], check_us[SWITCHES];
+	double us[SWITCHES], pick_us[SWITCHES], check_us[SWITCHES];
 	long max_grew = 0;
 	int cmd[2], ack[2];
 	uint64_t want = 0, gen;
@@ -362,16 +377,17 @@ static void bench_switch(unsigned n, const struct built *b, uint8_t step, size_t
 	/* generation g is in use (the process is running, has looked up),
 	 * then the next is published and the next acquire switches to it */
 	for (int r = -1; r < SWITCHES; r++) {
-		double took;
+		double took, pick;
 		long g_kb;
 
 		switch_publish(cmd[1], ack[0], r < 0 ? 1 : step);
 		want += r < 0 ? 1 : step;
-		took = switch_lookup(&t, &gen, &g_kb);
+		took = switch_lookup(&t, &gen, &pick, &g_kb);
 		if (gen != want)
 			die("switch: not the generation just published", EINVAL);
 		if (r >= 0) {
 			us[r] = took;
+			pick_us[r] = pick;
 			max_grew = g_kb > max_grew ? g_kb : max_grew;
 			check_us[r] = switch_check(&t);
 		}
@@ -381,10 +397,11 @@ static void bench_switch(unsigned n, const struct built *b, uint8_t step, size_t
 	close(ack[0]);
 	qsort(us, SWITCHES, sizeof(us[0]), cmp_double);
 	qsort(check_us, SWITCHES, sizeof(check_us[0]), cmp_double);
-	printf("| %u%s | %zu | %u | %.1f | %.1f | %.1f | %.1f | %+ld |\n", n,
+	qsort(pick_us, SWITCHES, sizeof(pick_us[0]), cmp_double);
+	printf("| %u%s | %zu | %u | %.1f | %.1f | %.1f | %.1f | %.1f | %+ld |\n", n,
 	       scribble ? ", then as many bytes written as the largest" : "", b->size, step,
-	       us[SWITCHES / 2], us[SWITCHES - 1], check_us[SWITCHES / 2],
-	       check_us[SWITCHES - 1], max_grew);
+	       us[SWITCHES / 2], us[SWITCHES - 1], pick_us[SWITCHES / 2],
+	       check_us[SWITCHES / 2], check_us[SWITCHES - 1], max_grew);
 	fflush(stdout);
 	ldmesh_table_close(&t);
 	remove_tree(dir);
@@ -678,11 +695,13 @@ int main(int argc, char **argv)
 		       keep[k].size, (double)keep[k].size / ((double)sizes[k] * EPS_PER_SVC));
 		fflush(stdout);
 	}
-	printf("\n## a new generation in a running process (first acquire + VIP + name lookup)\n\n");
+	printf("\n## a new generation in a running process (first acquire + VIP + name lookup;"
+	       " then the pick a connect makes: service, endpoint ports, endpoint)\n\n");
 	printf("| services | snapshot bytes | generations per switch "
 	       "| first lookup after switch, median us | max us "
+	       "| then the connect's pick, median us "
 	       "| next check (releases the old), median us | max us "
-	       "| RSS growth per switch, max kB |\n|---|---|---|---|---|---|---|---|\n");
+	       "| RSS growth per switch, max kB |\n|---|---|---|---|---|---|---|---|---|\n");
 	for (unsigned k = 0; k < n_sizes; k++) {
 		bench_switch(sizes[k], &keep[k], 1, 0);
 		bench_switch(sizes[k], &keep[k], 3, 0);
