@@ -54,9 +54,9 @@ void ldmesh_control_record_put(struct ldmesh_control *c,
 {
 	uint64_t *slot = control__slot(c, rec->generation);
 
-	/* Orders the release store of the generation before (gen - 1) ahead
-	 * of these words: a reader that copies any of them and then reloads
-	 * the generation finds it moved past the record being replaced. */
+	/* Orders the store that published gen - 1 before these words: a
+	 * reader that copies any of them and then reloads the generation
+	 * finds it moved past the record they replace (gen - 2). */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	for (size_t i = 0; i < RECORD_WORDS; i++) {
 		uint64_t w;
