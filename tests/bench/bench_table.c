@@ -280,16 +280,17 @@ static void switch_publish(int cmd, int ack, uint8_t k)
 /* The first acquire + VIP lookup + name lookup, in us; the generation it
  * found in *gen, what the connect's pick then took (its service, endpoint
  * ports and endpoint records, as preload/route.c reads them) in *pick_us,
- * and the RSS all of it added in *grew_kb. */
+ * and the RSS all of it added to `rss_before` (read by the caller before
+ * the publish: reading it here would warm the very system calls a switch
+ * makes) in *grew_kb. */
 static double switch_lookup(struct ldmesh_table *t, uint64_t *gen, double *pick_us,
-			    long *grew_kb)
+			    long rss_before, long *grew_kb)
 {
 	struct ldmesh_vip_slot vip;
 	struct ldmesh_name_slot name;
 	struct ldmesh_service svc;
 	struct ldmesh_endpoint ep;
 	uint8_t addr[16] = { [10] = 0xff, [11] = 0xff, [12] = 10, [13] = 96, [14] = 0, [15] = 1 };
-	long before = rss_kb();
 	double t0 = now_s(), took;
 	uint16_t port;
 	uint32_t e;
@@ -310,7 +311,7 @@ static double switch_lookup(struct ldmesh_table *t, uint64_t *gen, double *pick_
 	*pick_us = (now_s() - t0) * 1e6;
 	*gen = s->generation;
 	ldmesh_table_release(t, slot);
-	*grew_kb = rss_kb() - before;
+	*grew_kb = rss_kb() - rss_before;
 	return took;
 }
 
@@ -324,7 +325,7 @@ static double switch_check(struct ldmesh_table *t)
 
 	atomic_store(&t->next_dir_check_ns, 0);
 	atomic_store(&t->next_check_tick, 0);
-	return switch_lookup(t, &gen, &pick, &grew);
+	return switch_lookup(t, &gen, &pick, rss_kb(), &grew);
 }
 
 #define SWITCHES 15
@@ -378,11 +379,11 @@ static void bench_switch(unsigned n, const struct built *b, uint8_t step, size_t
 	 * then the next is published and the next acquire switches to it */
 	for (int r = -1; r < SWITCHES; r++) {
 		double took, pick;
-		long g_kb;
+		long g_kb, rss = rss_kb();
 
 		switch_publish(cmd[1], ack[0], r < 0 ? 1 : step);
 		want += r < 0 ? 1 : step;
-		took = switch_lookup(&t, &gen, &pick, &g_kb);
+		took = switch_lookup(&t, &gen, &pick, rss, &g_kb);
 		if (gen != want)
 			die("switch: not the generation just published", EINVAL);
 		if (r >= 0) {
@@ -450,48 +451,38 @@ static double delta_ms(struct snap_cache *cache, const struct model_out *out, si
 }
 
 /*
- * What a new generation that is a delta costs a running process (the
- * common case: one per edit), as bench_switch measures it for bases: the
- * base `bytes` (generation 1, built by `cache`) published and in use,
- * then SWITCHES deltas of one changed service, each timed from the first
- * acquire after its publish through a VIP and a name lookup. Median us.
+ * The agent's side of delta_switch_us, in a process of its own: publishes
+ * `bytes` as the base, acks, then for each byte read from `cmd` builds and
+ * publishes a delta moving the first endpoint of `orig` (another address
+ * each round) and acks. Exits at EOF.
  */
-static double delta_switch_us(struct snap_cache *cache, const struct model_out *out,
-			      void *bytes, size_t size)
+static void delta_publisher(const char *dir, struct snap_cache *cache,
+			    const struct model_out *out, const struct snap_service_in *orig,
+			    void *bytes, size_t size, int cmd, int ack)
 {
-	char dir[] = "/dev/shm/ldmesh-bench-XXXXXX", why[256];
-	const struct snap_service_in *orig = &out->in.services[out->in.n_services / 2];
 	struct snap_endpoint_in *eps = malloc((orig->n_endpoints + 1) * sizeof(*eps));
 	struct snap_service_in svc = *orig;
 	struct snap_change ch = { .ns = orig->ns, .name = orig->name, .svc = &svc };
 	struct snap_input hdr = out->in;
-	struct ldmesh_table t;
 	struct publisher pub;
-	const struct ldmesh_snap *snap;
-	struct ldmesh_vip_slot vip;
-	struct ldmesh_name_slot name;
-	char fqdn[300];
-	double us[SWITCHES];
-	int slot, err, len;
+	char why[256];
+	uint8_t r, done = 1;
+	int err;
 
-	if (!eps || !mkdtemp(dir) || publish_open(&pub, dir, why, sizeof(why)))
-		die("publish_open", EIO);
-	if (publish_snapshot(&pub, bytes, size, 0, why, sizeof(why)))
-		die(why, EIO);
-	if (ldmesh_table_init(&t, dir, &ldmesh_reader_libc, NULL, NULL) ||
-	    !(snap = ldmesh_table_acquire(&t, &slot)))
-		die("table_init", EINVAL);
-	ldmesh_table_release(&t, slot);
-	len = snprintf(fqdn, sizeof(fqdn), "%s.%s.svc.cluster.local", orig->name, orig->ns);
+	if (!eps || publish_open(&pub, dir, why, sizeof(why)) ||
+	    publish_snapshot(&pub, bytes, size, 0, why, sizeof(why)))
+		die("delta publisher", EIO);
 	memcpy(eps, orig->endpoints, orig->n_endpoints * sizeof(*eps));
 	svc.endpoints = eps;
-	for (int r = 0; r < SWITCHES; r++) {
+	if (write(ack, &done, 1) != 1)
+		_exit(1);
+	while (read(cmd, &r, 1) == 1) {
 		void *delta;
 		size_t delta_size;
 
 		/* an address no generated service has, another each round */
 		eps[0].addr[12] = 192;
-		eps[0].addr[15] = (uint8_t)r;
+		eps[0].addr[15] = r;
 		svc.cache_key = 0;
 		hdr.generation = publish_next_generation(&pub);
 		if ((err = snap_build_delta(&hdr, cache, &ch, 1, &delta, &delta_size)) || !delta)
@@ -499,9 +490,62 @@ static double delta_switch_us(struct snap_cache *cache, const struct model_out *
 		if (publish_snapshot(&pub, delta, delta_size, 1, why, sizeof(why)))
 			die(why, EIO);
 		free(delta);
+		if (write(ack, &done, 1) != 1)
+			break;
+	}
+	publish_close(&pub);
+	free(eps);
+	_exit(0);
+}
+
+/*
+ * What switching to a delta of one changed service costs a running
+ * process (median of SWITCHES, us): the first acquire + VIP lookup + name
+ * lookup after each publish, the deltas published by another process as
+ * the agent does (bench_switch says why).
+ */
+static double delta_switch_us(struct snap_cache *cache, const struct model_out *out,
+			      void *bytes, size_t size)
+{
+	char dir[] = "/dev/shm/ldmesh-bench-XXXXXX";
+	const struct snap_service_in *orig = &out->in.services[out->in.n_services / 2];
+	struct ldmesh_table t;
+	const struct ldmesh_snap *snap;
+	struct ldmesh_vip_slot vip;
+	struct ldmesh_name_slot name;
+	char fqdn[300];
+	double us[SWITCHES];
+	int slot, len, cmd[2], ack[2];
+	uint64_t gen;
+	uint8_t k;
+	pid_t pid;
+
+	if (!mkdtemp(dir) || pipe(cmd) || pipe(ack))
+		die("delta_switch setup", errno);
+	fflush(stdout);
+	if ((pid = fork()) < 0)
+		die("fork", errno);
+	if (pid == 0) {
+		close(cmd[1]);
+		close(ack[0]);
+		delta_publisher(dir, cache, out, orig, bytes, size, cmd[0], ack[1]);
+	}
+	close(cmd[0]);
+	close(ack[1]);
+	if (read(ack[0], &k, 1) != 1 || ldmesh_table_init(&t, dir, &ldmesh_reader_libc, NULL, NULL) ||
+	    !(snap = ldmesh_table_acquire(&t, &slot)))
+		die("table_init", EINVAL);
+	gen = snap->generation;
+	ldmesh_table_release(&t, slot);
+	len = snprintf(fqdn, sizeof(fqdn), "%s.%s.svc.cluster.local", orig->name, orig->ns);
+	for (int r = 0; r < SWITCHES; r++) {
+		k = (uint8_t)r;
+		if (write(cmd[1], &k, 1) != 1 || read(ack[0], &k, 1) != 1)
+			die("delta publisher", EPIPE);
+		gen++;
 		double t0 = now_s();
 		snap = ldmesh_table_acquire(&t, &slot);
-		if (!snap || snap->generation != hdr.generation)
+		if (!snap || snap->generation != gen)
 			die("acquire after publish", EINVAL);
 		ldmesh_snap_find_vip(snap, orig->cluster_ips[0], orig->ports[0].port,
 				     LDMESH_PROTO_TCP, &vip);
@@ -509,10 +553,11 @@ static double delta_switch_us(struct snap_cache *cache, const struct model_out *
 		us[r] = (now_s() - t0) * 1e6;
 		ldmesh_table_release(&t, slot);
 	}
+	close(cmd[1]);
+	waitpid(pid, NULL, 0);
+	close(ack[0]);
 	ldmesh_table_close(&t);
-	publish_close(&pub);
 	remove_tree(dir);
-	free(eps);
 	qsort(us, SWITCHES, sizeof(us[0]), cmp_double);
 	return us[SWITCHES / 2];
 }
@@ -543,7 +588,7 @@ static void bench_delta(unsigned n, unsigned eps)
 	base_ms = (now_s() - t0) * 1e3;
 	double switch_us = delta_switch_us(cache, &out, bytes, size);
 	free(bytes);
-	kept = heap_used() - before; /* the base, and the one block the deltas hold */
+	kept = heap_used() - before; /* the base's (the deltas are the child's) */
 	double one_ms = delta_ms(cache, &out, &size);
 	printf("| %u x %u | %.1f | %.0f | %.3f | %zu | %.1f |\n", n, eps, base_ms,
 	       (double)kept / n, one_ms, size, switch_us);
