@@ -578,6 +578,11 @@ const struct ldmesh_snap *ldmesh_table_acquire(struct ldmesh_table *t,
 					       int *slot);
 void ldmesh_table_release(struct ldmesh_table *t, int slot);
 
+/* Make the once-a-second check (replaced directory, its trust, release of
+ * what earlier switches left mapped) due at the next acquire, as a
+ * second's wait would: for tests and benchmarks, which cannot wait. */
+void ldmesh_table_check_now(struct ldmesh_table *t);
+
 /* The control page, or NULL (tools: publish time, agent pid). */
 const struct ldmesh_control *ldmesh_table_control(struct ldmesh_table *t);
 

@@ -910,6 +910,12 @@ void ldmesh_table_release(struct ldmesh_table *t, int slot)
 	atomic_fetch_sub_explicit(&t->slots[slot].refs, 1, memory_order_release);
 }
 
+void ldmesh_table_check_now(struct ldmesh_table *t)
+{
+	atomic_store(&t->next_dir_check_ns, 0);
+	atomic_store(&t->next_check_tick, 0);
+}
+
 const struct ldmesh_control *ldmesh_table_control(struct ldmesh_table *t)
 {
 	return atomic_load(&t->control);

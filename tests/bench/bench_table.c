@@ -316,16 +316,15 @@ static double switch_lookup(struct ldmesh_table *t, uint64_t *gen, double *pick_
 }
 
 /* The next acquire with the once-a-second check due (as a second later),
- * which releases the mappings the switch left: in us. */
+ * which releases the mappings the switch left: in us (its RSS unused). */
 static double switch_check(struct ldmesh_table *t)
 {
 	uint64_t gen;
 	double pick;
 	long grew;
 
-	atomic_store(&t->next_dir_check_ns, 0);
-	atomic_store(&t->next_check_tick, 0);
-	return switch_lookup(t, &gen, &pick, rss_kb(), &grew);
+	ldmesh_table_check_now(t);
+	return switch_lookup(t, &gen, &pick, 0, &grew);
 }
 
 #define SWITCHES 15

@@ -950,13 +950,6 @@ static void test_replaced_file_refused(void **state)
 	ctx_close(&x);
 }
 
-/* Make the reader's once-a-second check due now, as a second's wait would. */
-static void check_due(struct ldmesh_table *t)
-{
-	atomic_store(&t->next_dir_check_ns, 0);
-	atomic_store(&t->next_check_tick, 0);
-}
-
 /* A directory made writable by others after the reader took it: a switch
  * bound to the record does not look at it, the once-a-second check does.
  * From that check on the next generation is refused, naming the reason;
@@ -969,7 +962,7 @@ static void test_untrusted_dir_at_check(void **state)
 	ctx_open(&x);
 	assert_int_equal(chmod(x.dir, 0775), 0);
 	uint64_t gen = publish_next_good(&x);
-	check_due(&x.t);
+	ldmesh_table_check_now(&x.t);
 	x.events = 0;
 	const struct ldmesh_snap *s = ldmesh_table_acquire(&x.t, &slot);
 	assert_non_null(s);
@@ -982,7 +975,7 @@ static void test_untrusted_dir_at_check(void **state)
 	print_message("group-writable directory: refused: %s\n", x.last_why);
 
 	assert_int_equal(chmod(x.dir, 0755), 0);
-	check_due(&x.t);
+	ldmesh_table_check_now(&x.t);
 	s = ldmesh_table_acquire(&x.t, &slot);
 	assert_non_null(s);
 	assert_int_equal(s->generation, gen);

@@ -707,14 +707,6 @@ static unsigned live_maps(const char *dir)
 	return n;
 }
 
-/* Make the reader's once-a-second check due now, as a second's wait
- * would: the next acquire releases what earlier switches left mapped. */
-static void live_check_due(struct live *lv)
-{
-	atomic_store(&lv->t.next_dir_check_ns, 0);
-	atomic_store(&lv->t.next_check_tick, 0);
-}
-
 static void live_expect(struct live *lv, uint64_t gen, uint8_t net)
 {
 	uint8_t got;
@@ -745,7 +737,7 @@ static void test_table_follows_layers(void **state)
 	 * delta 2 left for the check, not unmapped by the switch */
 	assert_int_equal(live_used(&lv), 3);
 	assert_int_equal(live_maps(lv.dir), 3);
-	live_check_due(&lv);
+	ldmesh_table_check_now(&lv.t);
 	live_expect(&lv, 3, 3);
 	assert_int_equal(live_used(&lv), 2);
 	assert_int_equal(live_maps(lv.dir), 2);
@@ -765,7 +757,7 @@ static void test_table_follows_layers(void **state)
 	live_publish(&lv, 7);
 	live_expect(&lv, 7, 7);
 	assert_int_equal(live_used(&lv), 4);
-	live_check_due(&lv);
+	ldmesh_table_check_now(&lv.t);
 	live_expect(&lv, 7, 7);
 	assert_int_equal(live_used(&lv), 2);
 
@@ -781,11 +773,11 @@ static void test_table_follows_layers(void **state)
 		assert_int_equal(first_ep_octet(held, vip_of(held, 1)->service), 7);
 		assert_non_null(vip_of(held, 2)); /* through base 6 */
 		/* the check leaves the pinned pair alone */
-		live_check_due(&lv);
+		ldmesh_table_check_now(&lv.t);
 		live_expect(&lv, 9, 9);
 		assert_int_equal(live_used(&lv), 4);
 		ldmesh_table_release(&lv.t, slot);
-		live_check_due(&lv);
+		ldmesh_table_check_now(&lv.t);
 		live_expect(&lv, 9, 9);
 		assert_int_equal(live_used(&lv), 2);
 	}
@@ -811,7 +803,7 @@ static void test_table_follows_layers(void **state)
 		assert_true(live_maps(lv.dir) <= LDMESH_TABLE_SLOTS);
 	}
 	live_expect(&lv, 399, (uint8_t)399);
-	live_check_due(&lv);
+	ldmesh_table_check_now(&lv.t);
 	live_expect(&lv, 399, (uint8_t)399);
 	assert_int_equal(live_used(&lv), 2);
 	assert_int_equal(live_maps(lv.dir), 2);
