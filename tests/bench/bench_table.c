@@ -231,16 +231,53 @@ static void remove_tree(const char *dir)
 }
 
 /*
- * The agent's side of bench_switch, in a process of its own as on a node
- * (the reader's caches are not the ones that just wrote the file): each
- * byte read from `cmd` publishes that many new generations of `b`, then
+ * A publisher in a process of its own, as the agent is on a node (the
+ * reader's caches are then not the ones that just wrote the file): makes
+ * `dir` (a mkdtemp template) and runs fn(dir, cmd, ack, arg) in a child,
+ * which never returns. The parent gets the write end of `cmd` and the
+ * read end of `ack`.
+ */
+static pid_t publisher_start(char *dir, void (*fn)(const char *, int, int, void *),
+			     void *arg, int *cmd_w, int *ack_r)
+{
+	int cmd[2], ack[2];
+	pid_t pid;
+
+	if (!mkdtemp(dir) || pipe(cmd) || pipe(ack))
+		die("publisher setup", errno);
+	fflush(stdout);
+	if ((pid = fork()) < 0)
+		die("fork", errno);
+	if (pid == 0) {
+		close(cmd[1]);
+		close(ack[0]);
+		fn(dir, cmd[0], ack[1], arg);
+		_exit(0);
+	}
+	close(cmd[0]);
+	close(ack[1]);
+	*cmd_w = cmd[1];
+	*ack_r = ack[0];
+	return pid;
+}
+
+/*
+ * The agent's side of bench_switch (publisher_start): each byte read
+ * from `cmd` publishes that many new generations of `b`, then
  * writes `scribble` bytes of memory of its own (the control row: a small
  * table with a big table's write), then one byte goes back on `ack`.
  * Exits at EOF.
  */
-static void switch_publisher(const char *dir, const struct built *b, size_t scribble,
-			     int cmd, int ack)
+struct switch_job {
+	const struct built *b;
+	size_t scribble;
+};
+
+static void switch_publisher(const char *dir, int cmd, int ack, void *arg)
 {
+	const struct switch_job *job = arg;
+	const struct built *b = job->b;
+	size_t scribble = job->scribble;
 	struct publisher pub;
 	struct ldmesh_snap_header h;
 	uint8_t *copy = malloc(b->size), k, done = 1;
@@ -355,22 +392,11 @@ static void bench_switch(unsigned n, const struct built *b, uint8_t step, size_t
 	struct ldmesh_table t;
 	double us[SWITCHES], pick_us[SWITCHES], check_us[SWITCHES];
 	long max_grew = 0;
+	struct switch_job job = { .b = b, .scribble = scribble };
 	int cmd[2], ack[2];
 	uint64_t want = 0, gen;
-	pid_t pid;
+	pid_t pid = publisher_start(dir, switch_publisher, &job, &cmd[1], &ack[0]);
 
-	if (!mkdtemp(dir) || pipe(cmd) || pipe(ack))
-		die("bench_switch setup", errno);
-	fflush(stdout);
-	if ((pid = fork()) < 0)
-		die("fork", errno);
-	if (pid == 0) {
-		close(cmd[1]);
-		close(ack[0]);
-		switch_publisher(dir, b, scribble, cmd[0], ack[1]);
-	}
-	close(cmd[0]);
-	close(ack[1]);
 	switch_publish(cmd[1], ack[0], 0); /* the control page is there */
 	if (ldmesh_table_init(&t, dir, &ldmesh_reader_libc, switch_event, NULL))
 		die("table_init", EINVAL);
@@ -450,15 +476,27 @@ static double delta_ms(struct snap_cache *cache, const struct model_out *out, si
 }
 
 /*
- * The agent's side of delta_switch_us, in a process of its own: publishes
+ * The agent's side of delta_switch_us (publisher_start): publishes
  * `bytes` as the base, acks, then for each byte read from `cmd` builds and
  * publishes a delta moving the first endpoint of `orig` (another address
  * each round) and acks. Exits at EOF.
  */
-static void delta_publisher(const char *dir, struct snap_cache *cache,
-			    const struct model_out *out, const struct snap_service_in *orig,
-			    void *bytes, size_t size, int cmd, int ack)
+struct delta_job {
+	struct snap_cache *cache;
+	const struct model_out *out;
+	const struct snap_service_in *orig;
+	void *bytes;
+	size_t size;
+};
+
+static void delta_publisher(const char *dir, int cmd, int ack, void *arg)
 {
+	const struct delta_job *job = arg;
+	struct snap_cache *cache = job->cache;
+	const struct model_out *out = job->out;
+	const struct snap_service_in *orig = job->orig;
+	void *bytes = job->bytes;
+	size_t size = job->size;
 	struct snap_endpoint_in *eps = malloc((orig->n_endpoints + 1) * sizeof(*eps));
 	struct snap_service_in svc = *orig;
 	struct snap_change ch = { .ns = orig->ns, .name = orig->name, .svc = &svc };
@@ -514,23 +552,12 @@ static double delta_switch_us(struct snap_cache *cache, const struct model_out *
 	struct ldmesh_name_slot name;
 	char fqdn[300];
 	double us[SWITCHES];
+	struct delta_job job = { cache, out, orig, bytes, size };
 	int slot, len, cmd[2], ack[2];
 	uint64_t gen;
 	uint8_t k;
-	pid_t pid;
+	pid_t pid = publisher_start(dir, delta_publisher, &job, &cmd[1], &ack[0]);
 
-	if (!mkdtemp(dir) || pipe(cmd) || pipe(ack))
-		die("delta_switch setup", errno);
-	fflush(stdout);
-	if ((pid = fork()) < 0)
-		die("fork", errno);
-	if (pid == 0) {
-		close(cmd[1]);
-		close(ack[0]);
-		delta_publisher(dir, cache, out, orig, bytes, size, cmd[0], ack[1]);
-	}
-	close(cmd[0]);
-	close(ack[1]);
 	if (read(ack[0], &k, 1) != 1 || ldmesh_table_init(&t, dir, &ldmesh_reader_libc, NULL, NULL) ||
 	    !(snap = ldmesh_table_acquire(&t, &slot)))
 		die("table_init", EINVAL);
