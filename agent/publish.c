@@ -11,10 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -141,6 +143,46 @@ static int publish__open_dir(struct publisher *p, const char *dir, char *why,
 static int publish__write_all(int fd, const uint8_t *bytes, size_t size);
 
 /*
+ * `control` is rewritten in place through the agent's mapping, so it is
+ * not sealed like a snapshot; yet truncating it to nothing (an operator's
+ * `> control`, a `cp` over it) is SIGBUS in every process that maps it, at
+ * its next call. On tmpfs, where tables live, FS_IMMUTABLE_FL set after
+ * mapping leaves the agent's mapping writable (shmem has no write-fault
+ * hook to refuse it) while truncate and open for writing get EPERM. On
+ * ext4 the first write fault after it is SIGBUS in the writer, so nowhere
+ * but tmpfs.
+ */
+static void publish__seal_control(int fd)
+{
+	struct statfs fs;
+
+	if (fstatfs(fd, &fs) == 0 && fs.f_type == TMPFS_MAGIC)
+		publish__immutable(fd, true);
+}
+
+/* Open `control` for writing; one an earlier agent of ours sealed
+ * (publish__seal_control) is unsealed first. */
+static int publish__open_control(struct publisher *p)
+{
+	int fd = openat(p->dir_fd, LDMESH_CONTROL_NAME,
+			O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	struct stat st;
+	int ro;
+
+	if (fd >= 0 || errno != EPERM)
+		return fd;
+	ro = openat(p->dir_fd, LDMESH_CONTROL_NAME, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (ro < 0) {
+		errno = EPERM;
+		return -1;
+	}
+	if (fstat(ro, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+		publish__immutable(ro, false);
+	close(ro);
+	return openat(p->dir_fd, LDMESH_CONTROL_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/*
  * Open (or create) the control page and map it. A new or unusable page is
  * written whole with write(2) before it is mapped: a store through a
  * mapping of a page the filesystem has not allocated (a new file on a full
@@ -158,8 +200,7 @@ static int publish__control(struct publisher *p, char *why, size_t why_len)
 	void *map;
 	int fd, err;
 
-	fd = openat(p->dir_fd, LDMESH_CONTROL_NAME,
-		    O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = publish__open_control(p);
 	if (fd < 0)
 		return publish__fail(why, why_len, -errno, "open control in", p->dir);
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
@@ -196,6 +237,7 @@ static int publish__control(struct publisher *p, char *why, size_t why_len)
 	}
 	p->control = map;
 	p->control_ino = st.st_ino;
+	publish__seal_control(fd);
 	err = 0;
 out:
 	close(fd);

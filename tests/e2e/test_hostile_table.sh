@@ -50,6 +50,8 @@ PY
 }
 # set_gen TABLE GEN: store GEN into the control page, as the agent does
 set_gen() {
+	# the agent seals control on tmpfs (publish.c): root lifts that first
+	chattr -i "$1/control" 2>/dev/null || true
 	"$PY" - "$1/control" "$2" <<'PY'
 import mmap, struct, sys
 with open(sys.argv[1], "r+b") as f:

@@ -13,9 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -586,6 +590,85 @@ static void test_restart_continues_generation(void **state)
 	free(dir);
 }
 
+static bool sealed(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), flags = 0;
+	bool on;
+
+	assert_true(fd >= 0);
+	on = ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL);
+	close(fd);
+	return on;
+}
+
+/* Whether the filesystem of `dir` takes FS_IMMUTABLE_FL (tmpfs since Linux
+ * 6.0), tried on a file of its own. */
+static bool takes_immutable(const char *dir)
+{
+	char *f = path_in(dir, "probe");
+	int fd = open(f, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644), flags;
+	bool ok = false;
+
+	assert_true(fd >= 0);
+	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
+		flags |= FS_IMMUTABLE_FL;
+		ok = ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+		flags &= ~FS_IMMUTABLE_FL;
+		if (ok)
+			assert_int_equal(ioctl(fd, FS_IOC_SETFLAGS, &flags), 0);
+	}
+	close(fd);
+	assert_int_equal(unlink(f), 0);
+	free(f);
+	return ok;
+}
+
+/*
+ * On tmpfs the agent seals control once it has mapped it: truncating it,
+ * which would be SIGBUS in every process that maps it, is refused; the
+ * agent's mapping still publishes; a restarted agent unseals it, continues
+ * the sequence and seals it again. Skipped where /dev/shm is no tmpfs, or
+ * its tmpfs has no file flags (before Linux 6.0).
+ */
+static void test_control_sealed_on_tmpfs(void **state)
+{
+	char dir[] = "/dev/shm/ldmesh-seal-XXXXXX", why[256] = "";
+	struct publisher p;
+	struct statfs fs;
+	char *ctl;
+
+	(void)state;
+	if (statfs("/dev/shm", &fs) != 0 || fs.f_type != TMPFS_MAGIC) {
+		print_message("skipped: /dev/shm is not a tmpfs\n");
+		skip();
+	}
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0);
+	if (!takes_immutable(dir)) {
+		tu_rmtree(dir);
+		print_message("skipped: this tmpfs takes no FS_IMMUTABLE_FL\n");
+		skip();
+	}
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	ctl = path_in(dir, "control");
+	assert_true(sealed(ctl));
+	assert_int_equal(truncate(ctl, 0), -1);
+	assert_int_equal(errno, EPERM);
+	publish_ok(&p, 1);
+	assert_int_equal(p.control->generation, 1);
+	expect_reader(dir, 1, 1);
+	publish_close(&p);
+
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	assert_int_equal(p.generation, 1);
+	assert_true(sealed(ctl));
+	publish_ok(&p, 2);
+	expect_reader(dir, 2, 2);
+	publish_close(&p);
+	tu_rmtree(dir);
+	free(ctl);
+}
+
 /*
  * A reader that loaded generation 2 and finds snap.2 gone when it opens it
  * (the agent published 3 and 4 meanwhile and removed 2) switches to the
@@ -869,6 +952,7 @@ int main(void)
 		cmocka_unit_test(test_old_snapshots_unlinked),
 		cmocka_unit_test(test_retired_files_held_then_released),
 		cmocka_unit_test(test_restart_continues_generation),
+		cmocka_unit_test(test_control_sealed_on_tmpfs),
 		cmocka_unit_test(test_retention_keeps_bases),
 		cmocka_unit_test(test_restart_keeps_current_base),
 		cmocka_unit_test(test_open_removes_stale_snapshots),
