@@ -7,7 +7,9 @@
  * A table is a directory (default /run/ldmesh) owned by the agent:
  *
  *   <table>/control         struct ldmesh_control, never replaced, only
- *                           rewritten in place, so a reader maps it once
+ *                           rewritten in place, so a reader maps it once;
+ *                           on tmpfs FS_IMMUTABLE_FL once the agent has
+ *                           mapped it (it cannot be truncated under readers)
  *   <table>/snap.<gen>      one immutable snapshot per generation, <gen> in
  *                           decimal; created O_EXCL|O_NOFOLLOW, mode 0444,
  *                           FS_IMMUTABLE_FL where the filesystem has it
