@@ -58,14 +58,23 @@ static void publish__immutable(int fd, bool on)
 	}
 }
 
-/* Unlink a snapshot of ours, lifting its immutable flag first. Returns
- * it still open (for the caller to close), or -1. */
-static int publish__unlink_open(int dir_fd, const char *name)
+/* Open a file of the table read-only and lift its immutable flag.
+ * Returns it open (for the caller to close), or -1. */
+static int publish__unseal_open(int dir_fd, const char *name)
 {
 	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 
 	if (fd >= 0)
 		publish__immutable(fd, false);
+	return fd;
+}
+
+/* Unlink a snapshot of ours, lifting its immutable flag first. Returns
+ * it still open (for the caller to close), or -1. */
+static int publish__unlink_open(int dir_fd, const char *name)
+{
+	int fd = publish__unseal_open(dir_fd, name);
+
 	unlinkat(dir_fd, name, 0);
 	return fd;
 }
@@ -160,24 +169,22 @@ static void publish__seal_control(int fd)
 		publish__immutable(fd, true);
 }
 
-/* Open `control` for writing; one an earlier agent of ours sealed
- * (publish__seal_control) is unsealed first. */
+/* Open `control` for writing; one an earlier agent sealed
+ * (publish__seal_control) is unsealed first. Whose it is, the caller
+ * checks on what this returns. */
 static int publish__open_control(struct publisher *p)
 {
 	int fd = openat(p->dir_fd, LDMESH_CONTROL_NAME,
 			O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-	struct stat st;
 	int ro;
 
 	if (fd >= 0 || errno != EPERM)
 		return fd;
-	ro = openat(p->dir_fd, LDMESH_CONTROL_NAME, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	ro = publish__unseal_open(p->dir_fd, LDMESH_CONTROL_NAME);
 	if (ro < 0) {
 		errno = EPERM;
 		return -1;
 	}
-	if (fstat(ro, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
-		publish__immutable(ro, false);
 	close(ro);
 	return openat(p->dir_fd, LDMESH_CONTROL_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 }
@@ -409,7 +416,7 @@ static void publish__record(struct publisher *p, uint64_t gen, const void *bytes
 
 	if (size < LDMESH_SNAP_HEADER_SIZE)
 		return;
-	if (base_generation == p->written_base && base_generation) {
+	if (base_generation && base_generation == p->written_base) {
 		base = ldmesh_file_id_of(&p->written_base_st);
 	} else if (base_generation) {
 		/* a base kept from before a restart */

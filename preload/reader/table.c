@@ -565,7 +565,8 @@ static enum table_switch table__switch(struct ldmesh_table *t, uint64_t gen)
 {
 	struct table__msg why = { .len = 0 };
 	struct ldmesh_control_record rec;
-	struct table__expect ex = { .id = { 0, 0 }, .header = NULL };
+	struct table__expect ex;
+	const struct table__expect *bound = NULL; /* &ex when the record is valid */
 	struct ldmesh_snap snap;
 	enum table_switch r;
 	const char *bad;
@@ -580,6 +581,7 @@ static enum table_switch table__switch(struct ldmesh_table *t, uint64_t gen)
 		}
 		ex.id = rec.snap;
 		ex.header = &rec.header;
+		bound = &ex;
 	} else {
 		if (table__moved_past(t, gen))
 			return TABLE_GONE;
@@ -593,9 +595,9 @@ static enum table_switch table__switch(struct ldmesh_table *t, uint64_t gen)
 			table__why(&why, t->dir, NULL, bad, 0);
 			goto refuse;
 		}
-		rec.base.ino = 0;
+		rec.base = (struct ldmesh_file_id){ 0, 0 };
 	}
-	r = table__map(t, gen, gen, ex.header ? &ex : NULL, &snap, &why);
+	r = table__map(t, gen, gen, bound, &snap, &why);
 	if (r == TABLE_GONE)
 		return r;
 	if (r != TABLE_SWITCHED)
@@ -637,7 +639,7 @@ busy:
 refuse:
 	/* a file missing or not the published one because the path names
 	 * another directory now: follow that, nothing to report */
-	if (ex.header && table__dir_moved(t, &dst, &found))
+	if (bound && table__dir_moved(t, &dst, &found))
 		return TABLE_DIR_REPLACED;
 	table__event(t, LDMESH_TABLE_REFUSED, gen, why.buf);
 	return TABLE_REFUSED;

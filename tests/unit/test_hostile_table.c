@@ -35,8 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -896,20 +894,6 @@ static void test_record_spares_calls(void **state)
 	ctx_close(&x);
 }
 
-/* Lift the immutable flag the agent set (root may), so a test can
- * replace or change the file. */
-static void make_mutable(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), flags;
-
-	assert_true(fd >= 0);
-	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0) {
-		flags &= ~FS_IMMUTABLE_FL;
-		(void)ioctl(fd, FS_IOC_SETFLAGS, &flags);
-	}
-	close(fd);
-}
-
 /* A file put in the place of the published one, by someone who may write
  * the directory: the same bytes, owned by root, mode 0444, a regular file,
  * so every other check passes. The record names the published inode, so
@@ -927,7 +911,7 @@ static void test_replaced_file_refused(void **state)
 	void *good = build_good(gen, &size);
 	assert_int_equal(publish_snapshot(&x.pub, good, size, 0, why, sizeof(why)), 0);
 	snprintf(path, sizeof(path), "%s/snap.%llu", x.dir, (unsigned long long)gen);
-	make_mutable(path);
+	tu_unseal(path);
 	assert_int_equal(unlink(path), 0);
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
 	assert_true(fd >= 0);

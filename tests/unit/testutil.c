@@ -75,19 +75,24 @@ void tu_write(const char *dir, const char *rel, const char *text)
 		abort();
 }
 
+void tu_unseal(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), fl;
+
+	if (fd < 0)
+		return;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &fl) == 0 && (fl & FS_IMMUTABLE_FL)) {
+		fl &= ~FS_IMMUTABLE_FL;
+		(void)ioctl(fd, FS_IOC_SETFLAGS, &fl);
+	}
+	close(fd);
+}
+
 static int tu__rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	/* published snapshots are immutable (publish.c): lift that first */
-	if (flag == FTW_F) {
-		int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC), fl;
-		if (fd >= 0) {
-			if (ioctl(fd, FS_IOC_GETFLAGS, &fl) == 0 && (fl & FS_IMMUTABLE_FL)) {
-				fl &= ~FS_IMMUTABLE_FL;
-				(void)ioctl(fd, FS_IOC_SETFLAGS, &fl);
-			}
-			close(fd);
-		}
-	}
+	if (flag == FTW_F)
+		tu_unseal(path);
 	return remove(path);
 }
 

@@ -28,6 +28,9 @@ char *tu_tmpdir(const char *tag);
 /* Write `text` to dir/rel, creating parent folders. Aborts on failure. */
 void tu_write(const char *dir, const char *rel, const char *text);
 /* rm -rf dir (tests clean up after themselves). */
+/* Lift a file's FS_IMMUTABLE_FL (the agent seals what it publishes), as
+ * root may; a missing file is left alone. */
+void tu_unseal(const char *path);
 void tu_rmtree(const char *dir);
 
 /*
