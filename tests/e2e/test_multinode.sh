@@ -28,7 +28,15 @@ for n in 1 2 3; do
 	unshare --net sleep 600 &
 	NODE_PID[$n]=$!
 	e2e_track "${NODE_PID[$n]}"
-	for _ in $(seq 100); do [ -e "/proc/${NODE_PID[$n]}/ns/net" ] && break; sleep 0.02; done
+	# /proc/PID/ns/net exists from the fork on, naming this namespace until
+	# unshare(2) has run: wait for it to name another one, or the veth's
+	# peer lands here (on a busy machine the node was then set up wrong)
+	for _ in $(seq 250); do
+		[ "$(readlink "/proc/${NODE_PID[$n]}/ns/net" 2>/dev/null)" != "$(readlink /proc/self/ns/net)" ] && break
+		sleep 0.02
+	done
+	[ "$(readlink "/proc/${NODE_PID[$n]}/ns/net" 2>/dev/null)" != "$(readlink /proc/self/ns/net)" ] ||
+		e2e_die "node $n has no network namespace of its own after 5 s"
 	ip link add "veth$n" type veth peer name eth0 netns "${NODE_PID[$n]}"
 	ip link set "veth$n" master br0 up
 	ip route add "10.244.$n.0/24" via "10.250.0.$n"
