@@ -251,16 +251,20 @@ static int agent__write(struct agent *a, const void *bytes, size_t size, uint64_
 	return 0;
 }
 
-/* The generation after a delta that outgrew its share: a base of the
- * whole model, built from the overlay's blocks and the model (the cache
- * keeps no base blocks), so the edit that made the delta was seen
- * without waiting for it. A failure leaves the delta in force and the
- * next publish writes a base. */
+/* After a delta that outgrew its share: a base of the whole model, built
+ * from the overlay's blocks and the model (the cache keeps no base
+ * blocks), so the edit that made the delta was seen without waiting for
+ * it. It says what the delta in force says, so it is announced ahead
+ * (publish_ahead) and made current later (agent_commit_ahead), once
+ * readers have mapped it; the next edit before that is a delta over it.
+ * A failure leaves the delta in force and the next publish writes a
+ * base. */
 static int agent__fold(struct agent *a)
 {
 	uint64_t t0 = agent__now_ns(CLOCK_MONOTONIC);
 	void *bytes = NULL;
 	size_t size = 0;
+	char why[512];
 	int err;
 
 	agent__stamp(a);
@@ -268,13 +272,37 @@ static int agent__fold(struct agent *a)
 	if (err) {
 		log_error("building the base to fold the deltas into: %s", strerror(-err));
 		a->need_base = true;
-	} else if (!(err = agent__write(a, bytes, size, 0, ldmesh_snap_content_hash(bytes, size)))) {
-		log_info("published generation %" PRIu64 " (base, the deltas folded): %zu services, "
-			 "%zu bytes in %.2f ms", a->pub.generation, a->model.n_services, size,
-			 agent__ms(t0, agent__now_ns(CLOCK_MONOTONIC)));
+	} else if ((err = publish_ahead(&a->pub, bytes, size, t0, why, sizeof(why)))) {
+		log_error("%s; generation %" PRIu64 " stays in force", why, a->pub.generation);
+		a->need_base = true;
+	} else {
+		a->current_base_hash = ldmesh_snap_content_hash(bytes, size);
+		log_info("%s generation %" PRIu64 " (base, the deltas folded): %zu services, "
+			 "%zu bytes in %.2f ms%s", a->pub.ahead ? "announced" : "published",
+			 a->model.in.generation, a->model.n_services, size,
+			 agent__ms(t0, agent__now_ns(CLOCK_MONOTONIC)),
+			 a->pub.ahead ? "; readers map it now, it is current in "
+					"a few seconds" : "");
 	}
 	free(bytes);
 	return err;
+}
+
+int agent_commit_ahead(struct agent *a)
+{
+	uint64_t gen = a->pub.ahead;
+	char why[512];
+	int err = publish_ahead_commit(&a->pub, why, sizeof(why));
+
+	if (err) {
+		log_error("%s", why);
+		a->need_base = true;
+		return err;
+	}
+	if (gen)
+		log_info("published generation %" PRIu64 " (base, the deltas folded), "
+			 "announced ahead", gen);
+	return 0;
 }
 
 int agent_publish(struct agent *a)
@@ -327,7 +355,9 @@ int agent_publish(struct agent *a)
 	 * delta current there is nothing to compare with cheaply: publish.
 	 * Deltas know by their blocks. */
 	hash = base_gen ? 0 : ldmesh_snap_content_hash(bytes, size);
-	if (!base_gen && !a->need_base && a->current_base_hash && a->current_base_hash == hash) {
+	/* (an announced base saying it becomes current now) */
+	if (!base_gen && !a->need_base && a->current_base_hash && a->current_base_hash == hash &&
+	    agent_commit_ahead(a) == 0) {
 		snap_cache_adopt_generation(a->cache, a->pub.generation);
 		log_debug("no change; generation %" PRIu64 " stays", a->pub.generation);
 		goto out;
@@ -552,6 +582,13 @@ int agent_run(struct agent *a)
 		int held_ms = publish_release(&a->pub, now);
 		if (held_ms >= 0 && (timeout < 0 || held_ms < timeout))
 			timeout = held_ms;
+		int ahead_ms = publish_ahead_wait_ms(&a->pub, now);
+		if (ahead_ms == 0) {
+			agent_commit_ahead(a);
+			continue;
+		}
+		if (ahead_ms > 0 && (timeout < 0 || ahead_ms < timeout))
+			timeout = ahead_ms;
 
 		struct pollfd fds[3] = {
 			{ .fd = sfd, .events = POLLIN },

@@ -58,10 +58,15 @@ int agent_restore_table(struct agent *a);
 
 /* Bring the model up to date with the sources (in place when the edit
  * allows, else in full) and publish what changed: a delta over the base,
- * or a new base after a full resolve or when the delta has grown past a
- * share of the base. 0 (published or unchanged) or -errno (reported; the
- * last snapshot stays). */
+ * or a new base after a full resolve; when the delta has grown past a
+ * share of the base, a new base announced ahead too. 0 (published or
+ * unchanged) or -errno (reported; the last snapshot stays). */
 int agent_publish(struct agent *a);
+
+/* Make the base a fold announced ahead current (the loop calls it when
+ * publish_ahead_wait_ms says it is time). 0, or -errno (reported; the
+ * delta in force says the same, and the next publish writes a base). */
+int agent_commit_ahead(struct agent *a);
 
 /* Watch and republish until SIGTERM/SIGINT (returns 0) or a fatal error. */
 int agent_run(struct agent *a);

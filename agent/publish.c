@@ -221,9 +221,17 @@ static int publish__control(struct publisher *p, char *why, size_t why_len)
 	if (got == (ssize_t)sizeof(buf.page) && buf.c.magic == LDMESH_CONTROL_MAGIC &&
 	    buf.c.version_major == LDMESH_SNAP_VERSION_MAJOR &&
 	    buf.c.generation != LDMESH_GENERATION_RETIRED) {
+		struct ldmesh_control_record ahead;
+
 		/* A restarted agent continues the sequence: readers only ever
-		 * see the generation move forward. */
+		 * see the generation move forward. Past a base announced by
+		 * the agent before it, too: readers may have mapped that file
+		 * ahead, and this agent's file of that number is another. */
 		p->generation = buf.c.generation;
+		p->numbered = p->generation;
+		if (ldmesh_control_ahead_get(&buf.c, &ahead) == 0 &&
+		    ahead.generation > p->numbered && ahead.generation != LDMESH_GENERATION_RETIRED)
+			p->numbered = ahead.generation;
 	} else {
 		memset(&buf, 0, sizeof(buf));
 		buf.c.magic = LDMESH_CONTROL_MAGIC;
@@ -244,6 +252,8 @@ static int publish__control(struct publisher *p, char *why, size_t why_len)
 	}
 	p->control = map;
 	p->control_ino = st.st_ino;
+	/* that file is swept (publish_open): readers let go of it */
+	ldmesh_control_ahead_put(p->control, NULL);
 	publish__seal_control(fd);
 	err = 0;
 out:
@@ -332,7 +342,7 @@ int publish_check(const struct publisher *p)
 int publish_reopen(struct publisher *p, char *why, size_t why_len)
 {
 	char dir[sizeof(p->dir)];
-	uint64_t generation = p->generation;
+	uint64_t generation = p->generation, numbered = p->numbered;
 	int err;
 
 	/* Readers still following the old page learn at once that it is
@@ -347,6 +357,8 @@ int publish_reopen(struct publisher *p, char *why, size_t why_len)
 	 * the sequence, so tools never see a generation go back. */
 	if (!err && p->generation < generation)
 		p->generation = generation;
+	if (!err && p->numbered < numbered)
+		p->numbered = numbered;
 	return err;
 }
 
@@ -374,7 +386,7 @@ static uint64_t publish__now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-/* Unlink snap.<gen> unless it is one of the four kept (publish.h), and
+/* Unlink snap.<gen> unless it is one of those kept (publish.h), and
  * hold it open for the readers that still map it (retired.h). */
 static void publish__retire(struct publisher *p, uint64_t gen)
 {
@@ -383,7 +395,7 @@ static void publish__retire(struct publisher *p, uint64_t gen)
 	int fd;
 
 	if (!gen || gen == p->generation || gen == p->base_generation ||
-	    gen == p->previous || gen == p->previous_base)
+	    gen == p->previous || gen == p->previous_base || gen == p->ahead)
 		return;
 	snprintf(name, sizeof(name), LDMESH_SNAP_PREFIX "%" PRIu64, gen);
 	fd = publish__unlink_open(p->dir_fd, name);
@@ -402,43 +414,41 @@ int publish_release(struct publisher *p, uint64_t now_ns)
 	return retired_release(&p->retired, now_ns);
 }
 
-/* The control page's record of the snapshot about to be published
- * (snapshot.h): what lets a reader switch to it without checking the
- * directory or reading its header. Without its base's inode there is no
- * record, and readers check the directory and read the header instead. */
-static void publish__record(struct publisher *p, uint64_t gen, const void *bytes,
-			    size_t size, const struct stat *snap_st, uint64_t base_generation)
+/* The control page's record of snap.<gen>, sealed (snapshot.h): what lets
+ * a reader switch to it without checking the directory or reading its
+ * header. False when there can be none (no header; its base's inode
+ * unknown): readers then check the directory and read the header. */
+static bool publish__record(struct publisher *p, uint64_t gen, const void *bytes,
+			    size_t size, const struct stat *snap_st, uint64_t base_generation,
+			    struct ldmesh_control_record *rec)
 {
-	struct ldmesh_control_record rec;
 	struct ldmesh_file_id base = { 0, 0 };
 	char name[64];
 	struct stat st;
 
 	if (size < LDMESH_SNAP_HEADER_SIZE)
-		return;
+		return false;
 	if (base_generation && base_generation == p->written_base) {
 		base = ldmesh_file_id_of(&p->written_base_st);
 	} else if (base_generation) {
 		/* a base kept from before a restart */
 		snprintf(name, sizeof(name), LDMESH_SNAP_PREFIX "%" PRIu64, base_generation);
 		if (fstatat(p->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			return;
+			return false;
 		base = ldmesh_file_id_of(&st);
 	}
-	ldmesh_control_record_seal(&rec, bytes, ldmesh_file_id_of(snap_st), base);
+	ldmesh_control_record_seal(rec, bytes, ldmesh_file_id_of(snap_st), base);
 	/* a header of another generation would overwrite a live record */
-	if (rec.generation == gen)
-		ldmesh_control_record_put(p->control, &rec);
+	return rec->generation == gen;
 }
 
-int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
-		     uint64_t base_generation, char *why, size_t why_len)
+/* Write `bytes` as snap.<gen>, sealed: 0 with its status in *st, or
+ * -errno with `why` and nothing left behind. */
+static int publish__write_snap(struct publisher *p, uint64_t gen, const void *bytes,
+			       size_t size, uint64_t base_generation, struct stat *st,
+			       char *why, size_t why_len)
 {
-	uint64_t retired[2] = { p->previous, p->previous_base };
-	uint64_t gen = publish_next_generation(p);
 	char name[64];
-	struct timespec now;
-	struct stat st;
 	int fd, err;
 
 	snprintf(name, sizeof(name), LDMESH_SNAP_PREFIX "%" PRIu64, gen);
@@ -462,11 +472,11 @@ int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
 		err = -errno;
 	if (!err)
 		publish__immutable(fd, true);
-	if (!err && fstat(fd, &st) < 0)
+	if (!err && fstat(fd, st) < 0)
 		err = -errno;
 	/* how the base is sealed: publish_base_intact compares with it */
 	if (!err && !base_generation) {
-		p->written_base_st = st;
+		p->written_base_st = *st;
 		p->written_base = gen;
 	}
 	if (close(fd) < 0 && !err)
@@ -475,7 +485,19 @@ int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
 		publish__unlink(p->dir_fd, name);
 		return publish__fail(why, why_len, err, "write", name);
 	}
-	publish__record(p, gen, bytes, size, &st, base_generation);
+	p->numbered = gen;
+	return 0;
+}
+
+/* Make the written snap.<gen> current, with its record `rec` if any. */
+static void publish__make_current(struct publisher *p, uint64_t gen, uint64_t base_generation,
+				  const struct ldmesh_control_record *rec)
+{
+	uint64_t retired[3] = { p->previous, p->previous_base, p->ahead };
+	struct timespec now;
+
+	if (rec)
+		ldmesh_control_record_put(p->control, rec);
 	clock_gettime(CLOCK_REALTIME, &now);
 	p->control->published_unix_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
 	p->control->agent_pid = (uint32_t)getpid();
@@ -484,13 +506,81 @@ int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
 	__atomic_store_n(&p->control->generation, gen, __ATOMIC_RELEASE);
 	/* Keep the previous file for a reader that loaded the old generation
 	 * an instant ago and is about to open it, and each one's base, which
-	 * its readers map with it; the ones kept until now may go. */
+	 * its readers map with it; the ones kept until now may go, and so
+	 * may a base announced ahead that this one is not over (it became
+	 * current, is this one's base, or was passed over). */
 	p->previous = p->generation;
 	p->previous_base = p->base_generation;
 	p->generation = gen;
 	p->base_generation = base_generation;
-	publish__retire(p, retired[0]);
-	publish__retire(p, retired[1]);
+	p->ahead = 0;
+	for (size_t i = 0; i < sizeof(retired) / sizeof(retired[0]); i++)
+		publish__retire(p, retired[i]);
+}
+
+int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
+		     uint64_t base_generation, char *why, size_t why_len)
+{
+	uint64_t gen = publish_next_generation(p);
+	struct ldmesh_control_record rec;
+	struct stat st;
+	int err = publish__write_snap(p, gen, bytes, size, base_generation, &st, why, why_len);
+
+	if (err)
+		return err;
+	publish__make_current(p, gen, base_generation,
+			      publish__record(p, gen, bytes, size, &st, base_generation, &rec) ?
+				      &rec : NULL);
+	return 0;
+}
+
+int publish_ahead(struct publisher *p, const void *bytes, size_t size, uint64_t now_ns,
+		  char *why, size_t why_len)
+{
+	uint64_t gen = publish_next_generation(p), passed = p->ahead;
+	struct stat st;
+	int err = publish__write_snap(p, gen, bytes, size, 0, &st, why, why_len);
+
+	if (err)
+		return err;
+	if (!publish__record(p, gen, bytes, size, &st, 0, &p->ahead_record)) {
+		/* nothing to announce it by: make it current now */
+		publish__make_current(p, gen, 0, NULL);
+		return 0;
+	}
+	ldmesh_control_ahead_put(p->control, &p->ahead_record);
+	p->ahead = gen;
+	p->ahead_due_ns = now_ns + LDMESH_AHEAD_LEAD_NS;
+	publish__retire(p, passed);
+	return 0;
+}
+
+int publish_ahead_wait_ms(const struct publisher *p, uint64_t now_ns)
+{
+	if (!p->ahead)
+		return -1;
+	return now_ns >= p->ahead_due_ns ? 0 : (int)((p->ahead_due_ns - now_ns) / 1000000ULL) + 1;
+}
+
+int publish_ahead_commit(struct publisher *p, char *why, size_t why_len)
+{
+	uint64_t gen = p->ahead;
+
+	if (!gen)
+		return 0;
+	if (!publish_base_intact(p, gen)) {
+		/* Changed since it was written (root lifted its flag): the
+		 * current generation says the same and stays in force. */
+		snprintf(why, why_len,
+			 "%s/" LDMESH_SNAP_PREFIX "%" PRIu64 " changed or went since it was "
+			 "written; generation %" PRIu64 " stays in force",
+			 p->dir, gen, p->generation);
+		p->ahead = 0;
+		ldmesh_control_ahead_put(p->control, NULL);
+		publish__retire(p, gen);
+		return -ESTALE;
+	}
+	publish__make_current(p, gen, 0, &p->ahead_record);
 	return 0;
 }
 

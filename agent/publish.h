@@ -31,6 +31,12 @@ struct publisher {
 	uint64_t base_generation;       /* its base, 0 when it is one */
 	uint64_t previous;              /* the one before it, 0 if none */
 	uint64_t previous_base;         /* and that one's base */
+	uint64_t numbered;              /* the last generation number taken
+	                                   (published or announced ahead) */
+	uint64_t ahead;                 /* a base announced ahead, not current
+	                                   yet (publish_ahead), or 0 */
+	uint64_t ahead_due_ns;          /* when it is to become current */
+	struct ldmesh_control_record ahead_record;
 	uint64_t written_base;          /* the last base this publisher wrote */
 	struct stat written_base_st;    /* and its status once sealed */
 	struct retired retired;         /* unlinked files still held open */
@@ -38,9 +44,10 @@ struct publisher {
 };
 
 /* Create (mode 0755) or adopt the table directory; continue the generation
- * sequence of a control page left by an earlier agent, and remove snapshot
+ * sequence of a control page left by an earlier agent (past a base it
+ * announced ahead, whose announcement is withdrawn), and remove snapshot
  * files other than its current one and that one's base (partial files of
- * a killed agent).
+ * a killed agent, an announced base).
  * The control page is written whole before it is mapped, so a full
  * filesystem is -ENOSPC, never SIGBUS. 0 or -errno, with a reason in
  * `why`. */
@@ -65,20 +72,46 @@ bool publish_base_intact(const struct publisher *p, uint64_t generation);
 /* The generation the next snapshot must carry. */
 static inline uint64_t publish_next_generation(const struct publisher *p)
 {
-	return p->generation + 1;
+	return p->numbered + 1;
 }
 
 /* Write `bytes` (built with publish_next_generation) as snap.<gen>, then make
  * it current. `base_generation` is the header's: 0 for a base, else the
  * base this delta is over, which must be in the directory (published by
- * this publisher, or kept by publish_open). Kept afterwards: the new
- * file, its base, the previous file (a reader may have loaded its
- * generation an instant ago) and that one's base; older files are
- * unlinked, and held open for a while (retired.h, publish_release). On
- * failure (-ENOSPC, -EIO, ...) nothing is published, the partial file is
- * removed and the previous snapshot stays in force. */
+ * this publisher, announced by it, or kept by publish_open). Kept
+ * afterwards: the new file, its base, the previous file (a reader may
+ * have loaded its generation an instant ago) and that one's base; older
+ * files (and an announced base passed over) are unlinked, and held open
+ * for a while (retired.h, publish_release). On failure (-ENOSPC, -EIO,
+ * ...) nothing is published, the partial file is removed and the
+ * previous snapshot stays in force. */
 int publish_snapshot(struct publisher *p, const void *bytes, size_t size,
 		     uint64_t base_generation, char *why, size_t why_len);
+
+/*
+ * Write `bytes`, a base (built with publish_next_generation) that says
+ * what the current generation says, as snap.<gen> and announce it in the
+ * control page's `ahead` record (snapshot.h, 3.2) instead of making it
+ * current: readers map it at their next once-a-second check, so the
+ * switch to it later makes no system call in any of them. It becomes
+ * current with publish_ahead_commit once publish_ahead_wait_ms says so
+ * (LDMESH_AHEAD_LEAD_NS after `now_ns`, CLOCK_MONOTONIC); a snapshot
+ * published before that (a delta over it, or a base) takes the next
+ * number, and the announced file stays only as that delta's base. On
+ * failure nothing is announced and the current generation stays.
+ */
+int publish_ahead(struct publisher *p, const void *bytes, size_t size, uint64_t now_ns,
+		  char *why, size_t why_len);
+
+/* -1 when no base is announced, else the ms until it is to become
+ * current (0: now). */
+int publish_ahead_wait_ms(const struct publisher *p, uint64_t now_ns);
+
+/* Make the announced base current; 0 (also when there is none), or
+ * -ESTALE with `why` when its file changed or went since it was written:
+ * then it is dropped and the current generation, which says the same,
+ * stays in force. */
+int publish_ahead_commit(struct publisher *p, char *why, size_t why_len);
 
 /*
  * The agent's own account for tools, replaced whole (write, rename):

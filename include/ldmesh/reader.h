@@ -427,6 +427,17 @@ void ldmesh_control_record_put(struct ldmesh_control *c,
 int ldmesh_control_record_get(const struct ldmesh_control *c, uint64_t gen,
 			      struct ldmesh_control_record *out);
 
+/* Store the record of a base announced ahead (snapshot.h, 3.2) into the
+ * writer's control page, or zero it (`rec` NULL). */
+void ldmesh_control_ahead_put(struct ldmesh_control *c,
+			      const struct ldmesh_control_record *rec);
+
+/* Copy the announced base's record out of a mapped control page: 0 when
+ * it is a valid record of a base (the caller compares its generation with
+ * the current one), -1 when there is none or it was copied torn. */
+int ldmesh_control_ahead_get(const struct ldmesh_control *c,
+			     struct ldmesh_control_record *out);
+
 /* ---- trust ------------------------------------------------------------- */
 
 /*
@@ -495,6 +506,9 @@ struct ldmesh_table_slot {
 	unsigned dir_epoch;        /* table dir_epoch when mapped: a slot of a
 	                              replaced directory is never reused as a
 	                              base (generation numbers start over) */
+	struct ldmesh_file_id id;  /* the file mapped: a slot serves as the
+	                              file a record names only if it is that
+	                              one */
 };
 
 /* Fields are private to table.c; the struct is public so it can be static. */
@@ -522,6 +536,11 @@ struct ldmesh_table {
 	                                         once-a-second check), or NULL */
 	unsigned dir_epoch;                   /* bumped when following a
 	                                         replaced directory */
+	int ahead_slot;                       /* the base announced ahead,
+	                                         mapped by the check and
+	                                         linked once (kept) until a
+	                                         switch takes or passes it;
+	                                         -1 for none */
 	struct ldmesh_table_slot slots[LDMESH_TABLE_SLOTS];
 	ldmesh_table_event_fn on_event;
 	void *event_ctx;

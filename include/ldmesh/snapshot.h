@@ -47,9 +47,12 @@
  * when it differs from what it holds it opens snap.<gen>, checks that it is
  * the file the record names, takes the header from the record and maps the
  * file PROT_READ (and, for a delta, its base, whose header it reads with
- * pread). The snapshots it switched from stay mapped until its
- * once-a-second check, so the connect that switches does not pay for
- * unmapping them. The agent keeps the current snapshot, the previous one
+ * pread). A base that only folds deltas (it says what the current
+ * generation says) is announced ahead instead (ldmesh_control.ahead, 3.2)
+ * and made current a few seconds later: a reader's once-a-second check
+ * maps it meanwhile, and the switch to it then makes no system call. The
+ * snapshots a reader switched from stay mapped until its once-a-second
+ * check, so the connect that switches does not pay for unmapping them. The agent keeps the current snapshot, the previous one
  * and the base of each, and unlinks the rest; mappings readers still hold
  * stay valid. It also holds each file it unlinks open for a few seconds
  * (bounded in count and bytes), so that the pages of a retired base are
@@ -68,8 +71,8 @@
  * base (base_generation, LDMESH_SHADOW, the SUPERSEDED section), so a
  * publish costs O(change): a version 2 reader would take a delta for the
  * whole table, hence the major bump. 3.1 adds the control page's
- * publication records (struct ldmesh_control_record); snapshots are as in
- * 3.0.
+ * publication records (struct ldmesh_control_record), 3.2 the base
+ * announced ahead (ldmesh_control.ahead); snapshots are as in 3.0.
  */
 #ifndef LDMESH_SNAPSHOT_H
 #define LDMESH_SNAPSHOT_H
@@ -80,7 +83,7 @@
 #define LDMESH_CONTROL_MAGIC 0x434d444cU /* "LDMC" */
 #define LDMESH_SNAP_MAGIC 0x534d444cU    /* "LDMS" */
 #define LDMESH_SNAP_VERSION_MAJOR 3
-#define LDMESH_SNAP_VERSION_MINOR 1
+#define LDMESH_SNAP_VERSION_MINOR 2
 
 /* Under /run: a root-only parent, so no other user can create the table
  * directory before the agent does (in world-writable /dev/shm anyone can). */
@@ -224,6 +227,23 @@ _Static_assert(sizeof(struct ldmesh_snap_header) == LDMESH_SNAP_HEADER_SIZE,
  * generation moved. With no valid record (a 3.0 agent, or a torn copy) a
  * reader checks the directory by path and reads the header with pread,
  * as 3.0 readers do.
+ *
+ * The base announced ahead (since 3.2). A new base that says what the
+ * current generation already says (the agent folding its deltas) need not
+ * be used at once, so the agent writes it, puts its record into `ahead`
+ * and makes it current only LDMESH_AHEAD_LEAD_NS later. Meanwhile each
+ * reader's once-a-second check maps the file `ahead` names (as it would
+ * at a switch, checks included) and keeps it; the switch to it, or to a
+ * delta over it, then makes no system call. A reader that did not check
+ * in time switches as before. `ahead` is a record as above, of a base
+ * (base zero); it is valid while its generation is newer than the
+ * current one, and it is rewritten only while nothing reads it as
+ * current, so a reader that copies it torn finds the checksum wrong and
+ * maps nothing ahead. A reader never takes an announced file for a
+ * generation unless that generation's own record names the same file
+ * (inode and change time): an agent restarted meanwhile may write other
+ * files under those numbers, though it continues the sequence past the
+ * announced one and zeroes `ahead`. A 3.1 agent leaves `ahead` zero.
  */
 /* Which file: an inode number alone may be reused as soon as a file is
  * removed (ext4 does so at once), its change time to the nanosecond
@@ -260,15 +280,24 @@ struct ldmesh_control {
 	uint32_t reserved0;
 	uint64_t reserved[4];
 	struct ldmesh_control_record records[2]; /* [gen & 1], since 3.1 */
+	struct ldmesh_control_record ahead;      /* a base about to be
+	                                            current, since 3.2 */
 };
 #define LDMESH_CONTROL_OFF_GENERATION 8
 #define LDMESH_CONTROL_OFF_RECORDS 64
-#define LDMESH_CONTROL_SIZE (LDMESH_CONTROL_OFF_RECORDS + 2 * LDMESH_CONTROL_RECORD_SIZE)
+#define LDMESH_CONTROL_OFF_AHEAD (LDMESH_CONTROL_OFF_RECORDS + 2 * LDMESH_CONTROL_RECORD_SIZE)
+#define LDMESH_CONTROL_SIZE (LDMESH_CONTROL_OFF_AHEAD + LDMESH_CONTROL_RECORD_SIZE)
+/* How long the agent waits between announcing a base and making it
+ * current: two of the readers' once-a-second checks
+ * (LDMESH_TABLE_DIR_CHECK_NS), and half a second for a busy machine. */
+#define LDMESH_AHEAD_LEAD_NS 2500000000ULL
 _Static_assert(offsetof(struct ldmesh_control, generation) ==
 		       LDMESH_CONTROL_OFF_GENERATION,
 	       "generation must be naturally aligned for atomic access");
 _Static_assert(offsetof(struct ldmesh_control, records) == LDMESH_CONTROL_OFF_RECORDS,
 	       "records follow the 3.0 page, 8-byte aligned");
+_Static_assert(offsetof(struct ldmesh_control, ahead) == LDMESH_CONTROL_OFF_AHEAD,
+	       "the announced base follows the records");
 _Static_assert(sizeof(struct ldmesh_control) == LDMESH_CONTROL_SIZE, "control layout");
 #define LDMESH_GENERATION_RETIRED UINT64_MAX
 

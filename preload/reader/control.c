@@ -49,38 +49,76 @@ void ldmesh_control_record_seal(struct ldmesh_control_record *rec, const void *f
 	rec->checksum = control__checksum(rec);
 }
 
-void ldmesh_control_record_put(struct ldmesh_control *c,
-			       const struct ldmesh_control_record *rec)
+/* Stores `rec` into `words` of the shared page. The fence orders what the
+ * writer published before (the generation the record is not yet, the
+ * file behind an announced base) before these words. */
+static void control__store(uint64_t *words, const struct ldmesh_control_record *rec)
 {
-	uint64_t *slot = control__slot(c, rec->generation);
-
-	/* Orders the store that published gen - 1 before these words: a
-	 * reader that copies any of them and then reloads the generation
-	 * finds it moved past the record they replace (gen - 2). */
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	for (size_t i = 0; i < RECORD_WORDS; i++) {
 		uint64_t w;
 
 		memcpy(&w, (const unsigned char *)rec + i * sizeof(w), sizeof(w));
-		__atomic_store_n(&slot[i], w, __ATOMIC_RELAXED);
+		__atomic_store_n(&words[i], w, __ATOMIC_RELAXED);
 	}
+}
+
+/* Copies `words` of the shared page into *out; 0 when it is a valid
+ * record of a generation (any), -1 when not or copied torn. */
+static int control__load(const uint64_t *words, struct ldmesh_control_record *out)
+{
+	for (size_t i = 0; i < RECORD_WORDS; i++) {
+		uint64_t w = __atomic_load_n(&words[i], __ATOMIC_RELAXED);
+
+		memcpy((unsigned char *)out + i * sizeof(w), &w, sizeof(w));
+	}
+	/* pairs with the fence in control__store: see the generation reload
+	 * in table.c */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (!out->generation || out->checksum != control__checksum(out) ||
+	    out->header.generation != out->generation ||
+	    (out->header.base_generation == 0) != (out->base.ino == 0))
+		return -1;
+	return 0;
+}
+
+void ldmesh_control_record_put(struct ldmesh_control *c,
+			       const struct ldmesh_control_record *rec)
+{
+	/* The fence also orders the store that published gen - 1 before
+	 * these words: a reader that copies any of them and then reloads
+	 * the generation finds it moved past the record they replace
+	 * (gen - 2). */
+	control__store(control__slot(c, rec->generation), rec);
 }
 
 int ldmesh_control_record_get(const struct ldmesh_control *c, uint64_t gen,
 			      struct ldmesh_control_record *out)
 {
-	const uint64_t *slot = control__slot((struct ldmesh_control *)c, gen);
+	if (control__load(control__slot((struct ldmesh_control *)c, gen), out) < 0 ||
+	    out->generation != gen)
+		return -1;
+	return 0;
+}
 
-	for (size_t i = 0; i < RECORD_WORDS; i++) {
-		uint64_t w = __atomic_load_n(&slot[i], __ATOMIC_RELAXED);
+static uint64_t *control__ahead(struct ldmesh_control *c)
+{
+	return (uint64_t *)((unsigned char *)c + LDMESH_CONTROL_OFF_AHEAD);
+}
 
-		memcpy((unsigned char *)out + i * sizeof(w), &w, sizeof(w));
-	}
-	/* pairs with the fence in _put: see the generation reload in table.c */
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (!gen || out->generation != gen || out->checksum != control__checksum(out) ||
-	    out->header.generation != gen ||
-	    (out->header.base_generation == 0) != (out->base.ino == 0))
+void ldmesh_control_ahead_put(struct ldmesh_control *c,
+			      const struct ldmesh_control_record *rec)
+{
+	static const struct ldmesh_control_record none;
+
+	control__store(control__ahead(c), rec ? rec : &none);
+}
+
+int ldmesh_control_ahead_get(const struct ldmesh_control *c,
+			     struct ldmesh_control_record *out)
+{
+	if (control__load(control__ahead((struct ldmesh_control *)c), out) < 0 ||
+	    out->header.base_generation)
 		return -1;
 	return 0;
 }

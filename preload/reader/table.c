@@ -163,6 +163,7 @@ int ldmesh_table_init(struct ldmesh_table *t, const char *dir,
 	atomic_init(&t->next_dir_check_ns, 0);
 	atomic_init(&t->next_check_tick, 0);
 	atomic_init(&t->ticks_per_s, 0);
+	t->ahead_slot = -1;
 	t->tick0 = ldmesh_tick();
 	t->ns0 = table__now_ns();
 	atomic_flag_clear(&t->refreshing);
@@ -354,14 +355,15 @@ static int table__free_slot(struct ldmesh_table *t)
 	return -1;
 }
 
-/* Fill the free slot `i` with `snap`, linked to slot `base_slot` (or -1);
- * still not current. */
-static void table__install(struct ldmesh_table *t, int i,
-			   const struct ldmesh_snap *snap, int base_slot)
+/* Fill the free slot `i` with `snap`, the file `id`, linked to slot
+ * `base_slot` (or -1); still not current. */
+static void table__install(struct ldmesh_table *t, int i, const struct ldmesh_snap *snap,
+			   struct ldmesh_file_id id, int base_slot)
 {
 	struct ldmesh_table_slot *slot = &t->slots[i];
 
 	slot->snap = *snap;
+	slot->id = id;
 	slot->base_slot = base_slot;
 	slot->links = 0;
 	slot->dir_epoch = t->dir_epoch;
@@ -369,17 +371,37 @@ static void table__install(struct ldmesh_table *t, int i,
 	atomic_store(&slot->used, true);
 }
 
-/* A mapped base of generation `gen` of the directory followed now. */
-static int table__find_base(struct ldmesh_table *t, uint64_t gen)
+static bool table__same_id(const struct ldmesh_file_id *a, const struct ldmesh_file_id *b)
+{
+	return a->ino == b->ino && a->ctime_ns == b->ctime_ns;
+}
+
+/* A mapped base of generation `gen` of the directory followed now: the
+ * file `id` when a record names one (ino not 0). A number alone is not
+ * enough since bases are announced ahead: a restarted agent may publish
+ * another file under the number of one announced and mapped before. */
+static int table__find_base(struct ldmesh_table *t, uint64_t gen,
+			    const struct ldmesh_file_id *id)
 {
 	for (int i = 0; i < LDMESH_TABLE_SLOTS; i++) {
 		struct ldmesh_table_slot *slot = &t->slots[i];
 
 		if (atomic_load(&slot->used) && slot->dir_epoch == t->dir_epoch &&
-		    atomic_load(&slot->generation) == gen && !slot->snap.base_generation)
+		    atomic_load(&slot->generation) == gen && !slot->snap.base_generation &&
+		    (!id->ino || table__same_id(&slot->id, id)))
 			return i;
 	}
 	return -1;
+}
+
+/* Let go of the base announced ahead: reclaimable once nothing else
+ * links it. */
+static void table__ahead_drop(struct ldmesh_table *t)
+{
+	if (t->ahead_slot < 0)
+		return;
+	t->slots[t->ahead_slot].links--;
+	t->ahead_slot = -1;
 }
 
 static void table__snap_name(char out[40], uint64_t gen)
@@ -409,7 +431,7 @@ static bool table__same_file(const struct ldmesh_file_id *id, const struct stat 
 {
 	struct ldmesh_file_id got = ldmesh_file_id_of(st);
 
-	return got.ino == id->ino && got.ctime_ns == id->ctime_ns;
+	return table__same_id(&got, id);
 }
 
 /* Whether the control page has moved past `want`, the generation being
@@ -421,16 +443,17 @@ static bool table__moved_past(struct ldmesh_table *t, uint64_t want)
 }
 
 /*
- * Open, check and map snap.<gen> into *snap; called with `refreshing`
- * held. With `ex` (a valid record): only the file it names, and its
- * header copy if it has one; without, the caller checked the directory.
+ * Open, check and map snap.<gen> into *snap (which file in *id); called
+ * with `refreshing` held. With `ex` (a valid record): only the file it
+ * names, and its header copy if it has one; without, the caller checked
+ * the directory.
  * TABLE_SWITCHED when mapped (the caller owns the mapping), TABLE_GONE
  * when the file is gone and the control page has moved past `want`, else
  * TABLE_REFUSED with the reason in `why` (not reported yet).
  */
 static enum table_switch table__map(struct ldmesh_table *t, uint64_t gen, uint64_t want,
-				    const struct table__expect *ex,
-				    struct ldmesh_snap *snap, struct table__msg *why)
+				    const struct table__expect *ex, struct ldmesh_snap *snap,
+				    struct ldmesh_file_id *id, struct table__msg *why)
 {
 	char name[40];
 	struct table__msg path = { .len = 0 };
@@ -461,6 +484,7 @@ static enum table_switch table__map(struct ldmesh_table *t, uint64_t gen, uint64
 			   "not the file the control page published (replaced?)", 0);
 		return TABLE_REFUSED;
 	}
+	*id = ldmesh_file_id_of(&st);
 	/* The header's own size is checked against this one below: a file
 	 * that is not what its header says is refused before any lookup. It
 	 * comes from the record, or is read with pread, not through the
@@ -510,14 +534,15 @@ static int table__base(struct ldmesh_table *t, struct ldmesh_snap *snap,
 		       struct table__msg *why)
 {
 	struct ldmesh_snap base;
+	struct ldmesh_file_id id;
 	const char *verdict;
-	int b = table__find_base(t, snap->base_generation);
+	int b = table__find_base(t, snap->base_generation, &base_id);
 
 	if (b < 0) {
 		const struct table__expect ex = { .id = base_id, .header = NULL };
 
 		*r = table__map(t, snap->base_generation, snap->generation,
-				base_id.ino ? &ex : NULL, &base, why);
+				base_id.ino ? &ex : NULL, &base, &id, why);
 		if (*r != TABLE_SWITCHED)
 			return -2;
 		b = table__free_slot(t);
@@ -526,7 +551,7 @@ static int table__base(struct ldmesh_table *t, struct ldmesh_snap *snap,
 			return -1;
 		}
 		/* unlinked until the link below: reclaimable if that fails */
-		table__install(t, b, &base, -1);
+		table__install(t, b, &base, id, -1);
 	}
 	if (ldmesh_snap_link(snap, &t->slots[b].snap, &verdict) < 0) {
 		char name[40];
@@ -546,6 +571,20 @@ static bool table__dir_moved(struct ldmesh_table *t, struct stat *st, bool *foun
 {
 	*found = t->sys->fstatat(AT_FDCWD, t->dir, st, AT_SYMLINK_NOFOLLOW) == 0;
 	return *found && (st->st_dev != t->dir_dev || st->st_ino != t->dir_ino);
+}
+
+/* The base announced ahead when it is the file `id` of generation `gen`:
+ * its slot, no longer kept as announced; else -1. */
+static int table__take_ahead(struct ldmesh_table *t, uint64_t gen,
+			     const struct ldmesh_file_id *id)
+{
+	int i = t->ahead_slot;
+
+	if (i < 0 || atomic_load(&t->slots[i].generation) != gen ||
+	    t->slots[i].dir_epoch != t->dir_epoch || !table__same_id(&t->slots[i].id, id))
+		return -1;
+	table__ahead_drop(t);
+	return i;
 }
 
 /*
@@ -568,6 +607,7 @@ static enum table_switch table__switch(struct ldmesh_table *t, uint64_t gen)
 	struct table__expect ex;
 	const struct table__expect *bound = NULL; /* &ex when the record is valid */
 	struct ldmesh_snap snap;
+	struct ldmesh_file_id id;
 	enum table_switch r;
 	const char *bad;
 	struct stat dst;
@@ -582,6 +622,14 @@ static enum table_switch table__switch(struct ldmesh_table *t, uint64_t gen)
 		ex.id = rec.snap;
 		ex.header = &rec.header;
 		bound = &ex;
+		/* a base this process mapped when it was announced: no
+		 * system call at all (snapshot.h, 3.2) */
+		if (!rec.header.base_generation &&
+		    (idx = table__take_ahead(t, gen, &rec.snap)) >= 0) {
+			atomic_store(&t->current, idx);
+			table__event(t, LDMESH_TABLE_SWITCHED, gen, "");
+			return TABLE_SWITCHED;
+		}
 	} else {
 		if (table__moved_past(t, gen))
 			return TABLE_GONE;
@@ -597,7 +645,7 @@ static enum table_switch table__switch(struct ldmesh_table *t, uint64_t gen)
 		}
 		rec.base = (struct ldmesh_file_id){ 0, 0 };
 	}
-	r = table__map(t, gen, gen, bound, &snap, &why);
+	r = table__map(t, gen, gen, bound, &snap, &id, &why);
 	if (r == TABLE_GONE)
 		return r;
 	if (r != TABLE_SWITCHED)
@@ -619,8 +667,12 @@ static enum table_switch table__switch(struct ldmesh_table *t, uint64_t gen)
 			t->slots[b].links--;
 		goto busy;
 	}
-	table__install(t, idx, &snap, b);
+	table__install(t, idx, &snap, id, b);
 	atomic_store(&t->current, idx);
+	/* an announced base not taken is passed over; a delta over it
+	 * links it (table__base) */
+	if (t->ahead_slot >= 0 && atomic_load(&t->slots[t->ahead_slot].generation) <= gen)
+		table__ahead_drop(t);
 	/* The snapshots switched from stay mapped until the once-a-second
 	 * check (table__refresh) or a switch that finds no free slot: the
 	 * call that switches is a connect someone is waiting for, and tearing
@@ -687,10 +739,58 @@ static bool table__dir_replaced(struct ldmesh_table *t)
 	       st.st_ino != t->control_ino;
 }
 
+/*
+ * Map the base the agent announced ahead (snapshot.h, 3.2), if it is
+ * newer than the current generation and not mapped yet: the once-a-second
+ * check pays the system calls a switch to it would (open, fstat, mmap,
+ * close), so the connect that meets the new generation makes none. The
+ * same checks as a switch; a file that fails them is not reported here
+ * (the switch to it will be, if it comes), and one no longer announced is
+ * let go.
+ */
+static void table__premap(struct ldmesh_table *t)
+{
+	const struct ldmesh_control *c = atomic_load(&t->control);
+	uint64_t cur = __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE);
+	struct table__msg why = { .len = 0 };
+	struct ldmesh_control_record rec;
+	struct table__expect ex;
+	struct ldmesh_snap snap;
+	struct ldmesh_file_id id;
+	int i = t->ahead_slot;
+
+	if (t->dir_bad || cur == LDMESH_GENERATION_RETIRED ||
+	    ldmesh_control_ahead_get(c, &rec) < 0 || rec.generation < cur) {
+		table__ahead_drop(t);
+		return;
+	}
+	/* kept until the switch (it may be current already, and this
+	 * process not switched yet: that comes right after the check) */
+	if (i >= 0 && atomic_load(&t->slots[i].generation) == rec.generation &&
+	    table__same_id(&t->slots[i].id, &rec.snap))
+		return;
+	table__ahead_drop(t);
+	if (rec.generation == cur)
+		return;
+	ex.id = rec.snap;
+	ex.header = &rec.header;
+	if (table__map(t, rec.generation, cur, &ex, &snap, &id, &why) != TABLE_SWITCHED)
+		return;
+	i = table__free_slot(t);
+	if (i < 0) {
+		table__unmap(t, &snap);
+		return;
+	}
+	table__install(t, i, &snap, id, -1);
+	t->slots[i].links++;
+	t->ahead_slot = i;
+}
+
 static void table__follow(struct ldmesh_table *t)
 {
 	if (table__open_control(t) < 0)
 		return;
+	table__ahead_drop(t);
 	/* its generations are not the old directory's: no slot mapped so
 	 * far may serve as one of its bases */
 	t->dir_epoch++;
@@ -722,7 +822,9 @@ static void table__refresh(struct ldmesh_table *t)
 		atomic_store(&t->next_dir_check_ns, now + LDMESH_TABLE_DIR_CHECK_NS);
 		if (table__dir_replaced(t))
 			table__follow(t);
-		/* what earlier switches left mapped (table__switch) */
+		table__premap(t);
+		/* what earlier switches left mapped (table__switch), and
+		 * an announced base let go */
 		table__reclaim(t);
 	}
 	table__arm(t, now);
@@ -936,6 +1038,7 @@ void ldmesh_table_close(struct ldmesh_table *t)
 		t->slots[i].base_slot = -1;
 		t->slots[i].links = 0;
 	}
+	t->ahead_slot = -1;
 	if (c)
 		t->sys->munmap((void *)c, sizeof(*c));
 	atomic_store(&t->control, NULL);

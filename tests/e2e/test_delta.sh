@@ -180,7 +180,8 @@ check_eq "ldmeshctl no longer resolves them" "" \
 
 # 6. An edit touching every other Service: past what a delta may hold. It
 # is published as a delta all the same, so it is seen at once, and the
-# next generation folds the table into a new base.
+# next generation folds the table into a new base, announced ahead and
+# made current a few seconds later.
 put_others 81 81
 G5D=$((G4 + 1)) # one file, one generation; the fold is the one after
 G5=$(e2e_wait_gen_after "$G5D") || G5=0
@@ -188,6 +189,8 @@ check_eq "an edit of $OTHERS services is a delta first (generation $G5D)" "delta
 	"$(kind_of "$G5D")"
 check_eq "... folded into a base by the next generation ($G5)" \
 	"base, the deltas folded" "$(kind_of "$G5")"
+check_eq "... announced ahead first, so that readers map it before it is current" 1 \
+	"$(grep -c "announced generation $G5 (base, the deltas folded)" "$E2E_TMP/agent.log" || true)"
 check_match "ldmeshctl routes other-7 on its new port" 'other-7' \
 	"$("$CTL" -t "$TABLE" route 10.97.0.8:81 2>&1)"
 put_web_at 10.244.2.5 9100
@@ -196,6 +199,33 @@ check_eq "the next endpoint edit is a delta over $G5" "delta over $G5" "$(kind_o
 e2e_round 6
 check_eq "round 6: 10.244.2.5" 5 "$(grep -c '^10\.244\.2\.5$' "$R/out.6" || true)"
 
+# 6b. An edit while the next fold's base is announced and not current
+# yet: a delta over that base all the same, the number after it (whether
+# the base became current first or not, as the machine's speed has it),
+# and the long-lived client follows it.
+put_others 83 83
+G8D=$(e2e_wait_gen_after "$G6") || G8D=0
+G8A=$((G8D + 1))
+announced() {
+	for _ in $(seq 200); do
+		grep -q "announced generation $G8A " "$E2E_TMP/agent.log" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+check "another edit of $OTHERS services: generation $G8A announced ahead" announced
+put_web_at 10.244.3.5 9200
+G8=$(e2e_wait_gen_after "$G8A") || G8=0
+check_eq "the edit right after it is generation $((G8A + 1))" "$((G8A + 1))" "$G8"
+check_eq "... a delta over the announced base" "delta over $G8A" "$(kind_of "$G8")"
+if grep -q "published generation $G8A " "$E2E_TMP/agent.log"; then
+	echo "# $G8A became current before the edit was published"
+else
+	echo "# the edit was published while $G8A was announced: it never became current"
+fi
+e2e_round 7
+check_eq "round 7: 10.244.3.5:9200" 5 "$(grep -c '^10\.244\.3\.5$' "$R/out.7" || true)"
+
 # 7. A restart keeps the current delta and its base; the new agent writes
 # a base of its own, and the client never loses the table.
 kill "$E2E_AGENT_PID"
@@ -203,11 +233,11 @@ for _ in $(seq 100); do kill -0 "$E2E_AGENT_PID" 2>/dev/null || break; sleep 0.0
 "$AGENT" -v -m "$MANIFESTS" -t "$TABLE" >>"$E2E_TMP/agent.log" 2>&1 &
 E2E_AGENT_PID=$!
 e2e_track "$E2E_AGENT_PID"
-G7=$(e2e_wait_gen_after "$G6") || G7=0
+G7=$(e2e_wait_gen_after "$G8") || G7=0
 check_eq "the restarted agent publishes a base (generation $G7)" base "$(kind_of "$G7")"
-e2e_round 7
-check_eq "round 7: the long-lived client still reaches 10.244.2.5" 5 \
-	"$(grep -c '^10\.244\.2\.5$' "$R/out.7" || true)"
+e2e_round 8
+check_eq "round 8: the long-lived client still reaches 10.244.3.5" 5 \
+	"$(grep -c '^10\.244\.3\.5$' "$R/out.8" || true)"
 touch "$R/stop"
 
 e2e_done

@@ -710,7 +710,7 @@ static void test_not_files(void **state)
 			assert_int_equal(mkfifo(path, 0644), 0);
 		}
 		__atomic_store_n(&x.pub.control->generation, gen, __ATOMIC_RELEASE);
-		x.pub.generation = gen;
+		x.pub.generation = x.pub.numbered = gen;
 		x.events = 0;
 		alarm(5);
 		const struct ldmesh_snap *s = ldmesh_table_acquire(&x.t, &slot);
@@ -850,25 +850,32 @@ static uint64_t switch_counted(struct ctx *x, struct ldmesh_table *t)
 	return gen;
 }
 
+/* A table `t` over a fresh ctx, whose system calls are counted through
+ * `sys` (which must outlive it), having switched once already. */
+static void counted_open(struct ctx *x, struct ldmesh_table *t, struct ldmesh_reader_sys *sys)
+{
+	ctx_open(x);
+	*sys = ldmesh_reader_libc;
+	sys->openat = count_openat;
+	sys->fstatat = count_fstatat;
+	sys->pread = count_pread;
+	sys->mmap = count_mmap;
+	assert_int_equal(ldmesh_table_init(t, x->dir, sys, on_event, x), 0);
+	uint64_t gen = switch_counted(x, t);
+	assert_int_equal(gen, x->pub.generation);
+}
+
 /* With the agent's record a switch is open, fstat, mmap, close: the
  * directory is not stat'ed and the header not read. A record that fails
  * its checksum (a torn copy) costs the two back, and still switches. */
 static void test_record_spares_calls(void **state)
 {
-	struct ldmesh_reader_sys sys = ldmesh_reader_libc;
+	struct ldmesh_reader_sys sys;
 	struct ldmesh_table t;
 	struct ctx x;
 	uint64_t gen;
 	(void)state;
-	ctx_open(&x);
-	sys.openat = count_openat;
-	sys.fstatat = count_fstatat;
-	sys.pread = count_pread;
-	sys.mmap = count_mmap;
-	assert_int_equal(ldmesh_table_init(&t, x.dir, &sys, on_event, &x), 0);
-	gen = switch_counted(&x, &t);
-	assert_int_equal(gen, x.pub.generation);
-
+	counted_open(&x, &t, &sys);
 	x.events = 0;
 	gen = switch_counted(&x, &t);
 	assert_int_equal(gen, x.pub.generation);
@@ -890,6 +897,49 @@ static void test_record_spares_calls(void **state)
 	ldmesh_table_release(&t, slot);
 	assert_int_equal(calls.fstatat, 1);
 	assert_int_equal(calls.pread, 1);
+	ldmesh_table_close(&t);
+	ctx_close(&x);
+}
+
+/* A base the agent announced ahead is mapped by the check (open, mmap),
+ * and the switch to it when the agent makes it current makes no system
+ * call at all. */
+static void test_announced_switch_makes_no_call(void **state)
+{
+	struct ldmesh_reader_sys sys;
+	struct ldmesh_table t;
+	struct ctx x;
+	char why[256];
+	size_t size;
+	int slot;
+	(void)state;
+	counted_open(&x, &t, &sys);
+	uint64_t gen = publish_next_generation(&x.pub);
+	void *good = build_good(gen, &size);
+	assert_int_equal(publish_ahead(&x.pub, good, size, 0, why, sizeof(why)), 0);
+	free(good);
+	assert_int_equal(x.pub.ahead, gen);
+	ldmesh_table_check_now(&t);
+	memset(&calls, 0, sizeof(calls));
+	const struct ldmesh_snap *s = ldmesh_table_acquire(&t, &slot);
+	assert_non_null(s);
+	assert_int_equal(s->generation, gen - 1);
+	ldmesh_table_release(&t, slot);
+	assert_int_equal(calls.openat, 1);
+	assert_int_equal(calls.mmap, 1);
+
+	assert_int_equal(publish_ahead_commit(&x.pub, why, sizeof(why)), 0);
+	assert_int_equal(x.pub.generation, gen);
+	x.events = 0;
+	memset(&calls, 0, sizeof(calls));
+	s = ldmesh_table_acquire(&t, &slot);
+	assert_non_null(s);
+	assert_int_equal(s->generation, gen);
+	assert_serves(s);
+	ldmesh_table_release(&t, slot);
+	assert_int_equal(x.events, 1);
+	assert_int_equal(x.last_ev, LDMESH_TABLE_SWITCHED);
+	assert_int_equal(calls.openat + calls.fstatat + calls.pread + calls.mmap, 0);
 	ldmesh_table_close(&t);
 	ctx_close(&x);
 }
@@ -977,6 +1027,7 @@ int main(void)
 		cmocka_unit_test(test_full_chains),
 		cmocka_unit_test(test_not_files),
 		cmocka_unit_test(test_record_spares_calls),
+		cmocka_unit_test(test_announced_switch_makes_no_call),
 		cmocka_unit_test(test_replaced_file_refused),
 		cmocka_unit_test(test_untrusted_dir_at_check),
 		cmocka_unit_test(test_bad_control),

@@ -250,6 +250,120 @@ static void expect_reader(const char *dir, uint64_t gen, uint32_t n_services)
 	ldmesh_table_close(&t);
 }
 
+/* Announce the next generation, a base of `n_services`, at `now_ns`. */
+static uint64_t announce_ok(struct publisher *p, unsigned n_services, uint64_t now_ns)
+{
+	uint64_t gen = publish_next_generation(p);
+	void *bytes;
+	size_t size;
+	char why[256] = "";
+
+	make_snap(gen, n_services, &bytes, &size);
+	if (publish_ahead(p, bytes, size, now_ns, why, sizeof(why)))
+		fail_msg("announce failed: %s", why);
+	free(bytes);
+	return gen;
+}
+
+/* The generation the control page's `ahead` announces, 0 for none. */
+static uint64_t announced(const struct publisher *p)
+{
+	struct ldmesh_control_record rec;
+
+	return ldmesh_control_ahead_get(p->control, &rec) == 0 ? rec.generation : 0;
+}
+
+/*
+ * A base announced ahead: written and announced, not current, until its
+ * time comes; then current with its record. Published over in the
+ * meantime: a delta over it keeps it as its base, a base removes it. The
+ * generation numbers never go back or repeat.
+ */
+static void test_ahead_announced_then_current(void **state)
+{
+	char *dir = tu_tmpdir("pub");
+	struct publisher p;
+	struct ldmesh_control_record rec;
+	char why[256] = "";
+	const uint64_t t0 = 1000000000ULL;
+
+	(void)state;
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	assert_int_equal(publish_ahead_wait_ms(&p, t0), -1);
+	publish_ok(&p, 2);
+	assert_int_equal(announce_ok(&p, 3, t0), 2);
+	expect_files(dir, "snap.1,snap.2");
+	assert_int_equal(p.control->generation, 1);
+	assert_int_equal(announced(&p), 2);
+	expect_reader(dir, 1, 2);
+	assert_int_equal(publish_ahead_wait_ms(&p, t0), LDMESH_AHEAD_LEAD_NS / 1000000 + 1);
+	assert_int_equal(publish_ahead_wait_ms(&p, t0 + LDMESH_AHEAD_LEAD_NS), 0);
+	assert_int_equal(publish_ahead_commit(&p, why, sizeof(why)), 0);
+	assert_int_equal(p.control->generation, 2);
+	assert_int_equal(ldmesh_control_record_get(p.control, 2, &rec), 0);
+	assert_int_equal(publish_ahead_wait_ms(&p, t0 + LDMESH_AHEAD_LEAD_NS), -1);
+	expect_reader(dir, 2, 3);
+	expect_files(dir, "snap.1,snap.2");
+
+	/* an edit before its time: a delta over it, the next number */
+	assert_int_equal(announce_ok(&p, 4, t0), 3);
+	publish_over(&p, 3);
+	assert_int_equal(p.control->generation, 4);
+	assert_int_equal(p.base_generation, 3);
+	assert_int_equal(publish_ahead_wait_ms(&p, t0), -1);
+	expect_files(dir, "snap.2,snap.3,snap.4");
+
+	/* a base before its time: the announced file goes */
+	assert_int_equal(announce_ok(&p, 5, t0), 5);
+	publish_ok(&p, 6);
+	assert_int_equal(p.control->generation, 6);
+	assert_false(exists(dir, "snap.5"));
+	expect_reader(dir, 6, 6);
+	publish_close(&p);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* A restarted agent finds a base announced by the one before: it zeroes
+ * the announcement, removes the file (readers may have mapped it ahead)
+ * and numbers past it, so no reader ever meets another file under that
+ * number. A committed base changed since it was written is dropped, the
+ * generation in force stays. */
+static void test_ahead_across_restart_and_tampering(void **state)
+{
+	char *dir = tu_tmpdir("pub");
+	struct publisher p;
+	char why[256] = "", *path;
+
+	(void)state;
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	publish_ok(&p, 2);
+	assert_int_equal(announce_ok(&p, 3, 0), 2);
+	publish_close(&p);
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	assert_int_equal(announced(&p), 0);
+	assert_int_equal(p.generation, 1);
+	assert_int_equal(publish_next_generation(&p), 3);
+	expect_files(dir, "snap.1");
+	expect_reader(dir, 1, 2);
+
+	assert_int_equal(announce_ok(&p, 3, 0), 3);
+	path = path_in(dir, "snap.3");
+	tu_unseal(path);
+	assert_int_equal(chmod(path, 0400), 0);
+	assert_int_equal(publish_ahead_commit(&p, why, sizeof(why)), -ESTALE);
+	assert_non_null(strstr(why, "snap.3 changed or went since it was written"));
+	assert_int_equal(p.control->generation, 1);
+	assert_int_equal(announced(&p), 0);
+	assert_int_equal(publish_ahead_wait_ms(&p, 0), -1);
+	expect_files(dir, "snap.1");
+	assert_int_equal(publish_next_generation(&p), 4);
+	free(path);
+	publish_close(&p);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 /* ---- directory and control page ---------------------------------------- */
 
 static void test_open_creates_dir_0755_and_control_0644(void **state)
@@ -953,6 +1067,8 @@ int main(void)
 		cmocka_unit_test(test_control_sealed_on_tmpfs),
 		cmocka_unit_test(test_retention_keeps_bases),
 		cmocka_unit_test(test_restart_keeps_current_base),
+		cmocka_unit_test(test_ahead_announced_then_current),
+		cmocka_unit_test(test_ahead_across_restart_and_tampering),
 		cmocka_unit_test(test_open_removes_stale_snapshots),
 		cmocka_unit_test(test_reader_skips_a_generation_removed_before_open),
 		cmocka_unit_test(test_fresh_control_removes_every_snapshot),

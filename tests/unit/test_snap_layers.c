@@ -610,16 +610,16 @@ static void live_open(struct live *lv)
 	assert_int_equal(ldmesh_table_init(&lv->t, lv->dir, &ldmesh_reader_libc, live_event, lv), 0);
 }
 
-/* As the agent publishes: the record of snap.<gen> (when there is such a
- * file), then the generation. */
-static void live_publish(struct live *lv, uint64_t gen)
+/* The record of snap.<gen> as the agent writes it; false when there is no
+ * such file. */
+static bool live_record(struct live *lv, uint64_t gen, struct ldmesh_control_record *rec)
 {
 	char path[512];
 	uint8_t head[LDMESH_SNAP_HEADER_SIZE];
 	struct ldmesh_snap_header h;
 	struct ldmesh_file_id base = { 0, 0 };
-	struct ldmesh_control_record rec;
 	struct stat st, bst;
+	bool ok = false;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/snap.%llu", lv->dir, (unsigned long long)gen);
@@ -631,12 +631,33 @@ static void live_publish(struct live *lv, uint64_t gen)
 			 (unsigned long long)h.base_generation);
 		if (h.base_generation && stat(path, &bst) == 0)
 			base = ldmesh_file_id_of(&bst);
-		ldmesh_control_record_seal(&rec, head, ldmesh_file_id_of(&st), base);
-		ldmesh_control_record_put(lv->control, &rec);
+		ldmesh_control_record_seal(rec, head, ldmesh_file_id_of(&st), base);
+		ok = true;
 	}
 	if (fd >= 0)
 		close(fd);
+	return ok;
+}
+
+/* As the agent publishes: the record of snap.<gen> (when there is such a
+ * file), then the generation. */
+static void live_publish(struct live *lv, uint64_t gen)
+{
+	struct ldmesh_control_record rec;
+
+	if (live_record(lv, gen, &rec))
+		ldmesh_control_record_put(lv->control, &rec);
 	__atomic_store_n(&lv->control->generation, gen, __ATOMIC_RELEASE);
+}
+
+/* As the agent announces a base ahead: its record in `ahead`, the
+ * generation unchanged. */
+static void live_announce(struct live *lv, uint64_t gen)
+{
+	struct ldmesh_control_record rec;
+
+	assert_true(live_record(lv, gen, &rec));
+	ldmesh_control_ahead_put(lv->control, &rec);
 }
 
 static void live_remove(struct live *lv, uint64_t gen)
@@ -647,19 +668,21 @@ static void live_remove(struct live *lv, uint64_t gen)
 	unlink(path);
 }
 
-/* Generation `gen` as a base (base_gen 0) or a delta over base_gen, its one
- * service's endpoint telling the generation: 10.244.<gen>.1 for "g". */
-static void live_write(struct live *lv, uint64_t gen, uint64_t base_gen)
+/* Generation `gen` as a base (base_gen 0) or a delta over base_gen: "g"
+ * with endpoint 10.244.<net>.1, and in a base "only-base" with
+ * 10.244.<base_net>.1. */
+static void live_write_nets(struct live *lv, uint64_t gen, uint64_t base_gen, uint8_t net,
+			    uint8_t base_net)
 {
 	static struct snap_endpoint_in ep[1];
 	struct snap_service_in s[2];
 	struct blob b;
 	unsigned n = 1;
 
-	svc(&s[0], ep, base_gen ? "g" : "g", 1, (uint8_t)gen, 1, 0);
+	svc(&s[0], ep, "g", 1, net, 1, 0);
 	if (!base_gen) { /* a base also holds a service only it has */
 		static struct snap_endpoint_in eo[1];
-		svc(&s[1], eo, "only-base", 2, 200, 1, 0);
+		svc(&s[1], eo, "only-base", 2, base_net, 1, 0);
 		n = 2;
 	}
 	b = build("cluster.local", "node-a", gen, s, n);
@@ -667,6 +690,12 @@ static void live_write(struct live *lv, uint64_t gen, uint64_t base_gen)
 		make_delta(&b, base_gen);
 	write_snap(lv->dir, gen, &b);
 	free(b.b);
+}
+
+/* The endpoint of "g" telling the generation: 10.244.<gen>.1. */
+static void live_write(struct live *lv, uint64_t gen, uint64_t base_gen)
+{
+	live_write_nets(lv, gen, base_gen, (uint8_t)gen, 200);
 }
 
 /* What a pod sees now: the generation and the endpoint behind 10.96.0.1,
@@ -707,6 +736,16 @@ static unsigned live_maps(const char *dir)
 	return n;
 }
 
+/* The table closed: none of its files stays mapped. */
+static void live_close(struct live *lv)
+{
+	ldmesh_table_close(&lv->t);
+	assert_int_equal(live_maps(lv->dir), 0);
+	munmap(lv->control, 4096);
+	tu_rmtree(lv->dir);
+	free(lv->dir);
+}
+
 static void live_expect(struct live *lv, uint64_t gen, uint8_t net)
 {
 	uint8_t got;
@@ -715,6 +754,141 @@ static void live_expect(struct live *lv, uint64_t gen, uint8_t net)
 	assert_int_equal(live_gen(lv, &got, &base_svc), gen);
 	assert_int_equal(got, net);
 	assert_true(base_svc);
+}
+
+/* Mappings of snap.<gen> in this process, `deleted` ones (of a file
+ * since removed) or not. */
+static unsigned live_mapped(struct live *lv, uint64_t gen, bool deleted)
+{
+	char line[1024], name[64], gone[80];
+	unsigned n = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	snprintf(name, sizeof(name), "/snap.%llu\n", (unsigned long long)gen);
+	snprintf(gone, sizeof(gone), "/snap.%llu (deleted)\n", (unsigned long long)gen);
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, lv->dir) && strstr(line, deleted ? gone : name);
+	fclose(f);
+	return n;
+}
+
+/* The endpoint octet of "only-base" now. */
+static uint8_t live_base_net(struct live *lv)
+{
+	int slot;
+	const struct ldmesh_snap *s = ldmesh_table_acquire(&lv->t, &slot);
+	uint8_t net;
+
+	assert_non_null(s);
+	net = first_ep_octet(s, vip_of(s, 2)->service);
+	ldmesh_table_release(&lv->t, slot);
+	return net;
+}
+
+/*
+ * A base announced ahead (snapshot.h, 3.2) is mapped by the once-a-second
+ * check, not before, and the switch to it, or to a delta over it, uses
+ * that mapping. An announced file is only ever used as the file a
+ * generation's own record names: one put in its place under the same
+ * number (an agent restarted meanwhile) is mapped afresh, as base and as
+ * a delta's base. One passed over, or announced by a damaged record, is
+ * let go or never mapped.
+ */
+static void test_table_maps_announced_base(void **state)
+{
+	struct live lv;
+	(void)state;
+
+	live_open(&lv);
+	live_write(&lv, 1, 0);
+	live_publish(&lv, 1);
+	live_expect(&lv, 1, 1);
+
+	/* mapped at the check, then the edit before it became current is a
+	 * delta over it: the one mapping serves as its base */
+	live_write(&lv, 2, 0);
+	live_announce(&lv, 2);
+	live_expect(&lv, 1, 1);
+	assert_int_equal(live_mapped(&lv, 2, false), 0);
+	ldmesh_table_check_now(&lv.t);
+	live_expect(&lv, 1, 1);
+	assert_int_equal(live_mapped(&lv, 2, false), 1);
+	live_write(&lv, 3, 2);
+	live_publish(&lv, 3);
+	live_expect(&lv, 3, 3);
+	assert_int_equal(live_mapped(&lv, 2, false), 1);
+
+	/* mapped ahead, then current: no second mapping; the check then
+	 * lets go of what it replaced */
+	live_write(&lv, 4, 0);
+	live_announce(&lv, 4);
+	ldmesh_table_check_now(&lv.t);
+	live_expect(&lv, 3, 3);
+	assert_int_equal(live_mapped(&lv, 4, false), 1);
+	live_publish(&lv, 4);
+	live_expect(&lv, 4, 4);
+	assert_int_equal(live_mapped(&lv, 4, false), 1);
+	ldmesh_table_check_now(&lv.t);
+	live_expect(&lv, 4, 4);
+	assert_int_equal(live_maps(lv.dir), 1);
+
+	/* another file under the announced number: the switch maps that
+	 * one, and the check lets go of the one announced */
+	live_write_nets(&lv, 5, 0, 5, 205);
+	live_announce(&lv, 5);
+	ldmesh_table_check_now(&lv.t);
+	live_expect(&lv, 4, 4);
+	live_remove(&lv, 5);
+	live_write_nets(&lv, 5, 0, 55, 155);
+	live_publish(&lv, 5);
+	live_expect(&lv, 5, 55);
+	assert_int_equal(live_base_net(&lv), 155);
+	assert_int_equal(live_mapped(&lv, 5, true), 1);
+	ldmesh_table_check_now(&lv.t);
+	live_expect(&lv, 5, 55);
+	assert_int_equal(live_mapped(&lv, 5, true), 0);
+
+	/* the same as a delta's base */
+	live_write_nets(&lv, 6, 0, 6, 206);
+	live_announce(&lv, 6);
+	ldmesh_table_check_now(&lv.t);
+	live_expect(&lv, 5, 55);
+	live_remove(&lv, 6);
+	live_write_nets(&lv, 6, 0, 66, 166);
+	live_write(&lv, 7, 6);
+	live_publish(&lv, 7);
+	live_expect(&lv, 7, 7);
+	assert_int_equal(live_base_net(&lv), 166);
+	ldmesh_table_check_now(&lv.t);
+	live_expect(&lv, 7, 7);
+	assert_int_equal(live_mapped(&lv, 6, true), 0);
+
+	/* passed over by a base published meanwhile: let go at the check */
+	live_write(&lv, 8, 0);
+	live_announce(&lv, 8);
+	ldmesh_table_check_now(&lv.t);
+	live_expect(&lv, 7, 7);
+	assert_int_equal(live_mapped(&lv, 8, false), 1);
+	live_write(&lv, 9, 0);
+	live_publish(&lv, 9);
+	live_expect(&lv, 9, 9);
+	ldmesh_table_check_now(&lv.t);
+	live_expect(&lv, 9, 9);
+	assert_int_equal(live_mapped(&lv, 8, false), 0);
+
+	/* a damaged announcement maps nothing; the switch maps the file */
+	live_write(&lv, 10, 0);
+	live_announce(&lv, 10);
+	lv.control->ahead.checksum ^= 1;
+	ldmesh_table_check_now(&lv.t);
+	live_expect(&lv, 9, 9);
+	assert_int_equal(live_mapped(&lv, 10, false), 0);
+	live_publish(&lv, 10);
+	live_expect(&lv, 10, 10);
+	assert_int_equal(lv.n_refused, 0);
+
+	live_close(&lv);
 }
 
 static void test_table_follows_layers(void **state)
@@ -828,11 +1002,7 @@ static void test_table_follows_layers(void **state)
 		assert_non_null(strstr(lv.refused, "snap.400: not the file the control page published"));
 		unlink(copy);
 	}
-	ldmesh_table_close(&lv.t);
-	assert_int_equal(live_maps(lv.dir), 0);
-	munmap(lv.control, 4096);
-	tu_rmtree(lv.dir);
-	free(lv.dir);
+	live_close(&lv);
 }
 
 int main(void)
@@ -848,6 +1018,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_header_checks, layers_setup, layers_teardown),
 		cmocka_unit_test_setup_teardown(test_map_file_links_base, layers_setup, layers_teardown),
 		cmocka_unit_test(test_table_follows_layers),
+		cmocka_unit_test(test_table_maps_announced_base),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

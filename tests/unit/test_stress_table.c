@@ -2,7 +2,10 @@
  * (agent/publish.c + agent/snap_build.c, as the agent does it) publishes
  * LDMESH_STRESS_GENS generations (default 100,000) of a churning endpoint
  * set into a temp table directory while 4 reader threads loop on
- * ldmesh_table_acquire / find_vip / find_name / pick / release.
+ * ldmesh_table_acquire / find_vip / find_name / pick / release. Every
+ * fourth generation is announced ahead first (as a fold's base is) and
+ * the readers' once-a-second check made due, so they map it while the
+ * one before is current and switch to it without a system call.
  *
  * Every endpoint address encodes the generation that published it
  * (11+k . g>>16 . g>>8 . g, k < 1 + g % 3), so a reader can tell which
@@ -306,7 +309,16 @@ static int publish_gen(struct stress *st)
 	}
 	if ((err = snap_build(&in, &bytes, &size)))
 		return err;
-	err = publish_snapshot(&st->pub, bytes, size, 0, why, sizeof(why));
+	if (g % 4) {
+		err = publish_snapshot(&st->pub, bytes, size, 0, why, sizeof(why));
+	} else if (!(err = publish_ahead(&st->pub, bytes, size, 0, why, sizeof(why)))) {
+		/* announced ahead, as a fold is: the readers' next acquire
+		 * runs the check that maps it, then it becomes current */
+		ldmesh_table_check_now(&st->table);
+		for (int i = 0; i < 64; i++)
+			sched_yield();
+		err = publish_ahead_commit(&st->pub, why, sizeof(why));
+	}
 	free(bytes);
 	if (err) {
 		fprintf(stderr, "publish %llu: %s\n", (unsigned long long)g, why);
