@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -207,6 +208,22 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Page faults this thread took so far. A system call: read it where the
+ * timed code's caches are not at stake (before the publish round trip,
+ * which makes system calls of its own). */
+static long minor_faults(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_THREAD, &ru) == 0 ? ru.ru_minflt : 0;
+}
+
+static int cmp_long(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+	return x < y ? -1 : x > y;
+}
+
 static long rss_kb(void)
 {
 	long pages = 0, resident = 0;
@@ -263,15 +280,29 @@ static pid_t publisher_start(char *dir, void (*fn)(const char *, int, int, void 
 
 /*
  * The agent's side of bench_switch (publisher_start): each byte read
- * from `cmd` publishes that many new generations of `b`, then
- * writes `scribble` bytes of memory of its own (the control row: a small
- * table with a big table's write), then one byte goes back on `ack`.
- * Exits at EOF.
+ * from `cmd` publishes that many new generations of `b` (SWITCH_ANNOUNCE:
+ * announces one ahead, as a fold does; SWITCH_COMMIT: makes it current),
+ * then writes `scribble` bytes of memory of its own (the control row: a
+ * small table with a big table's write), then one byte goes back on
+ * `ack`. Exits at EOF.
  */
 struct switch_job {
 	const struct built *b;
 	size_t scribble;
 };
+#define SWITCH_ANNOUNCE 0x80
+#define SWITCH_COMMIT 0x81
+
+/* `b` as the next generation of `pub`, into `copy`. */
+static void switch_stamp(const struct publisher *pub, const struct built *b, uint8_t *copy)
+{
+	struct ldmesh_snap_header h;
+
+	memcpy(copy, b->bytes, b->size);
+	memcpy(&h, copy, sizeof(h));
+	h.generation = publish_next_generation(pub);
+	ldmesh_snap_header_seal(copy, &h);
+}
 
 static void switch_publisher(const char *dir, int cmd, int ack, void *arg)
 {
@@ -279,7 +310,6 @@ static void switch_publisher(const char *dir, int cmd, int ack, void *arg)
 	const struct built *b = job->b;
 	size_t scribble = job->scribble;
 	struct publisher pub;
-	struct ldmesh_snap_header h;
 	uint8_t *copy = malloc(b->size), k, done = 1;
 	volatile uint64_t *junk = scribble ? malloc(scribble) : NULL;
 	char why[256];
@@ -287,14 +317,21 @@ static void switch_publisher(const char *dir, int cmd, int ack, void *arg)
 	if (!copy || (scribble && !junk) || publish_open(&pub, dir, why, sizeof(why)))
 		die("publish_open", EIO);
 	while (read(cmd, &k, 1) == 1) {
-		while (k--) {
-			memcpy(copy, b->bytes, b->size);
-			memcpy(&h, copy, sizeof(h));
-			h.generation = publish_next_generation(&pub);
-			ldmesh_snap_header_seal(copy, &h);
-			if (publish_snapshot(&pub, copy, b->size, 0, why, sizeof(why)))
-				die(why, EIO);
+		int err = 0;
+
+		if (k == SWITCH_COMMIT) {
+			err = publish_ahead_commit(&pub, why, sizeof(why));
+		} else if (k == SWITCH_ANNOUNCE) {
+			switch_stamp(&pub, b, copy);
+			err = publish_ahead(&pub, copy, b->size, 0, why, sizeof(why));
+		} else {
+			while (k-- && !err) {
+				switch_stamp(&pub, b, copy);
+				err = publish_snapshot(&pub, copy, b->size, 0, why, sizeof(why));
+			}
 		}
+		if (err)
+			die(why, EIO);
 		/* word by word: a large memset may bypass the caches */
 		for (size_t i = 0; i < scribble / sizeof(*junk); i++)
 			junk[i] = i ^ k;
@@ -319,9 +356,10 @@ static void switch_publish(int cmd, int ack, uint8_t k)
  * ports and endpoint records, as preload/route.c reads them) in *pick_us,
  * and the RSS all of it added to `rss_before` (read by the caller before
  * the publish: reading it here would warm the very system calls a switch
- * makes) in *grew_kb. */
+ * makes) in *grew_kb, and the page faults since `faults_before` in
+ * *faults. */
 static double switch_lookup(struct ldmesh_table *t, uint64_t *gen, double *pick_us,
-			    long rss_before, long *grew_kb)
+			    long rss_before, long *grew_kb, long faults_before, long *faults)
 {
 	struct ldmesh_vip_slot vip;
 	struct ldmesh_name_slot name;
@@ -348,6 +386,7 @@ static double switch_lookup(struct ldmesh_table *t, uint64_t *gen, double *pick_
 	*pick_us = (now_s() - t0) * 1e6;
 	*gen = s->generation;
 	ldmesh_table_release(t, slot);
+	*faults = minor_faults() - faults_before;
 	*grew_kb = rss_kb() - rss_before;
 	return took;
 }
@@ -358,10 +397,10 @@ static double switch_check(struct ldmesh_table *t)
 {
 	uint64_t gen;
 	double pick;
-	long grew;
+	long grew, faults;
 
 	ldmesh_table_check_now(t);
-	return switch_lookup(t, &gen, &pick, 0, &grew);
+	return switch_lookup(t, &gen, &pick, 0, &grew, 0, &faults);
 }
 
 #define SWITCHES 15
@@ -369,7 +408,7 @@ static double switch_check(struct ldmesh_table *t)
 static void switch_event(void *ctx, enum ldmesh_table_event ev, uint64_t gen, const char *why)
 {
 	(void)ctx;
-	if (ev != LDMESH_TABLE_SWITCHED)
+	if (ev != LDMESH_TABLE_SWITCHED && ev != LDMESH_TABLE_AHEAD)
 		fprintf(stderr, "bench: table event %d gen %llu: %s\n", (int)ev,
 			(unsigned long long)gen, why);
 }
@@ -380,7 +419,9 @@ static void switch_event(void *ctx, enum ldmesh_table_event ev, uint64_t gen, co
  * the first acquire + VIP lookup + name lookup, timed, with the process's
  * RSS before and after; then the check that releases the old mapping.
  * `step` generations per round: 1, or 3 so that the agent has retired
- * (unlinked) the one the process was using by the time it switches.
+ * (unlinked) the one the process was using by the time it switches; or
+ * 0: one base announced ahead (as a fold is), the process's once-a-second
+ * check (timed, with its lookups), then the base made current.
  * Format 2 checks only the header, so all of it should stay flat as the
  * table grows. `scribble` bytes written by the publisher after each
  * publish (0 but in the control row) show how much of a large table's
@@ -390,8 +431,8 @@ static void bench_switch(unsigned n, const struct built *b, uint8_t step, size_t
 {
 	char dir[] = "/dev/shm/ldmesh-bench-XXXXXX";
 	struct ldmesh_table t;
-	double us[SWITCHES], pick_us[SWITCHES], check_us[SWITCHES];
-	long max_grew = 0;
+	double us[SWITCHES], pick_us[SWITCHES], check_us[SWITCHES], ahead_us[SWITCHES];
+	long max_grew = 0, faults[SWITCHES];
 	struct switch_job job = { .b = b, .scribble = scribble };
 	int cmd[2], ack[2];
 	uint64_t want = 0, gen;
@@ -404,16 +445,26 @@ static void bench_switch(unsigned n, const struct built *b, uint8_t step, size_t
 	 * then the next is published and the next acquire switches to it */
 	for (int r = -1; r < SWITCHES; r++) {
 		double took, pick;
-		long g_kb, rss = rss_kb();
+		long g_kb, rss = rss_kb(), flt, f0;
 
-		switch_publish(cmd[1], ack[0], r < 0 ? 1 : step);
-		want += r < 0 ? 1 : step;
-		took = switch_lookup(&t, &gen, &pick, rss, &g_kb);
+		if (r >= 0 && !step) {
+			switch_publish(cmd[1], ack[0], SWITCH_ANNOUNCE);
+			ahead_us[r] = switch_check(&t);
+			f0 = minor_faults();
+			switch_publish(cmd[1], ack[0], SWITCH_COMMIT);
+			want++;
+		} else {
+			f0 = minor_faults();
+			switch_publish(cmd[1], ack[0], r < 0 ? 1 : step);
+			want += r < 0 ? 1 : step;
+		}
+		took = switch_lookup(&t, &gen, &pick, rss, &g_kb, f0, &flt);
 		if (gen != want)
 			die("switch: not the generation just published", EINVAL);
 		if (r >= 0) {
 			us[r] = took;
 			pick_us[r] = pick;
+			faults[r] = flt;
 			max_grew = g_kb > max_grew ? g_kb : max_grew;
 			check_us[r] = switch_check(&t);
 		}
@@ -424,12 +475,84 @@ static void bench_switch(unsigned n, const struct built *b, uint8_t step, size_t
 	qsort(us, SWITCHES, sizeof(us[0]), cmp_double);
 	qsort(check_us, SWITCHES, sizeof(check_us[0]), cmp_double);
 	qsort(pick_us, SWITCHES, sizeof(pick_us[0]), cmp_double);
-	printf("| %u%s | %zu | %u | %.1f | %.1f | %.1f | %.1f | %.1f | %+ld |\n", n,
-	       scribble ? ", then as many bytes written as the largest" : "", b->size, step,
-	       us[SWITCHES / 2], us[SWITCHES - 1], pick_us[SWITCHES / 2],
+	printf("| %u%s | %zu | ", n,
+	       scribble ? ", then as many bytes written as the largest" : "", b->size);
+	if (step) {
+		printf("%u | - | - ", step);
+	} else {
+		qsort(ahead_us, SWITCHES, sizeof(ahead_us[0]), cmp_double);
+		printf("1, announced ahead | %.1f | %.1f ", ahead_us[SWITCHES / 2],
+		       ahead_us[SWITCHES - 1]);
+	}
+	qsort(faults, SWITCHES, sizeof(faults[0]), cmp_long);
+	printf("| %.1f | %.1f | %.1f | %ld | %.1f | %.1f | %+ld |\n", us[SWITCHES / 2],
+	       us[SWITCHES - 1], pick_us[SWITCHES / 2], faults[SWITCHES / 2],
 	       check_us[SWITCHES / 2], check_us[SWITCHES - 1], max_grew);
 	fflush(stdout);
 	ldmesh_table_close(&t);
+	remove_tree(dir);
+}
+
+/*
+ * The floor under "first lookup after switch" on this machine: the same
+ * publisher and file, mapped (untimed) as a check would map a base
+ * announced ahead, then a byte read from the page of each index slot the
+ * two lookups start at (the VIP's and the name's), timed: two page faults
+ * in a fresh mapping with no table code at all. No lookup can cost less.
+ */
+static void bench_switch_floor(unsigned n, const struct built *b)
+{
+	char dir[] = "/dev/shm/ldmesh-bench-XXXXXX", path[64];
+	uint8_t addr[16] = { [10] = 0xff, [11] = 0xff, [12] = 10, [13] = 96, [14] = 0, [15] = 1 };
+	static const char name[] = "svc-7.default.svc.cluster.local";
+	struct switch_job job = { .b = b, .scribble = 0 };
+	struct ldmesh_snap v;
+	double us[SWITCHES];
+	long faults[SWITCHES];
+	size_t vip_off, name_off;
+	int cmd, ack;
+	pid_t pid = publisher_start(dir, switch_publisher, &job, &cmd, &ack);
+
+	if (ldmesh_snap_init(&v, b->bytes, b->size, NULL))
+		die("floor: init", EINVAL);
+	vip_off = (size_t)((const uint8_t *)&v.vip[ldmesh_vip_hash(addr, 80, LDMESH_PROTO_TCP) &
+						  (v.vip_slots - 1)] - (const uint8_t *)b->bytes);
+	name_off = (size_t)((const uint8_t *)&v.names[ldmesh_hash64(name, sizeof(name) - 1, 0) &
+						     (v.name_slots - 1)] - (const uint8_t *)b->bytes);
+	for (int r = -1; r < SWITCHES; r++) {
+		struct stat st;
+		double t0;
+		long f0;
+		int fd;
+
+		switch_publish(cmd, ack, 1);
+		snprintf(path, sizeof(path), "%s/snap.%d", dir, r + 2);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0)
+			die("floor: open", errno);
+		f0 = minor_faults();
+		const volatile uint8_t *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+		close(fd);
+		if (m == MAP_FAILED)
+			die("floor: mmap", errno);
+		t0 = now_s();
+		(void)m[vip_off];
+		(void)m[name_off];
+		if (r >= 0) {
+			us[r] = (now_s() - t0) * 1e6;
+			faults[r] = minor_faults() - f0;
+		}
+		munmap((void *)m, (size_t)st.st_size);
+	}
+	close(cmd);
+	waitpid(pid, NULL, 0);
+	close(ack);
+	qsort(us, SWITCHES, sizeof(us[0]), cmp_double);
+	qsort(faults, SWITCHES, sizeof(faults[0]), cmp_long);
+	printf("| %u, floor: the two index slots' pages read in a fresh mapping, no table code "
+	       "| %zu | 1 | - | - | %.1f | %.1f | - | %ld | - | - | - |\n",
+	       n, b->size, us[SWITCHES / 2], us[SWITCHES - 1], faults[SWITCHES / 2]);
+	fflush(stdout);
 	remove_tree(dir);
 }
 
@@ -769,18 +892,22 @@ int main(int argc, char **argv)
 	printf("\n## a new generation in a running process (first acquire + VIP + name lookup;"
 	       " then the pick a connect makes: service, endpoint ports, endpoint)\n\n");
 	printf("| services | snapshot bytes | generations per switch "
+	       "| the check that maps it ahead (and looks up), median us | max us "
 	       "| first lookup after switch, median us | max us "
 	       "| then the connect's pick, median us "
+	       "| page faults of both, median "
 	       "| next check (releases the old), median us | max us "
-	       "| RSS growth per switch, max kB |\n|---|---|---|---|---|---|---|---|---|\n");
+	       "| RSS growth per switch, max kB |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (unsigned k = 0; k < n_sizes; k++) {
 		bench_switch(sizes[k], &keep[k], 1, 0);
 		bench_switch(sizes[k], &keep[k], 3, 0);
+		bench_switch(sizes[k], &keep[k], 0, 0);
 	}
 	/* The control: what is left of the largest table's cost when the
 	 * smallest table is published with the same amount written. */
 	if (n_sizes > 1)
 		bench_switch(sizes[0], &keep[0], 1, keep[n_sizes - 1].size);
+	bench_switch_floor(sizes[n_sizes - 1], &keep[n_sizes - 1]);
 	if (switch_only)
 		return 0;
 	printf("\n## lookups (ns per call, random keys)\n\n| services | vip ns | name ns |\n|---|---|---|\n");
