@@ -169,10 +169,23 @@ static size_t ctl__bytes(const struct ldmesh_snap *s)
 	return s->size + (s->base_snap ? s->base_snap->size : 0);
 }
 
+/* A base the agent announced ahead of the generation shown (snapshot.h,
+ * 3.2): its generation, or 0. */
+static uint64_t ctl__announced(const struct ctl *c)
+{
+	struct ldmesh_control_record rec;
+
+	if (!c->control || ldmesh_control_ahead_get(c->control, &rec) < 0 ||
+	    rec.generation <= c->snap->generation)
+		return 0;
+	return rec.generation;
+}
+
 int ctl_status(const struct ctl *c)
 {
 	const struct ldmesh_snap *h = c->snap;
 	struct ctl_agent_status ag;
+	uint64_t announced = ctl__announced(c);
 	char when[32];
 
 	ctl__time(h->created_unix_ns, when, sizeof(when));
@@ -184,6 +197,11 @@ int ctl_status(const struct ctl *c)
 		json_key(&j, "table"), json_str(&j, c->table);
 		json_key(&j, "generation"), json_u64(&j, c->snap->generation);
 		json_key(&j, "baseGeneration"), ctl__json_base(&j, c->snap);
+		json_key(&j, "announcedGeneration");
+		if (announced)
+			json_u64(&j, announced);
+		else
+			json_null(&j);
 		json_key(&j, "publishedAt"), json_str(&j, when);
 		json_key(&j, "agentPid"), json_u64(&j, c->control ? c->control->agent_pid : 0);
 		json_key(&j, "services"), json_u64(&j, ctl__listed(c->snap));
@@ -217,6 +235,10 @@ int ctl_status(const struct ctl *c)
 			h->base_snap ? "" : ", not linked");
 	else
 		fprintf(c->out, "generation:  %" PRIu64 "\n", h->generation);
+	if (announced)
+		fprintf(c->out, "announced:   %" PRIu64 " (a base that folds the deltas: "
+				"processes map it now, it is current within seconds)\n",
+			announced);
 	fprintf(c->out,
 		"published:   %s by pid %u\n"
 		"services:    %u\n"

@@ -472,6 +472,8 @@ enum ldmesh_table_event {
 	LDMESH_TABLE_REFUSED,  /* a generation was refused; why says why */
 	LDMESH_TABLE_MISSING,  /* no usable control page (yet); why says why */
 	LDMESH_TABLE_REPLACED, /* the directory was replaced; following it */
+	LDMESH_TABLE_AHEAD,    /* a base announced ahead was mapped; a switch
+	                          to it (why "mapped ahead") makes no call */
 };
 
 typedef void (*ldmesh_table_event_fn)(void *ctx, enum ldmesh_table_event ev,

@@ -627,7 +627,7 @@ static enum table_switch table__switch(struct ldmesh_table *t, uint64_t gen)
 		if (!rec.header.base_generation &&
 		    (idx = table__take_ahead(t, gen, &rec.snap)) >= 0) {
 			atomic_store(&t->current, idx);
-			table__event(t, LDMESH_TABLE_SWITCHED, gen, "");
+			table__event(t, LDMESH_TABLE_SWITCHED, gen, "mapped ahead");
 			return TABLE_SWITCHED;
 		}
 	} else {
@@ -784,6 +784,7 @@ static void table__premap(struct ldmesh_table *t)
 	table__install(t, i, &snap, id, -1);
 	t->slots[i].links++;
 	t->ahead_slot = i;
+	table__event(t, LDMESH_TABLE_AHEAD, rec.generation, "");
 }
 
 static void table__follow(struct ldmesh_table *t)

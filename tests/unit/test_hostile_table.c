@@ -921,12 +921,16 @@ static void test_announced_switch_makes_no_call(void **state)
 	assert_int_equal(x.pub.ahead, gen);
 	ldmesh_table_check_now(&t);
 	memset(&calls, 0, sizeof(calls));
+	x.events = 0;
 	const struct ldmesh_snap *s = ldmesh_table_acquire(&t, &slot);
 	assert_non_null(s);
 	assert_int_equal(s->generation, gen - 1);
 	ldmesh_table_release(&t, slot);
 	assert_int_equal(calls.openat, 1);
 	assert_int_equal(calls.mmap, 1);
+	assert_int_equal(x.events, 1);
+	assert_int_equal(x.last_ev, LDMESH_TABLE_AHEAD);
+	assert_int_equal(x.last_gen, gen);
 
 	assert_int_equal(publish_ahead_commit(&x.pub, why, sizeof(why)), 0);
 	assert_int_equal(x.pub.generation, gen);
@@ -939,6 +943,7 @@ static void test_announced_switch_makes_no_call(void **state)
 	ldmesh_table_release(&t, slot);
 	assert_int_equal(x.events, 1);
 	assert_int_equal(x.last_ev, LDMESH_TABLE_SWITCHED);
+	assert_string_equal(x.last_why, "mapped ahead");
 	assert_int_equal(calls.openat + calls.fstatat + calls.pread + calls.mmap, 0);
 	ldmesh_table_close(&t);
 	ctx_close(&x);

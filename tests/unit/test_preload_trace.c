@@ -144,6 +144,12 @@ static void test_table_events(void **state)
 	trace_table_event(NULL, LDMESH_TABLE_SWITCHED, 42, NULL);
 	read_line(got, sizeof(got));
 	assert_string_equal(got, "ldmesh[4711] table gen=42 switched\n");
+	trace_table_event(NULL, LDMESH_TABLE_AHEAD, 44, "");
+	read_line(got, sizeof(got));
+	assert_string_equal(got, "ldmesh[4711] table gen=44 mapped ahead (announced, not current yet)\n");
+	trace_table_event(NULL, LDMESH_TABLE_SWITCHED, 44, "mapped ahead");
+	read_line(got, sizeof(got));
+	assert_string_equal(got, "ldmesh[4711] table gen=44 switched (mapped ahead)\n");
 	trace_table_event(NULL, LDMESH_TABLE_REFUSED, 43, "bad checksum");
 	read_line(got, sizeof(got));
 	assert_string_equal(got, "ldmesh[4711] table gen=43 refused: bad checksum\n");

@@ -265,6 +265,22 @@ static uint64_t announce_ok(struct publisher *p, unsigned n_services, uint64_t n
 	return gen;
 }
 
+/* What `ldmeshctl -t dir [-o json] status` prints (the first 4 KB). */
+static void ctl_status(const char *dir, bool json, char *out, size_t len)
+{
+	char cmd[512];
+	size_t n;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "%s/agent/ldmeshctl -t '%s'%s status", LDMESH_BINARY_DIR, dir,
+		 json ? " -o json" : "");
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	n = fread(out, 1, len - 1, f);
+	out[n] = '\0';
+	assert_int_equal(pclose(f), 0);
+}
+
 /* The generation the control page's `ahead` announces, 0 for none. */
 static uint64_t announced(const struct publisher *p)
 {
@@ -296,6 +312,12 @@ static void test_ahead_announced_then_current(void **state)
 	assert_int_equal(p.control->generation, 1);
 	assert_int_equal(announced(&p), 2);
 	expect_reader(dir, 1, 2);
+	/* and ldmeshctl says so */
+	char out[4096];
+	ctl_status(dir, false, out, sizeof(out));
+	assert_non_null(strstr(out, "\nannounced:   2 (a base"));
+	ctl_status(dir, true, out, sizeof(out));
+	assert_non_null(strstr(out, "\"announcedGeneration\":2,"));
 	assert_int_equal(publish_ahead_wait_ms(&p, t0), LDMESH_AHEAD_LEAD_NS / 1000000 + 1);
 	assert_int_equal(publish_ahead_wait_ms(&p, t0 + LDMESH_AHEAD_LEAD_NS), 0);
 	assert_int_equal(publish_ahead_commit(&p, why, sizeof(why)), 0);
@@ -304,6 +326,10 @@ static void test_ahead_announced_then_current(void **state)
 	assert_int_equal(publish_ahead_wait_ms(&p, t0 + LDMESH_AHEAD_LEAD_NS), -1);
 	expect_reader(dir, 2, 3);
 	expect_files(dir, "snap.1,snap.2");
+	ctl_status(dir, false, out, sizeof(out));
+	assert_null(strstr(out, "announced:"));
+	ctl_status(dir, true, out, sizeof(out));
+	assert_non_null(strstr(out, "\"announcedGeneration\":null,"));
 
 	/* an edit before its time: a delta over it, the next number */
 	assert_int_equal(announce_ok(&p, 4, t0), 3);
