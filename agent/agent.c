@@ -272,7 +272,8 @@ static int agent__fold(struct agent *a)
 	if (err) {
 		log_error("building the base to fold the deltas into: %s", strerror(-err));
 		a->need_base = true;
-	} else if ((err = publish_ahead(&a->pub, bytes, size, t0, why, sizeof(why)))) {
+	} else if ((err = publish_ahead(&a->pub, bytes, size, agent__now_ns(CLOCK_MONOTONIC), why,
+					sizeof(why)))) {
 		log_error("%s; generation %" PRIu64 " stays in force", why, a->pub.generation);
 		a->need_base = true;
 	} else {
