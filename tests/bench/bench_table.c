@@ -351,6 +351,12 @@ static void switch_publish(int cmd, int ack, uint8_t k)
 		die("publisher", EPIPE);
 }
 
+/* What the first lookups after a switch look up: svc-1's ClusterIP, port
+ * 80, and svc-7's name (gen_service puts it in namespace ns-7). */
+static const uint8_t switch_vip[16] = { [10] = 0xff, [11] = 0xff, [12] = 10, [13] = 96,
+					[14] = 0, [15] = 1 };
+static const char switch_fqdn[] = "svc-7.ns-7.svc.cluster.local";
+
 /* The first acquire + VIP lookup + name lookup, in us; the generation it
  * found in *gen, what the connect's pick then took (its service, endpoint
  * ports and endpoint records, as preload/route.c reads them) in *pick_us,
@@ -365,18 +371,20 @@ static double switch_lookup(struct ldmesh_table *t, uint64_t *gen, double *pick_
 	struct ldmesh_name_slot name;
 	struct ldmesh_service svc;
 	struct ldmesh_endpoint ep;
-	uint8_t addr[16] = { [10] = 0xff, [11] = 0xff, [12] = 10, [13] = 96, [14] = 0, [15] = 1 };
 	double t0 = now_s(), took;
 	uint16_t port;
 	uint32_t e;
+	bool found;
 	int slot;
 	const struct ldmesh_snap *s = ldmesh_table_acquire(t, &slot);
 
 	if (!s)
 		die("acquire after publish", EINVAL);
-	ldmesh_snap_find_vip(s, addr, 80, LDMESH_PROTO_TCP, &vip);
-	ldmesh_snap_find_name(s, "svc-7.default.svc.cluster.local", 31, &name);
+	ldmesh_snap_find_vip(s, switch_vip, 80, LDMESH_PROTO_TCP, &vip);
+	found = ldmesh_snap_find_name(s, switch_fqdn, sizeof(switch_fqdn) - 1, &name);
 	took = (now_s() - t0) * 1e6;
+	if (!found)
+		die("switch: the name looked up is not in the table", ENOENT);
 	t0 = now_s();
 	if (!ldmesh_snap_service(s, vip.service, &svc) ||
 	    (e = ldmesh_snap_pick(s, &svc, vip.port_index, 0x9e3779b97f4a7c15ULL, &port)) ==
@@ -503,8 +511,6 @@ static void bench_switch(unsigned n, const struct built *b, uint8_t step, size_t
 static void bench_switch_floor(unsigned n, const struct built *b)
 {
 	char dir[] = "/dev/shm/ldmesh-bench-XXXXXX", path[64];
-	uint8_t addr[16] = { [10] = 0xff, [11] = 0xff, [12] = 10, [13] = 96, [14] = 0, [15] = 1 };
-	static const char name[] = "svc-7.default.svc.cluster.local";
 	struct switch_job job = { .b = b, .scribble = 0 };
 	struct ldmesh_snap v;
 	double us[SWITCHES];
@@ -515,9 +521,9 @@ static void bench_switch_floor(unsigned n, const struct built *b)
 
 	if (ldmesh_snap_init(&v, b->bytes, b->size, NULL))
 		die("floor: init", EINVAL);
-	vip_off = (size_t)((const uint8_t *)&v.vip[ldmesh_vip_hash(addr, 80, LDMESH_PROTO_TCP) &
+	vip_off = (size_t)((const uint8_t *)&v.vip[ldmesh_vip_hash(switch_vip, 80, LDMESH_PROTO_TCP) &
 						  (v.vip_slots - 1)] - (const uint8_t *)b->bytes);
-	name_off = (size_t)((const uint8_t *)&v.names[ldmesh_hash64(name, sizeof(name) - 1, 0) &
+	name_off = (size_t)((const uint8_t *)&v.names[ldmesh_hash64(switch_fqdn, sizeof(switch_fqdn) - 1, 0) &
 						     (v.name_slots - 1)] - (const uint8_t *)b->bytes);
 	for (int r = -1; r < SWITCHES; r++) {
 		struct stat st;
