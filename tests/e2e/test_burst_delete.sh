@@ -10,17 +10,24 @@ e2e_setup
 N=${LDMESH_BURST_FILES:-4000}
 ROUNDS=${LDMESH_BURST_ROUNDS:-10}
 
-fill() { # write N one-Service files into $MANIFESTS
-	"$PY" - "$MANIFESTS" "$N" <<'PY'
+# the last file's Service: its address, and its port in round $1, which
+# tells the agent has read the folder through that file
+LAST=svc-$((N - 1))
+LAST_IP=10.$((96 + ((N - 1) >> 16))).$((((N - 1) >> 8) & 255)).$(((N - 1) & 255))
+last_port() { echo $((1000 + $1)); }
+
+fill() { # ROUND: write N one-Service files into $MANIFESTS, in order
+	"$PY" - "$MANIFESTS" "$N" "$(last_port "$1")" <<'PY'
 import os, sys
-d, n = sys.argv[1], int(sys.argv[2])
+d, n, last_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 os.makedirs(d, exist_ok=True)
 for i in range(n):
     tmp = os.path.join(d, ".svc-%d.tmp" % i)
     with open(tmp, "w") as f:
         f.write("apiVersion: v1\nkind: Service\nmetadata: {name: svc-%d}\n"
-                "spec: {clusterIP: 10.%d.%d.%d, ports: [{port: 80}]}\n"
-                % (i, 96 + (i >> 16), (i >> 8) & 255, i & 255))
+                "spec: {clusterIP: 10.%d.%d.%d, ports: [{port: %d}]}\n"
+                % (i, 96 + (i >> 16), (i >> 8) & 255, i & 255,
+                   last_port if i == n - 1 else 80))
     os.rename(tmp, os.path.join(d, "svc-%d.yaml" % i))
 PY
 }
@@ -31,11 +38,11 @@ full() {
 	return 1
 }
 
-fill
+fill 0
 "$AGENT" -v -m "$MANIFESTS" -t "$TABLE" >>"$E2E_TMP/agent.log" 2>&1 &
 E2E_AGENT_PID=$!; e2e_track $E2E_AGENT_PID
 check "the agent publishes all $N services" full
-partial=0
+partial=0 unread=0
 for r in $(seq "$ROUNDS"); do
 	g=$(e2e_gen)
 	seen=$(grep -c "keeping the last good objects" "$E2E_TMP/agent.log" || true)
@@ -49,28 +56,30 @@ for r in $(seq "$ROUNDS"); do
 		partial=$((partial + 1))
 		e2e_log "round $r: generation $(e2e_gen) (was $g) holds $(services) services"
 	fi
-	# the folder comes back: wait until the agent has read all of it (a
-	# publish, or "no change" for identical content, after the last file)
-	# so the next round deletes a folder the agent knows whole. While a
-	# folder is being refilled its content is published as it appears;
-	# that is population, not the deletion this test is about.
-	last="svc-$((N - 1))\.yaml"
-	read_before=$(grep -c "changed: .*/$last" "$E2E_TMP/agent.log" || true)
-	fill
+	# the folder comes back: wait until the agent has read all of it (the
+	# last file, written last, carries this round's port: events come in
+	# order, and a rescan reads the folder whole) so the next round
+	# deletes a folder the agent knows whole. While a folder is being
+	# refilled its content is published as it appears; that is
+	# population, not the deletion this test is about.
+	fill "$r"
+	read_all=0
 	for _ in $(seq 1200); do
-		# the line of this round's read of the last file, and of the
-		# last publish (or "no change"): done when the second follows
-		read_at=$( (grep -n "changed: .*/$last" "$E2E_TMP/agent.log" || true) |
-			sed -n "$((read_before + 1))p" | cut -d: -f1)
-		done_at=$( (grep -nE "no change; generation|published generation" "$E2E_TMP/agent.log" || true) |
-			tail -n1 | cut -d: -f1)
-		[ -n "$read_at" ] && [ -n "$done_at" ] && [ "$done_at" -gt "$read_at" ] &&
-			[ "$(services)" = "$N" ] && break
+		if "$CTL" -t "$TABLE" route "$LAST_IP:$(last_port "$r")" >/dev/null 2>&1; then
+			read_all=1
+			break
+		fi
 		sleep 0.05
 	done
+	if [ "$read_all" != 1 ]; then
+		unread=$((unread + 1))
+		e2e_log "round $r: $LAST on port $(last_port "$r") not published in 60 s"
+	fi
 	full || e2e_log "round $r: the folder's return was not published in 60 s"
 done
 check_eq "$ROUNDS rm -rf of $N files: no generation ever published a partial table" 0 "$partial"
+check_eq "... and each time the folder came back, the agent read it through its last file" \
+	0 "$unread"
 check "after the last return the table is whole" full
 check "the agent said it held the table" \
 	grep -q "holding the table" "$E2E_TMP/agent.log"
