@@ -181,7 +181,18 @@ check_eq "ldmeshctl no longer resolves them" "" \
 # 6. An edit touching every other Service: past what a delta may hold. It
 # is published as a delta all the same, so it is seen at once, and the
 # next generation folds the table into a new base, announced ahead and
-# made current a few seconds later.
+# made current a few seconds later. A process looking a name up every
+# 100 ms (traced) runs its once-a-second check inside that lead, maps
+# the announced base there, and switches to it without a system call.
+pl env LDMESH_TRACE=1 LDMESH_TRACE_FILE="$E2E_TMP/looker.trace" "$PY" -c '
+import os, socket, sys, time
+end = time.time() + 60
+while time.time() < end and not os.path.exists(sys.argv[1]):
+    socket.getaddrinfo("web", 9000)
+    time.sleep(0.1)
+' "$E2E_TMP/looker.stop" &
+e2e_track $!
+e2e_wait_file "$E2E_TMP/looker.trace" 100 || not_ok "the traced process wrote no trace"
 put_others 81 81
 G5D=$((G4 + 1)) # one file, one generation; the fold is the one after
 G5=$(e2e_wait_gen_after "$G5D") || G5=0
@@ -191,6 +202,10 @@ check_eq "... folded into a base by the next generation ($G5)" \
 	"base, the deltas folded" "$(kind_of "$G5")"
 check_eq "... announced ahead first, so that readers map it before it is current" 1 \
 	"$(grep -c "announced generation $G5 (base, the deltas folded)" "$E2E_TMP/agent.log" || true)"
+touch "$E2E_TMP/looker.stop"
+check_eq "a process looking up every 100 ms mapped it ahead, then switched to it that way" \
+	"table gen=$G5 mapped ahead (announced, not current yet)|table gen=$G5 switched (mapped ahead)" \
+	"$(grep -o "table gen=$G5 .*" "$E2E_TMP/looker.trace" | paste -sd '|')"
 check_match "ldmeshctl routes other-7 on its new port" 'other-7' \
 	"$("$CTL" -t "$TABLE" route 10.97.0.8:81 2>&1)"
 put_web_at 10.244.2.5 9100
