@@ -48,7 +48,12 @@ check_eq "the event loop's failures ejected the dead backend" 1 \
 	"$(grep -c "outlier $DEAD:9100 ejected" "$E2E_TMP/async.trace" || true)"
 after=$(sed -n "/outlier $DEAD:9100 ejected/,\$p" "$E2E_TMP/async.trace" | grep -c -- "-> $DEAD:9100" || true)
 check "after its ejection the dead backend was not chosen again ($after)" test "$after" -le 1
-check "failures before the ejection: a few at most ($failed of 200)" test "$failed" -le 10
+# The loop issues 20 connects before it reads any failure: about a third
+# of that first batch (binomially, more than 10 of 20 in 3.8% of runs) picks
+# the dead backend before its first failure can eject it. At most that
+# one batch, then: without ejection a third of all 200 would fail.
+check "failures before the ejection: at most the first batch of 20 ($failed of 200)" \
+	test "$failed" -le 20
 
 # The connect-again idiom (connect, EINPROGRESS, connect again until it
 # says how it ended) counts failures as well.
