@@ -2,10 +2,10 @@
  * (agent/publish.c + agent/snap_build.c, as the agent does it) publishes
  * LDMESH_STRESS_GENS generations (default 100,000) of a churning endpoint
  * set into a temp table directory while 4 reader threads loop on
- * ldmesh_table_acquire / find_vip / find_name / pick / release. Every
- * fourth generation is announced ahead first (as a fold's base is) and
- * the readers' once-a-second check made due, so they map it while the
- * one before is current and switch to it without a system call.
+ * ldmesh_table_acquire / find_vip / find_name / pick / release. One
+ * generation in AHEAD_EVERY is announced ahead first (as a fold's base
+ * is) and the readers' once-a-second check made due, so they map it while
+ * the one before is current and switch to it without a system call.
  *
  * Every endpoint address encodes the generation that published it
  * (11+k . g>>16 . g>>8 . g, k < 1 + g % 3), so a reader can tell which
@@ -61,6 +61,7 @@
 #endif
 
 #define READERS 4
+#define AHEAD_EVERY 16 /* one generation in 16 is announced ahead first */
 #define WARMUP_GENS 2000
 #define MAX_EPS 3
 #define PACE_NS 5000000ULL  /* at most 5 ms per generation */
@@ -309,13 +310,18 @@ static int publish_gen(struct stress *st)
 	}
 	if ((err = snap_build(&in, &bytes, &size)))
 		return err;
-	if (g % 4) {
+	if (g % AHEAD_EVERY) {
 		err = publish_snapshot(&st->pub, bytes, size, 0, why, sizeof(why));
 	} else if (!(err = publish_ahead(&st->pub, bytes, size, 0, why, sizeof(why)))) {
 		/* announced ahead, as a fold is: the readers' next acquire
-		 * runs the check that maps it, then it becomes current */
+		 * runs the check that maps it; the check re-arms its deadline
+		 * first, so once that moved the mapping is under way (or
+		 * done) when the base becomes current. Bounded in time: a
+		 * starved reader must not stall the publisher. */
+		uint64_t until = now_ns() + PACE_NS;
+
 		ldmesh_table_check_now(&st->table);
-		for (int i = 0; i < 64; i++)
+		while (!atomic_load(&st->table.next_dir_check_ns) && now_ns() < until)
 			sched_yield();
 		err = publish_ahead_commit(&st->pub, why, sizeof(why));
 	}
