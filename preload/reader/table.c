@@ -573,6 +573,18 @@ static bool table__dir_moved(struct ldmesh_table *t, struct stat *st, bool *foun
 	return *found && (st->st_dev != t->dir_dev || st->st_ino != t->dir_ino);
 }
 
+/* Whether the base announced ahead and mapped is the file `id` of
+ * generation `gen` (a slot of a replaced directory never is: following
+ * one drops it). */
+static bool table__ahead_is(struct ldmesh_table *t, uint64_t gen,
+			    const struct ldmesh_file_id *id)
+{
+	int i = t->ahead_slot;
+
+	return i >= 0 && atomic_load(&t->slots[i].generation) == gen &&
+	       table__same_id(&t->slots[i].id, id);
+}
+
 /* The base announced ahead when it is the file `id` of generation `gen`:
  * its slot, no longer kept as announced; else -1. */
 static int table__take_ahead(struct ldmesh_table *t, uint64_t gen,
@@ -580,8 +592,7 @@ static int table__take_ahead(struct ldmesh_table *t, uint64_t gen,
 {
 	int i = t->ahead_slot;
 
-	if (i < 0 || atomic_load(&t->slots[i].generation) != gen ||
-	    t->slots[i].dir_epoch != t->dir_epoch || !table__same_id(&t->slots[i].id, id))
+	if (!table__ahead_is(t, gen, id))
 		return -1;
 	table__ahead_drop(t);
 	return i;
@@ -757,7 +768,7 @@ static void table__premap(struct ldmesh_table *t)
 	struct table__expect ex;
 	struct ldmesh_snap snap;
 	struct ldmesh_file_id id;
-	int i = t->ahead_slot;
+	int i;
 
 	if (t->dir_bad || cur == LDMESH_GENERATION_RETIRED ||
 	    ldmesh_control_ahead_get(c, &rec) < 0 || rec.generation < cur) {
@@ -766,8 +777,7 @@ static void table__premap(struct ldmesh_table *t)
 	}
 	/* kept until the switch (it may be current already, and this
 	 * process not switched yet: that comes right after the check) */
-	if (i >= 0 && atomic_load(&t->slots[i].generation) == rec.generation &&
-	    table__same_id(&t->slots[i].id, &rec.snap))
+	if (table__ahead_is(t, rec.generation, &rec.snap))
 		return;
 	table__ahead_drop(t);
 	if (rec.generation == cur)
