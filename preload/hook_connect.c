@@ -144,7 +144,7 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	socklen_t sl = 0;
 	uint8_t a[16];
 	uint16_t port;
-	uint64_t t0;
+	uint64_t t0, h;
 	int slot;
 
 	/* A socket's association changes with every connect (UDP re-connects,
@@ -182,8 +182,16 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		goto pass;
 	/* Most VIPs are TCP: the UDP probe waits until the socket says it is
 	 * one, or the TCP probe missed. */
-	tcp = ldmesh_snap_find_vip(s, a, port, LDMESH_PROTO_TCP, &vip);
-	udp = !tcp && ldmesh_snap_find_vip(s, a, port, LDMESH_PROTO_UDP, &vip);
+	h = ldmesh_vip_hash(a, port, LDMESH_PROTO_TCP);
+	tcp = ldmesh_snap_find_vip_hashed(s, h, a, port, LDMESH_PROTO_TCP, &vip);
+	udp = false;
+	if (!tcp) {
+		h = ldmesh_vip_hash(a, port, LDMESH_PROTO_UDP);
+		udp = ldmesh_snap_find_vip_hashed(s, h, a, port, LDMESH_PROTO_UDP, &vip);
+	}
+	if (tcp || udp)
+		/* for the check to warm in a base announced ahead */
+		ldmesh_table_note_vip(&st->table, h);
 	if ((!tcp && !udp) || !hook_connect__slot(fd, s, a, port, tcp, udp, &vip)) {
 		ldmesh_table_release(&st->table, slot);
 		goto pass;

@@ -19,7 +19,6 @@
 #include "gai.h"
 #include "lookup.h"
 #include "real.h"
-#include "rng.h"
 #include "state.h"
 #include "trace.h"
 
@@ -49,21 +48,6 @@ static void hook_gai__trace(const char *name, const struct lookup_result *r,
 		trace_str(&l, gai_strerror(rc));
 	}
 	trace_emit(&l);
-}
-
-/* Resolve against the pinned snapshot; false when there is none. */
-static bool hook_gai__lookup(struct preload_state *st, const char *name,
-			     struct lookup_result *r)
-{
-	const struct ldmesh_snap *s;
-	int slot;
-
-	s = ldmesh_table_acquire(&st->table, &slot);
-	if (!s)
-		return false;
-	lookup_name(s, &st->cfg, name, rng_next(), r);
-	ldmesh_table_release(&st->table, slot);
-	return true;
 }
 
 #ifdef __GLIBC__
@@ -195,7 +179,7 @@ LDMESH_EXPORT int getaddrinfo(const char *name, const char *service,
 	st = state_get();
 	if (!st)
 		return real.getaddrinfo(name, service, hints, res);
-	if (!hook_gai__lookup(st, name, &r) || r.status == LOOKUP_PASS) {
+	if (!state_lookup_name(st, name, &r) || r.status == LOOKUP_PASS) {
 		bool skip = r.status == LOOKUP_PASS && r.skip_search;
 		if (trace_on()) {
 			struct trace_line l;

@@ -15,7 +15,6 @@
 #include "hostent.h"
 #include "lookup.h"
 #include "real.h"
-#include "rng.h"
 #include "state.h"
 #include "trace.h"
 
@@ -45,17 +44,10 @@ static void hook_ghbn__trace(const char *fn, const char *name,
 static void hook_ghbn__lookup(const char *name, struct lookup_result *r)
 {
 	struct preload_state *st = state_get();
-	const struct ldmesh_snap *s;
-	int slot;
 
 	r->status = LOOKUP_PASS;
-	if (!st || !name)
-		return;
-	s = ldmesh_table_acquire(&st->table, &slot);
-	if (!s)
-		return;
-	lookup_name(s, &st->cfg, name, rng_next(), r);
-	ldmesh_table_release(&st->table, slot);
+	if (st && name)
+		state_lookup_name(st, name, r);
 }
 
 /* The _r contract for a name the lookup answered (FOUND or NOTFOUND). */

@@ -143,6 +143,7 @@ void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
 	r->status = LOOKUP_PASS;
 	r->skip_search = false;
 	r->generation = s->generation;
+	r->name_hash = 0;
 	r->n_addrs = 0;
 	r->canon_len = 0;
 	r->canon[0] = 0;
@@ -159,6 +160,7 @@ void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
 			r->skip_search = lookup__search_all_ours(c, &q, domain, dlen);
 		return;
 	}
+	r->name_hash = slot.hash;
 	for (int hop = 0; hop < LOOKUP_CHAIN_MAX; hop++) {
 		struct ldmesh_service svc;
 		struct names_query t;

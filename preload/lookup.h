@@ -37,6 +37,9 @@ enum lookup_status {
 struct lookup_result {
 	enum lookup_status status;
 	uint64_t generation;
+	uint64_t name_hash;         /* of the name the table holds (its slot's
+	                               hash), 0 when none: noted for warming
+	                               (ldmesh_table_note_name) */
 	size_t canon_len;
 	char canon[NAMES_BUF + 1];  /* FOUND: the FQDN that answered;
 	                               EXTERNAL: the name to resolve instead,

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "lookup.h"
 #include "outlier.h"
 #include "real.h"
 #include "rng.h"
@@ -110,4 +111,19 @@ struct preload_state *state_peek(void)
 		return NULL;
 	}
 	return mode == STATE_ACTIVE ? &state__g : NULL;
+}
+
+bool state_lookup_name(struct preload_state *st, const char *name, struct lookup_result *r)
+{
+	const struct ldmesh_snap *s;
+	int slot;
+
+	s = ldmesh_table_acquire(&st->table, &slot);
+	if (!s)
+		return false;
+	lookup_name(s, &st->cfg, name, rng_next(), r);
+	ldmesh_table_release(&st->table, slot);
+	if (r->name_hash)
+		ldmesh_table_note_name(&st->table, r->name_hash);
+	return true;
 }

@@ -33,4 +33,13 @@ struct preload_state *state_get(void) LDMESH_HIDDEN;
  */
 struct preload_state *state_peek(void) LDMESH_HIDDEN;
 
+struct lookup_result;
+/*
+ * Resolve `name` against the current snapshot (lookup_name) and note a
+ * name the table holds for warming (ldmesh_table_note_name); false when
+ * there is no table.
+ */
+bool state_lookup_name(struct preload_state *st, const char *name,
+		       struct lookup_result *r) LDMESH_HIDDEN;
+
 #endif

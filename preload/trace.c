@@ -285,6 +285,10 @@ void trace_table_event(void *ctx, enum ldmesh_table_event ev,
 		trace_str(&l, " gen=");
 		trace_u64(&l, generation);
 		trace_str(&l, " mapped ahead (announced, not current yet)");
+		if (why && *why) {
+			trace_str(&l, ", ");
+			trace_str(&l, why);
+		}
 		break;
 	case LDMESH_TABLE_REFUSED:
 		trace_str(&l, " gen=");

@@ -42,12 +42,15 @@ static inline uint64_t exercise_slots(const struct ldmesh_snap *s,
 				      uint32_t limit, const struct preload_config *cfg,
 				      uint64_t acc)
 {
+	uint64_t vh[LDMESH_TABLE_USED] = { 0 }, nh[LDMESH_TABLE_USED] = { 0 };
+
 	for (uint32_t i = 0; i < k->vip_slots && i < limit; i++) {
 		struct ldmesh_vip_slot slot, found;
 
 		memcpy(&slot, &k->vip[(first + i) & (k->vip_slots - 1)], sizeof(slot));
 		if (ldmesh_snap_find_vip(s, slot.addr, slot.port, slot.protocol, &found))
 			acc = exercise__mix(acc, found.service);
+		vh[i % LDMESH_TABLE_USED] = ldmesh_vip_hash(slot.addr, slot.port, slot.protocol);
 	}
 	for (uint32_t i = 0; i < k->name_slots && i < limit; i++) {
 		struct ldmesh_name_slot slot, found;
@@ -63,7 +66,11 @@ static inline uint64_t exercise_slots(const struct ldmesh_snap *s,
 			acc = exercise__mix(acc, found.endpoint);
 		lookup_name(s, cfg, name, acc, &lr);
 		acc = exercise__mix(acc, lr.n_addrs);
+		nh[i % LDMESH_TABLE_USED] = slot.hash;
 	}
+	/* warming them, as the check does in a base announced ahead */
+	acc = exercise__mix(acc, ldmesh_snap_warm(k, vh, LDMESH_TABLE_USED, nh,
+						  LDMESH_TABLE_USED, LDMESH_TABLE_WARM_PAGES));
 	return acc;
 }
 

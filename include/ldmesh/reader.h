@@ -266,12 +266,11 @@ static inline bool ldmesh__probe_vip(const struct ldmesh_snap *l, uint64_t hash,
  * no base_snap: link). Always inline, both layers: every connect asks,
  * and between edits most services a connect names are in the base. */
 __attribute__((always_inline))
-static inline bool ldmesh_snap_find_vip(const struct ldmesh_snap *s,
-					const uint8_t addr[16], uint16_t port,
-					uint8_t protocol,
-					struct ldmesh_vip_slot *out)
+static inline bool ldmesh_snap_find_vip_hashed(const struct ldmesh_snap *s, uint64_t hash,
+					       const uint8_t addr[16], uint16_t port,
+					       uint8_t protocol,
+					       struct ldmesh_vip_slot *out)
 {
-	uint64_t hash = ldmesh_vip_hash(addr, port, protocol);
 	const struct ldmesh_snap *b = s->base_snap;
 
 	/* a shadow (LDMESH_SHADOW) is never below n_services: the key is
@@ -283,6 +282,19 @@ static inline bool ldmesh_snap_find_vip(const struct ldmesh_snap *s,
 		return false;
 	out->service += s->n_services;
 	return true;
+}
+
+/* The same, hashing the key itself (`hash` above is ldmesh_vip_hash of
+ * it: a caller that also notes the key, ldmesh_table_note_vip, hashes
+ * once). */
+__attribute__((always_inline))
+static inline bool ldmesh_snap_find_vip(const struct ldmesh_snap *s,
+					const uint8_t addr[16], uint16_t port,
+					uint8_t protocol,
+					struct ldmesh_vip_slot *out)
+{
+	return ldmesh_snap_find_vip_hashed(s, ldmesh_vip_hash(addr, port, protocol), addr,
+					   port, protocol, out);
 }
 
 /*
@@ -438,6 +450,20 @@ void ldmesh_control_ahead_put(struct ldmesh_control *c,
 int ldmesh_control_ahead_get(const struct ldmesh_control *c,
 			     struct ldmesh_control_record *out);
 
+/*
+ * Warm a base before it becomes current: read the pages that looking up
+ * each key would read (the index slots probed, the service record, its
+ * ports, endpoints, endpoint-port rows, affinity table and name strings),
+ * so that those lookups after the switch take no page fault. Keys are
+ * given by hash, as ldmesh_vip_hash and ldmesh_hash64 of the FQDN compute
+ * them; 0 is no key. At most `page_budget` pages are read (each read may
+ * map a fault-around window). Own layer only: an announced table is a
+ * base. Safe on any bytes, as every lookup is. Returns the keys found.
+ */
+unsigned ldmesh_snap_warm(const struct ldmesh_snap *s, const uint64_t *vip_hashes,
+			  unsigned n_vip, const uint64_t *name_hashes, unsigned n_name,
+			  unsigned page_budget);
+
 /* ---- trust ------------------------------------------------------------- */
 
 /*
@@ -493,6 +519,13 @@ typedef void (*ldmesh_table_event_fn)(void *ctx, enum ldmesh_table_event ev,
  * the bound on how long a process follows an abandoned table. */
 #define LDMESH_TABLE_DIR_CHECK_NS 1000000000ULL
 #define LDMESH_PATH_MAX 256
+/* Keys of each kind remembered for warming: a process talks to a handful
+ * of services; more would warm ones it no longer uses. A power of two
+ * (a key's top bits pick its entry). */
+#define LDMESH_TABLE_USED 8
+/* Pages the check may read to warm them: a read can map a 64 KiB
+ * fault-around window, so 32 keep its RSS growth within issue 8's 2 MB. */
+#define LDMESH_TABLE_WARM_PAGES 32
 
 struct ldmesh_table_slot {
 	atomic_uint refs;          /* threads inside this mapping */
@@ -543,6 +576,12 @@ struct ldmesh_table {
 	                                         linked once (kept) until a
 	                                         switch takes or passes it;
 	                                         -1 for none */
+	/* The keys this process looked up lately (ldmesh_table_note_*):
+	 * the check warms them in a base announced ahead. Written by any
+	 * thread without order: a note lost to a race costs only a page
+	 * fault later. */
+	atomic_uint_least64_t used_vip[LDMESH_TABLE_USED];
+	atomic_uint_least64_t used_name[LDMESH_TABLE_USED];
 	struct ldmesh_table_slot slots[LDMESH_TABLE_SLOTS];
 	ldmesh_table_event_fn on_event;
 	void *event_ctx;
@@ -598,6 +637,33 @@ int ldmesh_table_init(struct ldmesh_table *t, const char *dir,
 const struct ldmesh_snap *ldmesh_table_acquire(struct ldmesh_table *t,
 					       int *slot);
 void ldmesh_table_release(struct ldmesh_table *t, int slot);
+
+/*
+ * Remember that this process looked up the VIP key of hash `h`
+ * (ldmesh_vip_hash) or the name of hash `h` (ldmesh_hash64 of the FQDN),
+ * for the check to warm it in a base announced ahead (ldmesh_snap_warm).
+ * On the connect path: no call, no lock, and no store when the key is the
+ * one its entry holds (the common case: a process connects to the same
+ * services again and again), so threads do not bounce the line.
+ */
+static inline void ldmesh__table_note(atomic_uint_least64_t *used, uint64_t h)
+{
+	atomic_uint_least64_t *e = &used[h >> 61];
+
+	_Static_assert(LDMESH_TABLE_USED == 8, "h >> 61 picks one of 8 entries");
+	if (atomic_load_explicit(e, memory_order_relaxed) != h)
+		atomic_store_explicit(e, h, memory_order_relaxed);
+}
+
+static inline void ldmesh_table_note_vip(struct ldmesh_table *t, uint64_t h)
+{
+	ldmesh__table_note(t->used_vip, h);
+}
+
+static inline void ldmesh_table_note_name(struct ldmesh_table *t, uint64_t h)
+{
+	ldmesh__table_note(t->used_name, h);
+}
 
 /* Make the once-a-second check (replaced directory, its trust, release of
  * what earlier switches left mapped) due at the next acquire, as a

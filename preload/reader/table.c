@@ -750,24 +750,41 @@ static bool table__dir_replaced(struct ldmesh_table *t)
 	       st.st_ino != t->control_ino;
 }
 
+/* Warm the base announced ahead in slot `i` for the keys this process
+ * looked up lately (ldmesh_table_note_*); how many it holds. */
+static unsigned table__warm(struct ldmesh_table *t, int i)
+{
+	uint64_t vip[LDMESH_TABLE_USED], name[LDMESH_TABLE_USED];
+
+	for (int k = 0; k < LDMESH_TABLE_USED; k++) {
+		vip[k] = atomic_load_explicit(&t->used_vip[k], memory_order_relaxed);
+		name[k] = atomic_load_explicit(&t->used_name[k], memory_order_relaxed);
+	}
+	return ldmesh_snap_warm(&t->slots[i].snap, vip, LDMESH_TABLE_USED, name,
+				LDMESH_TABLE_USED, LDMESH_TABLE_WARM_PAGES);
+}
+
 /*
  * Map the base the agent announced ahead (snapshot.h, 3.2), if it is
  * newer than the current generation and not mapped yet: the once-a-second
  * check pays the system calls a switch to it would (open, fstat, mmap,
- * close), so the connect that meets the new generation makes none. The
- * same checks as a switch; a file that fails them is not reported here
- * (the switch to it will be, if it comes), and one no longer announced is
- * let go.
+ * close), so the connect that meets the new generation makes none. And
+ * the page faults: it reads, in the new base, the pages this process's
+ * recent lookups will read there (table__warm), each check until the
+ * switch, so keys noted meanwhile are warmed too. The same checks as a
+ * switch; a file that fails them is not reported here (the switch to it
+ * will be, if it comes), and one no longer announced is let go.
  */
 static void table__premap(struct ldmesh_table *t)
 {
 	const struct ldmesh_control *c = atomic_load(&t->control);
 	uint64_t cur = __atomic_load_n(&c->generation, __ATOMIC_ACQUIRE);
-	struct table__msg why = { .len = 0 };
+	struct table__msg why = { .len = 0 }, warmed = { .len = 0 };
 	struct ldmesh_control_record rec;
 	struct table__expect ex;
 	struct ldmesh_snap snap;
 	struct ldmesh_file_id id;
+	unsigned n;
 	int i;
 
 	if (t->dir_bad || cur == LDMESH_GENERATION_RETIRED ||
@@ -777,8 +794,10 @@ static void table__premap(struct ldmesh_table *t)
 	}
 	/* kept until the switch (it may be current already, and this
 	 * process not switched yet: that comes right after the check) */
-	if (table__ahead_is(t, rec.generation, &rec.snap))
+	if (table__ahead_is(t, rec.generation, &rec.snap)) {
+		table__warm(t, t->ahead_slot);
 		return;
+	}
 	table__ahead_drop(t);
 	if (rec.generation == cur)
 		return;
@@ -794,7 +813,11 @@ static void table__premap(struct ldmesh_table *t)
 	table__install(t, i, &snap, id, -1);
 	t->slots[i].links++;
 	t->ahead_slot = i;
-	table__event(t, LDMESH_TABLE_AHEAD, rec.generation, "");
+	n = table__warm(t, i);
+	table__put(&warmed, "warmed for ");
+	table__put_u64(&warmed, n);
+	table__put(&warmed, n == 1 ? " key this process looked up" : " keys this process looked up");
+	table__event(t, LDMESH_TABLE_AHEAD, rec.generation, warmed.buf);
 }
 
 static void table__follow(struct ldmesh_table *t)

@@ -183,7 +183,8 @@ check_eq "ldmeshctl no longer resolves them" "" \
 # next generation folds the table into a new base, announced ahead and
 # made current a few seconds later. A process looking a name up every
 # 100 ms (traced) runs its once-a-second check inside that lead, maps
-# the announced base there, and switches to it without a system call.
+# the announced base there, warms the name it looks up in it, and switches
+# to it without a system call.
 pl env LDMESH_TRACE=1 LDMESH_TRACE_FILE="$E2E_TMP/looker.trace" "$PY" -c '
 import os, socket, sys, time
 end = time.time() + 60
@@ -203,8 +204,8 @@ check_eq "... folded into a base by the next generation ($G5)" \
 check_eq "... announced ahead first, so that readers map it before it is current" 1 \
 	"$(grep -c "announced generation $G5 (base, the deltas folded)" "$E2E_TMP/agent.log" || true)"
 touch "$E2E_TMP/looker.stop"
-check_eq "a process looking up every 100 ms mapped it ahead, then switched to it that way" \
-	"table gen=$G5 mapped ahead (announced, not current yet)|table gen=$G5 switched (mapped ahead)" \
+check_eq "a process looking up every 100 ms mapped it ahead, warmed its name, then switched to it that way" \
+	"table gen=$G5 mapped ahead (announced, not current yet), warmed for 1 key this process looked up|table gen=$G5 switched (mapped ahead)" \
 	"$(grep -o "table gen=$G5 .*" "$E2E_TMP/looker.trace" | paste -sd '|')"
 check_match "ldmeshctl routes other-7 on its new port" 'other-7' \
 	"$("$CTL" -t "$TABLE" route 10.97.0.8:81 2>&1)"

@@ -147,6 +147,10 @@ static void test_table_events(void **state)
 	trace_table_event(NULL, LDMESH_TABLE_AHEAD, 44, "");
 	read_line(got, sizeof(got));
 	assert_string_equal(got, "ldmesh[4711] table gen=44 mapped ahead (announced, not current yet)\n");
+	trace_table_event(NULL, LDMESH_TABLE_AHEAD, 45, "warmed for 2 keys this process looked up");
+	read_line(got, sizeof(got));
+	assert_string_equal(got, "ldmesh[4711] table gen=45 mapped ahead (announced, not current yet), "
+				 "warmed for 2 keys this process looked up\n");
 	trace_table_event(NULL, LDMESH_TABLE_SWITCHED, 44, "mapped ahead");
 	read_line(got, sizeof(got));
 	assert_string_equal(got, "ldmesh[4711] table gen=44 switched (mapped ahead)\n");

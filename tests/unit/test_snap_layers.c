@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <setjmp.h>
@@ -577,6 +579,7 @@ struct live {
 	struct ldmesh_table t;
 	char refused[256];
 	unsigned n_refused;
+	char ahead[256]; /* the last LDMESH_TABLE_AHEAD's why */
 };
 
 static void live_event(void *ctx, enum ldmesh_table_event ev, uint64_t gen, const char *why)
@@ -588,6 +591,8 @@ static void live_event(void *ctx, enum ldmesh_table_event ev, uint64_t gen, cons
 		snprintf(lv->refused, sizeof(lv->refused), "%s", why);
 		lv->n_refused++;
 	}
+	if (ev == LDMESH_TABLE_AHEAD)
+		snprintf(lv->ahead, sizeof(lv->ahead), "%s", why);
 }
 
 static void live_open(struct live *lv)
@@ -891,6 +896,251 @@ static void test_table_maps_announced_base(void **state)
 	live_close(&lv);
 }
 
+/* ---- warming an announced base ------------------------------------------------ */
+
+#define WARM_SERVICES 20000u
+
+/* Base `gen` of WARM_SERVICES services s-<i>, ClusterIP 10.96.<i/256>.<i%256>,
+ * one endpoint 10.244.<i/256>.<i%256>: a file of a few MB, so that the keys
+ * a test looks up lie pages apart. */
+static void live_write_many(struct live *lv, uint64_t gen)
+{
+	struct snap_service_in *s = calloc(WARM_SERVICES, sizeof(*s));
+	struct snap_endpoint_in *eps = calloc(WARM_SERVICES, sizeof(*eps));
+	char (*names)[16] = calloc(WARM_SERVICES, sizeof(*names));
+	struct blob b;
+
+	assert_non_null(s);
+	assert_non_null(eps);
+	assert_non_null(names);
+	for (unsigned i = 0; i < WARM_SERVICES; i++) {
+		snprintf(names[i], sizeof(names[i]), "s-%u", i);
+		svc(&s[i], &eps[i], names[i], 0, 0, 1, 0);
+		v4(s[i].cluster_ips[0], 10, 96, (uint8_t)(i >> 8), (uint8_t)i);
+		v4(eps[i].addr, 10, 244, (uint8_t)(i >> 8), (uint8_t)i);
+	}
+	b = build("cluster.local", "node-a", gen, s, WARM_SERVICES);
+	write_snap(lv->dir, gen, &b);
+	free(b.b);
+	free(names);
+	free(eps);
+	free(s);
+}
+
+static long thread_minor_faults(void)
+{
+	struct rusage ru;
+
+	assert_int_equal(getrusage(RUSAGE_THREAD, &ru), 0);
+	return ru.ru_minflt;
+}
+
+/* What the preload reads for service s-<i>: its VIP (connect: service,
+ * pick, endpoint, the names the trace prints) and its name (getaddrinfo,
+ * with the cluster domain lookup_name reads first). */
+static void lookup_service(const struct ldmesh_snap *s, unsigned i, uint64_t *vip_hash,
+			 uint64_t *name_hash)
+{
+	uint8_t ip[16];
+	char fqdn[64];
+	struct ldmesh_vip_slot vip;
+	struct ldmesh_name_slot name;
+	struct ldmesh_service sv;
+	struct ldmesh_endpoint ep;
+	uint16_t port;
+	size_t len;
+
+	v4(ip, 10, 96, (uint8_t)(i >> 8), (uint8_t)i);
+	*vip_hash = ldmesh_vip_hash(ip, 80, LDMESH_PROTO_TCP);
+	assert_true(ldmesh_snap_find_vip_hashed(s, *vip_hash, ip, 80, LDMESH_PROTO_TCP, &vip));
+	assert_true(ldmesh_snap_service(s, vip.service, &sv));
+	assert_true(ldmesh_snap_endpoint(s, ldmesh_snap_pick(s, &sv, vip.port_index, i, &port),
+					 &ep));
+	assert_int_equal(ep.addr[14], (uint8_t)(i >> 8));
+	assert_int_equal(ep.addr[15], (uint8_t)i);
+	assert_int_equal(port, 8080);
+	(void)ldmesh_snap_string(s, sv.ns);
+	(void)ldmesh_snap_string(s, sv.name);
+	(void)ldmesh_snap_string(s, s->cluster_domain);
+	len = (size_t)snprintf(fqdn, sizeof(fqdn), "s-%u.default.svc.cluster.local", i);
+	assert_true(ldmesh_snap_find_name(s, fqdn, len, &name));
+	assert_int_equal(name.service, vip.service);
+	*name_hash = name.hash;
+}
+
+/* Service s-<i> looked up in the live table (lookup_service), noted as
+ * the preload's hooks note them when `note`. Returns the minor faults the
+ * lookups took (in this thread: nothing else runs in it meanwhile). */
+static long live_lookup_service(struct live *lv, unsigned i, uint64_t want_gen, bool note)
+{
+	const struct ldmesh_snap *s;
+	uint64_t vh, nh;
+	int slot;
+	long f0 = thread_minor_faults();
+
+	s = ldmesh_table_acquire(&lv->t, &slot);
+	assert_non_null(s);
+	assert_int_equal(s->generation, want_gen);
+	lookup_service(s, i, &vh, &nh);
+	ldmesh_table_release(&lv->t, slot);
+	f0 = thread_minor_faults() - f0;
+	if (note) {
+		ldmesh_table_note_vip(&lv->t, vh);
+		ldmesh_table_note_name(&lv->t, nh);
+	}
+	return f0;
+}
+
+/* ---- which pages a warm reads ---------------------------------------------- */
+
+/* A snapshot copied into pages that are all PROT_NONE until read: the
+ * SIGSEGV handler records each page read and opens it, so a run of code
+ * tells exactly which pages of the snapshot it read, whatever the
+ * filesystem's folio sizes or the kernel's fault-around. */
+#define TRAP_PAGES_MAX 4096
+static uint8_t *trap_base;
+static size_t trap_npages, trap_page;
+static unsigned char trap_read[TRAP_PAGES_MAX];
+
+static void trap_segv(int sig, siginfo_t *si, void *uc)
+{
+	uintptr_t a = (uintptr_t)si->si_addr, b = (uintptr_t)trap_base;
+	size_t k = (a - b) / trap_page;
+
+	(void)uc;
+	if (a < b || k >= trap_npages) {
+		signal(sig, SIG_DFL); /* not ours: crash as it would */
+		return;
+	}
+	trap_read[k] = 1;
+	mprotect(trap_base + k * trap_page, trap_page, PROT_READ);
+}
+
+static void trap_arm(void)
+{
+	memset(trap_read, 0, sizeof(trap_read));
+	assert_int_equal(mprotect(trap_base, trap_npages * trap_page, PROT_NONE), 0);
+}
+
+static unsigned trap_count(const unsigned char *set)
+{
+	unsigned n = 0;
+
+	for (size_t k = 0; k < trap_npages; k++)
+		n += set[k];
+	return n;
+}
+
+/*
+ * ldmesh_snap_warm reads every page the lookups of its keys read (so
+ * they take no fault after the switch), little else, and no more pages
+ * than its budget.
+ */
+static void test_warm_reads_the_lookups_pages(void **state)
+{
+	static const unsigned keys[] = { 3, 9001, 19999 };
+	unsigned char looked[TRAP_PAGES_MAX];
+	uint64_t vh[3], nh[3];
+	struct sigaction sa = { .sa_sigaction = trap_segv, .sa_flags = SA_SIGINFO }, old;
+	struct ldmesh_snap s;
+	struct live lv;
+	char path[512];
+	struct blob b;
+	unsigned n_looked, n_warm;
+	int fd;
+	(void)state;
+
+	/* the snapshot as the agent writes it, copied into trap pages */
+	live_open(&lv);
+	live_write_many(&lv, 1);
+	snprintf(path, sizeof(path), "%s/snap.1", lv.dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	b.size = (size_t)lseek(fd, 0, SEEK_END);
+	trap_page = (size_t)sysconf(_SC_PAGESIZE);
+	trap_npages = (b.size + trap_page - 1) / trap_page;
+	assert_true(trap_npages <= TRAP_PAGES_MAX);
+	trap_base = mmap(NULL, trap_npages * trap_page, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(trap_base != MAP_FAILED);
+	assert_int_equal(pread(fd, trap_base, b.size, 0), (ssize_t)b.size);
+	close(fd);
+	view(&s, &(struct blob){ trap_base, b.size });
+	assert_int_equal(sigaction(SIGSEGV, &sa, &old), 0);
+
+	trap_arm();
+	for (unsigned k = 0; k < 3; k++)
+		lookup_service(&s, keys[k], &vh[k], &nh[k]);
+	memcpy(looked, trap_read, sizeof(looked));
+	n_looked = trap_count(looked);
+
+	trap_arm();
+	assert_int_equal(ldmesh_snap_warm(&s, vh, 3, nh, 3, LDMESH_TABLE_WARM_PAGES), 6);
+	n_warm = trap_count(trap_read);
+	for (size_t k = 0; k < trap_npages; k++)
+		if (looked[k] && !trap_read[k])
+			fail_msg("page %zu read by a lookup, not warmed", k);
+	/* beyond them only whole ranges the lookups read one entry of */
+	assert_true(n_warm <= n_looked + 3);
+	assert_true(n_warm <= LDMESH_TABLE_WARM_PAGES);
+
+	/* the budget bounds it; keys not in the table read only probes */
+	trap_arm();
+	ldmesh_snap_warm(&s, vh, 3, nh, 3, 2);
+	assert_true(trap_count(trap_read) <= 2);
+	vh[0] ^= 1;
+	trap_arm();
+	assert_int_equal(ldmesh_snap_warm(&s, vh, 1, NULL, 0, LDMESH_TABLE_WARM_PAGES), 0);
+	assert_true(trap_count(trap_read) <= 2);
+
+	assert_int_equal(sigaction(SIGSEGV, &old, NULL), 0);
+	munmap(trap_base, trap_npages * trap_page);
+	live_close(&lv);
+}
+
+/*
+ * The check that maps a base announced ahead also reads, in it, the pages
+ * this process's recent lookups will read (ldmesh_snap_warm): the first
+ * lookups of those services after the switch take no page fault at all,
+ * where without the notes they fault.
+ */
+static void test_table_warms_announced_base(void **state)
+{
+	static const unsigned keys[] = { 3, 9001, 19999 };
+	struct live lv;
+	long faults = 0;
+	(void)state;
+
+	live_open(&lv);
+	live_write_many(&lv, 1);
+	live_publish(&lv, 1);
+	for (unsigned k = 0; k < 3; k++)
+		live_lookup_service(&lv, keys[k], 1, false);
+
+	/* not noted: the first lookups after the switch fault */
+	live_write_many(&lv, 2);
+	live_announce(&lv, 2);
+	ldmesh_table_check_now(&lv.t);
+	live_lookup_service(&lv, 5, 1, false);
+	assert_string_equal(lv.ahead, "warmed for 0 keys this process looked up");
+	live_publish(&lv, 2);
+	for (unsigned k = 0; k < 3; k++)
+		faults += live_lookup_service(&lv, keys[k], 2, true);
+	assert_true(faults > 0);
+
+	/* noted (just now): warmed by the check, no fault after the switch */
+	live_write_many(&lv, 3);
+	live_announce(&lv, 3);
+	ldmesh_table_check_now(&lv.t);
+	live_lookup_service(&lv, keys[0], 2, true);
+	assert_string_equal(lv.ahead, "warmed for 6 keys this process looked up");
+	live_publish(&lv, 3);
+	for (unsigned k = 0; k < 3; k++)
+		assert_int_equal(live_lookup_service(&lv, keys[k], 3, true), 0);
+	assert_int_equal(lv.n_refused, 0);
+	live_close(&lv);
+}
+
 static void test_table_follows_layers(void **state)
 {
 	struct live lv;
@@ -1019,6 +1269,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_map_file_links_base, layers_setup, layers_teardown),
 		cmocka_unit_test(test_table_follows_layers),
 		cmocka_unit_test(test_table_maps_announced_base),
+		cmocka_unit_test(test_warm_reads_the_lookups_pages),
+		cmocka_unit_test(test_table_warms_announced_base),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
