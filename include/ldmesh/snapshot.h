@@ -234,7 +234,10 @@ _Static_assert(sizeof(struct ldmesh_snap_header) == LDMESH_SNAP_HEADER_SIZE,
  * and makes it current only LDMESH_AHEAD_LEAD_NS later. Meanwhile each
  * reader's once-a-second check maps the file `ahead` names (as it would
  * at a switch, checks included) and keeps it; the switch to it, or to a
- * delta over it, then makes no system call. A reader that did not check
+ * delta over it, then makes no system call. (The reader in this tree also
+ * reads there the pages its recent lookups will need: reader.h,
+ * ldmesh_snap_warm. That is the reader's business; the format only gives
+ * it the time.) A reader that did not check
  * in time switches as before. `ahead` is a record as above, of a base
  * (base zero); it is valid while its generation is newer than the
  * current one, and it is rewritten only while nothing reads it as
