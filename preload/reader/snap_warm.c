@@ -42,6 +42,9 @@ static bool warm__may(struct warm *w, const volatile void *p)
 	return true;
 }
 
+/* The last byte of the record at `p` (a record may straddle two pages). */
+#define warm__last(p) ((const uint8_t *)((p) + 1) - 1)
+
 /* Read a byte of every page of entries [first, first + count) of a section
  * of n entries of `size` bytes (clipped to it). */
 static void warm__range(struct warm *w, const void *section, size_t size, uint64_t n,
@@ -78,7 +81,7 @@ static void warm__service(struct warm *w, const struct ldmesh_snap *s, uint32_t 
 	struct ldmesh_service svc;
 
 	if (i >= s->n_services || !warm__may(w, &s->services[i]) ||
-	    !warm__may(w, &s->services[i + 1] - 1) || !ldmesh__service_own(s, i, &svc))
+	    !warm__may(w, warm__last(&s->services[i])) || !ldmesh__service_own(s, i, &svc))
 		return;
 	warm__range(w, s->ports, sizeof(*s->ports), s->n_ports, svc.first_port, svc.port_count);
 	warm__range(w, s->endpoints, sizeof(*s->endpoints), s->n_endpoints, svc.first_endpoint,
@@ -102,7 +105,7 @@ static bool warm__vip(struct warm *w, const struct ldmesh_snap *s, uint64_t h)
 	for (uint32_t n = 0; n < s->vip_max_probe; n++, i = (i + 1) & mask) {
 		struct ldmesh_vip_slot slot;
 
-		if (!warm__may(w, &s->vip[i]) || !warm__may(w, &s->vip[i + 1] - 1))
+		if (!warm__may(w, &s->vip[i]) || !warm__may(w, warm__last(&s->vip[i])))
 			return false;
 		LDMESH__COPY(&slot, &s->vip[i]);
 		if (slot.service == LDMESH_NONE)
@@ -124,7 +127,7 @@ static bool warm__name(struct warm *w, const struct ldmesh_snap *s, uint64_t h)
 	for (uint32_t n = 0; n < s->name_max_probe; n++, i = (i + 1) & mask) {
 		struct ldmesh_name_slot slot;
 
-		if (!warm__may(w, &s->names[i]) || !warm__may(w, &s->names[i + 1] - 1))
+		if (!warm__may(w, &s->names[i]) || !warm__may(w, warm__last(&s->names[i])))
 			return false;
 		LDMESH__COPY(&slot, &s->names[i]);
 		if (slot.service == LDMESH_NONE)
