@@ -324,14 +324,21 @@ int agent_publish(struct agent *a)
 	t1 = agent__now_ns(CLOCK_MONOTONIC);
 	agent__stamp(a);
 	err = -ESTALE;
-	if (in_place && !a->need_base &&
+	if (!a->need_base && snap_cache_base_generation(a->cache) &&
 	    !publish_base_intact(&a->pub, snap_cache_base_generation(a->cache))) {
 		log_error("%s/" LDMESH_SNAP_PREFIX "%" PRIu64 " changed or went since it was written; "
 			  "writing a new base", a->o.table, snap_cache_base_generation(a->cache));
 		a->need_base = true;
 	}
-	if (in_place && !a->need_base) {
-		err = snap_build_delta(&a->model.in, a->cache, changes, n_changes, &bytes, &size);
+	/* A full resolve too publishes what changed as a delta over the base
+	 * readers have: a running process then maps a file the size of the
+	 * change, and the services it did not change it keeps reading from
+	 * pages it has in already. A base, when the change is past a delta's
+	 * share, is folded and announced ahead as after any large edit. */
+	if (!a->need_base) {
+		err = in_place ? snap_build_delta(&a->model.in, a->cache, changes, n_changes,
+						  &bytes, &size)
+			       : snap_build_delta_whole(&a->model.in, a->cache, &bytes, &size);
 		if (!err && !bytes) {
 			log_debug("no change; generation %" PRIu64 " stays", a->pub.generation);
 			goto out;

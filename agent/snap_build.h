@@ -120,6 +120,17 @@ int snap_build_delta(const struct snap_input *hdr, struct snap_cache *cache,
 		     const struct snap_change *changes, size_t n_changes,
 		     void **out, size_t *out_size);
 
+/*
+ * The delta that makes the view say `in`, all of the table (a full
+ * resolve's model): every service of `in` a change, and every name the
+ * view holds that `in` lacks removed. Returns as snap_build_delta. O(table),
+ * as the resolve before it, but a block is built only for a service whose
+ * model key differs from the base's (or the overlay's), so what is written
+ * is what changed.
+ */
+int snap_build_delta_whole(const struct snap_input *in, struct snap_cache *cache, void **out,
+			   size_t *out_size);
+
 /* Services in the overlay, and in the base: the caller makes a new base
  * when the first grows past a share of the second. */
 size_t snap_cache_overlay_services(const struct snap_cache *c);

@@ -26,6 +26,7 @@ struct edit {
 	uint32_t *map;   /* name hash -> entry + 1; 0 empty */
 	size_t mask;
 	struct snap_block_ctx ctx;
+	bool *touched;   /* a whole-table edit: entries a change named, as e */
 };
 
 static bool edit__is(const struct snap_overlay_entry *e, const char *ns, size_t ns_len,
@@ -183,23 +184,27 @@ static void edit__set(struct snap_overlay_entry *e, struct snap_block *now, bool
 	e->live = live;
 }
 
-static int edit__apply(struct edit *ed, const struct snap_cache *c, const struct snap_change *ch)
+/* Apply the change of ns/name (`ch` gives the service, or NULL: removed;
+ * its ns and name are not read). *base_out: the base's service of that
+ * name, or LDMESH_NONE. */
+static int edit__apply_name(struct edit *ed, const struct snap_cache *c, const char *ns,
+			    size_t ns_len, const char *name, size_t name_len,
+			    const struct snap_change *ch, uint32_t *base_out)
 {
-	size_t ns_len = strlen(ch->ns), name_len = strlen(ch->name);
-	uint64_t hash = snap_cache_name_hash(ch->ns, ns_len, ch->name, name_len);
-	uint32_t at = ed->map[edit__slot(ed, ch->ns, ns_len, ch->name, name_len, hash)];
+	uint64_t hash = snap_cache_name_hash(ns, ns_len, name, name_len);
+	uint32_t at = ed->map[edit__slot(ed, ns, ns_len, name, name_len, hash)];
 	struct snap_overlay_entry *cur = at ? &ed->e[at - 1] : NULL;
 	uint32_t base_index = cur ? cur->base_index
-				  : snap_cache_base_find(c, ch->ns, ns_len, ch->name, name_len, hash);
+				  : snap_cache_base_find(c, ns, ns_len, name, name_len, hash);
 	const struct snap_shadow *base =
 		base_index != LDMESH_NONE ? snap_cache_base_shadow(c, base_index) : NULL;
 	struct snap_block *now = NULL;
 	bool as_base = edit__as_base(ch, NULL, base);
 	int err;
 
-	if (ch->svc && (strcmp(ch->svc->ns ? ch->svc->ns : "", ch->ns) ||
-			strcmp(ch->svc->name ? ch->svc->name : "", ch->name)))
-		return -EINVAL;
+	*base_out = base_index;
+	if (cur && ed->touched)
+		ed->touched[cur - ed->e] = true;
 	if (!as_base && ch->svc && (err = edit__block(ed, ch, cur, &now)))
 		return err;
 	/* Back to what the base says: no overlay entry. */
@@ -214,13 +219,22 @@ static int edit__apply(struct edit *ed, const struct snap_cache *c, const struct
 		snap_block_unref(now);
 		return 0;
 	}
-	if (!cur && (err = edit__add(ed, ch->ns, ns_len, ch->name, name_len, hash, base_index,
-				     &cur))) {
+	if (!cur && (err = edit__add(ed, ns, ns_len, name, name_len, hash, base_index, &cur))) {
 		snap_block_unref(now);
 		return err;
 	}
 	edit__set(cur, now, true);
 	return 0;
+}
+
+static int edit__apply(struct edit *ed, const struct snap_cache *c, const struct snap_change *ch,
+		       uint32_t *base_out)
+{
+	if (ch->svc && (strcmp(ch->svc->ns ? ch->svc->ns : "", ch->ns) ||
+			strcmp(ch->svc->name ? ch->svc->name : "", ch->name)))
+		return -EINVAL;
+	return edit__apply_name(ed, c, ch->ns, strlen(ch->ns), ch->name, strlen(ch->name), ch,
+				base_out);
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -288,6 +302,27 @@ static int delta__check_base(const struct snap_input *hdr, struct snap_cache *c)
 	return 0;
 }
 
+/* The edited view written as a delta and made the cache's, or nothing to
+ * publish when it says what the cache's says. */
+static int delta__finish(struct edit *ed, struct snap_cache *cache, const struct snap_input *hdr,
+			 void **out, size_t *out_size)
+{
+	int err;
+
+	if (edit__unchanged(ed, cache)) {
+		edit__commit(ed, cache);
+		*out = NULL;
+		*out_size = 0;
+		return 0;
+	}
+	if ((err = edit__write(ed, cache, hdr, out, out_size))) {
+		edit__abort(ed);
+		return err;
+	}
+	edit__commit(ed, cache);
+	return 0;
+}
+
 int snap_build_delta(const struct snap_input *hdr, struct snap_cache *cache,
 		     const struct snap_change *changes, size_t n_changes,
 		     void **out, size_t *out_size)
@@ -300,21 +335,85 @@ int snap_build_delta(const struct snap_input *hdr, struct snap_cache *cache,
 	if ((err = delta__check_base(hdr, cache)) || (err = edit__begin(&ed, cache, n_changes)))
 		return err;
 	for (size_t i = 0; i < n_changes; i++) {
-		if ((err = edit__apply(&ed, cache, &changes[i]))) {
+		uint32_t base_index;
+
+		if ((err = edit__apply(&ed, cache, &changes[i], &base_index))) {
 			edit__abort(&ed);
 			return err;
 		}
 	}
-	if (edit__unchanged(&ed, cache)) {
-		edit__commit(&ed, cache);
-		*out = NULL;
-		*out_size = 0;
-		return 0;
+	return delta__finish(&ed, cache, hdr, out, out_size);
+}
+
+/* The names the view holds that no change of a whole-table edit named
+ * (`seen`: by base index; ed->touched: by overlay entry) are removed. */
+static int delta__remove_unseen(struct edit *ed, const struct snap_cache *c, const bool *seen)
+{
+	const struct snap_change gone = { .ns = NULL, .name = NULL, .svc = NULL };
+	uint32_t base_index;
+	int err;
+
+	for (uint32_t b = 0; b < c->n_base; b++) {
+		const struct snap_shadow *sh = snap_cache_base_shadow(c, b);
+		uint8_t ns_len, name_len;
+		const char *ns = snap_shadow_ns(sh, &ns_len), *name = snap_shadow_name(sh, &name_len);
+
+		/* (a second service of a name is not the one the name finds) */
+		if (seen[b] || snap_cache_base_find(c, ns, ns_len, name, name_len,
+						    snap_cache_name_hash(ns, ns_len, name,
+									 name_len)) != b)
+			continue;
+		if ((err = edit__apply_name(ed, c, ns, ns_len, name, name_len, &gone, &base_index)))
+			return err;
 	}
-	if ((err = edit__write(&ed, cache, hdr, out, out_size))) {
+	/* names the base lacks, added by earlier deltas (the entries the loop
+	 * above added come after them) */
+	for (size_t i = 0; i < ed->n_old; i++) {
+		struct snap_overlay_entry *e = &ed->e[i];
+		const char *ns = e->ns_name, *name = ns + strlen(ns) + 1;
+
+		if (e->base_index == LDMESH_NONE && !ed->touched[i] &&
+		    (err = edit__apply_name(ed, c, ns, strlen(ns), name, strlen(name), &gone,
+					    &base_index)))
+			return err;
+	}
+	return 0;
+}
+
+int snap_build_delta_whole(const struct snap_input *in, struct snap_cache *cache, void **out,
+			   size_t *out_size)
+{
+	struct edit ed = { .ctx = { .cluster_domain = in->cluster_domain,
+				    .node_name = in->node_name, .node_zone = in->node_zone,
+				    .shared = &cache->shared, .scratch = &cache->scratch } };
+	/* every service may be new, every base service removed */
+	size_t most = in->n_services + cache->n_base;
+	bool *seen = NULL;
+	int err;
+
+	if ((err = delta__check_base(in, cache)) || (err = edit__begin(&ed, cache, most)))
+		return err;
+	seen = calloc(cache->n_base + 1, sizeof(*seen));
+	ed.touched = calloc(cache->n_overlay + most + 1, sizeof(*ed.touched));
+	err = seen && ed.touched ? 0 : -ENOMEM;
+	for (size_t i = 0; !err && i < in->n_services; i++) {
+		const struct snap_service_in *svc = &in->services[i];
+		const struct snap_change ch = { .ns = svc->ns ? svc->ns : "",
+						.name = svc->name ? svc->name : "", .svc = svc };
+		uint32_t base_index;
+
+		err = edit__apply(&ed, cache, &ch, &base_index);
+		if (!err && base_index != LDMESH_NONE)
+			seen[base_index] = true;
+	}
+	if (!err)
+		err = delta__remove_unseen(&ed, cache, seen);
+	free(seen);
+	free(ed.touched);
+	ed.touched = NULL;
+	if (err) {
 		edit__abort(&ed);
 		return err;
 	}
-	edit__commit(&ed, cache);
-	return 0;
+	return delta__finish(&ed, cache, in, out, out_size);
 }

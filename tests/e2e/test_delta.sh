@@ -2,11 +2,12 @@
 # Edits published as deltas over a base (snapshot format 3). With 400 other
 # Services in the table: an endpoint edit and a port edit each publish a
 # delta a fraction of the base's size, which a long-lived client follows and
-# ldmeshctl lists whole; a full resolve is published and a base built but
-# not written is never named; a Service with its own clusterIP comes and
-# goes in a delta, and so does one needing an address allocated, which
-# gets the address a full resolve would give it; two needing addresses in
-# one edit are ordered table-wide: a new base; an
+# ldmeshctl lists whole; a full resolve publishes what it changed as a
+# delta over the base, and nothing when it changed nothing; a Service with
+# its own clusterIP comes and goes in a delta, and so does one needing an
+# address allocated, which gets the address a full resolve would give it;
+# two needing addresses in one edit are ordered table-wide, in full, and
+# published as a delta too; an
 # edit touching more services than a delta may hold is a delta folded into
 # a new base by the next generation; a
 # restarted agent keeps the current file and its base, so clients never
@@ -96,16 +97,8 @@ G3=$(e2e_wait_gen_after "$G2") || G3=0
 e2e_round 4
 check_eq "round 4: back to the base's 10.244.1.5" 5 "$(grep -c '^10\.244\.1\.5$' "$R/out.4" || true)"
 
-# 3b. A full resolve (web.yaml now holds a Node) while a delta is current:
-# its table says what the base says, but not what the current delta says
-# to a reader comparing bytes, so it is published, as a base.
-put_web_at 10.244.1.5 9100 node
-G3B=$(e2e_wait_gen_after "$G3") || G3B=0
-check_eq "a full resolve while a delta is current is published (generation $G3B)" base \
-	"$(kind_of "$G3B")"
-# 3c. The same file again, unchanged: nothing published, and deltas go on
-# naming the published base, never the one built and not written.
-cp "$MANIFESTS/web.yaml" "$E2E_TMP/same.yaml" && mv "$E2E_TMP/same.yaml" "$MANIFESTS/web.yaml"
+# 3b. A full resolve (web.yaml now holds a Node) that changes no service,
+# while a delta is current: nothing is published.
 nochange() { # GEN N: wait until the agent said "no change" about GEN N times
 	for _ in $(seq 200); do
 		[ "$(grep -c "no change; generation $1 stays" "$E2E_TMP/agent.log" || true)" -ge "$2" ] && return 0
@@ -113,15 +106,28 @@ nochange() { # GEN N: wait until the agent said "no change" about GEN N times
 	done
 	return 1
 }
+put_web_at 10.244.1.5 9100 node
+check "a full resolve that changes no service publishes nothing" nochange "$G3" 1
+# 3c. A full resolve that changes one service: a delta over the base
+# readers have, the size of the change (readers map that, not a new
+# base). The same file again: nothing.
+put_web_at 10.244.2.5 9100 node
+G3B=$(e2e_wait_gen_after "$G3") || G3B=0
+check_eq "a full resolve changing one service is a delta over $BASE (generation $G3B)" \
+	"delta over $BASE" "$(kind_of "$G3B")"
+SIZE=$(stat -c %s "$TABLE/snap.$G3B" 2>/dev/null || echo 0)
+check "... under a tenth of the base ($SIZE of $BASE_SIZE bytes)" \
+	test "$SIZE" -gt 0 -a "$((SIZE * 10))" -lt "$BASE_SIZE"
+cp "$MANIFESTS/web.yaml" "$E2E_TMP/same.yaml" && mv "$E2E_TMP/same.yaml" "$MANIFESTS/web.yaml"
 check "the same table resolved in full again publishes nothing" nochange "$G3B" 1
 put_others 80 82
 G3C=$(e2e_wait_gen_after "$G3B") || G3C=0
-check_eq "the next edit is a delta over the published base $G3B" "delta over $G3B" "$(kind_of "$G3C")"
-check "... which is there" test -f "$TABLE/snap.$G3B"
+check_eq "the next edit is a delta over $BASE" "delta over $BASE" "$(kind_of "$G3C")"
 check_match "ldmeshctl reads it: other-0 on its new port" 'other-0' \
 	"$("$CTL" -t "$TABLE" route 10.97.0.1:82 2>&1)"
 e2e_round 5
-check_eq "round 5: still 10.244.1.5" 5 "$(grep -c '^10\.244\.1\.5$' "$R/out.5" || true)"
+check_eq "round 5: the same process follows the full resolve's delta to 10.244.2.5" 5 \
+	"$(grep -c '^10\.244\.2\.5$' "$R/out.5" || true)"
 put_web_at 10.244.1.5 9100
 G3=$(e2e_wait_gen_after "$G3C") || G3=0
 
@@ -145,7 +151,7 @@ YAML
 G4=$(e2e_wait_gen_after "$G3") || G4=0
 check_eq "rewriting web.yaml unchanged published nothing" $((G3 + 1)) "$G4"
 check_eq "adding a Service with its own clusterIP is a delta (generation $G4)" \
-	"delta over $G3" "$(kind_of "$G4")"
+	"delta over $BASE" "$(kind_of "$G4")"
 check_eq "ldmeshctl resolves the new Service" 10.96.0.81 "$(e2e_cluster_ip extra)"
 # one without a clusterIP needs an address allocated: alone in its edit,
 # in place, the address a full resolve gives it (default/extra hashes to
@@ -159,7 +165,7 @@ spec:
 YAML
 G4A=$(e2e_wait_gen_after "$G4") || G4A=0
 check_eq "a Service needing an address allocated is a delta (generation $G4A)" \
-	"delta over $G3" "$(kind_of "$G4A")"
+	"delta over $BASE" "$(kind_of "$G4A")"
 check_eq "... and gets the one a full resolve gives it" 10.103.234.53 "$(e2e_cluster_ip extra)"
 # two at once are ordered by age and name across the table: a full resolve
 for name in extra extra-2 extra-3; do
@@ -167,14 +173,14 @@ for name in extra extra-2 extra-3; do
 	printf 'spec:\n  ports: [{port: 1}]\n'
 done | e2e_put extra.yaml
 G4B=$(e2e_wait_gen_after "$G4A") || G4B=0
-check_eq "two Services needing addresses in one edit write a base (generation $G4B)" base \
-	"$(kind_of "$G4B")"
+check_eq "two Services needing addresses in one edit, resolved in full, are a delta (generation $G4B)" \
+	"delta over $BASE" "$(kind_of "$G4B")"
 check_eq "... extra keeps its address" 10.103.234.53 "$(e2e_cluster_ip extra)"
 check_match "... and the others get theirs" '^10\.(9[6-9]|10[0-9]|11[01])\..* 10\.(9[6-9]|10[0-9]|11[01])\.' \
 	"$(e2e_cluster_ip extra-2) $(e2e_cluster_ip extra-3)"
 rm "$MANIFESTS/extra.yaml"
 G4=$(e2e_wait_gen_after "$G4B") || G4=0
-check_eq "removing Services is a delta (generation $G4)" "delta over $G4B" "$(kind_of "$G4")"
+check_eq "removing Services is a delta (generation $G4)" "delta over $BASE" "$(kind_of "$G4")"
 check_eq "ldmeshctl no longer resolves them" "" \
 	"$(e2e_cluster_ip extra 2>/dev/null || true)$(e2e_cluster_ip extra-2 2>/dev/null || true)"
 
@@ -197,7 +203,7 @@ e2e_wait_file "$E2E_TMP/looker.trace" 100 || not_ok "the traced process wrote no
 put_others 81 81
 G5D=$((G4 + 1)) # one file, one generation; the fold is the one after
 G5=$(e2e_wait_gen_after "$G5D") || G5=0
-check_eq "an edit of $OTHERS services is a delta first (generation $G5D)" "delta over $G4B" \
+check_eq "an edit of $OTHERS services is a delta first (generation $G5D)" "delta over $BASE" \
 	"$(kind_of "$G5D")"
 check_eq "... folded into a base by the next generation ($G5)" \
 	"base, the deltas folded" "$(kind_of "$G5")"

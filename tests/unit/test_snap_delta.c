@@ -225,6 +225,8 @@ struct world {
 	struct ldmesh_snap base, delta;
 	uint64_t generation;
 	unsigned nulls, deltas;
+	bool whole; /* edits as a full resolve makes them: the whole table
+	               (snap_build_delta_whole), not the changes */
 };
 
 /* The services with variants v[] (index order), as builder input. */
@@ -370,7 +372,15 @@ static void world_delta(struct world *w, const unsigned *idx, const int *v, size
 	}
 	hdr = (struct snap_input){ .cluster_domain = "cluster.local", .node_name = "node-a",
 				   .generation = ++w->generation, .created_unix_ns = 1 };
-	assert_int_equal(snap_build_delta(&hdr, w->cache, ch, n, &bytes, &size), 0);
+	if (w->whole) {
+		struct snap_service_in svcs[64];
+
+		w->generation--;
+		world_input(w, w->cur_v, &hdr, svcs);
+		assert_int_equal(snap_build_delta_whole(&hdr, w->cache, &bytes, &size), 0);
+	} else {
+		assert_int_equal(snap_build_delta(&hdr, w->cache, ch, n, &bytes, &size), 0);
+	}
 	/* Nothing to publish exactly when the overlay is what it was. */
 	for (unsigned i = 0; i < w->n; i++) {
 		int now = w->cur_v[i] == w->base_v[i] ? -2 : w->cur_v[i];
@@ -447,13 +457,13 @@ static void random_change(const struct world *w, unsigned *idx, int *v)
 	}
 }
 
-static void test_random_edits_answer_like_full_build(void **state)
+static void random_edits(bool whole)
 {
 	struct world w;
 
-	(void)state;
 	srand(12345);
 	world_init(&w, 48);
+	w.whole = whole;
 	for (int round = 0; round < 400; round++) {
 		unsigned idx[4];
 		int v[4];
@@ -470,6 +480,22 @@ static void test_random_edits_answer_like_full_build(void **state)
 	assert_true(w.nulls > 10);
 	assert_true(w.deltas > 100);
 	world_free(&w);
+}
+
+static void test_random_edits_answer_like_full_build(void **state)
+{
+	(void)state;
+	random_edits(false);
+}
+
+/* The same edits given as a full resolve gives them, the whole table each
+ * time: the same deltas (what changed since the base, removals found by
+ * their absence), the same answers, nothing published when nothing
+ * changed. */
+static void test_whole_table_edits_are_the_same_deltas(void **state)
+{
+	(void)state;
+	random_edits(true);
 }
 
 static void test_touch_publishes_nothing(void **state)
@@ -623,6 +649,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_edits_answer_like_full_build),
+		cmocka_unit_test(test_whole_table_edits_are_the_same_deltas),
 		cmocka_unit_test(test_touch_publishes_nothing),
 		cmocka_unit_test(test_delta_size_is_the_change),
 		cmocka_unit_test(test_no_base_is_stale),
