@@ -351,8 +351,24 @@ static void switch_publish(int cmd, int ack, uint8_t k)
 		die("publisher", EPIPE);
 }
 
-/* What the first lookups after a switch look up: svc-1's ClusterIP, port
- * 80, and svc-7's name (gen_service puts it in namespace ns-7). */
+/* A service's ClusterIP (port 80) and name, as gen_service makes them. */
+struct switch_key {
+	uint8_t vip[16];
+	char fqdn[64];
+};
+
+static struct switch_key switch_key_of(unsigned i)
+{
+	struct switch_key k = { .vip = { [10] = 0xff, [11] = 0xff, [12] = 10,
+					 [13] = (uint8_t)(96 + (i >> 16)),
+					 [14] = (uint8_t)(i >> 8), [15] = (uint8_t)i } };
+
+	snprintf(k.fqdn, sizeof(k.fqdn), "svc-%u.ns-%u.svc.cluster.local", i, i % 100);
+	return k;
+}
+
+/* What the first lookups after a switch look up: svc-1's ClusterIP and
+ * svc-7's name. */
 static const uint8_t switch_vip[16] = { [10] = 0xff, [11] = 0xff, [12] = 10, [13] = 96,
 					[14] = 0, [15] = 1 };
 static const char switch_fqdn[] = "svc-7.ns-7.svc.cluster.local";
@@ -364,8 +380,9 @@ static const char switch_fqdn[] = "svc-7.ns-7.svc.cluster.local";
  * the publish: reading it here would warm the very system calls a switch
  * makes) in *grew_kb, and the page faults since `faults_before` in
  * *faults. */
-static double switch_lookup(struct ldmesh_table *t, bool note, uint64_t *gen, double *pick_us,
-			    long rss_before, long *grew_kb, long faults_before, long *faults)
+static double key_lookup(struct ldmesh_table *t, const uint8_t vip_key[16], const char *fqdn,
+			 bool note, uint64_t *gen, double *pick_us, long rss_before, long *grew_kb,
+			 long faults_before, long *faults)
 {
 	struct ldmesh_vip_slot vip;
 	struct ldmesh_name_slot name;
@@ -380,8 +397,8 @@ static double switch_lookup(struct ldmesh_table *t, bool note, uint64_t *gen, do
 
 	if (!s)
 		die("acquire after publish", EINVAL);
-	ldmesh_snap_find_vip(s, switch_vip, 80, LDMESH_PROTO_TCP, &vip);
-	found = ldmesh_snap_find_name(s, switch_fqdn, sizeof(switch_fqdn) - 1, &name);
+	ldmesh_snap_find_vip(s, vip_key, 80, LDMESH_PROTO_TCP, &vip);
+	found = ldmesh_snap_find_name(s, fqdn, strlen(fqdn), &name);
 	took = (now_s() - t0) * 1e6;
 	if (!found)
 		die("switch: the name looked up is not in the table", ENOENT);
@@ -397,12 +414,19 @@ static double switch_lookup(struct ldmesh_table *t, bool note, uint64_t *gen, do
 	/* as the preload's connect and getaddrinfo do (untimed: they note
 	 * after the lookup, and a note is a compare) */
 	if (note) {
-		ldmesh_table_note_vip(t, ldmesh_vip_hash(switch_vip, 80, LDMESH_PROTO_TCP));
+		ldmesh_table_note_vip(t, ldmesh_vip_hash(vip_key, 80, LDMESH_PROTO_TCP));
 		ldmesh_table_note_name(t, name.hash);
 	}
 	*faults = minor_faults() - faults_before;
 	*grew_kb = rss_kb() - rss_before;
 	return took;
+}
+
+static double switch_lookup(struct ldmesh_table *t, bool note, uint64_t *gen, double *pick_us,
+			    long rss_before, long *grew_kb, long faults_before, long *faults)
+{
+	return key_lookup(t, switch_vip, switch_fqdn, note, gen, pick_us, rss_before, grew_kb,
+			  faults_before, faults);
 }
 
 /* The next acquire with the once-a-second check due (as a second later),
@@ -571,6 +595,52 @@ static void bench_switch_floor(unsigned n, const struct built *b)
 	       n, b->size, us[SWITCHES / 2], us[SWITCHES - 1], faults[SWITCHES / 2]);
 	fflush(stdout);
 	remove_tree(dir);
+}
+
+/*
+ * The control for the rows of keys new to a process: a service the process
+ * has not looked up before, in a base it has had mapped all along (no new
+ * generation), with another service looked up first. Its lookups fault in
+ * their own pages just the same: that part of a switch's figure is the
+ * key's, not the switch's.
+ */
+static void bench_cold_key(unsigned n, const struct built *b)
+{
+	char dir[] = "/dev/shm/ldmesh-bench-XXXXXX";
+	struct switch_job job = { .b = b, .scribble = 0 };
+	struct switch_key k = switch_key_of(1);
+	struct ldmesh_table t;
+	double us[SWITCHES], pick_us[SWITCHES], pick;
+	long faults[SWITCHES], grew;
+	uint64_t gen;
+	int cmd, ack;
+	pid_t pid = publisher_start(dir, switch_publisher, &job, &cmd, &ack);
+
+	switch_publish(cmd, ack, 0);
+	switch_publish(cmd, ack, 1);
+	if (ldmesh_table_init(&t, dir, &ldmesh_reader_libc, switch_event, NULL))
+		die("table_init", EINVAL);
+	key_lookup(&t, k.vip, k.fqdn, true, &gen, &pick, 0, &grew, 0, &faults[0]);
+	for (int r = 0; r < SWITCHES; r++) {
+		k = switch_key_of((unsigned)(r + 1) * (n / (SWITCHES + 1)) + 3);
+		us[r] = key_lookup(&t, k.vip, k.fqdn, true, &gen, &pick_us[r], 0, &grew,
+				   minor_faults(), &faults[r]);
+		if (gen != 1)
+			die("cold key: not the one generation published", EINVAL);
+	}
+	ldmesh_table_close(&t);
+	close(cmd);
+	waitpid(pid, NULL, 0);
+	close(ack);
+	remove_tree(dir);
+	qsort(us, SWITCHES, sizeof(us[0]), cmp_double);
+	qsort(pick_us, SWITCHES, sizeof(pick_us[0]), cmp_double);
+	qsort(faults, SWITCHES, sizeof(faults[0]), cmp_long);
+	printf("| %u, control: a service not looked up before, no new generation | %zu | - | - | - "
+	       "| %.1f | %.1f | %.1f | %ld | - | - | - |\n",
+	       n, b->size, us[SWITCHES / 2], us[SWITCHES - 1], pick_us[SWITCHES / 2],
+	       faults[SWITCHES / 2]);
+	fflush(stdout);
 }
 
 /* Heap bytes in use (mallinfo2), mmapped chunks included (the cache's
@@ -926,6 +996,7 @@ int main(int argc, char **argv)
 	if (n_sizes > 1)
 		bench_switch(sizes[0], &keep[0], 1, true, keep[n_sizes - 1].size);
 	bench_switch_floor(sizes[n_sizes - 1], &keep[n_sizes - 1]);
+	bench_cold_key(sizes[n_sizes - 1], &keep[n_sizes - 1]);
 	if (switch_only)
 		return 0;
 	printf("\n## lookups (ns per call, random keys)\n\n| services | vip ns | name ns |\n|---|---|---|\n");
