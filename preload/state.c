@@ -118,6 +118,10 @@ bool state_lookup_name(struct preload_state *st, const char *name, struct lookup
 	const struct ldmesh_snap *s;
 	int slot;
 
+	/* without a table the answer is "pass", and all of it: callers read
+	 * skip_search of a pass */
+	r->status = LOOKUP_PASS;
+	r->skip_search = false;
 	s = ldmesh_table_acquire(&st->table, &slot);
 	if (!s)
 		return false;

@@ -37,7 +37,8 @@ struct lookup_result;
 /*
  * Resolve `name` against the current snapshot (lookup_name) and note a
  * name the table holds for warming (ldmesh_table_note_name); false when
- * there is no table.
+ * there is no table (r->status is then LOOKUP_PASS, r->skip_search
+ * false).
  */
 bool state_lookup_name(struct preload_state *st, const char *name,
 		       struct lookup_result *r) LDMESH_HIDDEN;
