@@ -4,9 +4,11 @@
  * snap_build.h). An edit works on a copy of the overlay, so a failure
  * leaves the cache's view as it was: the copy takes its own block
  * references, changes are applied to it, the delta is written from it,
- * and only then does it replace the overlay. Everything here is
+ * and only then does it replace the overlay. An edit's delta is
  * O(overlay + changes): the base is reached only through its name map and
- * the shadows of the services the overlay supersedes.
+ * the shadows of the services the overlay supersedes. A full resolve's
+ * (snap_build_delta_whole) is O(table), as the resolve itself: every
+ * service is looked up, and the base's names are walked for the ones gone.
  */
 #include "snap_build.h"
 
