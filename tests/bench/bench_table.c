@@ -9,8 +9,10 @@
  *  3. manifest edit -> new generation visible to a reader, with the real
  *     agent binary over 10k services in files.
  *
- * --quick stops at 10k services; --edit-only [N [EPS]] runs only the edit
- * part (N services of EPS endpoints, one file each; default 10000 x 10);
+ * --quick stops at 10k services; --edit-only [N [EPS [node]]] runs only
+ * the edit part (N services of EPS endpoints, one file each; default
+ * 10000 x 10; with "node", the edited file also holds a Node, so each edit
+ * is resolved in full);
  * --switch-only stops after the cost of a new generation in a process;
  * --delta gives the builder's cache (heap bytes per service) and the time
  * and size of a delta of one changed service at 10k x 10 and 100k x 1.
@@ -880,7 +882,11 @@ static void agent_rss(pid_t pid, double *rss, double *hwm)
 	fclose(f);
 }
 
-static void bench_edit(const char *agent, unsigned n, unsigned per_file, unsigned eps)
+/* A Node in the edited file makes every edit of it one the agent resolves
+ * in full (model_update.c), with what changed published as a delta. */
+static const char edit_node[] = "---\napiVersion: v1\nkind: Node\nmetadata: {name: elsewhere}\n";
+
+static void bench_edit(const char *agent, unsigned n, unsigned per_file, unsigned eps, bool node)
 {
 	char dir[] = "/tmp/ldmesh-bench-XXXXXX", table[512], path[600];
 	size_t cap = (size_t)SVCS_PER_FILE * 4096;
@@ -897,6 +903,8 @@ static void bench_edit(const char *agent, unsigned n, unsigned per_file, unsigne
 		size_t len = 0;
 		for (unsigned i = f * per_file; i < n && i < (f + 1) * per_file; i++)
 			len += gen_service(text + len, cap - len, i, eps);
+		if (node && !f)
+			len += (size_t)snprintf(text + len, cap - len, "%s", edit_node);
 		snprintf(path, sizeof(path), "%s/m/%06u.yaml", dir, f);
 		write_file(path, text, len);
 	}
@@ -933,6 +941,8 @@ static void bench_edit(const char *agent, unsigned n, unsigned per_file, unsigne
 		/* The edit: one service of the file gains or loses an endpoint. */
 		for (unsigned i = 0; i < per_file && i < n; i++)
 			len += gen_service(text + len, cap - len, i, eps + (i == 0 ? (unsigned)(~r & 1) : 0));
+		if (node)
+			len += (size_t)snprintf(text + len, cap - len, "%s", edit_node);
 		double t0 = now_s();
 		write_file(path, text, len);
 		double t1 = t0;
@@ -951,8 +961,9 @@ static void bench_edit(const char *agent, unsigned n, unsigned per_file, unsigne
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	qsort(lat, (size_t)rounds, sizeof(lat[0]), cmp_double);
-	printf("| %u x %u | %u | %d | %.2f | %.2f | %.2f | %.0f | %.0f |\n", n, eps, per_file, rounds,
-	       lat[rounds / 2], lat[rounds * 9 / 10], lat[rounds - 1], rss, hwm);
+	printf("| %u x %u | %u%s | %d | %.2f | %.2f | %.2f | %.0f | %.0f |\n", n, eps, per_file,
+	       node ? " and a Node (resolved in full)" : "", rounds, lat[rounds / 2],
+	       lat[rounds * 9 / 10], lat[rounds - 1], rss, hwm);
 	free(text);
 	remove_tree(dir);
 }
@@ -981,7 +992,7 @@ int main(int argc, char **argv)
 		unsigned n = argc > 2 ? (unsigned)atoi(argv[2]) : 10000;
 		unsigned eps = argc > 3 ? (unsigned)atoi(argv[3]) : EPS_PER_SVC;
 		printf(EDIT_TABLE_HEAD);
-		bench_edit(agent, n ? n : 10000, 1, eps);
+		bench_edit(agent, n ? n : 10000, 1, eps, argc > 4 && !strcmp(argv[4], "node"));
 		return 0;
 	}
 	printf("## snapshot build (%d endpoints per service)\n\n", EPS_PER_SVC);
@@ -1037,7 +1048,8 @@ int main(int argc, char **argv)
 	}
 	printf("\n## manifest edit -> new generation visible (ms, from write() to the control page moving)\n\n");
 	printf(EDIT_TABLE_HEAD);
-	bench_edit(agent, 10000, 1, EPS_PER_SVC);
-	bench_edit(agent, 10000, SVCS_PER_FILE, EPS_PER_SVC);
+	bench_edit(agent, 10000, 1, EPS_PER_SVC, false);
+	bench_edit(agent, 10000, SVCS_PER_FILE, EPS_PER_SVC, false);
+	bench_edit(agent, 10000, 1, EPS_PER_SVC, true);
 	return 0;
 }
