@@ -209,6 +209,10 @@ static void sup__connect(struct call *c, const struct seccomp_notif *n)
 		sup__continue(c);
 		return;
 	}
+	/* for the check to warm in a base announced ahead, as the preload
+	 * does */
+	ldmesh_table_note_vip(&s->table, ldmesh_vip_hash(a, port, tcp ? LDMESH_PROTO_TCP
+								   : LDMESH_PROTO_UDP));
 	if (!sup__valid(c)) {
 		ldmesh_table_release(&s->table, slot);
 		return;

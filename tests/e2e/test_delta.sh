@@ -190,7 +190,8 @@ check_eq "ldmeshctl no longer resolves them" "" \
 # made current a few seconds later. A process looking a name up every
 # 100 ms (traced) runs its once-a-second check inside that lead, maps
 # the announced base there, warms the name it looks up in it, and switches
-# to it without a system call.
+# to it without a system call. So does ldmesh-exec's supervisor for a
+# program connecting to web's ClusterIP every 100 ms.
 pl env LDMESH_TRACE=1 LDMESH_TRACE_FILE="$E2E_TMP/looker.trace" "$PY" -c '
 import os, socket, sys, time
 end = time.time() + 60
@@ -199,7 +200,23 @@ while time.time() < end and not os.path.exists(sys.argv[1]):
     time.sleep(0.1)
 ' "$E2E_TMP/looker.stop" &
 e2e_track $!
+env LDMESH_TABLE="$TABLE" LDMESH_TRACE=1 LDMESH_TRACE_FILE="$E2E_TMP/exec.trace" "$EXEC" \
+	"$PY" -c '
+import os, socket, sys, time
+end = time.time() + 60
+while time.time() < end and not os.path.exists(sys.argv[1]):
+    s = socket.socket()
+    s.settimeout(2)
+    try:
+        s.connect(("10.96.0.80", 9000))
+    except OSError:
+        pass
+    s.close()
+    time.sleep(0.1)
+' "$E2E_TMP/looker.stop" >/dev/null 2>&1 &
+e2e_track $!
 e2e_wait_file "$E2E_TMP/looker.trace" 100 || not_ok "the traced process wrote no trace"
+e2e_wait_file "$E2E_TMP/exec.trace" 100 || not_ok "the traced supervisor wrote no trace"
 put_others 81 81
 G5D=$((G4 + 1)) # one file, one generation; the fold is the one after
 G5=$(e2e_wait_gen_after "$G5D") || G5=0
@@ -213,6 +230,9 @@ touch "$E2E_TMP/looker.stop"
 check_eq "a process looking up every 100 ms mapped it ahead, warmed its name, then switched to it that way" \
 	"table gen=$G5 mapped ahead (announced, not current yet), warmed for 1 key this process looked up|table gen=$G5 switched (mapped ahead)" \
 	"$(grep -o "table gen=$G5 .*" "$E2E_TMP/looker.trace" | paste -sd '|')"
+check_eq "... and ldmesh-exec's supervisor, warming the ClusterIP its program connects to" \
+	"table gen=$G5 mapped ahead (announced, not current yet), warmed for 1 key this process looked up|table gen=$G5 switched (mapped ahead)" \
+	"$(grep -o "table gen=$G5 .*" "$E2E_TMP/exec.trace" | paste -sd '|')"
 check_match "ldmeshctl routes other-7 on its new port" 'other-7' \
 	"$("$CTL" -t "$TABLE" route 10.97.0.8:81 2>&1)"
 put_web_at 10.244.2.5 9100
