@@ -312,7 +312,7 @@ int agent_publish(struct agent *a)
 	const struct snap_change *changes = NULL;
 	size_t size = 0, n_changes = 0;
 	void *bytes = NULL;
-	bool done_with_retired = false, built_base = false, fold = false;
+	bool done_with_retired = false, trim = false, fold = false;
 	int err, in_place;
 
 	if (publish_check(&a->pub) && (err = agent_restore_table(a)) < 0)
@@ -320,6 +320,8 @@ int agent_publish(struct agent *a)
 	in_place = agent__resolve(a, &changes, &n_changes);
 	if (in_place < 0)
 		return in_place;
+	/* a full resolve freed the whole previous model */
+	trim = !in_place;
 	done_with_retired = true;
 	t1 = agent__now_ns(CLOCK_MONOTONIC);
 	agent__stamp(a);
@@ -348,7 +350,7 @@ int agent_publish(struct agent *a)
 	}
 	if (err == -ESTALE) {
 		base_gen = 0;
-		built_base = true;
+		trim = true;
 		err = snap_build_cached(&a->model.in, a->cache, &bytes, &size);
 	}
 	if (err) {
@@ -382,7 +384,7 @@ int agent_publish(struct agent *a)
 		 in_place ? " in place" : "", agent__ms(t1, t2),
 		 agent__ms(t2, agent__now_ns(CLOCK_MONOTONIC)));
 	if (fold) {
-		built_base = true;
+		trim = true;
 		err = agent__fold(a);
 	}
 out:
@@ -392,10 +394,11 @@ out:
 	if (done_with_retired)
 		sources_retired_free(&a->src);
 #ifdef __GLIBC__
-	/* A base build frees a block per service and the file's bytes
-	 * (tens of MB at 100,000 services) between allocations that stay;
-	 * glibc returns only the heap's top by itself. */
-	if (built_base)
+	/* A base build frees a block per service and the file's bytes, a
+	 * full resolve the previous model (tens of MB at 100,000 services),
+	 * between allocations that stay; glibc returns only the heap's top
+	 * by itself. */
+	if (trim)
 		malloc_trim(0);
 #endif
 	return err;

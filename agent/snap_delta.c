@@ -106,7 +106,11 @@ static void edit__commit(struct edit *ed, struct snap_cache *c)
 		else
 			free(ed->e[i].ns_name);
 	}
-	c->overlay = ed->e;
+	/* sized for the edit (a whole table's may be twice the table's
+	 * services): keep what the overlay holds */
+	c->overlay = realloc(ed->e, (live + 1) * sizeof(*ed->e));
+	if (!c->overlay)
+		c->overlay = ed->e;
 	c->n_overlay = live;
 	free(ed->map);
 }

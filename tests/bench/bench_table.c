@@ -972,7 +972,9 @@ int main(int argc, char **argv)
 {
 	unsigned sizes[] = { 1000, 10000, 100000 };
 	unsigned n_sizes = 3;
-	const char *agent = LDMESH_BINARY_DIR "/agent/ldmesh-agent";
+	/* BENCH_AGENT: another build's agent, to compare side by side */
+	const char *agent = getenv("BENCH_AGENT") ? getenv("BENCH_AGENT")
+						  : LDMESH_BINARY_DIR "/agent/ldmesh-agent";
 
 	bool switch_only = argc > 1 && !strcmp(argv[1], "--switch-only");
 
