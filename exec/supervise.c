@@ -186,6 +186,7 @@ static void sup__connect(struct call *c, const struct seccomp_notif *n)
 	const struct ldmesh_snap *snap;
 	struct route_result r;
 	bool tcp, udp;
+	uint8_t proto;
 	uint8_t a[16];
 	uint16_t port;
 	int slot, type = 0;
@@ -200,19 +201,17 @@ static void sup__connect(struct call *c, const struct seccomp_notif *n)
 		return;
 	}
 	snap = ldmesh_table_acquire(&s->table, &slot);
-	tcp = snap && ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_TCP, &vip);
-	udp = snap && !tcp && ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_UDP, &vip);
-	if (!tcp && !udp) {
+	/* (noted for warming, as the preload's connect notes it) */
+	proto = snap ? ldmesh_table_find_connect_vip(&s->table, snap, a, port, &vip) : 0;
+	tcp = proto == LDMESH_PROTO_TCP;
+	udp = proto == LDMESH_PROTO_UDP;
+	if (!proto) {
 		sup__trace(c, "connect", snap, a, port, NULL);
 		if (snap)
 			ldmesh_table_release(&s->table, slot);
 		sup__continue(c);
 		return;
 	}
-	/* for the check to warm in a base announced ahead, as the preload
-	 * does */
-	ldmesh_table_note_vip(&s->table, ldmesh_vip_hash(a, port, tcp ? LDMESH_PROTO_TCP
-								   : LDMESH_PROTO_UDP));
 	if (!sup__valid(c)) {
 		ldmesh_table_release(&s->table, slot);
 		return;

@@ -144,7 +144,8 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	socklen_t sl = 0;
 	uint8_t a[16];
 	uint16_t port;
-	uint64_t t0, h;
+	uint64_t t0;
+	uint8_t proto;
 	int slot;
 
 	/* A socket's association changes with every connect (UDP re-connects,
@@ -182,17 +183,10 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		goto pass;
 	/* Most VIPs are TCP: the UDP probe waits until the socket says it is
 	 * one, or the TCP probe missed. */
-	h = ldmesh_vip_hash(a, port, LDMESH_PROTO_TCP);
-	tcp = ldmesh_snap_find_vip_hashed(s, h, a, port, LDMESH_PROTO_TCP, &vip);
-	udp = false;
-	if (!tcp) {
-		h = ldmesh_vip_hash(a, port, LDMESH_PROTO_UDP);
-		udp = ldmesh_snap_find_vip_hashed(s, h, a, port, LDMESH_PROTO_UDP, &vip);
-	}
-	if (tcp || udp)
-		/* for the check to warm in a base announced ahead */
-		ldmesh_table_note_vip(&st->table, h);
-	if ((!tcp && !udp) || !hook_connect__slot(fd, s, a, port, tcp, udp, &vip)) {
+	proto = ldmesh_table_find_connect_vip(&st->table, s, a, port, &vip);
+	tcp = proto == LDMESH_PROTO_TCP;
+	udp = proto == LDMESH_PROTO_UDP;
+	if (!proto || !hook_connect__slot(fd, s, a, port, tcp, udp, &vip)) {
 		ldmesh_table_release(&st->table, slot);
 		goto pass;
 	}

@@ -285,7 +285,7 @@ static inline bool ldmesh_snap_find_vip_hashed(const struct ldmesh_snap *s, uint
 }
 
 /* The same, hashing the key itself (`hash` above is ldmesh_vip_hash of
- * it: a caller that also notes the key, ldmesh_table_note_vip, hashes
+ * it: ldmesh_table_find_connect_vip, which notes the key too, hashes
  * once). */
 __attribute__((always_inline))
 static inline bool ldmesh_snap_find_vip(const struct ldmesh_snap *s,
@@ -663,6 +663,31 @@ static inline void ldmesh_table_note_vip(struct ldmesh_table *t, uint64_t h)
 static inline void ldmesh_table_note_name(struct ldmesh_table *t, uint64_t h)
 {
 	ldmesh__table_note(t->used_name, h);
+}
+
+/*
+ * A connect's VIP lookup in `s` (pinned from `t`): the TCP key, else the
+ * UDP one (most VIPs are TCP; the UDP probe only when TCP missed), the
+ * key found noted for warming. Each key hashed once. The protocol found
+ * (LDMESH_PROTO_TCP or _UDP), or 0 when the address is not ours.
+ */
+__attribute__((always_inline))
+static inline uint8_t ldmesh_table_find_connect_vip(struct ldmesh_table *t,
+						    const struct ldmesh_snap *s,
+						    const uint8_t addr[16], uint16_t port,
+						    struct ldmesh_vip_slot *out)
+{
+	uint8_t proto = LDMESH_PROTO_TCP;
+	uint64_t h = ldmesh_vip_hash(addr, port, proto);
+
+	if (!ldmesh_snap_find_vip_hashed(s, h, addr, port, proto, out)) {
+		proto = LDMESH_PROTO_UDP;
+		h = ldmesh_vip_hash(addr, port, proto);
+		if (!ldmesh_snap_find_vip_hashed(s, h, addr, port, proto, out))
+			return 0;
+	}
+	ldmesh_table_note_vip(t, h);
+	return proto;
 }
 
 /* Make the once-a-second check (replaced directory, its trust, release of
