@@ -371,9 +371,8 @@ static struct switch_key switch_key_of(unsigned i)
 
 /* What the first lookups after a switch look up: svc-1's ClusterIP and
  * svc-7's name. */
-static const uint8_t switch_vip[16] = { [10] = 0xff, [11] = 0xff, [12] = 10, [13] = 96,
-					[14] = 0, [15] = 1 };
-static const char switch_fqdn[] = "svc-7.ns-7.svc.cluster.local";
+#define SWITCH_VIP_OF 1
+#define SWITCH_NAME_OF 7
 
 /* The first acquire + VIP lookup + name lookup, in us; the generation it
  * found in *gen, what the connect's pick then took (its service, endpoint
@@ -427,7 +426,9 @@ static double key_lookup(struct ldmesh_table *t, const uint8_t vip_key[16], cons
 static double switch_lookup(struct ldmesh_table *t, bool note, uint64_t *gen, double *pick_us,
 			    long rss_before, long *grew_kb, long faults_before, long *faults)
 {
-	return key_lookup(t, switch_vip, switch_fqdn, note, gen, pick_us, rss_before, grew_kb,
+	struct switch_key v = switch_key_of(SWITCH_VIP_OF), n = switch_key_of(SWITCH_NAME_OF);
+
+	return key_lookup(t, v.vip, n.fqdn, note, gen, pick_us, rss_before, grew_kb,
 			  faults_before, faults);
 }
 
@@ -553,14 +554,15 @@ static void bench_switch_floor(unsigned n, const struct built *b)
 	double us[SWITCHES];
 	long faults[SWITCHES];
 	size_t vip_off, name_off;
+	struct switch_key kv = switch_key_of(SWITCH_VIP_OF), kn = switch_key_of(SWITCH_NAME_OF);
 	int cmd, ack;
 	pid_t pid = publisher_start(dir, switch_publisher, &job, &cmd, &ack);
 
 	if (ldmesh_snap_init(&v, b->bytes, b->size, NULL))
 		die("floor: init", EINVAL);
-	vip_off = (size_t)((const uint8_t *)&v.vip[ldmesh_vip_hash(switch_vip, 80, LDMESH_PROTO_TCP) &
+	vip_off = (size_t)((const uint8_t *)&v.vip[ldmesh_vip_hash(kv.vip, 80, LDMESH_PROTO_TCP) &
 						  (v.vip_slots - 1)] - (const uint8_t *)b->bytes);
-	name_off = (size_t)((const uint8_t *)&v.names[ldmesh_hash64(switch_fqdn, sizeof(switch_fqdn) - 1, 0) &
+	name_off = (size_t)((const uint8_t *)&v.names[ldmesh_hash64(kn.fqdn, strlen(kn.fqdn), 0) &
 						     (v.name_slots - 1)] - (const uint8_t *)b->bytes);
 	for (int r = -1; r < SWITCHES; r++) {
 		struct stat st;
