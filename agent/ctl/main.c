@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "inject.h"
 #include "ldmesh/version.h"
 
 static void usage(FILE *f)
@@ -20,10 +21,39 @@ static void usage(FILE *f)
 	      "                       default \"default\"), exactly as libldmesh.so answers\n"
 	      "  route IP:PORT[/tcp|/udp|/sctp]\n"
 	      "                       the backends a connect to that address chooses from\n"
+	      "  inject [--exec] [--musl] [FILE|-]\n"
+	      "                       Kubernetes YAML with every pod template set up for\n"
+	      "                       ldmesh (preload, namespace, read-only mounts); --exec\n"
+	      "                       also wraps commands in ldmesh-exec; --musl takes\n"
+	      "                       libldmesh-musl.so. To stdout; reads no table\n"
+	      "  uninject [FILE|-]    the same YAML with that set-up taken out\n"
 	      "\n"
 	      "  -t, --table PATH     table directory (default $LDMESH_TABLE or " LDMESH_TABLE_DEFAULT ")\n"
 	      "  -o, --output json    machine-readable output\n"
 	      "  --version            print the version and exit\n", f);
+}
+
+/* inject/uninject FILE|-: no table is read. */
+static int ctl__inject(int argc, char **argv, const struct inject_opts *o)
+{
+	const char *what = o->undo ? "uninject" : "inject";
+	const char *path = argc ? argv[0] : "-";
+	FILE *in = stdin;
+	int rc;
+
+	if (argc > 1) {
+		fprintf(stderr, "ldmeshctl: %s: one file at most, got %d\n", what, argc);
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(path, "-") && !(in = fopen(path, "r"))) {
+		fprintf(stderr, "ldmeshctl: %s: %m\n", path);
+		return 1;
+	}
+	rc = ctl_inject(in, strcmp(path, "-") ? path : "<stdin>", stdout, stderr, o);
+	if (in != stdin)
+		fclose(in);
+	return rc;
 }
 
 struct ctl_load {
@@ -49,11 +79,14 @@ int main(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "exec", no_argument, NULL, 'E' },
+		{ "musl", no_argument, NULL, 'M' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct ldmesh_table table;
 	struct ctl_load load = { .why = "" };
 	struct ctl c = { .out = stdout };
+	struct inject_opts inject = { 0 };
 	const char *cmd;
 	int opt, slot, rc = 2;
 
@@ -71,6 +104,8 @@ int main(int argc, char **argv)
 			c.json = true;
 			break;
 		case 'h': usage(stdout); return 0;
+		case 'E': inject.exec = true; break;
+		case 'M': inject.musl = true; break;
 		case 'V':
 			printf("ldmeshctl %s (table format %d.%d)\n", LDMESH_VERSION,
 			       LDMESH_SNAP_VERSION_MAJOR, LDMESH_SNAP_VERSION_MINOR);
@@ -83,6 +118,20 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	cmd = argv[optind];
+	inject.undo = !strcmp(cmd, "uninject");
+	if (inject.undo || !strcmp(cmd, "inject")) {
+		if (inject.undo && (inject.exec || inject.musl)) {
+			fprintf(stderr, "ldmeshctl: uninject takes neither --exec nor --musl: it "
+					"removes whatever inject added\n");
+			return 2;
+		}
+		return ctl__inject(argc - optind - 1, argv + optind + 1, &inject);
+	}
+	if (inject.exec || inject.musl) {
+		fprintf(stderr, "ldmeshctl: --exec and --musl are options of inject\n");
+		usage(stderr);
+		return 2;
+	}
 	if (ldmesh_table_init(&table, c.table, &ldmesh_reader_libc, ctl__event, &load) < 0) {
 		fprintf(stderr, "ldmeshctl: table path too long: %s\n", c.table);
 		return 2;
