@@ -37,24 +37,6 @@
 #define UDP_MMSG_CHUNK 64 /* sendmmsg messages rewritten at a time */
 #define UDP_MMSG_MAX 1024  /* UIO_MAXIOV: the kernel's cap on one sendmmsg */
 
-/* Whether backend:port is still a candidate of the VIP's service. */
-static bool udp__candidate(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
-			   const uint8_t backend[16], uint16_t port)
-{
-	struct ldmesh_service svc;
-	struct ldmesh_endpoint e;
-	uint32_t first, n;
-
-	if (!ldmesh_snap_service(s, vip->service, &svc))
-		return false;
-	n = ldmesh_snap_candidates(&svc, &first);
-	for (uint32_t i = first; i < first + n; i++)
-		if (ldmesh_snap_endpoint_port(s, &svc, i, vip->port_index) == port &&
-		    ldmesh_snap_endpoint(s, i, &e) && !memcmp(e.addr, backend, 16))
-			return true;
-	return false;
-}
-
 static void udp__trace(int fd, const char *what, const struct ldmesh_snap *s,
 		       const uint8_t a[16], uint16_t port, const struct route_result *r)
 {
@@ -119,7 +101,7 @@ static enum udp_verdict udp__route(int fd, const struct sockaddr *sa, socklen_t 
 	if (fdmap_get(fd, &v) && (v.tag & FDMAP_TAG_UNCONNECTED) && v.family == sa->sa_family &&
 	    v.vip_port == port && !memcmp(v.vip, a, 16) &&
 	    ((v.tag ^ FDMAP_TAG_GEN(s->generation)) >> 8 == 0 ||
-	     udp__candidate(s, &vip, v.backend, v.backend_port))) {
+	     route_is_candidate(s, &vip, v.backend, v.backend_port))) {
 		if ((v.tag ^ FDMAP_TAG_GEN(s->generation)) >> 8)
 			fdmap_set_tag(fd, FDMAP_TAG_UNCONNECTED | FDMAP_TAG_GEN(s->generation));
 		ldmesh_table_release(&st->table, slot);
@@ -157,7 +139,7 @@ static void udp__repoint(struct preload_state *st, int fd)
 		return;
 	if (!((v.tag ^ FDMAP_TAG_GEN(s->generation)) >> 8) ||
 	    !ldmesh_snap_find_vip(s, v.vip, v.vip_port, LDMESH_PROTO_UDP, &vip) ||
-	    udp__candidate(s, &vip, v.backend, v.backend_port)) {
+	    route_is_candidate(s, &vip, v.backend, v.backend_port)) {
 		fdmap_set_tag(fd, FDMAP_TAG_GEN(s->generation));
 		ldmesh_table_release(&st->table, slot);
 		return;

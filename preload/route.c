@@ -34,3 +34,20 @@ void route_pick_other(const struct ldmesh_snap *s, const struct ldmesh_vip_slot 
 		}
 	}
 }
+
+bool route_is_candidate(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
+			const uint8_t backend[16], uint16_t port)
+{
+	struct ldmesh_service svc;
+	struct ldmesh_endpoint e;
+	uint32_t first, n;
+
+	if (!ldmesh_snap_service(s, vip->service, &svc))
+		return false;
+	n = ldmesh_snap_candidates(&svc, &first);
+	for (uint32_t i = first; i < first + n; i++)
+		if (ldmesh_snap_endpoint_port(s, &svc, i, vip->port_index) == port &&
+		    ldmesh_snap_endpoint(s, i, &e) && !memcmp(e.addr, backend, 16))
+			return true;
+	return false;
+}

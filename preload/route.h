@@ -124,4 +124,9 @@ void route_pick_other(const struct ldmesh_snap *s, const struct ldmesh_vip_slot 
 		      int family, uint64_t start, route_avoid_fn avoid, void *ctx,
 		      struct route_result *r) LDMESH_HIDDEN;
 
+/* Whether backend:port is still one of `vip`'s candidates (a socket or a
+ * resolver keeps the backend it was given while it is). */
+bool route_is_candidate(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
+			const uint8_t backend[16], uint16_t port) LDMESH_HIDDEN;
+
 #endif

@@ -8,6 +8,7 @@
 
 #include "lookup.h"
 #include "outlier.h"
+#include "resolver.h"
 #include "real.h"
 #include "rng.h"
 #include "trace.h"
@@ -126,6 +127,9 @@ bool state_lookup_name(struct preload_state *st, const char *name, struct lookup
 	if (!s)
 		return false;
 	lookup_name(s, &st->cfg, name, rng_next(), r);
+	/* the real resolver is asked next: its nameservers reachable */
+	if (r->status == LOOKUP_PASS || r->status == LOOKUP_EXTERNAL)
+		resolver_steer(st, s);
 	ldmesh_table_release(&st->table, slot);
 	if (r->name_hash)
 		ldmesh_table_note_name(&st->table, r->name_hash);

@@ -36,7 +36,10 @@ struct preload_state *state_peek(void) LDMESH_HIDDEN;
 struct lookup_result;
 /*
  * Resolve `name` against the current snapshot (lookup_name) and note a
- * name the table holds for warming (ldmesh_table_note_name); false when
+ * name the table holds for warming (ldmesh_table_note_name); when the real
+ * resolver is to be asked (LOOKUP_PASS, LOOKUP_EXTERNAL), point this
+ * thread's nameservers that are Service VIPs at live backends
+ * (resolver.h). False when
  * there is no table (r->status is then LOOKUP_PASS, r->skip_search
  * false).
  */
