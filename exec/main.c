@@ -216,13 +216,9 @@ static int exec__wait(pid_t child, const sigset_t *all)
 
 		if (sig < 0)
 			continue;
-		if (sig != SIGCHLD) {
-			if (!program_done)
-				kill(child, sig);
-			else
-				exec__signal_left(sig);
-			continue;
-		}
+		/* reap first, whatever the signal: SIGTERM (15) is taken before
+		 * a SIGCHLD (17) pending beside it, and a program that has just
+		 * exited must not have it (lost on a zombie) */
 		while ((w = waitpid(-1, &st, WNOHANG)) > 0)
 			if (w == child) {
 				status = exec__status(st);
@@ -232,6 +228,12 @@ static int exec__wait(pid_t child, const sigset_t *all)
 		 * the program's tree, so none can be out of our sight */
 		if (w < 0 && errno == ECHILD && program_done)
 			return status;
+		if (sig == SIGCHLD)
+			continue;
+		if (!program_done)
+			kill(child, sig);
+		else
+			exec__signal_left(sig);
 	}
 }
 

@@ -74,8 +74,12 @@ check_match "it waited for the leftover, whose connect to the VIP was redirected
 # --- a signal after the program is gone goes to what it left
 LEFT='
 import os, signal, sys, time
+parent = os.getpid()
 if os.fork():
     os._exit(0)
+deadline = time.monotonic() + 20
+while os.getppid() == parent and time.monotonic() < deadline:
+    time.sleep(0.01)                 # until the program has exited
 signal.signal(signal.SIGTERM, lambda *a: (open(sys.argv[1], "w").close(), os._exit(0)))
 open(sys.argv[1] + ".up", "w").close()
 time.sleep(60)
