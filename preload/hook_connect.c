@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "connect.h"
 #include "failover.h"
 #include "fdmap.h"
 #include "outlier.h"
@@ -22,12 +23,14 @@
 #include "route.h"
 #include "state.h"
 #include "trace.h"
+#include "umem.h"
 
-static void hook_connect__trace_pass(int fd, const uint8_t a[16], uint16_t port)
+static void hook_connect__trace_pass(const char *what, int fd, const uint8_t a[16],
+				    uint16_t port)
 {
 	struct trace_line l;
 
-	trace_begin(&l, "connect fd=");
+	trace_begin(&l, what);
 	trace_i64(&l, fd);
 	trace_str(&l, " ");
 	trace_ipport(&l, a, port);
@@ -35,13 +38,13 @@ static void hook_connect__trace_pass(int fd, const uint8_t a[16], uint16_t port)
 	trace_emit(&l);
 }
 
-static void hook_connect__trace(int fd, const struct ldmesh_snap *s,
+static void hook_connect__trace(const char *what, int fd, const struct ldmesh_snap *s,
 				const uint8_t a[16], uint16_t port,
 				const struct route_result *r)
 {
 	struct trace_line l;
 
-	trace_begin(&l, "connect fd=");
+	trace_begin(&l, what);
 	trace_i64(&l, fd);
 	trace_str(&l, " ");
 	trace_ipport(&l, a, port);
@@ -51,7 +54,7 @@ static void hook_connect__trace(int fd, const struct ldmesh_snap *s,
 
 /* The VIP slot for this socket's protocol into *vip, given what the TCP
  * probe found (have_tcp) or, failing that, the UDP one (have_udp). */
-static bool hook_connect__slot(int fd, const struct ldmesh_snap *s,
+static inline __attribute__((always_inline)) bool hook_connect__slot(int fd, const struct ldmesh_snap *s,
 			       const uint8_t a[16], uint16_t port, bool have_tcp,
 			       bool have_udp, struct ldmesh_vip_slot *vip)
 {
@@ -132,27 +135,75 @@ hook_connect__failed(struct preload_state *st, int fd, int family, const uint8_t
 	return -1;
 }
 
+/*
+ * Where a connect (or a Fast Open send: `what` begins its trace line) of
+ * `fd`, a `family` socket, to a:port goes. CONNECT_REDIRECT fills the
+ * backend's address (*ss, *sl), the pick (*r, for failover) and the VIP's
+ * protocol; the socket is not remembered yet. Inlined: it is the connect
+ * path itself, and a call's prologue would cost every connect.
+ */
+static inline __attribute__((always_inline)) enum connect_verdict
+hook_connect__decide(struct preload_state *st, const char *what, int fd, int family,
+		     const uint8_t a[16], uint16_t port, struct route_result *r,
+		     uint8_t *protocol, struct sockaddr_storage *ss, socklen_t *sl)
+{
+	const struct ldmesh_snap *s;
+	struct ldmesh_vip_slot vip;
+	uint8_t proto;
+	int slot;
+
+	s = ldmesh_table_acquire(&st->table, &slot);
+	if (!s)
+		goto pass;
+	/* Most VIPs are TCP: the UDP probe waits until the socket says it is
+	 * one, or the TCP probe missed. */
+	proto = ldmesh_table_find_connect_vip(&st->table, s, a, port, &vip);
+	if (!proto || !hook_connect__slot(fd, s, a, port, proto == LDMESH_PROTO_TCP,
+					  proto == LDMESH_PROTO_UDP, &vip)) {
+		ldmesh_table_release(&st->table, slot);
+		goto pass;
+	}
+	/* from here on only the layer holding the service is read */
+	s = ldmesh_snap_holder(s, &vip);
+	route_pick(s, &vip, family, rng_next(), st->cfg.client_hash, r);
+	/* one load while no backend is ejected */
+	if (__builtin_expect(outlier_active(), 0) && r->verdict == ROUTE_REDIRECT)
+		failover_avoid_ejected(s, &vip, family, r);
+	*sl = r->verdict == ROUTE_REDIRECT
+		      ? addr_to_sockaddr(family, r->backend, r->backend_port, ss) : 0;
+	*protocol = vip.protocol;
+	if (trace_on()) {
+		hook_connect__trace(what, fd, s, a, port, r);
+		trace_stack(1);
+	}
+	ldmesh_table_release(&st->table, slot);
+	return *sl ? CONNECT_REDIRECT : CONNECT_REFUSE;
+
+pass:
+	if (trace_on()) {
+		hook_connect__trace_pass(what, fd, a, port);
+		trace_stack(1);
+	}
+	return CONNECT_PASS;
+}
+
 LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct preload_state *st;
-	struct ldmesh_vip_slot vip;
 	struct fdmap_view prev;
-	const struct ldmesh_snap *s;
-	bool tcp, udp;
 	struct route_result r;
 	struct sockaddr_storage ss;
 	socklen_t sl = 0;
 	uint8_t a[16];
 	uint16_t port;
 	uint64_t t0;
-	uint8_t proto;
-	int slot;
+	uint8_t proto = 0;
 
 	/* A socket's association changes with every connect (UDP re-connects,
 	 * AF_UNSPEC dissolves): forget what it dialled before. Only an IP
 	 * address can be a VIP, so only one makes the state (a unix socket's
 	 * connect, to syslog or D-Bus, leaves it be). */
-	if (!addr_from_sockaddr(sa, len, a, &port)) {
+	if (!umem_sockaddr(sa, len, a, &port)) {
 		if (state_peek())
 			fdmap_clear(fd);
 		return real.connect(fd, sa, len);
@@ -178,35 +229,15 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		fdmap_clear(fd);
 	}
 
-	s = ldmesh_table_acquire(&st->table, &slot);
-	if (!s)
-		goto pass;
-	/* Most VIPs are TCP: the UDP probe waits until the socket says it is
-	 * one, or the TCP probe missed. */
-	proto = ldmesh_table_find_connect_vip(&st->table, s, a, port, &vip);
-	tcp = proto == LDMESH_PROTO_TCP;
-	udp = proto == LDMESH_PROTO_UDP;
-	if (!proto || !hook_connect__slot(fd, s, a, port, tcp, udp, &vip)) {
-		ldmesh_table_release(&st->table, slot);
-		goto pass;
-	}
-	/* from here on only the layer holding the service is read */
-	s = ldmesh_snap_holder(s, &vip);
-	route_pick(s, &vip, sa->sa_family, rng_next(), st->cfg.client_hash, &r);
-	/* one load while no backend is ejected */
-	if (__builtin_expect(outlier_active(), 0) && r.verdict == ROUTE_REDIRECT)
-		failover_avoid_ejected(s, &vip, sa->sa_family, &r);
-	if (r.verdict == ROUTE_REDIRECT)
-		sl = addr_to_sockaddr(sa->sa_family, r.backend, r.backend_port, &ss);
-	if (trace_on()) {
-		hook_connect__trace(fd, s, a, port, &r);
-		trace_stack(1);
-	}
-	ldmesh_table_release(&st->table, slot);
-
-	if (r.verdict != ROUTE_REDIRECT || !sl) {
+	switch (hook_connect__decide(st, "connect fd=", fd, sa->sa_family, a, port, &r, &proto,
+				     &ss, &sl)) {
+	case CONNECT_PASS:
+		return real.connect(fd, sa, len);
+	case CONNECT_REFUSE:
 		errno = ECONNREFUSED;
 		return -1;
+	case CONNECT_REDIRECT:
+		break;
 	}
 	fdmap_set(fd, sa->sa_family, a, port, r.backend, r.backend_port);
 	t0 = ldmesh_tick();
@@ -215,12 +246,46 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 			outlier_success(r.backend, r.backend_port);
 		return 0;
 	}
-	return hook_connect__failed(st, fd, sa->sa_family, a, port, vip.protocol, &r, t0);
+	return hook_connect__failed(st, fd, sa->sa_family, a, port, proto, &r, t0);
+}
 
-pass:
-	if (trace_on()) {
-		hook_connect__trace_pass(fd, a, port);
-		trace_stack(1);
+enum connect_verdict connect_fastopen(int fd, const struct sockaddr *sa, socklen_t len,
+				      struct sockaddr_storage *to, socklen_t *to_len)
+{
+	struct preload_state *st;
+	struct fdmap_view prev;
+	struct route_result r;
+	enum connect_verdict v;
+	uint8_t a[16], proto;
+	uint16_t port;
+
+	if (!umem_sockaddr(sa, len, a, &port) || !(st = state_get()))
+		return CONNECT_PASS;
+	/* a socket redirected already (connecting, or connected: the kernel
+	 * says EALREADY or EISCONN, or sends) keeps its backend */
+	if (fdmap_get(fd, &prev)) {
+		if (prev.family == sa->sa_family && prev.vip_port == port && !memcmp(prev.vip, a, 16)) {
+			*to_len = addr_to_sockaddr(sa->sa_family, prev.backend, prev.backend_port, to);
+			return *to_len ? CONNECT_REDIRECT : CONNECT_PASS;
+		}
+		fdmap_clear(fd);
 	}
-	return real.connect(fd, sa, len);
+	v = hook_connect__decide(st, "sendto MSG_FASTOPEN fd=", fd, sa->sa_family, a, port, &r,
+				 &proto, to, to_len);
+	if (v == CONNECT_REDIRECT)
+		fdmap_set(fd, sa->sa_family, a, port, r.backend, r.backend_port);
+	return v;
+}
+
+ssize_t connect_fastopen_sent(int fd, ssize_t rc)
+{
+	int err = errno;
+
+	/* no failover here: the data went with the first try, and a retry
+	 * would have to send it again */
+	if (rc < 0 && err != EINPROGRESS && err != EINTR && err != EALREADY && err != EISCONN &&
+	    err != EAGAIN)
+		fdmap_clear(fd);
+	errno = err;
+	return rc;
 }

@@ -12,24 +12,35 @@
 #include "peer.h"
 #include "real.h"
 #include "state.h"
+#include "umem.h"
 
+/*
+ * The kernel answers first, into the program's own buffer: it checks both
+ * pointers and the length (EFAULT, EINVAL) and writes the real peer within
+ * the room given. Only then is the VIP written, within that same room. The
+ * one value read before the call is the room itself (the kernel overwrites
+ * it), and only once it is known to be readable.
+ */
 LDMESH_EXPORT int getpeername(int fd, struct sockaddr *sa, socklen_t *len)
 {
 	struct sockaddr_storage peer;
 	struct fdmap_view v;
-	socklen_t plen = sizeof(peer);
+	socklen_t avail, plen = sizeof(peer);
 	int rc;
 
 	/* a socket ldmesh never redirected costs one load, no extra call */
-	if (!state_peek() || !sa || !len || !fdmap_get(fd, &v))
+	if (!state_peek() || !fdmap_get(fd, &v) || !umem_readable(len, sizeof(*len)))
 		return real.getpeername(fd, sa, len);
-	/* into our own full-size buffer, so the comparison never sees a
-	 * truncated address; then the kernel's truncation rule for theirs */
-	rc = real.getpeername(fd, (struct sockaddr *)&peer, &plen);
+	avail = *len;
+	rc = real.getpeername(fd, sa, len);
 	if (rc < 0)
 		return rc;
-	peer_rewrite(fd, &peer, &plen);
-	memcpy(sa, &peer, *len < plen ? *len : plen);
-	*len = plen;
+	/* the full peer for the comparison, when their room truncated it */
+	if (*len <= avail)
+		memcpy(&peer, sa, *len), plen = *len;
+	else if (real.getpeername(fd, (struct sockaddr *)&peer, &plen) < 0 || plen != *len)
+		return 0; /* the socket changed under us: the kernel's answer stands */
+	if (peer_rewrite(fd, &peer, &plen))
+		memcpy(sa, &peer, avail < plen ? avail : plen);
 	return 0;
 }

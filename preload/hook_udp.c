@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "connect.h"
 #include "fdmap.h"
 #include "real.h"
 #include "rng.h"
@@ -31,8 +32,10 @@
 #include "socktype.h"
 #include "state.h"
 #include "trace.h"
+#include "umem.h"
 
 #define UDP_MMSG_CHUNK 64 /* sendmmsg messages rewritten at a time */
+#define UDP_MMSG_MAX 1024  /* UIO_MAXIOV: the kernel's cap on one sendmmsg */
 
 /* Whether backend:port is still a candidate of the VIP's service. */
 static bool udp__candidate(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
@@ -96,11 +99,13 @@ static enum udp_verdict udp__route(int fd, const struct sockaddr *sa, socklen_t 
 	uint16_t port;
 	int slot, type;
 
-	if (!sa || !addr_from_sockaddr(sa, len, a, &port)) {
+	/* a TCP socket's destination is not read at all (a sendto on a
+	 * connected one ignores it; Fast Open goes through connect_fastopen) */
+	if (socktype_get(fd) == SOCK_STREAM || !umem_sockaddr(sa, len, a, &port)) {
 		(void)state_peek(); /* makes real.* usable */
 		return UDP_PASS;
 	}
-	if (!(st = state_get()) || socktype_get(fd) == SOCK_STREAM)
+	if (!(st = state_get()))
 		return UDP_PASS;
 	s = ldmesh_table_acquire(&st->table, &slot);
 	if (!s)
@@ -169,21 +174,40 @@ static void udp__repoint(struct preload_state *st, int fd)
 				   FDMAP_TAG_GEN(s->generation));
 }
 
-/* The source of a datagram from the socket's backend reads as the VIP. */
-static void udp__reverse(int fd, void *src, socklen_t avail, socklen_t *len)
+/*
+ * The source of a datagram from the socket's backend reads as the VIP. The
+ * kernel has written min(avail, *len) bytes of the real source at `src` and
+ * set *len to its full length (so both are the program's writable memory);
+ * the VIP replaces them within the same bounds. A name buffer shorter than
+ * the address holds only its start (avail 4: family and port), so only
+ * that start can be compared with the backend's.
+ */
+static void udp__reverse(const struct fdmap_view *v, void *src, socklen_t avail,
+			 const socklen_t *len)
 {
-	struct sockaddr_storage vip;
-	struct fdmap_view v;
-	socklen_t vlen;
+	struct sockaddr_storage vip, backend;
+	socklen_t vlen, blen, n;
 	uint8_t a[16];
 	uint16_t port;
 
-	if (!len || !fdmap_get(fd, &v) ||
-	    !addr_from_sockaddr(src, *len, a, &port) || port != v.backend_port ||
-	    memcmp(a, v.backend, 16) || !(vlen = addr_to_sockaddr(v.family, v.vip, v.vip_port, &vip)))
+	vlen = addr_to_sockaddr(v->family, v->vip, v->vip_port, &vip);
+	blen = addr_to_sockaddr(v->family, v->backend, v->backend_port, &backend);
+	n = avail < *len ? avail : *len;
+	/* same family, so the VIP's address is as long as the backend's */
+	if (!vlen || *len != blen || vlen != blen)
 		return;
-	memcpy(src, &vip, vlen < avail ? vlen : avail);
-	*len = vlen;
+	if (n == blen ? !addr_from_sockaddr(src, n, a, &port) || port != v->backend_port ||
+			        memcmp(a, v->backend, 16)
+		      : memcmp(src, &backend, n) != 0)
+		return;
+	memcpy(src, &vip, n);
+}
+
+/* The fd map's entry for a datagram socket whose receives may need the
+ * VIP written in: one load for every other socket. */
+static bool udp__tracked(int fd, struct fdmap_view *v)
+{
+	return state_peek() && fdmap_get(fd, v); /* real.* is usable either way */
 }
 
 LDMESH_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
@@ -199,6 +223,18 @@ LDMESH_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 		if (st)
 			udp__repoint(st, fd);
 		return real.sendto(fd, buf, n, flags, sa, len);
+	}
+	if (__builtin_expect(flags & MSG_FASTOPEN, 0) && socktype_get(fd) != SOCK_DGRAM) {
+		switch (connect_fastopen(fd, sa, len, &to, &to_len)) {
+		case CONNECT_REDIRECT:
+			return connect_fastopen_sent(fd, real.sendto(fd, buf, n, flags,
+								     (struct sockaddr *)&to, to_len));
+		case CONNECT_REFUSE:
+			errno = ECONNREFUSED;
+			return -1;
+		case CONNECT_PASS:
+			return real.sendto(fd, buf, n, flags, sa, len);
+		}
 	}
 	switch (udp__route(fd, sa, len, &to, &to_len)) {
 	case UDP_SEND:
@@ -226,12 +262,33 @@ LDMESH_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	struct msghdr m;
 	socklen_t to_len;
 
-	if (!msg || !msg->msg_name) {
+	/* a TCP socket's message is not read (Fast Open aside); a bad one
+	 * is the kernel's to refuse */
+	if ((socktype_get(fd) == SOCK_STREAM && !(flags & MSG_FASTOPEN)) ||
+	    !umem_readable(msg, sizeof(*msg))) {
+		(void)state_peek(); /* makes real.* usable */
+		return real.sendmsg(fd, msg, flags);
+	}
+	if (!msg->msg_name) {
 		struct preload_state *st = state_peek(); /* real.* is usable either way */
 
 		if (st)
 			udp__repoint(st, fd);
 		return real.sendmsg(fd, msg, flags);
+	}
+	if (__builtin_expect(flags & MSG_FASTOPEN, 0) && socktype_get(fd) != SOCK_DGRAM) {
+		switch (connect_fastopen(fd, msg->msg_name, msg->msg_namelen, &to, &to_len)) {
+		case CONNECT_REDIRECT:
+			m = *msg;
+			m.msg_name = &to;
+			m.msg_namelen = to_len;
+			return connect_fastopen_sent(fd, real.sendmsg(fd, &m, flags));
+		case CONNECT_REFUSE:
+			errno = ECONNREFUSED;
+			return -1;
+		case CONNECT_PASS:
+			return real.sendmsg(fd, msg, flags);
+		}
 	}
 	switch (udp__route(fd, msg->msg_name, msg->msg_namelen, &to, &to_len)) {
 	case UDP_SEND:
@@ -254,8 +311,15 @@ LDMESH_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 	struct sockaddr_storage to[UDP_MMSG_CHUNK];
 	unsigned done = 0, named = 0;
 	struct preload_state *st = state_peek();
+	bool readable;
 
-	for (unsigned i = 0; vec && i < vlen && !named; i++)
+	/* the kernel sends at most UIO_MAXIOV (1,024) messages a call */
+	if (vlen > UDP_MMSG_MAX)
+		vlen = UDP_MMSG_MAX;
+	/* a vector the kernel cannot read is its to refuse, untouched */
+	readable = st && socktype_get(fd) != SOCK_STREAM &&
+		   umem_readable(vec, (size_t)vlen * sizeof(*vec));
+	for (unsigned i = 0; readable && i < vlen && !named; i++)
 		named = vec[i].msg_hdr.msg_name != NULL;
 	if (!named || !st) {
 		if (st)
@@ -304,26 +368,42 @@ LDMESH_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 	return (int)done;
 }
 
+/*
+ * The receives let the kernel check the program's pointers first: the
+ * rewrite happens only after the kernel wrote the source, within what it
+ * wrote. The one value read before the call is the name buffer's room (the
+ * kernel overwrites it), and only once it is known to be readable.
+ */
 LDMESH_EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags, struct sockaddr *src,
 			       socklen_t *len)
 {
-	socklen_t avail = len ? *len : 0;
-	bool on = state_peek() != NULL; /* real.* is usable either way */
-	ssize_t rc = real.recvfrom(fd, buf, n, flags, src, len);
+	struct fdmap_view v;
+	socklen_t avail;
+	ssize_t rc;
 
-	if (on && rc >= 0 && src)
-		udp__reverse(fd, src, avail, len);
+	if (!src || !udp__tracked(fd, &v) || !umem_readable(len, sizeof(*len)))
+		return real.recvfrom(fd, buf, n, flags, src, len);
+	avail = *len;
+	rc = real.recvfrom(fd, buf, n, flags, src, len);
+	if (rc >= 0)
+		udp__reverse(&v, src, avail, len);
 	return rc;
 }
 
 LDMESH_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	socklen_t avail = msg ? msg->msg_namelen : 0;
-	bool on = state_peek() != NULL;
-	ssize_t rc = real.recvmsg(fd, msg, flags);
+	struct fdmap_view v;
+	socklen_t avail;
+	void *name;
+	ssize_t rc;
 
-	if (on && rc >= 0 && msg && msg->msg_name)
-		udp__reverse(fd, msg->msg_name, avail, &msg->msg_namelen);
+	if (!udp__tracked(fd, &v) || !umem_readable(msg, sizeof(*msg)) || !msg->msg_name)
+		return real.recvmsg(fd, msg, flags);
+	name = msg->msg_name;
+	avail = msg->msg_namelen;
+	rc = real.recvmsg(fd, msg, flags);
+	if (rc >= 0)
+		udp__reverse(&v, name, avail, &msg->msg_namelen);
 	return rc;
 }
 
@@ -331,16 +411,22 @@ LDMESH_EXPORT int recvmmsg(int fd, struct mmsghdr *vec, unsigned int vlen,
 			   real_mmsg_flags_t flags, struct timespec *timeout)
 {
 	socklen_t avail[UDP_MMSG_CHUNK];
-	bool on = state_peek() != NULL;
+	void *name[UDP_MMSG_CHUNK];
+	unsigned k = vlen < UDP_MMSG_CHUNK ? vlen : UDP_MMSG_CHUNK;
+	struct fdmap_view v;
 	int rc;
 
+	if (!udp__tracked(fd, &v) || !umem_readable(vec, k * sizeof(*vec)))
+		return real.recvmmsg(fd, vec, vlen, flags, timeout);
 	/* the names' room, for the first messages (a longer vector keeps the
 	 * backend's address past them) */
-	for (unsigned i = 0; vec && i < vlen && i < UDP_MMSG_CHUNK; i++)
+	for (unsigned i = 0; i < k; i++) {
+		name[i] = vec[i].msg_hdr.msg_name;
 		avail[i] = vec[i].msg_hdr.msg_namelen;
+	}
 	rc = real.recvmmsg(fd, vec, vlen, flags, timeout);
-	for (int i = 0; on && i < rc && i < UDP_MMSG_CHUNK; i++)
-		if (vec[i].msg_hdr.msg_name)
-			udp__reverse(fd, vec[i].msg_hdr.msg_name, avail[i], &vec[i].msg_hdr.msg_namelen);
+	for (int i = 0; i < rc && i < (int)k; i++)
+		if (name[i])
+			udp__reverse(&v, name[i], avail[i], &vec[i].msg_hdr.msg_namelen);
 	return rc;
 }

@@ -10,6 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <string.h>
+
+#include "addr.h"
 #include "export.h"
 #include "ldmesh/reader.h"
 
@@ -30,15 +33,82 @@ struct route_result {
 	uint32_t ep_count;                 /* candidates */
 };
 
+/* The pick: backend `addr`:`port`, endpoint `ep` of the n from `first`. */
+static inline void route__take(const uint8_t addr[16], uint32_t ep, uint16_t port,
+			       uint32_t first, uint32_t n, struct route_result *r)
+{
+	r->verdict = ROUTE_REDIRECT;
+	memcpy(r->backend, addr, 16);
+	r->backend_port = port;
+	r->ep_pos = ep - first + 1;
+	r->ep_count = n;
+}
+
 /*
  * Choose a backend for a connect of a `family` socket to the VIP `vip`.
  * `rnd` is a fresh random value; `client_hash` keys sessionAffinity:
  * ClientIP. An AF_INET socket cannot reach an IPv6 endpoint: those are
- * skipped, and a service with only such endpoints refuses.
+ * skipped, and a service with only such endpoints refuses. Inline: it is
+ * the connect path's decision (hook_connect.c), and a call's prologue and
+ * epilogue cost every connect (callgrind, tests/bench/bench_preload.sh).
  */
-void route_pick(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
+static inline __attribute__((always_inline)) void
+route_pick(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
 		int family, uint64_t rnd, uint64_t client_hash,
-		struct route_result *r) LDMESH_HIDDEN;
+		struct route_result *r)
+{
+	struct ldmesh_service copy, *svc = &copy;
+	struct ldmesh_endpoint e;
+	uint32_t first = 0, n, ep, start;
+	uint16_t port = 0;
+	uint64_t key;
+
+	r->verdict = ROUTE_REFUSE;
+	r->ep_pos = 0;
+	r->ep_count = 0;
+	r->svc_ns = r->svc_name = 0;
+	if (!ldmesh_snap_service(s, vip->service, svc)) {
+		r->why = "damaged service record";
+		return;
+	}
+	r->svc_ns = svc->ns;
+	r->svc_name = svc->name;
+	n = r->ep_count = ldmesh_snap_candidates(svc, &first);
+	if (!n) {
+		r->why = "no endpoints";
+		return;
+	}
+	key = (svc->flags & LDMESH_SVC_F_AFFINITY_CLIENT_IP) ? client_hash : rnd;
+	ep = ldmesh_snap_pick(s, svc, vip->port_index, key, &port);
+	if (ep == LDMESH_NONE) {
+		r->why = "no endpoint serves the port";
+		return;
+	}
+	if (ldmesh_snap_endpoint(s, ep, &e) && addr_reachable(family, e.addr)) {
+		route__take(e.addr, ep, port, first, n, r);
+		return;
+	}
+	/*
+	 * The pick is of a family this socket cannot dial (an IPv6 pod behind
+	 * a dual-stack service, seen from an AF_INET socket). Walk on from it
+	 * to the next one that serves the port in a reachable family, so the
+	 * choice stays as random, or as sticky, as the pick was.
+	 */
+	start = ep - first;
+	for (uint32_t i = 1; i < n; i++) {
+		uint32_t cand = first + (start + i) % n;
+
+		port = ldmesh_snap_endpoint_port(s, svc, cand, vip->port_index);
+		if (port && ldmesh_snap_endpoint(s, cand, &e) &&
+		    addr_reachable(family, e.addr)) {
+			route__take(e.addr, cand, port, first, n, r);
+			return;
+		}
+	}
+	r->why = "no endpoint of the socket's family";
+}
+
+
 
 /* Which backends a pick must pass over (tried already, ejected). */
 typedef bool (*route_avoid_fn)(void *ctx, const uint8_t addr[16], uint16_t port);
@@ -48,8 +118,7 @@ typedef bool (*route_avoid_fn)(void *ctx, const uint8_t addr[16], uint16_t port)
  * `start` (taken modulo the count), that serves the port in a family the
  * socket can dial and that `avoid` (may be NULL) does not reject;
  * ROUTE_REFUSE when there is none. With a random `start`, a uniform pick
- * that ignores ClientIP affinity. Separate from route_pick, whose one
- * caller on the connect path keeps it inlined there.
+ * that ignores ClientIP affinity.
  */
 void route_pick_other(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
 		      int family, uint64_t start, route_avoid_fn avoid, void *ctx,

@@ -122,7 +122,8 @@ static inline uint64_t exercise_snap(const struct ldmesh_snap *s, uint32_t first
 					if (ldmesh_snap_find_vip(s, svc.cluster_ips[ip], port.port,
 								 port.protocol, &vip)) {
 						route_pick(s, &vip, 10 /* AF_INET6 */, acc, acc >> 7, &rr);
-						acc = exercise__mix(acc, rr.backend_port);
+						acc = exercise__mix(acc, rr.verdict == ROUTE_REDIRECT
+										 ? rr.backend_port : 0);
 					}
 			}
 			acc = exercise__mix(acc, ldmesh_snap_pick(s, &svc, p, acc, &bport));
