@@ -168,15 +168,17 @@ static void sup__trace(const struct call *c, const char *what, const struct ldme
 	trace_emit(&l);
 }
 
-/* Read the destination a call names (`len` bytes at `addr`). */
+/* Read the destination a call names (`len` bytes at `addr`): all of it,
+ * as the kernel copies it, so an address whose tail cannot be read is left
+ * to the kernel (EFAULT). A length the kernel refuses (over
+ * sizeof(struct sockaddr_storage), or negative as its int) is never read:
+ * the call continues and the kernel answers EINVAL. */
 static bool sup__read_addr(const struct call *c, uint64_t addr, socklen_t len,
 			   struct sockaddr_storage *ss)
 {
-	socklen_t read_len = len < sizeof(struct sockaddr_in6) ? len : sizeof(struct sockaddr_in6);
-
 	memset(ss, 0, sizeof(*ss));
-	return addr && read_len >= sizeof(sa_family_t) &&
-	       remote_read(c->tid, addr, ss, read_len) == 0;
+	return addr && len >= sizeof(sa_family_t) && len <= sizeof(*ss) &&
+	       remote_read(c->tid, addr, ss, len) == 0;
 }
 
 /* ---- receivers ----------------------------------------------------------- */
@@ -605,7 +607,8 @@ static void sup__getpeername(struct call *c, const struct seccomp_notif *n)
 	    !addr_from_sockaddr((struct sockaddr *)&peer, peer_len, a, &port) ||
 	    port != e.backend_port || memcmp(a, e.backend, 16) ||
 	    !(vip_len = addr_to_sockaddr(e.family, e.vip, e.vip_port, &vip)) ||
-	    remote_read(c->tid, n->data.args[2], &want, sizeof(want)) < 0 || !sup__valid(c)) {
+	    remote_read(c->tid, n->data.args[2], &want, sizeof(want)) < 0 || (int)want < 0 ||
+	    !sup__valid(c)) {
 		sup__continue(c);
 		return;
 	}
@@ -622,19 +625,24 @@ static void sup__getpeername(struct call *c, const struct seccomp_notif *n)
 /* ---- datagrams to a UDP VIP ---------------------------------------------------- */
 
 /*
- * Whether a datagram to the address `ss` (of `len` bytes as the program
- * gave it) goes to a UDP VIP: 1 with the backend in *to (and our copy of
- * the socket in c->local), 0 when it is not ours (let it continue), or
- * -errno to answer with.
+ * Whether a send to the address `ss` (of `len` bytes as the program gave
+ * it) is redirected: a datagram to a UDP VIP (a backend per datagram), or
+ * a TCP Fast Open send (MSG_FASTOPEN in `flags`: a connect and a send in
+ * one call) to a TCP VIP, decided as a connect and remembered for
+ * getpeername. 1 with the backend in *to (and our copy of the socket in
+ * c->local), 0 when it is not ours (let it continue), or -errno to answer
+ * with. `what` names the call in the trace.
  */
-static int sup__datagram_route(struct call *c, const struct sockaddr_storage *ss, socklen_t len,
-			       struct sockaddr_storage *to, socklen_t *to_len)
+static int sup__send_route(struct call *c, const struct sockaddr_storage *ss, socklen_t len,
+			   int flags, const char *what, struct sockaddr_storage *to,
+			   socklen_t *to_len)
 {
 	struct supervisor *s = c->s;
 	struct ldmesh_vip_slot vip;
 	const struct ldmesh_snap *snap;
 	struct route_result r;
-	uint8_t a[16];
+	bool fastopen = flags & MSG_FASTOPEN;
+	uint8_t a[16], proto;
 	uint16_t port;
 	int slot, type = 0;
 	socklen_t tl = sizeof(type);
@@ -644,18 +652,37 @@ static int sup__datagram_route(struct call *c, const struct sockaddr_storage *ss
 	snap = ldmesh_table_acquire(&s->table, &slot);
 	if (!snap)
 		return 0;
-	if (!ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_UDP, &vip) || !sup__valid(c) ||
-	    (c->local = remote_getfd(c->tid, c->fd)) < 0 ||
-	    getsockopt(c->local, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_DGRAM) {
-		/* TCP ignores the address; anything else is the kernel's */
+	/* the socket is asked its type only once the address is a VIP */
+	if ((!ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_UDP, &vip) &&
+	     !(fastopen && ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_TCP, &vip))) ||
+	    !sup__valid(c) || (c->local = remote_getfd(c->tid, c->fd)) < 0 ||
+	    getsockopt(c->local, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+	    !(proto = type == SOCK_DGRAM ? LDMESH_PROTO_UDP :
+		      type == SOCK_STREAM && fastopen ? LDMESH_PROTO_TCP : 0) ||
+	    !ldmesh_snap_find_vip(snap, a, port, proto, &vip)) {
+		/* TCP ignores the address but for Fast Open; anything else
+		 * is the kernel's */
 		ldmesh_table_release(&s->table, slot);
 		return 0;
 	}
+	snap = ldmesh_snap_holder(snap, &vip);
 	route_pick(snap, &vip, ss->ss_family, rng_next(), s->cfg.client_hash, &r);
+	if (proto == LDMESH_PROTO_TCP && outlier_active() && r.verdict == ROUTE_REDIRECT)
+		failover_avoid_ejected(snap, &vip, ss->ss_family, &r);
 	*to_len = r.verdict == ROUTE_REDIRECT ? addr_to_sockaddr(ss->ss_family, r.backend,
 								 r.backend_port, to) : 0;
-	sup__trace(c, "send", snap, a, port, &r);
+	sup__trace(c, proto == LDMESH_PROTO_TCP ? what : "send", snap, a, port, &r);
 	ldmesh_table_release(&s->table, slot);
+	if (*to_len && proto == LDMESH_PROTO_TCP) {
+		struct supervise_socket e = { .ino = sup__ino(c->local), .family = ss->ss_family,
+					      .vip_port = port, .backend_port = r.backend_port };
+		memcpy(e.vip, a, 16);
+		memcpy(e.backend, r.backend, 16);
+		if (e.ino)
+			sup__remember(s, &e);
+		/* a blocking socket's Fast Open waits for the handshake */
+		sup__may_block(s);
+	}
 	return *to_len ? 1 : -ECONNREFUSED;
 }
 
@@ -669,11 +696,15 @@ static void sup__sendto(struct call *c, const struct seccomp_notif *n)
 	struct sockaddr_storage ss, to;
 	socklen_t len = (socklen_t)n->data.args[5], to_len;
 	size_t size = (size_t)n->data.args[2];
+	int flags = (int)n->data.args[3];
 	void *data;
 	int rc;
 
+	/* a stream takes part of a long send (the count says how much) */
+	if ((flags & MSG_FASTOPEN) && size > SUPERVISE_DATAGRAM_MAX)
+		size = SUPERVISE_DATAGRAM_MAX;
 	if (!sup__read_addr(c, n->data.args[4], len, &ss) || size > SUPERVISE_DATAGRAM_MAX ||
-	    (rc = sup__datagram_route(c, &ss, len, &to, &to_len)) == 0) {
+	    (rc = sup__send_route(c, &ss, len, flags, "sendto MSG_FASTOPEN", &to, &to_len)) == 0) {
 		sup__continue(c); /* the kernel judges an oversized datagram */
 		return;
 	}
@@ -724,11 +755,15 @@ static void sup__sendmsg(struct call *c, const struct seccomp_notif *n)
 	if (remote_read(c->tid, n->data.args[1], &m, sizeof(m)) < 0 || !m.msg_name ||
 	    m.msg_namelen < sizeof(struct sockaddr_in) || m.msg_iovlen > SUPERVISE_IOV_MAX ||
 	    m.msg_controllen > sizeof(control) ||
-	    !sup__read_addr(c, (uint64_t)(uintptr_t)m.msg_name, m.msg_namelen, &ss) ||
+	    (int)m.msg_namelen < 0 ||
+	    /* the kernel takes at most a sockaddr_storage of a longer name */
+	    !sup__read_addr(c, (uint64_t)(uintptr_t)m.msg_name,
+			    m.msg_namelen < sizeof(ss) ? m.msg_namelen : sizeof(ss), &ss) ||
 	    (m.msg_controllen && (remote_read(c->tid, (uint64_t)(uintptr_t)m.msg_control, control,
 					      m.msg_controllen) < 0 ||
 				  !sup__control_ok(control, m.msg_controllen))) ||
-	    (rc = sup__datagram_route(c, &ss, m.msg_namelen, &to, &to_len)) == 0) {
+	    (rc = sup__send_route(c, &ss, m.msg_namelen < sizeof(ss) ? m.msg_namelen : sizeof(ss),
+				  (int)n->data.args[2], "sendmsg MSG_FASTOPEN", &to, &to_len)) == 0) {
 		sup__continue(c);
 		return;
 	}
