@@ -622,6 +622,56 @@ static void sup__getpeername(struct call *c, const struct seccomp_notif *n)
 	sup__reply(c, 0, 0);
 }
 
+/* ---- getsockopt(SO_ERROR) ----------------------------------------------------- */
+
+/*
+ * How a non-blocking connect ended, read by the program (an event loop, Go's
+ * netpoller): on a redirected socket the error is read here, as the kernel
+ * would hand it over, and counts toward its backend's ejection as the
+ * preload's getsockopt hook counts it (failover_learnt). Anything else, a
+ * length the kernel refuses included, is the kernel's.
+ */
+static void sup__getsockopt(struct call *c, const struct seccomp_notif *n)
+{
+	struct supervisor *s = c->s;
+	struct failover_caller who = { .tid = c->tid, .fd = c->fd };
+	struct supervise_socket e;
+	socklen_t want, vl = sizeof(int), tl = sizeof(int);
+	int v = 0, type;
+
+	if (!__atomic_load_n(&s->any_sockets, __ATOMIC_RELAXED)) {
+		sup__continue(c);
+		return;
+	}
+	c->local = remote_getfd(c->tid, c->fd);
+	if (c->local < 0 || getsockopt(c->local, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+	    type != SOCK_STREAM || !sup__find(s, sup__ino(c->local), &e) ||
+	    remote_read(c->tid, n->data.args[4], &want, sizeof(want)) < 0 || (int)want < 0 ||
+	    !sup__valid(c)) {
+		sup__continue(c);
+		return;
+	}
+	/* read (and cleared) here: the kernel's own order, so a bad optval
+	 * loses the error as it would there */
+	if (getsockopt(c->local, SOL_SOCKET, SO_ERROR, &v, &vl) < 0) {
+		sup__reply(c, 0, errno);
+		return;
+	}
+	if (want > sizeof(v))
+		want = sizeof(v);
+	if ((want && remote_write(c->tid, n->data.args[3], &v, want) < 0) ||
+	    remote_write(c->tid, n->data.args[4], &want, sizeof(want)) < 0)
+		sup__reply(c, 0, EFAULT);
+	else
+		sup__reply(c, 0, 0);
+	if (v && !failover_backend_failed(v))
+		return;
+	/* a failure is read once: a later 0 must not count as a success */
+	if (v)
+		sup__forget(s, e.ino);
+	failover_learnt(&who, e.backend, e.backend_port, v);
+}
+
 /* ---- datagrams to a UDP VIP ---------------------------------------------------- */
 
 /*
@@ -867,6 +917,7 @@ static void *sup__receiver(void *arg)
 		switch (n.data.nr) {
 		case __NR_connect: sup__connect(&c, &n); break;
 		case __NR_getpeername: sup__getpeername(&c, &n); break;
+		case __NR_getsockopt: sup__getsockopt(&c, &n); break;
 		case __NR_sendto: sup__sendto(&c, &n); break;
 		case __NR_sendmsg: sup__sendmsg(&c, &n); break;
 		default: sup__continue(&c);

@@ -3,7 +3,8 @@
 # own rules: one of three ready backends refuses (its EndpointSlice not yet
 # updated). 60 blocking connects under ldmesh-exec all succeed; the dead
 # backend is tried at most twice, then ejected; each failure goes on to a
-# live backend in the same call; and the trace lines have the preload's
+# live backend in the same call; the failures an event loop reads through
+# SO_ERROR eject it too; and the trace lines have the preload's
 # form (the same client under the preload writes the same lines, but for
 # ldmesh-exec's "exec pid=T" naming the caller).
 . "$(dirname "$0")/lib.sh"
@@ -32,6 +33,23 @@ check_eq "each failure went on to a live backend in the same call" "$tried" \
 	"$(grep -cE 'retry 2/3 -> 10\.244\.(1|3)\.5:9100' "$E2E_TMP/exec.trace" || true)"
 after=$(sed -n "/outlier $DEAD:9100 ejected/,\$p" "$E2E_TMP/exec.trace" | grep -c -- "-> $DEAD:9100" || true)
 check_eq "after its ejection the dead backend was not chosen again" 0 "$after"
+
+# Non-blocking connects by an event loop (asyncio, 20 at a time): the
+# failures it reads through SO_ERROR eject the dead backend, as under the
+# preload (test_failover.sh: at most the first batch of 20 can fail before
+# that; without ejection about a third of 200 would).
+out=$(env LDMESH_TABLE="$TABLE" LDMESH_TRACE=1 LDMESH_TRACE_FILE="$E2E_TMP/async.trace" \
+	"$EXEC" "$PY" "$E2E_DIR/aclient.py" 10.96.0.80 9000 200 2>&1 || true)
+failed=$(printf '%s\n' "$out" | grep -c '^error' || true)
+check_eq "200 non-blocking connects: all but the failed ones answered by a live pod" \
+	"$((200 - failed))" "$(printf '%s\n' "$out" | grep -cE '^10\.244\.(1|3)\.5$' || true)"
+check_eq "the event loop's failures (SO_ERROR) ejected the dead backend" 1 \
+	"$(grep -c "outlier $DEAD:9100 ejected" "$E2E_TMP/async.trace" || true)"
+check_match "traced as the preload traces them" \
+	"exec pid=[0-9]+ connect fd=[0-9]+ $DEAD:9100 failed later \(Connection refused\)" \
+	"$(cat "$E2E_TMP/async.trace")"
+check "failures before the ejection: at most the first batch of 20 ($failed of 200)" \
+	test "$failed" -le 20
 
 # The preload's lines for the same client, and ldmesh-exec's, reduced to
 # their form: numbers that differ run to run (pids, descriptors, which live
