@@ -49,7 +49,6 @@ struct call {
 struct sup_dial {
 	struct call c;            /* c.local: ours, closed at the end */
 	struct sup_dial *next, *prev;
-	int flags;                /* the file's status flags, the program's */
 	bool blocking;            /* a stream socket without O_NONBLOCK */
 	bool tcp;                 /* failover applies */
 	bool again;               /* a repeated connect to the backend chosen before */
@@ -231,14 +230,17 @@ static bool sup__dial_expired(const struct sup_dial *d)
  * the waiter, so no number of slow backends holds a thread. */
 static int sup__dial_attempt(struct sup_dial *d)
 {
-	int rc, err;
+	/* the flags as they are now: the program may have changed them
+	 * since its call began, and gets back what it set */
+	int fl = d->blocking ? fcntl(d->c.local, F_GETFL) : -1, rc, err;
+	bool toggle = fl >= 0 && !(fl & O_NONBLOCK);
 
-	if (d->blocking)
-		(void)fcntl(d->c.local, F_SETFL, d->flags | O_NONBLOCK);
+	if (toggle)
+		(void)fcntl(d->c.local, F_SETFL, fl | O_NONBLOCK);
 	rc = connect(d->c.local, (const struct sockaddr *)&d->to, d->to_len);
 	err = rc < 0 ? errno : 0;
-	if (d->blocking)
-		(void)fcntl(d->c.local, F_SETFL, d->flags);
+	if (toggle)
+		(void)fcntl(d->c.local, F_SETFL, fl);
 	return err;
 }
 
@@ -369,7 +371,6 @@ static void sup__dial(struct call *c, struct sup_dial *d, int type)
 
 	d->c = *c;
 	c->local = -1;
-	d->flags = fl < 0 ? 0 : fl;
 	d->blocking = type == SOCK_STREAM && fl >= 0 && !(fl & O_NONBLOCK);
 	d->deadline = d->blocking ? sup__deadline(d->c.local) : 0;
 	sup__dial_run(d, sup__dial_attempt(d));
@@ -384,43 +385,48 @@ static void sup__waiter_wake(struct supervisor *s)
 	(void)!write(s->wake, &one, sizeof(one));
 }
 
+/* The waiter refused it (no room in its epoll set): wait here, another
+ * receiver free first. Short polls: a socket whose earlier connect failed
+ * polls HUP all along (sup__dial_connecting). */
+static void sup__wait_here(struct sup_dial *d, int err)
+{
+	struct pollfd p = { .fd = d->c.local, .events = POLLOUT };
+
+	sup__may_block(d->c.s);
+	while (sup__dial_connecting(d) && !sup__dial_expired(d))
+		(void)poll(&p, 1, 10);
+	sup__dial_run(d, err);
+}
+
+/* Hand d to the waiter. Listed and added under the lock, so the waiter
+ * (which takes, answers and frees it) cannot see it half-parked; not
+ * touched after. */
 static void sup__park(struct sup_dial *d, int err)
 {
 	struct supervisor *s = d->c.s;
 	/* edge-triggered: a HUP that is no news (sup__dial_connecting) is
 	 * reported once, not again and again */
 	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET, .data.ptr = d };
+	bool wake = d->deadline != 0;
+	int rc;
 
 	d->wait_err = err;
 	pthread_mutex_lock(&s->dials_lock);
-	d->next = s->dials;
-	d->prev = NULL;
-	if (s->dials)
-		s->dials->prev = d;
-	s->dials = d;
-	pthread_mutex_unlock(&s->dials_lock);
-	if (epoll_ctl(s->epoll, EPOLL_CTL_ADD, d->c.local, &ev) == 0) {
-		if (d->deadline)
-			sup__waiter_wake(s); /* it may be sleeping past this one's end */
-		return;
+	rc = epoll_ctl(s->epoll, EPOLL_CTL_ADD, d->c.local, &ev);
+	if (rc == 0) {
+		/* the first: the waiter may sleep with no sweep to make */
+		wake = wake || !s->dials;
+		d->next = s->dials;
+		d->prev = NULL;
+		if (s->dials)
+			s->dials->prev = d;
+		s->dials = d;
 	}
-	/* no room in the epoll set: wait here, another receiver free first */
-	pthread_mutex_lock(&s->dials_lock);
-	sup__unlink(s, d);
 	pthread_mutex_unlock(&s->dials_lock);
-	sup__may_block(s);
-	{
-		struct pollfd p = { .fd = d->c.local, .events = POLLOUT };
-		uint64_t now;
-		int ms;
-
-		do {
-			now = sup__now_ns();
-			ms = !d->deadline ? -1 : d->deadline <= now ? 0 :
-			     (int)((d->deadline - now + 999999) / 1000000);
-		} while (poll(&p, 1, ms) < 0 && errno == EINTR);
-	}
-	sup__dial_run(d, err);
+	if (rc < 0)
+		sup__wait_here(d, err);
+	else if (wake)
+		sup__waiter_wake(s); /* it may be sleeping past this one's end */
 }
 
 static void sup__unlink(struct supervisor *s, struct sup_dial *d)
@@ -433,14 +439,22 @@ static void sup__unlink(struct supervisor *s, struct sup_dial *d)
 		d->next->prev = d->prev;
 }
 
-/* The waiter's sleep: until the nearest deadline (ms), or -1. */
-static int sup__waiter_timeout(struct supervisor *s, uint64_t now)
+/* How often the waiter looks for connects whose caller has gone (its
+ * thread killed): their socket copies are closed then, not when TCP gives
+ * up on a backend that never answers. */
+#define SUPERVISE_SWEEP_NS 1000000000ULL
+
+/* The waiter's sleep: until the nearest deadline or sweep (ms), or -1
+ * with nothing to wait for. */
+static int sup__waiter_timeout(struct supervisor *s, uint64_t now, uint64_t sweep)
 {
 	uint64_t first = 0;
 
 	pthread_mutex_lock(&s->dials_lock);
+	if (s->dials)
+		first = sweep;
 	for (struct sup_dial *d = s->dials; d; d = d->next)
-		if (d->deadline && (!first || d->deadline < first))
+		if (d->deadline && d->deadline < first)
 			first = d->deadline;
 	pthread_mutex_unlock(&s->dials_lock);
 	if (!first)
@@ -457,14 +471,35 @@ static void sup__waiter_take(struct supervisor *s, struct sup_dial *d)
 	(void)epoll_ctl(s->epoll, EPOLL_CTL_DEL, d->c.local, NULL);
 }
 
+/* A listed connect that is over without an event: past its SO_SNDTIMEO, or
+ * (sweeping) its caller gone. Unlinked; NULL when none. */
+static struct sup_dial *sup__waiter_late(struct supervisor *s, uint64_t now, bool sweep)
+{
+	struct sup_dial *late = NULL;
+
+	pthread_mutex_lock(&s->dials_lock);
+	for (struct sup_dial *d = s->dials; d && !late; d = d->next)
+		if ((d->deadline && d->deadline <= now) || (sweep && !sup__valid(&d->c)))
+			late = d;
+	if (late)
+		sup__unlink(s, late);
+	pthread_mutex_unlock(&s->dials_lock);
+	if (late)
+		(void)epoll_ctl(s->epoll, EPOLL_CTL_DEL, late->c.local, NULL);
+	return late;
+}
+
 static void *sup__waiter(void *arg)
 {
 	struct supervisor *s = arg;
 	struct epoll_event ev[64];
+	uint64_t sweep = sup__now_ns() + SUPERVISE_SWEEP_NS;
 
 	for (;;) {
-		int n = epoll_wait(s->epoll, ev, 64, sup__waiter_timeout(s, sup__now_ns()));
+		int n = epoll_wait(s->epoll, ev, 64, sup__waiter_timeout(s, sup__now_ns(), sweep));
+		struct sup_dial *late;
 		uint64_t now;
+		bool sweeping;
 
 		for (int i = 0; i < n; i++) {
 			struct sup_dial *d = ev[i].data.ptr;
@@ -479,21 +514,14 @@ static void *sup__waiter(void *arg)
 			sup__waiter_take(s, d);
 			sup__dial_run(d, d->wait_err);
 		}
-		/* timed out: what a blocking connect past SO_SNDTIMEO says */
 		now = sup__now_ns();
-		for (;;) {
-			struct sup_dial *late = NULL;
-
-			pthread_mutex_lock(&s->dials_lock);
-			for (struct sup_dial *d = s->dials; d && !late; d = d->next)
-				if (d->deadline && d->deadline <= now)
-					late = d;
-			pthread_mutex_unlock(&s->dials_lock);
-			if (!late)
-				break;
-			sup__waiter_take(s, late);
+		sweeping = now >= sweep;
+		if (sweeping)
+			sweep = now + SUPERVISE_SWEEP_NS;
+		/* timed out: what a blocking connect past SO_SNDTIMEO says (to
+		 * a caller gone, nobody) */
+		while ((late = sup__waiter_late(s, now, sweeping)))
 			sup__dial_end(late, late->wait_err);
-		}
 	}
 	return NULL;
 }
