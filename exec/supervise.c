@@ -128,7 +128,7 @@ static void sup__remember(struct supervisor *s, const struct supervise_socket *e
 {
 	pthread_mutex_lock(&s->lock);
 	*sup__slot(s, e->ino) = *e;
-	s->any_sockets = true;
+	__atomic_store_n(&s->any_sockets, true, __ATOMIC_RELAXED); /* read without the lock */
 	pthread_mutex_unlock(&s->lock);
 }
 
