@@ -14,8 +14,13 @@
  *    call or ties up a thread each. Anything else continues in the kernel
  *    untouched (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
  *  - getpeername on a redirected socket answers the VIP, as the preload.
+ *  - getsockopt(SO_ERROR) on a redirected socket: the error read as the
+ *    kernel hands it over, and counted toward its backend's ejection.
  *  - sendto or sendmsg to a UDP VIP: the datagram goes to a backend chosen
- *    per datagram.
+ *    per datagram; with MSG_FASTOPEN to a TCP VIP, decided as a connect.
+ * A call whose arguments the kernel would refuse (a length over
+ * sizeof(struct sockaddr_storage), an unreadable address) continues, so
+ * the kernel answers it.
  */
 #ifndef LDMESH_EXEC_SUPERVISE_H
 #define LDMESH_EXEC_SUPERVISE_H
@@ -33,9 +38,9 @@
  * direct-mapped table. */
 #define SUPERVISE_SOCKETS_LOG2 13
 #define SUPERVISE_SOCKETS (1u << SUPERVISE_SOCKETS_LOG2)
-/* Receivers at most. A receiver waits only on a datagram to a blocking
- * socket whose buffer is full (and on a connect when the waiter's epoll
- * set refuses one more); one more is started for the others each time. */
+/* Receivers at most. A receiver waits only on a send to a blocking socket
+ * (a full buffer, a Fast Open handshake) and on a connect the waiter's
+ * epoll set refuses; one more is started for the others each time. */
 #define SUPERVISE_RECEIVERS_MAX 256
 
 struct sup_dial;
