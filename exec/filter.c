@@ -8,6 +8,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -19,7 +20,8 @@
 #error "ldmesh-exec: unsupported architecture"
 #endif
 
-#define FILTER_ARG4_LO offsetof(struct seccomp_data, args[4])
+/* an argument's low 32 bits (little-endian): all of an int argument */
+#define FILTER_ARG_LO(n) offsetof(struct seccomp_data, args[n])
 #define FILTER_ARG4_HI (offsetof(struct seccomp_data, args[4]) + 4) /* little-endian */
 
 static int filter__seccomp(struct sock_fprog *prog, unsigned long flags)
@@ -29,21 +31,28 @@ static int filter__seccomp(struct sock_fprog *prog, unsigned long flags)
 
 int filter_install(const char **why)
 {
-	/* Jump offsets count from the next instruction: ALLOW is 11, NOTIFY 12. */
+	/* Jump offsets count from the next instruction: ALLOW is 16, NOTIFY 17.
+	 * getsockopt only for SOL_SOCKET/SO_ERROR: how a non-blocking connect
+	 * ended, which counts toward a backend's ejection. */
 	struct sock_filter code[] = {
 		/* 0 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FILTER_ARCH, 0, 9),
+		/* 1 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FILTER_ARCH, 0, 14),
 		/* 2 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		/* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 8, 0),
-		/* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getpeername, 7, 0),
-		/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmsg, 6, 0),
-		/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 0, 4),
-		/* 7 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, FILTER_ARG4_LO),
-		/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3),
-		/* 9 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, FILTER_ARG4_HI),
-		/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
-		/* 11 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		/* 12 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+		/* 3 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_connect, 13, 0),
+		/* 4 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getpeername, 12, 0),
+		/* 5 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendmsg, 11, 0),
+		/* 6 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_getsockopt, 0, 4),
+		/* 7 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, FILTER_ARG_LO(1)),
+		/* 8 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SOL_SOCKET, 0, 7),
+		/* 9 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, FILTER_ARG_LO(2)),
+		/* 10 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SO_ERROR, 6, 5),
+		/* 11 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_sendto, 0, 4),
+		/* 12 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, FILTER_ARG_LO(4)),
+		/* 13 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 3),
+		/* 14 */ BPF_STMT(BPF_LD | BPF_W | BPF_ABS, FILTER_ARG4_HI),
+		/* 15 */ BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, 1),
+		/* 16 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		/* 17 */ BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
 	};
 	struct sock_fprog prog = { .len = sizeof(code) / sizeof(code[0]), .filter = code };
 	/* Once the supervisor has a call, only a fatal signal ends the wait

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The seccomp filter ldmesh-exec puts on the program: connect, getpeername,
- * sendmsg and sendto with a destination go to the supervisor as user
+ * getsockopt(SOL_SOCKET, SO_ERROR), sendmsg and sendto with a destination
+ * go to the supervisor as user
  * notifications (SECCOMP_RET_USER_NOTIF); every other call runs untouched,
  * in the kernel, at no cost. A sendto without a destination (send() on a
  * connected socket, the common case) is told apart in the filter itself;

@@ -9,7 +9,12 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -17,6 +22,8 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "failover.h"
+#include "outlier.h"
 #include "remote.h"
 #include "rng.h"
 #include "route.h"
@@ -36,6 +43,26 @@ struct call {
 	int fd;        /* the program's descriptor */
 	int local;     /* our copy of it, or -1 */
 };
+
+/* A connect to a VIP, from the pick to the answer; a blocking one waits
+ * in the waiter (s->dials) while its connect is under way. */
+struct sup_dial {
+	struct call c;            /* c.local: ours, closed at the end */
+	struct sup_dial *next, *prev;
+	bool blocking;            /* a stream socket without O_NONBLOCK */
+	bool tcp;                 /* failover applies */
+	bool again;               /* a repeated connect to the backend chosen before */
+	bool failing;             /* f begun */
+	int wait_err;             /* the answer if SO_SNDTIMEO runs out */
+	uint64_t deadline;        /* CLOCK_MONOTONIC ns; 0: none */
+	struct supervise_socket e; /* the record, its backend the one tried */
+	struct route_result r;    /* the pick being tried */
+	struct failover_run f;
+	struct sockaddr_storage to;
+	socklen_t to_len;
+};
+
+static void sup__unlink(struct supervisor *s, struct sup_dial *d);
 
 static void sup__reply(const struct call *c, int64_t val, int err)
 {
@@ -101,7 +128,18 @@ static void sup__remember(struct supervisor *s, const struct supervise_socket *e
 {
 	pthread_mutex_lock(&s->lock);
 	*sup__slot(s, e->ino) = *e;
-	s->any_sockets = true;
+	__atomic_store_n(&s->any_sockets, true, __ATOMIC_RELAXED); /* read without the lock */
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void sup__forget(struct supervisor *s, uint64_t ino)
+{
+	struct supervise_socket *e;
+
+	pthread_mutex_lock(&s->lock);
+	e = sup__slot(s, ino);
+	if (ino && e->ino == ino)
+		e->ino = 0;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -129,18 +167,20 @@ static void sup__trace(const struct call *c, const char *what, const struct ldme
 	trace_emit(&l);
 }
 
-/* Read the destination a call names (`len` bytes at `addr`). */
+/* Read the destination a call names (`len` bytes at `addr`): all of it,
+ * as the kernel copies it, so an address whose tail cannot be read is left
+ * to the kernel (EFAULT). A length the kernel refuses (over
+ * sizeof(struct sockaddr_storage), or negative as its int) is never read:
+ * the call continues and the kernel answers EINVAL. */
 static bool sup__read_addr(const struct call *c, uint64_t addr, socklen_t len,
 			   struct sockaddr_storage *ss)
 {
-	socklen_t read_len = len < sizeof(struct sockaddr_in6) ? len : sizeof(struct sockaddr_in6);
-
 	memset(ss, 0, sizeof(*ss));
-	return addr && read_len >= sizeof(sa_family_t) &&
-	       remote_read(c->tid, addr, ss, read_len) == 0;
+	return addr && len >= sizeof(sa_family_t) && len <= sizeof(*ss) &&
+	       remote_read(c->tid, addr, ss, len) == 0;
 }
 
-/* ---- connect --------------------------------------------------------------- */
+/* ---- receivers ----------------------------------------------------------- */
 
 static void *sup__receiver(void *supervisor);
 
@@ -160,31 +200,341 @@ static int sup__spawn_receiver(struct supervisor *s)
 	return -rc;
 }
 
-/* Connect the program's socket (our copy) to the backend and answer with
- * what the kernel said: EINPROGRESS at once for a non-blocking socket; a
- * blocking one waits here, on this receiver, so another receiver must be
- * waiting for the program's other calls: one more is started when none is. */
-static void sup__connect_to(struct call *c, const struct sockaddr_storage *to, socklen_t len)
+/* This receiver is about to make a call that may wait (a datagram on a
+ * blocking socket whose buffer is full): another must be free for the
+ * program's other calls. */
+static void sup__may_block(struct supervisor *s)
 {
-	struct supervisor *s = c->s;
-	int fl = fcntl(c->local, F_GETFL), rc;
-
-	if (fl >= 0 && !(fl & O_NONBLOCK) && atomic_load(&s->waiting) == 0 &&
-	    atomic_load(&s->receivers) < SUPERVISE_RECEIVERS_MAX)
+	if (atomic_load(&s->waiting) == 0 && atomic_load(&s->receivers) < SUPERVISE_RECEIVERS_MAX)
 		(void)sup__spawn_receiver(s);
-	rc = connect(c->local, (const struct sockaddr *)to, len);
-	sup__reply(c, 0, rc < 0 ? errno : 0);
+}
+
+/* ---- connect ---------------------------------------------------------------- */
+
+static uint64_t sup__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static bool sup__dial_expired(const struct sup_dial *d)
+{
+	return d->deadline && sup__now_ns() >= d->deadline;
+}
+
+/* One attempt, never waiting: a blocking socket's connect is started with
+ * O_NONBLOCK set for the length of the call (the flag belongs to the open
+ * file, shared with the program; it is put back at once) and finished by
+ * the waiter, so no number of slow backends holds a thread. */
+static int sup__dial_attempt(struct sup_dial *d)
+{
+	/* the flags as they are now: the program may have changed them
+	 * since its call began, and gets back what it set */
+	int fl = d->blocking ? fcntl(d->c.local, F_GETFL) : -1, rc, err;
+	bool toggle = fl >= 0 && !(fl & O_NONBLOCK);
+
+	if (toggle)
+		(void)fcntl(d->c.local, F_SETFL, fl | O_NONBLOCK);
+	rc = connect(d->c.local, (const struct sockaddr *)&d->to, d->to_len);
+	err = rc < 0 ? errno : 0;
+	if (toggle)
+		(void)fcntl(d->c.local, F_SETFL, fl);
+	return err;
+}
+
+/* How the connect under way ended, once it is no longer under way: what
+ * a blocking connect returns after its wait. Asked as the kernel's own
+ * connect-again answers it (0, or the error, read and cleared), which also
+ * leaves the socket as a blocking connect would: reading SO_ERROR instead
+ * would leave it half-way, the next connect on it (failover's) failing
+ * ECONNABORTED. */
+static int sup__dial_finish(struct sup_dial *d)
+{
+	int err = sup__dial_attempt(d);
+
+	return err == EISCONN ? 0 : err;
+}
+
+/* Whether the connect is still under way. From the TCP state, not poll:
+ * a socket whose earlier connect failed (failover's retry on it) polls
+ * HUP while its next one is still in SYN_SENT. */
+static bool sup__dial_connecting(const struct sup_dial *d)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	struct pollfd p = { .fd = d->c.local, .events = POLLOUT };
+
+	if (getsockopt(d->c.local, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && len >= 1)
+		return ti.tcpi_state == TCP_SYN_SENT || ti.tcpi_state == TCP_SYN_RECV;
+	return poll(&p, 1, 0) != 1; /* not TCP: as poll says */
+}
+
+static void sup__dial_end(struct sup_dial *d, int err)
+{
+	sup__reply(&d->c, 0, err);
+	sup__done(&d->c);
+	free(d);
+}
+
+/*
+ * The latest attempt ended with `err`: decide, as the preload's connect
+ * does (failover.h: the same code), whether another backend is tried.
+ * True with d->to the next one; false when `*err` is the call's answer.
+ */
+static bool sup__dial_next(struct sup_dial *d, int *err)
+{
+	struct supervisor *s = d->c.s;
+	struct failover_caller who = { .tid = d->c.tid, .fd = d->c.fd };
+
+	if (d->again) {
+		/* the connect-again idiom: how the first attempt ended */
+		if (*err && failover_backend_failed(*err)) {
+			failover_learnt(&who, d->e.backend, d->e.backend_port, *err);
+			sup__forget(s, d->e.ino);
+		}
+		return false;
+	}
+	if (!d->tcp)
+		return false;
+	if (!d->failing) {
+		if (!*err) {
+			if (atomic_load_explicit(&outlier_tracked, memory_order_relaxed))
+				outlier_success(d->r.backend, d->r.backend_port);
+			return false;
+		}
+		if (!failover_backend_failed(*err))
+			return false;
+		failover_begin(&d->f, &who, d->e.family, d->e.vip, d->e.vip_port,
+			       s->cfg.connect_attempts, &d->r, *err);
+		d->failing = true;
+	} else if (failover_outcome(&d->f, &d->r, *err)) {
+		return false;
+	}
+	/* SO_SNDTIMEO bounds the whole call; a caller gone stops it */
+	if (sup__dial_expired(d) || !sup__valid(&d->c) ||
+	    !failover_next(&d->f, &s->table, &d->r, &d->to, &d->to_len)) {
+		*err = d->f.err;
+		return false;
+	}
+	memcpy(d->e.backend, d->r.backend, 16);
+	d->e.backend_port = d->r.backend_port;
+	if (d->e.ino)
+		sup__remember(s, &d->e);
+	return true;
+}
+
+static void sup__park(struct sup_dial *d, int err);
+
+/* Drive a connect from its latest attempt's result until it waits in the
+ * waiter (parked) or ends (answered, freed). */
+static void sup__dial_run(struct sup_dial *d, int err)
+{
+	for (;;) {
+		if (d->blocking && (err == EINPROGRESS || err == EALREADY)) {
+			if (sup__dial_connecting(d)) {
+				if (!sup__dial_expired(d)) {
+					sup__park(d, err);
+					return;
+				}
+				/* SO_SNDTIMEO ran out: a timed-out blocking
+				 * connect answers this, the connect going on */
+				break;
+			}
+			err = sup__dial_finish(d);
+			if (err == EINPROGRESS || err == EALREADY)
+				break; /* the kernel says under way after all */
+		}
+		if (!sup__dial_next(d, &err))
+			break;
+		err = sup__dial_attempt(d);
+	}
+	sup__dial_end(d, err);
+}
+
+/* SO_SNDTIMEO of the socket as a deadline, 0 when unset. */
+static uint64_t sup__deadline(int fd)
+{
+	struct timeval tv;
+	socklen_t len = sizeof(tv);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) < 0 || (!tv.tv_sec && !tv.tv_usec))
+		return 0;
+	return sup__now_ns() + (uint64_t)tv.tv_sec * 1000000000ULL + (uint64_t)tv.tv_usec * 1000ULL;
+}
+
+/* Start the connect of the call's socket (c->local, taken over) to d->to. */
+static void sup__dial(struct call *c, struct sup_dial *d, int type)
+{
+	int fl = fcntl(c->local, F_GETFL);
+
+	d->c = *c;
+	c->local = -1;
+	d->blocking = type == SOCK_STREAM && fl >= 0 && !(fl & O_NONBLOCK);
+	d->deadline = d->blocking ? sup__deadline(d->c.local) : 0;
+	sup__dial_run(d, sup__dial_attempt(d));
+}
+
+/* ---- the waiter: blocking connects under way ---------------------------------- */
+
+static void sup__waiter_wake(struct supervisor *s)
+{
+	uint64_t one = 1;
+
+	(void)!write(s->wake, &one, sizeof(one));
+}
+
+/* The waiter refused it (no room in its epoll set): wait here, another
+ * receiver free first. Short polls: a socket whose earlier connect failed
+ * polls HUP all along (sup__dial_connecting). */
+static void sup__wait_here(struct sup_dial *d, int err)
+{
+	struct pollfd p = { .fd = d->c.local, .events = POLLOUT };
+
+	sup__may_block(d->c.s);
+	while (sup__dial_connecting(d) && !sup__dial_expired(d))
+		(void)poll(&p, 1, 10);
+	sup__dial_run(d, err);
+}
+
+/* Hand d to the waiter. Listed and added under the lock, so the waiter
+ * (which takes, answers and frees it) cannot see it half-parked; not
+ * touched after. */
+static void sup__park(struct sup_dial *d, int err)
+{
+	struct supervisor *s = d->c.s;
+	/* edge-triggered: a HUP that is no news (sup__dial_connecting) is
+	 * reported once, not again and again */
+	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET, .data.ptr = d };
+	bool wake = d->deadline != 0;
+	int rc;
+
+	d->wait_err = err;
+	pthread_mutex_lock(&s->dials_lock);
+	rc = epoll_ctl(s->epoll, EPOLL_CTL_ADD, d->c.local, &ev);
+	if (rc == 0) {
+		/* the first: the waiter may sleep with no sweep to make */
+		wake = wake || !s->dials;
+		d->next = s->dials;
+		d->prev = NULL;
+		if (s->dials)
+			s->dials->prev = d;
+		s->dials = d;
+	}
+	pthread_mutex_unlock(&s->dials_lock);
+	if (rc < 0)
+		sup__wait_here(d, err);
+	else if (wake)
+		sup__waiter_wake(s); /* it may be sleeping past this one's end */
+}
+
+static void sup__unlink(struct supervisor *s, struct sup_dial *d)
+{
+	if (d->prev)
+		d->prev->next = d->next;
+	else
+		s->dials = d->next;
+	if (d->next)
+		d->next->prev = d->prev;
+}
+
+/* How often the waiter looks for connects whose caller has gone (its
+ * thread killed): their socket copies are closed then, not when TCP gives
+ * up on a backend that never answers. */
+#define SUPERVISE_SWEEP_NS 1000000000ULL
+
+/* The waiter's sleep: until the nearest deadline or sweep (ms), or -1
+ * with nothing to wait for. */
+static int sup__waiter_timeout(struct supervisor *s, uint64_t now, uint64_t sweep)
+{
+	uint64_t first = 0;
+
+	pthread_mutex_lock(&s->dials_lock);
+	if (s->dials)
+		first = sweep;
+	for (struct sup_dial *d = s->dials; d; d = d->next)
+		if (d->deadline && d->deadline < first)
+			first = d->deadline;
+	pthread_mutex_unlock(&s->dials_lock);
+	if (!first)
+		return -1;
+	return first <= now ? 0 : (int)((first - now + 999999) / 1000000);
+}
+
+/* Take d out of the waiter (its thread only). */
+static void sup__waiter_take(struct supervisor *s, struct sup_dial *d)
+{
+	pthread_mutex_lock(&s->dials_lock);
+	sup__unlink(s, d);
+	pthread_mutex_unlock(&s->dials_lock);
+	(void)epoll_ctl(s->epoll, EPOLL_CTL_DEL, d->c.local, NULL);
+}
+
+/* A listed connect that is over without an event: past its SO_SNDTIMEO, or
+ * (sweeping) its caller gone. Unlinked; NULL when none. */
+static struct sup_dial *sup__waiter_late(struct supervisor *s, uint64_t now, bool sweep)
+{
+	struct sup_dial *late = NULL;
+
+	pthread_mutex_lock(&s->dials_lock);
+	for (struct sup_dial *d = s->dials; d && !late; d = d->next)
+		if ((d->deadline && d->deadline <= now) || (sweep && !sup__valid(&d->c)))
+			late = d;
+	if (late)
+		sup__unlink(s, late);
+	pthread_mutex_unlock(&s->dials_lock);
+	if (late)
+		(void)epoll_ctl(s->epoll, EPOLL_CTL_DEL, late->c.local, NULL);
+	return late;
+}
+
+static void *sup__waiter(void *arg)
+{
+	struct supervisor *s = arg;
+	struct epoll_event ev[64];
+	uint64_t sweep = sup__now_ns() + SUPERVISE_SWEEP_NS;
+
+	for (;;) {
+		int n = epoll_wait(s->epoll, ev, 64, sup__waiter_timeout(s, sup__now_ns(), sweep));
+		struct sup_dial *late;
+		uint64_t now;
+		bool sweeping;
+
+		for (int i = 0; i < n; i++) {
+			struct sup_dial *d = ev[i].data.ptr;
+			uint64_t drain;
+
+			if (!d) {
+				(void)!read(s->wake, &drain, sizeof(drain));
+				continue;
+			}
+			if (sup__dial_connecting(d))
+				continue;
+			sup__waiter_take(s, d);
+			sup__dial_run(d, d->wait_err);
+		}
+		now = sup__now_ns();
+		sweeping = now >= sweep;
+		if (sweeping)
+			sweep = now + SUPERVISE_SWEEP_NS;
+		/* timed out: what a blocking connect past SO_SNDTIMEO says (to
+		 * a caller gone, nobody) */
+		while ((late = sup__waiter_late(s, now, sweeping)))
+			sup__dial_end(late, late->wait_err);
+	}
+	return NULL;
 }
 
 static void sup__connect(struct call *c, const struct seccomp_notif *n)
 {
 	struct supervisor *s = c->s;
-	struct sockaddr_storage ss, to;
-	socklen_t len = (socklen_t)n->data.args[2], to_len = 0;
+	struct sockaddr_storage ss;
+	socklen_t len = (socklen_t)n->data.args[2];
 	struct ldmesh_vip_slot vip;
-	struct supervise_socket prev, e;
+	struct supervise_socket prev;
 	const struct ldmesh_snap *snap;
-	struct route_result r;
+	struct sup_dial *d;
 	bool tcp, udp;
 	uint8_t proto;
 	uint8_t a[16];
@@ -220,38 +570,46 @@ static void sup__connect(struct call *c, const struct seccomp_notif *n)
 	if (c->local < 0 || getsockopt(c->local, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
 	    (type == SOCK_STREAM && !tcp) ||
 	    (type == SOCK_DGRAM && !udp && !ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_UDP, &vip)) ||
-	    (type != SOCK_STREAM && type != SOCK_DGRAM)) {
+	    (type != SOCK_STREAM && type != SOCK_DGRAM) || !(d = calloc(1, sizeof(*d)))) {
 		/* not ours after all (or not a socket: the kernel says so) */
 		ldmesh_table_release(&s->table, slot);
 		sup__continue(c);
 		return;
 	}
-	e = (struct supervise_socket){ .ino = sup__ino(c->local), .family = ss.ss_family,
-				       .vip_port = port };
-	memcpy(e.vip, a, 16);
+	d->e = (struct supervise_socket){ .ino = sup__ino(c->local), .family = ss.ss_family,
+					  .vip_port = port };
+	memcpy(d->e.vip, a, 16);
+	d->tcp = type == SOCK_STREAM;
 	/* The non-blocking idiom connects again until EISCONN: the same
 	 * backend, so the kernel answers about the connection under way. */
-	if (type == SOCK_STREAM && e.ino && sup__find(s, e.ino, &prev) && prev.vip_port == port &&
-	    !memcmp(prev.vip, a, 16)) {
+	if (type == SOCK_STREAM && d->e.ino && sup__find(s, d->e.ino, &prev) &&
+	    prev.vip_port == port && !memcmp(prev.vip, a, 16)) {
 		ldmesh_table_release(&s->table, slot);
-		to_len = addr_to_sockaddr(ss.ss_family, prev.backend, prev.backend_port, &to);
-		sup__connect_to(c, &to, to_len);
+		d->e = prev;
+		d->again = true;
+		d->to_len = addr_to_sockaddr(ss.ss_family, prev.backend, prev.backend_port, &d->to);
+		sup__dial(c, d, type);
 		return;
 	}
-	route_pick(snap, &vip, ss.ss_family, rng_next(), s->cfg.client_hash, &r);
-	if (r.verdict == ROUTE_REDIRECT)
-		to_len = addr_to_sockaddr(ss.ss_family, r.backend, r.backend_port, &to);
-	sup__trace(c, "connect", snap, a, port, &r);
+	snap = ldmesh_snap_holder(snap, &vip);
+	route_pick(snap, &vip, ss.ss_family, rng_next(), s->cfg.client_hash, &d->r);
+	/* one load while no backend is ejected (failover.h, as the preload) */
+	if (outlier_active() && d->r.verdict == ROUTE_REDIRECT)
+		failover_avoid_ejected(snap, &vip, ss.ss_family, &d->r);
+	if (d->r.verdict == ROUTE_REDIRECT)
+		d->to_len = addr_to_sockaddr(ss.ss_family, d->r.backend, d->r.backend_port, &d->to);
+	sup__trace(c, "connect", snap, a, port, &d->r);
 	ldmesh_table_release(&s->table, slot);
-	if (r.verdict != ROUTE_REDIRECT || !to_len) {
+	if (d->r.verdict != ROUTE_REDIRECT || !d->to_len) {
+		free(d);
 		sup__reply(c, 0, ECONNREFUSED);
 		return;
 	}
-	memcpy(e.backend, r.backend, 16);
-	e.backend_port = r.backend_port;
-	if (e.ino)
-		sup__remember(s, &e);
-	sup__connect_to(c, &to, to_len);
+	memcpy(d->e.backend, d->r.backend, 16);
+	d->e.backend_port = d->r.backend_port;
+	if (d->e.ino)
+		sup__remember(s, &d->e);
+	sup__dial(c, d, type);
 }
 
 /* ---- getpeername --------------------------------------------------------------- */
@@ -277,7 +635,8 @@ static void sup__getpeername(struct call *c, const struct seccomp_notif *n)
 	    !addr_from_sockaddr((struct sockaddr *)&peer, peer_len, a, &port) ||
 	    port != e.backend_port || memcmp(a, e.backend, 16) ||
 	    !(vip_len = addr_to_sockaddr(e.family, e.vip, e.vip_port, &vip)) ||
-	    remote_read(c->tid, n->data.args[2], &want, sizeof(want)) < 0 || !sup__valid(c)) {
+	    remote_read(c->tid, n->data.args[2], &want, sizeof(want)) < 0 || (int)want < 0 ||
+	    !sup__valid(c)) {
 		sup__continue(c);
 		return;
 	}
@@ -291,22 +650,77 @@ static void sup__getpeername(struct call *c, const struct seccomp_notif *n)
 	sup__reply(c, 0, 0);
 }
 
+/* ---- getsockopt(SO_ERROR) ----------------------------------------------------- */
+
+/*
+ * How a non-blocking connect ended, read by the program (an event loop, Go's
+ * netpoller): on a redirected socket the error is read here, as the kernel
+ * would hand it over, and counts toward its backend's ejection as the
+ * preload's getsockopt hook counts it (failover_learnt). Anything else, a
+ * length the kernel refuses included, is the kernel's.
+ */
+static void sup__getsockopt(struct call *c, const struct seccomp_notif *n)
+{
+	struct supervisor *s = c->s;
+	struct failover_caller who = { .tid = c->tid, .fd = c->fd };
+	struct supervise_socket e;
+	socklen_t want, vl = sizeof(int), tl = sizeof(int);
+	int v = 0, type;
+
+	if (!__atomic_load_n(&s->any_sockets, __ATOMIC_RELAXED)) {
+		sup__continue(c);
+		return;
+	}
+	c->local = remote_getfd(c->tid, c->fd);
+	if (c->local < 0 || getsockopt(c->local, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+	    type != SOCK_STREAM || !sup__find(s, sup__ino(c->local), &e) ||
+	    remote_read(c->tid, n->data.args[4], &want, sizeof(want)) < 0 || (int)want < 0 ||
+	    !sup__valid(c)) {
+		sup__continue(c);
+		return;
+	}
+	/* read (and cleared) here: the kernel's own order, so a bad optval
+	 * loses the error as it would there */
+	if (getsockopt(c->local, SOL_SOCKET, SO_ERROR, &v, &vl) < 0) {
+		sup__reply(c, 0, errno);
+		return;
+	}
+	if (want > sizeof(v))
+		want = sizeof(v);
+	if ((want && remote_write(c->tid, n->data.args[3], &v, want) < 0) ||
+	    remote_write(c->tid, n->data.args[4], &want, sizeof(want)) < 0)
+		sup__reply(c, 0, EFAULT);
+	else
+		sup__reply(c, 0, 0);
+	if (v && !failover_backend_failed(v))
+		return;
+	/* a failure is read once: a later 0 must not count as a success */
+	if (v)
+		sup__forget(s, e.ino);
+	failover_learnt(&who, e.backend, e.backend_port, v);
+}
+
 /* ---- datagrams to a UDP VIP ---------------------------------------------------- */
 
 /*
- * Whether a datagram to the address `ss` (of `len` bytes as the program
- * gave it) goes to a UDP VIP: 1 with the backend in *to (and our copy of
- * the socket in c->local), 0 when it is not ours (let it continue), or
- * -errno to answer with.
+ * Whether a send to the address `ss` (of `len` bytes as the program gave
+ * it) is redirected: a datagram to a UDP VIP (a backend per datagram), or
+ * a TCP Fast Open send (MSG_FASTOPEN in `flags`: a connect and a send in
+ * one call) to a TCP VIP, decided as a connect and remembered for
+ * getpeername. 1 with the backend in *to (and our copy of the socket in
+ * c->local), 0 when it is not ours (let it continue), or -errno to answer
+ * with. `what` names the call in the trace.
  */
-static int sup__datagram_route(struct call *c, const struct sockaddr_storage *ss, socklen_t len,
-			       struct sockaddr_storage *to, socklen_t *to_len)
+static int sup__send_route(struct call *c, const struct sockaddr_storage *ss, socklen_t len,
+			   int flags, const char *what, struct sockaddr_storage *to,
+			   socklen_t *to_len)
 {
 	struct supervisor *s = c->s;
 	struct ldmesh_vip_slot vip;
 	const struct ldmesh_snap *snap;
 	struct route_result r;
-	uint8_t a[16];
+	bool fastopen = flags & MSG_FASTOPEN;
+	uint8_t a[16], proto;
 	uint16_t port;
 	int slot, type = 0;
 	socklen_t tl = sizeof(type);
@@ -316,18 +730,37 @@ static int sup__datagram_route(struct call *c, const struct sockaddr_storage *ss
 	snap = ldmesh_table_acquire(&s->table, &slot);
 	if (!snap)
 		return 0;
-	if (!ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_UDP, &vip) || !sup__valid(c) ||
-	    (c->local = remote_getfd(c->tid, c->fd)) < 0 ||
-	    getsockopt(c->local, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 || type != SOCK_DGRAM) {
-		/* TCP ignores the address; anything else is the kernel's */
+	/* the socket is asked its type only once the address is a VIP */
+	if ((!ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_UDP, &vip) &&
+	     !(fastopen && ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_TCP, &vip))) ||
+	    !sup__valid(c) || (c->local = remote_getfd(c->tid, c->fd)) < 0 ||
+	    getsockopt(c->local, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
+	    !(proto = type == SOCK_DGRAM ? LDMESH_PROTO_UDP :
+		      type == SOCK_STREAM && fastopen ? LDMESH_PROTO_TCP : 0) ||
+	    !ldmesh_snap_find_vip(snap, a, port, proto, &vip)) {
+		/* TCP ignores the address but for Fast Open; anything else
+		 * is the kernel's */
 		ldmesh_table_release(&s->table, slot);
 		return 0;
 	}
+	snap = ldmesh_snap_holder(snap, &vip);
 	route_pick(snap, &vip, ss->ss_family, rng_next(), s->cfg.client_hash, &r);
+	if (proto == LDMESH_PROTO_TCP && outlier_active() && r.verdict == ROUTE_REDIRECT)
+		failover_avoid_ejected(snap, &vip, ss->ss_family, &r);
 	*to_len = r.verdict == ROUTE_REDIRECT ? addr_to_sockaddr(ss->ss_family, r.backend,
 								 r.backend_port, to) : 0;
-	sup__trace(c, "send", snap, a, port, &r);
+	sup__trace(c, proto == LDMESH_PROTO_TCP ? what : "send", snap, a, port, &r);
 	ldmesh_table_release(&s->table, slot);
+	if (*to_len && proto == LDMESH_PROTO_TCP) {
+		struct supervise_socket e = { .ino = sup__ino(c->local), .family = ss->ss_family,
+					      .vip_port = port, .backend_port = r.backend_port };
+		memcpy(e.vip, a, 16);
+		memcpy(e.backend, r.backend, 16);
+		if (e.ino)
+			sup__remember(s, &e);
+		/* a blocking socket's Fast Open waits for the handshake */
+		sup__may_block(s);
+	}
 	return *to_len ? 1 : -ECONNREFUSED;
 }
 
@@ -341,11 +774,15 @@ static void sup__sendto(struct call *c, const struct seccomp_notif *n)
 	struct sockaddr_storage ss, to;
 	socklen_t len = (socklen_t)n->data.args[5], to_len;
 	size_t size = (size_t)n->data.args[2];
+	int flags = (int)n->data.args[3];
 	void *data;
 	int rc;
 
+	/* a stream takes part of a long send (the count says how much) */
+	if ((flags & MSG_FASTOPEN) && size > SUPERVISE_DATAGRAM_MAX)
+		size = SUPERVISE_DATAGRAM_MAX;
 	if (!sup__read_addr(c, n->data.args[4], len, &ss) || size > SUPERVISE_DATAGRAM_MAX ||
-	    (rc = sup__datagram_route(c, &ss, len, &to, &to_len)) == 0) {
+	    (rc = sup__send_route(c, &ss, len, flags, "sendto MSG_FASTOPEN", &to, &to_len)) == 0) {
 		sup__continue(c); /* the kernel judges an oversized datagram */
 		return;
 	}
@@ -396,11 +833,15 @@ static void sup__sendmsg(struct call *c, const struct seccomp_notif *n)
 	if (remote_read(c->tid, n->data.args[1], &m, sizeof(m)) < 0 || !m.msg_name ||
 	    m.msg_namelen < sizeof(struct sockaddr_in) || m.msg_iovlen > SUPERVISE_IOV_MAX ||
 	    m.msg_controllen > sizeof(control) ||
-	    !sup__read_addr(c, (uint64_t)(uintptr_t)m.msg_name, m.msg_namelen, &ss) ||
+	    (int)m.msg_namelen < 0 ||
+	    /* the kernel takes at most a sockaddr_storage of a longer name */
+	    !sup__read_addr(c, (uint64_t)(uintptr_t)m.msg_name,
+			    m.msg_namelen < sizeof(ss) ? m.msg_namelen : sizeof(ss), &ss) ||
 	    (m.msg_controllen && (remote_read(c->tid, (uint64_t)(uintptr_t)m.msg_control, control,
 					      m.msg_controllen) < 0 ||
 				  !sup__control_ok(control, m.msg_controllen))) ||
-	    (rc = sup__datagram_route(c, &ss, m.msg_namelen, &to, &to_len)) == 0) {
+	    (rc = sup__send_route(c, &ss, m.msg_namelen < sizeof(ss) ? m.msg_namelen : sizeof(ss),
+				  (int)n->data.args[2], "sendmsg MSG_FASTOPEN", &to, &to_len)) == 0) {
 		sup__continue(c);
 		return;
 	}
@@ -462,6 +903,13 @@ int supervise_init(struct supervisor *s, int listener, const struct preload_conf
 	s->listener = listener;
 	s->cfg = *cfg;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->dials_lock, NULL);
+	s->epoll = epoll_create1(EPOLL_CLOEXEC);
+	s->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->epoll < 0 || s->wake < 0 ||
+	    epoll_ctl(s->epoll, EPOLL_CTL_ADD, s->wake,
+		      &(struct epoll_event){ .events = EPOLLIN, .data.ptr = NULL }) < 0)
+		return -errno;
 	/* Linux 6.6: the program's thread and the receiver hand over on one
 	 * CPU instead of a wake-up through the scheduler, about halving the
 	 * round trip; older kernels refuse it and keep the ordinary path. */
@@ -497,6 +945,7 @@ static void *sup__receiver(void *arg)
 		switch (n.data.nr) {
 		case __NR_connect: sup__connect(&c, &n); break;
 		case __NR_getpeername: sup__getpeername(&c, &n); break;
+		case __NR_getsockopt: sup__getsockopt(&c, &n); break;
 		case __NR_sendto: sup__sendto(&c, &n); break;
 		case __NR_sendmsg: sup__sendmsg(&c, &n); break;
 		default: sup__continue(&c);
@@ -509,10 +958,20 @@ static void *sup__receiver(void *arg)
 
 int supervise_start(struct supervisor *s)
 {
+	pthread_attr_t attr;
+	pthread_t t;
 	int err = 0;
 
-	/* two from the start: the first blocking connect then starts no
-	 * thread on the program's path */
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 128 * 1024);
+	err = -pthread_create(&t, &attr, sup__waiter, s);
+	pthread_attr_destroy(&attr);
+	if (err)
+		return err;
+
+	/* two from the start: a call finds one free while the other is on
+	 * a call of its own */
 	for (int i = 0; i < 2 && !err; i++)
 		err = sup__spawn_receiver(s);
 	return atomic_load(&s->receivers) ? 0 : err;

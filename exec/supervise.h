@@ -7,13 +7,20 @@
  *
  *  - connect to a service VIP: a backend is chosen and the program's socket
  *    connected to it; the call returns what the kernel said (EINPROGRESS for
- *    a non-blocking socket). Several receivers take calls; one that waits
- *    on a blocking connect first makes sure another is free, so a slow
- *    backend never holds up another call. Anything else
- *    continues in the kernel untouched (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
+ *    a non-blocking socket), after failover to other backends and with
+ *    ejected ones passed over, by the preload's own code (failover.h). A
+ *    blocking connect is started without waiting and finished by one
+ *    waiter thread (epoll), so no number of slow backends holds up another
+ *    call or ties up a thread each. Anything else continues in the kernel
+ *    untouched (SECCOMP_USER_NOTIF_FLAG_CONTINUE).
  *  - getpeername on a redirected socket answers the VIP, as the preload.
+ *  - getsockopt(SO_ERROR) on a redirected socket: the error read as the
+ *    kernel hands it over, and counted toward its backend's ejection.
  *  - sendto or sendmsg to a UDP VIP: the datagram goes to a backend chosen
- *    per datagram.
+ *    per datagram; with MSG_FASTOPEN to a TCP VIP, decided as a connect.
+ * A call whose arguments the kernel would refuse (a length over
+ * sizeof(struct sockaddr_storage), an unreadable address) continues, so
+ * the kernel answers it.
  */
 #ifndef LDMESH_EXEC_SUPERVISE_H
 #define LDMESH_EXEC_SUPERVISE_H
@@ -31,9 +38,12 @@
  * direct-mapped table. */
 #define SUPERVISE_SOCKETS_LOG2 13
 #define SUPERVISE_SOCKETS (1u << SUPERVISE_SOCKETS_LOG2)
-/* Receivers at most: blocking connects waiting at once beyond this wait for
- * one another. */
+/* Receivers at most. A receiver waits only on a send to a blocking socket
+ * (a full buffer, a Fast Open handshake) and on a connect the waiter's
+ * epoll set refuses; one more is started for the others each time. */
 #define SUPERVISE_RECEIVERS_MAX 256
+
+struct sup_dial;
 
 struct supervise_socket {
 	uint64_t ino;            /* 0: free */
@@ -51,12 +61,17 @@ struct supervisor {
 	bool any_sockets;        /* getpeername has nothing to answer before */
 	atomic_int receivers;    /* threads taking calls */
 	atomic_int waiting;      /* of them, waiting for one */
+	int epoll;               /* the waiter's: blocking connects under way */
+	int wake;                /* eventfd: a new deadline for the waiter */
+	pthread_mutex_t dials_lock;
+	struct sup_dial *dials;  /* connects in the waiter */
 };
 
 /* 0 or -errno. `cfg` has been loaded and tracing set up. */
 int supervise_init(struct supervisor *s, int listener, const struct preload_config *cfg);
 
-/* Start the receivers, which answer calls until the process exits.
+/* Start the receivers and the waiter, which answer calls until the
+ * process exits.
  * 0 or -errno. */
 int supervise_start(struct supervisor *s);
 

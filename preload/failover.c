@@ -22,17 +22,31 @@ static uint64_t failover__now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* The start of a line about one call: "connect fd=N" for the preload's
+ * own, "exec pid=T connect fd=N" for a call under ldmesh-exec (the form of
+ * its other lines). */
+static void failover__line(struct trace_line *l, const struct failover_caller *who)
+{
+	if (who->tid) {
+		trace_begin(l, "exec pid=");
+		trace_i64(l, who->tid);
+		trace_str(l, " connect fd=");
+	} else {
+		trace_begin(l, "connect fd=");
+	}
+	trace_i64(l, who->fd);
+}
+
 /* A backend failed a connect: count it, and say so when that ejects it. */
-static void failover__failed(int fd, const uint8_t addr[16], uint16_t port, int err,
-			     const char *how)
+static void failover__failed(const struct failover_caller *who, const uint8_t addr[16],
+			     uint16_t port, int err, const char *how)
 {
 	uint64_t ejected = outlier_failure(addr, port, failover__now_ns());
 	struct trace_line l;
 
 	if (!trace_on())
 		return;
-	trace_begin(&l, "connect fd=");
-	trace_i64(&l, fd);
+	failover__line(&l, who);
 	trace_str(&l, " ");
 	trace_ipport(&l, addr, port);
 	trace_str(&l, how);
@@ -49,19 +63,18 @@ static void failover__failed(int fd, const uint8_t addr[16], uint16_t port, int 
 	}
 }
 
+/* What a pick passes over: the backends this call tried, and the ejected. */
 struct failover__avoid {
 	uint64_t now;
-	unsigned n;
-	uint8_t addr[CONFIG_ATTEMPTS_MAX][16];
-	uint16_t port[CONFIG_ATTEMPTS_MAX];
+	const struct failover_run *f; /* NULL: none tried */
 };
 
 static bool failover__avoid(void *ctx, const uint8_t addr[16], uint16_t port)
 {
 	struct failover__avoid *a = ctx;
 
-	for (unsigned i = 0; i < a->n; i++)
-		if (a->port[i] == port && !memcmp(a->addr[i], addr, 16))
+	for (unsigned i = 0; a->f && i < a->f->n; i++)
+		if (a->f->tried_port[i] == port && !memcmp(a->f->tried[i], addr, 16))
 			return true;
 	return outlier_active() && outlier_is_ejected(addr, port, a->now);
 }
@@ -69,7 +82,7 @@ static bool failover__avoid(void *ctx, const uint8_t addr[16], uint16_t port)
 void failover_avoid_ejected(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
 			    int family, struct route_result *r)
 {
-	struct failover__avoid a = { .now = failover__now_ns(), .n = 0 };
+	struct failover__avoid a = { .now = failover__now_ns(), .f = NULL };
 	struct route_result again;
 
 	if (!failover__avoid(&a, r->backend, r->backend_port))
@@ -92,43 +105,106 @@ static uint64_t failover__sndtimeo(int fd, struct timeval *tv)
 	return (uint64_t)tv->tv_sec * 1000000000ULL + (uint64_t)tv->tv_usec * 1000ULL;
 }
 
-static void failover__trace_retry(int fd, unsigned attempt, unsigned of,
-				  const struct ldmesh_snap *s, const struct route_result *r)
+static void failover__trace_retry(const struct failover_run *f, const struct ldmesh_snap *s,
+				  const struct route_result *r)
 {
 	struct trace_line l;
 
-	trace_begin(&l, "connect fd=");
-	trace_i64(&l, fd);
+	failover__line(&l, &f->who);
 	trace_str(&l, " retry ");
-	trace_u64(&l, attempt);
+	trace_u64(&l, f->n + 1);
 	trace_str(&l, "/");
-	trace_u64(&l, of);
+	trace_u64(&l, f->attempts);
 	trace_str(&l, " -> ");
 	trace_ipport(&l, r->backend, r->backend_port);
 	trace_svc(&l, s, r->svc_ns, r->svc_name);
 	trace_emit(&l);
 }
 
+static void failover__tried(struct failover_run *f, const uint8_t addr[16], uint16_t port)
+{
+	memcpy(f->tried[f->n], addr, 16);
+	f->tried_port[f->n++] = port;
+}
+
+void failover_begin(struct failover_run *f, const struct failover_caller *who, int family,
+		    const uint8_t vip[16], uint16_t vport, unsigned attempts,
+		    const struct route_result *first, int err)
+{
+	f->who = *who;
+	f->family = family;
+	memcpy(f->vip, vip, 16);
+	f->vport = vport;
+	f->attempts = attempts < CONFIG_ATTEMPTS_MAX ? attempts : CONFIG_ATTEMPTS_MAX;
+	f->n = 0;
+	f->err = err;
+	failover__tried(f, first->backend, first->backend_port);
+	failover__failed(who, first->backend, first->backend_port, err, " failed (");
+}
+
+bool failover_next(struct failover_run *f, struct ldmesh_table *t, struct route_result *r,
+		   struct sockaddr_storage *ss, socklen_t *sl)
+{
+	struct failover__avoid a = { .f = f };
+	struct ldmesh_vip_slot slot;
+	const struct ldmesh_snap *s;
+	int k;
+
+	if (f->n >= f->attempts)
+		return false;
+	s = ldmesh_table_acquire(t, &k);
+	if (!s)
+		return false;
+	if (!ldmesh_snap_find_vip(s, f->vip, f->vport, LDMESH_PROTO_TCP, &slot)) {
+		ldmesh_table_release(t, k);
+		return false;
+	}
+	a.now = failover__now_ns();
+	s = ldmesh_snap_holder(s, &slot);
+	route_pick_other(s, &slot, f->family, rng_next(), failover__avoid, &a, r);
+	/* everything tried (or ejected): the caller gets the last error */
+	if (r->verdict != ROUTE_REDIRECT ||
+	    !(*sl = addr_to_sockaddr(f->family, r->backend, r->backend_port, ss))) {
+		ldmesh_table_release(t, k);
+		return false;
+	}
+	if (trace_on())
+		failover__trace_retry(f, s, r);
+	ldmesh_table_release(t, k);
+	failover__tried(f, r->backend, r->backend_port);
+	return true;
+}
+
+bool failover_outcome(struct failover_run *f, const struct route_result *r, int err)
+{
+	f->err = err;
+	if (!err) {
+		outlier_success(r->backend, r->backend_port);
+		return true;
+	}
+	/* under way (EINPROGRESS) or the caller's own error */
+	if (!failover_backend_failed(err))
+		return true;
+	failover__failed(&f->who, r->backend, r->backend_port, err, " failed (");
+	return false;
+}
+
 int failover_connect(struct preload_state *st, int fd, int family, const uint8_t vip[16],
 		     uint16_t vport, const struct route_result *first, int err, uint64_t t0)
 {
-	struct failover__avoid a = { .n = 1 };
+	struct failover_caller who = { .tid = 0, .fd = fd };
+	struct failover_run f;
 	struct timeval saved_tv, tv;
 	uint64_t budget = 0;
-	unsigned attempts = st->cfg.connect_attempts;
 
-	memcpy(a.addr[0], first->backend, 16);
-	a.port[0] = first->backend_port;
-	failover__failed(fd, first->backend, first->backend_port, err, " failed (");
-	if (attempts > 1)
+	failover_begin(&f, &who, family, vip, vport, st->cfg.connect_attempts, first, err);
+	if (f.attempts > 1)
 		budget = failover__sndtimeo(fd, &saved_tv);
-	while (a.n < attempts && a.n < CONFIG_ATTEMPTS_MAX) {
-		struct ldmesh_vip_slot slot;
+	for (;;) {
 		struct route_result r;
 		struct sockaddr_storage ss;
-		const struct ldmesh_snap *s;
 		socklen_t sl;
-		int k, rc;
+		int rc;
 
 		/* SO_SNDTIMEO bounds the whole call: a retry gets what is left */
 		if (budget) {
@@ -141,66 +217,52 @@ int failover_connect(struct preload_state *st, int fd, int family, const uint8_t
 				tv.tv_usec = 1;
 			real.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 		}
-		s = ldmesh_table_acquire(&st->table, &k);
-		if (!s)
+		if (!failover_next(&f, &st->table, &r, &ss, &sl))
 			break;
-		if (!ldmesh_snap_find_vip(s, vip, vport, LDMESH_PROTO_TCP, &slot)) {
-			ldmesh_table_release(&st->table, k);
-			break;
-		}
-		a.now = failover__now_ns();
-		s = ldmesh_snap_holder(s, &slot);
-		route_pick_other(s, &slot, family, rng_next(), failover__avoid, &a, &r);
-		/* everything tried (or ejected): the caller gets the last error */
-		if (r.verdict != ROUTE_REDIRECT ||
-		    !(sl = addr_to_sockaddr(family, r.backend, r.backend_port, &ss))) {
-			ldmesh_table_release(&st->table, k);
-			break;
-		}
-		if (trace_on())
-			failover__trace_retry(fd, a.n + 1, attempts, s, &r);
-		ldmesh_table_release(&st->table, k);
-		memcpy(a.addr[a.n], r.backend, 16);
-		a.port[a.n++] = r.backend_port;
 		fdmap_set_backend(fd, r.backend, r.backend_port);
 		rc = real.connect(fd, (const struct sockaddr *)&ss, sl);
 		err = rc < 0 ? errno : 0;
 		if (budget)
 			real.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &saved_tv, sizeof(saved_tv));
-		if (!rc) {
-			outlier_success(r.backend, r.backend_port);
-			return 0;
-		}
-		if (!failover_backend_failed(err)) {
-			/* under way (EINPROGRESS) or the caller's own error */
+		if (failover_outcome(&f, &r, err)) {
+			if (!err)
+				return 0;
 			if (err != EINPROGRESS && err != EINTR && err != EALREADY && err != EISCONN)
 				fdmap_clear(fd);
 			errno = err;
 			return -1;
 		}
-		failover__failed(fd, r.backend, r.backend_port, err, " failed (");
 	}
 	if (budget)
 		real.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &saved_tv, sizeof(saved_tv));
 	fdmap_clear(fd);
-	errno = err;
+	errno = f.err;
 	return -1;
+}
+
+void failover_learnt(const struct failover_caller *who, const uint8_t addr[16], uint16_t port,
+		     int err)
+{
+	if (!err) {
+		if (atomic_load_explicit(&outlier_tracked, memory_order_relaxed))
+			outlier_success(addr, port);
+		return;
+	}
+	if (failover_backend_failed(err))
+		failover__failed(who, addr, port, err, " failed later (");
 }
 
 void failover_so_error(int fd, int err)
 {
+	struct failover_caller who = { .tid = 0, .fd = fd };
 	struct fdmap_view v;
 
 	if (!fdmap_get(fd, &v))
 		return;
-	if (!err) {
-		if (atomic_load_explicit(&outlier_tracked, memory_order_relaxed))
-			outlier_success(v.backend, v.backend_port);
-		return;
-	}
-	if (!failover_backend_failed(err))
+	if (err && !failover_backend_failed(err))
 		return;
 	/* read once: a later SO_ERROR (0 now) must not count as a success */
-	fdmap_clear(fd);
-	failover__failed(fd, v.backend, v.backend_port, err, " failed later (");
+	if (err)
+		fdmap_clear(fd);
+	failover_learnt(&who, v.backend, v.backend_port, err);
 }

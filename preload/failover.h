@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "export.h"
 #include "route.h"
@@ -44,6 +45,59 @@ static inline bool failover_backend_failed(int err)
 void failover_avoid_ejected(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
 			    int family, struct route_result *r) LDMESH_HIDDEN;
 
+/* Who made the call, for trace lines: the preload's own process (tid 0,
+ * "connect fd=N ...") or a thread under ldmesh-exec ("exec pid=T connect
+ * fd=N ..."); `fd` is the caller's descriptor number. */
+struct failover_caller {
+	int tid;
+	int fd;
+};
+
+/*
+ * One call's failover, step by step, so the preload (which connects inline)
+ * and ldmesh-exec (which may finish a connect later, on another thread)
+ * run the same rules and write the same lines:
+ *
+ *   failover_begin(&f, ...);              the first backend failed
+ *   while (failover_next(&f, t, &r, &ss, &sl)) {
+ *           err = <connect to ss>;
+ *           if (failover_outcome(&f, &r, err))
+ *                   return err;           done: connected, under way, or
+ *   }                                     the caller's own error
+ *   return f.err;                         every candidate failed
+ */
+struct failover_run {
+	struct failover_caller who;
+	int family;
+	uint8_t vip[16];
+	uint16_t vport;
+	unsigned attempts;  /* backends in all, the first included */
+	unsigned n;         /* tried so far */
+	uint8_t tried[CONFIG_ATTEMPTS_MAX][16];
+	uint16_t tried_port[CONFIG_ATTEMPTS_MAX];
+	int err;            /* the last attempt's error */
+};
+
+/* The redirected connect (to `vip`:`vport`, dialled as `family`) to
+ * first->backend failed with `err`, a backend failure: counted toward its
+ * ejection and traced. */
+void failover_begin(struct failover_run *f, const struct failover_caller *who, int family,
+		    const uint8_t vip[16], uint16_t vport, unsigned attempts,
+		    const struct route_result *first, int err) LDMESH_HIDDEN;
+
+/* The next backend to try (neither tried nor ejected), traced as a retry:
+ * true with it in *r and its address in *ss (*sl bytes); false when none
+ * is left, f->err then being the call's answer. */
+bool failover_next(struct failover_run *f, struct ldmesh_table *t, struct route_result *r,
+		   struct sockaddr_storage *ss, socklen_t *sl) LDMESH_HIDDEN;
+
+/* The attempt at r->backend ended with `err` (0: connected). True when
+ * that ends the call with `err` (connected, under way, or an error that is
+ * not the backend's); false when it was a backend failure (counted, traced)
+ * and the next may be tried. */
+bool failover_outcome(struct failover_run *f, const struct route_result *r,
+		      int err) LDMESH_HIDDEN;
+
 /*
  * The redirected connect of `fd` (to `vip`:`vport`, dialled as `family`)
  * to r->backend failed with `err`; `t0` is ldmesh_tick() before it. Tries
@@ -52,6 +106,13 @@ void failover_avoid_ejected(const struct ldmesh_snap *s, const struct ldmesh_vip
 int failover_connect(struct preload_state *st, int fd, int family, const uint8_t vip[16],
 		     uint16_t vport, const struct route_result *r, int err,
 		     uint64_t t0) LDMESH_HIDDEN;
+
+/* How a connect to the redirected backend `addr`:`port` ended, learnt after
+ * the call (SO_ERROR, a repeated connect): a backend failure counts toward
+ * its ejection (traced "failed later"), 0 clears its run of failures;
+ * anything else says nothing of the backend. */
+void failover_learnt(const struct failover_caller *who, const uint8_t addr[16], uint16_t port,
+		     int err) LDMESH_HIDDEN;
 
 /* A non-blocking connect of `fd` ended with `err`, as the program learnt
  * through SO_ERROR or a repeated connect: a backend failure counts (and
