@@ -9,7 +9,10 @@
 # pods, with ldmesh the services in front of them, so the outcomes must be
 # identical line for line, and where a call answers an address the port in
 # it must be the service's. TCP Fast Open (sendto/sendmsg with
-# MSG_FASTOPEN to a ClusterIP) must reach a pod like a connect.
+# MSG_FASTOPEN to a ClusterIP) must reach a pod like a connect. (Under
+# ldmesh-exec replies to an unconnected UDP send come from the backend, a
+# documented limit: the receive cases' ports are compared for the preload
+# only.)
 . "$(dirname "$0")/lib.sh"
 e2e_netns "$@"
 e2e_setup
@@ -46,10 +49,11 @@ check_eq "without ldmesh every case ran (none crashed or failed to set up)" 0 \
 	"$(printf '%s\n' "$direct" | grep -c 'sig=[1-9]' || true)"
 kernel=$(printf '%s\n' "$direct" | grep -v '^info')
 
-# compare MODE OUTPUT: the kernel's outcome line for line; the ports the
-# calls answered are the services' (9000 TCP, 53 UDP)
+# compare MODE OUTPUT [RECV]: the kernel's outcome line for line; the ports
+# the calls answered are the services' (9000 TCP, and 53 UDP unless RECV is
+# "no")
 compare() {
-	local mode=$1 out=$2 got
+	local mode=$1 out=$2 recv=${3:-yes} got
 	got=$(printf '%s\n' "$out" | grep -v '^info')
 	while read -r want; do
 		local name=${want%% *}
@@ -59,6 +63,7 @@ compare() {
 	check_eq "$mode: getpeername with room for 4 bytes answers the ClusterIP's port" \
 		"info getpeername_short port=9000" "$(printf '%s\n' "$out" | grep '^info getpeername_short')"
 	for c in recvfrom_short recvmsg_short recvmmsg_short; do
+		[ "$recv" = yes ] || break
 		check_eq "$mode: $c answers the UDP service's port in the 4 bytes it has" \
 			"info $c port=53" "$(printf '%s\n' "$out" | grep "^info $c ")"
 	done
@@ -72,6 +77,14 @@ compare preload "$out"
 check_match "the trace names a Fast Open send's redirect like a connect's" \
 	'sendto MSG_FASTOPEN fd=[0-9]+ 10\.96\.0\.80:9000 -> 10\.244\.1\.5:9100 svc=default/web' \
 	"$(cat "$E2E_TMP/trace")"
+
+e2e_need_exec
+out=$(env LDMESH_TABLE="$TABLE" LDMESH_NAMESPACE=default LDMESH_TRACE=1 \
+	LDMESH_TRACE_FILE="$E2E_TMP/exec.trace" "$EXEC" "$BC" 10.96.0.80 9000 10.96.0.54 53)
+compare ldmesh-exec "$out" no
+check_match "ldmesh-exec traces a Fast Open send's redirect like a connect's" \
+	'exec pid=[0-9]+ sendto MSG_FASTOPEN fd=[0-9]+ 10\.96\.0\.80:9000 -> 10\.244\.1\.5:9100 svc=default/web' \
+	"$(cat "$E2E_TMP/exec.trace")"
 
 if command -v musl-gcc >/dev/null && [ -f "$MUSL_LIB" ]; then
 	musl-gcc -O1 -Wall -Wextra -Werror -o "$E2E_TMP/badcalls-musl" "$E2E_DIR/badcalls.c" ||
