@@ -97,9 +97,11 @@ int agent_init(struct agent *a, const struct agent_opts *o)
 	log_diag_init(&a->diag);
 	a->last.dir_fd = -1;
 	err = publish_open(&a->pub, o->table, why, sizeof(why));
+	if (err || why[0])
+		log_error("%s", why); /* a failure, or a page repaired */
 	if (err)
-		log_error("%s", why);
-	else if ((err = snap_cache_new(&a->cache)))
+		return err;
+	if ((err = snap_cache_new(&a->cache)))
 		log_error("snapshot cache: %s", strerror(-err));
 	else if (o->state && (err = laststate_open(&a->last, o->state, why, sizeof(why))))
 		log_error("%s", why);
@@ -160,6 +162,8 @@ int agent_restore_table(struct agent *a)
 		log_error("%s; retrying", why);
 		return err;
 	}
+	if (why[0])
+		log_error("%s", why);
 	/* The new directory holds nothing: publish a base even if nothing
 	 * changed. */
 	a->need_base = true;

@@ -190,6 +190,128 @@ static int publish__open_control(struct publisher *p)
 }
 
 /*
+ * The highest generation a control page may say. Far past any real
+ * sequence (a publish every microsecond for 285 years), far below
+ * LDMESH_GENERATION_RETIRED and the wrap to 0 that would make every reader
+ * see "nothing published", and exact in a JSON number (ldmeshctl -o json).
+ * A page saying more was not written by an agent: damage.
+ */
+#define PUBLISH_GENERATION_MAX (1ULL << 53)
+/* How far past the current generation an announced base's number may be:
+ * one announcement, after a number taken by each commit that failed. */
+#define PUBLISH_AHEAD_SPAN 1024
+
+static int publish__snap_open(const struct publisher *p, uint64_t gen, struct stat *st)
+{
+	char name[64];
+	int fd;
+
+	snprintf(name, sizeof(name), LDMESH_SNAP_PREFIX "%" PRIu64, gen);
+	fd = openat(p->dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISREG(st->st_mode))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Whether an adopted page's generation is one an agent could have
+ * published: bounded, and backed by its own record or by its file. */
+static bool publish__plausible(const struct publisher *p, const struct ldmesh_control *c)
+{
+	struct ldmesh_control_record rec;
+	struct stat st;
+	int fd;
+
+	if (c->generation > PUBLISH_GENERATION_MAX)
+		return false;
+	if (!c->generation || ldmesh_control_record_get(c, c->generation, &rec) == 0)
+		return true;
+	fd = publish__snap_open(p, c->generation, &st);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* The record of snap.<gen> as found on disk, when it can be current
+ * again: a regular file of ours whose header names `gen`, its own size
+ * and an older base that is there. */
+static bool publish__found_record(const struct publisher *p, uint64_t gen,
+				  struct ldmesh_control_record *rec)
+{
+	struct ldmesh_file_id base = { 0, 0 };
+	struct ldmesh_snap_header h;
+	struct stat st, bst;
+	int fd = publish__snap_open(p, gen, &st), bfd;
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = st.st_uid == geteuid() && pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+	     h.magic == LDMESH_SNAP_MAGIC && h.generation == gen &&
+	     h.total_size == (uint64_t)st.st_size && h.base_generation < gen;
+	close(fd);
+	if (ok && h.base_generation) {
+		bfd = publish__snap_open(p, h.base_generation, &bst);
+		ok = bfd >= 0;
+		if (ok) {
+			base = ldmesh_file_id_of(&bst);
+			close(bfd);
+		}
+	}
+	if (ok)
+		ldmesh_control_record_seal(rec, &h, ldmesh_file_id_of(&st), base);
+	return ok && rec->generation == gen;
+}
+
+/*
+ * A page whose generation is implausible (root wrote into it) is rebuilt
+ * from the snapshots on disk into `c`: the newest one that can be current
+ * is current again, with its record, so readers keep a table (they check
+ * it as any other); numbering goes on past every number on disk. Said in
+ * `why`.
+ */
+static void publish__rebuild(struct publisher *p, struct ldmesh_control *c, char *why,
+			     size_t why_len)
+{
+	int fd = openat(p->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct ldmesh_control_record rec, best_rec;
+	uint64_t said = c->generation, gen, best = 0, highest = 0;
+	struct dirent *e;
+
+	if (!d && fd >= 0)
+		close(fd);
+	while (d && (e = readdir(d))) {
+		if (!publish__snap_name(e->d_name, &gen) || gen > PUBLISH_GENERATION_MAX)
+			continue;
+		if (gen > highest)
+			highest = gen;
+		if (gen > best && publish__found_record(p, gen, &rec)) {
+			best = gen;
+			best_rec = rec;
+		}
+	}
+	if (d)
+		closedir(d);
+	memset(c, 0, PUBLISH_CONTROL_BYTES);
+	c->magic = LDMESH_CONTROL_MAGIC;
+	c->version_major = LDMESH_SNAP_VERSION_MAJOR;
+	c->version_minor = LDMESH_SNAP_VERSION_MINOR;
+	if (best) {
+		ldmesh_control_record_put(c, &best_rec);
+		c->generation = best;
+	}
+	p->generation = best;
+	p->numbered = highest;
+	snprintf(why, why_len,
+		 "control page of %s said generation %" PRIu64 ", which no snapshot backs "
+		 "(damaged?): rebuilt from the snapshots on disk, generation %" PRIu64 " current",
+		 p->dir, said, best);
+}
+
+/*
  * Open (or create) the control page and map it. A new or unusable page is
  * written whole with write(2) before it is mapped: a store through a
  * mapping of a page the filesystem has not allocated (a new file on a full
@@ -203,6 +325,7 @@ static int publish__control(struct publisher *p, char *why, size_t why_len)
 		uint8_t page[PUBLISH_CONTROL_BYTES];
 	} buf;
 	struct stat st;
+	bool adopt, rewrite = false;
 	ssize_t got;
 	void *map;
 	int fd, err;
@@ -218,9 +341,13 @@ static int publish__control(struct publisher *p, char *why, size_t why_len)
 	}
 	memset(&buf, 0, sizeof(buf));
 	got = pread(fd, buf.page, sizeof(buf.page), 0);
-	if (got == (ssize_t)sizeof(buf.page) && buf.c.magic == LDMESH_CONTROL_MAGIC &&
-	    buf.c.version_major == LDMESH_SNAP_VERSION_MAJOR &&
-	    buf.c.generation != LDMESH_GENERATION_RETIRED) {
+	adopt = got == (ssize_t)sizeof(buf.page) && buf.c.magic == LDMESH_CONTROL_MAGIC &&
+		buf.c.version_major == LDMESH_SNAP_VERSION_MAJOR &&
+		buf.c.generation != LDMESH_GENERATION_RETIRED;
+	if (adopt && !publish__plausible(p, &buf.c)) {
+		publish__rebuild(p, &buf.c, why, why_len);
+		rewrite = true;
+	} else if (adopt) {
 		struct ldmesh_control_record ahead;
 
 		/* A restarted agent continues the sequence: readers only ever
@@ -230,13 +357,17 @@ static int publish__control(struct publisher *p, char *why, size_t why_len)
 		p->generation = buf.c.generation;
 		p->numbered = p->generation;
 		if (ldmesh_control_ahead_get(&buf.c, &ahead) == 0 &&
-		    ahead.generation > p->numbered && ahead.generation != LDMESH_GENERATION_RETIRED)
+		    ahead.generation > p->numbered &&
+		    ahead.generation - p->numbered <= PUBLISH_AHEAD_SPAN)
 			p->numbered = ahead.generation;
 	} else {
 		memset(&buf, 0, sizeof(buf));
 		buf.c.magic = LDMESH_CONTROL_MAGIC;
 		buf.c.version_major = LDMESH_SNAP_VERSION_MAJOR;
 		buf.c.version_minor = LDMESH_SNAP_VERSION_MINOR;
+		rewrite = true;
+	}
+	if (rewrite) {
 		if (lseek(fd, 0, SEEK_SET) < 0 ||
 		    (err = publish__write_all(fd, buf.page, sizeof(buf.page))) ||
 		    ftruncate(fd, sizeof(buf.page)) < 0) {
@@ -295,6 +426,8 @@ int publish_open(struct publisher *p, const char *dir, char *why, size_t why_len
 	memset(p, 0, sizeof(*p));
 	p->dir_fd = -1;
 	p->notify_fd = -1;
+	if (why_len)
+		why[0] = 0;
 	if (strlen(dir) >= sizeof(p->dir)) {
 		snprintf(why, why_len, "table path too long: %s", dir);
 		return -ENAMETOOLONG;

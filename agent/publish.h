@@ -49,8 +49,11 @@ struct publisher {
  * files other than its current one and that one's base (partial files of
  * a killed agent, an announced base).
  * The control page is written whole before it is mapped, so a full
- * filesystem is -ENOSPC, never SIGBUS. 0 or -errno, with a reason in
- * `why`. */
+ * filesystem is -ENOSPC, never SIGBUS. A page whose generation no agent
+ * could have published (past 2^53, or backed by neither its record nor
+ * its file: root wrote into it) is rebuilt from the snapshots on disk
+ * rather than continued towards the wrap. 0 or -errno, with a reason in
+ * `why`; on success `why` is empty, or says what was repaired (to log). */
 int publish_open(struct publisher *p, const char *dir, char *why, size_t why_len);
 
 /* 1 when the table directory or its control page was removed or replaced
