@@ -87,6 +87,31 @@ int agent_check(const struct agent_opts *o)
 	return err < 0 ? err : (int)(d.errors + conflicts);
 }
 
+/*
+ * --state: the last good copies and allocations. A state directory that
+ * cannot be used (read-only, someone else's, a full filesystem at
+ * creation) does not stop the agent: publishing what the folder says
+ * matters more than surviving the next restart with a broken file. It
+ * runs without state and says so, in the log and the status file.
+ */
+static void agent__open_state(struct agent *a)
+{
+	char why[400];
+
+	if (laststate_open(&a->last, a->o.state, why, sizeof(why)) < 0) {
+		snprintf(a->state_off, sizeof(a->state_off), "%s; running without --state "
+			 "(a restart will not have the last good copies)", why);
+		log_error("%s", a->state_off);
+		return;
+	}
+	a->src.last = &a->last;
+	/* a restart keeps the addresses it allocated before: they are
+	 * the previous result of the first resolve */
+	if (laststate_load_allocations(&a->last, &a->model) == 0)
+		log_info("restored %zu allocated ClusterIPs from %s", a->model.n_allocs,
+			 a->o.state);
+}
+
 int agent_init(struct agent *a, const struct agent_opts *o)
 {
 	char why[512];
@@ -103,18 +128,13 @@ int agent_init(struct agent *a, const struct agent_opts *o)
 		return err;
 	if ((err = snap_cache_new(&a->cache)))
 		log_error("snapshot cache: %s", strerror(-err));
-	else if (o->state && (err = laststate_open(&a->last, o->state, why, sizeof(why))))
-		log_error("%s", why);
-	else if (o->state) {
-		a->src.last = &a->last;
-		/* a restart keeps the addresses it allocated before: they are
-		 * the previous result of the first resolve */
-		if (laststate_load_allocations(&a->last, &a->model) == 0)
-			log_info("restored %zu allocated ClusterIPs from %s", a->model.n_allocs,
-				 o->state);
-	}
+	else if (o->state)
+		agent__open_state(a);
 	return err;
 }
+
+/* Room in the status file for the warning lines (agent__warnings). */
+#define AGENT_WARNINGS_BYTES 8192
 
 /* One status field: tabs and newlines would break its line format. */
 static void agent__field(char *out, size_t cap, const char *in)
@@ -126,9 +146,28 @@ static void agent__field(char *out, size_t cap, const char *in)
 	out[n] = 0;
 }
 
+/* What is wrong and stays wrong until someone acts, as the status file's
+ * "warning" lines, at most `cap` bytes of them into `out`. */
+static size_t agent__warnings(struct agent *a, char *out, size_t cap)
+{
+	char buf[900], field[1000];
+	const char *w[] = {
+		a->state_off,
+		laststate_trouble(&a->last, buf, sizeof(buf)),
+	};
+	size_t len = 0;
+
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]) && len < cap; i++)
+		if (w[i][0]) {
+			agent__field(field, sizeof(field), w[i]);
+			len += (size_t)snprintf(out + len, cap - len, "warning %s\n", field);
+		}
+	return len < cap ? len : cap - 1;
+}
+
 void agent_write_status(struct agent *a)
 {
-	size_t cap = 64 + a->src.n_rejects * 1100, len;
+	size_t cap = 64 + AGENT_WARNINGS_BYTES + a->src.n_rejects * 1100, len;
 	char *text = malloc(cap), when[32];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -138,6 +177,7 @@ void agent_write_status(struct agent *a)
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	len = (size_t)snprintf(text, cap, "last-scan %s\n", when);
+	len += agent__warnings(a, text + len, AGENT_WARNINGS_BYTES);
 	for (size_t i = 0; i < a->src.n_rejects && len < cap; i++) {
 		char path[512], error[560];
 

@@ -93,6 +93,8 @@ struct ctl_agent_status {
 	char last_scan[40];
 	char (*rejected)[2][600]; /* path, error */
 	size_t n;
+	char (*warnings)[1000];   /* "warning TEXT": what stays wrong */
+	size_t n_warnings;
 };
 
 static void ctl__agent_status(const struct ctl *c, struct ctl_agent_status *st)
@@ -119,6 +121,13 @@ static void ctl__agent_status(const struct ctl *c, struct ctl_agent_status *st)
 			*nl = 0;
 		if (!strncmp(line, "last-scan ", 10)) {
 			snprintf(st->last_scan, sizeof(st->last_scan), "%.39s", line + 10);
+		} else if (!strncmp(line, "warning ", 8)) {
+			void *v = realloc(st->warnings, (st->n_warnings + 1) * sizeof(*st->warnings));
+			if (!v)
+				break;
+			st->warnings = v;
+			snprintf(st->warnings[st->n_warnings++], sizeof(st->warnings[0]), "%.999s",
+				 line + 8);
 		} else if (!strncmp(line, "rejected ", 9) && (tab = strchr(line + 9, '\t'))) {
 			void *v = realloc(st->rejected, (st->n + 1) * sizeof(*st->rejected));
 			if (!v)
@@ -223,9 +232,14 @@ int ctl_status(const struct ctl *c)
 			json_close(&j, '}');
 		}
 		json_close(&j, ']');
+		json_key(&j, "warnings"), json_open(&j, '[');
+		for (size_t i = 0; i < ag.n_warnings; i++)
+			json_str(&j, ag.warnings[i]);
+		json_close(&j, ']');
 		json_close(&j, '}');
 		json_end(&j);
 		free(ag.rejected);
+		free(ag.warnings);
 		return 0;
 	}
 	fprintf(c->out, "table:       %s\n", c->table);
@@ -255,7 +269,12 @@ int ctl_status(const struct ctl *c)
 		ag.n ? " (their last good version, if any, is in force)" : "");
 	for (size_t i = 0; i < ag.n; i++)
 		fprintf(c->out, "  %s\n", ag.rejected[i][1]);
+	if (ag.n_warnings)
+		fprintf(c->out, "warnings:    %zu\n", ag.n_warnings);
+	for (size_t i = 0; i < ag.n_warnings; i++)
+		fprintf(c->out, "  %s\n", ag.warnings[i]);
 	free(ag.rejected);
+	free(ag.warnings);
 	return 0;
 }
 
