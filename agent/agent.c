@@ -42,6 +42,10 @@
  * for longer than any quiet period on a loaded machine. Then a folder gone
  * keeps everything; a folder still there gets the deletions.
  */
+/* How often the agent looks at what it published (agent__check_table):
+ * as often as readers look at the directory. No event says that a file's
+ * flags changed (chattr makes no inotify event), so it is looked at. */
+#define AGENT_CHECK_MS 1000
 #define AGENT_BURST_QUIET_MS 500
 #define AGENT_BURST_MAX_MS 10000
 #define AGENT_BURST_MIN_FILES 8
@@ -448,6 +452,27 @@ out:
 	return err;
 }
 
+/*
+ * The once-a-second look at what was published (and at once after an
+ * event in the table directory): whether new processes can still take the
+ * current generation (publish_verify). When not, the next publish writes
+ * a new base, and the caller publishes now: true. Said once per cause.
+ */
+static bool agent__check_table(struct agent *a)
+{
+	char why[sizeof(a->table_stale)];
+
+	if (publish_verify(&a->pub, why, sizeof(why)) == 0) {
+		a->table_stale[0] = 0;
+		return false;
+	}
+	if (strcmp(why, a->table_stale))
+		log_error("%s; publishing a new base", why);
+	snprintf(a->table_stale, sizeof(a->table_stale), "%s", why);
+	a->need_base = true;
+	return true;
+}
+
 struct pending {
 	char **paths;
 	size_t n, cap;
@@ -573,7 +598,7 @@ int agent_run(struct agent *a)
 	struct watch *w = NULL;
 	sigset_t set;
 	bool rescan = true, dirty = true, missing = false, burst = false, held_long = false;
-	uint64_t first_ns = 0, last_ns = 0, retry_ns = 0;
+	uint64_t first_ns = 0, last_ns = 0, retry_ns = 0, check_ns = 0;
 	int sfd = agent__signals(&set), err = 0;
 
 	if (sfd < 0) {
@@ -644,6 +669,16 @@ int agent_run(struct agent *a)
 		}
 		if (ahead_ms > 0 && (timeout < 0 || ahead_ms < timeout))
 			timeout = ahead_ms;
+		if (now >= check_ns) {
+			check_ns = now + AGENT_CHECK_MS * 1000000ULL;
+			if (agent__check_table(a) && !dirty) {
+				dirty = true;
+				continue;
+			}
+		}
+		int check_ms = (int)((check_ns - now) / 1000000ULL) + 1;
+		if (timeout < 0 || check_ms < timeout)
+			timeout = check_ms;
 
 		struct pollfd fds[3] = {
 			{ .fd = sfd, .events = POLLIN },
@@ -673,8 +708,9 @@ int agent_run(struct agent *a)
 		if (fds[2].revents & POLLIN) {
 			publish_drain(&a->pub);
 			/* the table removed by hand: write it again at once
-			 * (agent_publish finds out and reopens it) */
-			if (publish_check(&a->pub))
+			 * (agent_publish finds out and reopens it); a file of
+			 * the current generation removed: a new base */
+			if (publish_check(&a->pub) || agent__check_table(a))
 				dirty = true;
 		}
 		if (w && (fds[1].revents & POLLIN)) {

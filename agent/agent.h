@@ -40,6 +40,8 @@ struct agent {
 	                          publish, a new table directory) */
 	bool need_full;        /* the last resolve failed: resolve in full */
 	char state_off[512];   /* why --state is not used, or "" */
+	char table_stale[600]; /* why new processes could not take the
+	                          current generation when last checked, or "" */
 };
 
 /* Check the folder only: every problem reported; returns the error count

@@ -58,6 +58,23 @@ static void publish__immutable(int fd, bool on)
 	}
 }
 
+/*
+ * `chattr -R +i` on the table (the README's way back after `-R -i`) seals
+ * the directory too, and then no file can be created or removed in it:
+ * the agent lifts that, as it owns the directory (FS_APPEND_FL likewise).
+ * One ioctl; called before the agent writes into the directory.
+ */
+static void publish__dir_writable(int dir_fd)
+{
+	int flags, set;
+
+	if (ioctl(dir_fd, FS_IOC_GETFLAGS, &flags) < 0 ||
+	    !(flags & (FS_IMMUTABLE_FL | FS_APPEND_FL)))
+		return;
+	set = flags & ~(FS_IMMUTABLE_FL | FS_APPEND_FL);
+	(void)ioctl(dir_fd, FS_IOC_SETFLAGS, &set);
+}
+
 /* Open a file of the table read-only and lift its immutable flag.
  * Returns it open (for the caller to close), or -1. */
 static int publish__unseal_open(int dir_fd, const char *name)
@@ -143,6 +160,7 @@ static int publish__open_dir(struct publisher *p, const char *dir, char *why,
 			 dir, (unsigned)geteuid());
 		return -EPERM;
 	}
+	publish__dir_writable(p->dir_fd);
 	/* Pods only read: make sure whatever created the folder allowed that. */
 	if ((st.st_mode & 0755) != 0755 && fchmod(p->dir_fd, 0755) < 0)
 		return publish__fail(why, why_len, -errno, "chmod", dir);
@@ -419,6 +437,70 @@ static uint64_t publish__base_of(const struct publisher *p, uint64_t gen)
 	return base;
 }
 
+/* The ids the current generation's record names, for publish_verify; an
+ * adopted generation without a record is not checked. */
+static void publish__adopt_ids(struct publisher *p)
+{
+	struct ldmesh_control_record rec;
+
+	if (p->generation && p->control->generation == p->generation &&
+	    ldmesh_control_record_get(p->control, p->generation, &rec) == 0 &&
+	    rec.header.base_generation == p->base_generation) {
+		p->current_id = rec.snap;
+		p->current_base_id = rec.base;
+	}
+}
+
+/* snap.<gen> is the file `id` names: "" or what differs, in `why`. */
+static bool publish__is_file(const struct publisher *p, uint64_t gen,
+			     const struct ldmesh_file_id *id, char *why, size_t why_len)
+{
+	struct ldmesh_file_id now;
+	struct stat st;
+	char name[64];
+
+	snprintf(name, sizeof(name), LDMESH_SNAP_PREFIX "%" PRIu64, gen);
+	if (fstatat(p->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		snprintf(why, why_len, "%s/%s: %s", p->dir, name, strerror(errno));
+		return false;
+	}
+	now = ldmesh_file_id_of(&st);
+	if (now.ino != id->ino) {
+		snprintf(why, why_len, "%s/%s was replaced by another file", p->dir, name);
+		return false;
+	}
+	if (now.ctime_ns != id->ctime_ns) {
+		snprintf(why, why_len,
+			 "%s/%s changed since it was published (its inode change time "
+			 "moved: chattr, chmod or a rewrite), so new processes refuse it",
+			 p->dir, name);
+		return false;
+	}
+	return true;
+}
+
+int publish_verify(const struct publisher *p, char *why, size_t why_len)
+{
+	uint64_t said;
+
+	if (!p->control || !p->generation)
+		return 0;
+	said = __atomic_load_n(&p->control->generation, __ATOMIC_ACQUIRE);
+	if (said != p->generation) {
+		snprintf(why, why_len, "control page of %s says generation %" PRIu64
+			 ", not %" PRIu64 " as published (written by someone else?)",
+			 p->dir, said, p->generation);
+		return -ESTALE;
+	}
+	if (p->current_id.ino &&
+	    !publish__is_file(p, p->generation, &p->current_id, why, why_len))
+		return -ESTALE;
+	if (p->current_base_id.ino && p->base_generation &&
+	    !publish__is_file(p, p->base_generation, &p->current_base_id, why, why_len))
+		return -ESTALE;
+	return 0;
+}
+
 int publish_open(struct publisher *p, const char *dir, char *why, size_t why_len)
 {
 	int err;
@@ -449,6 +531,7 @@ int publish_open(struct publisher *p, const char *dir, char *why, size_t why_len
 	}
 	p->base_generation = publish__base_of(p, p->generation);
 	publish__sweep(p, p->generation, p->base_generation);
+	publish__adopt_ids(p);
 	return 0;
 fail:
 	publish_close(p);
@@ -585,6 +668,7 @@ static int publish__write_snap(struct publisher *p, uint64_t gen, const void *by
 	int fd, err;
 
 	snprintf(name, sizeof(name), LDMESH_SNAP_PREFIX "%" PRIu64, gen);
+	publish__dir_writable(p->dir_fd);
 	fd = openat(p->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
 	if (fd < 0 && errno == EEXIST) {
 		/* Left by an agent killed mid-write before it could publish. */
@@ -631,6 +715,9 @@ static void publish__make_current(struct publisher *p, uint64_t gen, uint64_t ba
 
 	if (rec)
 		ldmesh_control_record_put(p->control, rec);
+	/* what publish_verify holds the files to: no record, nothing */
+	p->current_id = rec ? rec->snap : (struct ldmesh_file_id){ 0, 0 };
+	p->current_base_id = rec ? rec->base : (struct ldmesh_file_id){ 0, 0 };
 	clock_gettime(CLOCK_REALTIME, &now);
 	p->control->published_unix_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
 	p->control->agent_pid = (uint32_t)getpid();
@@ -752,7 +839,11 @@ int publish_status(struct publisher *p, const char *text)
 
 	if (p->dir_fd < 0)
 		return -EBADF;
-	fd = openat(p->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/* `chattr -R +i` on the table seals these too: lifted, as for the
+	 * files the agent removes, or no status would be written again */
+	publish__dir_writable(p->dir_fd);
+	publish__unlink(p->dir_fd, tmp);
+	fd = openat(p->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
 	err = publish__write_all(fd, (const uint8_t *)text, len);
@@ -760,8 +851,16 @@ int publish_status(struct publisher *p, const char *text)
 		err = -errno;
 	if (close(fd) < 0 && !err)
 		err = -errno;
-	if (!err && renameat(p->dir_fd, tmp, p->dir_fd, LDMESH_STATUS_NAME) < 0)
+	if (!err && renameat(p->dir_fd, tmp, p->dir_fd, LDMESH_STATUS_NAME) < 0) {
 		err = -errno;
+		if (err == -EPERM) { /* an immutable status is not replaced */
+			int old = publish__unseal_open(p->dir_fd, LDMESH_STATUS_NAME);
+
+			if (old >= 0)
+				close(old);
+			err = renameat(p->dir_fd, tmp, p->dir_fd, LDMESH_STATUS_NAME) < 0 ? -errno : 0;
+		}
+	}
 	if (err)
 		unlinkat(p->dir_fd, tmp, 0);
 	return err;

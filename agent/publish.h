@@ -40,6 +40,9 @@ struct publisher {
 	uint64_t written_base;          /* the last base this publisher wrote */
 	struct stat written_base_st;    /* and its status once sealed */
 	struct retired retired;         /* unlinked files still held open */
+	struct ldmesh_file_id current_id;      /* snap.<generation> as its record
+	                                          names it; ino 0: no record */
+	struct ldmesh_file_id current_base_id; /* and its base; ino 0: none */
 	char dir[256];
 };
 
@@ -64,6 +67,18 @@ int publish_check(const struct publisher *p);
  * look for the new one at once) and open the path afresh, continuing the
  * generation sequence. The caller republishes. 0 or -errno with `why`. */
 int publish_reopen(struct publisher *p, char *why, size_t why_len);
+
+/*
+ * Whether new readers can take the current generation: its file and its
+ * base are still the very files its record names (inode and change
+ * time), and the control page still says it. `chattr -i` then `+i` with
+ * no byte changed moves the change time, and readers rightly refuse a
+ * file that is not provably the one published (its bytes may have been
+ * rewritten meanwhile): the caller publishes a new base, which readers
+ * take at once. 0, or -ESTALE with what changed in `why`. Three fstatat
+ * at most; nothing to check before the first publish.
+ */
+int publish_verify(const struct publisher *p, char *why, size_t why_len);
 
 /* Whether base `generation` is still the file this publisher wrote: the
  * same inode, size and change time. Root can lift a snapshot's immutable
