@@ -154,8 +154,10 @@ static void agent__field(char *out, size_t cap, const char *in)
  * "warning" lines, at most `cap` bytes of them into `out`. */
 static size_t agent__warnings(struct agent *a, char *out, size_t cap)
 {
-	char buf[900], field[1000];
+	char buf[900], sealed[600], field[1000];
 	const char *w[] = {
+		a->dir_refused,
+		publish_unsealed(&a->pub, sealed, sizeof(sealed)),
 		a->state_off,
 		laststate_trouble(&a->last, buf, sizeof(buf)),
 	};
@@ -212,6 +214,41 @@ int agent_restore_table(struct agent *a)
 	 * changed. */
 	a->need_base = true;
 	return 0;
+}
+
+/*
+ * Whether the table directory may be published into (publish_dir_trusted):
+ * a directory made writable by others is refused by every new process, so
+ * the agent publishes nothing into it either, and says why (once, and in
+ * the status file) instead of publishing tables nobody takes. 0, 1 when
+ * it became trusted again (a publish is due), or -EPERM.
+ */
+static int agent__dir_trust(struct agent *a)
+{
+	char why[sizeof(a->dir_refused)];
+
+	if (publish_dir_trusted(&a->pub, why, sizeof(why)) == 0) {
+		if (!a->dir_refused[0])
+			return 0;
+		log_info("table directory %s may be published into again", a->o.table);
+		a->dir_refused[0] = 0;
+		return 1;
+	}
+	if (strcmp(why, a->dir_refused))
+		log_error("%s", why);
+	snprintf(a->dir_refused, sizeof(a->dir_refused), "%s", why);
+	return -EPERM;
+}
+
+/* Say once that published files are not immutable (publish_unsealed). */
+static void agent__say_unsealed(struct agent *a)
+{
+	char buf[600];
+
+	if (a->said_unsealed || !publish_unsealed(&a->pub, buf, sizeof(buf))[0])
+		return;
+	a->said_unsealed = true;
+	log_error("%s", buf);
 }
 
 /* A delta holding more than this share of the base's services (plus a
@@ -296,6 +333,7 @@ static int agent__write(struct agent *a, const void *bytes, size_t size, uint64_
 	}
 	a->current_base_hash = hash;
 	a->need_base = false;
+	agent__say_unsealed(a);
 	return 0;
 }
 
@@ -364,6 +402,8 @@ int agent_publish(struct agent *a)
 	int err, in_place;
 
 	if (publish_check(&a->pub) && (err = agent_restore_table(a)) < 0)
+		return err;
+	if ((err = agent__dir_trust(a)) < 0)
 		return err;
 	in_place = agent__resolve(a, &changes, &n_changes);
 	if (in_place < 0)
@@ -455,13 +495,16 @@ out:
 /*
  * The once-a-second look at what was published (and at once after an
  * event in the table directory): whether new processes can still take the
- * current generation (publish_verify). When not, the next publish writes
- * a new base, and the caller publishes now: true. Said once per cause.
+ * current generation (publish_verify), and whether the directory may
+ * still be published into. When a publish is due, true (after a changed
+ * file, it writes a new base). Said once per cause.
  */
 static bool agent__check_table(struct agent *a)
 {
 	char why[sizeof(a->table_stale)];
 
+	if (agent__dir_trust(a))
+		return true; /* refused (the retry says when), or trusted again */
 	if (publish_verify(&a->pub, why, sizeof(why)) == 0) {
 		a->table_stale[0] = 0;
 		return false;
@@ -647,9 +690,10 @@ int agent_run(struct agent *a)
 				w = NULL;
 			burst = held_long = false;
 			missing = agent__apply(a, w, &pend, &rescan, &dirty);
-			agent_write_status(a);
 			if (dirty)
 				dirty = agent_publish(a) < 0;
+			/* after the publish: it may have found something to warn of */
+			agent_write_status(a);
 			first_ns = last_ns = 0;
 			retry_ns = (missing || dirty) ? now + AGENT_RETRY_MS * 1000000ULL : 0;
 			if (missing)

@@ -42,6 +42,9 @@ struct agent {
 	char state_off[512];   /* why --state is not used, or "" */
 	char table_stale[600]; /* why new processes could not take the
 	                          current generation when last checked, or "" */
+	char dir_refused[600]; /* why nothing is published into the table
+	                          directory now, or "" */
+	bool said_unsealed;    /* publish_unsealed was logged */
 };
 
 /* Check the folder only: every problem reported; returns the error count

@@ -42,20 +42,32 @@ static int publish__fail(char *why, size_t len, int err, const char *what,
  * inside the connect that switched (mmap under relatime, ~1.5 us right
  * after a 91 MB base).
  */
-static void publish__immutable(int fd, bool on)
+static int publish__immutable(int fd, bool on)
 {
 	int flags, set;
 
 	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
-		return;
+		return -errno;
 	if (!!(flags & FS_IMMUTABLE_FL) == on)
-		return;
+		return 0;
 	set = on ? flags | FS_IMMUTABLE_FL | FS_NOATIME_FL : flags & ~FS_IMMUTABLE_FL;
-	if (ioctl(fd, FS_IOC_SETFLAGS, &set) < 0 && on) {
-		/* a filesystem that takes the one flag and not the other */
-		set = flags | FS_IMMUTABLE_FL;
-		(void)ioctl(fd, FS_IOC_SETFLAGS, &set);
-	}
+	if (ioctl(fd, FS_IOC_SETFLAGS, &set) == 0)
+		return 0;
+	if (!on)
+		return -errno;
+	/* a filesystem that takes the one flag and not the other */
+	set = flags | FS_IMMUTABLE_FL;
+	return ioctl(fd, FS_IOC_SETFLAGS, &set) < 0 ? -errno : 0;
+}
+
+/* Seal a file just written; the first failure is kept for the agent to
+ * say once (publish_unsealed). */
+static void publish__seal(struct publisher *p, int fd)
+{
+	int err = publish__immutable(fd, true);
+
+	if (err && !p->seal_err)
+		p->seal_err = err;
 }
 
 /*
@@ -82,7 +94,7 @@ static int publish__unseal_open(int dir_fd, const char *name)
 	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 
 	if (fd >= 0)
-		publish__immutable(fd, false);
+		(void)publish__immutable(fd, false);
 	return fd;
 }
 
@@ -179,23 +191,47 @@ static int publish__write_all(int fd, const uint8_t *bytes, size_t size);
  * ext4 the first write fault after it is SIGBUS in the writer, so nowhere
  * but tmpfs.
  */
-static void publish__seal_control(int fd)
+static void publish__seal_control(struct publisher *p, int fd)
 {
 	struct statfs fs;
 
 	if (fstatfs(fd, &fs) == 0 && fs.f_type == TMPFS_MAGIC)
-		publish__immutable(fd, true);
+		publish__seal(p, fd);
 }
 
-/* Open `control` for writing; one an earlier agent sealed
- * (publish__seal_control) is unsealed first. Whose it is, the caller
- * checks on what this returns. */
-static int publish__open_control(struct publisher *p)
+/*
+ * A `control` that is a FIFO, a device or a socket (planted, or made by
+ * a mistaken mknod) is no page anyone can map: it is removed, and said in
+ * `why`, so a new one is written. Never opened: opening a device may do
+ * anything. A symlink is left for the open to refuse (ELOOP).
+ */
+static void publish__control_odd(struct publisher *p, char *why, size_t why_len)
 {
-	int fd = openat(p->dir_fd, LDMESH_CONTROL_NAME,
-			O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	struct stat st;
+	const char *what;
+
+	if (fstatat(p->dir_fd, LDMESH_CONTROL_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    S_ISREG(st.st_mode) || S_ISLNK(st.st_mode) || S_ISDIR(st.st_mode))
+		return;
+	what = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket"
+					       : "a device";
+	if (unlinkat(p->dir_fd, LDMESH_CONTROL_NAME, 0) == 0)
+		snprintf(why, why_len, "%s/" LDMESH_CONTROL_NAME " was %s, not a regular file: "
+			 "replaced by a new control page", p->dir, what);
+}
+
+/* Open `control` for writing (*created: this call made it); one an earlier
+ * agent sealed (publish__seal_control) is unsealed first. Whose it is, the
+ * caller checks on what this returns. */
+static int publish__open_control(struct publisher *p, bool *created)
+{
+	const int flags = O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	int fd = openat(p->dir_fd, LDMESH_CONTROL_NAME, flags | O_CREAT | O_EXCL, 0644);
 	int ro;
 
+	*created = fd >= 0;
+	if (fd < 0 && errno == EEXIST)
+		fd = openat(p->dir_fd, LDMESH_CONTROL_NAME, flags);
 	if (fd >= 0 || errno != EPERM)
 		return fd;
 	ro = publish__unseal_open(p->dir_fd, LDMESH_CONTROL_NAME);
@@ -204,7 +240,7 @@ static int publish__open_control(struct publisher *p)
 		return -1;
 	}
 	close(ro);
-	return openat(p->dir_fd, LDMESH_CONTROL_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	return openat(p->dir_fd, LDMESH_CONTROL_NAME, flags);
 }
 
 /*
@@ -343,18 +379,27 @@ static int publish__control(struct publisher *p, char *why, size_t why_len)
 		uint8_t page[PUBLISH_CONTROL_BYTES];
 	} buf;
 	struct stat st;
-	bool adopt, rewrite = false;
+	bool adopt, rewrite = false, created;
 	ssize_t got;
 	void *map;
 	int fd, err;
 
-	fd = publish__open_control(p);
+	publish__control_odd(p, why, why_len);
+	fd = publish__open_control(p, &created);
 	if (fd < 0)
 		return publish__fail(why, why_len, -errno, "open control in", p->dir);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    fchmod(fd, 0644) < 0) {
-		err = publish__fail(why, why_len, errno ? -errno : -EPERM,
-				    "prepare control in", p->dir);
+	if (fstat(fd, &st) < 0) {
+		err = publish__fail(why, why_len, -errno, "fstat control in", p->dir);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		snprintf(why, why_len, "%s/" LDMESH_CONTROL_NAME " must be a regular file owned "
+			 "by uid %u", p->dir, (unsigned)geteuid());
+		err = -EPERM;
+		goto out;
+	}
+	if (fchmod(fd, 0644) < 0) {
+		err = publish__fail(why, why_len, -errno, "chmod control in", p->dir);
 		goto out;
 	}
 	memset(&buf, 0, sizeof(buf));
@@ -403,9 +448,14 @@ static int publish__control(struct publisher *p, char *why, size_t why_len)
 	p->control_ino = st.st_ino;
 	/* that file is swept (publish_open): readers let go of it */
 	ldmesh_control_ahead_put(p->control, NULL);
-	publish__seal_control(fd);
+	publish__seal_control(p, fd);
 	err = 0;
 out:
+	/* Nothing half-written: a page this call created and could not
+	 * write (a full filesystem) goes, or the next start would find a
+	 * 0-byte control. */
+	if (err && created)
+		unlinkat(p->dir_fd, LDMESH_CONTROL_NAME, 0);
 	close(fd);
 	return err;
 }
@@ -477,6 +527,37 @@ static bool publish__is_file(const struct publisher *p, uint64_t gen,
 		return false;
 	}
 	return true;
+}
+
+int publish_dir_trusted(const struct publisher *p, char *why, size_t why_len)
+{
+	struct stat st;
+
+	if (p->dir_fd < 0 || fstat(p->dir_fd, &st) < 0)
+		return 0; /* gone: publish_check's business */
+	if (st.st_uid == geteuid() && !(st.st_mode & (S_IWGRP | S_IWOTH)))
+		return 0;
+	snprintf(why, why_len, "table directory %s is %s (mode %04o, uid %u): new processes "
+		 "refuse it, and the agent publishes nothing into it until it is owned by "
+		 "uid %u and writable by it alone", p->dir,
+		 st.st_uid != geteuid() ? "someone else's" : "writable by others",
+		 (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (unsigned)geteuid());
+	return -EPERM;
+}
+
+const char *publish_unsealed(const struct publisher *p, char *buf, size_t len)
+{
+	if (!p->seal_err)
+		return "";
+	if (p->seal_err == -EPERM)
+		snprintf(buf, len, "files in %s are published without FS_IMMUTABLE_FL: the agent "
+			 "lacks CAP_LINUX_IMMUTABLE, so only mode 0444 and ownership keep them "
+			 "from being rewritten under readers", p->dir);
+	else
+		snprintf(buf, len, "files in %s are published without FS_IMMUTABLE_FL (%s: the "
+			 "filesystem has no such flag?), so only mode 0444 and ownership keep "
+			 "them from being rewritten under readers", p->dir, strerror(-p->seal_err));
+	return buf;
 }
 
 int publish_verify(const struct publisher *p, char *why, size_t why_len)
@@ -688,7 +769,7 @@ static int publish__write_snap(struct publisher *p, uint64_t gen, const void *by
 	if (!err && fchmod(fd, 0444) < 0) /* whatever the umask */
 		err = -errno;
 	if (!err)
-		publish__immutable(fd, true);
+		publish__seal(p, fd);
 	if (!err && fstat(fd, st) < 0)
 		err = -errno;
 	/* how the base is sealed: publish_base_intact compares with it */

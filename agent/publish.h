@@ -43,6 +43,8 @@ struct publisher {
 	struct ldmesh_file_id current_id;      /* snap.<generation> as its record
 	                                          names it; ino 0: no record */
 	struct ldmesh_file_id current_base_id; /* and its base; ino 0: none */
+	int seal_err;                   /* the first FS_IMMUTABLE_FL that
+	                                   could not be set (-errno), or 0 */
 	char dir[256];
 };
 
@@ -79,6 +81,16 @@ int publish_reopen(struct publisher *p, char *why, size_t why_len);
  * at most; nothing to check before the first publish.
  */
 int publish_verify(const struct publisher *p, char *why, size_t why_len);
+
+/* Whether the table directory may still be published into, as at
+ * publish_open: owned by the agent's user and writable by it alone.
+ * Readers refuse it otherwise. 0, or -EPERM with why in `why`. */
+int publish_dir_trusted(const struct publisher *p, char *why, size_t why_len);
+
+/* When a published file could not be made immutable (no
+ * CAP_LINUX_IMMUTABLE, a filesystem without the flag): what to say, in
+ * `buf`; else "". */
+const char *publish_unsealed(const struct publisher *p, char *buf, size_t len);
 
 /* Whether base `generation` is still the file this publisher wrote: the
  * same inode, size and change time. Root can lift a snapshot's immutable

@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -145,9 +146,10 @@ static void check_rebuilt_from(uint64_t said)
 	tamper_generation(dir, said);
 
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
-	assert_non_null(strstr(why, "rebuilt from the snapshots on disk"));
+	assert_int_equal(publish_next_generation(&p), 4);
 	assert_int_equal(p.generation, 3);
 	assert_int_equal(p.control->generation, 3);
+	assert_non_null(strstr(why, "rebuilt from the snapshots on disk"));
 	/* readers have the table before anything new is published */
 	expect_reader(dir, 3, 3);
 	assert_int_equal(publish_next_generation(&p), 4);
@@ -241,6 +243,122 @@ static void test_rebuilt_with_no_snapshot(void **state)
 	free(dir);
 }
 
+/* ---- 15: a control that is no regular file; a first start on a full fs --- */
+
+/* A FIFO or a device where control goes was never recovered, and the
+ * refusal said "File exists" (a stale errno). It is replaced, and said. */
+static void check_odd_control_replaced(bool fifo)
+{
+	char *dir = tu_tmpdir("pubdmg"), *ctl = path_in(dir, "control");
+	struct publisher p;
+	char why[512] = "";
+	struct stat st;
+
+	assert_int_equal(chmod(dir, 0755), 0);
+	if (fifo)
+		assert_int_equal(mkfifo(ctl, 0644), 0);
+	else
+		assert_int_equal(mknod(ctl, S_IFCHR | 0644, makedev(1, 3)), 0); /* /dev/null's */
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	assert_non_null(strstr(why, fifo ? "was a FIFO, not a regular file" :
+					   "was a device, not a regular file"));
+	assert_int_equal(lstat(ctl, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	publish_ok(&p, 2);
+	expect_reader(dir, 1, 2);
+	publish_close(&p);
+	free(ctl);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+static void test_fifo_control_replaced(void **state)
+{
+	(void)state;
+	check_odd_control_replaced(true);
+}
+
+static void test_device_control_replaced(void **state)
+{
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("skipped: mknod of a device needs root\n");
+		skip();
+	}
+	check_odd_control_replaced(false);
+}
+
+/* A running agent whose control is replaced by a FIFO reopens the table
+ * (publish_check, publish_reopen) and writes a page again. */
+static void test_fifo_control_replaced_live(void **state)
+{
+	char *dir = tu_tmpdir("pubdmg"), *ctl = path_in(dir, "control");
+	struct publisher p;
+	char why[512] = "";
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	publish_ok(&p, 1);
+	tu_unseal(ctl);
+	assert_int_equal(unlink(ctl), 0);
+	assert_int_equal(mkfifo(ctl, 0644), 0);
+	assert_int_equal(publish_check(&p), 1);
+	assert_int_equal(publish_reopen(&p, why, sizeof(why)), 0);
+	assert_int_equal(lstat(ctl, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	publish_ok(&p, 3);
+	expect_reader(dir, 2, 3);
+	publish_close(&p);
+	free(ctl);
+	tu_rmtree(dir);
+	free(dir);
+}
+
+/* The README: on a full filesystem a first start fails with the path and
+ * "No space left on device", nothing half-written. A 0-byte control was
+ * left behind. */
+static void test_first_start_on_full_fs_leaves_no_control(void **state)
+{
+	char *base = tu_tmpdir("pubfull"), *dir = path_in(base, "table");
+	char *filler = path_in(base, "filler"), *ctl = path_in(dir, "control");
+	char zeros[4096] = { 0 }, why[512] = "";
+	struct publisher p;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	if (unshare(CLONE_NEWNS) == 0)
+		mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+	if (mount("tmpfs", base, "tmpfs", 0, "size=64k,mode=0755") < 0) {
+		print_message("skipping: cannot mount a tmpfs (%s)\n", strerror(errno));
+		tu_rmtree(base);
+		free(base);
+		skip();
+	}
+	fd = open(filler, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	while (write(fd, zeros, sizeof(zeros)) == (ssize_t)sizeof(zeros))
+		;
+	close(fd);
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), -ENOSPC);
+	assert_non_null(strstr(why, "No space left on device"));
+	assert_int_equal(lstat(ctl, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	/* and once there is room, a start works */
+	assert_int_equal(unlink(filler), 0);
+	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
+	publish_ok(&p, 1);
+	expect_reader(dir, 1, 1);
+	publish_close(&p);
+	umount2(base, MNT_DETACH);
+	free(ctl);
+	free(filler);
+	free(dir);
+	tu_rmtree(base);
+	free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +367,10 @@ int main(void)
 		cmocka_unit_test(test_generation_without_backing_rebuilt),
 		cmocka_unit_test(test_plausible_generation_continued),
 		cmocka_unit_test(test_rebuilt_with_no_snapshot),
+		cmocka_unit_test(test_fifo_control_replaced),
+		cmocka_unit_test(test_device_control_replaced),
+		cmocka_unit_test(test_fifo_control_replaced_live),
+		cmocka_unit_test(test_first_start_on_full_fs_leaves_no_control),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
