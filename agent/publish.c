@@ -449,6 +449,8 @@ static int publish__control(struct publisher *p, char *why, size_t why_len)
 	/* that file is swept (publish_open): readers let go of it */
 	ldmesh_control_ahead_put(p->control, NULL);
 	publish__seal_control(p, fd);
+	p->control_fd = fd;
+	fd = -1;
 	err = 0;
 out:
 	/* Nothing half-written: a page this call created and could not
@@ -456,8 +458,30 @@ out:
 	 * 0-byte control. */
 	if (err && created)
 		unlinkat(p->dir_fd, LDMESH_CONTROL_NAME, 0);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return err;
+}
+
+/*
+ * Before a store into the control page's mapping: where the page cannot
+ * stay immutable under its writer (ext4 and the like, publish__seal_control),
+ * an operator's `chattr +i` (`chattr -R +i` on the table) made the next
+ * write fault SIGBUS in the agent. The flag is lifted first: one ioctl.
+ * On tmpfs the agent set it itself and it does no harm.
+ */
+static void publish__control_writable(struct publisher *p)
+{
+	struct statfs fs;
+
+	if (p->control_fd < 0)
+		return;
+	if (!p->control_fs_known) {
+		p->control_on_tmpfs = fstatfs(p->control_fd, &fs) == 0 && fs.f_type == TMPFS_MAGIC;
+		p->control_fs_known = true;
+	}
+	if (!p->control_on_tmpfs)
+		(void)publish__immutable(p->control_fd, false);
 }
 
 /*
@@ -567,7 +591,9 @@ int publish_verify(const struct publisher *p, char *why, size_t why_len)
 	if (!p->control || !p->generation)
 		return 0;
 	said = __atomic_load_n(&p->control->generation, __ATOMIC_ACQUIRE);
-	if (said != p->generation) {
+	/* (a page written afresh by publish_reopen says 0 until the next
+	 * publish, and nothing with a record was published into it yet) */
+	if (said != p->generation && (said || p->current_id.ino)) {
 		snprintf(why, why_len, "control page of %s says generation %" PRIu64
 			 ", not %" PRIu64 " as published (written by someone else?)",
 			 p->dir, said, p->generation);
@@ -589,6 +615,7 @@ int publish_open(struct publisher *p, const char *dir, char *why, size_t why_len
 	memset(p, 0, sizeof(*p));
 	p->dir_fd = -1;
 	p->notify_fd = -1;
+	p->control_fd = -1;
 	if (why_len)
 		why[0] = 0;
 	if (strlen(dir) >= sizeof(p->dir)) {
@@ -644,9 +671,11 @@ int publish_reopen(struct publisher *p, char *why, size_t why_len)
 
 	/* Readers still following the old page learn at once that it is
 	 * abandoned (they look for the directory's successor). */
-	if (p->control)
+	if (p->control) {
+		publish__control_writable(p);
 		__atomic_store_n(&p->control->generation, LDMESH_GENERATION_RETIRED,
 				 __ATOMIC_RELEASE);
+	}
 	memcpy(dir, p->dir, sizeof(dir));
 	publish_close(p);
 	err = publish_open(p, dir, why, why_len);
@@ -794,6 +823,7 @@ static void publish__make_current(struct publisher *p, uint64_t gen, uint64_t ba
 	uint64_t retired[3] = { p->previous, p->previous_base, p->ahead };
 	struct timespec now;
 
+	publish__control_writable(p);
 	if (rec)
 		ldmesh_control_record_put(p->control, rec);
 	/* what publish_verify holds the files to: no record, nothing */
@@ -849,6 +879,7 @@ int publish_ahead(struct publisher *p, const void *bytes, size_t size, uint64_t 
 		publish__make_current(p, gen, 0, NULL);
 		return 0;
 	}
+	publish__control_writable(p);
 	ldmesh_control_ahead_put(p->control, &p->ahead_record);
 	p->ahead = gen;
 	p->ahead_due_ns = now_ns + LDMESH_AHEAD_LEAD_NS;
@@ -877,6 +908,7 @@ int publish_ahead_commit(struct publisher *p, char *why, size_t why_len)
 			 "written; generation %" PRIu64 " stays in force",
 			 p->dir, gen, p->generation);
 		p->ahead = 0;
+		publish__control_writable(p);
 		ldmesh_control_ahead_put(p->control, NULL);
 		publish__retire(p, gen);
 		return -ESTALE;
@@ -907,9 +939,12 @@ void publish_close(struct publisher *p)
 		close(p->dir_fd);
 	if (p->notify_fd >= 0)
 		close(p->notify_fd);
+	if (p->control_fd >= 0)
+		close(p->control_fd);
 	p->control = NULL;
 	p->dir_fd = -1;
 	p->notify_fd = -1;
+	p->control_fd = -1;
 }
 
 int publish_status(struct publisher *p, const char *text)

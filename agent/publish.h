@@ -26,6 +26,9 @@ struct publisher {
 	int dir_fd;
 	int notify_fd;                  /* inotify on the directory, or -1 */
 	struct ldmesh_control *control; /* mapped read-write */
+	int control_fd;                 /* open on it, for its flags */
+	bool control_fs_known;          /* control_on_tmpfs is known */
+	bool control_on_tmpfs;
 	ino_t control_ino;
 	uint64_t generation;            /* the last one published */
 	uint64_t base_generation;       /* its base, 0 when it is one */
