@@ -241,6 +241,15 @@ static int laststate__copy(struct laststate *l, int in, const char *path, const 
 	return err;
 }
 
+/* Remove the copy `name` of `path`; a failure is reported (a copy left
+ * there may be published by a restart that meets the file bad). */
+static void laststate__drop(struct laststate *l, const char *path, const char *name)
+{
+	if (unlinkat(l->dir_fd, name, 0) < 0 && errno != ENOENT)
+		laststate__failed(l, "state: removing %s/%s, the last good copy of %s: %s", l->dir,
+				  name, path, strerror(errno));
+}
+
 void laststate_save(struct laststate *l, const char *path, const struct stat *parsed)
 {
 	char name[32], tmp[40];
@@ -249,19 +258,21 @@ void laststate_save(struct laststate *l, const char *path, const struct stat *pa
 
 	if (l->dir_fd < 0)
 		return;
+	laststate__name(path, name);
 	in = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (in < 0)
-		return;
-	/* the bytes parsed, or none: a file changed since is read again on
-	 * its own event, and saved then */
-	if (fstat(in, &now) < 0 || now.st_ino != parsed->st_ino ||
+	/* The bytes parsed, or none: a file changed since is read again on
+	 * its own event, and saved then if good. Until then the copy there
+	 * may be older than what was just published (and if the change is
+	 * bad, it would stay so): it goes. */
+	if (in < 0 || fstat(in, &now) < 0 || now.st_ino != parsed->st_ino ||
 	    now.st_dev != parsed->st_dev || now.st_size != parsed->st_size ||
 	    now.st_mtim.tv_sec != parsed->st_mtim.tv_sec ||
 	    now.st_mtim.tv_nsec != parsed->st_mtim.tv_nsec) {
-		close(in);
+		if (in >= 0)
+			close(in);
+		laststate__drop(l, path, name);
 		return;
 	}
-	laststate__name(path, name);
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
 	err = laststate__copy(l, in, path, tmp, name);
 	close(in);
@@ -318,7 +329,7 @@ void laststate_forget(struct laststate *l, const char *path)
 	if (l->dir_fd < 0)
 		return;
 	laststate__name(path, name);
-	unlinkat(l->dir_fd, name, 0);
+	laststate__drop(l, path, name);
 }
 
 const char *laststate_trouble(const struct laststate *l, char *buf, size_t len)
