@@ -31,6 +31,10 @@
 /* While the folder is missing, or a publish failed (e.g. /dev/shm full),
  * try again this often. */
 #define AGENT_RETRY_MS 1000
+/* How often the agent looks at what it published (agent__check_table):
+ * as often as readers look at the directory. No event says that a file's
+ * flags changed (chattr makes no inotify event), so it is looked at. */
+#define AGENT_CHECK_MS 1000
 /*
  * `rm -rf` of the folder arrives as one delete per file, then the folder's
  * own, spread over more than the coalescing window: applied as they come,
@@ -42,10 +46,6 @@
  * for longer than any quiet period on a loaded machine. Then a folder gone
  * keeps everything; a folder still there gets the deletions.
  */
-/* How often the agent looks at what it published (agent__check_table):
- * as often as readers look at the directory. No event says that a file's
- * flags changed (chattr makes no inotify event), so it is looked at. */
-#define AGENT_CHECK_MS 1000
 #define AGENT_BURST_QUIET_MS 500
 #define AGENT_BURST_MAX_MS 10000
 #define AGENT_BURST_MIN_FILES 8
