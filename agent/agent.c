@@ -137,8 +137,8 @@ int agent_init(struct agent *a, const struct agent_opts *o)
 	return err;
 }
 
-/* Room in the status file for the warning lines (agent__warnings). */
-#define AGENT_WARNINGS_BYTES 8192
+/* Room in the status file for the note lines (agent__notes). */
+#define AGENT_NOTES_BYTES 8192
 
 /* One status field: tabs and newlines would break its line format. */
 static void agent__field(char *out, size_t cap, const char *in)
@@ -151,8 +151,8 @@ static void agent__field(char *out, size_t cap, const char *in)
 }
 
 /* What is wrong and stays wrong until someone acts, as the status file's
- * "warning" lines, at most `cap` bytes of them into `out`. */
-static size_t agent__warnings(struct agent *a, char *out, size_t cap)
+ * "note" lines, at most `cap` bytes of them into `out`. */
+static size_t agent__notes(struct agent *a, char *out, size_t cap)
 {
 	char buf[900], sealed[600], field[1000];
 	const char *w[] = {
@@ -166,14 +166,14 @@ static size_t agent__warnings(struct agent *a, char *out, size_t cap)
 	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]) && len < cap; i++)
 		if (w[i][0]) {
 			agent__field(field, sizeof(field), w[i]);
-			len += (size_t)snprintf(out + len, cap - len, "warning %s\n", field);
+			len += (size_t)snprintf(out + len, cap - len, "note %s\n", field);
 		}
 	return len < cap ? len : cap - 1;
 }
 
 void agent_write_status(struct agent *a)
 {
-	size_t cap = 64 + AGENT_WARNINGS_BYTES + a->src.n_rejects * 1100, len;
+	size_t cap = 64 + AGENT_NOTES_BYTES + a->src.n_rejects * 1100, len;
 	char *text = malloc(cap), when[32];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -183,7 +183,7 @@ void agent_write_status(struct agent *a)
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	len = (size_t)snprintf(text, cap, "last-scan %s\n", when);
-	len += agent__warnings(a, text + len, AGENT_WARNINGS_BYTES);
+	len += agent__notes(a, text + len, AGENT_NOTES_BYTES);
 	for (size_t i = 0; i < a->src.n_rejects && len < cap; i++) {
 		char path[512], error[560];
 

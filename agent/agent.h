@@ -55,7 +55,7 @@ int agent_check(const struct agent_opts *o);
 int agent_init(struct agent *a, const struct agent_opts *o);
 
 /* <table>/status: when the folder was last read, what stays wrong until
- * someone acts ("warning" lines: state that cannot be written, ...), and
+ * someone acts ("note" lines: state that cannot be written, ...), and
  * every file now refused with its first error (ldmeshctl status shows
  * it). */
 void agent_write_status(struct agent *a);

@@ -2,7 +2,7 @@
 # What the agent must not do silently with its table (issue 21, item 15):
 #  1. a table directory made group-writable under a running agent: every
 #     new process refuses it, so the agent publishes nothing into it and
-#     says why (log, and a warning line of the status file); once the mode
+#     says why (log, and a note line of the status file); once the mode
 #     is fixed it publishes what changed meanwhile;
 #  2. an agent without CAP_LINUX_IMMUTABLE publishes files it cannot make
 #     immutable: it says so once in the log, and `ldmeshctl status` shows
@@ -37,12 +37,12 @@ svc 10.96.0.12 | e2e_put a.yaml
 check "the agent says it refuses a group-writable table directory" wait_for 20 log_has \
 	"table directory $TABLE is writable by others \\(mode 0775.*publishes nothing into it"
 check_eq "and publishes nothing into it" "$g" "$(control_gen "$TABLE")"
-check_match "the status file says so" "^warning table directory $TABLE is writable by others" \
+check_match "the status file says so" "^note table directory $TABLE is writable by others" \
 	"$(cat "$TABLE/status")"
 chmod g-w "$TABLE"
 check "once fixed, the edit made meanwhile is published" wait_for 20 ip_is 10.96.0.12
 check "and the agent says so" log_has "table directory $TABLE may be published into again"
-check_nomatch "the status file no longer warns" "^warning table directory" "$(cat "$TABLE/status")"
+check_nomatch "the status file no longer warns" "^note table directory" "$(cat "$TABLE/status")"
 kill "$E2E_AGENT_PID"; wait "$E2E_AGENT_PID" 2>/dev/null || true
 
 # ---- 2. no CAP_LINUX_IMMUTABLE --------------------------------------------------
