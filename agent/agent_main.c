@@ -12,7 +12,7 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: ldmesh-agent --manifests DIR [--table PATH] [--state DIR] [--node NAME] [--zone ZONE]\n"
+	fputs("usage: ldmesh-agent --manifests DIR [--table PATH] [--state DIR|none] [--node NAME] [--zone ZONE]\n"
 	      "                    [--service-cidr CIDR[,CIDR]] [--cluster-domain DOMAIN]\n"
 	      "                    [--once] [--check] [-v]\n"
 	      "\n"
