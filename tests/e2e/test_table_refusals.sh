@@ -6,7 +6,10 @@
 #     is fixed it publishes what changed meanwhile;
 #  2. an agent without CAP_LINUX_IMMUTABLE publishes files it cannot make
 #     immutable: it says so once in the log, and `ldmeshctl status` shows
-#     it.
+#     it (run last: it may skip);
+#  3. (item 13) a control page whose generation is rewritten by hand, near
+#     the wrap, under a running agent or while it is away: the agent
+#     publishes a sane generation again and says why.
 . "$(dirname "$0")/lib.sh"
 e2e_netns "$@"
 e2e_setup
@@ -43,6 +46,25 @@ chmod g-w "$TABLE"
 check "once fixed, the edit made meanwhile is published" wait_for 20 ip_is 10.96.0.12
 check "and the agent says so" log_has "table directory $TABLE may be published into again"
 check_nomatch "the status file no longer warns" "^note table directory" "$(cat "$TABLE/status")"
+
+# ---- 3. a control page whose generation was written by hand ------------------
+# (2^64 - 2: the agent used to publish 2^64 - 1, "retired", then 0,
+# "nothing yet", and every reader passed through)
+set_gen() {
+	chattr -i "$TABLE/control" 2>/dev/null || true
+	"$PY" -c 'import struct, sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(8); f.write(struct.pack("<Q", int(sys.argv[2])))' "$TABLE/control" "$1"
+}
+sane() { g=$(e2e_gen); [ "$g" -gt 0 ] && [ "$g" -lt 1000 ] && ip_is 10.96.0.12; }
+set_gen 18446744073709551614
+check "rewritten under a running agent: it publishes a sane generation again" wait_for 20 sane
+check "and says why" log_has "control page of $TABLE says generation 18446744073709551614"
+kill "$E2E_AGENT_PID"; wait "$E2E_AGENT_PID" 2>/dev/null || true
+set_gen 18446744073709551614
+e2e_agent --state none
+check "rewritten while it was away: the restarted agent publishes a sane generation" sane
+check "and says it rebuilt the page" log_has "said generation 18446744073709551614.*rebuilt from the snapshots on disk"
 kill "$E2E_AGENT_PID"; wait "$E2E_AGENT_PID" 2>/dev/null || true
 
 # ---- 2. no CAP_LINUX_IMMUTABLE --------------------------------------------------
