@@ -31,6 +31,10 @@
 /* While the folder is missing, or a publish failed (e.g. /dev/shm full),
  * try again this often. */
 #define AGENT_RETRY_MS 1000
+/* How often the agent looks at what it published (agent__check_table):
+ * as often as readers look at the directory. No event says that a file's
+ * flags changed (chattr makes no inotify event), so it is looked at. */
+#define AGENT_CHECK_MS 1000
 /*
  * `rm -rf` of the folder arrives as one delete per file, then the folder's
  * own, spread over more than the coalescing window: applied as they come,
@@ -87,6 +91,31 @@ int agent_check(const struct agent_opts *o)
 	return err < 0 ? err : (int)(d.errors + conflicts);
 }
 
+/*
+ * --state: the last good copies and allocations. A state directory that
+ * cannot be used (read-only, someone else's, a full filesystem at
+ * creation) does not stop the agent: publishing what the folder says
+ * matters more than surviving the next restart with a broken file. It
+ * runs without state and says so, in the log and the status file.
+ */
+static void agent__open_state(struct agent *a)
+{
+	char why[400];
+
+	if (laststate_open(&a->last, a->o.state, why, sizeof(why)) < 0) {
+		snprintf(a->state_off, sizeof(a->state_off), "%s; running without --state "
+			 "(a restart will not have the last good copies)", why);
+		log_error("%s", a->state_off);
+		return;
+	}
+	a->src.last = &a->last;
+	/* a restart keeps the addresses it allocated before: they are
+	 * the previous result of the first resolve */
+	if (laststate_load_allocations(&a->last, &a->model) == 0)
+		log_info("restored %zu allocated ClusterIPs from %s", a->model.n_allocs,
+			 a->o.state);
+}
+
 int agent_init(struct agent *a, const struct agent_opts *o)
 {
 	char why[512];
@@ -97,22 +126,19 @@ int agent_init(struct agent *a, const struct agent_opts *o)
 	log_diag_init(&a->diag);
 	a->last.dir_fd = -1;
 	err = publish_open(&a->pub, o->table, why, sizeof(why));
+	if (err || why[0])
+		log_error("%s", why); /* a failure, or a page repaired */
 	if (err)
-		log_error("%s", why);
-	else if ((err = snap_cache_new(&a->cache)))
+		return err;
+	if ((err = snap_cache_new(&a->cache)))
 		log_error("snapshot cache: %s", strerror(-err));
-	else if (o->state && (err = laststate_open(&a->last, o->state, why, sizeof(why))))
-		log_error("%s", why);
-	else if (o->state) {
-		a->src.last = &a->last;
-		/* a restart keeps the addresses it allocated before: they are
-		 * the previous result of the first resolve */
-		if (laststate_load_allocations(&a->last, &a->model) == 0)
-			log_info("restored %zu allocated ClusterIPs from %s", a->model.n_allocs,
-				 o->state);
-	}
+	else if (o->state)
+		agent__open_state(a);
 	return err;
 }
+
+/* Room in the status file for the note lines (agent__notes). */
+#define AGENT_NOTES_BYTES 8192
 
 /* One status field: tabs and newlines would break its line format. */
 static void agent__field(char *out, size_t cap, const char *in)
@@ -124,9 +150,30 @@ static void agent__field(char *out, size_t cap, const char *in)
 	out[n] = 0;
 }
 
+/* What is wrong and stays wrong until someone acts, as the status file's
+ * "note" lines, at most `cap` bytes of them into `out`. */
+static size_t agent__notes(struct agent *a, char *out, size_t cap)
+{
+	char buf[900], sealed[600], field[1000];
+	const char *w[] = {
+		a->dir_refused,
+		publish_unsealed(&a->pub, sealed, sizeof(sealed)),
+		a->state_off,
+		laststate_trouble(&a->last, buf, sizeof(buf)),
+	};
+	size_t len = 0;
+
+	for (size_t i = 0; i < sizeof(w) / sizeof(w[0]) && len < cap; i++)
+		if (w[i][0]) {
+			agent__field(field, sizeof(field), w[i]);
+			len += (size_t)snprintf(out + len, cap - len, "note %s\n", field);
+		}
+	return len < cap ? len : cap - 1;
+}
+
 void agent_write_status(struct agent *a)
 {
-	size_t cap = 64 + a->src.n_rejects * 1100, len;
+	size_t cap = 64 + AGENT_NOTES_BYTES + a->src.n_rejects * 1100, len;
 	char *text = malloc(cap), when[32];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -136,6 +183,7 @@ void agent_write_status(struct agent *a)
 	gmtime_r(&now, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	len = (size_t)snprintf(text, cap, "last-scan %s\n", when);
+	len += agent__notes(a, text + len, AGENT_NOTES_BYTES);
 	for (size_t i = 0; i < a->src.n_rejects && len < cap; i++) {
 		char path[512], error[560];
 
@@ -160,10 +208,47 @@ int agent_restore_table(struct agent *a)
 		log_error("%s; retrying", why);
 		return err;
 	}
+	if (why[0])
+		log_error("%s", why);
 	/* The new directory holds nothing: publish a base even if nothing
 	 * changed. */
 	a->need_base = true;
 	return 0;
+}
+
+/*
+ * Whether the table directory may be published into (publish_dir_trusted):
+ * a directory made writable by others is refused by every new process, so
+ * the agent publishes nothing into it either, and says why (once, and in
+ * the status file) instead of publishing tables nobody takes. 0, 1 when
+ * it became trusted again (a publish is due), or -EPERM.
+ */
+static int agent__dir_trust(struct agent *a)
+{
+	char why[sizeof(a->dir_refused)];
+
+	if (publish_dir_trusted(&a->pub, why, sizeof(why)) == 0) {
+		if (!a->dir_refused[0])
+			return 0;
+		log_info("table directory %s may be published into again", a->o.table);
+		a->dir_refused[0] = 0;
+		return 1;
+	}
+	if (strcmp(why, a->dir_refused))
+		log_error("%s", why);
+	snprintf(a->dir_refused, sizeof(a->dir_refused), "%s", why);
+	return -EPERM;
+}
+
+/* Say once that published files are not immutable (publish_unsealed). */
+static void agent__say_unsealed(struct agent *a)
+{
+	char buf[600];
+
+	if (a->said_unsealed || !publish_unsealed(&a->pub, buf, sizeof(buf))[0])
+		return;
+	a->said_unsealed = true;
+	log_error("%s", buf);
 }
 
 /* A delta holding more than this share of the base's services (plus a
@@ -248,6 +333,7 @@ static int agent__write(struct agent *a, const void *bytes, size_t size, uint64_
 	}
 	a->current_base_hash = hash;
 	a->need_base = false;
+	agent__say_unsealed(a);
 	return 0;
 }
 
@@ -316,6 +402,8 @@ int agent_publish(struct agent *a)
 	int err, in_place;
 
 	if (publish_check(&a->pub) && (err = agent_restore_table(a)) < 0)
+		return err;
+	if ((err = agent__dir_trust(a)) < 0)
 		return err;
 	in_place = agent__resolve(a, &changes, &n_changes);
 	if (in_place < 0)
@@ -402,6 +490,30 @@ out:
 		malloc_trim(0);
 #endif
 	return err;
+}
+
+/*
+ * The once-a-second look at what was published (and at once after an
+ * event in the table directory): whether new processes can still take the
+ * current generation (publish_verify), and whether the directory may
+ * still be published into. When a publish is due, true (after a changed
+ * file, it writes a new base). Said once per cause.
+ */
+static bool agent__check_table(struct agent *a)
+{
+	char why[sizeof(a->table_stale)];
+
+	if (agent__dir_trust(a))
+		return true; /* refused (the retry says when), or trusted again */
+	if (publish_verify(&a->pub, why, sizeof(why)) == 0) {
+		a->table_stale[0] = 0;
+		return false;
+	}
+	if (strcmp(why, a->table_stale))
+		log_error("%s; publishing a new base", why);
+	snprintf(a->table_stale, sizeof(a->table_stale), "%s", why);
+	a->need_base = true;
+	return true;
 }
 
 struct pending {
@@ -529,7 +641,7 @@ int agent_run(struct agent *a)
 	struct watch *w = NULL;
 	sigset_t set;
 	bool rescan = true, dirty = true, missing = false, burst = false, held_long = false;
-	uint64_t first_ns = 0, last_ns = 0, retry_ns = 0;
+	uint64_t first_ns = 0, last_ns = 0, retry_ns = 0, check_ns = 0;
 	int sfd = agent__signals(&set), err = 0;
 
 	if (sfd < 0) {
@@ -578,9 +690,10 @@ int agent_run(struct agent *a)
 				w = NULL;
 			burst = held_long = false;
 			missing = agent__apply(a, w, &pend, &rescan, &dirty);
-			agent_write_status(a);
 			if (dirty)
 				dirty = agent_publish(a) < 0;
+			/* after the publish: it may have found something to warn of */
+			agent_write_status(a);
 			first_ns = last_ns = 0;
 			retry_ns = (missing || dirty) ? now + AGENT_RETRY_MS * 1000000ULL : 0;
 			if (missing)
@@ -600,6 +713,16 @@ int agent_run(struct agent *a)
 		}
 		if (ahead_ms > 0 && (timeout < 0 || ahead_ms < timeout))
 			timeout = ahead_ms;
+		if (now >= check_ns) {
+			check_ns = now + AGENT_CHECK_MS * 1000000ULL;
+			if (agent__check_table(a) && !dirty) {
+				dirty = true;
+				continue;
+			}
+		}
+		int check_ms = (int)((check_ns - now) / 1000000ULL) + 1;
+		if (timeout < 0 || check_ms < timeout)
+			timeout = check_ms;
 
 		struct pollfd fds[3] = {
 			{ .fd = sfd, .events = POLLIN },
@@ -629,8 +752,9 @@ int agent_run(struct agent *a)
 		if (fds[2].revents & POLLIN) {
 			publish_drain(&a->pub);
 			/* the table removed by hand: write it again at once
-			 * (agent_publish finds out and reopens it) */
-			if (publish_check(&a->pub))
+			 * (agent_publish finds out and reopens it); a file of
+			 * the current generation removed: a new base */
+			if (publish_check(&a->pub) || agent__check_table(a))
 				dirty = true;
 		}
 		if (w && (fds[1].revents & POLLIN)) {

@@ -20,7 +20,8 @@ struct agent_opts {
 	const char *zone;           /* --zone, or NULL */
 	const char *cluster_domain;
 	struct ipalloc_cidrs cidrs; /* --service-cidr */
-	const char *state;          /* --state: last good copies, or NULL */
+	const char *state;          /* --state: last good copies, or NULL
+	                               (--state none) */
 };
 
 struct agent {
@@ -38,6 +39,12 @@ struct agent {
 	bool need_base;        /* the next publish writes a base (a failed
 	                          publish, a new table directory) */
 	bool need_full;        /* the last resolve failed: resolve in full */
+	char state_off[512];   /* why --state is not used, or "" */
+	char table_stale[600]; /* why new processes could not take the
+	                          current generation when last checked, or "" */
+	char dir_refused[600]; /* why nothing is published into the table
+	                          directory now, or "" */
+	bool said_unsealed;    /* publish_unsealed was logged */
 };
 
 /* Check the folder only: every problem reported; returns the error count
@@ -47,8 +54,10 @@ int agent_check(const struct agent_opts *o);
 /* Open the table (0 or -errno, reported). */
 int agent_init(struct agent *a, const struct agent_opts *o);
 
-/* <table>/status: when the folder was last read, and every file now
- * refused with its first error (ldmeshctl status shows it). */
+/* <table>/status: when the folder was last read, what stays wrong until
+ * someone acts ("note" lines: state that cannot be written, ...), and
+ * every file now refused with its first error (ldmeshctl status shows
+ * it). */
 void agent_write_status(struct agent *a);
 
 /* The table directory or its control page was removed or replaced: mark

@@ -12,7 +12,7 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: ldmesh-agent --manifests DIR [--table PATH] [--state DIR] [--node NAME] [--zone ZONE]\n"
+	fputs("usage: ldmesh-agent --manifests DIR [--table PATH] [--state DIR|none] [--node NAME] [--zone ZONE]\n"
 	      "                    [--service-cidr CIDR[,CIDR]] [--cluster-domain DOMAIN]\n"
 	      "                    [--once] [--check] [-v]\n"
 	      "\n"
@@ -29,9 +29,10 @@ static void usage(FILE *f)
 	      "                            ClusterIPs are allocated from the first, and\n"
 	      "                            must lie in one (default 10.96.0.0/12)\n"
 	      "      --cluster-domain D    DNS suffix of service names (default cluster.local)\n"
-	      "      --state DIR           last good copy of every manifest file, so a restart\n"
+	      "      --state DIR|none      last good copy of every manifest file, so a restart\n"
 	      "                            with a broken file still publishes what it said\n"
-	      "                            (default: the table path + \"-state\")\n"
+	      "                            (default: the table path + \"-state\"; none: keep\n"
+	      "                            no state)\n"
 	      "      --once                publish once and exit\n"
 	      "      --check               validate the folder, print every problem, exit 1 if any\n"
 	      "  -v, --verbose             log every change and skipped document\n"
@@ -129,7 +130,9 @@ int main(int argc, char **argv)
 	/* Beside the table by default (/run/ldmesh-state): on the node's
 	 * tmpfs, it outlives the agent, not the boot, as the table does. */
 	char state[300];
-	if (!o.state) {
+	if (o.state && !strcmp(o.state, "none")) {
+		o.state = NULL;
+	} else if (!o.state) {
 		size_t len = strlen(o.table);
 		while (len > 1 && o.table[len - 1] == '/')
 			len--;

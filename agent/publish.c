@@ -42,20 +42,49 @@ static int publish__fail(char *why, size_t len, int err, const char *what,
  * inside the connect that switched (mmap under relatime, ~1.5 us right
  * after a 91 MB base).
  */
-static void publish__immutable(int fd, bool on)
+static int publish__immutable(int fd, bool on)
 {
 	int flags, set;
 
 	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0)
-		return;
+		return -errno;
 	if (!!(flags & FS_IMMUTABLE_FL) == on)
-		return;
+		return 0;
 	set = on ? flags | FS_IMMUTABLE_FL | FS_NOATIME_FL : flags & ~FS_IMMUTABLE_FL;
-	if (ioctl(fd, FS_IOC_SETFLAGS, &set) < 0 && on) {
-		/* a filesystem that takes the one flag and not the other */
-		set = flags | FS_IMMUTABLE_FL;
-		(void)ioctl(fd, FS_IOC_SETFLAGS, &set);
-	}
+	if (ioctl(fd, FS_IOC_SETFLAGS, &set) == 0)
+		return 0;
+	if (!on)
+		return -errno;
+	/* a filesystem that takes the one flag and not the other */
+	set = flags | FS_IMMUTABLE_FL;
+	return ioctl(fd, FS_IOC_SETFLAGS, &set) < 0 ? -errno : 0;
+}
+
+/* Seal a file just written; the first failure is kept for the agent to
+ * say once (publish_unsealed). */
+static void publish__seal(struct publisher *p, int fd)
+{
+	int err = publish__immutable(fd, true);
+
+	if (err && !p->seal_err)
+		p->seal_err = err;
+}
+
+/*
+ * `chattr -R +i` on the table (the README's way back after `-R -i`) seals
+ * the directory too, and then no file can be created or removed in it:
+ * the agent lifts that, as it owns the directory (FS_APPEND_FL likewise).
+ * One ioctl; called before the agent writes into the directory.
+ */
+static void publish__dir_writable(int dir_fd)
+{
+	int flags, set;
+
+	if (ioctl(dir_fd, FS_IOC_GETFLAGS, &flags) < 0 ||
+	    !(flags & (FS_IMMUTABLE_FL | FS_APPEND_FL)))
+		return;
+	set = flags & ~(FS_IMMUTABLE_FL | FS_APPEND_FL);
+	(void)ioctl(dir_fd, FS_IOC_SETFLAGS, &set);
 }
 
 /* Open a file of the table read-only and lift its immutable flag.
@@ -65,7 +94,7 @@ static int publish__unseal_open(int dir_fd, const char *name)
 	int fd = openat(dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 
 	if (fd >= 0)
-		publish__immutable(fd, false);
+		(void)publish__immutable(fd, false);
 	return fd;
 }
 
@@ -143,6 +172,7 @@ static int publish__open_dir(struct publisher *p, const char *dir, char *why,
 			 dir, (unsigned)geteuid());
 		return -EPERM;
 	}
+	publish__dir_writable(p->dir_fd);
 	/* Pods only read: make sure whatever created the folder allowed that. */
 	if ((st.st_mode & 0755) != 0755 && fchmod(p->dir_fd, 0755) < 0)
 		return publish__fail(why, why_len, -errno, "chmod", dir);
@@ -161,23 +191,47 @@ static int publish__write_all(int fd, const uint8_t *bytes, size_t size);
  * ext4 the first write fault after it is SIGBUS in the writer, so nowhere
  * but tmpfs.
  */
-static void publish__seal_control(int fd)
+static void publish__seal_control(struct publisher *p, int fd)
 {
 	struct statfs fs;
 
 	if (fstatfs(fd, &fs) == 0 && fs.f_type == TMPFS_MAGIC)
-		publish__immutable(fd, true);
+		publish__seal(p, fd);
 }
 
-/* Open `control` for writing; one an earlier agent sealed
- * (publish__seal_control) is unsealed first. Whose it is, the caller
- * checks on what this returns. */
-static int publish__open_control(struct publisher *p)
+/*
+ * A `control` that is a FIFO, a device or a socket (planted, or made by
+ * a mistaken mknod) is no page anyone can map: it is removed, and said in
+ * `why`, so a new one is written. Never opened: opening a device may do
+ * anything. A symlink is left for the open to refuse (ELOOP).
+ */
+static void publish__control_odd(struct publisher *p, char *why, size_t why_len)
 {
-	int fd = openat(p->dir_fd, LDMESH_CONTROL_NAME,
-			O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	struct stat st;
+	const char *what;
+
+	if (fstatat(p->dir_fd, LDMESH_CONTROL_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    S_ISREG(st.st_mode) || S_ISLNK(st.st_mode) || S_ISDIR(st.st_mode))
+		return;
+	what = S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISSOCK(st.st_mode) ? "a socket"
+					       : "a device";
+	if (unlinkat(p->dir_fd, LDMESH_CONTROL_NAME, 0) == 0)
+		snprintf(why, why_len, "%s/" LDMESH_CONTROL_NAME " was %s, not a regular file: "
+			 "replaced by a new control page", p->dir, what);
+}
+
+/* Open `control` for writing (*created: this call made it); one an earlier
+ * agent sealed (publish__seal_control) is unsealed first. Whose it is, the
+ * caller checks on what this returns. */
+static int publish__open_control(struct publisher *p, bool *created)
+{
+	const int flags = O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+	int fd = openat(p->dir_fd, LDMESH_CONTROL_NAME, flags | O_CREAT | O_EXCL, 0644);
 	int ro;
 
+	*created = fd >= 0;
+	if (fd < 0 && errno == EEXIST)
+		fd = openat(p->dir_fd, LDMESH_CONTROL_NAME, flags);
 	if (fd >= 0 || errno != EPERM)
 		return fd;
 	ro = publish__unseal_open(p->dir_fd, LDMESH_CONTROL_NAME);
@@ -186,7 +240,129 @@ static int publish__open_control(struct publisher *p)
 		return -1;
 	}
 	close(ro);
-	return openat(p->dir_fd, LDMESH_CONTROL_NAME, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	return openat(p->dir_fd, LDMESH_CONTROL_NAME, flags);
+}
+
+/*
+ * The highest generation a control page may say. Far past any real
+ * sequence (a publish every microsecond for 285 years), far below
+ * LDMESH_GENERATION_RETIRED and the wrap to 0 that would make every reader
+ * see "nothing published", and exact in a JSON number (ldmeshctl -o json).
+ * A page saying more was not written by an agent: damage.
+ */
+#define PUBLISH_GENERATION_MAX (1ULL << 53)
+/* How far past the current generation an announced base's number may be:
+ * one announcement, after a number taken by each commit that failed. */
+#define PUBLISH_AHEAD_SPAN 1024
+
+static int publish__snap_open(const struct publisher *p, uint64_t gen, struct stat *st)
+{
+	char name[64];
+	int fd;
+
+	snprintf(name, sizeof(name), LDMESH_SNAP_PREFIX "%" PRIu64, gen);
+	fd = openat(p->dir_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0 && (fstat(fd, st) < 0 || !S_ISREG(st->st_mode))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Whether an adopted page's generation is one an agent could have
+ * published: bounded, and backed by its own record or by its file. */
+static bool publish__plausible(const struct publisher *p, const struct ldmesh_control *c)
+{
+	struct ldmesh_control_record rec;
+	struct stat st;
+	int fd;
+
+	if (c->generation > PUBLISH_GENERATION_MAX)
+		return false;
+	if (!c->generation || ldmesh_control_record_get(c, c->generation, &rec) == 0)
+		return true;
+	fd = publish__snap_open(p, c->generation, &st);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/* The record of snap.<gen> as found on disk, when it can be current
+ * again: a regular file of ours whose header names `gen`, its own size
+ * and an older base that is there. */
+static bool publish__found_record(const struct publisher *p, uint64_t gen,
+				  struct ldmesh_control_record *rec)
+{
+	struct ldmesh_file_id base = { 0, 0 };
+	struct ldmesh_snap_header h;
+	struct stat st, bst;
+	int fd = publish__snap_open(p, gen, &st), bfd;
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = st.st_uid == geteuid() && pread(fd, &h, sizeof(h), 0) == (ssize_t)sizeof(h) &&
+	     h.magic == LDMESH_SNAP_MAGIC && h.generation == gen &&
+	     h.total_size == (uint64_t)st.st_size && h.base_generation < gen;
+	close(fd);
+	if (ok && h.base_generation) {
+		bfd = publish__snap_open(p, h.base_generation, &bst);
+		ok = bfd >= 0;
+		if (ok) {
+			base = ldmesh_file_id_of(&bst);
+			close(bfd);
+		}
+	}
+	if (ok)
+		ldmesh_control_record_seal(rec, &h, ldmesh_file_id_of(&st), base);
+	return ok && rec->generation == gen;
+}
+
+/*
+ * A page whose generation is implausible (root wrote into it) is rebuilt
+ * from the snapshots on disk into `c`: the newest one that can be current
+ * is current again, with its record, so readers keep a table (they check
+ * it as any other); numbering goes on past every number on disk. Said in
+ * `why`.
+ */
+static void publish__rebuild(struct publisher *p, struct ldmesh_control *c, char *why,
+			     size_t why_len)
+{
+	int fd = openat(p->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct ldmesh_control_record rec, best_rec;
+	uint64_t said = c->generation, gen, best = 0, highest = 0;
+	struct dirent *e;
+
+	if (!d && fd >= 0)
+		close(fd);
+	while (d && (e = readdir(d))) {
+		if (!publish__snap_name(e->d_name, &gen) || gen > PUBLISH_GENERATION_MAX)
+			continue;
+		if (gen > highest)
+			highest = gen;
+		if (gen > best && publish__found_record(p, gen, &rec)) {
+			best = gen;
+			best_rec = rec;
+		}
+	}
+	if (d)
+		closedir(d);
+	memset(c, 0, PUBLISH_CONTROL_BYTES);
+	c->magic = LDMESH_CONTROL_MAGIC;
+	c->version_major = LDMESH_SNAP_VERSION_MAJOR;
+	c->version_minor = LDMESH_SNAP_VERSION_MINOR;
+	if (best) {
+		ldmesh_control_record_put(c, &best_rec);
+		c->generation = best;
+	}
+	p->generation = best;
+	p->numbered = highest;
+	snprintf(why, why_len,
+		 "control page of %s said generation %" PRIu64 ", which no snapshot backs "
+		 "(damaged?): rebuilt from the snapshots on disk, generation %" PRIu64 " current",
+		 p->dir, said, best);
 }
 
 /*
@@ -203,24 +379,38 @@ static int publish__control(struct publisher *p, char *why, size_t why_len)
 		uint8_t page[PUBLISH_CONTROL_BYTES];
 	} buf;
 	struct stat st;
+	bool adopt, rewrite = false, created;
 	ssize_t got;
 	void *map;
 	int fd, err;
 
-	fd = publish__open_control(p);
+	publish__control_odd(p, why, why_len);
+	fd = publish__open_control(p, &created);
 	if (fd < 0)
 		return publish__fail(why, why_len, -errno, "open control in", p->dir);
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    fchmod(fd, 0644) < 0) {
-		err = publish__fail(why, why_len, errno ? -errno : -EPERM,
-				    "prepare control in", p->dir);
+	if (fstat(fd, &st) < 0) {
+		err = publish__fail(why, why_len, -errno, "fstat control in", p->dir);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		snprintf(why, why_len, "%s/" LDMESH_CONTROL_NAME " must be a regular file owned "
+			 "by uid %u", p->dir, (unsigned)geteuid());
+		err = -EPERM;
+		goto out;
+	}
+	if (fchmod(fd, 0644) < 0) {
+		err = publish__fail(why, why_len, -errno, "chmod control in", p->dir);
 		goto out;
 	}
 	memset(&buf, 0, sizeof(buf));
 	got = pread(fd, buf.page, sizeof(buf.page), 0);
-	if (got == (ssize_t)sizeof(buf.page) && buf.c.magic == LDMESH_CONTROL_MAGIC &&
-	    buf.c.version_major == LDMESH_SNAP_VERSION_MAJOR &&
-	    buf.c.generation != LDMESH_GENERATION_RETIRED) {
+	adopt = got == (ssize_t)sizeof(buf.page) && buf.c.magic == LDMESH_CONTROL_MAGIC &&
+		buf.c.version_major == LDMESH_SNAP_VERSION_MAJOR &&
+		buf.c.generation != LDMESH_GENERATION_RETIRED;
+	if (adopt && !publish__plausible(p, &buf.c)) {
+		publish__rebuild(p, &buf.c, why, why_len);
+		rewrite = true;
+	} else if (adopt) {
 		struct ldmesh_control_record ahead;
 
 		/* A restarted agent continues the sequence: readers only ever
@@ -230,13 +420,17 @@ static int publish__control(struct publisher *p, char *why, size_t why_len)
 		p->generation = buf.c.generation;
 		p->numbered = p->generation;
 		if (ldmesh_control_ahead_get(&buf.c, &ahead) == 0 &&
-		    ahead.generation > p->numbered && ahead.generation != LDMESH_GENERATION_RETIRED)
+		    ahead.generation > p->numbered &&
+		    ahead.generation - p->numbered <= PUBLISH_AHEAD_SPAN)
 			p->numbered = ahead.generation;
 	} else {
 		memset(&buf, 0, sizeof(buf));
 		buf.c.magic = LDMESH_CONTROL_MAGIC;
 		buf.c.version_major = LDMESH_SNAP_VERSION_MAJOR;
 		buf.c.version_minor = LDMESH_SNAP_VERSION_MINOR;
+		rewrite = true;
+	}
+	if (rewrite) {
 		if (lseek(fd, 0, SEEK_SET) < 0 ||
 		    (err = publish__write_all(fd, buf.page, sizeof(buf.page))) ||
 		    ftruncate(fd, sizeof(buf.page)) < 0) {
@@ -254,11 +448,40 @@ static int publish__control(struct publisher *p, char *why, size_t why_len)
 	p->control_ino = st.st_ino;
 	/* that file is swept (publish_open): readers let go of it */
 	ldmesh_control_ahead_put(p->control, NULL);
-	publish__seal_control(fd);
+	publish__seal_control(p, fd);
+	p->control_fd = fd;
+	fd = -1;
 	err = 0;
 out:
-	close(fd);
+	/* Nothing half-written: a page this call created and could not
+	 * write (a full filesystem) goes, or the next start would find a
+	 * 0-byte control. */
+	if (err && created)
+		unlinkat(p->dir_fd, LDMESH_CONTROL_NAME, 0);
+	if (fd >= 0)
+		close(fd);
 	return err;
+}
+
+/*
+ * Before a store into the control page's mapping: where the page cannot
+ * stay immutable under its writer (ext4 and the like, publish__seal_control),
+ * an operator's `chattr +i` (`chattr -R +i` on the table) made the next
+ * write fault SIGBUS in the agent. The flag is lifted first: one ioctl.
+ * On tmpfs the agent set it itself and it does no harm.
+ */
+static void publish__control_writable(struct publisher *p)
+{
+	struct statfs fs;
+
+	if (p->control_fd < 0)
+		return;
+	if (!p->control_fs_known) {
+		p->control_on_tmpfs = fstatfs(p->control_fd, &fs) == 0 && fs.f_type == TMPFS_MAGIC;
+		p->control_fs_known = true;
+	}
+	if (!p->control_on_tmpfs)
+		(void)publish__immutable(p->control_fd, false);
 }
 
 /*
@@ -288,6 +511,103 @@ static uint64_t publish__base_of(const struct publisher *p, uint64_t gen)
 	return base;
 }
 
+/* The ids the current generation's record names, for publish_verify; an
+ * adopted generation without a record is not checked. */
+static void publish__adopt_ids(struct publisher *p)
+{
+	struct ldmesh_control_record rec;
+
+	if (p->generation && p->control->generation == p->generation &&
+	    ldmesh_control_record_get(p->control, p->generation, &rec) == 0 &&
+	    rec.header.base_generation == p->base_generation) {
+		p->current_id = rec.snap;
+		p->current_base_id = rec.base;
+	}
+}
+
+/* snap.<gen> is the file `id` names: "" or what differs, in `why`. */
+static bool publish__is_file(const struct publisher *p, uint64_t gen,
+			     const struct ldmesh_file_id *id, char *why, size_t why_len)
+{
+	struct ldmesh_file_id now;
+	struct stat st;
+	char name[64];
+
+	snprintf(name, sizeof(name), LDMESH_SNAP_PREFIX "%" PRIu64, gen);
+	if (fstatat(p->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		snprintf(why, why_len, "%s/%s: %s", p->dir, name, strerror(errno));
+		return false;
+	}
+	now = ldmesh_file_id_of(&st);
+	if (now.ino != id->ino) {
+		snprintf(why, why_len, "%s/%s was replaced by another file", p->dir, name);
+		return false;
+	}
+	if (now.ctime_ns != id->ctime_ns) {
+		snprintf(why, why_len,
+			 "%s/%s changed since it was published (its inode change time "
+			 "moved: chattr, chmod or a rewrite), so new processes refuse it",
+			 p->dir, name);
+		return false;
+	}
+	return true;
+}
+
+int publish_dir_trusted(const struct publisher *p, char *why, size_t why_len)
+{
+	struct stat st;
+
+	if (p->dir_fd < 0 || fstat(p->dir_fd, &st) < 0)
+		return 0; /* gone: publish_check's business */
+	if (st.st_uid == geteuid() && !(st.st_mode & (S_IWGRP | S_IWOTH)))
+		return 0;
+	snprintf(why, why_len, "table directory %s is %s (mode %04o, uid %u): new processes "
+		 "refuse it, and the agent publishes nothing into it until it is owned by "
+		 "uid %u and writable by it alone", p->dir,
+		 st.st_uid != geteuid() ? "someone else's" : "writable by others",
+		 (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (unsigned)geteuid());
+	return -EPERM;
+}
+
+const char *publish_unsealed(const struct publisher *p, char *buf, size_t len)
+{
+	if (!p->seal_err)
+		return "";
+	if (p->seal_err == -EPERM)
+		snprintf(buf, len, "files in %s are published without FS_IMMUTABLE_FL: the agent "
+			 "lacks CAP_LINUX_IMMUTABLE, so only mode 0444 and ownership keep them "
+			 "from being rewritten under readers", p->dir);
+	else
+		snprintf(buf, len, "files in %s are published without FS_IMMUTABLE_FL (%s: the "
+			 "filesystem has no such flag?), so only mode 0444 and ownership keep "
+			 "them from being rewritten under readers", p->dir, strerror(-p->seal_err));
+	return buf;
+}
+
+int publish_verify(const struct publisher *p, char *why, size_t why_len)
+{
+	uint64_t said;
+
+	if (!p->control || !p->generation)
+		return 0;
+	said = __atomic_load_n(&p->control->generation, __ATOMIC_ACQUIRE);
+	/* (a page written afresh by publish_reopen says 0 until the next
+	 * publish, and nothing with a record was published into it yet) */
+	if (said != p->generation && (said || p->current_id.ino)) {
+		snprintf(why, why_len, "control page of %s says generation %" PRIu64
+			 ", not %" PRIu64 " as published (written by someone else?)",
+			 p->dir, said, p->generation);
+		return -ESTALE;
+	}
+	if (p->current_id.ino &&
+	    !publish__is_file(p, p->generation, &p->current_id, why, why_len))
+		return -ESTALE;
+	if (p->current_base_id.ino && p->base_generation &&
+	    !publish__is_file(p, p->base_generation, &p->current_base_id, why, why_len))
+		return -ESTALE;
+	return 0;
+}
+
 int publish_open(struct publisher *p, const char *dir, char *why, size_t why_len)
 {
 	int err;
@@ -295,6 +615,9 @@ int publish_open(struct publisher *p, const char *dir, char *why, size_t why_len
 	memset(p, 0, sizeof(*p));
 	p->dir_fd = -1;
 	p->notify_fd = -1;
+	p->control_fd = -1;
+	if (why_len)
+		why[0] = 0;
 	if (strlen(dir) >= sizeof(p->dir)) {
 		snprintf(why, why_len, "table path too long: %s", dir);
 		return -ENAMETOOLONG;
@@ -316,6 +639,7 @@ int publish_open(struct publisher *p, const char *dir, char *why, size_t why_len
 	}
 	p->base_generation = publish__base_of(p, p->generation);
 	publish__sweep(p, p->generation, p->base_generation);
+	publish__adopt_ids(p);
 	return 0;
 fail:
 	publish_close(p);
@@ -347,9 +671,11 @@ int publish_reopen(struct publisher *p, char *why, size_t why_len)
 
 	/* Readers still following the old page learn at once that it is
 	 * abandoned (they look for the directory's successor). */
-	if (p->control)
+	if (p->control) {
+		publish__control_writable(p);
 		__atomic_store_n(&p->control->generation, LDMESH_GENERATION_RETIRED,
 				 __ATOMIC_RELEASE);
+	}
 	memcpy(dir, p->dir, sizeof(dir));
 	publish_close(p);
 	err = publish_open(p, dir, why, why_len);
@@ -452,6 +778,7 @@ static int publish__write_snap(struct publisher *p, uint64_t gen, const void *by
 	int fd, err;
 
 	snprintf(name, sizeof(name), LDMESH_SNAP_PREFIX "%" PRIu64, gen);
+	publish__dir_writable(p->dir_fd);
 	fd = openat(p->dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0444);
 	if (fd < 0 && errno == EEXIST) {
 		/* Left by an agent killed mid-write before it could publish. */
@@ -471,7 +798,7 @@ static int publish__write_snap(struct publisher *p, uint64_t gen, const void *by
 	if (!err && fchmod(fd, 0444) < 0) /* whatever the umask */
 		err = -errno;
 	if (!err)
-		publish__immutable(fd, true);
+		publish__seal(p, fd);
 	if (!err && fstat(fd, st) < 0)
 		err = -errno;
 	/* how the base is sealed: publish_base_intact compares with it */
@@ -496,8 +823,12 @@ static void publish__make_current(struct publisher *p, uint64_t gen, uint64_t ba
 	uint64_t retired[3] = { p->previous, p->previous_base, p->ahead };
 	struct timespec now;
 
+	publish__control_writable(p);
 	if (rec)
 		ldmesh_control_record_put(p->control, rec);
+	/* what publish_verify holds the files to: no record, nothing */
+	p->current_id = rec ? rec->snap : (struct ldmesh_file_id){ 0, 0 };
+	p->current_base_id = rec ? rec->base : (struct ldmesh_file_id){ 0, 0 };
 	clock_gettime(CLOCK_REALTIME, &now);
 	p->control->published_unix_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
 	p->control->agent_pid = (uint32_t)getpid();
@@ -548,6 +879,7 @@ int publish_ahead(struct publisher *p, const void *bytes, size_t size, uint64_t 
 		publish__make_current(p, gen, 0, NULL);
 		return 0;
 	}
+	publish__control_writable(p);
 	ldmesh_control_ahead_put(p->control, &p->ahead_record);
 	p->ahead = gen;
 	p->ahead_due_ns = now_ns + LDMESH_AHEAD_LEAD_NS;
@@ -576,6 +908,7 @@ int publish_ahead_commit(struct publisher *p, char *why, size_t why_len)
 			 "written; generation %" PRIu64 " stays in force",
 			 p->dir, gen, p->generation);
 		p->ahead = 0;
+		publish__control_writable(p);
 		ldmesh_control_ahead_put(p->control, NULL);
 		publish__retire(p, gen);
 		return -ESTALE;
@@ -606,9 +939,12 @@ void publish_close(struct publisher *p)
 		close(p->dir_fd);
 	if (p->notify_fd >= 0)
 		close(p->notify_fd);
+	if (p->control_fd >= 0)
+		close(p->control_fd);
 	p->control = NULL;
 	p->dir_fd = -1;
 	p->notify_fd = -1;
+	p->control_fd = -1;
 }
 
 int publish_status(struct publisher *p, const char *text)
@@ -619,7 +955,11 @@ int publish_status(struct publisher *p, const char *text)
 
 	if (p->dir_fd < 0)
 		return -EBADF;
-	fd = openat(p->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/* `chattr -R +i` on the table seals these too: lifted, as for the
+	 * files the agent removes, or no status would be written again */
+	publish__dir_writable(p->dir_fd);
+	publish__unlink(p->dir_fd, tmp);
+	fd = openat(p->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
 	err = publish__write_all(fd, (const uint8_t *)text, len);
@@ -627,8 +967,16 @@ int publish_status(struct publisher *p, const char *text)
 		err = -errno;
 	if (close(fd) < 0 && !err)
 		err = -errno;
-	if (!err && renameat(p->dir_fd, tmp, p->dir_fd, LDMESH_STATUS_NAME) < 0)
+	if (!err && renameat(p->dir_fd, tmp, p->dir_fd, LDMESH_STATUS_NAME) < 0) {
 		err = -errno;
+		if (err == -EPERM) { /* an immutable status is not replaced */
+			int old = publish__unseal_open(p->dir_fd, LDMESH_STATUS_NAME);
+
+			if (old >= 0)
+				close(old);
+			err = renameat(p->dir_fd, tmp, p->dir_fd, LDMESH_STATUS_NAME) < 0 ? -errno : 0;
+		}
+	}
 	if (err)
 		unlinkat(p->dir_fd, tmp, 0);
 	return err;

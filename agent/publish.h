@@ -26,6 +26,9 @@ struct publisher {
 	int dir_fd;
 	int notify_fd;                  /* inotify on the directory, or -1 */
 	struct ldmesh_control *control; /* mapped read-write */
+	int control_fd;                 /* open on it, for its flags */
+	bool control_fs_known;          /* control_on_tmpfs is known */
+	bool control_on_tmpfs;
 	ino_t control_ino;
 	uint64_t generation;            /* the last one published */
 	uint64_t base_generation;       /* its base, 0 when it is one */
@@ -40,6 +43,11 @@ struct publisher {
 	uint64_t written_base;          /* the last base this publisher wrote */
 	struct stat written_base_st;    /* and its status once sealed */
 	struct retired retired;         /* unlinked files still held open */
+	struct ldmesh_file_id current_id;      /* snap.<generation> as its record
+	                                          names it; ino 0: no record */
+	struct ldmesh_file_id current_base_id; /* and its base; ino 0: none */
+	int seal_err;                   /* the first FS_IMMUTABLE_FL that
+	                                   could not be set (-errno), or 0 */
 	char dir[256];
 };
 
@@ -49,8 +57,11 @@ struct publisher {
  * files other than its current one and that one's base (partial files of
  * a killed agent, an announced base).
  * The control page is written whole before it is mapped, so a full
- * filesystem is -ENOSPC, never SIGBUS. 0 or -errno, with a reason in
- * `why`. */
+ * filesystem is -ENOSPC, never SIGBUS. A page whose generation no agent
+ * could have published (past 2^53, or backed by neither its record nor
+ * its file: root wrote into it) is rebuilt from the snapshots on disk
+ * rather than continued towards the wrap. 0 or -errno, with a reason in
+ * `why`; on success `why` is empty, or says what was repaired (to log). */
 int publish_open(struct publisher *p, const char *dir, char *why, size_t why_len);
 
 /* 1 when the table directory or its control page was removed or replaced
@@ -61,6 +72,28 @@ int publish_check(const struct publisher *p);
  * look for the new one at once) and open the path afresh, continuing the
  * generation sequence. The caller republishes. 0 or -errno with `why`. */
 int publish_reopen(struct publisher *p, char *why, size_t why_len);
+
+/*
+ * Whether new readers can take the current generation: its file and its
+ * base are still the very files its record names (inode and change
+ * time), and the control page still says it. `chattr -i` then `+i` with
+ * no byte changed moves the change time, and readers rightly refuse a
+ * file that is not provably the one published (its bytes may have been
+ * rewritten meanwhile): the caller publishes a new base, which readers
+ * take at once. 0, or -ESTALE with what changed in `why`. Three fstatat
+ * at most; nothing to check before the first publish.
+ */
+int publish_verify(const struct publisher *p, char *why, size_t why_len);
+
+/* Whether the table directory may still be published into, as at
+ * publish_open: owned by the agent's user and writable by it alone.
+ * Readers refuse it otherwise. 0, or -EPERM with why in `why`. */
+int publish_dir_trusted(const struct publisher *p, char *why, size_t why_len);
+
+/* When a published file could not be made immutable (no
+ * CAP_LINUX_IMMUTABLE, a filesystem without the flag): what to say, in
+ * `buf`; else "". */
+const char *publish_unsealed(const struct publisher *p, char *buf, size_t len);
 
 /* Whether base `generation` is still the file this publisher wrote: the
  * same inode, size and change time. Root can lift a snapshot's immutable

@@ -93,6 +93,8 @@ struct ctl_agent_status {
 	char last_scan[40];
 	char (*rejected)[2][600]; /* path, error */
 	size_t n;
+	char (*notes)[600];       /* what the agent says stays wrong */
+	size_t n_notes;
 };
 
 static void ctl__agent_status(const struct ctl *c, struct ctl_agent_status *st)
@@ -117,7 +119,13 @@ static void ctl__agent_status(const struct ctl *c, struct ctl_agent_status *st)
 
 		if (nl)
 			*nl = 0;
-		if (!strncmp(line, "last-scan ", 10)) {
+		if (!strncmp(line, "note ", 5)) {
+			void *v = realloc(st->notes, (st->n_notes + 1) * sizeof(*st->notes));
+			if (!v)
+				break;
+			st->notes = v;
+			snprintf(st->notes[st->n_notes++], sizeof(st->notes[0]), "%.599s", line + 5);
+		} else if (!strncmp(line, "last-scan ", 10)) {
 			snprintf(st->last_scan, sizeof(st->last_scan), "%.39s", line + 10);
 		} else if (!strncmp(line, "rejected ", 9) && (tab = strchr(line + 9, '\t'))) {
 			void *v = realloc(st->rejected, (st->n + 1) * sizeof(*st->rejected));
@@ -223,9 +231,14 @@ int ctl_status(const struct ctl *c)
 			json_close(&j, '}');
 		}
 		json_close(&j, ']');
+		json_key(&j, "notes"), json_open(&j, '[');
+		for (size_t i = 0; i < ag.n_notes; i++)
+			json_str(&j, ag.notes[i]);
+		json_close(&j, ']');
 		json_close(&j, '}');
 		json_end(&j);
 		free(ag.rejected);
+		free(ag.notes);
 		return 0;
 	}
 	fprintf(c->out, "table:       %s\n", c->table);
@@ -255,7 +268,12 @@ int ctl_status(const struct ctl *c)
 		ag.n ? " (their last good version, if any, is in force)" : "");
 	for (size_t i = 0; i < ag.n; i++)
 		fprintf(c->out, "  %s\n", ag.rejected[i][1]);
+	if (ag.n_notes)
+		fprintf(c->out, "notes:       %zu\n", ag.n_notes);
+	for (size_t i = 0; i < ag.n_notes; i++)
+		fprintf(c->out, "  %s\n", ag.notes[i]);
 	free(ag.rejected);
+	free(ag.notes);
 	return 0;
 }
 
