@@ -215,8 +215,8 @@ while time.time() < end and not os.path.exists(sys.argv[1]):
     time.sleep(0.1)
 ' "$E2E_TMP/looker.stop" >/dev/null 2>&1 &
 e2e_track $!
-e2e_wait_file "$E2E_TMP/looker.trace" 100 || not_ok "the traced process wrote no trace"
-e2e_wait_file "$E2E_TMP/exec.trace" 100 || not_ok "the traced supervisor wrote no trace"
+e2e_wait_file "$E2E_TMP/looker.trace" || not_ok "the traced process wrote no trace"
+e2e_wait_file "$E2E_TMP/exec.trace" || not_ok "the traced supervisor wrote no trace"
 put_others 81 81
 G5D=$((G4 + 1)) # one file, one generation; the fold is the one after
 G5=$(e2e_wait_gen_after "$G5D") || G5=0

@@ -33,7 +33,7 @@ while True:
     d, a = s.recvfrom(512)
     s.sendto(b"pong " + sys.argv[1].encode(), a)' 10.244.1.5 "$E2E_TMP/udp.ready" &
 e2e_track $!
-e2e_wait_file "$E2E_TMP/udp.ready" 200 || e2e_die "UDP pod did not start"
+e2e_wait_file "$E2E_TMP/udp.ready" || e2e_die "UDP pod did not start"
 # a pod that never answers: a full accept queue drops every further SYN
 "$PY" -c '
 import socket, sys, time
@@ -45,7 +45,7 @@ time.sleep(0.5)
 open(sys.argv[2], "w").close()
 time.sleep(300)' $SLOW "$E2E_TMP/slow.ready" &
 e2e_track $!
-e2e_wait_file "$E2E_TMP/slow.ready" 200 || e2e_die "slow pod did not start"
+e2e_wait_file "$E2E_TMP/slow.ready" || e2e_die "slow pod did not start"
 
 slice() { # name service ip... : an EndpointSlice of ready endpoints
 	printf 'apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: %s, namespace: default, labels: {kubernetes.io/service-name: %s}}\naddressType: IPv4\nports: [{name: p, port: %s, protocol: %s}]\nendpoints:\n' "$1" "$2" "$3" "$4"

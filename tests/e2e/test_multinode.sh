@@ -54,7 +54,7 @@ for n in 1 2 3; do
 	nsenter --net="/proc/${NODE_PID[$n]}/ns/net" "$PY" "$E2E_DIR/podserver.py" banner \
 		"10.244.$n.5" 9100 "$E2E_TMP/ready.$n" >>"$E2E_TMP/pods.log" 2>&1 &
 	e2e_track $!
-	e2e_wait_file "$E2E_TMP/ready.$n" 200 || e2e_die "pod on node $n did not start"
+	e2e_wait_file "$E2E_TMP/ready.$n" || e2e_die "pod on node $n did not start"
 done
 
 ep() { # ip node zone
