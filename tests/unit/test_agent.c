@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,7 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -22,7 +22,6 @@
 #include "testutil.h"
 
 #define AGENT LDMESH_BINARY_DIR "/agent/ldmesh-agent"
-#define WAIT_MS 5000
 
 struct env {
 	char *dir, *table;
@@ -70,24 +69,27 @@ static int log_count(const struct env *e, const char *needle)
 	return n;
 }
 
-static void sleep_ms(int ms);
+struct log_wait {
+	const struct env *e;
+	const char *needle;
+	int before;
+};
 
-/* Wait (bounded) until the log has more than `before` lines with `needle`:
+static bool log_grew(void *ctx)
+{
+	const struct log_wait *l = ctx;
+
+	return log_count(l->e, l->needle) > l->before;
+}
+
+/* Wait (tu_wait) until the log has more than `before` lines with `needle`:
  * the agent has observably reacted. */
 static void wait_log(const struct env *e, const char *needle, int before)
 {
-	for (int waited = 0; waited < WAIT_MS; waited += 5) {
-		if (log_count(e, needle) > before)
-			return;
-		sleep_ms(5);
-	}
-	fail_msg("the agent never logged \"%s\" (log: %s)", needle, e->log);
-}
+	struct log_wait l = { e, needle, before };
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
+	if (!tu_wait(log_grew, &l))
+		fail_msg("the agent never logged \"%s\" (log: %s)", needle, e->log);
 }
 
 static const char *svc_yaml(const char *name, const char *ip, int n_eps)
@@ -129,16 +131,28 @@ static int endpoints_of(struct env *e, const char *name, uint64_t *gen)
 	return n;
 }
 
+struct eps_wait {
+	struct env *e;
+	const char *name;
+	int want, got;
+};
+
+static bool eps_reached(void *ctx)
+{
+	struct eps_wait *w = ctx;
+
+	w->got = endpoints_of(w->e, w->name, NULL);
+	return w->got == w->want;
+}
+
+/* Wait (tu_wait) until default/<name> has `want` endpoints (-1: absent);
+ * returns the count last seen. */
 static int wait_endpoints(struct env *e, const char *name, int want)
 {
-	int got = -3;
-	for (int waited = 0; waited < WAIT_MS; waited += 5) {
-		got = endpoints_of(e, name, NULL);
-		if (got == want)
-			return got;
-		sleep_ms(5);
-	}
-	return got;
+	struct eps_wait w = { e, name, want, -3 };
+
+	tu_wait(eps_reached, &w);
+	return w.got;
 }
 
 static int setup(void **state)
