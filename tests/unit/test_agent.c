@@ -377,6 +377,43 @@ static void test_folder_deleted_and_recreated(void **state)
 	assert_int_equal(wait_endpoints(e, "web", 3), 3);
 }
 
+struct trickle {
+	struct env *e;
+	unsigned writes;
+};
+
+/* One more write to busy.yaml, then whether default/web is gone. */
+static bool web_gone_while_writing(void *ctx)
+{
+	struct trickle *t = ctx;
+
+	tu_write(t->e->dir, "busy.yaml", svc_yaml("busy", "10.96.0.7", 1 + (int)(t->writes++ % 3)));
+	return endpoints_of(t->e, "web", NULL) == -1;
+}
+
+/* A removal that nothing is written beside is held until the folder has
+ * been quiet (the agent's rule for rm -rf). A folder written to all the
+ * time, as ldmesh-sync's is, is never quiet: the removal is applied with
+ * the next write, not held for as long as the writes go on. Each poll of
+ * the wait writes once, every 20 ms at most: far more often than the
+ * folder's quiet period. */
+static void test_removal_amid_writes(void **state)
+{
+	struct env *e = *state;
+	struct trickle t = { e, 0 };
+	char p[512];
+
+	tu_write(e->dir, "web.yaml", svc_yaml("web", "10.96.0.6", 2));
+	assert_int_equal(wait_endpoints(e, "web", 2), 2);
+	path_of(p, sizeof(p), e, "web.yaml");
+	int held = log_count(e, "holding the table");
+	assert_int_equal(unlink(p), 0);
+	/* held first: the writes come after, not in the same batch */
+	wait_log(e, "holding the table", held);
+	assert_true(tu_wait(web_gone_while_writing, &t));
+	assert_int_equal(endpoints_of(e, "base", NULL), 1);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -388,6 +425,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sighup_and_sigterm_keep_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_and_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_folder_deleted_and_recreated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_removal_amid_writes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
