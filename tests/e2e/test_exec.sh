@@ -150,8 +150,9 @@ check_match "and the supervisor passes the backend address" 'exec pid=[0-9]+ con
 
 rc=0; x sh -c 'exit 7' || rc=$?
 check_eq "the program's exit status" 7 "$rc"
-x sleep 60 & pid=$!
-for _ in $(seq 100); do pgrep -P "$pid" sleep >/dev/null && break; sleep 0.05; done
+# the program says it runs (this namespace's /proc is the host's: no pgrep)
+x sh -c 'touch "$1"; exec sleep 60' sh "$E2E_TMP/sleeping" & pid=$!
+e2e_wait_file "$E2E_TMP/sleeping" || e2e_log "the supervised program never started"
 kill -TERM "$pid"
 rc=0; wait "$pid" || rc=$?
 check_eq "SIGTERM is forwarded; the status says so (128 + 15)" 143 "$rc"

@@ -36,10 +36,8 @@ put_dns() { # backend IPs
 put_dns 10.244.1.5 10.244.2.5
 e2e_agent
 Q="$PY $E2E_DIR/dnsq.py"
-for _ in $(seq 100); do
-	[ "$($PY "$E2E_DIR/dnsq.py" sendto 10.244.2.5 53 example.org 1)" = "192.0.2.2 from 10.244.2.5:53" ] && break
-	sleep 0.05
-done
+dns_up() { [ "$($PY "$E2E_DIR/dnsq.py" sendto 10.244.2.5 53 example.org 1)" = "192.0.2.2 from 10.244.2.5:53" ]; }
+e2e_wait dns_up || e2e_log "the DNS pod on 10.244.2.5 never answered"
 
 check_match "without ldmesh sendto to the VIP fails" '^error: ' "$($Q sendto 10.96.0.53 53 example.org 1)"
 out=$(pl $Q sendto 10.96.0.53 53 example.org 6)
