@@ -36,19 +36,37 @@
  * flags changed (chattr makes no inotify event), so it is looked at. */
 #define AGENT_CHECK_MS 1000
 /*
- * `rm -rf` of the folder arrives as one delete per file, then the folder's
- * own, spread over more than the coalescing window: applied as they come,
- * they published tables with a shrinking share of the services before the
- * folder's removal kept the last good state. So a batch that deletes
- * anything is held until the folder has been quiet for the settle period;
- * one that deletes a large share of the files (a quarter, and at least a
- * few) is held while the folder exists, up to the cap, since `rm` may stall
- * for longer than any quiet period on a loaded machine. Then a folder gone
- * keeps everything; a folder still there gets the deletions.
+ * Removals. `rm -rf` of the folder arrives as one delete per file (and a
+ * rescan per subdirectory), then the folder's own removal; applied as they
+ * came, they would publish tables with a shrinking share of the services
+ * before the folder's removal kept the last good state (agent__apply). How
+ * many files `rm` has removed when the agent looks, and how long it takes
+ * in all, depend on how fast it runs: a rule that counts the files gone or
+ * caps how long a removal may be held works on one machine and publishes
+ * a partial table on a busier one. The rule here counts nothing:
+ *
+ *  - A batch that removes something (a reported path that no longer
+ *    exists, or a rescan the watch asked for while a file the agent holds
+ *    is gone) and writes nothing is held, and so is every batch after it
+ *    that writes nothing (agent__judge).
+ *  - The folder's own removal ends the hold: the last good state stays
+ *    (agent__apply).
+ *  - A batch that writes (a reported path that exists) applies everything
+ *    held with it: someone is filling the folder, not removing it, and a
+ *    rename's two halves are applied together.
+ *  - Otherwise the hold is applied once nothing at all has happened in the
+ *    folder for AGENT_SETTLE_MS, and the watch's queue has been read just
+ *    before, found empty: an agent that was itself slow to run never
+ *    mistakes the events it has not read yet for quiet.
+ *
+ * So a removal of the folder publishes nothing, however long it runs and
+ * however loaded the machine is, unless it stops for AGENT_SETTLE_MS
+ * between two deletions (nothing tells such a stop from a user who deleted
+ * some files and is done); a deletion meant alone is applied that much
+ * later. Deletions with no write between them, each within AGENT_SETTLE_MS
+ * of the last, are held for as long as they go on.
  */
-#define AGENT_BURST_QUIET_MS 500
-#define AGENT_BURST_MAX_MS 10000
-#define AGENT_BURST_MIN_FILES 8
+#define AGENT_SETTLE_MS 2000
 
 static uint64_t agent__now_ns(int clock)
 {
@@ -516,10 +534,14 @@ static bool agent__check_table(struct agent *a)
 	return true;
 }
 
+/* The paths reported since the last apply. paths[0..gone) were found
+ * removed by agent__judge; the rest have not been looked at yet. */
 struct pending {
 	char **paths;
-	size_t n, cap;
+	size_t n, cap, gone;
 	bool oom;
+	bool structural;  /* the watch asked for a rescan: files may be gone */
+	uint64_t hold_ns; /* holding removals since (agent__judge), or 0 */
 };
 
 static void agent__note(void *ctx, const char *path)
@@ -527,9 +549,19 @@ static void agent__note(void *ctx, const char *path)
 	struct pending *p = ctx;
 	char *copy;
 
-	for (size_t i = 0; i < p->n; i++)
-		if (!strcmp(p->paths[i], path))
-			return;
+	for (size_t i = 0; i < p->n; i++) {
+		if (strcmp(p->paths[i], path))
+			continue;
+		/* reported again: whether it is gone is to be looked at again */
+		if (i < p->gone) {
+			char *t = p->paths[i];
+
+			p->gone--;
+			p->paths[i] = p->paths[p->gone];
+			p->paths[p->gone] = t;
+		}
+		return;
+	}
 	if (p->n == p->cap) {
 		size_t cap = p->cap ? p->cap * 2 : 16;
 		char **v = realloc(p->paths, cap * sizeof(*v));
@@ -552,8 +584,9 @@ static void agent__pending_clear(struct pending *p)
 {
 	for (size_t i = 0; i < p->n; i++)
 		free(p->paths[i]);
-	p->n = 0;
-	p->oom = false;
+	p->n = p->gone = 0;
+	p->oom = p->structural = false;
+	p->hold_ns = 0;
 }
 
 static int agent__signals(sigset_t *set)
@@ -612,27 +645,74 @@ static bool agent__apply(struct agent *a, struct watch *w, struct pending *p,
 	return missing;
 }
 
-/* How many of the pending paths are files that no longer exist. */
-static size_t agent__deleted(const struct pending *p)
+/* Look at the paths reported since the last look: those gone join
+ * paths[0..gone). Returns whether any of them exists: written. */
+static bool agent__classify(struct pending *p)
 {
-	size_t gone = 0;
+	bool wrote = false;
 	struct stat st;
 
-	for (size_t i = 0; i < p->n; i++)
-		gone += lstat(p->paths[i], &st) < 0 && errno == ENOENT;
-	return gone;
+	for (size_t i = p->gone; i < p->n; i++) {
+		char *t;
+
+		if (lstat(p->paths[i], &st) == 0 || (errno != ENOENT && errno != ENOTDIR)) {
+			wrote = true;
+			continue;
+		}
+		t = p->paths[p->gone];
+		p->paths[p->gone++] = p->paths[i];
+		p->paths[i] = t;
+	}
+	return wrote;
 }
 
-/* Whether a held batch of deletions must wait longer: the folder is still
- * there and a large share of its files is going. */
-static bool agent__keep_holding(const struct agent *a, const struct pending *p)
+/* Whether a file the agent holds objects of is gone: what a rescan would
+ * forget. One stat per file, as many as the rescan itself makes. */
+static bool agent__known_gone(const struct agent *a)
 {
-	size_t gone = agent__deleted(p);
 	struct stat st;
 
+	for (size_t i = 0; i < a->src.n; i++)
+		if (stat(a->src.v[i].path, &st) < 0 && (errno == ENOENT || errno == ENOTDIR))
+			return true;
+	return false;
+}
+
+/* What to do with the pending batch once the coalescing window has closed
+ * (the rule: AGENT_SETTLE_MS). */
+enum agent_verdict {
+	AGENT_APPLY,   /* now */
+	AGENT_HOLD,    /* it removes files and writes none: wait */
+	AGENT_SETTLED, /* held, and nothing has come for AGENT_SETTLE_MS: apply
+	                  once the watch's queue is found empty */
+};
+
+static enum agent_verdict agent__judge(const struct agent *a, struct pending *p, bool rescan,
+				       uint64_t last_ns, uint64_t now)
+{
+	struct stat st;
+
+	if (agent__classify(p) || p->oom)
+		return AGENT_APPLY;
+	if (!p->hold_ns && !p->gone && !(rescan && p->structural && agent__known_gone(a)))
+		return AGENT_APPLY;
 	if (stat(a->o.manifests, &st) < 0)
-		return false; /* gone: agent__apply keeps everything */
-	return gone >= AGENT_BURST_MIN_FILES && gone * 4 >= a->src.n;
+		return AGENT_APPLY; /* the folder went: agent__apply keeps everything */
+	if (!p->hold_ns) {
+		p->hold_ns = now;
+		log_info("%s: files removed and none written; holding the table until the "
+			 "folder has been quiet for %d ms, or is gone", a->o.manifests,
+			 AGENT_SETTLE_MS);
+	}
+	return now - last_ns < AGENT_SETTLE_MS * 1000000ULL ? AGENT_HOLD : AGENT_SETTLED;
+}
+
+/* Whether the watch has events not read yet. */
+static bool agent__queued(const struct watch *w)
+{
+	struct pollfd p = { .fd = watch_fd(w), .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0;
 }
 
 int agent_run(struct agent *a)
@@ -640,7 +720,7 @@ int agent_run(struct agent *a)
 	struct pending pend = { .paths = NULL };
 	struct watch *w = NULL;
 	sigset_t set;
-	bool rescan = true, dirty = true, missing = false, burst = false, held_long = false;
+	bool rescan = true, dirty = true, missing = false;
 	uint64_t first_ns = 0, last_ns = 0, retry_ns = 0, check_ns = 0;
 	int sfd = agent__signals(&set), err = 0;
 
@@ -664,45 +744,42 @@ int agent_run(struct agent *a)
 		bool quiet = !last_ns || now - last_ns >= AGENT_QUIET_MS * 1000000ULL ||
 			     now - first_ns >= AGENT_MAX_DELAY_MS * 1000000ULL;
 
-		if (settle && quiet && now >= retry_ns && pend.n && !burst &&
-		    agent__deleted(&pend)) {
-			burst = true;
-			log_debug("manifest files deleted; holding the table until the folder is "
-				  "quiet for %d ms", AGENT_BURST_QUIET_MS);
-		}
-		if (burst && last_ns) {
-			bool capped = now - first_ns >= AGENT_BURST_MAX_MS * 1000000ULL;
-			quiet = capped || now - last_ns >= AGENT_BURST_QUIET_MS * 1000000ULL;
-			if (quiet && !capped && held_long) {
-				struct stat st;
-				/* until the folder goes (or the cap) */
-				quiet = stat(a->o.manifests, &st) < 0;
-			} else if (quiet && !capped && agent__keep_holding(a, &pend)) {
-				log_info("many manifest files deleted at once; holding the "
-					 "table while the folder exists (at most %d ms)",
-					 AGENT_BURST_MAX_MS);
-				held_long = true;
-				quiet = false;
-			}
-		}
 		if (settle && quiet && now >= retry_ns) {
-			if (!w && watch_open(a->o.manifests, &w) < 0)
-				w = NULL;
-			burst = held_long = false;
-			missing = agent__apply(a, w, &pend, &rescan, &dirty);
-			if (dirty)
-				dirty = agent_publish(a) < 0;
-			/* after the publish: it may have found something to warn of */
-			agent_write_status(a);
-			first_ns = last_ns = 0;
-			retry_ns = (missing || dirty) ? now + AGENT_RETRY_MS * 1000000ULL : 0;
-			if (missing)
-				rescan = true;
-			continue;
+			enum agent_verdict v = agent__judge(a, &pend, rescan, last_ns, now);
+
+			/* quiet only if the queue is: the poll below reads it */
+			if (v == AGENT_SETTLED && w && agent__queued(w)) {
+				timeout = 0;
+			} else if (v != AGENT_HOLD) {
+				if (v == AGENT_SETTLED)
+					log_info("%s: quiet for %d ms; applying what was held (%zu files removed)",
+						 a->o.manifests, AGENT_SETTLE_MS, pend.gone);
+				else if (pend.hold_ns)
+					log_info("%s: files written; applying what was held with them "
+						 "(%zu files removed)", a->o.manifests, pend.gone);
+				if (!w && watch_open(a->o.manifests, &w) < 0)
+					w = NULL;
+				missing = agent__apply(a, w, &pend, &rescan, &dirty);
+				if (dirty)
+					dirty = agent_publish(a) < 0;
+				/* after the publish: it may have found something to warn of */
+				agent_write_status(a);
+				first_ns = last_ns = 0;
+				retry_ns = (missing || dirty) ? now + AGENT_RETRY_MS * 1000000ULL : 0;
+				if (missing)
+					rescan = true;
+				continue;
+			} else {
+				/* What was applied before the hold still needs
+				 * writing (the table removed by hand, a failed
+				 * publish): that much, not the removals. */
+				if (dirty && (dirty = agent_publish(a) < 0))
+					retry_ns = now + AGENT_RETRY_MS * 1000000ULL;
+				timeout = (int)((last_ns + AGENT_SETTLE_MS * 1000000ULL - now) / 1000000ULL) + 1;
+			}
+		} else if (settle) {
+			timeout = now < retry_ns ? (int)((retry_ns - now) / 1000000ULL) + 1 : AGENT_QUIET_MS;
 		}
-		if (settle)
-			timeout = now < retry_ns ? (int)((retry_ns - now) / 1000000ULL) + 1
-			: burst ? AGENT_BURST_QUIET_MS / 10 : AGENT_QUIET_MS;
 		int held_ms = publish_release(&a->pub, now);
 		if (held_ms >= 0 && (timeout < 0 || held_ms < timeout))
 			timeout = held_ms;
@@ -764,7 +841,9 @@ int agent_run(struct agent *a)
 			/* After an error events may be lost: only a rescan
 			 * (and watch_reset's re-walk) makes that good. */
 			if (r != 0)
-				rescan = true;
+				rescan = pend.structural = true;
+			/* anything in the folder, even a file that is not a
+			 * manifest, keeps a held removal waiting */
 			if (pend.n || rescan) {
 				now = agent__now_ns(CLOCK_MONOTONIC);
 				if (!first_ns)

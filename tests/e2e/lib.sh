@@ -45,6 +45,35 @@ E2E_T0=$(date +%s%N)
 
 e2e_log() { printf '# %s\n' "$*"; }
 
+# ---- waiting -----------------------------------------------------------------
+# Every wait in the e2e tests goes through e2e_wait: it returns as soon as the
+# state holds, so a quiet machine is fast, and gives up only after a deadline
+# generous enough for a loaded one. A test asserts what happened, never how
+# fast: a wait that times out fails the check that needed the state.
+#
+#   e2e_wait [-t SECONDS] CMD [ARGS...]
+#
+# Runs CMD until it succeeds: 0 as soon as it does, 1 once SECONDS have
+# passed (default LDMESH_E2E_WAIT_S, 60) without it. CMD runs at least once,
+# and once more after the deadline, so a slow poll cannot lose the state it
+# was about to see. Use -t only for a grace period that is not about the
+# state (cleanup's SIGTERM before SIGKILL), never to make a wait shorter.
+E2E_WAIT_S=${LDMESH_E2E_WAIT_S:-60}
+e2e_wait() {
+	local limit=$E2E_WAIT_S end
+	if [ "${1:-}" = -t ]; then limit=$2; shift 2; fi
+	end=$((SECONDS + limit))
+	while [ "$SECONDS" -lt "$end" ]; do
+		"$@" && return 0
+		sleep 0.05
+	done
+	"$@"
+}
+# Conditions to wait for, for e2e_wait: a process gone, a file's line count
+# past a mark (`e2e_lines_past FILE N REGEX`: more than N lines match).
+e2e_gone() { ! kill -0 "$1" 2>/dev/null; }
+e2e_lines_past() { [ "$(grep -cE -- "$3" "$1" 2>/dev/null || true)" -gt "$2" ]; }
+
 # CI sets LDMESH_E2E_NO_SKIP=1 (.ci/run): there a test that cannot run
 # (no namespaces, a missing tool) is a failure, not a pass that ran nothing.
 e2e_skip() {
@@ -108,7 +137,7 @@ e2e_cleanup() {
 	done
 	for pid in "${E2E_PIDS[@]}"; do
 		# bounded: SIGKILL whatever ignored SIGTERM for 2 s
-		for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		e2e_wait -t 2 e2e_gone "$pid"
 		kill -9 "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	done
@@ -158,8 +187,7 @@ e2e_cluster_dns() {
 		--log-queries --log-facility="$E2E_TMP/dns.log" "$@" >/dev/null 2>&1 &
 	e2e_track $!
 	# its first log lines are written once it listens
-	for _ in $(seq 200); do [ -s "$E2E_TMP/dns.log" ] && return 0; sleep 0.05; done
-	e2e_die "dnsmasq did not start"
+	e2e_wait test -s "$E2E_TMP/dns.log" || e2e_die "dnsmasq did not start"
 }
 
 # ldmesh-exec built and able to supervise here (seccomp user notification);
@@ -184,15 +212,8 @@ pl() {
 		LDMESH_NAMESPACE=default "$@"
 }
 
-# Wait (bounded) until a file exists.
-e2e_wait_file() {
-	local f=$1 tries=${2:-100}
-	for _ in $(seq "$tries"); do
-		[ -e "$f" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
+# Wait (e2e_wait) until a file exists.
+e2e_wait_file() { e2e_wait test -e "$1"; }
 
 # A pod: a server bound to IP:PORT answering with its own IP.
 #   e2e_pod IP PORT [banner|http]
@@ -201,7 +222,7 @@ e2e_pod() {
 	"$PY" "$E2E_DIR/podserver.py" "$mode" "$ip" "$port" "$ready" \
 		>>"$E2E_TMP/pods.log" 2>&1 &
 	e2e_track $!
-	e2e_wait_file "$ready" 200 || e2e_die "pod server $ip:$port did not start"
+	e2e_wait_file "$ready" || e2e_die "pod server $ip:$port did not start"
 }
 
 # The table's generation, or 0 when there is none yet.
@@ -210,16 +231,9 @@ e2e_gen() {
 		sed -n 's/.*"generation":\([0-9]*\).*/\1/p' | head -n1 | grep . || echo 0
 }
 
-# Wait until the published generation is > $1 (bounded, 10 s); prints it.
-e2e_wait_gen_after() {
-	local old=$1 g
-	for _ in $(seq 200); do
-		g=$(e2e_gen)
-		if [ "$g" -gt "$old" ]; then echo "$g"; return 0; fi
-		sleep 0.05
-	done
-	return 1
-}
+# Wait (e2e_wait) until the published generation is > $1; prints it.
+e2e_gen_after() { E2E_GEN=$(e2e_gen); [ "$E2E_GEN" -gt "$1" ]; }
+e2e_wait_gen_after() { e2e_wait e2e_gen_after "$1" && echo "$E2E_GEN"; }
 
 # Start the agent watching $MANIFESTS into $TABLE; wait for generation 1.
 e2e_agent() {
@@ -286,14 +300,14 @@ e2e_web() {
 e2e_rounds() {
 	E2E_ROUNDS=$E2E_TMP/rounds
 	mkdir -p "$E2E_ROUNDS"
-	pl "$PY" "$E2E_DIR/pyclient.py" rounds "$1" "$2" "$3" "$E2E_ROUNDS" 60 \
+	pl "$PY" "$E2E_DIR/pyclient.py" rounds "$1" "$2" "$3" "$E2E_ROUNDS" 900 \
 		>"$E2E_TMP/rounds.log" 2>&1 &
 	E2E_ROUNDS_PID=$!
 	e2e_track "$E2E_ROUNDS_PID"
 }
-e2e_round() { # k: run round k, wait for its output (bounded, 20 s)
+e2e_round() { # k: run round k, wait for its output (e2e_wait)
 	touch "$E2E_ROUNDS/go.$1"
-	e2e_wait_file "$E2E_ROUNDS/out.$1" 400 || { not_ok "round $1 produced nothing"; return 1; }
+	e2e_wait_file "$E2E_ROUNDS/out.$1" || { not_ok "round $1 produced nothing"; return 1; }
 }
 
 # Compile a C helper from tests/e2e into $E2E_TMP; prints the binary path.

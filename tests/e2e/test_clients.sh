@@ -95,10 +95,8 @@ if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
 		--protected-mode no --daemonize no --dir "$E2E_TMP" \
 		>"$E2E_TMP/redis.log" 2>&1 &
 	e2e_track $!
-	for _ in $(seq 100); do
-		redis-cli -h 10.244.3.5 -p 6379 PING 2>/dev/null | grep -q PONG && break
-		sleep 0.05
-	done
+	redis_up() { redis-cli -h 10.244.3.5 -p 6379 PING 2>/dev/null | grep -q PONG; }
+	e2e_wait redis_up || e2e_log "redis-server did not answer PING"
 	check_eq "redis-cli -h redis PING" PONG "$(pl redis-cli -h redis PING 2>&1 || true)"
 	check_eq "redis-cli -h redis SET" OK "$(pl redis-cli -h redis SET ldmesh e2e 2>&1 || true)"
 	check_eq "redis-cli -h redis.default.svc.cluster.local GET" e2e \

@@ -89,12 +89,14 @@ check_match "status: the time of the last scan" '^20[0-9][0-9]-[01][0-9]-[0-3][0
 	"$("$CTL" -t "$TABLE" -o json status | json 'd["lastScan"]')"
 printf 'apiVersion: v1\nkind: Service\nmetadata: {name: broken}\nspec: {ports: [{port: 99999}]}\n' |
 	e2e_put broken.yaml
-for _ in $(seq 200); do [ -n "$(rejected)" ] && break; sleep 0.05; done
+some_rejected() { [ -n "$(rejected)" ]; }
+none_rejected() { [ -z "$(rejected)" ]; }
+e2e_wait some_rejected || true
 check_match "status: the refused file with its line:col error" \
 	"broken.yaml:4:23: spec.ports\[0\].port: 99999 is not a port" "$(rejected)"
 check_match "status (text): the same" "broken.yaml:4:23: spec.ports" "$("$CTL" -t "$TABLE" status)"
 rm "$MANIFESTS/broken.yaml"
-for _ in $(seq 200); do [ -z "$(rejected)" ] && break; sleep 0.05; done
+e2e_wait none_rejected || true
 check_eq "status: a removed file is no longer rejected" "" "$(rejected)"
 
 # no table

@@ -100,11 +100,7 @@ check_eq "round 4: back to the base's 10.244.1.5" 5 "$(grep -c '^10\.244\.1\.5$'
 # 3b. A full resolve (web.yaml now holds a Node) that changes no service,
 # while a delta is current: nothing is published.
 nochange() { # GEN N: wait until the agent said "no change" about GEN N times
-	for _ in $(seq 200); do
-		[ "$(grep -c "no change; generation $1 stays" "$E2E_TMP/agent.log" || true)" -ge "$2" ] && return 0
-		sleep 0.05
-	done
-	return 1
+	e2e_wait e2e_lines_past "$E2E_TMP/agent.log" "$(($2 - 1))" "no change; generation $1 stays"
 }
 put_web_at 10.244.1.5 9100 node
 check "a full resolve that changes no service publishes nothing" nochange "$G3" 1
@@ -194,7 +190,7 @@ check_eq "ldmeshctl no longer resolves them" "" \
 # program connecting to web's ClusterIP every 100 ms.
 pl env LDMESH_TRACE=1 LDMESH_TRACE_FILE="$E2E_TMP/looker.trace" "$PY" -c '
 import os, socket, sys, time
-end = time.time() + 60
+end = time.time() + 900
 while time.time() < end and not os.path.exists(sys.argv[1]):
     socket.getaddrinfo("web", 9000)
     time.sleep(0.1)
@@ -203,7 +199,7 @@ e2e_track $!
 env LDMESH_TABLE="$TABLE" LDMESH_TRACE=1 LDMESH_TRACE_FILE="$E2E_TMP/exec.trace" "$EXEC" \
 	"$PY" -c '
 import os, socket, sys, time
-end = time.time() + 60
+end = time.time() + 900
 while time.time() < end and not os.path.exists(sys.argv[1]):
     s = socket.socket()
     s.settimeout(2)
@@ -215,8 +211,8 @@ while time.time() < end and not os.path.exists(sys.argv[1]):
     time.sleep(0.1)
 ' "$E2E_TMP/looker.stop" >/dev/null 2>&1 &
 e2e_track $!
-e2e_wait_file "$E2E_TMP/looker.trace" 100 || not_ok "the traced process wrote no trace"
-e2e_wait_file "$E2E_TMP/exec.trace" 100 || not_ok "the traced supervisor wrote no trace"
+e2e_wait_file "$E2E_TMP/looker.trace" || not_ok "the traced process wrote no trace"
+e2e_wait_file "$E2E_TMP/exec.trace" || not_ok "the traced supervisor wrote no trace"
 put_others 81 81
 G5D=$((G4 + 1)) # one file, one generation; the fold is the one after
 G5=$(e2e_wait_gen_after "$G5D") || G5=0
@@ -226,6 +222,10 @@ check_eq "... folded into a base by the next generation ($G5)" \
 	"base, the deltas folded" "$(kind_of "$G5")"
 check_eq "... announced ahead first, so that readers map it before it is current" 1 \
 	"$(grep -c "announced generation $G5 (base, the deltas folded)" "$E2E_TMP/agent.log" || true)"
+# both switch at their first lookup after the fold is current: wait for
+# that (or the deadline) before stopping them
+e2e_wait grep -q "table gen=$G5 switched" "$E2E_TMP/looker.trace" || true
+e2e_wait grep -q "table gen=$G5 switched" "$E2E_TMP/exec.trace" || true
 touch "$E2E_TMP/looker.stop"
 check_eq "a process looking up every 100 ms mapped it ahead, warmed its name, then switched to it that way" \
 	"table gen=$G5 mapped ahead (announced, not current yet), warmed for 1 key this process looked up|table gen=$G5 switched (mapped ahead)" \
@@ -248,13 +248,7 @@ check_eq "round 6: 10.244.2.5" 5 "$(grep -c '^10\.244\.2\.5$' "$R/out.6" || true
 put_others 83 83
 G8D=$(e2e_wait_gen_after "$G6") || G8D=0
 G8A=$((G8D + 1))
-announced() {
-	for _ in $(seq 200); do
-		grep -q "announced generation $G8A " "$E2E_TMP/agent.log" && return 0
-		sleep 0.05
-	done
-	return 1
-}
+announced() { e2e_wait grep -q "announced generation $G8A " "$E2E_TMP/agent.log"; }
 check "another edit of $OTHERS services: generation $G8A announced ahead" announced
 put_web_at 10.244.3.5 9200
 G8=$(e2e_wait_gen_after "$G8A") || G8=0
@@ -271,7 +265,7 @@ check_eq "round 7: 10.244.3.5:9200" 5 "$(grep -c '^10\.244\.3\.5$' "$R/out.7" ||
 # 7. A restart keeps the current delta and its base; the new agent writes
 # a base of its own, and the client never loses the table.
 kill "$E2E_AGENT_PID"
-for _ in $(seq 100); do kill -0 "$E2E_AGENT_PID" 2>/dev/null || break; sleep 0.05; done
+e2e_wait e2e_gone "$E2E_AGENT_PID" || e2e_die "the agent did not exit on SIGTERM"
 "$AGENT" -v -m "$MANIFESTS" -t "$TABLE" >>"$E2E_TMP/agent.log" 2>&1 &
 E2E_AGENT_PID=$!
 e2e_track "$E2E_AGENT_PID"

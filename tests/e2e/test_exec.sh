@@ -33,7 +33,7 @@ while True:
     d, a = s.recvfrom(512)
     s.sendto(b"pong " + sys.argv[1].encode(), a)' 10.244.1.5 "$E2E_TMP/udp.ready" &
 e2e_track $!
-e2e_wait_file "$E2E_TMP/udp.ready" 200 || e2e_die "UDP pod did not start"
+e2e_wait_file "$E2E_TMP/udp.ready" || e2e_die "UDP pod did not start"
 # a pod that never answers: a full accept queue drops every further SYN
 "$PY" -c '
 import socket, sys, time
@@ -45,7 +45,7 @@ time.sleep(0.5)
 open(sys.argv[2], "w").close()
 time.sleep(300)' $SLOW "$E2E_TMP/slow.ready" &
 e2e_track $!
-e2e_wait_file "$E2E_TMP/slow.ready" 200 || e2e_die "slow pod did not start"
+e2e_wait_file "$E2E_TMP/slow.ready" || e2e_die "slow pod did not start"
 
 slice() { # name service ip... : an EndpointSlice of ready endpoints
 	printf 'apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: %s, namespace: default, labels: {kubernetes.io/service-name: %s}}\naddressType: IPv4\nports: [{name: p, port: %s, protocol: %s}]\nendpoints:\n' "$1" "$2" "$3" "$4"
@@ -150,8 +150,9 @@ check_match "and the supervisor passes the backend address" 'exec pid=[0-9]+ con
 
 rc=0; x sh -c 'exit 7' || rc=$?
 check_eq "the program's exit status" 7 "$rc"
-x sleep 60 & pid=$!
-for _ in $(seq 100); do pgrep -P "$pid" sleep >/dev/null && break; sleep 0.05; done
+# the program says it runs (this namespace's /proc is the host's: no pgrep)
+x sh -c 'touch "$1"; exec sleep 60' sh "$E2E_TMP/sleeping" & pid=$!
+e2e_wait_file "$E2E_TMP/sleeping" || e2e_log "the supervised program never started"
 kill -TERM "$pid"
 rc=0; wait "$pid" || rc=$?
 check_eq "SIGTERM is forwarded; the status says so (128 + 15)" 143 "$rc"

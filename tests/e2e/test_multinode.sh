@@ -23,6 +23,7 @@ ip link set br0 up
 sysctl -qw net.ipv4.ip_forward=1 || e2e_skip "cannot enable forwarding"
 
 NODE_PID=()
+own_netns() { [ "$(readlink "/proc/$1/ns/net" 2>/dev/null)" != "$(readlink /proc/self/ns/net)" ]; }
 zone() { [ "$1" = 3 ] && echo zone-b || echo zone-a; }
 for n in 1 2 3; do
 	unshare --net sleep 600 &
@@ -31,12 +32,8 @@ for n in 1 2 3; do
 	# /proc/PID/ns/net exists from the fork on, naming this namespace until
 	# unshare(2) has run: wait for it to name another one, or the veth's
 	# peer lands here (on a busy machine the node was then set up wrong)
-	for _ in $(seq 250); do
-		[ "$(readlink "/proc/${NODE_PID[$n]}/ns/net" 2>/dev/null)" != "$(readlink /proc/self/ns/net)" ] && break
-		sleep 0.02
-	done
-	[ "$(readlink "/proc/${NODE_PID[$n]}/ns/net" 2>/dev/null)" != "$(readlink /proc/self/ns/net)" ] ||
-		e2e_die "node $n has no network namespace of its own after 5 s"
+	e2e_wait own_netns "${NODE_PID[$n]}" ||
+		e2e_die "node $n has no network namespace of its own"
 	ip link add "veth$n" type veth peer name eth0 netns "${NODE_PID[$n]}"
 	ip link set "veth$n" master br0 up
 	ip route add "10.244.$n.0/24" via "10.250.0.$n"
@@ -54,7 +51,7 @@ for n in 1 2 3; do
 	nsenter --net="/proc/${NODE_PID[$n]}/ns/net" "$PY" "$E2E_DIR/podserver.py" banner \
 		"10.244.$n.5" 9100 "$E2E_TMP/ready.$n" >>"$E2E_TMP/pods.log" 2>&1 &
 	e2e_track $!
-	e2e_wait_file "$E2E_TMP/ready.$n" 200 || e2e_die "pod on node $n did not start"
+	e2e_wait_file "$E2E_TMP/ready.$n" || e2e_die "pod on node $n did not start"
 done
 
 ep() { # ip node zone
@@ -83,10 +80,7 @@ for n in 1 2 3; do
 	e2e_track $!
 done
 for n in 1 2 3; do
-	for _ in $(seq 200); do
-		"$CTL" -t "$E2E_TMP/table.$n" status >/dev/null 2>&1 && break
-		sleep 0.05
-	done
+	e2e_wait "$CTL" -t "$E2E_TMP/table.$n" status >/dev/null 2>&1 || e2e_die "node $n's agent published nothing"
 done
 
 CLIENT=$(e2e_cc netclient)

@@ -18,7 +18,7 @@ check_eq "good: the service is reached" 10.244.1.5 "$(pl $C connect 10.96.0.80 9
 
 G=$(e2e_gen)
 sed 's/port: 9000/port: 99999/' "$MANIFESTS/web.yaml" | e2e_put web.yaml
-for _ in $(seq 200); do grep -q "99999" "$E2E_TMP/agent.log" && break; sleep 0.05; done
+e2e_wait grep -q "99999" "$E2E_TMP/agent.log" || true
 check_match "the running agent reports the bad file" "web.yaml:[0-9]*:[0-9]*: .*99999" \
 	"$(cat "$E2E_TMP/agent.log")"
 check_eq "and keeps the good table (generation $G)" "$G" "$(e2e_gen)"
@@ -48,7 +48,8 @@ kind: Service
 metadata: {name: backend, namespace: default}
 spec: {ports: [{port: 80}]}
 YAML
-for _ in $(seq 200); do [ -n "$(e2e_cluster_ip backend)" ] && break; sleep 0.05; done
+has_ip() { [ -n "$(e2e_cluster_ip "$1")" ]; }
+e2e_wait has_ip backend || true
 check_eq "backend is allocated its hashed address" 10.108.13.101 "$(e2e_cluster_ip backend)"
 e2e_put aa.yaml <<'YAML'
 apiVersion: v1
@@ -56,7 +57,7 @@ kind: Service
 metadata: {name: aa866931, namespace: default}
 spec: {ports: [{port: 80}]}
 YAML
-for _ in $(seq 200); do [ -n "$(e2e_cluster_ip aa866931)" ] && break; sleep 0.05; done
+e2e_wait has_ip aa866931 || true
 check_eq "a later Service colliding with it does not move it" \
 	"10.108.13.101 10.108.13.102" "$(e2e_cluster_ip backend) $(e2e_cluster_ip aa866931)"
 G=$(e2e_gen)
@@ -73,6 +74,8 @@ rm "$MANIFESTS/backend.yaml" "$MANIFESTS/aa.yaml"
 # fixed, then removed: the copy follows the file
 e2e_put_web 10.244.1.5
 rm "$MANIFESTS/web.yaml"
-for _ in $(seq 200); do [ -z "$(ls "$TABLE-state" | grep -v '^allocations$')" ] && break; sleep 0.05; done
-check_eq "a removed file's copy goes with it" "" "$(ls "$TABLE-state" | grep -v '^allocations$')"
+copies() { ls "$TABLE-state" | grep -v '^allocations$' || true; }
+no_copies() { [ -z "$(copies)" ]; }
+e2e_wait no_copies || true
+check_eq "a removed file's copy goes with it" "" "$(copies)"
 e2e_done

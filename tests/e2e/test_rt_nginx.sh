@@ -41,10 +41,7 @@ check_match "because the upstream name does not resolve" 'host not found in upst
 
 pl "$NGINX" -c "$E2E_TMP/nginx/nginx.conf" >>"$E2E_TMP/nginx/out.log" 2>&1 &
 e2e_track $!
-for _ in $(seq 200); do
-	curl -s -o /dev/null --max-time 2 http://127.0.0.1:8080/ && break
-	sleep 0.05
-done
+e2e_wait curl -s -o /dev/null --max-time 2 http://127.0.0.1:8080/ || e2e_log "nginx never answered"
 out=$(for _ in $(seq 60); do curl -s --max-time 5 http://127.0.0.1:8080/ || echo failed; done)
 for ip in $PODS; do
 	check_ge "requests through nginx reach pod $ip (of 60)" 5 "$(count_of "$ip" "$out")"

@@ -20,16 +20,9 @@ e2e_agent
 
 e2e_rounds 10.96.0.80 9000 5
 R=$E2E_ROUNDS P=$E2E_ROUNDS_PID
-# wait (bounded, 10 s) until the table at $TABLE answers with a generation > $1
-restored() {
-	local g
-	for _ in $(seq 200); do
-		g=$(e2e_gen)
-		[ "$g" -gt "$1" ] && [ -f "$TABLE/control" ] && return 0
-		sleep 0.05
-	done
-	return 1
-}
+# wait (e2e_wait) until the table at $TABLE answers with a generation > $1
+restored() { e2e_wait e2e_restored "$1"; }
+e2e_restored() { [ "$(e2e_gen)" -gt "$1" ] && [ -f "$TABLE/control" ]; }
 e2e_round 1
 check_eq "round 1 reaches the pod" 5 "$(grep -c '^10\.244\.1\.5$' "$R/out.1" || true)"
 

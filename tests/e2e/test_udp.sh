@@ -45,7 +45,7 @@ PY
 for ip in 10.244.1.5 10.244.2.5; do
 	"$PY" "$E2E_TMP/udpecho.py" "$ip" 5353 "$E2E_TMP/ready.$ip" >>"$E2E_TMP/pods.log" 2>&1 &
 	e2e_track $!
-	e2e_wait_file "$E2E_TMP/ready.$ip" 200 || e2e_die "udp echo on $ip did not start"
+	e2e_wait_file "$E2E_TMP/ready.$ip" || e2e_die "udp echo on $ip did not start"
 done
 e2e_agent
 

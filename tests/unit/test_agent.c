@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -14,7 +15,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -22,7 +22,6 @@
 #include "testutil.h"
 
 #define AGENT LDMESH_BINARY_DIR "/agent/ldmesh-agent"
-#define WAIT_MS 5000
 
 struct env {
 	char *dir, *table;
@@ -70,24 +69,27 @@ static int log_count(const struct env *e, const char *needle)
 	return n;
 }
 
-static void sleep_ms(int ms);
+struct log_wait {
+	const struct env *e;
+	const char *needle;
+	int before;
+};
 
-/* Wait (bounded) until the log has more than `before` lines with `needle`:
+static bool log_grew(void *ctx)
+{
+	const struct log_wait *l = ctx;
+
+	return log_count(l->e, l->needle) > l->before;
+}
+
+/* Wait (tu_wait) until the log has more than `before` lines with `needle`:
  * the agent has observably reacted. */
 static void wait_log(const struct env *e, const char *needle, int before)
 {
-	for (int waited = 0; waited < WAIT_MS; waited += 5) {
-		if (log_count(e, needle) > before)
-			return;
-		sleep_ms(5);
-	}
-	fail_msg("the agent never logged \"%s\" (log: %s)", needle, e->log);
-}
+	struct log_wait l = { e, needle, before };
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-	nanosleep(&ts, NULL);
+	if (!tu_wait(log_grew, &l))
+		fail_msg("the agent never logged \"%s\" (log: %s)", needle, e->log);
 }
 
 static const char *svc_yaml(const char *name, const char *ip, int n_eps)
@@ -129,16 +131,28 @@ static int endpoints_of(struct env *e, const char *name, uint64_t *gen)
 	return n;
 }
 
+struct eps_wait {
+	struct env *e;
+	const char *name;
+	int want, got;
+};
+
+static bool eps_reached(void *ctx)
+{
+	struct eps_wait *w = ctx;
+
+	w->got = endpoints_of(w->e, w->name, NULL);
+	return w->got == w->want;
+}
+
+/* Wait (tu_wait) until default/<name> has `want` endpoints (-1: absent);
+ * returns the count last seen. */
 static int wait_endpoints(struct env *e, const char *name, int want)
 {
-	int got = -3;
-	for (int waited = 0; waited < WAIT_MS; waited += 5) {
-		got = endpoints_of(e, name, NULL);
-		if (got == want)
-			return got;
-		sleep_ms(5);
-	}
-	return got;
+	struct eps_wait w = { e, name, want, -3 };
+
+	tu_wait(eps_reached, &w);
+	return w.got;
 }
 
 static int setup(void **state)
@@ -363,6 +377,43 @@ static void test_folder_deleted_and_recreated(void **state)
 	assert_int_equal(wait_endpoints(e, "web", 3), 3);
 }
 
+struct trickle {
+	struct env *e;
+	unsigned writes;
+};
+
+/* One more write to busy.yaml, then whether default/web is gone. */
+static bool web_gone_while_writing(void *ctx)
+{
+	struct trickle *t = ctx;
+
+	tu_write(t->e->dir, "busy.yaml", svc_yaml("busy", "10.96.0.7", 1 + (int)(t->writes++ % 3)));
+	return endpoints_of(t->e, "web", NULL) == -1;
+}
+
+/* A removal that nothing is written beside is held until the folder has
+ * been quiet (the agent's rule for rm -rf). A folder written to all the
+ * time, as ldmesh-sync's is, is never quiet: the removal is applied with
+ * the next write, not held for as long as the writes go on. Each poll of
+ * the wait writes once, every 20 ms at most: far more often than the
+ * folder's quiet period. */
+static void test_removal_amid_writes(void **state)
+{
+	struct env *e = *state;
+	struct trickle t = { e, 0 };
+	char p[512];
+
+	tu_write(e->dir, "web.yaml", svc_yaml("web", "10.96.0.6", 2));
+	assert_int_equal(wait_endpoints(e, "web", 2), 2);
+	path_of(p, sizeof(p), e, "web.yaml");
+	int held = log_count(e, "holding the table");
+	assert_int_equal(unlink(p), 0);
+	/* held first: the writes come after, not in the same batch */
+	wait_log(e, "holding the table", held);
+	assert_true(tu_wait(web_gone_while_writing, &t));
+	assert_int_equal(endpoints_of(e, "base", NULL), 1);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -374,6 +425,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sighup_and_sigterm_keep_table, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_check_and_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_folder_deleted_and_recreated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_removal_amid_writes, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
-/* watch: real inotify on a temporary folder; every wait is a bounded poll. */
+/* watch: real inotify on a temporary folder; every wait is for an event
+ * (pump's marker), bounded by tu_wait's deadline. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,11 +23,16 @@
 #include "watch.h"
 
 #define SEEN_MAX 64
+/* pump()'s marker files: a manifest name, so the watch reports them */
+#define MARKER "zz-pump-"
+#define MARKERS_MAX 8
 
 struct seen {
 	char paths[SEEN_MAX][PATH_MAX];
 	unsigned n;
 	unsigned rescans;
+	char marker[PATH_MAX]; /* the marker pump() waits for, or "" */
+	bool marker_seen;
 };
 
 struct fx {
@@ -34,40 +40,83 @@ struct fx {
 	char *outside;
 	struct watch *w;
 	struct seen seen;
+	char markers[MARKERS_MAX][PATH_MAX]; /* written by this pump() */
+	unsigned n_markers;
 };
 
 static void note(void *ctx, const char *path)
 {
 	struct seen *s = ctx;
+	const char *base = strrchr(path, '/');
 
+	/* pump()'s markers (and their removal) are not the test's doing */
+	if (!strncmp(base ? base + 1 : path, MARKER, strlen(MARKER))) {
+		if (!strcmp(path, s->marker))
+			s->marker_seen = true;
+		return;
+	}
 	assert_true(s->n < SEEN_MAX);
 	snprintf(s->paths[s->n++], PATH_MAX, "%s", path);
 }
 
+/* A new marker file in the root, the one pump() now waits for; false when
+ * the root is gone. */
+static bool pump__mark(struct fx *f)
+{
+	static unsigned k;
+	char *path = f->markers[f->n_markers];
+	int fd;
+
+	assert_true(f->n_markers < MARKERS_MAX);
+	snprintf(path, PATH_MAX, "%s/" MARKER "%u.yaml", f->root, k++);
+	fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		assert_int_equal(errno, ENOENT);
+		f->seen.marker[0] = 0;
+		return false;
+	}
+	assert_int_equal(close(fd), 0); /* IN_CLOSE_WRITE: reported */
+	f->n_markers++;
+	snprintf(f->seen.marker, PATH_MAX, "%s", path);
+	return true;
+}
+
+/* One drain; whether pump() is done. */
+static bool pump__step(void *ctx)
+{
+	struct fx *f = ctx;
+	int r = watch_drain(f->w, note, &f->seen);
+
+	assert_true(r == 0 || r == 1);
+	f->seen.rescans += r;
+	/* the watches were re-placed: a marker written before may have gone
+	 * unseen (dropped by an overflowed queue, written into a root not
+	 * watched yet) */
+	if (r == 1 && f->seen.marker[0] && !f->seen.marker_seen)
+		pump__mark(f);
+	return f->seen.marker[0] ? f->seen.marker_seen : f->seen.rescans > 0;
+}
+
 /*
- * Collect what the watch reports. inotify queues events synchronously with
- * the filesystem call that causes them, so once the test's own calls have
- * returned everything is queued: wait for the first readiness (bounded),
- * then drain until the fd stays quiet for a short while. Starts afresh.
+ * Collect what the watch reports for what the test has just done. One
+ * inotify queue delivers events in the order they happened, so write a
+ * marker file into the root after the test's own calls and drain until
+ * the marker is reported: everything before it has been reported by then.
+ * Nothing waits for silence. With the root gone no marker can be written:
+ * the rescan that reports its removal is the event waited for. The
+ * markers are removed after (their removal is ignored as they are).
+ * Starts afresh.
  */
 static void pump(struct fx *f)
 {
-	struct pollfd p = { .fd = watch_fd(f->w), .events = POLLIN };
-	int timeout = 200;
-
 	memset(&f->seen, 0, sizeof(f->seen));
-	for (int round = 0; round < 50; round++) {
-		int r = poll(&p, 1, timeout);
-
-		assert_true(r >= 0);
-		if (r == 0)
-			return;
-		r = watch_drain(f->w, note, &f->seen);
-		assert_true(r == 0 || r == 1);
-		f->seen.rescans += r;
-		timeout = 20;
-	}
-	fail_msg("the watch never went quiet");
+	f->n_markers = 0;
+	pump__mark(f);
+	if (!tu_wait(pump__step, f))
+		fail_msg("the watch never reported %s",
+			 f->seen.marker[0] ? f->seen.marker : "the root's removal");
+	for (unsigned i = 0; i < f->n_markers; i++)
+		assert_int_equal(unlink(f->markers[i]), 0);
 }
 
 static char *at(const struct fx *f, const char *rel)

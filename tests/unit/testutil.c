@@ -5,12 +5,14 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stdint.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static void tu__record(void *ctx, const char *line)
@@ -25,6 +27,41 @@ static void tu__note(void *ctx, const char *line)
 	struct tu_diag *t = ctx;
 	if (t->n_notes < TU_DIAG_MAX)
 		snprintf(t->notes[t->n_notes++], sizeof(t->notes[0]), "%s", line);
+}
+
+#define TU_WAIT_S_DEFAULT 60
+
+int tu_wait_ms(void)
+{
+	const char *env = getenv("LDMESH_TEST_WAIT_S");
+	long s = env ? strtol(env, NULL, 10) : 0;
+
+	return (s > 0 && s < 86400 ? (int)s : TU_WAIT_S_DEFAULT) * 1000;
+}
+
+static uint64_t tu__now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+bool tu_wait(tu_cond_fn done, void *ctx)
+{
+	uint64_t end = tu__now_ms() + (uint64_t)tu_wait_ms();
+	long pause_us = 500;
+
+	while (tu__now_ms() < end) {
+		if (done(ctx))
+			return true;
+		/* from half a millisecond up to 20: quick when the state is
+		 * about to hold, light on a loaded machine when it is not */
+		struct timespec ts = { 0, pause_us * 1000 };
+		nanosleep(&ts, NULL);
+		pause_us = pause_us * 2 < 20000 ? pause_us * 2 : 20000;
+	}
+	return done(ctx);
 }
 
 void tu_diag_init(struct tu_diag *t)

@@ -3,6 +3,7 @@
 #ifndef LDMESH_TESTUTIL_H
 #define LDMESH_TESTUTIL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "ldmesh/reader.h"
@@ -17,6 +18,20 @@ struct tu_diag {
 	char notes[TU_DIAG_MAX][512]; /* what was passed over (diag.note) */
 	unsigned n_notes;
 };
+
+/*
+ * Waiting. Every wait in the unit tests goes through tu_wait: it returns as
+ * soon as done(ctx) is true, so a quiet machine is fast, and gives up only
+ * after a deadline generous enough for a loaded one: LDMESH_TEST_WAIT_S
+ * seconds (default 60). done() runs at least once, and once more after the
+ * deadline, so a slow check cannot lose the state it was about to see.
+ * Returns whether done() became true. A test asserts what happened, never
+ * how fast.
+ */
+typedef bool (*tu_cond_fn)(void *ctx);
+bool tu_wait(tu_cond_fn done, void *ctx);
+/* That deadline in milliseconds, for a wait that is a poll() on an fd. */
+int tu_wait_ms(void);
 
 /* A diag that records lines into `t`. */
 void tu_diag_init(struct tu_diag *t);
