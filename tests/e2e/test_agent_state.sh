@@ -23,15 +23,6 @@ svc() {
 	printf 'apiVersion: v1\nkind: Service\nmetadata: {name: %s, namespace: default}\nspec: {clusterIP: %s, ports: [{port: 80}]}\n' "$1" "$2"
 }
 bad() { svc "$1" 10.96.0.99 | sed 's/port: 80/port: 99999/'; }
-# wait_for SECONDS CMD...: until CMD succeeds, polled, at most SECONDS
-wait_for() {
-	local end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.05
-	done
-}
 # the agent once; a hang is cut by timeout (exit 124)
 once() {
 	timeout 60 "$AGENT" -m "$MANIFESTS" -t "$TABLE" "$@" --once >"$E2E_TMP/once.log" 2>&1
@@ -114,19 +105,19 @@ mount -t tmpfs -o size=256k,mode=0755 tmpfs "$SMALL" || e2e_skip "cannot mount a
 svc a 10.96.0.11 | e2e_put a.yaml
 e2e_agent --state "$SMALL/state"
 has_copy() { [ -n "$(copy_of a.yaml "$SMALL/state")" ]; }
-wait_for 20 has_copy || true
+e2e_wait has_copy || true
 check_match "the copy of a.yaml says 10.96.0.11" "10.96.0.11" "$(cat "$(copy_of a.yaml "$SMALL/state")")"
 dd if=/dev/zero of="$SMALL/filler" bs=4k 2>/dev/null || true
 svc a 10.96.0.12 | e2e_put a.yaml
 ip_is() { [ "$(e2e_cluster_ip a 2>/dev/null)" = "$1" ]; }
-wait_for 20 ip_is 10.96.0.12 || true
+e2e_wait ip_is 10.96.0.12 || true
 check_eq "the edit made while the state filesystem is full is published" 10.96.0.12 "$(e2e_cluster_ip a)"
-check "the failed write is logged" wait_for 20 log_has "$E2E_TMP/agent.log" \
+check "the failed write is logged" e2e_wait log_has "$E2E_TMP/agent.log" \
 	"saving the last good copy of $MANIFESTS/a.yaml in $SMALL/state: No space left on device"
-check "ldmeshctl status shows it" wait_for 20 \
+check "ldmeshctl status shows it" e2e_wait \
 	bash -c '"$1" -t "$2" status | grep -q "write(s) to the state directory failed"' _ "$CTL" "$TABLE"
 bad a | e2e_put a.yaml
-wait_for 20 log_has "$E2E_TMP/agent.log" "a.yaml:.*99999" || true
+e2e_wait log_has "$E2E_TMP/agent.log" "a.yaml:.*99999" || true
 g=$(e2e_gen)
 kill "$E2E_AGENT_PID"; wait "$E2E_AGENT_PID" 2>/dev/null || true
 "$AGENT" -m "$MANIFESTS" -t "$TABLE" --state "$SMALL/state" >>"$E2E_TMP/agent.log" 2>&1 &

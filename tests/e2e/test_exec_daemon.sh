@@ -42,10 +42,7 @@ sup=$!
 e2e_track "$sup"
 # the daemonised master writes its pid file once it runs
 e2e_wait_file "$E2E_TMP/nginx/nginx.pid" 400 || e2e_die "nginx did not start: $(cat "$E2E_TMP/nginx/error.log" 2>/dev/null)"
-for _ in $(seq 200); do
-	curl -s -o /dev/null --max-time 2 http://127.0.0.1:8080/ && break
-	sleep 0.05
-done
+e2e_wait curl -s -o /dev/null --max-time 2 http://127.0.0.1:8080/ || true
 check "ldmesh-exec stays after the nginx it started has exited" kill -0 "$sup"
 out=$(for _ in $(seq 20); do curl -s --max-time 5 http://127.0.0.1:8080/ || echo failed; done)
 check_eq "every request through the daemonised nginx reached a pod" 20 \

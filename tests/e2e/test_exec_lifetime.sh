@@ -16,16 +16,6 @@ e2e_setup
 e2e_need_exec
 e2e_web banner 10.244.1.5 10.244.2.5
 
-# true once "$@" succeeds, polled for at most $1 x 50 ms
-wait_for() {
-	local tries=$1
-	shift
-	for _ in $(seq "$tries"); do
-		"$@" && return 0
-		sleep 0.05
-	done
-	return 1
-}
 # a process that has ended (gone, or a zombie its new parent has not reaped)
 ended() { ! kill -0 "$1" 2>/dev/null || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
 child_of() { pgrep -P "$1" "$2" | head -n1; }
@@ -36,11 +26,11 @@ X=(env LDMESH_TABLE="$TABLE" LDMESH_NAMESPACE=default "$EXEC")
 "${X[@]}" sleep 300 &
 sup=$!
 e2e_track "$sup"
-wait_for 200 child_of "$sup" sleep >/dev/null || e2e_die "the program did not start"
+e2e_wait child_of "$sup" sleep >/dev/null || e2e_die "the program did not start"
 prog=$(child_of "$sup" sleep)
 e2e_track "$prog"
 kill -KILL "$sup"
-if wait_for 200 ended "$prog"; then
+if e2e_wait ended "$prog"; then
 	ok "SIGKILL of ldmesh-exec ends the program"
 else
 	not_ok "SIGKILL of ldmesh-exec ends the program: pid $prog still runs"

@@ -26,15 +26,6 @@ TABLE=$FS/table
 svc() {
 	printf 'apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: default}\nspec: {clusterIP: %s, ports: [{port: 80}]}\n' "$1"
 }
-# wait_for SECONDS CMD...: until CMD succeeds, polled, at most SECONDS
-wait_for() {
-	local end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.05
-	done
-}
 # A new process takes the table and finds a at $1, in a generation past $2.
 takes() {
 	[ "$(e2e_cluster_ip a 2>/dev/null)" = "$1" ] && [ "$(e2e_gen)" -gt "$2" ]
@@ -48,7 +39,7 @@ check_eq "a new process takes the table" 10.96.0.11 "$(e2e_cluster_ip a)"
 g=$(e2e_gen)
 chattr -R -i "$TABLE"
 chattr -R +i "$TABLE"
-check "after chattr -R -i, +i: a new process takes the table again" wait_for 20 takes 10.96.0.11 "$g"
+check "after chattr -R -i, +i: a new process takes the table again" e2e_wait takes 10.96.0.11 "$g"
 takes 10.96.0.11 "$g" || e2e_log "it says: $(refusal)"
 check_match "the agent said why it republished" \
 	"snap\\.$g changed since it was published .*; publishing a new base" "$(cat "$E2E_TMP/agent.log")"
@@ -56,12 +47,12 @@ check_match "the agent said why it republished" \
 # a delta current (over a base): both files' identities count
 g=$(e2e_gen)
 svc 10.96.0.12 | e2e_put a.yaml
-wait_for 20 takes 10.96.0.12 "$g" || true
+e2e_wait takes 10.96.0.12 "$g" || true
 g=$(e2e_gen)
 check_match "an edit is published as a delta" "generation $g \\(delta over" "$(cat "$E2E_TMP/agent.log")"
 chattr -R -i "$TABLE"
 chattr -R +i "$TABLE"
-check "with a delta current, too" wait_for 20 takes 10.96.0.12 "$g"
+check "with a delta current, too" e2e_wait takes 10.96.0.12 "$g"
 takes 10.96.0.12 "$g" || e2e_log "it says: $(refusal)"
 
 # the current snapshot removed by hand
@@ -69,18 +60,18 @@ g=$(e2e_gen)
 chattr -i "$TABLE/snap.$g" 2>/dev/null || true
 rm -f "$TABLE/snap.$g"
 check "the current snapshot removed: a new process takes the table again" \
-	wait_for 20 takes 10.96.0.12 "$g"
+	e2e_wait takes 10.96.0.12 "$g"
 
 # and the agent goes on: an edit is published, the status file is kept
 g=$(e2e_gen)
 svc 10.96.0.13 | e2e_put a.yaml
-check "an edit afterwards is published" wait_for 20 takes 10.96.0.13 "$g"
+check "an edit afterwards is published" e2e_wait takes 10.96.0.13 "$g"
 check "the agent is alive" kill -0 "$E2E_AGENT_PID"
 before=$(stat -c %Y.%i "$TABLE/status")
 chattr +i "$TABLE/status"
 kill -HUP "$E2E_AGENT_PID"
 status_rewritten() { [ "$(stat -c %Y.%i "$TABLE/status")" != "$before" ]; }
-check "an immutable status file is replaced all the same" wait_for 20 status_rewritten
+check "an immutable status file is replaced all the same" e2e_wait status_rewritten
 kill "$E2E_AGENT_PID"; wait "$E2E_AGENT_PID" 2>/dev/null || true
 
 # On a filesystem that is not tmpfs (ext4 here) `control` cannot stay
@@ -97,9 +88,9 @@ e2e_agent --state none
 g=$(e2e_gen)
 chattr -R -i "$TABLE"
 chattr -R +i "$TABLE"
-check "on $(stat -f -c %T "$E2E_TMP"): a new process takes the table again" wait_for 20 takes 10.96.0.21 "$g"
+check "on $(stat -f -c %T "$E2E_TMP"): a new process takes the table again" e2e_wait takes 10.96.0.21 "$g"
 g=$(e2e_gen)
 svc 10.96.0.22 | e2e_put a.yaml
-check "and an edit is published" wait_for 20 takes 10.96.0.22 "$g"
+check "and an edit is published" e2e_wait takes 10.96.0.22 "$g"
 check "the agent is alive (no SIGBUS writing control)" kill -0 "$E2E_AGENT_PID"
 e2e_done

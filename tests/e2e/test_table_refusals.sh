@@ -17,15 +17,6 @@ e2e_setup
 svc() {
 	printf 'apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: default}\nspec: {clusterIP: %s, ports: [{port: 80}]}\n' "$1"
 }
-# wait_for SECONDS CMD...: until CMD succeeds, polled, at most SECONDS
-wait_for() {
-	local end=$(($(date +%s) + $1))
-	shift
-	until "$@"; do
-		[ "$(date +%s)" -lt "$end" ] || return 1
-		sleep 0.05
-	done
-}
 log_has() { grep -Eq -- "$1" "$E2E_TMP/agent.log"; }
 # the generation in the control page itself (readers refuse the directory)
 control_gen() { od -An -t u8 -j 8 -N 8 "$1/control" | tr -d ' '; }
@@ -37,13 +28,13 @@ e2e_agent --state none
 g=$(control_gen "$TABLE")
 chmod g+w "$TABLE"
 svc 10.96.0.12 | e2e_put a.yaml
-check "the agent says it refuses a group-writable table directory" wait_for 20 log_has \
+check "the agent says it refuses a group-writable table directory" e2e_wait log_has \
 	"table directory $TABLE is writable by others \\(mode 0775.*publishes nothing into it"
 check_eq "and publishes nothing into it" "$g" "$(control_gen "$TABLE")"
 check_match "the status file says so" "^note table directory $TABLE is writable by others" \
 	"$(cat "$TABLE/status")"
 chmod g-w "$TABLE"
-check "once fixed, the edit made meanwhile is published" wait_for 20 ip_is 10.96.0.12
+check "once fixed, the edit made meanwhile is published" e2e_wait ip_is 10.96.0.12
 check "and the agent says so" log_has "table directory $TABLE may be published into again"
 check_nomatch "the status file no longer warns" "^note table directory" "$(cat "$TABLE/status")"
 
@@ -58,7 +49,7 @@ with open(sys.argv[1], "r+b") as f:
 }
 sane() { g=$(e2e_gen); [ "$g" -gt 0 ] && [ "$g" -lt 1000 ] && ip_is 10.96.0.12; }
 set_gen 18446744073709551614
-check "rewritten under a running agent: it publishes a sane generation again" wait_for 20 sane
+check "rewritten under a running agent: it publishes a sane generation again" e2e_wait sane
 check "and says why" log_has "control page of $TABLE says generation 18446744073709551614"
 kill "$E2E_AGENT_PID"; wait "$E2E_AGENT_PID" 2>/dev/null || true
 set_gen 18446744073709551614
