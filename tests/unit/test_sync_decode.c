@@ -88,7 +88,7 @@ static void test_garbage_named(void **state)
 	assert_int_equal(n, 1);
 	/* the message says where and quotes what was there */
 	assert_non_null(strstr(d.err, "at byte 29"));
-	assert_non_null(strstr(d.err, "\"HTTP/1.1 200 OK\""));
+	assert_non_null(strstr(d.err, "\"HTTP/1.1 200 OK\\x0d\""));
 	sync_decoder_free(&d);
 }
 
