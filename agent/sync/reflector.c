@@ -224,6 +224,10 @@ static int rf__event(void *ctx, struct json_object *v)
 		return 0;
 	}
 	r->events++;
+	/* The server is delivering: the next failure starts the backoff
+	 * over (client-go resets it after a healthy stretch). */
+	if (ev.type != SYNC_EV_ERROR)
+		r->failures = 0;
 	switch (ev.type) {
 	case SYNC_EV_ERROR:
 		if (ev.code == 410) {
@@ -440,8 +444,6 @@ static void rf__done_200(struct rf *r, double now)
 		rf__fail(r, now, false);
 		return;
 	}
-	if (r->events)
-		r->failures = 0;
 	r->state = RF_WAIT;
 	r->next_at = now;
 }
@@ -458,9 +460,10 @@ static void rf__done(struct rf *r, CURLcode res, double now)
 	} else if (r->abort != RF_OK) {
 		rf__fail(r, now, true); /* already logged */
 	} else if (res != CURLE_OK) {
-		log_error("%s: %s: %s%s", r->res->name, rf__what(r),
+		log_error("%s: %s: %s%s (at version %s)", r->res->name, rf__what(r),
 			  r->req.errbuf[0] ? r->req.errbuf : curl_easy_strerror(res),
-			  sync_decoder_partial(&r->dec) ? " (mid-event)" : "");
+			  sync_decoder_partial(&r->dec) ? " (mid-event)" : "",
+			  r->rv ? r->rv : "none yet");
 		rf__fail(r, now, true);
 	} else if (status == 410) {
 		log_info("%s: %s: 410 Gone (version %s expired): relisting",

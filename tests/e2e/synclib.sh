@@ -68,4 +68,12 @@ wait_until() {
 }
 
 file_has() { [ -f "$1" ] && grep -q -- "$2" "$1"; }
-count_lines() { grep -c -- "$1" "$2" || true; }
+count_lines() { grep -c -E -- "$1" "$2" || true; }
+
+# e2e_done, with ldmesh-sync's log when a check failed.
+sync_done() {
+	if [ "$E2E_FAILS" -gt 0 ] && [ -f "$E2E_TMP/sync.log" ]; then
+		echo "--- ldmesh-sync log (last 30 lines)"; tail -n 30 "$E2E_TMP/sync.log"
+	fi
+	e2e_done
+}

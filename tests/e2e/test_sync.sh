@@ -96,4 +96,4 @@ check "after rotation the new token is used" wait_until 400 test -f "$S/default_
 check "the marker is still there" test -f "$MANIFESTS/.ldmesh-synced"
 check_eq "no temporary files left" "" "$(find "$MANIFESTS" -name '.*.tmp.*')"
 check "ldmesh-sync is still running" kill -0 "$SYNC_PID"
-e2e_done
+sync_done
