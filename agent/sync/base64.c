@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "sync_config.h"
 
 static int b64__val(char c)
 {

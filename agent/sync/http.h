@@ -8,7 +8,7 @@
 
 #include <curl/curl.h>
 
-#include "config.h"
+#include "sync_config.h"
 
 struct sync_http_req {
 	CURL *easy;

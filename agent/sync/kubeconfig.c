@@ -10,7 +10,7 @@
  *	                            client-key[-data]}}]
  */
 #define _GNU_SOURCE
-#include "config.h"
+#include "sync_config.h"
 
 #include <errno.h>
 #include <libgen.h>

@@ -10,7 +10,7 @@
 
 #include <curl/curl.h>
 
-#include "config.h"
+#include "sync_config.h"
 #include "ldmesh/version.h"
 #include "log.h"
 #include "reflector.h"

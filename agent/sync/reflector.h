@@ -19,7 +19,7 @@
 
 #include <signal.h>
 
-#include "config.h"
+#include "sync_config.h"
 
 /* Items asked for per list page (client-go's pager uses 500). */
 #define SYNC_LIST_LIMIT 500

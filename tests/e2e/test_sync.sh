@@ -62,14 +62,14 @@ check "the agent republishes" e2e_wait_gen_after "$g" >/dev/null
 e2e_round 2 && check_eq "the running client sees the new endpoint" 10.244.2.5 "$(cat "$E2E_ROUNDS/out.2")"
 
 # A dropped connection: resume from the last version, no relist.
-lists=$(count_lines 'GET /api/v1/services?limit' "$FAKE_LOG")
-watches=$(count_lines 'GET /api/v1/services?watch' "$FAKE_LOG")
+lists=$(count_lines 'GET /api/v1/services\?limit' "$FAKE_LOG")
+watches=$(count_lines 'GET /api/v1/services\?watch' "$FAKE_LOG")
 fake drop '{}'
-watches_past() { [ "$(count_lines 'GET /api/v1/services?watch' "$FAKE_LOG")" -gt "$1" ]; }
+watches_past() { [ "$(count_lines 'GET /api/v1/services\?watch' "$FAKE_LOG")" -gt "$1" ]; }
 check "the watch is resumed after a drop" wait_until 200 watches_past "$watches"
 fake put "{\"resource\":\"services\",\"object\":$(svc s4 10.96.0.84)}"
 check "an object added after the drop is written" wait_until 200 test -f "$S/default__s4.json"
-check_eq "no relist after a drop" "$lists" "$(count_lines 'GET /api/v1/services?limit' "$FAKE_LOG")"
+check_eq "no relist after a drop" "$lists" "$(count_lines 'GET /api/v1/services\?limit' "$FAKE_LOG")"
 rv=$(sed -n 's/.*services?watch=1&resourceVersion=\([0-9]*\).*/\1/p' "$FAKE_LOG" | tail -n1)
 check_ge "the resumed watch starts past the list's version" 106 "${rv:-0}"
 
@@ -84,7 +84,7 @@ fake compact '{}'
 check "410: the object the relist lacks is removed" wait_until 300 test ! -e "$S/default__s1.json"
 check "410: the others stay" test -f "$S/default__web.json" -a -f "$S/default__s2.json" -a -f "$S/default__s4.json"
 check_match "the relist is logged" 'services: watch: version [0-9]+ expired \(410' "$(cat "$E2E_TMP/sync.log")"
-check_ge "a relist happened" $((lists + 1)) "$(count_lines 'GET /api/v1/services?limit' "$FAKE_LOG")"
+check_ge "a relist happened" $((lists + 1)) "$(count_lines 'GET /api/v1/services\?limit' "$FAKE_LOG")"
 
 # Token rotation: the server accepts only the new token (watches cut, 401s),
 # then the kubelet writes it to the file: ldmesh-sync reads it there.

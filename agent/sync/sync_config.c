@@ -2,7 +2,7 @@
 /* In-cluster configuration, the token, and freeing. kubeconfig.c reads the
  * other source. */
 #define _GNU_SOURCE
-#include "config.h"
+#include "sync_config.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,8 +8,8 @@
  * (cloud logins) need code this program does not run, and are refused by
  * name.
  */
-#ifndef LDMESH_SYNC_CONFIG_H
-#define LDMESH_SYNC_CONFIG_H
+#ifndef LDMESH_SYNC_SYNC_CONFIG_H
+#define LDMESH_SYNC_SYNC_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
