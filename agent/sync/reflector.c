@@ -119,8 +119,10 @@ static int rf__put(struct rf *r, struct json_object *obj, const char *name,
 		return -EINVAL;
 	}
 	text = sync_object_render(obj, r->res->api_version, r->res->kind, &len);
-	if (!text)
+	if (!text) {
+		log_error("%s: %s: out of memory", r->res->name, file);
 		return -ENOMEM;
+	}
 	ret = sync_folder_put(r->o->dir, r->res->name, file, text, len);
 	if (ret)
 		log_error("%s/%s/%s: %s", r->o->dir, r->res->name, file,
@@ -217,6 +219,7 @@ static int rf__event(void *ctx, struct json_object *v)
 	struct rf *r = ctx;
 	struct sync_event ev;
 	char err[160], file[300];
+	int ret = 0;
 
 	if (sync_event_read(v, &ev, err, sizeof(err))) {
 		/* One bad event is skipped: the stream is still in step. */
@@ -244,22 +247,27 @@ static int rf__event(void *ctx, struct json_object *v)
 		break;
 	case SYNC_EV_ADDED:
 	case SYNC_EV_MODIFIED:
-		if (rf__put(r, ev.object, ev.name, ev.ns, file, sizeof(file)) == -ENOMEM)
-			return -ENOMEM;
+		ret = rf__put(r, ev.object, ev.name, ev.ns, file, sizeof(file));
+		if (ret == -EINVAL) /* not a name: logged, nothing to write */
+			ret = 0;
 		break;
 	case SYNC_EV_DELETED:
 		if (sync_folder_file_name(r->res->namespaced ? (ev.ns ? ev.ns : "") : NULL,
-					  ev.name, file, sizeof(file)) == 0) {
-			int ret = sync_folder_remove(r->o->dir, r->res->name, file);
-
-			if (ret)
-				log_error("%s/%s/%s: %s", r->o->dir, r->res->name,
-					  file, strerror(-ret));
-		}
+					  ev.name, file, sizeof(file)))
+			break;
+		ret = sync_folder_remove(r->o->dir, r->res->name, file);
+		if (ret)
+			log_error("%s/%s/%s: %s", r->o->dir, r->res->name, file,
+				  strerror(-ret));
 		break;
 	}
-	/* After the write: a failed write must be retried from before it,
-	 * which resuming from the older version does. */
+	if (ret) {
+		/* The version stays before this event: the watch is dropped
+		 * and resumed from there, so the change is tried again (a
+		 * full disk does not lose it). */
+		r->abort = RF_ABORT_BAD;
+		return 1;
+	}
 	rf__set_rv(r, ev.rv);
 	return 0;
 }

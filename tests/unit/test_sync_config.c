@@ -64,6 +64,7 @@ static void test_kubeconfig(void **state)
 	assert_string_equal(c.key_file, want);
 	sync_config_free(&c);
 	tu_rmtree(dir);
+	free(dir);
 }
 
 static void kc_refused(const char *text, const char *says)
@@ -78,6 +79,7 @@ static void kc_refused(const char *text, const char *says)
 		fail_msg("\"%s\" does not say \"%s\"", err, says);
 	assert_non_null(strstr(err, path));
 	tu_rmtree(dir);
+	free(dir);
 }
 
 static void test_kubeconfig_refused(void **state)
@@ -127,6 +129,7 @@ static void test_in_cluster_and_token(void **state)
 	assert_non_null(strstr(err, "KUBERNETES_SERVICE_HOST"));
 	unsetenv("KUBERNETES_SERVICE_HOST");
 	tu_rmtree(dir);
+	free(dir);
 }
 
 static void test_base64(void **state)

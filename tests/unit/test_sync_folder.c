@@ -96,6 +96,7 @@ static void test_put_remove(void **state)
 	/* a write that cannot happen leaves nothing behind */
 	assert_int_equal(sync_folder_put(dir, "missing", "x.json", "{}", 2), -ENOENT);
 	tu_rmtree(dir);
+	free(dir);
 }
 
 static void test_prune(void **state)
@@ -121,6 +122,7 @@ static void test_prune(void **state)
 	assert_int_equal(access(sub, F_OK), -1);
 	sync_names_free(&keep);
 	tu_rmtree(dir);
+	free(dir);
 }
 
 static void test_marker(void **state)
@@ -134,6 +136,7 @@ static void test_marker(void **state)
 	assert_int_equal(sync_marker_remove(dir), 0);
 	assert_int_equal(entries(dir), 0);
 	tu_rmtree(dir);
+	free(dir);
 }
 
 int main(void)
