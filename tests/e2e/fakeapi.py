@@ -24,7 +24,7 @@ The test drives it with POST /_ctl/<command> (JSON body, no token):
   rotate {token}                  only this token is accepted from now on
   fault {resource, kind}          the next watch (or request) of resource:
                                   garbage | truncated | cut | noname | huge |
-                                  redirect
+                                  redirect | gone (HTTP 410)
 Every API request is logged to --log: "GET <path?query> <status>".
 """
 import argparse
@@ -163,6 +163,9 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return self.note(302)
+            if faults and faults[0] == "gone":
+                faults.pop(0)
+                return self.status(410, "Expired", "too old resource version")
         if q.get("watch", ["0"])[0] in ("1", "true"):
             return self.watch(res, api, kind, q)
         return self.list(res, api, kind, q)

@@ -2,7 +2,7 @@
 # ldmesh-sync against a server that misbehaves, configured by a kubeconfig
 # (certificate-authority-data, a relative tokenFile). Each of: garbage, an
 # event without a name, a stream ending inside an event, a connection cut
-# inside an event, a 100 MB event, a redirect: ldmesh-sync says it once,
+# inside an event, a 100 MB event, a redirect, a 410: ldmesh-sync says it once,
 # writes no partial file, removes nothing, and follows the next change.
 # Then the server goes away: the marker is removed after --lost-after, the
 # objects' files stay. And an exec credential plugin is refused by name.
@@ -70,6 +70,9 @@ fault truncated 'endpointslices: watch: connection closed mid-event: stream ende
 fault cut 'endpointslices: watch: .*(mid-event)'
 fault huge 'endpointslices: watch: a value larger than 16777216 bytes at byte 0: dropping the connection'
 fault redirect 'endpointslices: watch: HTTP 302 redirect to https://127.0.0.1:1/elsewhere refused'
+lists=$(count_lines 'GET /apis/discovery.k8s.io/v1/endpointslices\?limit' "$FAKE_LOG")
+fault gone 'endpointslices: watch: 410 Gone \(version [0-9]+ expired\): relisting'
+check_eq "an HTTP 410 relists" $((lists + 1)) "$(count_lines 'GET /apis/discovery.k8s.io/v1/endpointslices\?limit' "$FAKE_LOG")"
 check "no partial object was written" test ! -e "$MANIFESTS/endpointslices/default__half.json" -a ! -e "$MANIFESTS/endpointslices/default__huge.json"
 check_eq "no temporary files left" "" "$(find "$MANIFESTS" -name '.*.tmp.*')"
 check "the Service's file was never removed" test -f "$MANIFESTS/services/default__web.json"
