@@ -24,7 +24,8 @@ static void main__on_signal(int sig)
 
 static void usage(FILE *f)
 {
-	fputs("usage: ldmesh-sync --manifests DIR [--kubeconfig FILE] [--node NAME] [-v]\n"
+	fputs("usage: ldmesh-sync --manifests DIR [--kubeconfig FILE] [--node NAME]\n"
+	      "                   [--sa-dir DIR] [--lost-after SECONDS] [-v]\n"
 	      "\n"
 	      "Mirrors Services, EndpointSlices, this node's Node and ServiceCIDRs from\n"
 	      "the Kubernetes API server into DIR, one JSON file per object, for\n"
