@@ -86,6 +86,13 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def client_cert_ok(self):
+        # A client certificate signed by --client-ca for CN=ldmesh-sync
+        # authenticates instead of a token (x509 client auth).
+        cert = self.connection.getpeercert() if hasattr(self.connection, "getpeercert") else None
+        subject = dict(x[0] for x in (cert or {}).get("subject", ()))
+        return subject.get("commonName") == "ldmesh-sync"
+
     def note(self, status):
         with open(self.logf, "a") as f:
             f.write("%s %s %d\n" % (self.command, self.path, status))
@@ -150,7 +157,7 @@ class Handler(BaseHTTPRequestHandler):
         if url.path not in COLLECTIONS:
             return self.status(404, "NotFound", "the server could not find the requested resource")
         res, api, kind = COLLECTIONS[url.path]
-        if self.headers.get("Authorization") != "Bearer " + st.token:
+        if self.headers.get("Authorization") != "Bearer " + st.token and not self.client_cert_ok():
             return self.status(401, "Unauthorized", "Unauthorized")
         if res not in st.served:
             return self.status(404, "NotFound", "the server could not find the requested resource")
@@ -295,6 +302,7 @@ def main():
     p.add_argument("--page-size", type=int, default=500)
     p.add_argument("--objects", help="JSON file: {resource: [object, ...]}")
     p.add_argument("--servicecidrs", action="store_true")
+    p.add_argument("--client-ca", help="accept client certificates this CA signed")
     a = p.parse_args()
     st = State(a.token, a.page_size, a.servicecidrs)
     if a.objects:
@@ -309,6 +317,9 @@ def main():
     srv.daemon_threads = True
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(a.cert, a.key)
+    if a.client_ca:
+        ctx.load_verify_locations(a.client_ca)
+        ctx.verify_mode = ssl.CERT_OPTIONAL
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     with open(a.port_file + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))

@@ -20,6 +20,11 @@ sync_pki() {
 	openssl x509 -req -in "$PKI/server.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
 		-CAcreateserial -days 2 -extfile "$PKI/san.ext" -out "$PKI/server.crt" 2>/dev/null ||
 		e2e_die "openssl: sign"
+	# a client certificate, for kubeconfig users without a token
+	openssl req -newkey rsa:2048 -nodes -subj /CN=ldmesh-sync \
+		-keyout "$PKI/client.key" -out "$PKI/client.csr" 2>/dev/null || e2e_die "openssl: client CSR"
+	openssl x509 -req -in "$PKI/client.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" \
+		-CAcreateserial -days 2 -out "$PKI/client.crt" 2>/dev/null || e2e_die "openssl: client sign"
 	cp "$PKI/ca.crt" "$SA/ca.crt"
 	printf 'token-one\n' >"$SA/token"
 }

@@ -4,7 +4,8 @@
 # event without a name, a stream ending inside an event, a connection cut
 # inside an event, a 100 MB event, a redirect, a 410: ldmesh-sync says it once,
 # writes no partial file, removes nothing, and follows the next change.
-# Then the server goes away: the marker is removed after --lost-after, the
+# A client certificate (inline data) authenticates without a token. Then the
+# server goes away: the marker is removed after --lost-after, the
 # objects' files stay. And an exec credential plugin is refused by name.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/synclib.sh"
@@ -19,7 +20,7 @@ cat >"$E2E_TMP/objects.json" <<JSON
 {"services": [{"metadata":{"name":"web","namespace":"default"},"spec":{"clusterIP":"10.96.0.80","ports":[{"port":9000}]}}],
  "endpointslices": [$(slice 10.244.1.1)]}
 JSON
-sync_fake --objects "$E2E_TMP/objects.json" --servicecidrs
+sync_fake --objects "$E2E_TMP/objects.json" --servicecidrs --client-ca "$PKI/ca.crt"
 
 cat >"$E2E_TMP/kubeconfig" <<EOF_KC
 apiVersion: v1
@@ -76,6 +77,18 @@ check_eq "an HTTP 410 relists" $((lists + 1)) "$(count_lines 'GET /apis/discover
 check "no partial object was written" test ! -e "$MANIFESTS/endpointslices/default__half.json" -a ! -e "$MANIFESTS/endpointslices/default__huge.json"
 check_eq "no temporary files left" "" "$(find "$MANIFESTS" -name '.*.tmp.*')"
 check "the Service's file was never removed" test -f "$MANIFESTS/services/default__web.json"
+
+# A kubeconfig user with a client certificate and key (inline data), no token.
+sed -e "s|  user: {tokenFile: sa/token}|  user:\n    client-certificate-data: $(base64 -w0 "$PKI/client.crt")\n    client-key-data: $(base64 -w0 "$PKI/client.key")|" \
+	"$E2E_TMP/kubeconfig" >"$E2E_TMP/kubeconfig.cert"
+"$SYNC" --manifests "$E2E_TMP/m2" --kubeconfig "$E2E_TMP/kubeconfig.cert" >"$E2E_TMP/sync2.log" 2>&1 &
+SYNC2_PID=$!
+e2e_track "$SYNC2_PID"
+check "a client certificate authenticates" wait_until 400 test -f "$E2E_TMP/m2/.ldmesh-synced"
+check "and the objects are written" test -f "$E2E_TMP/m2/services/default__web.json"
+kill "$SYNC2_PID"
+wait "$SYNC2_PID" && rc=0 || rc=$?
+check_eq "ldmesh-sync exits 0 on SIGTERM" 0 "$rc"
 
 # The server goes away: the marker goes after --lost-after (3 s), the files stay.
 check "the marker is back once healthy" wait_until 600 test -f "$MANIFESTS/.ldmesh-synced"
