@@ -103,9 +103,10 @@ int sync_http_req_init(struct sync_http_req *r, const struct sync_config *c,
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
 	curl_easy_setopt(e, CURLOPT_USERAGENT, "ldmesh-sync/" LDMESH_VERSION);
 	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	/* Proxies: libcurl reads https_proxy/no_proxy from the environment,
+	 * as client-go's http.ProxyFromEnvironment does. */
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "https,http");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT, timeout_s);
 	/* A watch is idle for minutes: keepalive probes find a peer that
