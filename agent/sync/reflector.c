@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+/* One resource's list/watch state machine (the drawing is in reflector.h):
+ * the requests it makes, the answers and events it reads, the files it
+ * writes. */
 #define _GNU_SOURCE
-#include "reflector.h"
-
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -14,42 +15,12 @@
 #include <json-c/json.h>
 
 #include "backoff.h"
-#include "decode.h"
 #include "event.h"
-#include "folder.h"
-#include "http.h"
 #include "log.h"
-#include "marker.h"
 #include "object.h"
-#include "resources.h"
+#include "rf.h"
 
-enum rf_state { RF_WAIT, RF_LIST, RF_WATCH, RF_ABSENT, RF_OFF };
-
-/* Why a transfer was cut short from inside the write callback. */
-enum rf_abort { RF_OK, RF_ABORT_GONE, RF_ABORT_BAD, RF_ABORT_ERROR_EVENT };
-
-struct rf {
-	const struct sync_resource *res;
-	const struct sync_opts *o;
-	enum rf_state state;
-	bool listing;        /* next request (or this one) is a list page */
-	bool synced;         /* a complete list has been written */
-	char *cont;          /* continue token of the list in progress */
-	char *rv;            /* resume point: the last version seen */
-	struct sync_names seen; /* file names of the list in progress */
-	struct sync_http_req req;
-	struct sync_decoder dec;
-	struct json_object *page;
-	char body[512];      /* a non-200 answer's start, for the message */
-	size_t body_len;
-	enum rf_abort abort;
-	unsigned events;     /* events in the current watch */
-	unsigned failures;   /* in a row */
-	double next_at, started;
-	double lost_since;   /* 0 while the server answers */
-};
-
-static double rf__now(void)
+double rf_now(void)
 {
 	struct timespec ts;
 
@@ -357,7 +328,7 @@ static char *rf__url(struct rf *r, long *timeout)
 	return url;
 }
 
-static void rf__start(struct rf *r, CURLM *multi, double now)
+void rf_start(struct rf *r, CURLM *multi, double now)
 {
 	char err[300];
 	long timeout = 0;
@@ -456,7 +427,7 @@ static void rf__done_200(struct rf *r, double now)
 	r->next_at = now;
 }
 
-static void rf__done(struct rf *r, CURLcode res, double now)
+void rf_done(struct rf *r, CURLcode res, double now)
 {
 	long status = 0;
 
@@ -492,157 +463,36 @@ static void rf__done(struct rf *r, CURLcode res, double now)
 	r->page = NULL;
 }
 
-/* ---- the loop --------------------------------------------------------- */
-
-struct sync_loop {
-	struct rf *rf;
-	size_t n;
-	bool marker_on, said_synced;
-	double marker_at;
-};
-
-static void loop__marker(struct sync_loop *l, const struct sync_opts *o, double now)
-{
-	bool all_synced = true, healthy = true;
-	double lost = 0;
-	int ret;
-
-	for (size_t i = 0; i < l->n; i++) {
-		struct rf *r = &l->rf[i];
-
-		if (r->state == RF_ABSENT || r->state == RF_OFF)
-			continue;
-		all_synced &= r->synced;
-		if (r->lost_since) {
-			healthy = false;
-			if (now - r->lost_since > lost)
-				lost = now - r->lost_since;
-		}
-	}
-	if (all_synced && healthy) {
-		if (l->marker_on && now - l->marker_at < SYNC_MARKER_REFRESH)
-			return;
-		ret = sync_marker_write(o->dir, time(NULL));
-		if (ret) {
-			log_error("%s/%s: %s", o->dir, SYNC_MARKER_NAME, strerror(-ret));
-			return;
-		}
-		if (!l->said_synced || !l->marker_on)
-			log_info("synced: %s/%s written", o->dir, SYNC_MARKER_NAME);
-		l->said_synced = l->marker_on = true;
-		l->marker_at = now;
-	} else if (l->marker_on && lost > o->lost_after) {
-		ret = sync_marker_remove(o->dir);
-		if (ret) {
-			log_error("%s/%s: %s", o->dir, SYNC_MARKER_NAME, strerror(-ret));
-			return;
-		}
-		log_error("the API server has been unreachable for %.0f s: %s/%s removed",
-			  lost, o->dir, SYNC_MARKER_NAME);
-		l->marker_on = false;
-	}
-}
-
-static int loop__init(struct sync_loop *l, const struct sync_opts *o)
+int rf_init(struct rf *r, const struct sync_resource *res, const struct sync_opts *o)
 {
 	int ret;
 
-	l->rf = calloc(sync_n_resources, sizeof(*l->rf));
-	if (!l->rf)
-		return -ENOMEM;
-	l->n = sync_n_resources;
-	for (size_t i = 0; i < l->n; i++) {
-		struct rf *r = &l->rf[i];
-
-		r->res = &sync_resources[i];
-		r->o = o;
-		r->listing = true;
-		ret = sync_decoder_init(&r->dec, SYNC_EVENT_MAX);
-		if (ret)
-			return ret;
-		if (r->res->this_node && !o->node) {
-			log_info("%s: no node name (--node or NODE_NAME): not mirrored",
-				 r->res->name);
-			r->state = RF_OFF;
-			continue;
-		}
-		ret = sync_folder_prepare(o->dir, r->res->name);
-		if (ret) {
-			log_error("%s/%s: %s", o->dir, r->res->name, strerror(-ret));
-			return ret;
-		}
-	}
-	return 0;
-}
-
-static void loop__free(struct sync_loop *l, CURLM *multi)
-{
-	for (size_t i = 0; l->rf && i < l->n; i++) {
-		struct rf *r = &l->rf[i];
-
-		if (r->req.easy)
-			curl_multi_remove_handle(multi, r->req.easy);
-		sync_http_req_free(&r->req);
-		sync_decoder_free(&r->dec);
-		sync_names_free(&r->seen);
-		json_object_put(r->page);
-		free(r->cont);
-		free(r->rv);
-	}
-	free(l->rf);
-}
-
-static void loop__completed(struct sync_loop *l, CURLM *multi, double now)
-{
-	CURLMsg *m;
-	int left;
-
-	while ((m = curl_multi_info_read(multi, &left))) {
-		struct rf *r = NULL;
-
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-		CURLcode res = m->data.result;
-		curl_multi_remove_handle(multi, m->easy_handle);
-		rf__done(r, res, now);
-		sync_http_req_free(&r->req);
-	}
-}
-
-int sync_run(const struct sync_opts *o)
-{
-	struct sync_loop l = { 0 };
-	CURLM *multi = curl_multi_init();
-	int ret, running;
-
-	if (!multi)
-		return -ENOMEM;
-	srandom((unsigned)time(NULL) ^ (unsigned)getpid());
-	ret = loop__init(&l, o);
+	r->res = res;
+	r->o = o;
+	r->listing = true;
+	ret = sync_decoder_init(&r->dec, SYNC_EVENT_MAX);
 	if (ret)
-		goto out;
-	while (!*o->stop) {
-		double now = rf__now(), wait = 1.0;
-
-		for (size_t i = 0; i < l.n; i++) {
-			struct rf *r = &l.rf[i];
-
-			if (r->state == RF_WAIT && r->next_at <= now)
-				rf__start(r, multi, now);
-		}
-		curl_multi_perform(multi, &running);
-		loop__completed(&l, multi, rf__now());
-		now = rf__now();
-		loop__marker(&l, o, now);
-		for (size_t i = 0; i < l.n; i++)
-			if (l.rf[i].state == RF_WAIT && l.rf[i].next_at - now < wait)
-				wait = l.rf[i].next_at - now;
-		if (wait > 0)
-			curl_multi_poll(multi, NULL, 0, (int)(wait * 1000) + 1, NULL);
+		return ret;
+	if (res->this_node && !o->node) {
+		log_info("%s: no node name (--node or NODE_NAME): not mirrored",
+			 res->name);
+		r->state = RF_OFF;
+		return 0;
 	}
-out:
-	loop__free(&l, multi);
-	curl_multi_cleanup(multi);
+	ret = sync_folder_prepare(o->dir, res->name);
+	if (ret)
+		log_error("%s/%s: %s", o->dir, res->name, strerror(-ret));
 	return ret;
+}
+
+void rf_free(struct rf *r, CURLM *multi)
+{
+	if (r->req.easy)
+		curl_multi_remove_handle(multi, r->req.easy);
+	sync_http_req_free(&r->req);
+	sync_decoder_free(&r->dec);
+	sync_names_free(&r->seen);
+	json_object_put(r->page);
+	free(r->cont);
+	free(r->rv);
 }
