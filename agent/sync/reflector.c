@@ -54,6 +54,20 @@ static void rf__restart_list(struct rf *r)
 	sync_names_free(&r->seen);
 }
 
+/* 410: the version is gone, list again. At once the first time, as
+ * client-go does; a server that answers every fresh list's version with
+ * 410 again is backed off, not hammered. */
+static void rf__relist(struct rf *r, double now)
+{
+	r->gone_streak++;
+	rf__restart_list(r);
+	r->state = RF_WAIT;
+	r->next_at = now;
+	if (r->gone_streak > 1)
+		r->next_at += sync_backoff(r->gone_streak - 1,
+					   (double)random() / ((double)RAND_MAX + 1));
+}
+
 static void rf__fail(struct rf *r, double now, bool lost)
 {
 	double delay;
@@ -149,8 +163,8 @@ static void rf__list_done(struct rf *r, double now)
 
 static void rf__page(struct rf *r, double now)
 {
-	struct json_object *items, *meta;
-	const char *cont;
+	struct json_object *items, *meta = NULL;
+	const char *cont, *rv;
 	int ret;
 
 	if (!json_object_is_type(r->page, json_type_object) ||
@@ -167,8 +181,18 @@ static void rf__page(struct rf *r, double now)
 		return;
 	}
 	json_object_object_get_ex(r->page, "metadata", &meta);
-	rf__set_rv(r, sync_json_str(meta, "resourceVersion"));
 	cont = sync_json_str(meta, "continue");
+	rv = sync_json_str(meta, "resourceVersion");
+	if (!rv || !*rv) {
+		/* A watch needs the list's version: without one it would
+		 * start from a stale version, or from "now" and miss what
+		 * changed since the list. */
+		log_error("%s: list: the answer has no metadata.resourceVersion",
+			  r->res->name);
+		rf__fail(r, now, true);
+		return;
+	}
+	rf__set_rv(r, rv);
 	free(r->cont);
 	r->cont = cont && *cont ? strdup(cont) : NULL;
 	if (cont && *cont && !r->cont) {
@@ -201,7 +225,7 @@ static int rf__event(void *ctx, struct json_object *v)
 	/* The server is delivering: the next failure starts the backoff
 	 * over (client-go resets it after a healthy stretch). */
 	if (ev.type != SYNC_EV_ERROR)
-		r->failures = 0;
+		r->failures = r->gone_streak = 0;
 	switch (ev.type) {
 	case SYNC_EV_ERROR:
 		if (ev.code == 410) {
@@ -433,9 +457,7 @@ void rf_done(struct rf *r, CURLcode res, double now)
 
 	curl_easy_getinfo(r->req.easy, CURLINFO_RESPONSE_CODE, &status);
 	if (r->abort == RF_ABORT_GONE) {
-		rf__restart_list(r);
-		r->state = RF_WAIT;
-		r->next_at = now;
+		rf__relist(r, now);
 	} else if (r->abort != RF_OK) {
 		rf__fail(r, now, true); /* already logged */
 	} else if (res != CURLE_OK) {
@@ -447,9 +469,7 @@ void rf_done(struct rf *r, CURLcode res, double now)
 	} else if (status == 410) {
 		log_info("%s: %s: 410 Gone (version %s expired): relisting",
 			 r->res->name, rf__what(r), r->rv ? r->rv : "?");
-		rf__restart_list(r);
-		r->state = RF_WAIT;
-		r->next_at = now;
+		rf__relist(r, now);
 	} else if (status == 404 && r->res->optional && r->listing) {
 		log_info("%s: not served by this API server (404): skipped",
 			 r->res->name);

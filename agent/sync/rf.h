@@ -41,6 +41,7 @@ struct rf {
 	enum rf_abort abort;
 	unsigned events;     /* events in the current watch */
 	unsigned failures;   /* in a row */
+	unsigned gone_streak; /* 410s with no event between them */
 	double next_at, started;
 	double lost_since;   /* 0 while the server answers */
 };
