@@ -24,7 +24,8 @@ The test drives it with POST /_ctl/<command> (JSON body, no token):
   rotate {token}                  only this token is accepted from now on
   fault {resource, kind}          the next watch (or request) of resource:
                                   garbage | truncated | cut | noname | huge |
-                                  redirect | gone (HTTP 410)
+                                  redirect | gone (HTTP 410) | norv (the next
+                                  list page has no resourceVersion)
 Every API request is logged to --log: "GET <path?query> <status>".
 """
 import argparse
@@ -182,6 +183,10 @@ class Handler(BaseHTTPRequestHandler):
         limit = int(q.get("limit", ["0"])[0]) or 1 << 30
         limit = min(limit, st.page_size)
         with st.cond:
+            faults = st.faults.get(res, [])
+            norv = bool(faults) and faults[0] == "norv"
+            if norv:
+                faults.pop(0)
             if "continue" in q:
                 tok = json.loads(base64.b64decode(q["continue"][0]))
                 if tok["rv"] < st.compacted:
@@ -200,7 +205,7 @@ class Handler(BaseHTTPRequestHandler):
                 o.pop("kind", None)
                 o["metadata"]["managedFields"] = [{"manager": "kubectl", "operation": "Update"}]
                 items.append(o)
-            meta = {"resourceVersion": str(list_rv)}
+            meta = {} if norv else {"resourceVersion": str(list_rv)}
             if len(keys) > limit:
                 meta["continue"] = base64.b64encode(json.dumps(
                     {"rv": list_rv, "after": list(page[-1])}).encode()).decode()

@@ -74,6 +74,11 @@ fault redirect 'endpointslices: watch: HTTP 302 redirect to https://127.0.0.1:1/
 lists=$(count_lines 'GET /apis/discovery.k8s.io/v1/endpointslices\?limit' "$FAKE_LOG")
 fault gone 'endpointslices: watch: 410 Gone \(version [0-9]+ expired\): relisting'
 check_eq "an HTTP 410 relists" $((lists + 1)) "$(count_lines 'GET /apis/discovery.k8s.io/v1/endpointslices\?limit' "$FAKE_LOG")"
+# A 410, then a list answer without the version a watch must start from:
+# refused (said once), retried.
+fake fault '{"resource":"endpointslices","kind":"gone"}'
+fault norv 'endpointslices: list: the answer has no metadata.resourceVersion'
+check_nomatch "no watch ever starts without a version" 'endpointslices\?watch=1&allowWatchBookmarks' "$(cat "$FAKE_LOG")"
 check "no partial object was written" test ! -e "$MANIFESTS/endpointslices/default__half.json" -a ! -e "$MANIFESTS/endpointslices/default__huge.json"
 check_eq "no temporary files left" "" "$(find "$MANIFESTS" -name '.*.tmp.*')"
 check "the Service's file was never removed" test -f "$MANIFESTS/services/default__web.json"
