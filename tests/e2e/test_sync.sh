@@ -6,7 +6,8 @@
 # said once, managedFields dropped, the marker, watch events reaching a
 # running client, resuming from the last version after a dropped
 # connection (no relist), a 410 relist that removes what the new list
-# lacks, deletion, and a rotated token re-read from its file.
+# lacks, deletion, a rotated token re-read from its file, and the marker
+# refreshed while healthy.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/synclib.sh"
 e2e_netns "$@"
@@ -95,6 +96,11 @@ printf 'token-two\n' >"$SA/token.new" && mv "$SA/token.new" "$SA/token"
 fake put "{\"resource\":\"services\",\"object\":$(svc s5 10.96.0.85)}"
 check "after rotation the new token is used" wait_until 400 test -f "$S/default__s5.json"
 check "the marker is still there" test -f "$MANIFESTS/.ldmesh-synced"
+# While healthy the marker is rewritten (every 10 s; a reader may call it
+# stale after 30): its time moves on (bounded: 40 s).
+m0=$(cat "$MANIFESTS/.ldmesh-synced")
+marker_moved() { [ "$(cat "$MANIFESTS/.ldmesh-synced" 2>/dev/null)" != "$m0" ]; }
+check "the marker is refreshed while healthy" wait_until 800 marker_moved
 check_eq "no temporary files left" "" "$(find "$MANIFESTS" -name '.*.tmp.*')"
 check "ldmesh-sync is still running" kill -0 "$SYNC_PID"
 sync_done
