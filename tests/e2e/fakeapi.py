@@ -253,7 +253,9 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.note(200)
         with st.cond:
-            faults = st.faults.pop(res, [])
+            # one fault per request: the rest wait for the next ones
+            queued = st.faults.get(res, [])
+            faults = [queued.pop(0)] if queued else []
             drop0, compact0 = st.drop_epoch, st.compact_epoch
         try:
             for f in faults:
