@@ -5,6 +5,8 @@
 LDMESH_PACKAGES=(
   # build
   cmake make gcc pkg-config libyaml-dev libcmocka-dev libunwind-dev
+  # ldmesh-sync: HTTP(S) to the API server, JSON; openssl makes the test CA
+  libcurl4-openssl-dev libjson-c-dev openssl
   # libldmesh-musl.so (musl-gcc) and the musl client of its test
   musl-tools
   # end-to-end tests and the demo: namespaces, real servers and clients

@@ -17,7 +17,7 @@ PREFIX=$E2E_TMP/prefix
 check "cmake --install puts everything under a prefix" \
 	cmake --install "$LDMESH_BUILD" --prefix "$PREFIX"
 libdir=$(dirname "$(find "$PREFIX" -name libldmesh.so | head -n1)")
-for f in bin/ldmesh-agent bin/ldmeshctl bin/ldmesh-exec include/ldmesh/reader.h include/ldmesh/snapshot.h \
+for f in bin/ldmesh-agent bin/ldmeshctl bin/ldmesh-sync bin/ldmesh-exec include/ldmesh/reader.h include/ldmesh/snapshot.h \
 	include/ldmesh/version.h share/doc/ldmesh/README.md share/doc/ldmesh/examples/daemonset.yaml; do
 	check "installed: $f" test -f "$PREFIX/$f"
 done
@@ -31,6 +31,7 @@ for prog in ldmesh-agent ldmeshctl ldmesh-exec; do
 	check_match "$prog --version" "^$prog [0-9]+\.[0-9]+\.[0-9]+ \(table format [0-9]+\.[0-9]+\)$" \
 		"$("$PREFIX/bin/$prog" --version)"
 done
+check_match "ldmesh-sync --version" '^ldmesh-sync [0-9]+\.[0-9]+\.[0-9]+$' "$("$PREFIX/bin/ldmesh-sync" --version)"
 
 e2e_add_ip 10.244.1.5
 e2e_pod 10.244.1.5 9100
@@ -69,6 +70,7 @@ check "cpack -G DEB makes a .deb" test -n "$deb"
 [ -n "$deb" ] || { cat "$E2E_TMP/cpack.log"; e2e_done; }
 check_eq "its package name" ldmesh "$(dpkg-deb -f "$deb" Package)"
 check_match "it depends on libyaml" 'libyaml-0-2' "$(dpkg-deb -f "$deb" Depends)"
+check_match "it depends on libcurl and json-c (ldmesh-sync)" 'libcurl4.*libjson-c5' "$(dpkg-deb -f "$deb" Depends)"
 
 ROOT=$E2E_TMP/root
 mkdir -p "$ROOT/var/lib/dpkg/updates" "$ROOT/var/lib/dpkg/info"
