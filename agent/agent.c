@@ -54,6 +54,15 @@ static uint64_t agent__now_ns(int clock)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* The flags' checks on every manifest load from here on. */
+static void agent__policy(const struct agent_opts *o)
+{
+	struct manifest_policy p = o->policy;
+
+	p.cidrs = o->cidrs;
+	manifest_set_policy(&p);
+}
+
 int agent_check(const struct agent_opts *o)
 {
 	struct sources src = { .v = NULL };
@@ -63,6 +72,7 @@ int agent_check(const struct agent_opts *o)
 	int err;
 
 	log_diag_init(&d);
+	agent__policy(o);
 	err = sources_rescan(&src, o->manifests, &d);
 	if (err >= 0) {
 		struct model_opts mo = { .cluster_domain = o->cluster_domain,
@@ -95,6 +105,7 @@ int agent_init(struct agent *a, const struct agent_opts *o)
 	memset(a, 0, sizeof(*a));
 	a->o = *o;
 	log_diag_init(&a->diag);
+	agent__policy(o);
 	a->last.dir_fd = -1;
 	err = publish_open(&a->pub, o->table, why, sizeof(why));
 	if (err)

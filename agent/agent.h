@@ -21,6 +21,8 @@ struct agent_opts {
 	const char *cluster_domain;
 	struct ipalloc_cidrs cidrs; /* --service-cidr */
 	const char *state;          /* --state: last good copies, or NULL */
+	struct manifest_policy policy; /* --external-ips; its cidrs are
+	                                  filled from `cidrs` (agent_init) */
 };
 
 struct agent {

@@ -151,6 +151,17 @@ static void sources__captured(void *ctx, const char *line)
 		c->inner->report(c->inner->ctx, line);
 }
 
+/* A warning leaves the file applied: not a reason to show it refused. */
+static void sources__warned(void *ctx, const char *line)
+{
+	struct sources__capture *c = ctx;
+
+	if (c->inner && c->inner->warn)
+		c->inner->warn(c->inner->ctx, line);
+	else if (c->inner && c->inner->report)
+		c->inner->report(c->inner->ctx, line);
+}
+
 static void sources__noted(void *ctx, const char *line)
 {
 	struct sources__capture *c = ctx;
@@ -178,7 +189,8 @@ static int sources__load_last(struct sources *s, const char *path,
 int sources_update(struct sources *s, const char *path, bool force, struct diag *d)
 {
 	struct sources__capture cap = { .d = { .report = sources__captured,
-					       .note = sources__noted },
+					       .note = sources__noted,
+					       .warn = sources__warned },
 					.inner = d };
 	const struct manifest_set *kept = NULL;
 	const char *kept_path = NULL;
