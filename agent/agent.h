@@ -40,6 +40,13 @@ struct agent {
 	bool need_base;        /* the next publish writes a base (a failed
 	                          publish, a new table directory) */
 	bool need_full;        /* the last resolve failed: resolve in full */
+	/* How the folder is followed (agent_run): by inotify alone, or, where
+	 * it cannot watch (too many directories, the kernel's bound, no
+	 * watch at all), by inotify and a rescan on a timer too. Said once
+	 * in the log at each change, and in the status while it lasts. */
+	enum agent_follow { AGENT_FOLLOW_WATCH, AGENT_FOLLOW_PARTIAL, AGENT_FOLLOW_POLL } follow;
+	char follow_note[384];
+	int rescan_err;        /* the last rescan's error, said once */
 };
 
 /* Check the folder only: every problem reported; returns the error count
@@ -49,8 +56,11 @@ int agent_check(const struct agent_opts *o);
 /* Open the table (0 or -errno, reported). */
 int agent_init(struct agent *a, const struct agent_opts *o);
 
-/* <table>/status: when the folder was last read, and every file now
- * refused with its first error (ldmeshctl status shows it). */
+/* <table>/status (mode 0600: errors quote manifests): when the folder was
+ * last read, every file now refused with its first error, and "note"
+ * lines for what is wrong with the folder itself while it lasts (parts
+ * not watched, directories not read, symlinks leading out); ldmeshctl
+ * status shows them. */
 void agent_write_status(struct agent *a);
 
 /* The table directory or its control page was removed or replaced: mark

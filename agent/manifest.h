@@ -209,6 +209,11 @@ void manifest_set_free(struct manifest_set *set);
 int manifest_load_kept(const char *path, const struct manifest_set **out,
 		       const char **kept_path, struct diag *d);
 
+/* The same for a file the caller opened (and closes); `path` names it in
+ * messages and in the kept set. */
+int manifest_load_kept_fd(int fd, const char *path, const struct manifest_set **out,
+			  const char **kept_path, struct diag *d);
+
 /* `set` (from manifest_load_*) moved into a kept set standing for `path`:
  * 0, `set` freed; or -ENOMEM, `set` untouched. */
 int manifest_set_keep(struct manifest_set *set, const char *path,

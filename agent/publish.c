@@ -619,11 +619,14 @@ int publish_status(struct publisher *p, const char *text)
 
 	if (p->dir_fd < 0)
 		return -EBADF;
-	fd = openat(p->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = openat(p->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	err = publish__write_all(fd, (const uint8_t *)text, len);
-	if (!err && fchmod(fd, 0644) < 0)
+	/* The agent's alone, unlike the table: its errors quote manifest
+	 * lines, and pods have no need of it (ldmeshctl run as the agent's
+	 * user reads it). */
+	if (!err && fchmod(fd, 0600) < 0)
 		err = -errno;
 	if (close(fd) < 0 && !err)
 		err = -errno;

@@ -2,6 +2,7 @@
 #include "ctl.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -93,6 +94,9 @@ struct ctl_agent_status {
 	char last_scan[40];
 	char (*rejected)[2][600]; /* path, error */
 	size_t n;
+	char (*notes)[600];       /* what the agent says about the folder */
+	size_t n_notes;
+	bool unreadable;          /* there, but not for this user (0600) */
 };
 
 static void ctl__agent_status(const struct ctl *c, struct ctl_agent_status *st)
@@ -105,8 +109,11 @@ static void ctl__agent_status(const struct ctl *c, struct ctl_agent_status *st)
 	memset(st, 0, sizeof(*st));
 	snprintf(path, sizeof(path), "%s/status", c->table);
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		/* the agent's alone: it may quote manifests */
+		st->unreadable = errno == EACCES;
 		return;
+	}
 	if (fstat(fd, &sb) < 0 || ldmesh_trust_check(&sb, false, geteuid()) ||
 	    !(f = fdopen(fd, "r"))) {
 		close(fd);
@@ -117,7 +124,13 @@ static void ctl__agent_status(const struct ctl *c, struct ctl_agent_status *st)
 
 		if (nl)
 			*nl = 0;
-		if (!strncmp(line, "last-scan ", 10)) {
+		if (!strncmp(line, "note ", 5)) {
+			void *v = realloc(st->notes, (st->n_notes + 1) * sizeof(*st->notes));
+			if (!v)
+				break;
+			st->notes = v;
+			snprintf(st->notes[st->n_notes++], sizeof(st->notes[0]), "%.599s", line + 5);
+		} else if (!strncmp(line, "last-scan ", 10)) {
 			snprintf(st->last_scan, sizeof(st->last_scan), "%.39s", line + 10);
 		} else if (!strncmp(line, "rejected ", 9) && (tab = strchr(line + 9, '\t'))) {
 			void *v = realloc(st->rejected, (st->n + 1) * sizeof(*st->rejected));
@@ -223,9 +236,14 @@ int ctl_status(const struct ctl *c)
 			json_close(&j, '}');
 		}
 		json_close(&j, ']');
+		json_key(&j, "notes"), json_open(&j, '[');
+		for (size_t i = 0; i < ag.n_notes; i++)
+			json_str(&j, ag.notes[i]);
+		json_close(&j, ']');
 		json_close(&j, '}');
 		json_end(&j);
 		free(ag.rejected);
+		free(ag.notes);
 		return 0;
 	}
 	fprintf(c->out, "table:       %s\n", c->table);
@@ -255,7 +273,15 @@ int ctl_status(const struct ctl *c)
 		ag.n ? " (their last good version, if any, is in force)" : "");
 	for (size_t i = 0; i < ag.n; i++)
 		fprintf(c->out, "  %s\n", ag.rejected[i][1]);
+	if (ag.n_notes)
+		fprintf(c->out, "notes:       %zu\n", ag.n_notes);
+	for (size_t i = 0; i < ag.n_notes; i++)
+		fprintf(c->out, "  %s\n", ag.notes[i]);
+	if (ag.unreadable)
+		fprintf(c->out, "agent status: %s/status is readable by the agent's user only\n",
+			c->table);
 	free(ag.rejected);
+	free(ag.notes);
 	return 0;
 }
 
