@@ -704,8 +704,10 @@ int agent_run(struct agent *a)
 		}
 		if (ahead_ms > 0 && (timeout < 0 || ahead_ms < timeout))
 			timeout = ahead_ms;
-		if (a->follow != AGENT_FOLLOW_WATCH) {
-			int poll_in = now >= poll_ns ? 0 : (int)((poll_ns - now) / 1000000ULL) + 1;
+		/* (once due, the rescan is pending: the settle timeout above
+		 * has it, a retry wait included) */
+		if (a->follow != AGENT_FOLLOW_WATCH && now < poll_ns) {
+			int poll_in = (int)((poll_ns - now) / 1000000ULL) + 1;
 			if (timeout < 0 || poll_in < timeout)
 				timeout = poll_in;
 		}

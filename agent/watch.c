@@ -367,7 +367,9 @@ out:
 
 int watch_reset(struct watch *w)
 {
-	if (!w->stale)
+	/* A partial watch is walked again too: directories removed where no
+	 * watch saw it may have brought the tree back under the bound. */
+	if (!w->stale && !w->partial)
 		return 0;
 	return watch__sync(w);
 }

@@ -89,8 +89,8 @@ int watch_drain(struct watch *w, watch_changed_fn changed, void *ctx);
 
 /*
  * Make sure the watches cover the tree. 0 at once when they do. When they
- * do not (the root was deleted or moved away, or re-placing the watches
- * failed, e.g. -ENOSPC), re-walks the root: 0 when the watches are back (the
+ * do not (the root was deleted or moved away, re-placing the watches
+ * failed, e.g. -ENOSPC, or they are partial), re-walks the root: 0 when the watches are back (the
  * caller rescans now), -ENOENT while the root does not exist (the root's
  * parent is not watched, so retry on a timer, e.g. every second), other
  * -errno as watch_open. While it fails no events are delivered.

@@ -92,6 +92,25 @@ check_match "100,001 files: a table is published" '^default +first ' \
 check_match "100,001 files: the limit is said, naming the first file left out" \
 	'more than 100000 manifest files: .*/f/099999\.yaml and the files after it' "$once"
 
+# 65,537 directories: the first 65,536 in sorted order are read
+M4=$E2E_TMP/dirs
+"$PY" - "$M4" <<'PY'
+import os, sys
+root = sys.argv[1]
+os.makedirs(os.path.join(root, "d"))
+for i in range(65537):
+    os.mkdir(os.path.join(root, "d", "%05d" % i))
+PY
+svc early 10.96.9.3 >"$M4/d/00000/early.yaml"
+svc late 10.96.9.4 >"$M4/d/65536/late.yaml"
+"$AGENT" -m "$M4" -t "$E2E_TMP/table4" --once >"$E2E_TMP/once4.log" 2>&1 || true
+sv4=$("$CTL" -t "$E2E_TMP/table4" services 2>&1 || true)
+check_match "65,537 directories: what was read is published" '^default +early ' "$sv4"
+check_nomatch "65,537 directories: past the bound, not read" '^default +late ' "$sv4"
+check_match "65,537 directories: the bound is said" \
+	'd/65534: more than 65536 directories: this one and the rest' "$(cat "$E2E_TMP/once4.log")"
+rm -rf "$M4"
+
 # a symlink to / walked the whole machine into the directory bound
 M3=$E2E_TMP/slash
 mkdir -p "$M3"
