@@ -47,6 +47,7 @@ svc a 10.96.8.1 | e2e_put a.yaml
 e2e_agent
 check "small folder: published" has_svc a
 
+e2e_log "phase at ${SECONDS}s"
 mv "$BIG/zz" "$MANIFESTS/zz"
 svc b 10.96.8.2 | e2e_put b.yaml
 check "live, past 16,384 directories: an edit in a watched directory is applied" wait_for 60 has_svc b
@@ -60,6 +61,7 @@ check_match "live: ldmeshctl status says it" 'watching [0-9]+ directories, not a
 	"$("$CTL" -t "$TABLE" status)"
 check "live: SIGTERM ends the agent in the rescan-on-a-timer state" term_ends "$E2E_AGENT_PID"
 
+e2e_log "phase at ${SECONDS}s"
 # at start, on the same folder
 : >"$E2E_TMP/agent.log"
 "$AGENT" -m "$MANIFESTS" -t "$TABLE" >>"$E2E_TMP/agent.log" 2>&1 &
@@ -71,7 +73,9 @@ check "start: still alive once it has said so" kill -0 "$pid"
 svc c 10.96.8.4 | e2e_put c.yaml
 check "start: an edit is applied" wait_for 60 has_svc c
 check "start: SIGTERM ends it" term_ends "$pid"
+rm -rf "$MANIFESTS/zz" # (faster than the cleanup's chattr -R over it)
 
+e2e_log "phase at ${SECONDS}s"
 # 100,001 files: the first 100,000 in sorted order
 # are read and published, the rest said once
 M2=$E2E_TMP/many
@@ -91,26 +95,9 @@ check_match "100,001 files: a table is published" '^default +first ' \
 	"$("$CTL" -t "$T2" services 2>&1 || true)"
 check_match "100,001 files: the limit is said, naming the first file left out" \
 	'more than 100000 manifest files: .*/f/099999\.yaml and the files after it' "$once"
+rm -rf "$M2"
 
-# 65,537 directories: the first 65,536 in sorted order are read
-M4=$E2E_TMP/dirs
-"$PY" - "$M4" <<'PY'
-import os, sys
-root = sys.argv[1]
-os.makedirs(os.path.join(root, "d"))
-for i in range(65537):
-    os.mkdir(os.path.join(root, "d", "%05d" % i))
-PY
-svc early 10.96.9.3 >"$M4/d/00000/early.yaml"
-svc late 10.96.9.4 >"$M4/d/65536/late.yaml"
-"$AGENT" -m "$M4" -t "$E2E_TMP/table4" --once >"$E2E_TMP/once4.log" 2>&1 || true
-sv4=$("$CTL" -t "$E2E_TMP/table4" services 2>&1 || true)
-check_match "65,537 directories: what was read is published" '^default +early ' "$sv4"
-check_nomatch "65,537 directories: past the bound, not read" '^default +late ' "$sv4"
-check_match "65,537 directories: the bound is said" \
-	'd/65534: more than 65536 directories: this one and the rest' "$(cat "$E2E_TMP/once4.log")"
-rm -rf "$M4"
-
+e2e_log "phase at ${SECONDS}s"
 # a symlink to / walked the whole machine into the directory bound
 M3=$E2E_TMP/slash
 mkdir -p "$M3"
@@ -122,4 +109,5 @@ check_match "a symlink to /: the rest is published" '^default +s ' \
 check_match "a symlink to / is not followed, and said" 'root: a symlink to /, outside .*not followed' \
 	"$(cat "$E2E_TMP/once3.log")"
 
+e2e_log "phase at ${SECONDS}s"
 e2e_done
