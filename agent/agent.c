@@ -67,6 +67,14 @@
  * of the last, are held for as long as they go on.
  */
 #define AGENT_SETTLE_MS 2000
+/*
+ * Where the folder is not all watched, a rescan finds what inotify cannot:
+ * every AGENT_POLL_MIN_MS, or ten times as long as the last rescan took,
+ * whichever is longer, so the rescans cost at most a tenth of the agent's
+ * time whatever the folder's size.
+ */
+#define AGENT_POLL_MIN_MS 2000
+#define AGENT_POLL_FACTOR 10
 
 static uint64_t agent__now_ns(int clock)
 {
@@ -74,6 +82,15 @@ static uint64_t agent__now_ns(int clock)
 
 	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* The flags' checks on every manifest load from here on. */
+static void agent__policy(const struct agent_opts *o)
+{
+	struct manifest_policy p = o->policy;
+
+	p.cidrs = o->cidrs;
+	manifest_set_policy(&p);
 }
 
 int agent_check(const struct agent_opts *o)
@@ -85,6 +102,7 @@ int agent_check(const struct agent_opts *o)
 	int err;
 
 	log_diag_init(&d);
+	agent__policy(o);
 	err = sources_rescan(&src, o->manifests, &d);
 	if (err >= 0) {
 		struct model_opts mo = { .cluster_domain = o->cluster_domain,
@@ -142,7 +160,9 @@ int agent_init(struct agent *a, const struct agent_opts *o)
 	memset(a, 0, sizeof(*a));
 	a->o = *o;
 	log_diag_init(&a->diag);
+	agent__policy(o);
 	a->last.dir_fd = -1;
+	a->src.root = o->manifests; /* no file is read from outside it */
 	err = publish_open(&a->pub, o->table, why, sizeof(why));
 	if (err || why[0])
 		log_error("%s", why); /* a failure, or a page repaired */
@@ -157,6 +177,8 @@ int agent_init(struct agent *a, const struct agent_opts *o)
 
 /* Room in the status file for the note lines (agent__notes). */
 #define AGENT_NOTES_BYTES 8192
+/* Problems with the folder listed in the status, at most. */
+#define AGENT_STATUS_NOTES 32
 
 /* One status field: tabs and newlines would break its line format. */
 static void agent__field(char *out, size_t cap, const char *in)
@@ -191,7 +213,8 @@ static size_t agent__notes(struct agent *a, char *out, size_t cap)
 
 void agent_write_status(struct agent *a)
 {
-	size_t cap = 64 + AGENT_NOTES_BYTES + a->src.n_rejects * 1100, len;
+	size_t cap = 64 + AGENT_NOTES_BYTES + a->src.n_rejects * 1100 +
+		     (AGENT_STATUS_NOTES + 2) * 620, len;
 	char *text = malloc(cap), when[32];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -202,6 +225,22 @@ void agent_write_status(struct agent *a)
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	len = (size_t)snprintf(text, cap, "last-scan %s\n", when);
 	len += agent__notes(a, text + len, AGENT_NOTES_BYTES);
+	if (a->follow_note[0] && len < cap) {
+		char note[400];
+		agent__field(note, sizeof(note), a->follow_note);
+		len += (size_t)snprintf(text + len, cap - len, "note %s\n", note);
+	}
+	/* what the scan reports stays in the status while it lasts (the
+	 * log says it once) */
+	for (size_t i = 0; i < a->src.n_notes && i < AGENT_STATUS_NOTES && len < cap; i++) {
+		char note[600];
+		agent__field(note, sizeof(note), a->src.notes[i]);
+		len += (size_t)snprintf(text + len, cap - len, "note %s\n", note);
+	}
+	if (a->src.n_notes + a->src.n_notes_more > AGENT_STATUS_NOTES && len < cap)
+		len += (size_t)snprintf(text + len, cap - len, "note ... and %zu more problems "
+					"with the folder (the log has each once)\n",
+					a->src.n_notes + a->src.n_notes_more - AGENT_STATUS_NOTES);
 	for (size_t i = 0; i < a->src.n_rejects && len < cap; i++) {
 		char path[512], error[560];
 
@@ -601,9 +640,38 @@ static int agent__signals(sigset_t *set)
 	return fd < 0 ? -errno : fd;
 }
 
-/* Apply what the folder told us; returns whether the root is missing. */
-static bool agent__apply(struct agent *a, struct watch *w, struct pending *p,
-			 bool *rescan, bool *dirty)
+/* The way the folder is followed now, said when it changes: `werr` is
+ * what placing the watches answered (0: placed, maybe not everywhere). */
+static void agent__follow(struct agent *a, const struct watch *w, int werr, unsigned poll_ms)
+{
+	enum agent_follow f = !w || werr < 0 ? AGENT_FOLLOW_POLL
+			      : watch_partial(w) ? AGENT_FOLLOW_PARTIAL : AGENT_FOLLOW_WATCH;
+
+	if (f == a->follow)
+		return;
+	a->follow = f;
+	if (f == AGENT_FOLLOW_WATCH) {
+		a->follow_note[0] = 0;
+		log_info("%s: watching every directory again", a->o.manifests);
+		return;
+	}
+	if (f == AGENT_FOLLOW_PARTIAL)
+		snprintf(a->follow_note, sizeof(a->follow_note),
+			 "%s: watching %zu directories, not all (more than the agent's 16384, or "
+			 "the kernel's fs.inotify.max_user_watches): edits in the others are "
+			 "found by a rescan every %u ms or more", a->o.manifests, watch_count(w),
+			 poll_ms);
+	else
+		snprintf(a->follow_note, sizeof(a->follow_note),
+			 "%s: cannot watch it (%s): edits are found by a rescan every %u ms "
+			 "or more", a->o.manifests, strerror(werr < 0 ? -werr : EINVAL), poll_ms);
+	log_error("%s", a->follow_note);
+}
+
+/* Apply what the folder told us; returns whether the root is missing.
+ * *rescan_ms: how long a rescan took (unchanged without one). */
+static bool agent__apply(struct agent *a, struct watch *w, int *werr, struct pending *p,
+			 bool *rescan, bool *dirty, uint64_t *rescan_ms)
 {
 	bool missing = false;
 	struct stat st;
@@ -621,19 +689,31 @@ static bool agent__apply(struct agent *a, struct watch *w, struct pending *p,
 	if (p->oom)
 		*rescan = true;
 	if (*rescan) {
-		r = w ? watch_reset(w) : -ENOENT;
-		if (r == 0) {
-			r = sources_rescan(&a->src, a->o.manifests, &a->diag);
-			*rescan = false;
-		}
+		uint64_t t0 = agent__now_ns(CLOCK_MONOTONIC);
+
+		if (w)
+			*werr = watch_reset(w);
+		/* Watches that could not be placed leave the folder to the
+		 * timer (agent__follow); what can be read is read now. */
+		r = *werr == -ENOENT ? -ENOENT
+				     : sources_rescan(&a->src, a->o.manifests, &a->diag);
+		*rescan = r < 0;
+		*rescan_ms = (agent__now_ns(CLOCK_MONOTONIC) - t0) / 1000000ULL;
 		if (r == -ENOENT) {
 			missing = true;
 			log_debug("%s is missing; keeping the last good objects", a->o.manifests);
-		} else if (r < 0) {
-			log_error("rescanning %s: %s", a->o.manifests, strerror(-r));
+		} else if (r == -EINTR) {
+			log_debug("rescanning %s: stopped for a signal", a->o.manifests);
+		} else if (r < 0 && r != a->rescan_err) {
+			log_error("rescanning %s: %s; retrying every %d ms", a->o.manifests,
+				  strerror(-r), AGENT_RETRY_MS);
 		} else if (r > 0) {
 			*dirty = true;
 		}
+		if (r >= 0 && a->rescan_err && a->rescan_err != -EINTR && a->rescan_err != -ENOENT)
+			log_info("rescanning %s: works again", a->o.manifests);
+		if (r != -ENOENT)
+			a->rescan_err = r < 0 ? r : 0;
 	}
 	for (size_t i = 0; i < p->n; i++) {
 		r = sources_update(&a->src, p->paths[i], true, &a->diag);
@@ -643,6 +723,17 @@ static bool agent__apply(struct agent *a, struct watch *w, struct pending *p,
 	}
 	agent__pending_clear(p);
 	return missing;
+}
+
+/* sources.h's stop: a SIGTERM or SIGINT waiting ends a long rescan (the
+ * signals are blocked for the signalfd, so they wait, not kill). */
+static bool agent__stop_pending(void *ctx)
+{
+	sigset_t pending;
+
+	(void)ctx;
+	return sigpending(&pending) == 0 &&
+	       (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1);
 }
 
 /* Look at the paths reported since the last look: those gone join
@@ -721,25 +812,28 @@ int agent_run(struct agent *a)
 	struct watch *w = NULL;
 	sigset_t set;
 	bool rescan = true, dirty = true, missing = false;
-	uint64_t first_ns = 0, last_ns = 0, retry_ns = 0, check_ns = 0;
-	int sfd = agent__signals(&set), err = 0;
+	uint64_t first_ns = 0, last_ns = 0, retry_ns = 0, check_ns = 0, poll_ns = 0, rescan_ms = 0;
+	unsigned poll_ms = AGENT_POLL_MIN_MS;
+	int sfd = agent__signals(&set), err = 0, werr;
 
 	if (sfd < 0) {
 		log_error("signalfd: %s", strerror(-sfd));
 		return sfd;
 	}
-	err = watch_open(a->o.manifests, &w);
-	if (err && err != -ENOENT && err != -ENOTDIR) {
-		log_error("watching %s: %s", a->o.manifests, strerror(-err));
-		goto out;
-	}
-	if (err)
-		log_error("%s: %s; waiting for it to appear", a->o.manifests, strerror(-err));
-	err = 0;
+	a->src.stop = agent__stop_pending;
+	/* Not being able to watch is no reason to stop publishing: the
+	 * folder is then rescanned on a timer (agent__follow says so). */
+	werr = watch_open(a->o.manifests, &w);
+	if (werr == -ENOENT || werr == -ENOTDIR)
+		log_error("%s: %s; waiting for it to appear", a->o.manifests, strerror(-werr));
 	for (;;) {
 		uint64_t now = agent__now_ns(CLOCK_MONOTONIC);
-		bool settle = pend.n || rescan || dirty;
 		int timeout = -1;
+
+		/* the part of the folder no watch covers: a rescan, now and then */
+		if (a->follow != AGENT_FOLLOW_WATCH && now >= poll_ns)
+			rescan = true;
+		bool settle = pend.n || rescan || dirty;
 
 		bool quiet = !last_ns || now - last_ns >= AGENT_QUIET_MS * 1000000ULL ||
 			     now - first_ns >= AGENT_MAX_DELAY_MS * 1000000ULL;
@@ -757,15 +851,26 @@ int agent_run(struct agent *a)
 				else if (pend.hold_ns)
 					log_info("%s: files written; applying what was held with them "
 						 "(%zu files removed)", a->o.manifests, pend.gone);
-				if (!w && watch_open(a->o.manifests, &w) < 0)
+				bool rescanning = rescan || pend.oom;
+
+				if (!w && (werr = watch_open(a->o.manifests, &w)) < 0)
 					w = NULL;
-				missing = agent__apply(a, w, &pend, &rescan, &dirty);
+				missing = agent__apply(a, w, &werr, &pend, &rescan, &dirty, &rescan_ms);
+				if (rescanning && !missing) {
+					uint64_t ms = rescan_ms * AGENT_POLL_FACTOR;
+					poll_ms = ms > AGENT_POLL_MIN_MS ? (unsigned)ms : AGENT_POLL_MIN_MS;
+					poll_ns = agent__now_ns(CLOCK_MONOTONIC) + poll_ms * 1000000ULL;
+					agent__follow(a, w, werr, poll_ms);
+				}
 				if (dirty)
 					dirty = agent_publish(a) < 0;
 				/* after the publish: it may have found something to warn of */
 				agent_write_status(a);
 				first_ns = last_ns = 0;
-				retry_ns = (missing || dirty) ? now + AGENT_RETRY_MS * 1000000ULL : 0;
+				/* a rescan that failed is tried again on the timer,
+				 * not at once: the loop must come back to poll() and
+				 * its signals */
+				retry_ns = (missing || dirty || rescan) ? now + AGENT_RETRY_MS * 1000000ULL : 0;
 				if (missing)
 					rescan = true;
 				continue;
@@ -800,6 +905,13 @@ int agent_run(struct agent *a)
 		int check_ms = (int)((check_ns - now) / 1000000ULL) + 1;
 		if (timeout < 0 || check_ms < timeout)
 			timeout = check_ms;
+		/* (once due, the rescan is pending: the settle timeout above
+		 * has it, a retry wait included) */
+		if (a->follow != AGENT_FOLLOW_WATCH && now < poll_ns) {
+			int poll_in = (int)((poll_ns - now) / 1000000ULL) + 1;
+			if (timeout < 0 || poll_in < timeout)
+				timeout = poll_in;
+		}
 
 		struct pollfd fds[3] = {
 			{ .fd = sfd, .events = POLLIN },
@@ -817,7 +929,7 @@ int agent_run(struct agent *a)
 				if (si.ssi_signo == SIGHUP) {
 					log_info("SIGHUP: rereading %s", a->o.manifests);
 					/* Forget identities so every file is read again. */
-					memset(a->src.ids, 0, a->src.n * sizeof(a->src.ids[0]));
+					sources_forget_ids(&a->src);
 					rescan = true;
 				} else {
 					log_info("signal %u: exiting; generation %" PRIu64 " stays published",
@@ -852,7 +964,6 @@ int agent_run(struct agent *a)
 			}
 		}
 	}
-out:
 	agent__pending_clear(&pend);
 	free(pend.paths);
 	watch_close(w);

@@ -22,6 +22,8 @@ struct agent_opts {
 	struct ipalloc_cidrs cidrs; /* --service-cidr */
 	const char *state;          /* --state: last good copies, or NULL
 	                               (--state none) */
+	struct manifest_policy policy; /* --external-ips; its cidrs are
+	                                  filled from `cidrs` (agent_init) */
 };
 
 struct agent {
@@ -45,6 +47,13 @@ struct agent {
 	char dir_refused[600]; /* why nothing is published into the table
 	                          directory now, or "" */
 	bool said_unsealed;    /* publish_unsealed was logged */
+	/* How the folder is followed (agent_run): by inotify alone, or, where
+	 * it cannot watch (too many directories, the kernel's bound, no
+	 * watch at all), by inotify and a rescan on a timer too. Said once
+	 * in the log at each change, and in the status while it lasts. */
+	enum agent_follow { AGENT_FOLLOW_WATCH, AGENT_FOLLOW_PARTIAL, AGENT_FOLLOW_POLL } follow;
+	char follow_note[384];
+	int rescan_err;        /* the last rescan's error, said once */
 };
 
 /* Check the folder only: every problem reported; returns the error count
@@ -54,10 +63,11 @@ int agent_check(const struct agent_opts *o);
 /* Open the table (0 or -errno, reported). */
 int agent_init(struct agent *a, const struct agent_opts *o);
 
-/* <table>/status: when the folder was last read, what stays wrong until
- * someone acts ("note" lines: state that cannot be written, ...), and
- * every file now refused with its first error (ldmeshctl status shows
- * it). */
+/* <table>/status (mode 0600: errors quote manifests): when the folder was
+ * last read, what stays wrong until someone acts ("note" lines: state
+ * that cannot be written, parts of the folder not watched, directories not
+ * read, symlinks leading out, ...), and every file now refused with its
+ * first error (ldmeshctl status shows it). */
 void agent_write_status(struct agent *a);
 
 /* The table directory or its control page was removed or replaced: mark

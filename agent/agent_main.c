@@ -14,7 +14,7 @@ static void usage(FILE *f)
 {
 	fputs("usage: ldmesh-agent --manifests DIR [--table PATH] [--state DIR|none] [--node NAME] [--zone ZONE]\n"
 	      "                    [--service-cidr CIDR[,CIDR]] [--cluster-domain DOMAIN]\n"
-	      "                    [--once] [--check] [-v]\n"
+	      "                    [--external-ips deny|allow|CIDR[,CIDR...]] [--once] [--check] [-v]\n"
 	      "\n"
 	      "Watches DIR for Kubernetes manifests (Service, EndpointSlice, Endpoints,\n"
 	      "Pod; YAML or JSON) and publishes the endpoint table that libldmesh.so reads.\n"
@@ -29,6 +29,12 @@ static void usage(FILE *f)
 	      "                            ClusterIPs are allocated from the first, and\n"
 	      "                            must lie in one (default 10.96.0.0/12)\n"
 	      "      --cluster-domain D    DNS suffix of service names (default cluster.local)\n"
+	      "      --external-ips deny|allow|CIDR[,CIDR...]\n"
+	      "                            which spec.externalIPs a Service may claim (default\n"
+	      "                            deny, as the DenyServiceExternalIPs admission plugin:\n"
+	      "                            a Service author could otherwise take over any outside\n"
+	      "                            address for every pod, CVE-2020-8554); one refused is\n"
+	      "                            left out of its Service, with one warning per Service\n"
 	      "      --state DIR|none      last good copy of every manifest file, so a restart\n"
 	      "                            with a broken file still publishes what it said\n"
 	      "                            (default: the table path + \"-state\"; none: keep\n"
@@ -62,7 +68,8 @@ static int normalize_domain(char *d)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CIDR = 256, OPT_DOMAIN, OPT_ONCE, OPT_CHECK, OPT_STATE, OPT_VERSION, OPT_ZONE };
+	enum { OPT_CIDR = 256, OPT_DOMAIN, OPT_ONCE, OPT_CHECK, OPT_STATE, OPT_VERSION, OPT_ZONE,
+	       OPT_EXTIPS };
 	static const struct option longopts[] = {
 		{ "manifests", required_argument, NULL, 'm' },
 		{ "table", required_argument, NULL, 't' },
@@ -70,6 +77,7 @@ int main(int argc, char **argv)
 		{ "zone", required_argument, NULL, OPT_ZONE },
 		{ "service-cidr", required_argument, NULL, OPT_CIDR },
 		{ "cluster-domain", required_argument, NULL, OPT_DOMAIN },
+		{ "external-ips", required_argument, NULL, OPT_EXTIPS },
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "state", required_argument, NULL, OPT_STATE },
 		{ "check", no_argument, NULL, OPT_CHECK },
@@ -79,7 +87,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent_opts o = { .table = LDMESH_TABLE_DEFAULT };
-	const char *cidr = "10.96.0.0/12";
+	const char *cidr = "10.96.0.0/12", *extips = "deny";
 	char domain[256] = "cluster.local";
 	bool once = false, check = false, verbose = false;
 	struct agent a;
@@ -93,6 +101,7 @@ int main(int argc, char **argv)
 		case OPT_ZONE: o.zone = optarg; break;
 		case OPT_CIDR: cidr = optarg; break;
 		case OPT_DOMAIN: snprintf(domain, sizeof(domain), "%s", optarg); break;
+		case OPT_EXTIPS: extips = optarg; break;
 		case OPT_ONCE: once = true; break;
 		case OPT_STATE: o.state = optarg; break;
 		case OPT_CHECK: check = true; break;
@@ -113,6 +122,11 @@ int main(int argc, char **argv)
 	if (ipalloc_parse_cidrs(cidr, &o.cidrs) < 0) {
 		log_error("--service-cidr %s: not one network address/prefix with 2 to 32 host bits, "
 			  "or two of different families separated by a comma", cidr);
+		return 2;
+	}
+	if (manifest_parse_extip_policy(extips, &o.policy) < 0) {
+		log_error("--external-ips %s: not deny, allow, or addresses/prefixes separated by "
+			  "commas (at most %d)", extips, MANIFEST_EXTIP_MAX_NETS);
 		return 2;
 	}
 	if (normalize_domain(domain) < 0) {

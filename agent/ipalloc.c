@@ -64,6 +64,62 @@ int ipalloc_parse_cidr(const char *text, struct ipalloc_cidr *out)
 	return 0;
 }
 
+int ipalloc_parse_net(const char *text, struct ipalloc_cidr *out)
+{
+	char addr[INET6_ADDRSTRLEN];
+	const char *slash = strchr(text, '/');
+	size_t alen = slash ? (size_t)(slash - text) : strlen(text);
+	struct ipalloc_cidr c = { .prefix = 0 };
+	long prefix = -1;
+
+	if (alen >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, text, alen);
+	addr[alen] = 0;
+	if (slash) {
+		/* Digits only, no leading zero: "/012" and "/+8" are typos. */
+		const char *d = slash + 1;
+		if (!*d || strspn(d, "0123456789") != strlen(d) || strlen(d) > 3 ||
+		    (d[0] == '0' && d[1]))
+			return -EINVAL;
+		prefix = strtol(d, NULL, 10);
+	}
+	if (inet_pton(AF_INET, addr, c.base + 12) == 1) {
+		memcpy(c.base, ipalloc__v4_prefix, 12);
+		if (prefix > 32)
+			return -EINVAL;
+		prefix = (prefix < 0 ? 32 : prefix) + 96;
+	} else if (inet_pton(AF_INET6, addr, c.base) == 1) {
+		if (prefix > 128)
+			return -EINVAL;
+		prefix = prefix < 0 ? 128 : prefix;
+	} else {
+		return -EINVAL;
+	}
+	c.prefix = (uint8_t)prefix;
+	for (unsigned bit = (unsigned)prefix; bit < 128; bit++)
+		if (c.base[bit / 8] & (0x80 >> (bit % 8)))
+			return -EINVAL;
+	*out = c;
+	return 0;
+}
+
+const char *ipalloc_reserved(const struct ipalloc_cidr *c, const uint8_t addr[16])
+{
+	uint8_t last[16];
+
+	if (!ipalloc_contains(c, addr))
+		return NULL;
+	if (!memcmp(addr, c->base, 16))
+		return "network";
+	if (!ipalloc__is_v4(c->base))
+		return NULL;
+	memcpy(last, c->base, 16);
+	for (unsigned bit = c->prefix; bit < 128; bit++)
+		last[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
+	return memcmp(addr, last, 16) ? NULL : "broadcast";
+}
+
 bool ipalloc_contains(const struct ipalloc_cidr *c, const uint8_t addr[16])
 {
 	unsigned full = c->prefix / 8, rest = c->prefix % 8;
@@ -218,6 +274,31 @@ bool ipalloc_cidrs_contain(const struct ipalloc_cidrs *c, const uint8_t addr[16]
 		if (ipalloc_contains(&c->v[i], addr))
 			return true;
 	return false;
+}
+
+const char *ipalloc_cidrs_reserved(const struct ipalloc_cidrs *c, const uint8_t addr[16],
+				   const struct ipalloc_cidr **which)
+{
+	for (unsigned i = 0; i < c->n; i++) {
+		const char *r = ipalloc_reserved(&c->v[i], addr);
+		if (r) {
+			if (which)
+				*which = &c->v[i];
+			return r;
+		}
+	}
+	return NULL;
+}
+
+const char *ipalloc_format_cidr(const struct ipalloc_cidr *c, char *buf, size_t len)
+{
+	char a[64];
+	unsigned prefix = c->prefix;
+
+	if (ipalloc__is_v4(c->base))
+		prefix -= 96;
+	snprintf(buf, len, "%s/%u", ipalloc_format(c->base, a, sizeof(a)), prefix);
+	return buf;
 }
 
 const char *ipalloc_format_cidrs(const struct ipalloc_cidrs *c, char *buf, size_t len)

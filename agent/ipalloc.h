@@ -25,6 +25,17 @@ int ipalloc_parse_cidr(const char *text, struct ipalloc_cidr *out);
 
 bool ipalloc_contains(const struct ipalloc_cidr *c, const uint8_t addr[16]);
 
+/* Any network, for matching rather than allocating: "203.0.113.0/24",
+ * "2001:db8::/32", or a bare address (a /32 or /128). Host bits must be
+ * zero. 0 or -EINVAL. */
+int ipalloc_parse_net(const char *text, struct ipalloc_cidr *out);
+
+/* The addresses of a service CIDR its allocator never hands out, and the
+ * API server refuses as a clusterIP: the network address, and for IPv4 the
+ * broadcast address (kube-apiserver's ipallocator). "network",
+ * "broadcast", or NULL for any other address. */
+const char *ipalloc_reserved(const struct ipalloc_cidr *c, const uint8_t addr[16]);
+
 /*
  * The service CIDRs: one, or two of different families
  * ("10.96.0.0/12,fd00:10:96::/108", as kube-apiserver's
@@ -38,6 +49,12 @@ struct ipalloc_cidrs {
 /* 0 or -EINVAL (a bad CIDR, more than two, or two of one family). */
 int ipalloc_parse_cidrs(const char *text, struct ipalloc_cidrs *out);
 bool ipalloc_cidrs_contain(const struct ipalloc_cidrs *c, const uint8_t addr[16]);
+/* ipalloc_reserved over each CIDR; *which (may be NULL) is the CIDR that
+ * reserves it. */
+const char *ipalloc_cidrs_reserved(const struct ipalloc_cidrs *c, const uint8_t addr[16],
+				   const struct ipalloc_cidr **which);
+/* One CIDR's text form ("10.96.0.0/12") into buf. */
+const char *ipalloc_format_cidr(const struct ipalloc_cidr *c, char *buf, size_t len);
 /* "10.96.0.0/12" or "10.96.0.0/12,fd00:10:96::/108" into buf. */
 const char *ipalloc_format_cidrs(const struct ipalloc_cidrs *c, char *buf, size_t len);
 

@@ -62,4 +62,5 @@ void log_diag_init(struct diag *d)
 	memset(d, 0, sizeof(*d));
 	d->report = log__diag;
 	d->note = log__diag_note;
+	d->warn = log__diag;
 }

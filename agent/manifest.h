@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ipalloc.h"
+
 /* Files larger than this are refused before parsing: a manifest folder is
  * not a place for data, and a bound keeps one bad file from exhausting the
  * agent. */
@@ -25,6 +27,10 @@ struct diag {
 	/* Optional: the same for what is passed over, not an error (a
 	 * document of another kind); `-v` logs these. */
 	void (*note)(void *ctx, const char *line);
+	/* Optional: a problem that does not refuse the file (what it names
+	 * is left out, the rest is applied), "path:line:col: warning: ...";
+	 * NULL sends it to `report` (without counting an error). */
+	void (*warn)(void *ctx, const char *line);
 	void *ctx;
 	unsigned errors; /* incremented for every report */
 };
@@ -203,6 +209,11 @@ void manifest_set_free(struct manifest_set *set);
 int manifest_load_kept(const char *path, const struct manifest_set **out,
 		       const char **kept_path, struct diag *d);
 
+/* The same for a file the caller opened (and closes); `path` names it in
+ * messages and in the kept set. */
+int manifest_load_kept_fd(int fd, const char *path, const struct manifest_set **out,
+			  const char **kept_path, struct diag *d);
+
 /* `set` (from manifest_load_*) moved into a kept set standing for `path`:
  * 0, `set` freed; or -ENOMEM, `set` untouched. */
 int manifest_set_keep(struct manifest_set *set, const char *path,
@@ -213,6 +224,40 @@ void manifest_kept_free(const struct manifest_set *kept);
 
 /* A set with no objects, for as long as the program runs. */
 extern const struct manifest_set manifest_set_empty;
+
+/*
+ * What the agent's flags add to the API server's own checks: set once at
+ * start, applied by every load after it (a saved last good copy is parsed
+ * again, so it meets the policy in force too). Without one, the parser
+ * checks what the API server's validation alone checks.
+ */
+#define MANIFEST_EXTIP_MAX_NETS 16
+enum manifest_extip_mode {
+	MANIFEST_EXTIP_DENY,  /* every spec.externalIPs entry left out */
+	MANIFEST_EXTIP_ALLOW, /* every one kept */
+	MANIFEST_EXTIP_NETS,  /* those inside one of `nets` kept */
+};
+struct manifest_policy {
+	/* --service-cidr: a clusterIP that is one's network address (or an
+	 * IPv4 one's broadcast address) is an error, as the API server
+	 * refuses it (its allocator never hands them out). n == 0: none. */
+	struct ipalloc_cidrs cidrs;
+	/* --external-ips, as the DenyServiceExternalIPs admission plugin:
+	 * any Service author could otherwise take over an outside address
+	 * for every pod on the node (CVE-2020-8554). An address refused is
+	 * left out of the Service with one warning per Service; the rest of
+	 * the Service is applied. */
+	enum manifest_extip_mode extip_mode;
+	struct ipalloc_cidr extip_nets[MANIFEST_EXTIP_MAX_NETS];
+	unsigned n_extip_nets;
+};
+
+/* "deny", "allow", or "CIDR[,CIDR...]" (a bare address is a /32 or /128)
+ * into out's external-IP fields. 0 or -EINVAL. */
+int manifest_parse_extip_policy(const char *text, struct manifest_policy *out);
+
+/* The policy every later load applies (copied); NULL: none. */
+void manifest_set_policy(const struct manifest_policy *p);
 
 /* "IPv4 dotted quad or IPv6 text" -> 16 bytes (v4 mapped). 0 or -EINVAL. */
 int manifest_parse_ip(const char *text, uint8_t out[16]);

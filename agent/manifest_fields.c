@@ -45,6 +45,27 @@ void mf_error(struct mf_ctx *c, const mf_node *at, const char *fmt, ...)
 		c->d->report(c->d->ctx, line);
 }
 
+void mf_warn(struct mf_ctx *c, const mf_node *at, const char *fmt, ...)
+{
+	char msg[600], line[768];
+	va_list ap;
+
+	if (!c->d)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (at)
+		snprintf(line, sizeof(line), "%s:%u:%u: warning: %s", c->name, at->line, at->col,
+			 msg);
+	else
+		snprintf(line, sizeof(line), "%s: warning: %s", c->name, msg);
+	if (c->d->warn)
+		c->d->warn(c->d->ctx, line);
+	else if (c->d->report)
+		c->d->report(c->d->ctx, line);
+}
+
 void mf_note(struct mf_ctx *c, const mf_node *at, const char *fmt, ...)
 {
 	char line[768];

@@ -40,6 +40,12 @@ struct mf_ctx {
 /* Report a problem at `at` (or at no place when NULL); counts an error. */
 void mf_error(struct mf_ctx *c, const mf_node *at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* A problem that leaves something out but not the file (the diag's
+ * `warn`, else its `report`); counts no error. */
+void mf_warn(struct mf_ctx *c, const mf_node *at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The policy manifest_set_policy installed, or NULL. */
+const struct manifest_policy *mf_policy(void);
 /* Say what was passed over at `at` (not an error; the diag's `note`). */
 void mf_note(struct mf_ctx *c, const mf_node *at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

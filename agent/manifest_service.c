@@ -17,6 +17,50 @@
 #define MF_AFFINITY_DEFAULT_S 10800
 #define MF_AFFINITY_MAX_S 86400
 
+static struct manifest_policy mf__policy;
+static bool mf__have_policy;
+
+void manifest_set_policy(const struct manifest_policy *p)
+{
+	mf__have_policy = p != NULL;
+	if (p)
+		mf__policy = *p;
+}
+
+const struct manifest_policy *mf_policy(void)
+{
+	return mf__have_policy ? &mf__policy : NULL;
+}
+
+int manifest_parse_extip_policy(const char *text, struct manifest_policy *out)
+{
+	struct manifest_policy p = *out;
+	char one[128];
+
+	if (!strcmp(text, "deny") || !strcmp(text, "allow")) {
+		out->extip_mode = text[0] == 'd' ? MANIFEST_EXTIP_DENY : MANIFEST_EXTIP_ALLOW;
+		out->n_extip_nets = 0;
+		return 0;
+	}
+	p.extip_mode = MANIFEST_EXTIP_NETS;
+	p.n_extip_nets = 0;
+	for (const char *t = text;;) {
+		size_t len = strcspn(t, ",");
+
+		if (!len || len >= sizeof(one) || p.n_extip_nets == MANIFEST_EXTIP_MAX_NETS)
+			return -EINVAL;
+		memcpy(one, t, len);
+		one[len] = 0;
+		if (ipalloc_parse_net(one, &p.extip_nets[p.n_extip_nets++]) < 0)
+			return -EINVAL;
+		if (!t[len])
+			break;
+		t += len + 1;
+	}
+	*out = p;
+	return 0;
+}
+
 void mf_service_free(struct k8s_service *s)
 {
 	mf_meta_free(&s->meta);
@@ -175,6 +219,26 @@ static int mf_service_ports(struct mf_ctx *c, const mf_node *spec,
 	return 0;
 }
 
+/* The API server's allocator never hands out a service CIDR's network
+ * address, nor an IPv4 one's broadcast address, and refuses them as a
+ * clusterIP ("the provided IP is not in the valid range"): 1, or -EINVAL
+ * (reported). */
+static int mf__cidr_reserved(struct mf_ctx *c, const mf_node *n, const char *path,
+			     const char *text, const uint8_t ip[16])
+{
+	const struct manifest_policy *pol = mf_policy();
+	const struct ipalloc_cidr *cidr = NULL;
+	const char *which;
+	char range[64];
+
+	if (!pol || !(which = ipalloc_cidrs_reserved(&pol->cidrs, ip, &cidr)))
+		return 1;
+	mf_error(c, n, "%s: Invalid value: \"%.64s\": the %s address of the service CIDR %s "
+		 "is not a ClusterIP", path, text, which,
+		 ipalloc_format_cidr(cidr, range, sizeof(range)));
+	return -EINVAL;
+}
+
 /* One clusterIPs entry: "None" (headless) or an IP. */
 static int mf_cluster_ip(struct mf_ctx *c, const mf_node *n,
 			 const char *path, struct k8s_service *s,
@@ -195,7 +259,8 @@ static int mf_cluster_ip(struct mf_ctx *c, const mf_node *n,
 		return -EINVAL;
 	}
 	ret = mf_as_ip(c, n, path, s->cluster_ips[s->n_cluster_ips]);
-	if (ret == 1)
+	if (ret == 1 && (ret = mf__cidr_reserved(c, n, path, text,
+						 s->cluster_ips[s->n_cluster_ips])) == 1)
 		s->n_cluster_ips++;
 	return ret;
 }
@@ -258,6 +323,49 @@ static int mf_cluster_ips(struct mf_ctx *c, const mf_node *spec,
 	return 0;
 }
 
+static bool mf__external_allowed(const struct manifest_policy *pol, const uint8_t ip[16])
+{
+	if (pol->extip_mode == MANIFEST_EXTIP_ALLOW)
+		return true;
+	for (unsigned i = 0; pol->extip_mode == MANIFEST_EXTIP_NETS && i < pol->n_extip_nets; i++)
+		if (ipalloc_contains(&pol->extip_nets[i], ip))
+			return true;
+	return false;
+}
+
+/* --external-ips: the addresses the policy refuses are left out of the
+ * Service, which is applied without them; one warning per Service names
+ * them (the first few) and the rule. */
+static void mf__external_policy(struct mf_ctx *c, const mf_node *seq, struct k8s_service *s)
+{
+	const struct manifest_policy *pol = mf_policy();
+	char refused[200] = "", ip[64];
+	size_t kept = 0, len = 0, n_refused = 0;
+
+	if (!pol)
+		return;
+	for (size_t i = 0; i < s->n_external_ips; i++) {
+		if (mf__external_allowed(pol, s->external_ips[i])) {
+			memmove(s->external_ips[kept++], s->external_ips[i], 16);
+			continue;
+		}
+		if (n_refused++ < 4 && len < sizeof(refused))
+			len += (size_t)snprintf(refused + len, sizeof(refused) - len, "%s%s",
+						len ? ", " : "",
+						ipalloc_format(s->external_ips[i], ip, sizeof(ip)));
+	}
+	if (!n_refused)
+		return;
+	s->n_external_ips = kept;
+	mf_warn(c, seq, "spec.externalIPs: %s%s refused by --external-ips %s (as the "
+		"DenyServiceExternalIPs admission plugin: a Service must not take over outside "
+		"addresses for every pod); Service %.64s/%.64s is applied without %s",
+		refused, n_refused > 4 ? ", ..." : "",
+		pol->extip_mode == MANIFEST_EXTIP_DENY ? "deny" : "(outside its prefixes)",
+		s->meta.ns ? s->meta.ns : "default", s->meta.name ? s->meta.name : "",
+		n_refused > 1 ? "them" : "it");
+}
+
 static int mf_external_ips(struct mf_ctx *c, const mf_node *spec,
 			   struct k8s_service *s)
 {
@@ -276,6 +384,7 @@ static int mf_external_ips(struct mf_ctx *c, const mf_node *spec,
 			     s->external_ips[s->n_external_ips]) == 1)
 			s->n_external_ips++;
 	}
+	mf__external_policy(c, seq, s);
 	return 0;
 }
 

@@ -959,11 +959,14 @@ int publish_status(struct publisher *p, const char *text)
 	 * files the agent removes, or no status would be written again */
 	publish__dir_writable(p->dir_fd);
 	publish__unlink(p->dir_fd, tmp);
-	fd = openat(p->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = openat(p->dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	err = publish__write_all(fd, (const uint8_t *)text, len);
-	if (!err && fchmod(fd, 0644) < 0)
+	/* The agent's alone, unlike the table: its errors quote manifest
+	 * lines, and pods have no need of it (ldmeshctl run as the agent's
+	 * user reads it). */
+	if (!err && fchmod(fd, 0600) < 0)
 		err = -errno;
 	if (close(fd) < 0 && !err)
 		err = -errno;

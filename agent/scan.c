@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,11 @@ struct scan__walk {
 	void *ctx;
 	struct diag *d;
 	unsigned dirs;
+	bool dirs_capped;   /* SCAN_MAX_DIRS met: said once, the rest skipped */
+	/* The root with every symlink resolved: a symlinked directory is
+	 * entered only when it resolves inside (`..data` does; a link to `/`
+	 * would walk the whole machine). */
+	char root_real[PATH_MAX];
 	/* Directories on the current path, root first: a directory met again
 	 * below itself is a loop (through a symlink or a bind mount). */
 	struct {
@@ -36,6 +42,15 @@ struct scan__collect {
 	size_t cap;
 	struct diag *d;
 	const char *root;
+};
+
+/* One directory's entries, read whole and sorted before any is visited:
+ * the walk's order, and so what a bound keeps, is then the same on every
+ * node whatever order readdir() gives, and no directory stays open while
+ * the walk is below it. */
+struct scan__entry {
+	char *name;
+	unsigned char type;
 };
 
 __attribute__((format(printf, 2, 3)))
@@ -71,10 +86,24 @@ bool scan_is_manifest_name(const char *name)
 	return false;
 }
 
+/* Whether `real` (resolved) is the root or below it. */
+static bool scan__inside(const struct scan__walk *s, const char *real)
+{
+	size_t len = strlen(s->root_real);
+
+	if (len == 1)
+		return true; /* the root is "/" */
+	return !strncmp(real, s->root_real, len) && (real[len] == '/' || !real[len]);
+}
+
 /* Resolve an entry's type, following symlinks: 'd', 'f', 0 for anything
- * else or for an entry that cannot be stat'ed (reported). */
+ * else or for an entry that cannot be stat'ed (reported). A symlinked
+ * directory that leads out of the root is reported and skipped (0); a
+ * symlinked file is listed wherever it leads, and sources.c refuses to
+ * read one outside, where it can check what it opened. */
 static char scan__kind(struct scan__walk *s, unsigned char d_type)
 {
+	char real[PATH_MAX];
 	struct stat st;
 
 	if (d_type == DT_DIR)
@@ -89,20 +118,96 @@ static char scan__kind(struct scan__walk *s, unsigned char d_type)
 		scan__report(s->d, "%s: %s", s->path, strerror(errno));
 		return 0;
 	}
-	if (S_ISDIR(st.st_mode))
-		return 'd';
 	if (S_ISREG(st.st_mode))
 		return 'f';
+	if (!S_ISDIR(st.st_mode))
+		return 0;
+	if (d_type == DT_UNKNOWN && lstat(s->path, &st) == 0 && !S_ISLNK(st.st_mode))
+		return 'd';
+	if (!realpath(s->path, real)) {
+		scan__report(s->d, "%s: %s", s->path, strerror(errno));
+		return 0;
+	}
+	if (!scan__inside(s, real)) {
+		scan__report(s->d, "%s: a symlink to %s, outside %s: not followed", s->path, real,
+			     s->root_real);
+		return 0;
+	}
+	return 'd';
+}
+
+static int scan__cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct scan__entry *)a)->name,
+		      ((const struct scan__entry *)b)->name);
+}
+
+static void scan__entries_free(struct scan__entry *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+/* The visible entries of `dir`, sorted: 0 or -ENOMEM (a read error is
+ * reported, and what was read is kept). */
+static int scan__read(struct scan__walk *s, DIR *dir, struct scan__entry **out, size_t *n_out)
+{
+	struct scan__entry *v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+
+	for (;;) {
+		errno = 0;
+		de = readdir(dir);
+		if (!de) {
+			if (errno)
+				scan__report(s->d, "%s: %s", s->path, strerror(errno));
+			break;
+		}
+		if (de->d_name[0] == '.')
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 16;
+			struct scan__entry *nv = realloc(v, ncap * sizeof(*v));
+			if (!nv)
+				goto oom;
+			v = nv;
+			cap = ncap;
+		}
+		v[n].type = de->d_type;
+		if (!(v[n].name = strdup(de->d_name)))
+			goto oom;
+		n++;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), scan__cmp_entry);
+	*out = v;
+	*n_out = n;
 	return 0;
+oom:
+	scan__entries_free(v, n);
+	return -ENOMEM;
 }
 
 static int scan__dir(struct scan__walk *s, size_t len, unsigned depth)
 {
-	struct dirent *de;
+	struct scan__entry *ents = NULL;
+	size_t n_ents = 0;
 	struct stat st;
 	DIR *dir;
 	int ret = 0;
 
+	if (s->dirs >= SCAN_MAX_DIRS) {
+		/* Past the bound the walk goes on listing the files of the
+		 * directories it has read, and reads no other: what it read
+		 * is published, and the gap said once. */
+		if (!s->dirs_capped)
+			scan__report(s->d, "%s: more than %u directories: this one and the rest "
+				     "(in sorted order) are not read", s->path, SCAN_MAX_DIRS);
+		s->dirs_capped = true;
+		return 0;
+	}
 	dir = opendir(s->path);
 	if (!dir) {
 		ret = -errno;
@@ -114,71 +219,51 @@ static int scan__dir(struct scan__walk *s, size_t len, unsigned depth)
 	if (fstat(dirfd(dir), &st) < 0) {
 		ret = -errno;
 		scan__report(s->d, "%s: %s", s->path, strerror(-ret));
-		if (depth)
-			ret = 0;
-		goto out;
+		closedir(dir);
+		return depth ? 0 : ret;
 	}
 	for (unsigned i = 0; i < depth; i++) {
 		if (s->stack[i].dev == st.st_dev && s->stack[i].ino == st.st_ino) {
 			scan__report(s->d, "%s: symlink loop, skipped", s->path);
-			goto out;
+			closedir(dir);
+			return 0;
 		}
 	}
-	if (++s->dirs > SCAN_MAX_DIRS) {
-		scan__report(s->d, "%s: more than %u directories, giving up",
-			     s->path, SCAN_MAX_DIRS);
-		ret = -E2BIG;
-		goto out;
-	}
+	s->dirs++;
 	s->stack[depth].dev = st.st_dev;
 	s->stack[depth].ino = st.st_ino;
-	if (s->on_dir) {
-		ret = s->on_dir(s->ctx, s->path);
-		if (ret)
-			goto out;
-	}
+	ret = s->on_dir ? s->on_dir(s->ctx, s->path) : 0;
+	if (!ret)
+		ret = scan__read(s, dir, &ents, &n_ents);
+	closedir(dir);
 
-	for (;;) {
-		size_t nlen, sub;
+	for (size_t i = 0; i < n_ents && !ret; i++) {
+		const char *name = ents[i].name;
+		size_t nlen = strlen(name), sub;
 		char kind;
 
-		errno = 0;
-		de = readdir(dir);
-		if (!de) {
-			if (errno)
-				scan__report(s->d, "%s: %s", s->path, strerror(errno));
-			break;
-		}
-		if (de->d_name[0] == '.')
-			continue;
-		nlen = strlen(de->d_name);
 		/* The root "/" already ends in a slash. */
 		sub = len + (s->path[len - 1] != '/');
 		if (sub + nlen >= sizeof(s->path)) {
-			scan__report(s->d, "%s/%s: %s", s->path, de->d_name,
-				     strerror(ENAMETOOLONG));
+			scan__report(s->d, "%s/%s: %s", s->path, name, strerror(ENAMETOOLONG));
 			continue;
 		}
 		s->path[len] = '/';
-		memcpy(s->path + sub, de->d_name, nlen + 1);
+		memcpy(s->path + sub, name, nlen + 1);
 
-		kind = scan__kind(s, de->d_type);
+		kind = scan__kind(s, ents[i].type);
 		if (kind == 'd') {
 			if (depth + 1 > SCAN_MAX_DEPTH)
 				scan__report(s->d, "%s: deeper than %u directories, skipped",
 					     s->path, SCAN_MAX_DEPTH);
 			else
 				ret = scan__dir(s, sub + nlen, depth + 1);
-		} else if (kind == 'f' && s->on_file &&
-			   scan_is_manifest_name(de->d_name)) {
+		} else if (kind == 'f' && s->on_file && scan_is_manifest_name(name)) {
 			ret = s->on_file(s->ctx, s->path);
 		}
 		s->path[len] = 0;
-		if (ret)
-			break;
 	}
-out:
-	closedir(dir);
+	scan__entries_free(ents, n_ents);
 	return ret;
 }
 
@@ -220,6 +305,11 @@ int scan_walk(const char *root, scan_visit_fn on_dir, scan_visit_fn on_file,
 		scan__report(d, "%s: %s", s->path, strerror(-ret));
 		goto out;
 	}
+	if (!realpath(s->path, s->root_real)) {
+		ret = -errno;
+		scan__report(d, "%s: %s", s->path, strerror(-ret));
+		goto out;
+	}
 	ret = scan__dir(s, len, 0);
 out:
 	free(s);
@@ -231,9 +321,13 @@ static int scan__add(void *ctx, const char *path)
 	struct scan__collect *c = ctx;
 
 	if (c->list.n == SCAN_MAX_FILES) {
-		scan__report(c->d, "%s: more than %u manifest files, giving up",
-			     c->root, SCAN_MAX_FILES);
-		return -E2BIG;
+		/* The walk is in sorted order: the files kept are the same
+		 * on every node. What they say is published; the rest is
+		 * said once and not read. */
+		scan__report(c->d, "%s: more than %u manifest files: %s and the files after it "
+			     "(in sorted order) are not read", c->root, SCAN_MAX_FILES, path);
+		c->list.truncated = true;
+		return SCAN_STOP;
 	}
 	if (c->list.n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 64;
@@ -262,6 +356,8 @@ int scan_dir(const char *root, struct scan_list *out, struct diag *d)
 	int ret;
 
 	ret = scan_walk(root, NULL, scan__add, &c, d);
+	if (ret == SCAN_STOP)
+		ret = 0;
 	if (ret)
 		goto out;
 	/* readdir order differs between filesystems and nodes; strcmp order

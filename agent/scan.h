@@ -25,24 +25,27 @@
 
 #include "manifest.h" /* struct diag */
 
-/* Deeper trees are not manifest folders; the bound also caps the open
- * directory streams (one per level) and the recursion. Deeper directories
- * are reported and skipped. */
+/* Deeper trees are not manifest folders; the bound also caps the recursion
+ * and the walk's stack. Deeper directories are reported and not read. */
 #define SCAN_MAX_DEPTH 32
 /* Symlinked directories can fan out (a diamond of links per level doubles
- * the walk); this caps the work, and the inotify watches watch.c adds (one
- * per directory visited; the kernel's fs.inotify.max_user_watches is 8192 on
- * older systems, larger on newer). Exceeding it fails the walk: -E2BIG. */
-#define SCAN_MAX_DIRS 16384
-/* A node's agent holds every object in memory and republishes on change;
- * past this the folder is not a manifest folder. Exceeding it fails the scan
- * (-E2BIG) rather than dropping files, so no node ever routes on a silently
- * truncated set. */
+ * the walk); this caps the work of one walk. Past it the directories
+ * after (in the walk's sorted order) are not read; reported. watch.c has
+ * its own, smaller bound on the directories it watches. */
+#define SCAN_MAX_DIRS 65536
+/* A node's agent holds every object in memory and republishes on change:
+ * past this many files the rest (in sorted order, so the same on every
+ * node) are not read; reported. */
 #define SCAN_MAX_FILES 100000
+
+/* A visitor's return that ends the walk early without an error:
+ * scan_walk returns it as it is. */
+#define SCAN_STOP 1
 
 struct scan_list {
 	char **paths; /* sorted by strcmp, unique; each heap-allocated */
 	size_t n;
+	bool truncated; /* SCAN_MAX_FILES met: the files after are not listed */
 };
 
 /*
@@ -52,14 +55,19 @@ struct scan_list {
  *
  * Problems below the root never fail the scan: unreadable directories,
  * dangling symlinks, symlink loops and too-deep directories are reported
- * through `d` ("path: message", d->errors incremented) and skipped. Files are
+ * through `d` ("path: message", d->errors incremented) and skipped, and so
+ * is a symlinked directory that leads out of the root. Files are
  * not opened: a file that cannot be read is still listed, so the loader
  * reports it and its last good objects stay in force.
  *
+ * Directories are read whole and visited in sorted order, so the bounds
+ * (SCAN_MAX_DIRS, SCAN_MAX_FILES) keep the same part of a tree on every
+ * node: past them the walk stops reading, reports it, and lists what it
+ * read (out->truncated).
+ *
  * Returns 0 and fills *out (caller-owned, release with scan_list_free), or
  * -errno with *out untouched: -ENOENT / -ENOTDIR / -EACCES for the root
- * (reported), -E2BIG past SCAN_MAX_DIRS or SCAN_MAX_FILES (reported),
- * -ENOMEM. `d` may be NULL.
+ * (reported), -ENOMEM. `d` may be NULL.
  */
 int scan_dir(const char *root, struct scan_list *out, struct diag *d);
 
@@ -75,11 +83,12 @@ bool scan_is_manifest_name(const char *name);
 typedef int (*scan_visit_fn)(void *ctx, const char *path);
 
 /*
- * The walk behind scan_dir, in readdir order: on_dir for every directory
+ * The walk behind scan_dir, in its sorted order: on_dir for every directory
  * entered (the root first, before its entries are read), on_file for every
- * manifest. Either may be NULL. Same skipping, bounds, reports and errors as
- * scan_dir. watch.c uses it to place its watches over exactly the
- * directories scan_dir reads.
+ * manifest. Either may be NULL; a visitor's SCAN_STOP ends the walk, which
+ * returns it. Same skipping, bounds, reports and errors as scan_dir.
+ * watch.c uses it to place its watches over the directories scan_dir
+ * reads.
  */
 int scan_walk(const char *root, scan_visit_fn on_dir, scan_visit_fn on_file,
 	      void *ctx, struct diag *d);

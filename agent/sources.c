@@ -2,10 +2,13 @@
 #include "sources.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "scan.h"
 
@@ -115,7 +118,8 @@ static void sources__accept(struct sources *s, const char *path)
 }
 
 /* Remember why `path` is refused (best effort: a status, not state). */
-static void sources__reject(struct sources *s, const char *path, const char *error)
+static void sources__reject(struct sources *s, const char *path, const char *error,
+			    const struct source_id *id)
 {
 	struct source_reject *v;
 
@@ -126,6 +130,7 @@ static void sources__reject(struct sources *s, const char *path, const char *err
 	s->rejects = v;
 	v[s->n_rejects].path = strdup(path);
 	v[s->n_rejects].error = strdup(error);
+	v[s->n_rejects].id = *id;
 	if (!v[s->n_rejects].path || !v[s->n_rejects].error) {
 		free(v[s->n_rejects].path);
 		free(v[s->n_rejects].error);
@@ -148,6 +153,17 @@ static void sources__captured(void *ctx, const char *line)
 	if (!c->first[0])
 		snprintf(c->first, sizeof(c->first), "%s", line);
 	if (c->inner && c->inner->report)
+		c->inner->report(c->inner->ctx, line);
+}
+
+/* A warning leaves the file applied: not a reason to show it refused. */
+static void sources__warned(void *ctx, const char *line)
+{
+	struct sources__capture *c = ctx;
+
+	if (c->inner && c->inner->warn)
+		c->inner->warn(c->inner->ctx, line);
+	else if (c->inner && c->inner->report)
 		c->inner->report(c->inner->ctx, line);
 }
 
@@ -175,10 +191,98 @@ static int sources__load_last(struct sources *s, const char *path,
 	return 0;
 }
 
+/* Whether `real`, a resolved path, is the folder or below it. */
+static bool sources__inside(const char *root_real, const char *real)
+{
+	size_t len = strlen(root_real);
+
+	if (len == 1 && root_real[0] == '/')
+		return true;
+	return !strncmp(real, root_real, len) && (real[len] == '/' || !real[len]);
+}
+
+/*
+ * Open `path` as the parser will read it: following the visible symlink,
+ * without blocking on a FIFO. What was opened is checked, not what the
+ * path named a moment before, so a symlink swapped in between cannot lead
+ * the agent out of the folder: the kernel's name for the open file must
+ * lie inside it. fd, -ENOENT (gone, or not a regular file: the path no
+ * longer names a manifest) or -EXDEV (outside the folder; `where` says
+ * where it leads).
+ */
+static int sources__open(const struct sources *s, const char *path, struct stat *st,
+			 char *where, size_t where_len)
+{
+	char link[64], real[PATH_MAX];
+	ssize_t n;
+	int fd;
+
+	/* Not even opened unless it looks like a file: opening a device can
+	 * do something. fstat below judges what was opened. */
+	if (stat(path, st) < 0 || !S_ISREG(st->st_mode))
+		return -ENOENT;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT || errno == ENOTDIR || errno == ELOOP ? -ENOENT : -errno;
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		close(fd);
+		return -ENOENT;
+	}
+	if (!s->root)
+		return fd; /* no folder named: a test of one file */
+	if (!s->root_real) {
+		/* named, never resolved (its scan failed): nothing is inside */
+		close(fd);
+		snprintf(where, where_len, "a place that cannot be checked");
+		return -EXDEV;
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, real, sizeof(real) - 1);
+	if (n < 0) {
+		/* no /proc: the path resolved now, and the same file */
+		struct stat again;
+		if (!realpath(path, real) || stat(real, &again) < 0 ||
+		    again.st_dev != st->st_dev || again.st_ino != st->st_ino)
+			snprintf(real, sizeof(real), "(unknown)");
+	} else {
+		real[n] = 0;
+	}
+	if (sources__inside(s->root_real, real))
+		return fd;
+	close(fd);
+	snprintf(where, where_len, "%s", real);
+	return -EXDEV;
+}
+
+/* `path` cannot be read: reported and refused as a bad file is, its last
+ * good objects, if any, kept in force. */
+static int sources__refuse(struct sources *s, const char *path, const char *line,
+			   const struct source_id *id, struct diag *d)
+{
+	if (d) {
+		d->errors++;
+		if (d->report)
+			d->report(d->ctx, line);
+	}
+	sources__reject(s, path, line, id);
+	return 0;
+}
+
+/* The refusal of `path` if it still stands for this very version. */
+static const struct source_reject *sources__refused(const struct sources *s, const char *path,
+						    const struct source_id *id)
+{
+	for (size_t i = 0; i < s->n_rejects; i++)
+		if (!strcmp(s->rejects[i].path, path))
+			return memcmp(&s->rejects[i].id, id, sizeof(*id)) ? NULL : &s->rejects[i];
+	return NULL;
+}
+
 int sources_update(struct sources *s, const char *path, bool force, struct diag *d)
 {
 	struct sources__capture cap = { .d = { .report = sources__captured,
-					       .note = sources__noted },
+					       .note = sources__noted,
+					       .warn = sources__warned },
 					.inner = d };
 	const struct manifest_set *kept = NULL;
 	const char *kept_path = NULL;
@@ -186,10 +290,11 @@ int sources_update(struct sources *s, const char *path, bool force, struct diag 
 	struct stat st;
 	bool found;
 	size_t i = sources__find(s, path, &found);
-	int err;
+	char where[PATH_MAX];
+	int err, fd;
 
-	/* stat follows the visible symlink, as the parser's open will. */
-	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
+	fd = sources__open(s, path, &st, where, sizeof(where));
+	if (fd == -ENOENT) {
 		sources__accept(s, path);
 		if (!found)
 			return 0;
@@ -199,15 +304,43 @@ int sources_update(struct sources *s, const char *path, bool force, struct diag 
 			laststate_forget(s->last, path);
 		return 1;
 	}
+	if (fd == -EXDEV) {
+		/* Never read, so nothing of it is quoted anywhere: the agent
+		 * may run as root, the status is for the table's readers. */
+		char line[2 * PATH_MAX + 128];
+		snprintf(line, sizeof(line),
+			 "%s: a symlink to %s, outside %s: not read (symlinks are followed only "
+			 "within the folder)", path, where, s->root_real ? s->root_real : s->root);
+		id = sources__id(&st);
+		if (!force && sources__refused(s, path, &id))
+			return 0; /* said already */
+		return sources__refuse(s, path, line, &id, d);
+	}
+	if (fd < 0) {
+		static const struct source_id none;
+		char line[PATH_MAX + 64];
+
+		if (!force && sources__refused(s, path, &none))
+			return 0; /* said already */
+		snprintf(line, sizeof(line), "%s: open: %s", path, strerror(-fd));
+		return sources__refuse(s, path, line, &none, d);
+	}
 	id = sources__id(&st);
-	if (found && !force && !memcmp(&id, &s->ids[i], sizeof(id)))
+	/* Unchanged since it was read, or since it was refused: a rescan
+	 * (a periodic one, where the folder is not all watched) neither
+	 * reads it nor reports it again. */
+	if (!force && ((found && !memcmp(&id, &s->ids[i], sizeof(id))) ||
+		       sources__refused(s, path, &id))) {
+		close(fd);
 		return 0;
+	}
 	cap.d.ctx = &cap;
-	err = manifest_load_kept(path, &kept, &kept_path, &cap.d);
+	err = manifest_load_kept_fd(fd, path, &kept, &kept_path, &cap.d);
+	close(fd);
 	if (d)
 		d->errors += cap.d.errors;
 	if (err && err != -ENOMEM)
-		sources__reject(s, path, cap.first[0] ? cap.first : path);
+		sources__reject(s, path, cap.first[0] ? cap.first : path, &id);
 	else if (!err)
 		sources__accept(s, path);
 	if (err == -ENOMEM)
@@ -265,13 +398,92 @@ static void sources__fit(struct sources *s)
 		s->ids = ids;
 }
 
+/* What one scan reports, collected (sorted afterwards). */
+struct sources__notes {
+	struct diag d;
+	char **v;
+	size_t n, cap, more;
+};
+
+static void sources__noted_scan(void *ctx, const char *line)
+{
+	struct sources__notes *c = ctx;
+	char *copy;
+
+	if (c->n == SOURCES_MAX_NOTES) {
+		c->more++;
+		return;
+	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 8;
+		char **v = realloc(c->v, cap * sizeof(*v));
+		if (!v)
+			return; /* a status line lost, nothing else */
+		c->v = v;
+		c->cap = cap;
+	}
+	if ((copy = strdup(line)))
+		c->v[c->n++] = copy;
+}
+
+static int sources__cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void sources__notes_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Report what this scan found that the last one did not, and keep it. */
+static void sources__notes_swap(struct sources *s, struct sources__notes *c, struct diag *d)
+{
+	if (c->n)
+		qsort(c->v, c->n, sizeof(*c->v), sources__cmp_str);
+	for (size_t i = 0; i < c->n; i++) {
+		if (s->n_notes && bsearch(&c->v[i], s->notes, s->n_notes, sizeof(*s->notes),
+					  sources__cmp_str))
+			continue;
+		if (d) {
+			d->errors++;
+			if (d->report)
+				d->report(d->ctx, c->v[i]);
+		}
+	}
+	sources__notes_free(s->notes, s->n_notes);
+	s->notes = c->v;
+	s->n_notes = c->n;
+	s->n_notes_more = c->more;
+}
+
 int sources_rescan(struct sources *s, const char *root, struct diag *d)
 {
+	struct sources__notes notes = { .d = { .report = sources__noted_scan } };
 	struct scan_list list = { .paths = NULL };
-	int err = scan_dir(root, &list, d), changed = 0;
+	int err, changed = 0;
+	char *real;
 
+	notes.d.ctx = &notes;
+	s->root = root;
+	err = scan_dir(root, &list, &notes.d);
+	/* a missing root is said by the caller, as long as it lasts */
+	if (err == -ENOENT) {
+		sources__notes_free(notes.v, notes.n);
+		return err;
+	}
+	sources__notes_swap(s, &notes, d);
 	if (err)
 		return err;
+	s->truncated = list.truncated;
+	/* The folder may have moved under its name (a symlink retargeted, a
+	 * remount): what "inside" means is decided afresh by every scan. */
+	if ((real = realpath(root, NULL))) {
+		free(s->root_real);
+		s->root_real = real;
+	}
 	/* Both lists are sorted: one merge pass finds the files now gone. */
 	for (size_t i = 0, k = 0; i < s->n;) {
 		while (k < list.n && strcmp(list.paths[k], s->v[i].path) < 0)
@@ -297,6 +509,10 @@ int sources_rescan(struct sources *s, const char *root, struct diag *d)
 			sources__accept(s, s->rejects[r].path);
 	}
 	for (size_t k = 0; k < list.n; k++) {
+		if (s->stop && !(k % 256) && s->stop(s->stop_ctx)) {
+			err = -EINTR;
+			break;
+		}
 		err = sources_update(s, list.paths[k], false, d);
 		if (err < 0)
 			break;
@@ -308,6 +524,13 @@ int sources_rescan(struct sources *s, const char *root, struct diag *d)
 	return err < 0 ? err : changed;
 }
 
+void sources_forget_ids(struct sources *s)
+{
+	memset(s->ids, 0, s->n * sizeof(s->ids[0]));
+	for (size_t i = 0; i < s->n_rejects; i++)
+		memset(&s->rejects[i].id, 0, sizeof(s->rejects[i].id));
+}
+
 void sources_free(struct sources *s)
 {
 	for (size_t i = 0; i < s->n; i++)
@@ -317,6 +540,8 @@ void sources_free(struct sources *s)
 		free(s->rejects[i].error);
 	}
 	free(s->rejects);
+	free(s->root_real);
+	sources__notes_free(s->notes, s->n_notes);
 	sources_retired_free(s);
 	free(s->retired);
 	free(s->v);

@@ -28,6 +28,8 @@ struct source_id {
 struct source_reject {
 	char *path;
 	char *error;            /* "path:line:col: message" */
+	struct source_id id;    /* the version refused: a rescan that finds
+	                           it unchanged does not read it again */
 };
 
 /*
@@ -50,6 +52,23 @@ struct sources {
 	 * first version (which is in v or retired after it, so as lasting). */
 	struct model_source *retired;
 	size_t n_retired, cap_retired;
+	/* What the last scan of the folder reported (unreadable or too deep
+	 * directories, symlinks leading out, the bounds met), sorted: a
+	 * problem is reported when it first appears, not by every rescan,
+	 * and is kept here for the status while it lasts. */
+	char **notes;
+	size_t n_notes;
+	size_t n_notes_more;    /* past SOURCES_MAX_NOTES: counted only */
+	bool truncated;         /* the last scan met SCAN_MAX_FILES */
+	/* Checked between files by a long rescan: true stops it (-EINTR),
+	 * so a signal is not kept waiting by 100,000 files. May be NULL. */
+	bool (*stop)(void *ctx);
+	void *stop_ctx;
+	const char *root;       /* the folder (the caller's string), or NULL:
+	                           set by sources_rescan, or before any */
+	char *root_real;        /* the folder, every symlink resolved (set by
+	                           sources_rescan): a file is read only when
+	                           what it opens lies inside it */
 	bool retired_lost;      /* a version could not be kept (no memory):
 	                           only a full resolve is safe, and the list
 	                           is not to be read (a path may be gone) */
@@ -59,7 +78,10 @@ struct sources {
  * Bring one path up to date. `force` re-reads even when its identity is
  * unchanged (inotify said it was written). Returns 1 when the set of good
  * objects changed, 0 when not (unchanged, or the new version is bad and
- * was reported through `d`), -ENOMEM. With s->last, a good version is
+ * was reported through `d`), -ENOMEM. A path that opens a file outside
+ * the folder (a symlink leaving it, the kubelet's `..data` links stay
+ * inside) is refused unread, like a bad file, once s->root names the
+ * folder. With s->last, a good version is
  * saved, and a bad one met with nothing in memory (after a restart) is
  * replaced by the saved copy, which `d` is told about.
  */
@@ -69,9 +91,18 @@ int sources_update(struct sources *s, const char *path, bool force, struct diag 
  * Reconcile with the folder: forget files no longer listed, read new and
  * changed ones. While the root itself is missing nothing is forgotten (a
  * remount or a mistaken delete must not drop every route); returns -ENOENT
- * then. Otherwise the number of files whose objects changed, or -errno.
+ * then. Otherwise the number of files whose objects changed, or -errno
+ * (-EINTR when s->stop said so: the files read so far are applied, the
+ * rest are not yet). What the scan reports goes to `d` only when new
+ * (s->notes).
  */
 int sources_rescan(struct sources *s, const char *root, struct diag *d);
+
+#define SOURCES_MAX_NOTES 1024
+
+/* Forget what every file was, so the next rescan reads each again (the
+ * refused ones too): SIGHUP. */
+void sources_forget_ids(struct sources *s);
 
 /* Free the retired versions (after the model has seen them). */
 void sources_retired_free(struct sources *s);

@@ -38,6 +38,12 @@
  * (fs.inotify.max_queued_events = 16384) holds, so a drain normally empties
  * the queue but a flooding writer cannot keep the caller here forever. */
 #define WATCH__BUF_BYTES (32 * 1024)
+/* Every watch is kernel memory charged to the user, and root shares
+ * fs.inotify.max_user_watches with every other root program on the node:
+ * past this many directories (or when the kernel says ENOSPC) the rest,
+ * in the walk's sorted order, are left unwatched (watch_partial) and the
+ * caller rescans them on a timer. */
+#define WATCH__MAX_DIRS 16384
 #define WATCH__MAX_READS 128
 
 /* One (watch, path) pair. One inode reached through several visible paths
@@ -56,12 +62,14 @@ struct watch {
 	struct watch__dir **by_path; /* the same entries sorted by path */
 	size_t n;
 	bool stale; /* the watches do not cover the tree: watch_reset must walk */
+	bool partial; /* some directories are read but not watched */
 };
 
 struct watch__build {
 	int fd;
 	int root_wd;
 	unsigned calls;
+	bool partial;
 	struct watch__dir *v;
 	size_t n, cap;
 };
@@ -142,6 +150,10 @@ static int watch__add(void *ctx, const char *path)
 	bool root = b->calls++ == 0; /* scan_walk visits the root first */
 	int wd;
 
+	if (b->n >= WATCH__MAX_DIRS) {
+		b->partial = true;
+		return SCAN_STOP;
+	}
 	wd = inotify_add_watch(b->fd, path, WATCH__MASK);
 	if (wd < 0) {
 		/* Removed or replaced since the walk opened it: whatever did
@@ -149,6 +161,11 @@ static int watch__add(void *ctx, const char *path)
 		 * checked by the caller. */
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
+		/* The kernel's bound met: what is watched stays watched. */
+		if (errno == ENOSPC && !root) {
+			b->partial = true;
+			return SCAN_STOP;
+		}
 		return -errno;
 	}
 	if (b->n == b->cap) {
@@ -189,6 +206,8 @@ static int watch__sync(struct watch *w)
 	int ret;
 
 	ret = scan_walk(w->root, watch__add, NULL, &b, NULL);
+	if (ret == SCAN_STOP)
+		ret = 0;
 	if (!ret && b.root_wd < 0)
 		ret = -ENOENT;
 	if (!ret && !(by_path = malloc(b.n * sizeof(*by_path))))
@@ -217,6 +236,7 @@ static int watch__sync(struct watch *w)
 	w->by_path = by_path;
 	w->n = b.n;
 	w->stale = false;
+	w->partial = b.partial;
 out:
 	return ret;
 }
@@ -347,9 +367,21 @@ out:
 
 int watch_reset(struct watch *w)
 {
-	if (!w->stale)
+	/* A partial watch is walked again too: directories removed where no
+	 * watch saw it may have brought the tree back under the bound. */
+	if (!w->stale && !w->partial)
 		return 0;
 	return watch__sync(w);
+}
+
+bool watch_partial(const struct watch *w)
+{
+	return w->partial;
+}
+
+size_t watch_count(const struct watch *w)
+{
+	return w->n;
 }
 
 int watch_fd(const struct watch *w)

@@ -25,6 +25,9 @@
 #ifndef LDMESH_AGENT_WATCH_H
 #define LDMESH_AGENT_WATCH_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 struct watch;
 
 /* Called for each changed manifest path; the string is valid during the call
@@ -39,9 +42,13 @@ typedef void (*watch_changed_fn)(void *ctx, const char *path);
  * Watch `root` and every directory below it that scan_walk() enters
  * (visible directories and visible symlinks to directories; hidden ones are
  * not watched). On success *out is caller-owned (release with watch_close);
- * on failure *out is untouched. 0 or -errno: -ENOENT / -ENOTDIR for the
- * root, -E2BIG past SCAN_MAX_DIRS, -ENOSPC past fs.inotify.max_user_watches,
- * -EMFILE past fs.inotify.max_user_instances, -ENOMEM.
+ * on failure *out is untouched. Past 16,384 directories, or when the kernel
+ * refuses more (fs.inotify.max_user_watches), the directories after (in
+ * scan_walk's sorted order) are not watched: still 0, and watch_partial
+ * says so; the caller finds changes there by rescanning on a timer.
+ * 0 or -errno: -ENOENT / -ENOTDIR for the root, -ENOSPC when not even the
+ * root can be watched, -EMFILE past fs.inotify.max_user_instances,
+ * -ENOMEM.
  */
 int watch_open(const char *root, struct watch **out);
 
@@ -82,13 +89,19 @@ int watch_drain(struct watch *w, watch_changed_fn changed, void *ctx);
 
 /*
  * Make sure the watches cover the tree. 0 at once when they do. When they
- * do not (the root was deleted or moved away, or re-placing the watches
- * failed, e.g. -ENOSPC), re-walks the root: 0 when the watches are back (the
+ * do not (the root was deleted or moved away, re-placing the watches
+ * failed, e.g. -ENOSPC, or they are partial), re-walks the root: 0 when the watches are back (the
  * caller rescans now), -ENOENT while the root does not exist (the root's
  * parent is not watched, so retry on a timer, e.g. every second), other
  * -errno as watch_open. While it fails no events are delivered.
  */
 int watch_reset(struct watch *w);
+
+/* Whether some directories the walk reads are not watched (see
+ * watch_open); re-judged by every walk. */
+bool watch_partial(const struct watch *w);
+/* The directories watched. */
+size_t watch_count(const struct watch *w);
 
 /* Accepts NULL. */
 void watch_close(struct watch *w);

@@ -679,45 +679,48 @@ int yaml_tree_load_data(const char *data, size_t len,
 	return yt_run(&src, out, err);
 }
 
+int yaml_tree_load_fd(int fd, size_t max_bytes, struct yaml_tree_stream *out,
+		      struct yaml_tree_error *err)
+{
+	struct yt_src src = { .fd = fd, .max = max_bytes };
+	struct stat st;
+
+	memset(err, 0, sizeof(*err));
+	if (fstat(fd, &st) < 0) {
+		yt_set_error(err, 0, 0, "fstat: %s", strerror(errno));
+		return -errno;
+	}
+	/* A FIFO or device could block or never end; manifests are files. */
+	if (!S_ISREG(st.st_mode)) {
+		yt_set_error(err, 0, 0, "not a regular file");
+		return -EINVAL;
+	}
+	if ((uintmax_t)st.st_size > max_bytes) {
+		yt_set_error(err, 0, 0,
+			     "file is %jd bytes, more than the %zu allowed for a manifest",
+			     (intmax_t)st.st_size, max_bytes);
+		return -EFBIG;
+	}
+	return yt_run(&src, out, err);
+}
+
 int yaml_tree_load_file(const char *path, size_t max_bytes,
 			struct yaml_tree_stream *out,
 			struct yaml_tree_error *err)
 {
-	struct yt_src src = { .fd = -1, .max = max_bytes };
-	struct stat st;
-	int ret;
+	int fd, ret;
 
 	memset(err, 0, sizeof(*err));
 	/* O_NONBLOCK: a FIFO swapped in after the caller's stat() must not block
-	 * the agent in open(); fstat below refuses it. No effect on files. */
-	src.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (src.fd < 0) {
+	 * the agent in open(); fstat refuses it. No effect on files. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
 		ret = -errno;
 		yt_set_error(err, 0, 0, "open: %s", strerror(errno));
-		goto out;
+		return ret;
 	}
-	if (fstat(src.fd, &st) < 0) {
-		ret = -errno;
-		yt_set_error(err, 0, 0, "fstat: %s", strerror(errno));
-		goto out;
-	}
-	/* A FIFO or device could block or never end; manifests are files. */
-	if (!S_ISREG(st.st_mode)) {
-		ret = -EINVAL;
-		yt_set_error(err, 0, 0, "not a regular file");
-		goto out;
-	}
-	if ((uintmax_t)st.st_size > max_bytes) {
-		ret = -EFBIG;
-		yt_set_error(err, 0, 0,
-			     "file is %jd bytes, more than the %zu allowed for a manifest",
-			     (intmax_t)st.st_size, max_bytes);
-		goto out;
-	}
-	ret = yt_run(&src, out, err);
-out:
-	if (src.fd >= 0)
-		close(src.fd);
+	ret = yaml_tree_load_fd(fd, max_bytes, out, err);
+	close(fd);
 	return ret;
 }
 

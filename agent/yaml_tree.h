@@ -117,6 +117,11 @@ int yaml_tree_load_file(const char *path, size_t max_bytes,
 			struct yaml_tree_stream *out,
 			struct yaml_tree_error *err);
 
+/* The same for a file already open (the caller's to close): the agent
+ * opens a manifest, checks what it opened, then parses that. */
+int yaml_tree_load_fd(int fd, size_t max_bytes, struct yaml_tree_stream *out,
+		      struct yaml_tree_error *err);
+
 /* Frees every node and zeroes the stream; accepts NULL. */
 void yaml_tree_free(struct yaml_tree_stream *s);
 

@@ -2,6 +2,7 @@
 #include "ctl.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -93,8 +94,10 @@ struct ctl_agent_status {
 	char last_scan[40];
 	char (*rejected)[2][600]; /* path, error */
 	size_t n;
-	char (*notes)[600];       /* what the agent says stays wrong */
+	char (*notes)[600];       /* what the agent says stays wrong (state,
+	                             folder, table) */
 	size_t n_notes;
+	bool unreadable;          /* there, but not for this user (0600) */
 };
 
 static void ctl__agent_status(const struct ctl *c, struct ctl_agent_status *st)
@@ -107,8 +110,11 @@ static void ctl__agent_status(const struct ctl *c, struct ctl_agent_status *st)
 	memset(st, 0, sizeof(*st));
 	snprintf(path, sizeof(path), "%s/status", c->table);
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0) {
+		/* the agent's alone: it may quote manifests */
+		st->unreadable = errno == EACCES;
 		return;
+	}
 	if (fstat(fd, &sb) < 0 || ldmesh_trust_check(&sb, false, geteuid()) ||
 	    !(f = fdopen(fd, "r"))) {
 		close(fd);
@@ -272,6 +278,9 @@ int ctl_status(const struct ctl *c)
 		fprintf(c->out, "notes:       %zu\n", ag.n_notes);
 	for (size_t i = 0; i < ag.n_notes; i++)
 		fprintf(c->out, "  %s\n", ag.notes[i]);
+	if (ag.unreadable)
+		fprintf(c->out, "agent status: %s/status is readable by the agent's user only\n",
+			c->table);
 	free(ag.rejected);
 	free(ag.notes);
 	return 0;

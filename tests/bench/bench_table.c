@@ -54,7 +54,9 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* One Service plus its EndpointSlice with EPS_PER_SVC ready endpoints. */
+/* One Service plus its EndpointSlice with EPS_PER_SVC ready endpoints.
+ * Service i's ClusterIP is 10.96.0.0 + i + 1: the CIDR's network address
+ * is no ClusterIP (the agent refuses it, as the API server does). */
 static size_t gen_service(char *buf, size_t cap, unsigned i, unsigned eps)
 {
 	size_t len = (size_t)snprintf(buf, cap,
@@ -63,7 +65,7 @@ static size_t gen_service(char *buf, size_t cap, unsigned i, unsigned eps)
 		"---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
 		"metadata: {name: svc-%u-abcde, namespace: ns-%u, labels: {kubernetes.io/service-name: svc-%u}}\n"
 		"addressType: IPv4\nports: [{name: http, port: 8080, protocol: TCP}]\nendpoints:\n",
-		i, i % 100, 96 + (i >> 16), (i >> 8) & 255, i & 255, i, i % 100, i);
+		i, i % 100, 96 + ((i + 1) >> 16), ((i + 1) >> 8) & 255, (i + 1) & 255, i, i % 100, i);
 	for (unsigned e = 0; e < eps; e++) {
 		unsigned pod = i * eps + e;
 		len += (size_t)snprintf(buf + len, cap - len,
@@ -177,9 +179,9 @@ static void bench_lookups(unsigned n, const struct ldmesh_snap *s)
 		memset(keys[k], 0, 16);
 		keys[k][10] = keys[k][11] = 0xff;
 		keys[k][12] = 10;
-		keys[k][13] = (uint8_t)(96 + (i >> 16));
-		keys[k][14] = (uint8_t)((i >> 8) & 255);
-		keys[k][15] = (uint8_t)(i & 255);
+		keys[k][13] = (uint8_t)(96 + ((i + 1) >> 16));
+		keys[k][14] = (uint8_t)(((i + 1) >> 8) & 255);
+		keys[k][15] = (uint8_t)((i + 1) & 255);
 		snprintf(names[k], sizeof(names[k]), "svc-%u.ns-%u.svc.cluster.local", i, i % 100);
 	}
 	t0 = now_s();
@@ -362,8 +364,8 @@ struct switch_key {
 static struct switch_key switch_key_of(unsigned i)
 {
 	struct switch_key k = { .vip = { [10] = 0xff, [11] = 0xff, [12] = 10,
-					 [13] = (uint8_t)(96 + (i >> 16)),
-					 [14] = (uint8_t)(i >> 8), [15] = (uint8_t)i } };
+					 [13] = (uint8_t)(96 + ((i + 1) >> 16)),
+					 [14] = (uint8_t)((i + 1) >> 8), [15] = (uint8_t)(i + 1) } };
 
 	snprintf(k.fqdn, sizeof(k.fqdn), "svc-%u.ns-%u.svc.cluster.local", i, i % 100);
 	return k;

@@ -28,7 +28,9 @@ LOG=$E2E_TMP/agent.log
 # the last file's Service: its address, and its port in round $1, which
 # tells the agent has read the folder through that file
 LAST=svc-$((N - 1))
-LAST_IP=10.$((96 + ((N - 1) >> 16))).$((((N - 1) >> 8) & 255)).$(((N - 1) & 255))
+# (file i has address offset i + 1: the CIDR's network address, 10.96.0.0,
+# is no ClusterIP)
+LAST_IP=10.$((96 + (N >> 16))).$(((N >> 8) & 255)).$((N & 255))
 last_port() { echo $((1000 + $1)); }
 
 fill() { # ROUND DIRS: write N one-Service files into $MANIFESTS (spread
@@ -44,7 +46,7 @@ for i in range(n):
     with open(tmp, "w") as f:
         f.write("apiVersion: v1\nkind: Service\nmetadata: {name: svc-%d}\n"
                 "spec: {clusterIP: 10.%d.%d.%d, ports: [{port: %d}]}\n"
-                % (i, 96 + (i >> 16), (i >> 8) & 255, i & 255,
+                % (i, 96 + ((i + 1) >> 16), ((i + 1) >> 8) & 255, (i + 1) & 255,
                    last_port if i == n - 1 else 80))
     os.rename(tmp, os.path.join(sub, "svc-%d.yaml" % i))
 PY

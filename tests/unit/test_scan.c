@@ -173,9 +173,12 @@ static void test_symlinked_dir_followed(void **state)
 
 	assert_int_equal(scan_dir(f->root, &f->list, &f->diag.d), 0);
 	/* Visible paths, not resolved ones; a directory reached twice is
-	 * listed under both names (no loop). */
-	assert_list(f, "alias/y.yaml", "linked/x.yaml", "real/y.yaml", NULL);
-	assert_int_equal(f->diag.d.errors, 0);
+	 * listed under both names (no loop). One that leads out of the
+	 * folder is not followed (issue 21, item 11), and said. */
+	assert_list(f, "alias/y.yaml", "real/y.yaml", NULL);
+	assert_int_equal(f->diag.d.errors, 1);
+	assert_true(tu_diag_has(&f->diag, "linked: a symlink to "));
+	assert_true(tu_diag_has(&f->diag, "not followed"));
 }
 
 static void test_symlink_loop_reported_once(void **state)

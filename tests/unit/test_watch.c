@@ -431,15 +431,17 @@ static void test_symlinked_dir(void **state)
 {
 	struct fx *f = *state;
 
-	tu_write(f->outside, "dir/x.yaml", "");
+	/* inside the folder, hidden as the kubelet's `..2026_...` is: only
+	 * the visible link leads there (one leading out is not followed) */
+	tu_write(f->root, ".store/dir/x.yaml", "");
 	open_watch(f);
-	mklink(f, f->outside, "linked");
+	mklink(f, ".store", "linked");
 	pump(f);
 	assert_int_equal(f->seen.rescans, 1);
 	assert_int_equal(watch_reset(f->w), 0);
 
 	/* Reported under the visible path, as scan_dir lists it. */
-	tu_write(f->outside, "dir/x.yaml", "v2");
+	tu_write(f->root, ".store/dir/x.yaml", "v2");
 	pump(f);
 	assert_seen(f, "linked/dir/x.yaml", NULL);
 
@@ -447,7 +449,7 @@ static void test_symlinked_dir(void **state)
 	pump(f);
 	assert_int_equal(f->seen.rescans, 1);
 	assert_int_equal(watch_reset(f->w), 0);
-	tu_write(f->outside, "dir/x.yaml", "v3");
+	tu_write(f->root, ".store/dir/x.yaml", "v3");
 	pump(f);
 	assert_int_equal(f->seen.n, 0);
 }
