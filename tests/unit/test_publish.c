@@ -29,58 +29,11 @@
 #include "snap_build.h"
 #include "testutil.h"
 
-/* A valid snapshot of generation `gen` with `n` services (svc-0 ...). */
-static void make_snap(uint64_t gen, unsigned n, void **bytes, size_t *size)
-{
-	static const struct snap_port_in port = { .name = "http", .port = 80,
-		.target_port = 8080, .protocol = LDMESH_PROTO_TCP };
-	struct snap_service_in *s = calloc(n, sizeof(*s));
-	char (*names)[32] = calloc(n, sizeof(*names));
-	struct snap_input in = {
-		.cluster_domain = "cluster.local",
-		.service_cidr_prefix = 108,
-		.generation = gen,
-		.created_unix_ns = 1000 + gen,
-		.services = s,
-		.n_services = n,
-	};
-
-	assert_non_null(s);
-	assert_non_null(names);
-	in.service_cidr[10] = in.service_cidr[11] = 0xff;
-	in.service_cidr[12] = 10;
-	in.service_cidr[13] = 96;
-	for (unsigned i = 0; i < n; i++) {
-		snprintf(names[i], sizeof(names[i]), "svc-%u", i);
-		s[i].ns = "default";
-		s[i].name = names[i];
-		s[i].n_cluster_ips = 1;
-		s[i].cluster_ips[0][10] = s[i].cluster_ips[0][11] = 0xff;
-		s[i].cluster_ips[0][12] = 10;
-		s[i].cluster_ips[0][13] = 96;
-		s[i].cluster_ips[0][14] = (uint8_t)(i >> 8);
-		s[i].cluster_ips[0][15] = (uint8_t)(i + 1);
-		s[i].ports = &port;
-		s[i].n_ports = 1;
-	}
-	assert_int_equal(snap_build(&in, bytes, size), 0);
-	free(s);
-	free(names);
-}
-
-static char *path_in(const char *dir, const char *name)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/%s", dir, name) < 0)
-		abort();
-	return p;
-}
 
 static int exists(const char *dir, const char *name)
 {
 	struct stat st;
-	char *p = path_in(dir, name);
+	char *p = tu_path_in(dir, name);
 	int r = lstat(p, &st) == 0;
 
 	free(p);
@@ -135,7 +88,7 @@ static void publish_ok(struct publisher *p, unsigned n_services)
 	size_t size;
 	char why[256] = "";
 
-	make_snap(publish_next_generation(p), n_services, &bytes, &size);
+	tu_make_snap(publish_next_generation(p), n_services, &bytes, &size);
 	if (publish_snapshot(p, bytes, size, 0, why, sizeof(why)))
 		fail_msg("publish failed: %s", why);
 	free(bytes);
@@ -150,7 +103,7 @@ static void publish_over(struct publisher *p, uint64_t base)
 	size_t size;
 	char why[256] = "";
 
-	make_snap(publish_next_generation(p), 1, &bytes, &size);
+	tu_make_snap(publish_next_generation(p), 1, &bytes, &size);
 	memcpy(&h, bytes, sizeof(h));
 	h.base_generation = base;
 	ldmesh_snap_header_seal(bytes, &h);
@@ -258,7 +211,7 @@ static uint64_t announce_ok(struct publisher *p, unsigned n_services, uint64_t n
 	size_t size;
 	char why[256] = "";
 
-	make_snap(gen, n_services, &bytes, &size);
+	tu_make_snap(gen, n_services, &bytes, &size);
 	if (publish_ahead(p, bytes, size, now_ns, why, sizeof(why)))
 		fail_msg("announce failed: %s", why);
 	free(bytes);
@@ -374,7 +327,7 @@ static void test_ahead_across_restart_and_tampering(void **state)
 	expect_reader(dir, 1, 2);
 
 	assert_int_equal(announce_ok(&p, 3, 0), 3);
-	path = path_in(dir, "snap.3");
+	path = tu_path_in(dir, "snap.3");
 	tu_unseal(path);
 	assert_int_equal(chmod(path, 0400), 0);
 	assert_int_equal(publish_ahead_commit(&p, why, sizeof(why)), -ESTALE);
@@ -394,7 +347,7 @@ static void test_ahead_across_restart_and_tampering(void **state)
 
 static void test_open_creates_dir_0755_and_control_0644(void **state)
 {
-	char *base = tu_tmpdir("pub"), *dir = path_in(base, "table"), *ctl;
+	char *base = tu_tmpdir("pub"), *dir = tu_path_in(base, "table"), *ctl;
 	struct publisher p;
 	struct stat st;
 	char why[256] = "";
@@ -406,7 +359,7 @@ static void test_open_creates_dir_0755_and_control_0644(void **state)
 	assert_int_equal(stat(dir, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
 	assert_int_equal(st.st_mode & 07777, 0755);
-	ctl = path_in(dir, "control");
+	ctl = tu_path_in(dir, "control");
 	assert_int_equal(lstat(ctl, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
 	assert_int_equal(st.st_mode & 07777, 0644);
@@ -442,8 +395,8 @@ static void test_open_tightens_existing_dir_mode(void **state)
 
 static void test_symlink_table_path_refused(void **state)
 {
-	char *base = tu_tmpdir("pub"), *real = path_in(base, "real"),
-	     *link = path_in(base, "link");
+	char *base = tu_tmpdir("pub"), *real = tu_path_in(base, "real"),
+	     *link = tu_path_in(base, "link");
 	struct publisher p;
 	char why[256] = "";
 
@@ -507,7 +460,7 @@ static void test_dir_owned_by_other_user_refused(void **state)
 static void test_planted_control_symlink_not_followed(void **state)
 {
 	char *dir = tu_tmpdir("pub"), *victim_dir = tu_tmpdir("victim");
-	char *victim = path_in(victim_dir, "victim"), *ctl = path_in(dir, "control");
+	char *victim = tu_path_in(victim_dir, "victim"), *ctl = tu_path_in(dir, "control");
 	struct publisher p;
 	char why[256] = "";
 	void *buf;
@@ -562,14 +515,14 @@ static void test_publish_then_read_back(void **state)
 	assert_int_equal(ldmesh_table_init(&t, dir, &ldmesh_reader_libc, NULL, NULL), 0);
 	assert_null(ldmesh_table_acquire(&t, &slot));
 
-	make_snap(1, 3, &bytes, &size);
+	tu_make_snap(1, 3, &bytes, &size);
 	assert_int_equal(publish_snapshot(&p, bytes, size, 0, why, sizeof(why)), 0);
 	assert_int_equal(p.generation, 1);
 	assert_int_equal(p.control->generation, 1);
 	assert_int_equal(p.control->agent_pid, (uint32_t)getpid());
 	assert_true(p.control->published_unix_ns > 0);
 
-	f = path_in(dir, "snap.1");
+	f = tu_path_in(dir, "snap.1");
 	assert_int_equal(lstat(f, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
 	assert_int_equal(st.st_mode & 07777, 0444);
@@ -587,7 +540,7 @@ static void test_publish_then_read_back(void **state)
 
 	/* a second generation is picked up by the same reader */
 	free(bytes);
-	make_snap(2, 5, &bytes, &size);
+	tu_make_snap(2, 5, &bytes, &size);
 	assert_int_equal(publish_snapshot(&p, bytes, size, 0, why, sizeof(why)), 0);
 	s = ldmesh_table_acquire(&t, &slot);
 	assert_non_null(s);
@@ -745,7 +698,7 @@ static bool sealed(const char *path)
  * 6.0), tried on a file of its own. */
 static bool takes_immutable(const char *dir)
 {
-	char *f = path_in(dir, "probe");
+	char *f = tu_path_in(dir, "probe");
 	int fd = open(f, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644), flags;
 	bool ok = false;
 
@@ -788,7 +741,7 @@ static void test_control_sealed_on_tmpfs(void **state)
 		skip();
 	}
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
-	ctl = path_in(dir, "control");
+	ctl = tu_path_in(dir, "control");
 	assert_true(sealed(ctl));
 	assert_int_equal(truncate(ctl, 0), -1);
 	assert_int_equal(errno, EPERM);
@@ -934,8 +887,8 @@ static void check_victim(const char *victim)
 static void test_planted_next_snapshot_not_followed(void **state)
 {
 	char *dir = tu_tmpdir("pub"), *vdir = tu_tmpdir("victim");
-	char *victim = path_in(vdir, "victim"), *planted = path_in(dir, "snap.1"),
-	     *hard = path_in(dir, "snap.2");
+	char *victim = tu_path_in(vdir, "victim"), *planted = tu_path_in(dir, "snap.1"),
+	     *hard = tu_path_in(dir, "snap.2");
 	struct publisher p;
 	struct stat st;
 	char why[256] = "";
@@ -972,7 +925,7 @@ static void test_planted_next_snapshot_not_followed(void **state)
 
 static void test_enospc_keeps_previous_snapshot(void **state)
 {
-	char *base = tu_tmpdir("pubfs"), *dir = path_in(base, "table");
+	char *base = tu_tmpdir("pubfs"), *dir = tu_path_in(base, "table");
 	struct publisher p;
 	struct statvfs before, after;
 	char why[256] = "", names[256];
@@ -995,7 +948,7 @@ static void test_enospc_keeps_previous_snapshot(void **state)
 	expect_reader(dir, 1, 2);
 	assert_int_equal(statvfs(dir, &before), 0);
 
-	make_snap(2, 3000, &bytes, &size);
+	tu_make_snap(2, 3000, &bytes, &size);
 	assert_true(size > 64 * 1024);
 	why[0] = 0;
 	assert_int_equal(publish_snapshot(&p, bytes, size, 0, why, sizeof(why)), -ENOSPC);
@@ -1028,8 +981,8 @@ static void test_enospc_keeps_previous_snapshot(void **state)
 
 static void test_enospc_then_filler_removed(void **state)
 {
-	char *base = tu_tmpdir("pubfs"), *dir = path_in(base, "table");
-	char *filler = path_in(base, "filler");
+	char *base = tu_tmpdir("pubfs"), *dir = tu_path_in(base, "table");
+	char *filler = tu_path_in(base, "filler");
 	struct publisher p;
 	struct statvfs sv;
 	char why[256] = "", names[256];
@@ -1047,7 +1000,7 @@ static void test_enospc_then_filler_removed(void **state)
 	}
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
 	publish_ok(&p, 1);
-	make_snap(2, 2000, &bytes, &size);
+	tu_make_snap(2, 2000, &bytes, &size);
 	/* leave room for half the snapshot */
 	assert_int_equal(statvfs(base, &sv), 0);
 	size_t fill = (size_t)sv.f_bavail * sv.f_bsize - size / 2;

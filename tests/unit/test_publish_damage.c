@@ -28,53 +28,6 @@
 #include "snap_build.h"
 #include "testutil.h"
 
-/* A valid snapshot of generation `gen` with `n` services. */
-static void make_snap(uint64_t gen, unsigned n, void **bytes, size_t *size)
-{
-	static const struct snap_port_in port = { .name = "http", .port = 80,
-		.target_port = 8080, .protocol = LDMESH_PROTO_TCP };
-	struct snap_service_in *s = calloc(n, sizeof(*s));
-	char (*names)[32] = calloc(n, sizeof(*names));
-	struct snap_input in = {
-		.cluster_domain = "cluster.local",
-		.service_cidr_prefix = 108,
-		.generation = gen,
-		.created_unix_ns = 1000 + gen,
-		.services = s,
-		.n_services = n,
-	};
-
-	assert_non_null(s);
-	assert_non_null(names);
-	in.service_cidr[10] = in.service_cidr[11] = 0xff;
-	in.service_cidr[12] = 10;
-	in.service_cidr[13] = 96;
-	for (unsigned i = 0; i < n; i++) {
-		snprintf(names[i], sizeof(names[i]), "svc-%u", i);
-		s[i].ns = "default";
-		s[i].name = names[i];
-		s[i].n_cluster_ips = 1;
-		s[i].cluster_ips[0][10] = s[i].cluster_ips[0][11] = 0xff;
-		s[i].cluster_ips[0][12] = 10;
-		s[i].cluster_ips[0][13] = 96;
-		s[i].cluster_ips[0][14] = (uint8_t)(i >> 8);
-		s[i].cluster_ips[0][15] = (uint8_t)(i + 1);
-		s[i].ports = &port;
-		s[i].n_ports = 1;
-	}
-	assert_int_equal(snap_build(&in, bytes, size), 0);
-	free(s);
-	free(names);
-}
-
-static char *path_in(const char *dir, const char *name)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/%s", dir, name) < 0)
-		abort();
-	return p;
-}
 
 static void publish_ok(struct publisher *p, unsigned n_services)
 {
@@ -82,7 +35,7 @@ static void publish_ok(struct publisher *p, unsigned n_services)
 	size_t size;
 	char why[256] = "";
 
-	make_snap(publish_next_generation(p), n_services, &bytes, &size);
+	tu_make_snap(publish_next_generation(p), n_services, &bytes, &size);
 	if (publish_snapshot(p, bytes, size, 0, why, sizeof(why)))
 		fail_msg("publish failed: %s", why);
 	free(bytes);
@@ -112,7 +65,7 @@ static void expect_reader(const char *dir, uint64_t gen, uint32_t n_services)
 /* Root writes `gen` into the control page's generation by hand. */
 static void tamper_generation(const char *dir, uint64_t gen)
 {
-	char *ctl = path_in(dir, "control");
+	char *ctl = tu_path_in(dir, "control");
 	int fd;
 
 	tu_unseal(ctl);
@@ -225,7 +178,7 @@ static void test_rebuilt_with_no_snapshot(void **state)
 	assert_non_null(d);
 	while ((e = readdir(d)))
 		if (!strncmp(e->d_name, "snap.", 5)) {
-			char *f = path_in(dir, e->d_name);
+			char *f = tu_path_in(dir, e->d_name);
 			tu_unseal(f);
 			assert_int_equal(unlink(f), 0);
 			free(f);
@@ -249,7 +202,7 @@ static void test_rebuilt_with_no_snapshot(void **state)
  * refusal said "File exists" (a stale errno). It is replaced, and said. */
 static void check_odd_control_replaced(bool fifo)
 {
-	char *dir = tu_tmpdir("pubdmg"), *ctl = path_in(dir, "control");
+	char *dir = tu_tmpdir("pubdmg"), *ctl = tu_path_in(dir, "control");
 	struct publisher p;
 	char why[512] = "";
 	struct stat st;
@@ -292,7 +245,7 @@ static void test_device_control_replaced(void **state)
  * (publish_check, publish_reopen) and writes a page again. */
 static void test_fifo_control_replaced_live(void **state)
 {
-	char *dir = tu_tmpdir("pubdmg"), *ctl = path_in(dir, "control");
+	char *dir = tu_tmpdir("pubdmg"), *ctl = tu_path_in(dir, "control");
 	struct publisher p;
 	char why[512] = "";
 	struct stat st;
@@ -320,8 +273,8 @@ static void test_fifo_control_replaced_live(void **state)
  * left behind. */
 static void test_first_start_on_full_fs_leaves_no_control(void **state)
 {
-	char *base = tu_tmpdir("pubfull"), *dir = path_in(base, "table");
-	char *filler = path_in(base, "filler"), *ctl = path_in(dir, "control");
+	char *base = tu_tmpdir("pubfull"), *dir = tu_path_in(base, "table");
+	char *filler = tu_path_in(base, "filler"), *ctl = tu_path_in(dir, "control");
 	char zeros[4096] = { 0 }, why[512] = "";
 	struct publisher p;
 	struct stat st;

@@ -14,6 +14,12 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "snap_build.h"
 
 static void tu__record(void *ctx, const char *line)
 {
@@ -178,4 +184,51 @@ int tu_snap_init(struct ldmesh_snap *s, const void *base, size_t size,
 	if (why && why_len)
 		snprintf(why, why_len, "%s", reason);
 	return err;
+}
+
+void tu_make_snap(uint64_t gen, unsigned n, void **bytes, size_t *size)
+{
+	static const struct snap_port_in port = { .name = "http", .port = 80,
+		.target_port = 8080, .protocol = LDMESH_PROTO_TCP };
+	struct snap_service_in *s = calloc(n, sizeof(*s));
+	char (*names)[32] = calloc(n, sizeof(*names));
+	struct snap_input in = {
+		.cluster_domain = "cluster.local",
+		.service_cidr_prefix = 108,
+		.generation = gen,
+		.created_unix_ns = 1000 + gen,
+		.services = s,
+		.n_services = n,
+	};
+
+	assert_non_null(s);
+	assert_non_null(names);
+	in.service_cidr[10] = in.service_cidr[11] = 0xff;
+	in.service_cidr[12] = 10;
+	in.service_cidr[13] = 96;
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(names[i], sizeof(names[i]), "svc-%u", i);
+		s[i].ns = "default";
+		s[i].name = names[i];
+		s[i].n_cluster_ips = 1;
+		s[i].cluster_ips[0][10] = s[i].cluster_ips[0][11] = 0xff;
+		s[i].cluster_ips[0][12] = 10;
+		s[i].cluster_ips[0][13] = 96;
+		s[i].cluster_ips[0][14] = (uint8_t)(i >> 8);
+		s[i].cluster_ips[0][15] = (uint8_t)(i + 1);
+		s[i].ports = &port;
+		s[i].n_ports = 1;
+	}
+	assert_int_equal(snap_build(&in, bytes, size), 0);
+	free(s);
+	free(names);
+}
+
+char *tu_path_in(const char *dir, const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		abort();
+	return p;
 }

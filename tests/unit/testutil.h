@@ -63,4 +63,11 @@ const char *tu_str(const struct ldmesh_snap *s, ldmesh_str_t ref);
 int tu_snap_init(struct ldmesh_snap *s, const void *base, size_t size,
 		 char *why, size_t why_len);
 
+/* A valid snapshot of generation `gen` with `n` services (default/svc-0
+ * ... at 10.96.0.1 ..., port 80 -> 8080), built by the agent's own
+ * snap_build: caller-owned *bytes (free). */
+void tu_make_snap(uint64_t gen, unsigned n, void **bytes, size_t *size);
+/* "dir/name", malloc'd (free). */
+char *tu_path_in(const char *dir, const char *name);
+
 #endif
