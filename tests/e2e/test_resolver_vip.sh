@@ -54,7 +54,11 @@ check_match "the trace names the nameserver's redirect" \
 	"$(cat "$E2E_TMP/trace.1")"
 check_eq "python's getaddrinfo too" 192.0.2.1 \
 	"$(pl "$PY" -c 'import socket; print(socket.getaddrinfo("example.org", 80, socket.AF_INET)[0][4][0])' 2>&1 || true)"
-if command -v curl >/dev/null; then
+# (not in the ASan pass: curl hangs with the ASan runtime preloaded, with
+# or without ldmesh; tests/run.sh says more)
+if [ -n "${LDMESH_ASAN_RUNTIME:-}" ]; then
+	e2e_log "curl: not run under the ASan runtime"
+elif command -v curl >/dev/null; then
 	check_match "curl to a name only the DNS pods know reaches the web pod" '^10\.244\.1\.5$' \
 		"$(pl curl -s --max-time 20 http://web.example.org:9100/ 2>&1 || true)"
 fi
