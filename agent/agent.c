@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #ifdef __GLIBC__
+#include <limits.h>
 #include <malloc.h>
 #endif
 #include <poll.h>
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ldmesh/marker.h"
 #include "ldmesh/reader.h"
 #include "log.h"
 #include "snap_build.h"
@@ -200,6 +202,7 @@ static size_t agent__notes(struct agent *a, char *out, size_t cap)
 		publish_unsealed(&a->pub, sealed, sizeof(sealed)),
 		a->state_off,
 		laststate_trouble(&a->last, buf, sizeof(buf)),
+		a->incomplete,
 	};
 	size_t len = 0;
 
@@ -367,10 +370,58 @@ static bool agent__delta_too_big(const struct agent *a)
 }
 
 /* The model's header fields for the next generation. */
+/*
+ * Whether the folder holds the whole cluster, as far as the agent can tell:
+ * always without --require-sync (a hand-written folder is what it is);
+ * with it, only while the feeder's marker is fresh (ldmesh/marker.h). Into
+ * `why` the reason it is not (said when it changes), "" when it is.
+ */
+static bool agent__complete(const struct agent *a, char *why, size_t n)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	time_t now = time(NULL);
+
+	why[0] = 0;
+	if (!a->o.require_sync)
+		return true;
+	snprintf(path, sizeof(path), "%s/" LDMESH_MARKER_NAME, a->o.manifests);
+	if (lstat(path, &st) < 0)
+		snprintf(why, n, "%.400s: %s", path, errno == ENOENT ? "no such file (not synced yet, "
+					     "or the API server lost)" : strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		snprintf(why, n, "%.400s: not a regular file", path);
+	else if (now - st.st_mtime > LDMESH_MARKER_FRESH_S)
+		snprintf(why, n, "%.400s: last written %lld s ago (fresh: within %d s)", path,
+			 (long long)(now - st.st_mtime), LDMESH_MARKER_FRESH_S);
+	return !why[0];
+}
+
+/* The header flags a build now gets; a change of completeness is logged
+ * once. True when they differ from those of the last stamp. */
+static bool agent__flags(struct agent *a)
+{
+	char why[sizeof(a->incomplete)];
+	uint32_t flags = agent__complete(a, why, sizeof(why)) ? 0 : LDMESH_SNAP_F_INCOMPLETE;
+	bool changed = flags != a->model.in.flags;
+
+	if (strcmp(why, a->incomplete)) {
+		if (why[0])
+			log_error("the table is published incomplete (a cluster name it lacks goes to "
+				  "DNS): %s", why);
+		else if (a->incomplete[0])
+			log_info("%s is fresh: the table is complete again", LDMESH_MARKER_NAME);
+		snprintf(a->incomplete, sizeof(a->incomplete), "%s", why);
+	}
+	a->model.in.flags = flags;
+	return changed;
+}
+
 static void agent__stamp(struct agent *a)
 {
 	a->model.in.generation = publish_next_generation(&a->pub);
 	a->model.in.created_unix_ns = agent__now_ns(CLOCK_REALTIME);
+	(void)agent__flags(a);
 }
 
 /* Publish a build of the stamped generation: a base (`base_gen` 0, its
@@ -897,7 +948,8 @@ int agent_run(struct agent *a)
 			timeout = ahead_ms;
 		if (now >= check_ns) {
 			check_ns = now + AGENT_CHECK_MS * 1000000ULL;
-			if (agent__check_table(a) && !dirty) {
+			/* (a marker going stale makes no event: looked at here) */
+			if ((agent__check_table(a) | agent__flags(a)) && !dirty) {
 				dirty = true;
 				continue;
 			}

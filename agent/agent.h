@@ -24,6 +24,9 @@ struct agent_opts {
 	                               (--state none) */
 	struct manifest_policy policy; /* --external-ips; its cidrs are
 	                                  filled from `cidrs` (agent_init) */
+	bool require_sync;          /* --require-sync: the table is complete
+	                               only while the folder's synced marker
+	                               is fresh (ldmesh/marker.h) */
 };
 
 struct agent {
@@ -53,6 +56,8 @@ struct agent {
 	 * in the log at each change, and in the status while it lasts. */
 	enum agent_follow { AGENT_FOLLOW_WATCH, AGENT_FOLLOW_PARTIAL, AGENT_FOLLOW_POLL } follow;
 	char follow_note[384];
+	char incomplete[600];  /* why the table is published incomplete
+	                          (--require-sync), or "": said at each change */
 	int rescan_err;        /* the last rescan's error, said once */
 };
 

@@ -14,7 +14,8 @@ static void usage(FILE *f)
 {
 	fputs("usage: ldmesh-agent --manifests DIR [--table PATH] [--state DIR|none] [--node NAME] [--zone ZONE]\n"
 	      "                    [--service-cidr CIDR[,CIDR]] [--cluster-domain DOMAIN]\n"
-	      "                    [--external-ips deny|allow|CIDR[,CIDR...]] [--once] [--check] [-v]\n"
+	      "                    [--external-ips deny|allow|CIDR[,CIDR...]] [--require-sync]\n"
+	      "                    [--once] [--check] [-v]\n"
 	      "\n"
 	      "Watches DIR for Kubernetes manifests (Service, EndpointSlice, Endpoints,\n"
 	      "Pod; YAML or JSON) and publishes the endpoint table that libldmesh.so reads.\n"
@@ -39,6 +40,10 @@ static void usage(FILE *f)
 	      "                            with a broken file still publishes what it said\n"
 	      "                            (default: the table path + \"-state\"; none: keep\n"
 	      "                            no state)\n"
+	      "      --require-sync        the table is complete only while DIR/.ldmesh-synced\n"
+	      "                            (ldmesh-sync's marker) was written in the last 30 s;\n"
+	      "                            an incomplete table passes a cluster name it lacks\n"
+	      "                            to DNS instead of answering \"not found\"\n"
 	      "      --once                publish once and exit\n"
 	      "      --check               validate the folder, print every problem, exit 1 if any\n"
 	      "  -v, --verbose             log every change and skipped document\n"
@@ -69,7 +74,7 @@ static int normalize_domain(char *d)
 int main(int argc, char **argv)
 {
 	enum { OPT_CIDR = 256, OPT_DOMAIN, OPT_ONCE, OPT_CHECK, OPT_STATE, OPT_VERSION, OPT_ZONE,
-	       OPT_EXTIPS };
+	       OPT_EXTIPS, OPT_REQUIRE_SYNC };
 	static const struct option longopts[] = {
 		{ "manifests", required_argument, NULL, 'm' },
 		{ "table", required_argument, NULL, 't' },
@@ -81,6 +86,7 @@ int main(int argc, char **argv)
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "state", required_argument, NULL, OPT_STATE },
 		{ "check", no_argument, NULL, OPT_CHECK },
+		{ "require-sync", no_argument, NULL, OPT_REQUIRE_SYNC },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -105,6 +111,7 @@ int main(int argc, char **argv)
 		case OPT_ONCE: once = true; break;
 		case OPT_STATE: o.state = optarg; break;
 		case OPT_CHECK: check = true; break;
+		case OPT_REQUIRE_SYNC: o.require_sync = true; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		case OPT_VERSION:

@@ -300,6 +300,7 @@ int snap_assemble(const struct snap_assembly *a, void **out, size_t *out_size)
 
 	l.h.generation = a->hdr->generation;
 	l.h.created_unix_ns = a->hdr->created_unix_ns;
+	l.h.flags = a->hdr->flags;
 	l.h.base_generation = a->base_generation;
 	l.h.cluster_domain = a->domain;
 	l.h.node_name = a->node;

@@ -140,6 +140,7 @@ int snap_build_cached(const struct snap_input *in, struct snap_cache *cache,
 	 * blocks the overlay does not hold go. */
 	snap_cache_set_base(cache, blocks, in->n_services, in->generation, a.domain, a.node,
 			    a.zone);
+	cache->flags = in->flags;
 	return 0;
 }
 

@@ -62,6 +62,7 @@ struct snap_input {
 	uint8_t service_cidr_prefix;
 	uint64_t generation;
 	uint64_t created_unix_ns;
+	uint32_t flags;               /* LDMESH_SNAP_F_* of the header */
 	const struct snap_service_in *services;
 	size_t n_services;
 };

@@ -48,6 +48,9 @@ struct snap_cache {
 
 	struct snap_overlay_entry *overlay; /* as of the last build */
 	size_t n_overlay;
+	uint32_t flags;                  /* the header flags of the last
+	                                    build, base or delta: a change
+	                                    of them alone is a delta too */
 };
 
 uint64_t snap_cache_name_hash(const char *ns, size_t ns_len, const char *name,

@@ -315,7 +315,7 @@ static int delta__finish(struct edit *ed, struct snap_cache *cache, const struct
 {
 	int err;
 
-	if (edit__unchanged(ed, cache)) {
+	if (edit__unchanged(ed, cache) && hdr->flags == cache->flags) {
 		edit__commit(ed, cache);
 		*out = NULL;
 		*out_size = 0;
@@ -326,6 +326,7 @@ static int delta__finish(struct edit *ed, struct snap_cache *cache, const struct
 		return err;
 	}
 	edit__commit(ed, cache);
+	cache->flags = hdr->flags;
 	return 0;
 }
 

@@ -185,7 +185,7 @@ LDMESH_EXPORT int getaddrinfo(const char *name, const char *service,
 			struct trace_line l;
 			trace_begin(&l, "getaddrinfo ");
 			trace_str(&l, name);
-			trace_str(&l, skip ? " pass (no cluster search domains)" : " pass");
+			lookup_trace(&l, &r);
 			trace_emit(&l);
 		}
 		return skip ? hook_gai__real_no_search(name, service, hints, res)

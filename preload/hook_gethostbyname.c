@@ -46,6 +46,7 @@ static void hook_ghbn__lookup(const char *name, struct lookup_result *r)
 	struct preload_state *st = state_get();
 
 	r->status = LOOKUP_PASS;
+	r->skip_search = r->incomplete = false;
 	if (st && name)
 		state_lookup_name(st, name, r);
 }
@@ -100,7 +101,7 @@ LDMESH_EXPORT struct hostent *gethostbyname2(const char *name, int af)
 	hook_ghbn__lookup(name, &r);
 	if (r.status == LOOKUP_PASS || (af != AF_INET && af != AF_INET6)) {
 		if (r.status == LOOKUP_PASS)
-			hook_ghbn__trace("gethostbyname2", name ? name : "", NULL);
+			hook_ghbn__trace("gethostbyname2", name ? name : "", &r);
 		return real.gethostbyname2(name, af);
 	}
 	hook_ghbn__trace("gethostbyname2", name, &r);
@@ -116,7 +117,7 @@ LDMESH_EXPORT struct hostent *gethostbyname(const char *name)
 
 	hook_ghbn__lookup(name, &r);
 	if (r.status == LOOKUP_PASS) {
-		hook_ghbn__trace("gethostbyname", name ? name : "", NULL);
+		hook_ghbn__trace("gethostbyname", name ? name : "", &r);
 		return real.gethostbyname(name);
 	}
 	hook_ghbn__trace("gethostbyname", name, &r);
@@ -136,7 +137,7 @@ LDMESH_EXPORT int gethostbyname2_r(const char *name, int af,
 	hook_ghbn__lookup(name, &r);
 	if (r.status == LOOKUP_PASS || (af != AF_INET && af != AF_INET6)) {
 		if (r.status == LOOKUP_PASS)
-			hook_ghbn__trace("gethostbyname2_r", name ? name : "", NULL);
+			hook_ghbn__trace("gethostbyname2_r", name ? name : "", &r);
 		return real.gethostbyname2_r(name, af, ret, buf, buflen,
 					     result, h_errnop);
 	}
@@ -156,7 +157,7 @@ LDMESH_EXPORT int gethostbyname_r(const char *name, struct hostent *ret,
 
 	hook_ghbn__lookup(name, &r);
 	if (r.status == LOOKUP_PASS) {
-		hook_ghbn__trace("gethostbyname_r", name ? name : "", NULL);
+		hook_ghbn__trace("gethostbyname_r", name ? name : "", &r);
 		return real.gethostbyname_r(name, ret, buf, buflen, result,
 					    h_errnop);
 	}

@@ -142,6 +142,7 @@ void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
 
 	r->status = LOOKUP_PASS;
 	r->skip_search = false;
+	r->incomplete = false;
 	r->generation = s->generation;
 	r->name_hash = 0;
 	r->n_addrs = 0;
@@ -152,9 +153,15 @@ void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
 		return;
 
 	if (!lookup__find(s, c, &q, domain, dlen, r->canon, &r->canon_len, &slot)) {
-		/* a cluster name the table lacks does not exist: say so now
-		 * rather than let DNS time out over the search list */
-		if (names_in_domain(q.name, q.len, domain, dlen))
+		bool ours = names_in_domain(q.name, q.len, domain, dlen);
+
+		/* A cluster name a complete table lacks does not exist: say so
+		 * now rather than let DNS time out over the search list. An
+		 * incomplete table (a folder not yet synced) knows no such
+		 * thing: the resolver is asked, search list and all. */
+		if (s->flags & LDMESH_SNAP_F_INCOMPLETE)
+			r->incomplete = ours || lookup__search_all_ours(c, &q, domain, dlen);
+		else if (ours)
 			r->status = LOOKUP_NOTFOUND;
 		else
 			r->skip_search = lookup__search_all_ours(c, &q, domain, dlen);
@@ -191,7 +198,15 @@ void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
 			return;
 		}
 		if (!ldmesh_snap_find_name(s, t.name, t.len, &slot)) {
-			r->status = LOOKUP_NOTFOUND;
+			/* an incomplete table may lack the target: DNS has it */
+			if (s->flags & LDMESH_SNAP_F_INCOMPLETE) {
+				r->canon[r->canon_len++] = '.';
+				r->canon[r->canon_len] = 0;
+				r->status = LOOKUP_EXTERNAL;
+				r->incomplete = true;
+			} else {
+				r->status = LOOKUP_NOTFOUND;
+			}
 			return;
 		}
 	}
@@ -202,7 +217,10 @@ void lookup_trace(struct trace_line *l, const struct lookup_result *r)
 {
 	switch (r->status) {
 	case LOOKUP_PASS:
-		trace_str(l, " pass");
+		trace_str(l, r->skip_search ? " pass (no cluster search domains)"
+			     : r->incomplete ? " pass (the table is incomplete: not synced with "
+					       "the API server)"
+			     : " pass");
 		return;
 	case LOOKUP_NOTFOUND:
 		trace_str(l, " notfound");

@@ -50,6 +50,10 @@ struct lookup_result {
 	                               255 in a damaged table), '/', NUL */
 	unsigned n_addrs;
 	uint8_t addrs[LOOKUP_MAX_ADDRS][16]; /* IPv4-mapped for v4 */
+	bool incomplete;            /* PASS: a cluster name this table lacks,
+	                               but the table is not known to be
+	                               complete (LDMESH_SNAP_F_INCOMPLETE):
+	                               the resolver is asked instead */
 	bool skip_search;           /* PASS: every search domain lies in the
 	                               cluster domain, where the table already
 	                               said no: the real resolver need not

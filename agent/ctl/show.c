@@ -217,6 +217,7 @@ int ctl_status(const struct ctl *c)
 		else
 			json_null(&j);
 		json_key(&j, "publishedAt"), json_str(&j, when);
+		json_key(&j, "complete"), json_bool(&j, !(h->flags & LDMESH_SNAP_F_INCOMPLETE));
 		json_key(&j, "agentPid"), json_u64(&j, c->control ? c->control->agent_pid : 0);
 		json_key(&j, "services"), json_u64(&j, ctl__listed(c->snap));
 		json_key(&j, "endpoints"), json_u64(&j, ctl__endpoints(c->snap));
@@ -263,11 +264,16 @@ int ctl_status(const struct ctl *c)
 		"services:    %u\n"
 		"endpoints:   %u\n"
 		"size:        %zu bytes\n"
+		"complete:    %s\n"
 		"domain:      %s\n"
 		"node:        %s\n",
 		when, c->control ? c->control->agent_pid : 0, ctl__listed(h),
-		ctl__endpoints(h), ctl__bytes(h), STR(h->cluster_domain),
-		*STR(h->node_name) ? STR(h->node_name) : "(not set)");
+		ctl__endpoints(h), ctl__bytes(h),
+		h->flags & LDMESH_SNAP_F_INCOMPLETE
+			? "no (a cluster name the table lacks goes to DNS: the agent runs with "
+			  "--require-sync and the folder is not synced)"
+			: "yes",
+		STR(h->cluster_domain), *STR(h->node_name) ? STR(h->node_name) : "(not set)");
 	fprintf(c->out, "last scan:   %s\n"
 			"rejected:    %zu file(s)%s\n",
 		ag.last_scan[0] ? ag.last_scan : "(unknown)", ag.n,

@@ -13,8 +13,10 @@
 
 #include <time.h>
 
-#define SYNC_MARKER_NAME ".ldmesh-synced"
-/* Well inside the 30 s a reader may take as "fresh". */
+#include "ldmesh/marker.h"
+
+#define SYNC_MARKER_NAME LDMESH_MARKER_NAME
+/* Well inside LDMESH_MARKER_FRESH_S (30 s), the agent's "fresh". */
 #define SYNC_MARKER_REFRESH 10.0
 
 int sync_marker_write(const char *dir, time_t now);  /* 0 or -errno */

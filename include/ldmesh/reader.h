@@ -56,6 +56,8 @@ struct ldmesh_snap {
 	uint64_t generation;
 	uint64_t created_unix_ns;
 	uint64_t base_generation; /* 0 for a base, else the delta's base */
+	uint32_t flags;           /* the header's LDMESH_SNAP_F_*: a delta's
+	                             own, not its base's */
 	/* The base this delta is linked to, NULL for a base or a delta not
 	 * linked (which then answers from its own records only, and reads a
 	 * shadow as absent). Owned by whoever linked it, who keeps it mapped

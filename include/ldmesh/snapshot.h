@@ -72,7 +72,9 @@
  * publish costs O(change): a version 2 reader would take a delta for the
  * whole table, hence the major bump. 3.1 adds the control page's
  * publication records (struct ldmesh_control_record), 3.2 the base
- * announced ahead (ldmesh_control.ahead); snapshots are as in 3.0.
+ * announced ahead (ldmesh_control.ahead); 3.3 gives the header's flags a
+ * meaning (LDMESH_SNAP_F_INCOMPLETE; an older reader ignores it and
+ * answers from the table as if it were complete).
  */
 #ifndef LDMESH_SNAPSHOT_H
 #define LDMESH_SNAPSHOT_H
@@ -83,7 +85,7 @@
 #define LDMESH_CONTROL_MAGIC 0x434d444cU /* "LDMC" */
 #define LDMESH_SNAP_MAGIC 0x534d444cU    /* "LDMS" */
 #define LDMESH_SNAP_VERSION_MAJOR 3
-#define LDMESH_SNAP_VERSION_MINOR 2
+#define LDMESH_SNAP_VERSION_MINOR 3
 
 /* Under /run: a root-only parent, so no other user can create the table
  * directory before the agent does (in world-writable /dev/shm anyone can). */
@@ -146,7 +148,8 @@ struct ldmesh_snap_header {
 	uint32_t header_size;       /* sizeof(struct ldmesh_snap_header); a
 	                               minor version may grow it, to 4096 at
 	                               most; sections start after it */
-	uint32_t flags;             /* reserved, 0 */
+	uint32_t flags;             /* LDMESH_SNAP_F_* (3.3; reserved, 0,
+	                               before: read as complete) */
 	uint64_t generation;        /* equals the <gen> in the file name */
 	uint64_t created_unix_ns;   /* wall clock when built */
 	ldmesh_str_t cluster_domain; /* e.g. "cluster.local", no dots at ends */
@@ -167,6 +170,18 @@ struct ldmesh_snap_header {
 	                               and older than this snapshot */
 	uint64_t reserved[3];
 };
+/*
+ * Header flags (since 3.3).
+ *
+ * INCOMPLETE: the folder the agent read is not known to hold the whole
+ * cluster (it runs with --require-sync, and ldmesh-sync's marker is
+ * missing or stale: a first list not finished, the API server lost). A
+ * name in the cluster domain that such a table lacks is passed to the
+ * resolver as if ldmesh were not there, not answered "not found"; the
+ * services it has are answered as always.
+ */
+#define LDMESH_SNAP_F_INCOMPLETE (1U << 0)
+
 #define LDMESH_SNAP_OFF_MAGIC 0
 #define LDMESH_SNAP_OFF_VERSION_MAJOR 4
 #define LDMESH_SNAP_OFF_HEADER_CHECKSUM 8

@@ -157,6 +157,7 @@ int ldmesh_snap_init_header(struct ldmesh_snap *s,
 	v.name_max_probe = header__min(h.name_max_probe, v.name_slots);
 	v.generation = h.generation;
 	v.base_generation = h.base_generation;
+	v.flags = h.flags;
 	v.created_unix_ns = h.created_unix_ns;
 	v.cluster_domain = h.cluster_domain;
 	v.node_name = h.node_name;
