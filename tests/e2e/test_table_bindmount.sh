@@ -121,9 +121,11 @@ recreated() { [ -f "$TABLE/control" ] && [ "$(stat -c %i "$TABLE")" != "$ino0" ]
 check "the agent recreated the table directory on the host" e2e_wait recreated
 check "the host's table has late" e2e_wait test "$(e2e_wait e2e_cluster_ip late >/dev/null; e2e_cluster_ip late)" = 10.96.0.81
 check_eq "the parent the pod mounts is still there" 755 "$(stat -c %a "$P")"
-if check "the pod follows the new table: late resolves there" \
-	e2e_wait answers late.default.svc.cluster.local 10.96.0.81; then
+if e2e_wait answers late.default.svc.cluster.local 10.96.0.81; then
+	ok "the pod follows the new table: late resolves there"
 	e2e_log "late resolved in the pod $((($(date +%s%N) - t0) / 1000000)) ms after the removal"
+else
+	not_ok "the pod follows the new table: late never resolved there"
 fi
 check "and web still does" answers web.default.svc.cluster.local 10.96.0.80
 touch "$E2E_TMP/stop"
