@@ -148,11 +148,14 @@ int main(int argc, char **argv)
 			log_error("%s: %s", o.manifests, strerror(-err));
 		return err ? 1 : 0;
 	}
-	/* Beside the table by default (/run/ldmesh-state): on the node's
-	 * tmpfs, it outlives the agent, not the boot, as the table does. */
+	/* Beside the table by default: on the node's tmpfs, it outlives the
+	 * agent, not the boot, as the table does. For the default table,
+	 * /run/ldmesh-state: not inside /run/ldmesh, which pods mount. */
 	char state[300];
 	if (o.state && !strcmp(o.state, "none")) {
 		o.state = NULL;
+	} else if (!o.state && !strcmp(o.table, LDMESH_TABLE_DEFAULT)) {
+		o.state = LDMESH_STATE_DEFAULT;
 	} else if (!o.state) {
 		size_t len = strlen(o.table);
 		while (len > 1 && o.table[len - 1] == '/')

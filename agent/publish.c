@@ -152,11 +152,62 @@ static void publish__sweep(struct publisher *p, uint64_t keep, uint64_t keep_bas
 	closedir(d);
 }
 
+/*
+ * The table's parent is what pods bind-mount (the default layout:
+ * /run/ldmesh kept, the table at /run/ldmesh/table). A bind mount pins the
+ * directory it was made from: one removed and recreated on the host is a
+ * new directory the mount never sees. So the agent recreates the table
+ * below the parent but only ever creates the parent (one level, 0755),
+ * never removes it, and follows no link at its last component. Nobody but
+ * the agent's user (or root) may replace entries in it: owned by one of
+ * them, and not writable by group or others unless sticky (as /tmp, where
+ * others cannot rename or remove what they do not own).
+ */
+static int publish__parent(const char *dir, char *why, size_t why_len)
+{
+	char parent[sizeof(((struct publisher *)0)->dir)];
+	size_t len = strlen(dir);
+	struct stat st;
+
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	while (len && dir[len - 1] != '/')
+		len--;
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	if (!len)
+		memcpy(parent, ".", 2);
+	else {
+		memcpy(parent, dir, len);
+		parent[len] = 0;
+	}
+	if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+		return publish__fail(why, why_len, -errno, "mkdir table parent", parent);
+	if (lstat(parent, &st) < 0)
+		return publish__fail(why, why_len, -errno, "stat table parent", parent);
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, why_len, "table parent %s is not a directory%s", parent,
+			 S_ISLNK(st.st_mode) ? " (a symbolic link)" : "");
+		return -ENOTDIR;
+	}
+	if ((st.st_uid != geteuid() && st.st_uid != 0) ||
+	    ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX))) {
+		snprintf(why, why_len,
+			 "table parent %s must be owned by uid %u or root and writable by it alone (or sticky)",
+			 parent, (unsigned)geteuid());
+		return -EPERM;
+	}
+	return 0;
+}
+
 static int publish__open_dir(struct publisher *p, const char *dir, char *why,
 			     size_t why_len)
 {
 	struct stat st;
+	int err;
 
+	if ((err = publish__parent(dir, why, why_len)))
+		return err;
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 		return publish__fail(why, why_len, -errno, "mkdir", dir);
 	/* O_NOFOLLOW on the last component: a symlink planted at the table

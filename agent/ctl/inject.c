@@ -15,6 +15,8 @@
 #include <yaml.h>
 
 #define INJECT_LIB_DIR "/opt/ldmesh"
+/* the table's parent (LDMESH_TABLE_DEFAULT is below it), never the table
+ * directory: a bind mount of that would keep a replaced one */
 #define INJECT_TABLE_DIR "/run/ldmesh"
 #define INJECT_EXEC INJECT_LIB_DIR "/ldmesh-exec"
 #define INJECT_VOL_TABLE "ldmesh-table"

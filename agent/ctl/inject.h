@@ -8,9 +8,9 @@
  *
  * What a pod template gets (the layout of examples/daemonset.yaml, where
  * the agent's DaemonSet installs the libraries on the node):
- *   - volumes `ldmesh-table` (hostPath /run/ldmesh) and `ldmesh-lib`
- *     (hostPath /opt/ldmesh), both mounted read-only in every container and
- *     init container;
+ *   - volumes `ldmesh-table` (hostPath /run/ldmesh, the table's parent)
+ *     and `ldmesh-lib` (hostPath /opt/ldmesh), both mounted read-only in
+ *     every container and init container;
  *   - env LD_PRELOAD=/opt/ldmesh/libldmesh.so (libldmesh-musl.so with
  *     `musl`), put in front of a LD_PRELOAD the container already has, and
  *     LDMESH_NAMESPACE from the downward API (metadata.namespace);

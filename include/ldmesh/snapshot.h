@@ -4,7 +4,7 @@
  * (writer) and everything that reads the table (libldmesh.so, ldmeshctl,
  * tests).
  *
- * A table is a directory (default /run/ldmesh) owned by the agent:
+ * A table is a directory (default /run/ldmesh/table) owned by the agent:
  *
  *   <table>/control         struct ldmesh_control, never replaced, only
  *                           rewritten in place, so a reader maps it once;
@@ -88,8 +88,12 @@
 #define LDMESH_SNAP_VERSION_MINOR 3
 
 /* Under /run: a root-only parent, so no other user can create the table
- * directory before the agent does (in world-writable /dev/shm anyone can). */
-#define LDMESH_TABLE_DEFAULT "/run/ldmesh"
+ * directory before the agent does (in world-writable /dev/shm anyone can).
+ * Pods bind-mount /run/ldmesh, which the agent keeps; the table below it
+ * may be removed and recreated and the mount still shows the new one. */
+#define LDMESH_TABLE_DEFAULT "/run/ldmesh/table"
+/* the agent's --state for the default table: outside what pods mount */
+#define LDMESH_STATE_DEFAULT "/run/ldmesh-state"
 #define LDMESH_CONTROL_NAME "control"
 #define LDMESH_SNAP_PREFIX "snap."
 
