@@ -183,25 +183,6 @@ static void test_restart_keeps_current_base(void **state)
 	free(dir);
 }
 
-/* What a reader sees through the table: generation and service count. */
-static void expect_reader(const char *dir, uint64_t gen, uint32_t n_services)
-{
-	struct ldmesh_table t;
-	const struct ldmesh_snap *s;
-	int slot;
-
-	assert_int_equal(ldmesh_table_init(&t, dir, &ldmesh_reader_libc, NULL, NULL), 0);
-	s = ldmesh_table_acquire(&t, &slot);
-	if (!gen) {
-		assert_null(s);
-	} else {
-		assert_non_null(s);
-		assert_int_equal(s->generation, gen);
-		assert_int_equal(s->n_services, n_services);
-		ldmesh_table_release(&t, slot);
-	}
-	ldmesh_table_close(&t);
-}
 
 /* Announce the next generation, a base of `n_services`, at `now_ns`. */
 static uint64_t announce_ok(struct publisher *p, unsigned n_services, uint64_t now_ns)
@@ -264,7 +245,7 @@ static void test_ahead_announced_then_current(void **state)
 	expect_files(dir, "snap.1,snap.2");
 	assert_int_equal(p.control->generation, 1);
 	assert_int_equal(announced(&p), 2);
-	expect_reader(dir, 1, 2);
+	tu_expect_reader(dir, 1, 2);
 	/* and ldmeshctl says so */
 	char out[4096];
 	ctl_status(dir, false, out, sizeof(out));
@@ -277,7 +258,7 @@ static void test_ahead_announced_then_current(void **state)
 	assert_int_equal(p.control->generation, 2);
 	assert_int_equal(ldmesh_control_record_get(p.control, 2, &rec), 0);
 	assert_int_equal(publish_ahead_wait_ms(&p, t0 + LDMESH_AHEAD_LEAD_NS), -1);
-	expect_reader(dir, 2, 3);
+	tu_expect_reader(dir, 2, 3);
 	expect_files(dir, "snap.1,snap.2");
 	ctl_status(dir, false, out, sizeof(out));
 	assert_null(strstr(out, "announced:"));
@@ -297,7 +278,7 @@ static void test_ahead_announced_then_current(void **state)
 	publish_ok(&p, 6);
 	assert_int_equal(p.control->generation, 6);
 	assert_false(exists(dir, "snap.5"));
-	expect_reader(dir, 6, 6);
+	tu_expect_reader(dir, 6, 6);
 	publish_close(&p);
 	tu_rmtree(dir);
 	free(dir);
@@ -324,7 +305,7 @@ static void test_ahead_across_restart_and_tampering(void **state)
 	assert_int_equal(p.generation, 1);
 	assert_int_equal(publish_next_generation(&p), 3);
 	expect_files(dir, "snap.1");
-	expect_reader(dir, 1, 2);
+	tu_expect_reader(dir, 1, 2);
 
 	assert_int_equal(announce_ok(&p, 3, 0), 3);
 	path = tu_path_in(dir, "snap.3");
@@ -369,7 +350,7 @@ static void test_open_creates_dir_0755_and_control_0644(void **state)
 	assert_int_equal(p.control->generation, 0);
 	assert_int_equal(p.generation, 0);
 	assert_int_equal(publish_next_generation(&p), 1);
-	expect_reader(dir, 0, 0); /* nothing published yet */
+	tu_expect_reader(dir, 0, 0); /* nothing published yet */
 	publish_close(&p);
 	free(ctl);
 	free(dir);
@@ -671,13 +652,13 @@ static void test_restart_continues_generation(void **state)
 	assert_int_equal(q.generation, 2);
 	assert_int_equal(publish_next_generation(&q), 3);
 	/* the current snapshot stays readable across the restart ... */
-	expect_reader(dir, 2, 2);
+	tu_expect_reader(dir, 2, 2);
 	snap_files(dir, names, sizeof(names));
 	assert_string_equal(names, "snap.2");
 	/* ... and the sequence moves on */
 	publish_ok(&q, 3);
 	assert_int_equal(q.control->generation, 3);
-	expect_reader(dir, 3, 3);
+	tu_expect_reader(dir, 3, 3);
 	publish_close(&q);
 	tu_rmtree(dir);
 	free(dir);
@@ -747,14 +728,14 @@ static void test_control_sealed_on_tmpfs(void **state)
 	assert_int_equal(errno, EPERM);
 	publish_ok(&p, 1);
 	assert_int_equal(p.control->generation, 1);
-	expect_reader(dir, 1, 1);
+	tu_expect_reader(dir, 1, 1);
 	publish_close(&p);
 
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
 	assert_int_equal(p.generation, 1);
 	assert_true(sealed(ctl));
 	publish_ok(&p, 2);
-	expect_reader(dir, 2, 2);
+	tu_expect_reader(dir, 2, 2);
 	publish_close(&p);
 	tu_rmtree(dir);
 	free(ctl);
@@ -845,10 +826,10 @@ static void test_open_removes_stale_snapshots(void **state)
 	snap_files(dir, names, sizeof(names));
 	assert_string_equal(names, "snap.2");
 	assert_true(exists(dir, "not-a-snap"));
-	expect_reader(dir, 2, 2);
+	tu_expect_reader(dir, 2, 2);
 	/* and the next publish is not disturbed by the old partial snap.3 */
 	publish_ok(&p, 7);
-	expect_reader(dir, 3, 7);
+	tu_expect_reader(dir, 3, 7);
 	publish_close(&p);
 	tu_rmtree(dir);
 	free(dir);
@@ -903,14 +884,14 @@ static void test_planted_next_snapshot_not_followed(void **state)
 	assert_int_equal(lstat(planted, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
 	assert_int_equal(st.st_nlink, 1);
-	expect_reader(dir, 1, 2);
+	tu_expect_reader(dir, 1, 2);
 	/* a hard link to the victim: replaced, not written through */
 	assert_int_equal(link(victim, hard), 0);
 	publish_ok(&p, 3);
 	check_victim(victim);
 	assert_int_equal(lstat(hard, &st), 0);
 	assert_int_equal(st.st_nlink, 1);
-	expect_reader(dir, 2, 3);
+	tu_expect_reader(dir, 2, 3);
 	publish_close(&p);
 	free(victim);
 	free(planted);
@@ -945,7 +926,7 @@ static void test_enospc_keeps_previous_snapshot(void **state)
 	}
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
 	publish_ok(&p, 2);
-	expect_reader(dir, 1, 2);
+	tu_expect_reader(dir, 1, 2);
 	assert_int_equal(statvfs(dir, &before), 0);
 
 	tu_make_snap(2, 3000, &bytes, &size);
@@ -961,13 +942,13 @@ static void test_enospc_keeps_previous_snapshot(void **state)
 	assert_string_equal(names, "snap.1");
 	assert_int_equal(statvfs(dir, &after), 0);
 	assert_int_equal(after.f_bfree, before.f_bfree);
-	expect_reader(dir, 1, 2);
+	tu_expect_reader(dir, 1, 2);
 
 	/* more room: the same snapshot goes through */
 	assert_int_equal(mount(NULL, base, NULL, MS_REMOUNT, "size=4m"), 0);
 	assert_int_equal(publish_snapshot(&p, bytes, size, 0, why, sizeof(why)), 0);
 	assert_int_equal(p.control->generation, 2);
-	expect_reader(dir, 2, 3000);
+	tu_expect_reader(dir, 2, 3000);
 	snap_files(dir, names, sizeof(names));
 	assert_string_equal(names, "snap.1,snap.2");
 
@@ -1015,11 +996,11 @@ static void test_enospc_then_filler_removed(void **state)
 	assert_int_equal(p.control->generation, 1);
 	snap_files(dir, names, sizeof(names));
 	assert_string_equal(names, "snap.1");
-	expect_reader(dir, 1, 1);
+	tu_expect_reader(dir, 1, 1);
 
 	assert_int_equal(unlink(filler), 0);
 	assert_int_equal(publish_snapshot(&p, bytes, size, 0, why, sizeof(why)), 0);
-	expect_reader(dir, 2, 2000);
+	tu_expect_reader(dir, 2, 2000);
 	publish_close(&p);
 	free(bytes);
 	umount2(base, MNT_DETACH);

@@ -41,26 +41,6 @@ static void publish_ok(struct publisher *p, unsigned n_services)
 	free(bytes);
 }
 
-/* What a new process sees: generation `gen` with `n_services`, or (gen 0)
- * nothing. */
-static void expect_reader(const char *dir, uint64_t gen, uint32_t n_services)
-{
-	struct ldmesh_table t;
-	const struct ldmesh_snap *s;
-	int slot;
-
-	assert_int_equal(ldmesh_table_init(&t, dir, &ldmesh_reader_libc, NULL, NULL), 0);
-	s = ldmesh_table_acquire(&t, &slot);
-	if (!gen) {
-		assert_null(s);
-	} else {
-		assert_non_null(s);
-		assert_int_equal(s->generation, gen);
-		assert_int_equal(s->n_services, n_services);
-		ldmesh_table_release(&t, slot);
-	}
-	ldmesh_table_close(&t);
-}
 
 /* Root writes `gen` into the control page's generation by hand. */
 static void tamper_generation(const char *dir, uint64_t gen)
@@ -104,11 +84,11 @@ static void check_rebuilt_from(uint64_t said)
 	assert_int_equal(p.control->generation, 3);
 	assert_non_null(strstr(why, "rebuilt from the snapshots on disk"));
 	/* readers have the table before anything new is published */
-	expect_reader(dir, 3, 3);
+	tu_expect_reader(dir, 3, 3);
 	assert_int_equal(publish_next_generation(&p), 4);
 	publish_ok(&p, 4);
 	assert_int_equal(p.control->generation, 4);
-	expect_reader(dir, 4, 4);
+	tu_expect_reader(dir, 4, 4);
 	publish_close(&p);
 
 	/* and the next restart finds a plausible page again */
@@ -190,7 +170,7 @@ static void test_rebuilt_with_no_snapshot(void **state)
 	assert_int_equal(p.control->generation, 0);
 	assert_int_equal(publish_next_generation(&p), 1);
 	publish_ok(&p, 2);
-	expect_reader(dir, 1, 2);
+	tu_expect_reader(dir, 1, 2);
 	publish_close(&p);
 	tu_rmtree(dir);
 	free(dir);
@@ -218,7 +198,7 @@ static void check_odd_control_replaced(bool fifo)
 	assert_int_equal(lstat(ctl, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
 	publish_ok(&p, 2);
-	expect_reader(dir, 1, 2);
+	tu_expect_reader(dir, 1, 2);
 	publish_close(&p);
 	free(ctl);
 	tu_rmtree(dir);
@@ -261,7 +241,7 @@ static void test_fifo_control_replaced_live(void **state)
 	assert_int_equal(lstat(ctl, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
 	publish_ok(&p, 3);
-	expect_reader(dir, 2, 3);
+	tu_expect_reader(dir, 2, 3);
 	publish_close(&p);
 	free(ctl);
 	tu_rmtree(dir);
@@ -302,7 +282,7 @@ static void test_first_start_on_full_fs_leaves_no_control(void **state)
 	assert_int_equal(unlink(filler), 0);
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
 	publish_ok(&p, 1);
-	expect_reader(dir, 1, 1);
+	tu_expect_reader(dir, 1, 1);
 	publish_close(&p);
 	umount2(base, MNT_DETACH);
 	free(ctl);

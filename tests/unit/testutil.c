@@ -232,3 +232,22 @@ char *tu_path_in(const char *dir, const char *name)
 		abort();
 	return p;
 }
+
+void tu_expect_reader(const char *dir, uint64_t gen, uint32_t n_services)
+{
+	struct ldmesh_table t;
+	const struct ldmesh_snap *s;
+	int slot;
+
+	assert_int_equal(ldmesh_table_init(&t, dir, &ldmesh_reader_libc, NULL, NULL), 0);
+	s = ldmesh_table_acquire(&t, &slot);
+	if (!gen) {
+		assert_null(s);
+	} else {
+		assert_non_null(s);
+		assert_int_equal(s->generation, gen);
+		assert_int_equal(s->n_services, n_services);
+		ldmesh_table_release(&t, slot);
+	}
+	ldmesh_table_close(&t);
+}
