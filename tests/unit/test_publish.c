@@ -29,7 +29,6 @@
 #include "snap_build.h"
 #include "testutil.h"
 
-
 static int exists(const char *dir, const char *name)
 {
 	struct stat st;
@@ -80,18 +79,6 @@ static int slurp(const char *path, void **buf, size_t *len)
 	*buf = b;
 	*len = n;
 	return 0;
-}
-
-static void publish_ok(struct publisher *p, unsigned n_services)
-{
-	void *bytes;
-	size_t size;
-	char why[256] = "";
-
-	tu_make_snap(publish_next_generation(p), n_services, &bytes, &size);
-	if (publish_snapshot(p, bytes, size, 0, why, sizeof(why)))
-		fail_msg("publish failed: %s", why);
-	free(bytes);
 }
 
 /* Publish a snapshot whose header says it is a delta over `base` (the
@@ -183,7 +170,6 @@ static void test_restart_keeps_current_base(void **state)
 	free(dir);
 }
 
-
 /* Announce the next generation, a base of `n_services`, at `now_ns`. */
 static uint64_t announce_ok(struct publisher *p, unsigned n_services, uint64_t now_ns)
 {
@@ -240,7 +226,7 @@ static void test_ahead_announced_then_current(void **state)
 	(void)state;
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
 	assert_int_equal(publish_ahead_wait_ms(&p, t0), -1);
-	publish_ok(&p, 2);
+	tu_publish_ok(&p, 2);
 	assert_int_equal(announce_ok(&p, 3, t0), 2);
 	expect_files(dir, "snap.1,snap.2");
 	assert_int_equal(p.control->generation, 1);
@@ -275,7 +261,7 @@ static void test_ahead_announced_then_current(void **state)
 
 	/* a base before its time: the announced file goes */
 	assert_int_equal(announce_ok(&p, 5, t0), 5);
-	publish_ok(&p, 6);
+	tu_publish_ok(&p, 6);
 	assert_int_equal(p.control->generation, 6);
 	assert_false(exists(dir, "snap.5"));
 	tu_expect_reader(dir, 6, 6);
@@ -297,7 +283,7 @@ static void test_ahead_across_restart_and_tampering(void **state)
 
 	(void)state;
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
-	publish_ok(&p, 2);
+	tu_publish_ok(&p, 2);
 	assert_int_equal(announce_ok(&p, 3, 0), 2);
 	publish_close(&p);
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
@@ -549,20 +535,20 @@ static void test_old_snapshots_unlinked(void **state)
 
 	(void)state;
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
-	publish_ok(&p, 1);
+	tu_publish_ok(&p, 1);
 	snap_files(dir, names, sizeof(names));
 	assert_string_equal(names, "snap.1");
 	/* a reader pins generation 1 */
 	assert_int_equal(ldmesh_table_init(&t, dir, &ldmesh_reader_libc, NULL, NULL), 0);
 	held = ldmesh_table_acquire(&t, &slot);
 	assert_non_null(held);
-	publish_ok(&p, 2);
+	tu_publish_ok(&p, 2);
 	snap_files(dir, names, sizeof(names));
 	assert_string_equal(names, "snap.1,snap.2"); /* previous kept */
-	publish_ok(&p, 3);
+	tu_publish_ok(&p, 3);
 	snap_files(dir, names, sizeof(names));
 	assert_string_equal(names, "snap.2,snap.3");
-	publish_ok(&p, 4);
+	tu_publish_ok(&p, 4);
 	snap_files(dir, names, sizeof(names));
 	assert_string_equal(names, "snap.3,snap.4");
 	/* the unlinked file's mapping is still whole for its reader */
@@ -613,12 +599,12 @@ static void test_retired_files_held_then_released(void **state)
 
 	(void)state;
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
-	publish_ok(&p, 1);
-	publish_ok(&p, 1);
+	tu_publish_ok(&p, 1);
+	tu_publish_ok(&p, 1);
 	assert_int_equal(held_deleted(dir), 0);
 	assert_int_equal(publish_release(&p, 0), -1);
-	publish_ok(&p, 1); /* snap.1 retired */
-	publish_ok(&p, 1); /* snap.2 retired */
+	tu_publish_ok(&p, 1); /* snap.1 retired */
+	tu_publish_ok(&p, 1); /* snap.2 retired */
 	expect_files(dir, "snap.3,snap.4");
 	assert_int_equal(held_deleted(dir), 2);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -628,7 +614,7 @@ static void test_retired_files_held_then_released(void **state)
 	assert_int_equal(publish_release(&p, now + RETIRED_HOLD_NS), -1);
 	assert_int_equal(held_deleted(dir), 0);
 	/* and publish_close lets go of whatever is still held */
-	publish_ok(&p, 1);
+	tu_publish_ok(&p, 1);
 	assert_int_equal(held_deleted(dir), 1);
 	publish_close(&p);
 	assert_int_equal(held_deleted(dir), 0);
@@ -644,8 +630,8 @@ static void test_restart_continues_generation(void **state)
 
 	(void)state;
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
-	publish_ok(&p, 1);
-	publish_ok(&p, 2);
+	tu_publish_ok(&p, 1);
+	tu_publish_ok(&p, 2);
 	publish_close(&p);
 
 	assert_int_equal(publish_open(&q, dir, why, sizeof(why)), 0);
@@ -656,7 +642,7 @@ static void test_restart_continues_generation(void **state)
 	snap_files(dir, names, sizeof(names));
 	assert_string_equal(names, "snap.2");
 	/* ... and the sequence moves on */
-	publish_ok(&q, 3);
+	tu_publish_ok(&q, 3);
 	assert_int_equal(q.control->generation, 3);
 	tu_expect_reader(dir, 3, 3);
 	publish_close(&q);
@@ -726,7 +712,7 @@ static void test_control_sealed_on_tmpfs(void **state)
 	assert_true(sealed(ctl));
 	assert_int_equal(truncate(ctl, 0), -1);
 	assert_int_equal(errno, EPERM);
-	publish_ok(&p, 1);
+	tu_publish_ok(&p, 1);
 	assert_int_equal(p.control->generation, 1);
 	tu_expect_reader(dir, 1, 1);
 	publish_close(&p);
@@ -734,7 +720,7 @@ static void test_control_sealed_on_tmpfs(void **state)
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
 	assert_int_equal(p.generation, 1);
 	assert_true(sealed(ctl));
-	publish_ok(&p, 2);
+	tu_publish_ok(&p, 2);
 	tu_expect_reader(dir, 2, 2);
 	publish_close(&p);
 	tu_rmtree(dir);
@@ -758,8 +744,8 @@ static int race_openat(int dirfd, const char *path, int flags)
 	if (n >= 7 && !strcmp(path + n - 7, "/snap.2") && race_pub) {
 		struct publisher *p = race_pub;
 		race_pub = NULL;
-		publish_ok(p, 4); /* 3 */
-		publish_ok(p, 5); /* 4; snap.2 goes */
+		tu_publish_ok(p, 4); /* 3 */
+		tu_publish_ok(p, 5); /* 4; snap.2 goes */
 	}
 	return openat(dirfd, path, flags);
 }
@@ -784,13 +770,13 @@ static void test_reader_skips_a_generation_removed_before_open(void **state)
 	(void)state;
 	sys.openat = race_openat;
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
-	publish_ok(&p, 2); /* 1 */
+	tu_publish_ok(&p, 2); /* 1 */
 	assert_int_equal(ldmesh_table_init(&t, dir, &sys, on_event_count, &refused), 0);
 	s = ldmesh_table_acquire(&t, &slot);
 	assert_non_null(s);
 	assert_int_equal(s->generation, 1);
 	ldmesh_table_release(&t, slot);
-	publish_ok(&p, 3); /* 2 */
+	tu_publish_ok(&p, 3); /* 2 */
 	race_pub = &p;
 	s = ldmesh_table_acquire(&t, &slot);
 	assert_non_null(s);
@@ -812,8 +798,8 @@ static void test_open_removes_stale_snapshots(void **state)
 
 	(void)state;
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
-	publish_ok(&p, 1);
-	publish_ok(&p, 2);
+	tu_publish_ok(&p, 1);
+	tu_publish_ok(&p, 2);
 	publish_close(&p);
 	/* what a killed agent (or anyone) left behind */
 	/* snap.1 is still there from the first publish, immutable */
@@ -828,7 +814,7 @@ static void test_open_removes_stale_snapshots(void **state)
 	assert_true(exists(dir, "not-a-snap"));
 	tu_expect_reader(dir, 2, 2);
 	/* and the next publish is not disturbed by the old partial snap.3 */
-	publish_ok(&p, 7);
+	tu_publish_ok(&p, 7);
 	tu_expect_reader(dir, 3, 7);
 	publish_close(&p);
 	tu_rmtree(dir);
@@ -879,7 +865,7 @@ static void test_planted_next_snapshot_not_followed(void **state)
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
 	/* a symlink where the next snapshot will go */
 	assert_int_equal(symlink(victim, planted), 0);
-	publish_ok(&p, 2);
+	tu_publish_ok(&p, 2);
 	check_victim(victim);
 	assert_int_equal(lstat(planted, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
@@ -887,7 +873,7 @@ static void test_planted_next_snapshot_not_followed(void **state)
 	tu_expect_reader(dir, 1, 2);
 	/* a hard link to the victim: replaced, not written through */
 	assert_int_equal(link(victim, hard), 0);
-	publish_ok(&p, 3);
+	tu_publish_ok(&p, 3);
 	check_victim(victim);
 	assert_int_equal(lstat(hard, &st), 0);
 	assert_int_equal(st.st_nlink, 1);
@@ -925,7 +911,7 @@ static void test_enospc_keeps_previous_snapshot(void **state)
 		skip();
 	}
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
-	publish_ok(&p, 2);
+	tu_publish_ok(&p, 2);
 	tu_expect_reader(dir, 1, 2);
 	assert_int_equal(statvfs(dir, &before), 0);
 
@@ -980,7 +966,7 @@ static void test_enospc_then_filler_removed(void **state)
 		skip();
 	}
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
-	publish_ok(&p, 1);
+	tu_publish_ok(&p, 1);
 	tu_make_snap(2, 2000, &bytes, &size);
 	/* leave room for half the snapshot */
 	assert_int_equal(statvfs(base, &sv), 0);

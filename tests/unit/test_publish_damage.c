@@ -28,20 +28,6 @@
 #include "snap_build.h"
 #include "testutil.h"
 
-
-static void publish_ok(struct publisher *p, unsigned n_services)
-{
-	void *bytes;
-	size_t size;
-	char why[256] = "";
-
-	tu_make_snap(publish_next_generation(p), n_services, &bytes, &size);
-	if (publish_snapshot(p, bytes, size, 0, why, sizeof(why)))
-		fail_msg("publish failed: %s", why);
-	free(bytes);
-}
-
-
 /* Root writes `gen` into the control page's generation by hand. */
 static void tamper_generation(const char *dir, uint64_t gen)
 {
@@ -72,9 +58,9 @@ static void check_rebuilt_from(uint64_t said)
 	char why[512] = "";
 
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
-	publish_ok(&p, 1);
-	publish_ok(&p, 2);
-	publish_ok(&p, 3);
+	tu_publish_ok(&p, 1);
+	tu_publish_ok(&p, 2);
+	tu_publish_ok(&p, 3);
 	publish_close(&p);
 	tamper_generation(dir, said);
 
@@ -86,7 +72,7 @@ static void check_rebuilt_from(uint64_t said)
 	/* readers have the table before anything new is published */
 	tu_expect_reader(dir, 3, 3);
 	assert_int_equal(publish_next_generation(&p), 4);
-	publish_ok(&p, 4);
+	tu_publish_ok(&p, 4);
 	assert_int_equal(p.control->generation, 4);
 	tu_expect_reader(dir, 4, 4);
 	publish_close(&p);
@@ -128,8 +114,8 @@ static void test_plausible_generation_continued(void **state)
 
 	(void)state;
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
-	publish_ok(&p, 1);
-	publish_ok(&p, 2);
+	tu_publish_ok(&p, 1);
+	tu_publish_ok(&p, 2);
 	publish_close(&p);
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
 	assert_string_equal(why, "");
@@ -152,7 +138,7 @@ static void test_rebuilt_with_no_snapshot(void **state)
 
 	(void)state;
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
-	publish_ok(&p, 1);
+	tu_publish_ok(&p, 1);
 	publish_close(&p);
 	d = opendir(dir);
 	assert_non_null(d);
@@ -169,7 +155,7 @@ static void test_rebuilt_with_no_snapshot(void **state)
 	assert_non_null(strstr(why, "rebuilt"));
 	assert_int_equal(p.control->generation, 0);
 	assert_int_equal(publish_next_generation(&p), 1);
-	publish_ok(&p, 2);
+	tu_publish_ok(&p, 2);
 	tu_expect_reader(dir, 1, 2);
 	publish_close(&p);
 	tu_rmtree(dir);
@@ -197,7 +183,7 @@ static void check_odd_control_replaced(bool fifo)
 					   "was a device, not a regular file"));
 	assert_int_equal(lstat(ctl, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
-	publish_ok(&p, 2);
+	tu_publish_ok(&p, 2);
 	tu_expect_reader(dir, 1, 2);
 	publish_close(&p);
 	free(ctl);
@@ -232,7 +218,7 @@ static void test_fifo_control_replaced_live(void **state)
 
 	(void)state;
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
-	publish_ok(&p, 1);
+	tu_publish_ok(&p, 1);
 	tu_unseal(ctl);
 	assert_int_equal(unlink(ctl), 0);
 	assert_int_equal(mkfifo(ctl, 0644), 0);
@@ -240,7 +226,7 @@ static void test_fifo_control_replaced_live(void **state)
 	assert_int_equal(publish_reopen(&p, why, sizeof(why)), 0);
 	assert_int_equal(lstat(ctl, &st), 0);
 	assert_true(S_ISREG(st.st_mode));
-	publish_ok(&p, 3);
+	tu_publish_ok(&p, 3);
 	tu_expect_reader(dir, 2, 3);
 	publish_close(&p);
 	free(ctl);
@@ -281,7 +267,7 @@ static void test_first_start_on_full_fs_leaves_no_control(void **state)
 	/* and once there is room, a start works */
 	assert_int_equal(unlink(filler), 0);
 	assert_int_equal(publish_open(&p, dir, why, sizeof(why)), 0);
-	publish_ok(&p, 1);
+	tu_publish_ok(&p, 1);
 	tu_expect_reader(dir, 1, 1);
 	publish_close(&p);
 	umount2(base, MNT_DETACH);

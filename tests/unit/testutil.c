@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "publish.h"
 #include "snap_build.h"
 
 static void tu__record(void *ctx, const char *line)
@@ -250,4 +251,16 @@ void tu_expect_reader(const char *dir, uint64_t gen, uint32_t n_services)
 		ldmesh_table_release(&t, slot);
 	}
 	ldmesh_table_close(&t);
+}
+
+void tu_publish_ok(struct publisher *p, unsigned n_services)
+{
+	void *bytes;
+	size_t size;
+	char why[256] = "";
+
+	tu_make_snap(publish_next_generation(p), n_services, &bytes, &size);
+	if (publish_snapshot(p, bytes, size, 0, why, sizeof(why)))
+		fail_msg("publish failed: %s", why);
+	free(bytes);
 }

@@ -67,6 +67,10 @@ int tu_snap_init(struct ldmesh_snap *s, const void *base, size_t size,
  * ... at 10.96.0.1 ..., port 80 -> 8080), built by the agent's own
  * snap_build: caller-owned *bytes (free). */
 void tu_make_snap(uint64_t gen, unsigned n, void **bytes, size_t *size);
+struct publisher;
+/* Publish the next generation of `p` as a base of `n_services` (fails the
+ * test if it cannot). */
+void tu_publish_ok(struct publisher *p, unsigned n_services);
 /* What a new process sees through the table at `dir`: generation `gen`
  * with `n_services`, or (gen 0) nothing (cmocka assertions). */
 void tu_expect_reader(const char *dir, uint64_t gen, uint32_t n_services);
