@@ -948,8 +948,11 @@ int agent_run(struct agent *a)
 			timeout = ahead_ms;
 		if (now >= check_ns) {
 			check_ns = now + AGENT_CHECK_MS * 1000000ULL;
+			bool stale = agent__check_table(a);
 			/* (a marker going stale makes no event: looked at here) */
-			if ((agent__check_table(a) | agent__flags(a)) && !dirty) {
+			bool completeness = agent__flags(a);
+
+			if ((stale || completeness) && !dirty) {
 				dirty = true;
 				continue;
 			}

@@ -30,6 +30,7 @@ void sync_decoder_reset(struct sync_decoder *d)
 	d->cur_bytes = 0;
 	d->offset = 0;
 	d->err[0] = '\0';
+	d->run = d->n_carry = 0;
 }
 
 void sync_decoder_free(struct sync_decoder *d)
@@ -41,7 +42,7 @@ void sync_decoder_free(struct sync_decoder *d)
 
 bool sync_decoder_partial(const struct sync_decoder *d)
 {
-	return d->cur_bytes > 0;
+	return d->cur_bytes > 0 || d->n_carry > 0;
 }
 
 /* The bytes at p, printable, for a message: garbage is logged as it was. */
@@ -92,8 +93,8 @@ static int decode__step(struct sync_decoder *d, const char *p, size_t len,
 	return 0;
 }
 
-int sync_decoder_feed(struct sync_decoder *d, const char *buf, size_t len,
-		      sync_value_fn fn, void *ctx)
+static int decode__feed(struct sync_decoder *d, const char *buf, size_t len,
+			sync_value_fn fn, void *ctx)
 {
 	size_t i = 0;
 
@@ -144,17 +145,80 @@ int sync_decoder_feed(struct sync_decoder *d, const char *buf, size_t len,
 	return 0;
 }
 
+static bool decode__numchar(char c)
+{
+	return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'e' || c == 'E';
+}
+
+/* Count the runs of number characters in buf; false past the bound. */
+static bool decode__runs(struct sync_decoder *d, const char *buf, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		d->run = decode__numchar(buf[i]) ? d->run + 1 : 0;
+		if (d->run > SYNC_DECODE_RUN_MAX) {
+			snprintf(d->err, sizeof(d->err),
+				 "more than %d number characters in a row at byte %llu",
+				 SYNC_DECODE_RUN_MAX, (unsigned long long)(d->offset + d->n_carry + i));
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * json-c 0.16 reads a number that a chunk boundary cuts, and garbage after
+ * it, as if the garbage were not there: "91" then "-00}" is 91, while
+ * "91-00}" in one piece is an error (fuzz_watch found it). So json-c never
+ * sees a chunk end inside a run of number characters: such a run is held
+ * back and fed together with the byte that ends it, and every number
+ * reaches json-c whole, however the stream was cut.
+ */
+int sync_decoder_feed(struct sync_decoder *d, const char *buf, size_t len,
+		      sync_value_fn fn, void *ctx)
+{
+	size_t tail = 0, head, k = 0;
+	int ret;
+
+	if (!decode__runs(d, buf, len))
+		return -EMSGSIZE;
+	while (tail < len && decode__numchar(buf[len - 1 - tail]))
+		tail++;
+	if (tail == len) { /* all of it continues the run held back */
+		memcpy(d->carry + d->n_carry, buf, len); /* d->run bounds it */
+		d->n_carry += len;
+		return 0;
+	}
+	head = len - tail;
+	if (d->n_carry) {
+		while (decode__numchar(buf[k]))
+			k++; /* < head: buf[head - 1] ends the run */
+		memcpy(d->stitch, d->carry, d->n_carry);
+		memcpy(d->stitch + d->n_carry, buf, k + 1);
+		ret = decode__feed(d, d->stitch, d->n_carry + k + 1, fn, ctx);
+		d->n_carry = 0;
+		if (ret)
+			return ret;
+		buf += k + 1;
+		head -= k + 1;
+	}
+	if (head && (ret = decode__feed(d, buf, head, fn, ctx)))
+		return ret;
+	memcpy(d->carry, buf + head, tail);
+	d->n_carry = tail;
+	return 0;
+}
+
 int sync_decoder_finish(struct sync_decoder *d)
 {
 	int ret = 0;
 
-	if (d->cur_bytes) {
+	if (d->cur_bytes || d->n_carry) {
 		snprintf(d->err, sizeof(d->err),
 			 "stream ended inside a value, after %zu of its bytes",
-			 d->cur_bytes);
+			 d->cur_bytes + d->n_carry);
 		ret = -EPIPE;
 	}
 	json_tokener_reset(d->tok);
-	d->cur_bytes = 0;
+	d->cur_bytes = d->n_carry = d->run = 0;
 	return ret;
 }

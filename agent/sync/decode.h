@@ -39,12 +39,21 @@ struct json_tokener;
  */
 typedef int (*sync_value_fn)(void *ctx, struct json_object *v);
 
+/* The longest run of characters a number may hold ([0-9+-.eE], also
+ * counted inside strings): the bound of what the decoder holds back at a
+ * chunk's end (decode.c, sync_decoder_feed). */
+#define SYNC_DECODE_RUN_MAX 4096
+
 struct sync_decoder {
 	struct json_tokener *tok;
 	size_t max_bytes;
 	size_t cur_bytes;  /* bytes of the value being read; 0 between values */
 	uint64_t offset;   /* bytes fed so far, for messages */
 	char err[160];     /* why the last feed or finish failed */
+	size_t run;        /* number characters in a row, up to here */
+	size_t n_carry;    /* a run held back from the end of the last feed */
+	char carry[SYNC_DECODE_RUN_MAX];
+	char stitch[SYNC_DECODE_RUN_MAX + 1]; /* the carry and what ends it */
 };
 
 /* 0, or -ENOMEM. `max_bytes` bounds one value. */
@@ -57,7 +66,9 @@ void sync_decoder_free(struct sync_decoder *d);
 /*
  * Feed the next `len` bytes. Whitespace between values is skipped. Returns
  * 0; or -EBADMSG (not JSON, d->err says where and quotes it), -EMSGSIZE (a
- * value passed max_bytes), -ENOMEM, or the callback's non-zero return. After
+ * value passed max_bytes, or a run of number characters passed
+ * SYNC_DECODE_RUN_MAX), -ENOMEM, or the callback's non-zero return. How the
+ * stream is cut into feeds never changes what comes out. After
  * an error the decoder must be reset before it is fed again.
  */
 int sync_decoder_feed(struct sync_decoder *d, const char *buf, size_t len,
@@ -68,7 +79,8 @@ bool sync_decoder_partial(const struct sync_decoder *d);
 
 /*
  * The stream ended. 0 if it ended between values; -EPIPE if it ended inside
- * one (a connection closed mid-event; d->err says after how many bytes).
+ * one (a connection closed mid-event; d->err says after how many bytes), a
+ * bare number at the very end included.
  * The partial value is discarded either way.
  */
 int sync_decoder_finish(struct sync_decoder *d);

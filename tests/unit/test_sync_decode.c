@@ -77,6 +77,28 @@ static int count(void *ctx, struct json_object *v)
 	return 0;
 }
 
+/* A number followed by garbage is refused however the stream is cut:
+ * json-c 0.16 alone reads "91" then "-00}" as 91 (fuzz_watch found it). */
+static void test_number_cut_by_chunk(void **state)
+{
+	static const char bad[] = "{\"port\": 91-00}\n";
+	size_t len = strlen(bad);
+
+	for (size_t cut = 0; cut <= len; cut++) {
+		struct sync_decoder d;
+		struct got g = { .n = 0 };
+		int rc;
+
+		assert_int_equal(sync_decoder_init(&d, SYNC_EVENT_MAX), 0);
+		rc = sync_decoder_feed(&d, bad, cut, collect, &g);
+		if (!rc)
+			rc = sync_decoder_feed(&d, bad + cut, len - cut, collect, &g);
+		assert_int_equal(rc, -EBADMSG);
+		assert_int_equal(g.n, 0);
+		sync_decoder_free(&d);
+	}
+}
+
 static void test_garbage_named(void **state)
 {
 	struct sync_decoder d;
@@ -194,6 +216,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_any_chunking),
+		cmocka_unit_test(test_number_cut_by_chunk),
 		cmocka_unit_test(test_garbage_named),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_oversized),
