@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include "agent.h"
+#include "table_lock.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -165,6 +166,11 @@ int agent_init(struct agent *a, const struct agent_opts *o)
 	agent__policy(o);
 	a->last.dir_fd = -1;
 	a->src.root = o->manifests; /* no file is read from outside it */
+	a->lock_fd = table_lock_take(o->table, why, sizeof(why));
+	if (a->lock_fd < 0) {
+		log_error("%s", why);
+		return a->lock_fd;
+	}
 	err = publish_open(&a->pub, o->table, why, sizeof(why));
 	if (err || why[0])
 		log_error("%s", why); /* a failure, or a page repaired */
@@ -1033,4 +1039,6 @@ void agent_fini(struct agent *a)
 	sources_free(&a->src);
 	laststate_close(&a->last);
 	publish_close(&a->pub);
+	if (a->lock_fd >= 0)
+		close(a->lock_fd);
 }

@@ -34,6 +34,7 @@ struct agent {
 	struct sources src;
 	struct laststate last;
 	struct publisher pub;
+	int lock_fd;              /* holds the table's lock (table_lock.h) */
 	struct diag diag;
 	struct model_out model;   /* the last resolve, edited in place by
 	                             the edits that allow it */
