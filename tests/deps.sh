@@ -10,7 +10,7 @@ LDMESH_PACKAGES=(
   # libldmesh-musl.so (musl-gcc) and the musl client of its test
   musl-tools
   # end-to-end tests and the demo: namespaces, real servers and clients
-  iproute2 util-linux procps curl python3 redis-server redis-tools
+  iproute2 util-linux procps curl python3 python3-yaml redis-server redis-tools
   # chattr: published snapshots are immutable; tests lift that to clean up
   e2fsprogs
   # tests/run.sh's other passes: libFuzzer targets (clang-14 with its

@@ -6,7 +6,7 @@
  * pod template set up for ldmesh, or with that set-up taken out again.
  * Anything that is not a pod carrier passes through unchanged.
  *
- * What a pod template gets (the layout of examples/daemonset.yaml, where
+ * What a pod template gets (the layout of examples/deploy/ldmesh.yaml, where
  * the agent's DaemonSet installs the libraries on the node):
  *   - volumes `ldmesh-table` (hostPath /run/ldmesh, the table's parent)
  *     and `ldmesh-lib` (hostPath /opt/ldmesh), both mounted read-only in

@@ -18,7 +18,7 @@ check "cmake --install puts everything under a prefix" \
 	cmake --install "$LDMESH_BUILD" --prefix "$PREFIX"
 libdir=$(dirname "$(find "$PREFIX" -name libldmesh.so | head -n1)")
 for f in bin/ldmesh-agent bin/ldmeshctl bin/ldmesh-sync bin/ldmesh-exec include/ldmesh/reader.h include/ldmesh/snapshot.h \
-	include/ldmesh/version.h share/doc/ldmesh/README.md share/doc/ldmesh/examples/daemonset.yaml; do
+	include/ldmesh/version.h share/doc/ldmesh/README.md share/doc/ldmesh/examples/deploy/ldmesh.yaml; do
 	check "installed: $f" test -f "$PREFIX/$f"
 done
 for f in libldmesh.so libldmesh_reader.a pkgconfig/ldmesh.pc; do

@@ -31,9 +31,10 @@ mounted=$(printf 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  cont
 	"$CTL" inject - 2>/dev/null | awk '/name: ldmesh-table/ { t = 1 } t && /mountPath:/ { print $2; exit }' || true)
 check_eq "the default table is below the directory inject mounts ($mounted)" \
 	"$mounted/table" "$default"
-ds=$LDMESH_SRC/examples/daemonset.yaml
-check_match "the DaemonSet's agent writes the table below the mounted /run/ldmesh" \
-	"--table=/host-run/ldmesh/table" "$(cat "$ds")"
+ds=$LDMESH_SRC/examples/deploy/ldmesh.yaml
+check_match "the DaemonSet's agent mounts the parent /run/ldmesh and keeps the default table" \
+	"mountPath: /run/ldmesh\\}" "$(cat "$ds")"
+check_nomatch "and names no other table" "--table" "$(cat "$ds")"
 check_nomatch "no pod in the DaemonSet example mounts the table directory itself" \
 	"mountPath: /run/ldmesh/table|path: /run/ldmesh/table" "$(cat "$ds")"
 
