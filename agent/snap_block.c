@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ldmesh/arpa.h"
 #include "ldmesh/hash.h"
 
 struct block_strings {
@@ -195,12 +196,23 @@ static int block__maglev(struct snap_block_scratch *sc, const struct ldmesh_endp
 	return 0;
 }
 
+/* Add `fqdn` (lower case, `len` bytes) naming the service or `endpoint`. */
+static int block__name_put(struct block_strings *bs, struct block_draft *b, const char *fqdn,
+			   size_t len, uint32_t endpoint)
+{
+	struct snap_name_key *k = &b->names[b->n_names];
+
+	k->hash = ldmesh_hash64(fqdn, len, 0);
+	k->endpoint = endpoint;
+	b->n_names++;
+	return block__local(bs, fqdn, len, &k->fqdn);
+}
+
 static int block__name_key(const struct snap_block_ctx *ctx, struct block_strings *bs,
 			   struct block_draft *b, const char *first,
 			   const struct snap_service_in *s, uint32_t endpoint)
 {
 	char fqdn[LDMESH_STR_MAX + 2];
-	struct snap_name_key *k = &b->names[b->n_names];
 	int len;
 
 	if (first)
@@ -215,10 +227,17 @@ static int block__name_key(const struct snap_block_ctx *ctx, struct block_string
 	for (int i = 0; i < len; i++)
 		if (fqdn[i] >= 'A' && fqdn[i] <= 'Z')
 			fqdn[i] = (char)(fqdn[i] - 'A' + 'a');
-	k->hash = ldmesh_hash64(fqdn, (size_t)len, 0);
-	k->endpoint = endpoint;
-	b->n_names++;
-	return block__local(bs, fqdn, (size_t)len, &k->fqdn);
+	return block__name_put(bs, b, fqdn, (size_t)len, endpoint);
+}
+
+/* The reverse name of `addr` (ldmesh/arpa.h) naming the service or one of
+ * its endpoints. */
+static int block__reverse_key(struct block_strings *bs, struct block_draft *b,
+			      const uint8_t addr[16], uint32_t endpoint)
+{
+	char arpa[LDMESH_ARPA_MAX + 1];
+
+	return block__name_put(bs, b, arpa, ldmesh_arpa_name(addr, arpa), endpoint);
 }
 
 static void block__vip_key(struct block_draft *b, const uint8_t addr[16],
@@ -320,14 +339,25 @@ static int block__names(const struct snap_block_ctx *ctx, const struct snap_serv
 		return 0;
 	if ((err = block__name_key(ctx, bs, b, NULL, s, LDMESH_NONE)))
 		return err;
-	if (!(s->flags & LDMESH_SVC_F_HEADLESS))
+	if (!(s->flags & LDMESH_SVC_F_HEADLESS)) {
+		/* PTR: a ClusterIP names its service */
+		for (uint32_t i = 0; i < b->svc.ip_count && i < LDMESH_MAX_CLUSTER_IPS; i++)
+			if ((err = block__reverse_key(bs, b, b->svc.cluster_ips[i], LDMESH_NONE)))
+				return err;
 		return 0;
+	}
 	/* Headless services publish per-pod names (StatefulSet pods, and pods
-	 * with spec.hostname + spec.subdomain) as kube-dns does. */
+	 * with spec.hostname + spec.subdomain) as kube-dns does, and a PTR
+	 * for the address of each endpoint DNS lists (ready, or every one
+	 * with publishNotReadyAddresses). */
 	for (uint32_t i = 0; i < b->svc.endpoint_count; i++) {
 		ldmesh_str_t h = b->eps[i].hostname;
 		if (h && (err = block__name_key(ctx, bs, b, bs->data + (h & ~SNAP_BLOCK_LOCAL) + 1,
 						 s, i)))
+			return err;
+		if (((b->eps[i].flags & LDMESH_EP_F_READY) ||
+		     (s->flags & LDMESH_SVC_F_PUBLISH_NOT_READY)) &&
+		    (err = block__reverse_key(bs, b, b->eps[i].addr, i)))
 			return err;
 	}
 	return 0;
@@ -341,7 +371,10 @@ static int block__draft(struct snap_block_scratch *sc, const struct snap_service
 	size_t n_ips = (s->n_cluster_ips > LDMESH_MAX_CLUSTER_IPS ? LDMESH_MAX_CLUSTER_IPS
 								   : s->n_cluster_ips) +
 		       s->n_external_ips + s->n_lb_ips;
-	size_t n_names = 1 + ((s->flags & LDMESH_SVC_F_HEADLESS) ? s->n_endpoints : 0);
+	/* the name, then a reverse name per ClusterIP; headless: a host name
+	 * and a reverse name per endpoint */
+	size_t n_names = 1 + ((s->flags & LDMESH_SVC_F_HEADLESS) ? 2 * s->n_endpoints
+								  : LDMESH_MAX_CLUSTER_IPS);
 	size_t cells = s->n_endpoints * s->n_ports;
 	int err;
 

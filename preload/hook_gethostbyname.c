@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * gethostbyname, gethostbyname2 and their _r forms with glibc's contract:
+ * gethostbyname, gethostbyname2, gethostbyaddr and their _r forms with
+ * glibc's contract:
  * the _r forms return 0 with *result NULL and *h_errnop HOST_NOT_FOUND or
  * NO_DATA when there is no answer, ERANGE (h_errno NETDB_INTERNAL) when the
  * buffer is short; the others set h_errno and return NULL. glibc shares one
@@ -10,8 +11,10 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netdb.h>
+#include <string.h>
 #include <sys/socket.h>
 
+#include "addr.h"
 #include "hostent.h"
 #include "lookup.h"
 #include "real.h"
@@ -168,4 +171,66 @@ LDMESH_EXPORT int gethostbyname_r(const char *name, struct hostent *ret,
 					    h_errnop);
 	return hook_ghbn__answer_r(&r, AF_INET, ret, buf, buflen, result,
 				   h_errnop);
+}
+
+/* The address gethostbyaddr was given, if it is one the table may name:
+ * AF_INET with 4 bytes or AF_INET6 with 16 (not IPv4-mapped: glibc
+ * answers those with an IPv4 lookup of its own). */
+static bool hook_ghba__addr(const void *addr, socklen_t len, int type, uint8_t out[16])
+{
+	if (!addr)
+		return false;
+	if (type == AF_INET && len == 4) {
+		addr_from_v4(out, addr);
+		return true;
+	}
+	if (type == AF_INET6 && len == 16) {
+		memcpy(out, addr, 16);
+		return !addr_is_v4(out);
+	}
+	return false;
+}
+
+/* LOOKUP_PASS unless the table names the address. */
+static void hook_ghba__lookup(const char *fn, const void *addr, socklen_t len, int type,
+			      struct lookup_result *r)
+{
+	struct preload_state *st = state_get();
+	struct trace_line l;
+	uint8_t a[16];
+
+	r->status = LOOKUP_PASS;
+	if (!st || !hook_ghba__addr(addr, len, type, a))
+		return;
+	state_lookup_addr(st, a, r);
+	if (!trace_on())
+		return;
+	trace_begin(&l, fn);
+	trace_str(&l, " ");
+	trace_ip(&l, a);
+	lookup_trace_addr(&l, r);
+	trace_emit(&l);
+}
+
+LDMESH_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int type)
+{
+	struct lookup_result r;
+
+	hook_ghba__lookup("gethostbyaddr", addr, len, type, &r);
+	if (r.status != LOOKUP_FOUND)
+		return real.gethostbyaddr(addr, len, type);
+	return hook_ghbn__answer(&r, type);
+}
+
+LDMESH_EXPORT int gethostbyaddr_r(const void *addr, socklen_t len, int type,
+				  struct hostent *ret, char *buf, size_t buflen,
+				  struct hostent **result, int *h_errnop)
+{
+	struct lookup_result r;
+
+	hook_ghba__lookup("gethostbyaddr_r", addr, len, type, &r);
+	if (r.status != LOOKUP_FOUND)
+		return real.gethostbyaddr_r(addr, len, type, ret, buf, buflen, result,
+					    h_errnop);
+	return hook_ghbn__answer_r(&r, type, ret, buf, buflen, result, h_errnop);
 }

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include "lookup.h"
 
+#include <arpa/inet.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
+#include "addr.h"
+#include "ldmesh/arpa.h"
 #include "trace.h"
 
 /* The cluster domain, copied: names_* functions want a stable string. */
@@ -131,15 +136,8 @@ static bool lookup__search_all_ours(const struct preload_config *c,
 	return true;
 }
 
-void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
-		 const char *name, uint64_t rnd, struct lookup_result *r)
+static void lookup__start(const struct ldmesh_snap *s, struct lookup_result *r)
 {
-	struct ldmesh_name_slot slot;
-	struct names_query q;
-	char dbuf[NAMES_BUF];
-	size_t dlen;
-	const char *domain = lookup__domain(s, dbuf, &dlen);
-
 	r->status = LOOKUP_PASS;
 	r->skip_search = false;
 	r->incomplete = false;
@@ -149,6 +147,73 @@ void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
 	r->canon_len = 0;
 	r->canon[0] = 0;
 	r->svc[0] = 0;
+}
+
+/* "a-b-c-d" (IPv4) or the address with ':' as '-' (IPv6), as kube-dns names
+ * an endpoint that has no hostname of its own. */
+static size_t lookup__dashed(const uint8_t addr[16], char *out, size_t len)
+{
+	char text[INET6_ADDRSTRLEN];
+
+	if (addr_is_v4(addr))
+		inet_ntop(AF_INET, addr + 12, text, sizeof(text));
+	else
+		inet_ntop(AF_INET6, addr, text, sizeof(text));
+	for (char *p = text; *p; p++)
+		if (*p == '.' || *p == ':')
+			*p = '-';
+	return (size_t)snprintf(out, len, "%s", text);
+}
+
+void lookup_addr(const struct ldmesh_snap *s, const uint8_t addr[16], struct lookup_result *r)
+{
+	char arpa[LDMESH_ARPA_MAX + 1], first[NAMES_BUF], dbuf[NAMES_BUF];
+	struct ldmesh_name_slot slot;
+	struct ldmesh_service svc;
+	struct ldmesh_endpoint ep;
+	size_t dlen, n = 0;
+	const char *domain = lookup__domain(s, dbuf, &dlen);
+
+	lookup__start(s, r);
+	if (!ldmesh_snap_find_name(s, arpa, ldmesh_arpa_name(addr, arpa), &slot) ||
+	    !ldmesh_snap_service(s, slot.service, &svc))
+		return;
+	if (slot.endpoint != LDMESH_NONE) {
+		/* the endpoint it names holds this very address (a damaged
+		 * table cannot make us name someone else) */
+		if (!lookup__pod(s, &svc, slot.endpoint, &ep) || memcmp(ep.addr, addr, 16))
+			return;
+		if (ep.hostname)
+			ldmesh_snap_strcpy(s, ep.hostname, first, sizeof(first));
+		else
+			lookup__dashed(addr, first, sizeof(first));
+		n = (size_t)snprintf(r->canon, sizeof(r->canon), "%s.", first);
+	}
+	lookup__svc_name(s, &svc, r);
+	struct ldmesh_strv ns = ldmesh_snap_string(s, svc.ns), name = ldmesh_snap_string(s, svc.name);
+	n += (size_t)snprintf(r->canon + n, sizeof(r->canon) - n, "%.*s.%.*s.svc.%s",
+			      (int)name.len, name.p, (int)ns.len, ns.p, domain);
+	if (n >= sizeof(r->canon) || n > LDMESH_STR_MAX) {
+		r->canon[0] = 0; /* longer than DNS allows: no such name */
+		return;
+	}
+	r->canon_len = n;
+	r->name_hash = slot.hash;
+	memcpy(r->addrs[0], addr, 16);
+	r->n_addrs = 1;
+	r->status = LOOKUP_FOUND;
+}
+
+void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
+		 const char *name, uint64_t rnd, struct lookup_result *r)
+{
+	struct ldmesh_name_slot slot;
+	struct names_query q;
+	char dbuf[NAMES_BUF];
+	size_t dlen;
+	const char *domain = lookup__domain(s, dbuf, &dlen);
+
+	lookup__start(s, r);
 	if (!name || !names_normalise(name, &q))
 		return;
 
@@ -243,6 +308,20 @@ void lookup_trace(struct trace_line *l, const struct lookup_result *r)
 		trace_str(l, " svc=");
 		trace_str(l, r->svc);
 	}
+	trace_str(l, " gen=");
+	trace_u64(l, r->generation);
+}
+
+void lookup_trace_addr(struct trace_line *l, const struct lookup_result *r)
+{
+	if (r->status != LOOKUP_FOUND) {
+		trace_str(l, " pass (no Service or headless endpoint has this address)");
+		return;
+	}
+	trace_str(l, " -> ");
+	trace_str(l, r->canon);
+	trace_str(l, " svc=");
+	trace_str(l, r->svc);
 	trace_str(l, " gen=");
 	trace_u64(l, r->generation);
 }

@@ -65,8 +65,20 @@ void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
 		 const char *name, uint64_t rnd,
 		 struct lookup_result *r) LDMESH_HIDDEN;
 
+/*
+ * An address against the table's reverse names (ldmesh/arpa.h): FOUND with
+ * canon the service's FQDN (a ClusterIP) or the endpoint's DNS name
+ * ("<hostname or a-b-c-d>.<svc>.<ns>.svc.<domain>": an address of a
+ * headless service) and addrs[0] the address; PASS for any other address,
+ * which DNS may still know (CoreDNS falls through for reverse zones too).
+ */
+void lookup_addr(const struct ldmesh_snap *s, const uint8_t addr[16],
+		 struct lookup_result *r) LDMESH_HIDDEN;
+
 /* Trace helper: " -> a,b,c svc=ns/name gen=N" etc. for a finished lookup. */
 struct trace_line;
 void lookup_trace(struct trace_line *l, const struct lookup_result *r) LDMESH_HIDDEN;
+/* The same for lookup_addr: " -> NAME svc=ns/name gen=N", or " pass". */
+void lookup_trace_addr(struct trace_line *l, const struct lookup_result *r) LDMESH_HIDDEN;
 
 #endif

@@ -102,6 +102,9 @@ static void real__init_once(void)
 		(real_gethostbyname_r_fn)real__load("gethostbyname_r", 1);
 	real.gethostbyname2_r =
 		(real_gethostbyname2_r_fn)real__load("gethostbyname2_r", 1);
+	real.gethostbyaddr = (real_gethostbyaddr_fn)real__load("gethostbyaddr", 1);
+	real.gethostbyaddr_r = (real_gethostbyaddr_r_fn)real__load("gethostbyaddr_r", 1);
+	real.getnameinfo = (real_getnameinfo_fn)real__load("getnameinfo", 1);
 	real.getpeername = (real_getpeername_fn)real__load("getpeername", 1);
 	real.getsockopt = (real_getsockopt_fn)real__load("getsockopt", 1);
 	real.setsockopt = (real_setsockopt_fn)real__load("setsockopt", 1);

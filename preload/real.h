@@ -28,6 +28,12 @@ typedef int (*real_gethostbyname_r_fn)(const char *, struct hostent *, char *,
 typedef int (*real_gethostbyname2_r_fn)(const char *, int, struct hostent *,
 					char *, size_t, struct hostent **,
 					int *);
+typedef struct hostent *(*real_gethostbyaddr_fn)(const void *, socklen_t, int);
+typedef int (*real_gethostbyaddr_r_fn)(const void *, socklen_t, int, struct hostent *, char *,
+				       size_t, struct hostent **, int *);
+/* glibc and musl: socklen_t buffer lengths, int flags */
+typedef int (*real_getnameinfo_fn)(const struct sockaddr *, socklen_t, char *, socklen_t,
+				   char *, socklen_t, int);
 typedef int (*real_getpeername_fn)(int, struct sockaddr *, socklen_t *);
 typedef int (*real_getsockopt_fn)(int, int, int, void *, socklen_t *);
 typedef int (*real_setsockopt_fn)(int, int, int, const void *, socklen_t);
@@ -64,6 +70,9 @@ struct real_fns {
 	real_gethostbyname2_fn gethostbyname2;
 	real_gethostbyname_r_fn gethostbyname_r;
 	real_gethostbyname2_r_fn gethostbyname2_r;
+	real_gethostbyaddr_fn gethostbyaddr;
+	real_gethostbyaddr_r_fn gethostbyaddr_r;
+	real_getnameinfo_fn getnameinfo;
 	real_getpeername_fn getpeername;
 	real_getsockopt_fn getsockopt;
 	real_setsockopt_fn setsockopt;

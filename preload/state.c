@@ -135,3 +135,17 @@ bool state_lookup_name(struct preload_state *st, const char *name, struct lookup
 		ldmesh_table_note_name(&st->table, r->name_hash);
 	return true;
 }
+
+bool state_lookup_addr(struct preload_state *st, const uint8_t addr[16], struct lookup_result *r)
+{
+	const struct ldmesh_snap *s;
+	int slot;
+
+	r->status = LOOKUP_PASS;
+	s = ldmesh_table_acquire(&st->table, &slot);
+	if (!s)
+		return false;
+	lookup_addr(s, addr, r);
+	ldmesh_table_release(&st->table, slot);
+	return true;
+}

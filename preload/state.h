@@ -45,5 +45,9 @@ struct lookup_result;
  */
 bool state_lookup_name(struct preload_state *st, const char *name,
 		       struct lookup_result *r) LDMESH_HIDDEN;
+/* The same for an address (lookup_addr); nothing to steer or warm: a miss
+ * goes to the real resolver as it would without the preload. */
+bool state_lookup_addr(struct preload_state *st, const uint8_t addr[16],
+		       struct lookup_result *r) LDMESH_HIDDEN;
 
 #endif

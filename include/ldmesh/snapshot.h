@@ -74,7 +74,10 @@
  * publication records (struct ldmesh_control_record), 3.2 the base
  * announced ahead (ldmesh_control.ahead); 3.3 gives the header's flags a
  * meaning (LDMESH_SNAP_F_INCOMPLETE; an older reader ignores it and
- * answers from the table as if it were complete).
+ * answers from the table as if it were complete). 3.4 adds reverse names
+ * to the name index (ldmesh/arpa.h: "<address>.in-addr.arpa" or ".ip6.arpa"
+ * naming a service by its ClusterIP, or an endpoint of a headless service
+ * by its address); an older reader never asks for such a name.
  */
 #ifndef LDMESH_SNAPSHOT_H
 #define LDMESH_SNAPSHOT_H
@@ -85,7 +88,7 @@
 #define LDMESH_CONTROL_MAGIC 0x434d444cU /* "LDMC" */
 #define LDMESH_SNAP_MAGIC 0x534d444cU    /* "LDMS" */
 #define LDMESH_SNAP_VERSION_MAJOR 3
-#define LDMESH_SNAP_VERSION_MINOR 3
+#define LDMESH_SNAP_VERSION_MINOR 4
 
 /* Under /run: a root-only parent, so no other user can create the table
  * directory before the agent does (in world-writable /dev/shm anyone can).
@@ -445,7 +448,11 @@ _Static_assert(sizeof(struct ldmesh_vip_slot) == 32, "vip slot layout");
  * Name index: open addressing, linear probing, power-of-two capacity, keyed
  * by the lower-cased FQDN without the trailing dot ("backend.default.svc.
  * cluster.local"). Headless services with endpoint hostnames also get
- * "<hostname>.<svc>.<ns>.svc.<domain>" entries naming that endpoint.
+ * "<hostname>.<svc>.<ns>.svc.<domain>" entries naming that endpoint. Since
+ * 3.4 also reverse names (ldmesh/arpa.h): each ClusterIP's, naming its
+ * service, and each listed endpoint address of a headless service's,
+ * naming that endpoint; the first service (by index) keeps an address two
+ * headless services list.
  */
 struct ldmesh_name_slot {
 	uint64_t hash;              /* ldmesh_hash64(fqdn, len, 0) */
