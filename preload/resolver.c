@@ -22,30 +22,73 @@
  * can undo or renew it. glibc leaves a _res that its program changed as it
  * is: it stops reloading resolv.conf into this thread (a resolv.conf
  * rewritten while the process runs is not followed; pods' is not).
+ *
+ * Where a slot lives: an IPv4 nameserver in _res.nsaddr_list[i]; an IPv6
+ * one in *_res._u._ext.nsaddrs[i] (glibc's resolver sends to that when
+ * nsaddr_list[i] has family 0: get_nsaddr in res_send.c). Both are
+ * rewritten in place, each in its own family, so glibc frees and compares
+ * what it allocated.
  */
+struct resolver_ns {
+	uint8_t addr[16]; /* IPv4-mapped for IPv4 */
+	uint16_t port;
+};
+
 struct resolver_slot {
-	struct sockaddr_in vip, backend;
+	struct resolver_ns vip, backend;
 	uint64_t generation; /* of the table the backend was checked against */
 	bool steered;
 };
 
 static __thread struct resolver_slot resolver__tls[MAXNS] LDMESH_TLS_IE;
 
-static bool resolver__same(const struct sockaddr_in *a, const struct sockaddr_in *b)
+/* Slot i's nameserver, if it is an IP one glibc will use. */
+static bool resolver__get(int i, struct resolver_ns *ns)
 {
-	return a->sin_family == b->sin_family && a->sin_port == b->sin_port &&
-	       a->sin_addr.s_addr == b->sin_addr.s_addr;
+	const struct sockaddr_in6 *v6 = _res._u._ext.nsaddrs[i];
+
+	if (_res.nsaddr_list[i].sin_family == AF_INET) {
+		addr_from_v4(ns->addr, &_res.nsaddr_list[i].sin_addr);
+		ns->port = ntohs(_res.nsaddr_list[i].sin_port);
+		return true;
+	}
+	if (_res.nsaddr_list[i].sin_family == 0 && v6 && v6->sin6_family == AF_INET6) {
+		memcpy(ns->addr, &v6->sin6_addr, 16);
+		ns->port = ntohs(v6->sin6_port);
+		return true;
+	}
+	return false;
 }
 
-static void resolver__trace(const struct ldmesh_snap *s, const struct sockaddr_in *vip,
+/* Write `ns` into slot i, in the slot's own family (an IPv4 backend of an
+ * IPv6 slot as IPv4-mapped: glibc's IPv6 socket reaches it). */
+static void resolver__put(int i, const struct resolver_ns *ns)
+{
+	struct sockaddr_in6 *v6 = _res._u._ext.nsaddrs[i];
+
+	if (_res.nsaddr_list[i].sin_family == AF_INET) {
+		if (!addr_is_v4(ns->addr))
+			return; /* an IPv4 slot cannot hold it: left as it is */
+		memcpy(&_res.nsaddr_list[i].sin_addr, ns->addr + 12, 4);
+		_res.nsaddr_list[i].sin_port = htons(ns->port);
+	} else {
+		memcpy(&v6->sin6_addr, ns->addr, 16);
+		v6->sin6_port = htons(ns->port);
+	}
+}
+
+static bool resolver__same(const struct resolver_ns *a, const struct resolver_ns *b)
+{
+	return a->port == b->port && !memcmp(a->addr, b->addr, 16);
+}
+
+static void resolver__trace(const struct ldmesh_snap *s, const struct resolver_ns *vip,
 			    const struct route_result *r)
 {
 	struct trace_line l;
-	uint8_t a[16];
 
-	addr_from_v4(a, &vip->sin_addr);
 	trace_begin(&l, "resolver nameserver ");
-	trace_ipport(&l, a, ntohs(vip->sin_port));
+	trace_ipport(&l, vip->addr, vip->port);
 	trace_route(&l, s, r, false);
 	trace_emit(&l);
 }
@@ -54,46 +97,40 @@ static void resolver__trace(const struct ldmesh_snap *s, const struct sockaddr_i
  * keeps the one it has, or goes back to the VIP when the table no longer
  * routes it. */
 static void resolver__slot(struct preload_state *st, const struct ldmesh_snap *s, int i,
-			   struct resolver_slot *m, const struct sockaddr_in *vip)
+			   struct resolver_slot *m, const struct resolver_ns *vip)
 {
+	int family = _res.nsaddr_list[i].sin_family == AF_INET ? AF_INET : AF_INET6;
 	struct ldmesh_vip_slot slot;
 	struct route_result r;
-	uint8_t a[16];
-	uint8_t b[16];
 
-	addr_from_v4(a, &vip->sin_addr);
-	if (!ldmesh_snap_find_vip(s, a, ntohs(vip->sin_port), LDMESH_PROTO_UDP, &slot)) {
-		_res.nsaddr_list[i] = *vip; /* not (or no longer) a service */
+	if (!ldmesh_snap_find_vip(s, vip->addr, vip->port, LDMESH_PROTO_UDP, &slot)) {
+		resolver__put(i, vip); /* not (or no longer) a service */
 		m->steered = false;
 		return;
 	}
 	if (m->steered && m->generation == s->generation)
 		return;
-	if (m->steered) {
-		addr_from_v4(b, &m->backend.sin_addr);
-		if (route_is_candidate(ldmesh_snap_holder(s, &slot), &slot, b,
-				       ntohs(m->backend.sin_port))) {
-			m->generation = s->generation;
-			return;
-		}
+	if (m->steered &&
+	    route_is_candidate(ldmesh_snap_holder(s, &slot), &slot, m->backend.addr,
+			       m->backend.port)) {
+		m->generation = s->generation;
+		return;
 	}
 	s = ldmesh_snap_holder(s, &slot);
-	route_pick(s, &slot, AF_INET, rng_next(), st->cfg.client_hash, &r);
+	route_pick(s, &slot, family, rng_next(), st->cfg.client_hash, &r);
 	if (trace_on())
 		resolver__trace(s, vip, &r);
-	if (r.verdict != ROUTE_REDIRECT || !addr_is_v4(r.backend)) {
-		_res.nsaddr_list[i] = *vip; /* nothing live: the query fails as it would */
+	if (r.verdict != ROUTE_REDIRECT || (family == AF_INET && !addr_is_v4(r.backend))) {
+		resolver__put(i, vip); /* nothing live: the query fails as it would */
 		m->steered = false;
 		return;
 	}
 	m->vip = *vip;
-	memset(&m->backend, 0, sizeof(m->backend));
-	m->backend.sin_family = AF_INET;
-	m->backend.sin_port = htons(r.backend_port);
-	memcpy(&m->backend.sin_addr, r.backend + 12, 4);
+	memcpy(m->backend.addr, r.backend, 16);
+	m->backend.port = r.backend_port;
 	m->generation = s->generation;
 	m->steered = true;
-	_res.nsaddr_list[i] = m->backend;
+	resolver__put(i, &m->backend);
 }
 
 void resolver_steer(struct preload_state *st, const struct ldmesh_snap *s)
@@ -106,10 +143,9 @@ void resolver_steer(struct preload_state *st, const struct ldmesh_snap *s)
 		goto out;
 	for (int i = 0; i < _res.nscount && i < MAXNS; i++) {
 		struct resolver_slot *m = &resolver__tls[i];
-		struct sockaddr_in now = _res.nsaddr_list[i];
+		struct resolver_ns now;
 
-		/* IPv6 nameservers live in _res._u._ext and are left alone */
-		if (now.sin_family != AF_INET)
+		if (!resolver__get(i, &now))
 			continue;
 		/* the slot holds our backend: resolv.conf's VIP is behind it */
 		resolver__slot(st, s, i, m, m->steered && resolver__same(&now, &m->backend) ? &m->vip
