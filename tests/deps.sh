@@ -5,6 +5,8 @@
 LDMESH_PACKAGES=(
   # build
   cmake make gcc pkg-config libyaml-dev libcmocka-dev libunwind-dev
+  # the manual pages (scdoc builds them; man-db renders them in their test)
+  scdoc man-db
   # ldmesh-sync: HTTP(S) to the API server, JSON; openssl makes the test CA
   libcurl4-openssl-dev libjson-c-dev openssl
   # libldmesh-musl.so (musl-gcc) and the musl client of its test
