@@ -108,15 +108,16 @@ static int usage_error(const char *fmt, ...)
 	return 2;
 }
 
-/* getopt's complaint in our words: its own would name argv[0], a path. */
+/* getopt's complaint in our words: its own would name argv[0], a path.
+ * The option as typed is the element getopt just stepped over; an unknown
+ * short one may sit in a cluster (-xA), so it is named by itself. */
 static int args__bad_option(int opt, char **argv)
 {
 	char shortopt[3] = { '-', (char)optopt, 0 };
-	const char *what = optopt ? shortopt : argv[optind - 1];
 
 	if (opt == ':')
-		return usage_error("option %s needs an argument", what);
-	return usage_error("unknown option %s", what);
+		return usage_error("option %s needs an argument", argv[optind - 1]);
+	return usage_error("unknown option %s", optopt ? shortopt : argv[optind - 1]);
 }
 
 /* 0, or the exit status of a usage error. */
