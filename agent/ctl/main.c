@@ -63,9 +63,13 @@ struct args {
 	const char *output;  /* -o, or NULL */
 	const char *probe;   /* --probe, or NULL */
 	bool help, version, exec, musl;
-	const char *cmd;
-	int argc;            /* arguments after the command */
-	char **argv;
+	/* The words that are not options: the command and its arguments.
+	 * No command takes more than 2; more are counted, for the error. */
+	const char *words[4];
+	int n_words;
+	const char *cmd;     /* words[0], or NULL */
+	int argc;            /* arguments after the command (n_words - 1) */
+	const char *const *argv;
 };
 
 /* What a command takes. */
@@ -120,6 +124,13 @@ static int args__bad_option(int opt, char **argv)
 	return usage_error("unknown option %s", optopt ? shortopt : argv[optind - 1]);
 }
 
+static void args__word(struct args *a, const char *word)
+{
+	if (a->n_words < (int)(sizeof(a->words) / sizeof(a->words[0])))
+		a->words[a->n_words] = word;
+	a->n_words++;
+}
+
 /* 0, or the exit status of a usage error. */
 static int args_parse(int argc, char **argv, struct args *a)
 {
@@ -138,9 +149,11 @@ static int args_parse(int argc, char **argv, struct args *a)
 	int opt;
 
 	opterr = 0;
-	/* options anywhere, as kubectl takes them: GNU getopt permutes */
-	while ((opt = getopt_long(argc, argv, ":t:o:n:Ah", longopts, NULL)) != -1) {
+	/* Options anywhere, as kubectl takes them: "-" hands every other word
+	 * over in order (case 1), with or without POSIXLY_CORRECT. */
+	while ((opt = getopt_long(argc, argv, "-:t:o:n:Ah", longopts, NULL)) != -1) {
 		switch (opt) {
+		case 1: args__word(a, optarg); break;
 		case 't': a->table = optarg; break;
 		case 'o': a->output = optarg; break;
 		case 'n': a->ns = optarg; break;
@@ -153,10 +166,12 @@ static int args_parse(int argc, char **argv, struct args *a)
 		default: return args__bad_option(opt, argv);
 		}
 	}
-	if (optind < argc) {
-		a->cmd = argv[optind];
-		a->argc = argc - optind - 1;
-		a->argv = argv + optind + 1;
+	while (optind < argc) /* after "--" */
+		args__word(a, argv[optind++]);
+	if (a->n_words) {
+		a->cmd = a->words[0];
+		a->argc = a->n_words - 1;
+		a->argv = a->words + 1;
 	}
 	return 0;
 }

@@ -86,6 +86,8 @@ check_match "-n prod: api with its nodePort, 1 of 3 endpoints ready" \
 	'^api +NodePort +10\.96\.0\.50 +8080:30080/TCP +1/3$' "$(ctl get svc -n prod)"
 check_match "--namespace=prod after the resource, as kubectl takes it" '^api ' \
 	"$(ctl get svc --namespace=prod)"
+check_match "options after the command with POSIXLY_CORRECT set too" '^api ' \
+	"$(POSIXLY_CORRECT=1 ctl get svc -n prod)"
 check_match "LDMESH_NAMESPACE is the default namespace" '^api ' \
 	"$(LDMESH_NAMESPACE=prod ctl get svc)"
 check_match "... which -n overrides" '^backend ' "$(LDMESH_NAMESPACE=prod ctl get svc -n default)"
