@@ -130,6 +130,60 @@ static uint64_t ctl__announced(const struct ctl *c)
 	return rec.generation;
 }
 
+/* status -o json: the fields the README documents. */
+static void ctl__status_json(const struct ctl *c, const struct ctl_agent_status *ag,
+			     const struct ctl_live *live, uint64_t announced, const char *when)
+{
+	const struct ldmesh_snap *h = c->snap;
+	struct json j;
+
+	json_init(&j, c->out);
+	json_open(&j, '{');
+	json_key(&j, "table"), json_str(&j, c->table);
+	json_key(&j, "generation"), json_u64(&j, c->snap->generation);
+	json_key(&j, "baseGeneration"), ctl__json_base(&j, c->snap);
+	json_key(&j, "announcedGeneration");
+	if (announced)
+		json_u64(&j, announced);
+	else
+		json_null(&j);
+	json_key(&j, "publishedAt"), json_str(&j, when);
+	json_key(&j, "complete"), json_bool(&j, !(h->flags & LDMESH_SNAP_F_INCOMPLETE));
+	json_key(&j, "agentPid"), json_u64(&j, c->control ? c->control->agent_pid : 0);
+	json_key(&j, "agentAlive"), json_bool(&j, live->alive);
+	json_key(&j, "heartbeatAgeSeconds");
+	if (live->known && live->age_ns != UINT64_MAX)
+		json_fixed(&j, (double)live->age_ns / 1e9, 3);
+	else
+		json_null(&j);
+	json_key(&j, "heartbeatPid"), json_u64(&j, live->pid);
+	json_key(&j, "services"), json_u64(&j, ctl__listed(c->snap));
+	json_key(&j, "endpoints"), json_u64(&j, ctl__endpoints(c->snap));
+	json_key(&j, "bytes"), json_u64(&j, ctl__bytes(c->snap));
+	json_key(&j, "clusterDomain"), json_str(&j, STR(h->cluster_domain));
+	json_key(&j, "node"), json_str(&j, STR(h->node_name));
+	json_key(&j, "formatVersion"), json_u64(&j, LDMESH_SNAP_VERSION_MAJOR);
+	json_key(&j, "lastScan");
+	if (ag->last_scan[0])
+		json_str(&j, ag->last_scan);
+	else
+		json_null(&j);
+	json_key(&j, "rejected"), json_open(&j, '[');
+	for (size_t i = 0; i < ag->n; i++) {
+		json_open(&j, '{');
+		json_key(&j, "path"), json_str(&j, ag->rejected[i][0]);
+		json_key(&j, "error"), json_str(&j, ag->rejected[i][1]);
+		json_close(&j, '}');
+	}
+	json_close(&j, ']');
+	json_key(&j, "notes"), json_open(&j, '[');
+	for (size_t i = 0; i < ag->n_notes; i++)
+		json_str(&j, ag->notes[i]);
+	json_close(&j, ']');
+	json_close(&j, '}');
+	json_end(&j);
+}
+
 int ctl_status(const struct ctl *c)
 {
 	const struct ldmesh_snap *h = c->snap;
@@ -142,52 +196,7 @@ int ctl_status(const struct ctl *c)
 	ctl__agent_status(c, &ag);
 	ctl_live(c->control, &live);
 	if (c->json) {
-		struct json j;
-		json_init(&j, c->out);
-		json_open(&j, '{');
-		json_key(&j, "table"), json_str(&j, c->table);
-		json_key(&j, "generation"), json_u64(&j, c->snap->generation);
-		json_key(&j, "baseGeneration"), ctl__json_base(&j, c->snap);
-		json_key(&j, "announcedGeneration");
-		if (announced)
-			json_u64(&j, announced);
-		else
-			json_null(&j);
-		json_key(&j, "publishedAt"), json_str(&j, when);
-		json_key(&j, "complete"), json_bool(&j, !(h->flags & LDMESH_SNAP_F_INCOMPLETE));
-		json_key(&j, "agentPid"), json_u64(&j, c->control ? c->control->agent_pid : 0);
-		json_key(&j, "agentAlive"), json_bool(&j, live.alive);
-		json_key(&j, "heartbeatAgeSeconds");
-		if (live.known && live.age_ns != UINT64_MAX)
-			json_fixed(&j, (double)live.age_ns / 1e9, 3);
-		else
-			json_null(&j);
-		json_key(&j, "heartbeatPid"), json_u64(&j, live.pid);
-		json_key(&j, "services"), json_u64(&j, ctl__listed(c->snap));
-		json_key(&j, "endpoints"), json_u64(&j, ctl__endpoints(c->snap));
-		json_key(&j, "bytes"), json_u64(&j, ctl__bytes(c->snap));
-		json_key(&j, "clusterDomain"), json_str(&j, STR(h->cluster_domain));
-		json_key(&j, "node"), json_str(&j, STR(h->node_name));
-		json_key(&j, "formatVersion"), json_u64(&j, LDMESH_SNAP_VERSION_MAJOR);
-		json_key(&j, "lastScan");
-		if (ag.last_scan[0])
-			json_str(&j, ag.last_scan);
-		else
-			json_null(&j);
-		json_key(&j, "rejected"), json_open(&j, '[');
-		for (size_t i = 0; i < ag.n; i++) {
-			json_open(&j, '{');
-			json_key(&j, "path"), json_str(&j, ag.rejected[i][0]);
-			json_key(&j, "error"), json_str(&j, ag.rejected[i][1]);
-			json_close(&j, '}');
-		}
-		json_close(&j, ']');
-		json_key(&j, "notes"), json_open(&j, '[');
-		for (size_t i = 0; i < ag.n_notes; i++)
-			json_str(&j, ag.notes[i]);
-		json_close(&j, ']');
-		json_close(&j, '}');
-		json_end(&j);
+		ctl__status_json(c, &ag, &live, announced, when);
 		free(ag.rejected);
 		free(ag.notes);
 		return 0;
