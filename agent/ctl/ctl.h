@@ -25,6 +25,7 @@ struct ctl {
 	const struct ldmesh_control *control; /* may be NULL */
 	const struct ldmesh_snap *snap; /* NULL only for status --probe */
 	const char *refused;      /* a newer generation refused (why), or NULL */
+	const char *unusable;     /* no snapshot: why (the reader's words), or NULL */
 };
 
 int ctl_status(const struct ctl *c);

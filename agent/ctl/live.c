@@ -66,7 +66,8 @@ static const char *ctl__not_live(const struct ctl *c, const struct ctl_live *l,
 	char age[48];
 
 	if (!c->control)
-		snprintf(buf, len, "no control page at %s (no agent opened the table)", c->table);
+		snprintf(buf, len, "no control page at %s: %s", c->table,
+			 c->unusable ? c->unusable : "no agent opened the table");
 	else if (!l->known)
 		snprintf(buf, len, "no heartbeat in %s/control (an agent older than table "
 			 "format 3.4, or not running)", c->table);
@@ -83,7 +84,8 @@ static const char *ctl__not_live(const struct ctl *c, const struct ctl_live *l,
 static const char *ctl__not_ready(const struct ctl *c, char *buf, size_t len)
 {
 	if (!c->snap)
-		snprintf(buf, len, "no table published in %s yet", c->table);
+		snprintf(buf, len, "no usable table at %s: %s", c->table,
+			 c->unusable ? c->unusable : "nothing published yet");
 	else if (c->refused)
 		snprintf(buf, len, "%s", c->refused);
 	else if (c->snap->flags & LDMESH_SNAP_F_INCOMPLETE)

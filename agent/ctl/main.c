@@ -321,6 +321,8 @@ static int run_on_table(const struct args *a, struct ctl *c)
 		ldmesh_table_close(&table);
 		return 1;
 	}
+	if (!c->snap && load.why[0])
+		c->unusable = load.why;
 	if (c->snap && load.why[0]) { /* a newer generation refused; the last good shown */
 		c->refused = load.why;
 		if (!a->probe)
