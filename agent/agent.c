@@ -954,6 +954,7 @@ int agent_run(struct agent *a)
 			timeout = ahead_ms;
 		if (now >= check_ns) {
 			check_ns = now + AGENT_CHECK_MS * 1000000ULL;
+			publish_heartbeat(&a->pub);
 			bool stale = agent__check_table(a);
 			/* (a marker going stale makes no event: looked at here) */
 			bool completeness = agent__flags(a);

@@ -691,6 +691,7 @@ int publish_open(struct publisher *p, const char *dir, char *why, size_t why_len
 	p->base_generation = publish__base_of(p, p->generation);
 	publish__sweep(p, p->generation, p->base_generation);
 	publish__adopt_ids(p);
+	publish_heartbeat(p);
 	return 0;
 fail:
 	publish_close(p);
@@ -761,6 +762,15 @@ static uint64_t publish__now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void publish_heartbeat(struct publisher *p)
+{
+	if (!p->control)
+		return;
+	publish__control_writable(p);
+	__atomic_store_n(&p->control->heartbeat_pid, (uint32_t)getpid(), __ATOMIC_RELAXED);
+	__atomic_store_n(&p->control->heartbeat_mono_ns, publish__now_ns(), __ATOMIC_RELAXED);
 }
 
 /* Unlink snap.<gen> unless it is one of those kept (publish.h), and

@@ -159,6 +159,13 @@ int publish_status(struct publisher *p, const char *text);
  * readable); then publish_check says whether they mattered. */
 void publish_drain(struct publisher *p);
 
+/* The control page's heartbeat (snapshot.h, 3.4): this agent's pid and
+ * CLOCK_MONOTONIC now, relaxed stores (a reader needs the word whole, not
+ * ordered with anything). Called once a second by the agent's loop and by
+ * publish_open, so a page is alive from the moment it is mapped. Nothing
+ * before publish_open succeeded. */
+void publish_heartbeat(struct publisher *p);
+
 /* Let go of the retired files whose hold is over (retired.h) at
  * CLOCK_MONOTONIC `now_ns`: the ms until the next is due, or -1. */
 int publish_release(struct publisher *p, uint64_t now_ns);

@@ -72,6 +72,12 @@ void json_u64(struct json *j, uint64_t v)
 	fprintf(j->f, "%" PRIu64, v);
 }
 
+void json_fixed(struct json *j, double v, int decimals)
+{
+	json__sep(j);
+	fprintf(j->f, "%.*f", decimals, v);
+}
+
 void json_bool(struct json *j, bool v)
 {
 	json__sep(j);

@@ -24,6 +24,8 @@ void json_open(struct json *j, char bracket);   /* '{' or '[' */
 void json_close(struct json *j, char bracket);  /* '}' or ']' */
 void json_str(struct json *j, const char *s);
 void json_u64(struct json *j, uint64_t v);
+/* With `decimals` digits after the point (a duration in seconds). */
+void json_fixed(struct json *j, double v, int decimals);
 void json_bool(struct json *j, bool v);
 void json_null(struct json *j);
 /* After the outermost value: a newline. */

@@ -14,71 +14,6 @@
 
 #include "json.h"
 
-/* A snapshot string copied out, NUL-terminated: the mapping is untrusted
- * and may change under us. Eight rotating buffers, more than the most
- * strings one printf here takes. */
-static const char *ctl__str(const struct ctl *c, ldmesh_str_t ref)
-{
-	static char bufs[8][LDMESH_STR_MAX + 3];
-	static unsigned next;
-	char *b = bufs[next++ % 8];
-
-	return ldmesh_snap_strcpy(c->snap, ref, b, sizeof(bufs[0]));
-}
-#define STR(ref) ctl__str(c, (ref))
-
-/* Record `i`, checked; a damaged one reads as empty (no ports, no
- * endpoints), so a tool shows what it can of a damaged table. */
-static void ctl__service(const struct ldmesh_snap *s, uint32_t i,
-			 struct ldmesh_service *out)
-{
-	if (!ldmesh_snap_service(s, i, out))
-		memset(out, 0, sizeof(*out));
-}
-
-static void ctl__port(const struct ldmesh_snap *s, uint32_t i, struct ldmesh_port *out)
-{
-	if (!ldmesh_snap_port(s, i, out))
-		memset(out, 0, sizeof(*out));
-}
-
-static void ctl__endpoint(const struct ldmesh_snap *s, uint32_t i,
-			  struct ldmesh_endpoint *out)
-{
-	if (!ldmesh_snap_endpoint(s, i, out))
-		memset(out, 0, sizeof(*out));
-}
-
-const char *ctl_addr(const uint8_t addr[16], char *buf, size_t len)
-{
-	static const uint8_t v4[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	if (!memcmp(addr, v4, 12))
-		return inet_ntop(AF_INET, addr + 12, buf, (socklen_t)len);
-	return inet_ntop(AF_INET6, addr, buf, (socklen_t)len);
-}
-
-const char *ctl_proto_name(uint8_t protocol)
-{
-	switch (protocol) {
-	case LDMESH_PROTO_TCP: return "TCP";
-	case LDMESH_PROTO_UDP: return "UDP";
-	case LDMESH_PROTO_SCTP: return "SCTP";
-	default: return "?";
-	}
-}
-
-const char *ctl_type_name(const struct ldmesh_service *s)
-{
-	switch (s->type) {
-	case LDMESH_SVC_CLUSTER_IP: return "ClusterIP";
-	case LDMESH_SVC_NODE_PORT: return "NodePort";
-	case LDMESH_SVC_LOAD_BALANCER: return "LoadBalancer";
-	case LDMESH_SVC_EXTERNAL_NAME: return "ExternalName";
-	default: return "?";
-	}
-}
-
 static void ctl__time(uint64_t unix_ns, char *buf, size_t len)
 {
 	time_t t = (time_t)(unix_ns / 1000000000ULL);
@@ -195,55 +130,73 @@ static uint64_t ctl__announced(const struct ctl *c)
 	return rec.generation;
 }
 
+/* status -o json: the fields the README documents. */
+static void ctl__status_json(const struct ctl *c, const struct ctl_agent_status *ag,
+			     const struct ctl_live *live, uint64_t announced, const char *when)
+{
+	const struct ldmesh_snap *h = c->snap;
+	struct json j;
+
+	json_init(&j, c->out);
+	json_open(&j, '{');
+	json_key(&j, "table"), json_str(&j, c->table);
+	json_key(&j, "generation"), json_u64(&j, c->snap->generation);
+	json_key(&j, "baseGeneration"), ctl__json_base(&j, c->snap);
+	json_key(&j, "announcedGeneration");
+	if (announced)
+		json_u64(&j, announced);
+	else
+		json_null(&j);
+	json_key(&j, "publishedAt"), json_str(&j, when);
+	json_key(&j, "complete"), json_bool(&j, !(h->flags & LDMESH_SNAP_F_INCOMPLETE));
+	json_key(&j, "agentPid"), json_u64(&j, c->control ? c->control->agent_pid : 0);
+	json_key(&j, "agentAlive"), json_bool(&j, live->alive);
+	json_key(&j, "heartbeatAgeSeconds");
+	if (live->known && live->age_ns != UINT64_MAX)
+		json_fixed(&j, (double)live->age_ns / 1e9, 3);
+	else
+		json_null(&j);
+	json_key(&j, "heartbeatPid"), json_u64(&j, live->pid);
+	json_key(&j, "services"), json_u64(&j, ctl__listed(c->snap));
+	json_key(&j, "endpoints"), json_u64(&j, ctl__endpoints(c->snap));
+	json_key(&j, "bytes"), json_u64(&j, ctl__bytes(c->snap));
+	json_key(&j, "clusterDomain"), json_str(&j, STR(h->cluster_domain));
+	json_key(&j, "node"), json_str(&j, STR(h->node_name));
+	json_key(&j, "formatVersion"), json_u64(&j, LDMESH_SNAP_VERSION_MAJOR);
+	json_key(&j, "lastScan");
+	if (ag->last_scan[0])
+		json_str(&j, ag->last_scan);
+	else
+		json_null(&j);
+	json_key(&j, "rejected"), json_open(&j, '[');
+	for (size_t i = 0; i < ag->n; i++) {
+		json_open(&j, '{');
+		json_key(&j, "path"), json_str(&j, ag->rejected[i][0]);
+		json_key(&j, "error"), json_str(&j, ag->rejected[i][1]);
+		json_close(&j, '}');
+	}
+	json_close(&j, ']');
+	json_key(&j, "notes"), json_open(&j, '[');
+	for (size_t i = 0; i < ag->n_notes; i++)
+		json_str(&j, ag->notes[i]);
+	json_close(&j, ']');
+	json_close(&j, '}');
+	json_end(&j);
+}
+
 int ctl_status(const struct ctl *c)
 {
 	const struct ldmesh_snap *h = c->snap;
 	struct ctl_agent_status ag;
 	uint64_t announced = ctl__announced(c);
-	char when[32];
+	struct ctl_live live;
+	char when[32], alive[128];
 
 	ctl__time(h->created_unix_ns, when, sizeof(when));
 	ctl__agent_status(c, &ag);
+	ctl_live(c->control, &live);
 	if (c->json) {
-		struct json j;
-		json_init(&j, c->out);
-		json_open(&j, '{');
-		json_key(&j, "table"), json_str(&j, c->table);
-		json_key(&j, "generation"), json_u64(&j, c->snap->generation);
-		json_key(&j, "baseGeneration"), ctl__json_base(&j, c->snap);
-		json_key(&j, "announcedGeneration");
-		if (announced)
-			json_u64(&j, announced);
-		else
-			json_null(&j);
-		json_key(&j, "publishedAt"), json_str(&j, when);
-		json_key(&j, "complete"), json_bool(&j, !(h->flags & LDMESH_SNAP_F_INCOMPLETE));
-		json_key(&j, "agentPid"), json_u64(&j, c->control ? c->control->agent_pid : 0);
-		json_key(&j, "services"), json_u64(&j, ctl__listed(c->snap));
-		json_key(&j, "endpoints"), json_u64(&j, ctl__endpoints(c->snap));
-		json_key(&j, "bytes"), json_u64(&j, ctl__bytes(c->snap));
-		json_key(&j, "clusterDomain"), json_str(&j, STR(h->cluster_domain));
-		json_key(&j, "node"), json_str(&j, STR(h->node_name));
-		json_key(&j, "formatVersion"), json_u64(&j, LDMESH_SNAP_VERSION_MAJOR);
-		json_key(&j, "lastScan");
-		if (ag.last_scan[0])
-			json_str(&j, ag.last_scan);
-		else
-			json_null(&j);
-		json_key(&j, "rejected"), json_open(&j, '[');
-		for (size_t i = 0; i < ag.n; i++) {
-			json_open(&j, '{');
-			json_key(&j, "path"), json_str(&j, ag.rejected[i][0]);
-			json_key(&j, "error"), json_str(&j, ag.rejected[i][1]);
-			json_close(&j, '}');
-		}
-		json_close(&j, ']');
-		json_key(&j, "notes"), json_open(&j, '[');
-		for (size_t i = 0; i < ag.n_notes; i++)
-			json_str(&j, ag.notes[i]);
-		json_close(&j, ']');
-		json_close(&j, '}');
-		json_end(&j);
+		ctl__status_json(c, &ag, &live, announced, when);
 		free(ag.rejected);
 		free(ag.notes);
 		return 0;
@@ -261,13 +214,15 @@ int ctl_status(const struct ctl *c)
 			announced);
 	fprintf(c->out,
 		"published:   %s by pid %u\n"
+		"agent:       %s\n"
 		"services:    %u\n"
 		"endpoints:   %u\n"
 		"size:        %zu bytes\n"
 		"complete:    %s\n"
 		"domain:      %s\n"
 		"node:        %s\n",
-		when, c->control ? c->control->agent_pid : 0, ctl__listed(h),
+		when, c->control ? c->control->agent_pid : 0,
+		ctl_live_say(&live, alive, sizeof(alive)), ctl__listed(h),
 		ctl__endpoints(h), ctl__bytes(h),
 		h->flags & LDMESH_SNAP_F_INCOMPLETE
 			? "no (a cluster name the table lacks goes to DNS: the agent runs with "
@@ -292,74 +247,6 @@ int ctl_status(const struct ctl *c)
 	return 0;
 }
 
-static void ctl__ips(const struct ctl *c, const struct ldmesh_service *s,
-		     char *buf, size_t len)
-{
-	char a[64];
-
-	buf[0] = 0;
-	if (s->flags & LDMESH_SVC_F_HEADLESS)
-		snprintf(buf, len, "None");
-	for (uint8_t i = 0; i < s->ip_count; i++) {
-		size_t used = strlen(buf);
-		snprintf(buf + used, len - used, "%s%s", i ? "," : "",
-			 ctl_addr(s->cluster_ips[i], a, sizeof(a)));
-	}
-	if (!buf[0])
-		snprintf(buf, len, "<none>");
-}
-
-static const char *ctl__ep_state(uint32_t flags)
-{
-	if (flags & LDMESH_EP_F_READY)
-		return "ready";
-	if ((flags & LDMESH_EP_F_SERVING) && (flags & LDMESH_EP_F_TERMINATING))
-		return "terminating";
-	return "not-ready";
-}
-
-/* The snapshot keeps services in manifest order; people read them sorted
- * by namespace and name, like kubectl. */
-static const struct ldmesh_snap *ctl__sort_snap;
-
-static int ctl__cmp_strv(struct ldmesh_strv a, struct ldmesh_strv b)
-{
-	int c = memcmp(a.p, b.p, a.len < b.len ? a.len : b.len);
-
-	return c ? c : (int)a.len - (int)b.len;
-}
-
-static int ctl__cmp_service(const void *pa, const void *pb)
-{
-	const struct ldmesh_snap *s = ctl__sort_snap;
-	struct ldmesh_service a, b;
-	int c;
-
-	ctl__service(s, *(const uint32_t *)pa, &a);
-	ctl__service(s, *(const uint32_t *)pb, &b);
-	c = ctl__cmp_strv(ldmesh_snap_string(s, a.ns), ldmesh_snap_string(s, b.ns));
-	return c ? c : ctl__cmp_strv(ldmesh_snap_string(s, a.name),
-				     ldmesh_snap_string(s, b.name));
-}
-
-/* The services of the table as a pod sees it: a delta's own, then its
- * base's but those the delta supersedes (unified indexes, reader.h). */
-static uint32_t *ctl__sorted(const struct ctl *c, uint32_t *n)
-{
-	uint32_t count = ldmesh_snap_service_count(c->snap);
-	uint32_t *order = malloc(((size_t)count + 1) * sizeof(*order));
-
-	*n = 0;
-	if (!order)
-		return NULL;
-	for (uint32_t i = 0; i < count; i++)
-		if (ldmesh_snap_service_listed(c->snap, i))
-			order[(*n)++] = i;
-	ctl__sort_snap = c->snap;
-	qsort(order, *n, sizeof(*order), ctl__cmp_service);
-	return order;
-}
-
 static void ctl__services_text(const struct ctl *c, const uint32_t *order, uint32_t n)
 {
 	char ips[128], a[64], ports[256];
@@ -369,17 +256,17 @@ static void ctl__services_text(const struct ctl *c, const uint32_t *order, uint3
 	for (uint32_t k = 0; k < n; k++) {
 		struct ldmesh_service sv, *s = &sv;
 
-		ctl__service(c->snap, order[k], s);
+		ctl_service(c->snap, order[k], s);
 		ports[0] = 0;
 		for (uint32_t p = 0; p < s->port_count; p++) {
 			struct ldmesh_port pt;
 			size_t used = strlen(ports);
 
-			ctl__port(c->snap, s->first_port + p, &pt);
+			ctl_port(c->snap, s->first_port + p, &pt);
 			snprintf(ports + used, sizeof(ports) - used, "%s%u/%s", p ? "," : "",
 				 pt.port, ctl_proto_name(pt.protocol));
 		}
-		ctl__ips(c, s, ips, sizeof(ips));
+		ctl_ips(c, s, ips, sizeof(ips));
 		if (s->type == LDMESH_SVC_EXTERNAL_NAME)
 			snprintf(ips, sizeof(ips), "%s", STR(s->external_name));
 		fprintf(c->out, "%-16s %-24s %-13s %-18s %-20s %u/%u ready\n", STR(s->ns),
@@ -390,7 +277,7 @@ static void ctl__services_text(const struct ctl *c, const uint32_t *order, uint3
 			struct ldmesh_endpoint enc, *en = &enc;
 			char eports[128] = "";
 
-			ctl__endpoint(c->snap, ep, en);
+			ctl_endpoint(c->snap, ep, en);
 			for (uint32_t p = 0; p < s->port_count; p++) {
 				size_t used = strlen(eports);
 				snprintf(eports + used, sizeof(eports) - used, "%s%u", p ? "," : ":",
@@ -398,7 +285,7 @@ static void ctl__services_text(const struct ctl *c, const uint32_t *order, uint3
 			}
 			fprintf(c->out, "  %s%s %-11s %s%s%s%s%s%s\n",
 				ctl_addr(en->addr, a, sizeof(a)), eports,
-				ctl__ep_state(en->flags),
+				ctl_ep_state(en->flags),
 				*STR(en->node) ? "node=" : "", STR(en->node),
 				*STR(en->zone) ? " zone=" : "", STR(en->zone),
 				*STR(en->target) ? " pod=" : "", STR(en->target));
@@ -412,7 +299,7 @@ static void ctl__endpoint_json(const struct ctl *c, struct json *j,
 	struct ldmesh_endpoint enc, *en = &enc;
 	char a[64];
 
-	ctl__endpoint(c->snap, ep, en);
+	ctl_endpoint(c->snap, ep, en);
 	json_open(j, '{');
 	json_key(j, "ip"), json_str(j, ctl_addr(en->addr, a, sizeof(a)));
 	json_key(j, "port"), json_u64(j, ldmesh_snap_endpoint_port(c->snap, s, ep, port_index));
@@ -440,7 +327,7 @@ static void ctl__services_json(const struct ctl *c, const uint32_t *order, uint3
 	for (uint32_t si = 0; si < n; si++) {
 		struct ldmesh_service sv, *s = &sv;
 
-		ctl__service(c->snap, order[si], s);
+		ctl_service(c->snap, order[si], s);
 		json_open(&j, '{');
 		json_key(&j, "namespace"), json_str(&j, STR(s->ns));
 		json_key(&j, "name"), json_str(&j, STR(s->name));
@@ -463,7 +350,7 @@ static void ctl__services_json(const struct ctl *c, const uint32_t *order, uint3
 		for (uint32_t p = 0; p < s->port_count; p++) {
 			struct ldmesh_port ptc, *pt = &ptc;
 
-			ctl__port(c->snap, s->first_port + p, pt);
+			ctl_port(c->snap, s->first_port + p, pt);
 			json_open(&j, '{');
 			json_key(&j, "name"), json_str(&j, STR(pt->name));
 			json_key(&j, "port"), json_u64(&j, pt->port);
@@ -489,7 +376,7 @@ static void ctl__services_json(const struct ctl *c, const uint32_t *order, uint3
 
 int ctl_services(const struct ctl *c)
 {
-	uint32_t n, *order = ctl__sorted(c, &n);
+	uint32_t n, *order = ctl_sorted(c, &n);
 
 	if (!order) {
 		fprintf(stderr, "ldmeshctl: out of memory\n");
@@ -550,40 +437,6 @@ static int ctl__parse_target(const char *target, uint8_t addr[16], uint16_t *por
 	return inet_pton(AF_INET6, host, addr) == 1 ? 0 : -1;
 }
 
-/* Which of kube-proxy's rules chose a service's backends on this node:
- * a short name (json) and a sentence. */
-static const char *ctl__rule(const struct ctl *c, const struct ldmesh_service *s,
-			     char *why, size_t len)
-{
-	const char *zone = STR(c->snap->node_zone);
-
-	if (!s->ready_count) {
-		snprintf(why, len, "serving-terminating endpoints (none is ready)");
-		return "fallback-terminating";
-	}
-	if ((s->flags & LDMESH_SVC_F_INTERNAL_LOCAL) && *STR(c->snap->node_name)) {
-		snprintf(why, len, "endpoints on node %s (internalTrafficPolicy: Local)",
-			 STR(c->snap->node_name));
-		return "node-local";
-	}
-	if (s->flags & LDMESH_SVC_F_ZONE_CHOSEN) {
-		snprintf(why, len, "endpoints hinted for zone %s (topology-aware routing)", zone);
-		return "zone";
-	}
-	if (s->flags & LDMESH_SVC_F_TOPOLOGY) {
-		if (*zone)
-			snprintf(why, len, "all ready endpoints (topology-aware routing asked for, "
-				 "not used: a ready endpoint has no zone hint, or none is for zone %s)",
-				 zone);
-		else
-			snprintf(why, len, "all ready endpoints (topology-aware routing asked for, "
-				 "not used: this node's zone is unknown)");
-		return "all";
-	}
-	snprintf(why, len, "all ready endpoints");
-	return "all";
-}
-
 int ctl_route(const struct ctl *c, const char *target)
 {
 	struct ldmesh_vip_slot vip, *slot = &vip;
@@ -606,8 +459,8 @@ int ctl_route(const struct ctl *c, const char *target)
 			fprintf(c->out, "%s: not a service; connect passes through\n", target);
 		return 1;
 	}
-	ctl__service(c->snap, slot->service, s);
-	ctl__port(c->snap, s->first_port + slot->port_index, &pt);
+	ctl_service(c->snap, slot->service, s);
+	ctl_port(c->snap, s->first_port + slot->port_index, &pt);
 	n = ldmesh_snap_candidates(s, &first);
 	if (proto == LDMESH_PROTO_SCTP) {
 		/* in the table, but the preload redirects TCP and UDP only:
@@ -643,7 +496,7 @@ int ctl_route(const struct ctl *c, const char *target)
 		json_key(&j, "action");
 		json_str(&j, !n ? "reject" : s->ready_count ? "ready" : "fallback-terminating");
 		if (n) {
-			json_key(&j, "rule"), json_str(&j, ctl__rule(c, s, why, sizeof(why)));
+			json_key(&j, "rule"), json_str(&j, ctl_rule(c, s, why, sizeof(why)));
 			json_key(&j, "zone"), json_str(&j, STR(c->snap->node_zone));
 		}
 		json_key(&j, "backends"), json_open(&j, '[');
@@ -665,12 +518,12 @@ int ctl_route(const struct ctl *c, const char *target)
 	}
 	fprintf(c->out, ": %u %s backend(s)\n", n,
 		s->ready_count ? "ready" : "terminating (no ready endpoint)");
-	ctl__rule(c, s, why, sizeof(why));
+	ctl_rule(c, s, why, sizeof(why));
 	fprintf(c->out, "  rule: %s\n", why);
 	for (uint32_t e = first; e < first + n; e++) {
 		uint16_t p = ldmesh_snap_endpoint_port(c->snap, s, e, slot->port_index);
 		if (p) {
-			ctl__endpoint(c->snap, e, &en);
+			ctl_endpoint(c->snap, e, &en);
 			fprintf(c->out, "  %s:%u\n", ctl_addr(en.addr, a, sizeof(a)), p);
 		}
 	}

@@ -74,10 +74,12 @@
  * publication records (struct ldmesh_control_record), 3.2 the base
  * announced ahead (ldmesh_control.ahead); 3.3 gives the header's flags a
  * meaning (LDMESH_SNAP_F_INCOMPLETE; an older reader ignores it and
- * answers from the table as if it were complete). 3.4 adds reverse names
- * to the name index (ldmesh/arpa.h: "<address>.in-addr.arpa" or ".ip6.arpa"
- * naming a service by its ClusterIP, or an endpoint of a headless service
- * by its address); an older reader never asks for such a name.
+ * answers from the table as if it were complete). 3.4 adds the control
+ * page's heartbeat (ldmesh_control.heartbeat_mono_ns, heartbeat_pid; an
+ * older reader ignores it, an older agent leaves it zero) and reverse
+ * names in the name index (ldmesh/arpa.h: "<address>.in-addr.arpa" or
+ * ".ip6.arpa" naming a service by its ClusterIP, or an endpoint of a
+ * headless service by its address; an older reader never asks for one).
  */
 #ifndef LDMESH_SNAPSHOT_H
 #define LDMESH_SNAPSHOT_H
@@ -269,6 +271,19 @@ _Static_assert(sizeof(struct ldmesh_snap_header) == LDMESH_SNAP_HEADER_SIZE,
  * (inode and change time): an agent restarted meanwhile may write other
  * files under those numbers, though it continues the sequence past the
  * announced one and zeroes `ahead`. A 3.1 agent leaves `ahead` zero.
+ *
+ * The heartbeat (since 3.4). An agent with nothing new to publish writes
+ * nothing else, so the publish time says nothing of whether it still
+ * runs. Once a second (and when it opens the page) the agent stores its
+ * pid, then CLOCK_MONOTONIC in heartbeat_mono_ns, each with a relaxed
+ * store: tools (ldmeshctl status, its probes) read the age against their
+ * own monotonic clock. Monotonic, not the wall clock: an NTP step must not
+ * make a live agent look dead, or a dead one live; the table lives on the
+ * node's tmpfs, read on that node, so every reader shares the clock (a
+ * page left from an earlier boot has a time ahead of the clock or far
+ * behind it: dead either way). Zero: no heartbeat (an agent before 3.4).
+ * The two fields may be read torn (a new agent's pid, the old one's
+ * time): the time alone says whether the page is kept up.
  */
 /* Which file: an inode number alone may be reused as soon as a file is
  * removed (ext4 does so at once), its change time to the nanosecond
@@ -302,13 +317,17 @@ struct ldmesh_control {
 	                             Written with release, read with acquire. */
 	uint64_t published_unix_ns; /* wall clock of the last publish */
 	uint32_t agent_pid;       /* pid of the agent that published last */
-	uint32_t reserved0;
-	uint64_t reserved[4];
+	uint32_t heartbeat_pid;   /* pid of the agent keeping the heartbeat
+	                             (since 3.4; was reserved0) */
+	uint64_t heartbeat_mono_ns; /* CLOCK_MONOTONIC of its last heartbeat,
+	                             0 = none (since 3.4; was reserved[0]) */
+	uint64_t reserved[3];
 	struct ldmesh_control_record records[2]; /* [gen & 1], since 3.1 */
 	struct ldmesh_control_record ahead;      /* a base about to be
 	                                            current, since 3.2 */
 };
 #define LDMESH_CONTROL_OFF_GENERATION 8
+#define LDMESH_CONTROL_OFF_HEARTBEAT 32
 #define LDMESH_CONTROL_OFF_RECORDS 64
 #define LDMESH_CONTROL_OFF_AHEAD (LDMESH_CONTROL_OFF_RECORDS + 2 * LDMESH_CONTROL_RECORD_SIZE)
 #define LDMESH_CONTROL_SIZE (LDMESH_CONTROL_OFF_AHEAD + LDMESH_CONTROL_RECORD_SIZE)
@@ -319,6 +338,9 @@ struct ldmesh_control {
 _Static_assert(offsetof(struct ldmesh_control, generation) ==
 		       LDMESH_CONTROL_OFF_GENERATION,
 	       "generation must be naturally aligned for atomic access");
+_Static_assert(offsetof(struct ldmesh_control, heartbeat_mono_ns) ==
+		       LDMESH_CONTROL_OFF_HEARTBEAT,
+	       "the heartbeat takes the first reserved word, naturally aligned");
 _Static_assert(offsetof(struct ldmesh_control, records) == LDMESH_CONTROL_OFF_RECORDS,
 	       "records follow the 3.0 page, 8-byte aligned");
 _Static_assert(offsetof(struct ldmesh_control, ahead) == LDMESH_CONTROL_OFF_AHEAD,
