@@ -25,7 +25,9 @@ LDMESH_PACKAGES=(
 # under the preload) and the Go clients of ldmesh-exec's tests, built there.
 # tests/run.sh installs these; the demo does not need them.
 LDMESH_TEST_PACKAGES=(nginx postgresql postgresql-client openjdk-17-jdk-headless nodejs
-  golang-go file bind9-dnsutils)
+  golang-go file bind9-dnsutils
+  # the Debian packages' test (tests/e2e/test_packages.sh)
+  lintian)
 
 ldmesh_deps() {
   local missing=() pkg
