@@ -51,6 +51,8 @@ install(CODE "get_filename_component(LDMESH_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}
   COMPONENT libldmesh-dev)
 
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT ldmesh)
+# the demo's dependency list, sourced by its installed copy
+install(FILES tests/deps.sh DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT ldmesh)
 install(DIRECTORY examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT ldmesh
         PATTERN "*.sh" PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE
                                    GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)

@@ -5,18 +5,31 @@
 # libldmesh.so alone.
 #
 #   examples/demo.sh          as root on Debian 12 (installs what is missing)
+#   examples/demo.sh --deps-only   only the dependency step (and the build)
 #
 # Nothing leaves the machine: the namespace part runs under `unshare --net`,
 # with the pod IPs on its own loopback, and is skipped if no namespace can be
 # made.
 set -euo pipefail
 
-src=$(cd "$(dirname "$0")/.." && pwd)
-build=${LDMESH_BUILD:-$src/build}
-manifests=$src/examples/manifests
-AGENT=$build/agent/ldmesh-agent
-CTL=$build/agent/ldmeshctl
-LIB=$build/preload/libldmesh.so
+# Run from a source tree it builds ldmesh there; run from where it is
+# installed (<prefix>/share/doc/ldmesh/examples/demo.sh, by `cmake --install`
+# or the packages) it uses the installed programs and library.
+here=$(cd "$(dirname "$0")" && pwd)
+manifests=$here/manifests
+if [ -f "$here/../CMakeLists.txt" ]; then
+	src=$(cd "$here/.." && pwd)
+	build=${LDMESH_BUILD:-$src/build}
+	AGENT=$build/agent/ldmesh-agent
+	CTL=$build/agent/ldmeshctl
+	LIB=$build/preload/libldmesh.so
+else
+	src=$(cd "$here/../../../.." && pwd) # the prefix
+	build=
+	AGENT=$src/bin/ldmesh-agent
+	CTL=$src/bin/ldmeshctl
+	LIB=$(ls "$src"/lib/*/libldmesh.so.0 "$src"/lib*/libldmesh.so.0 2>/dev/null | head -n1 || true)
+fi
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { local c="$*"; printf '$ %s\n' "${c//$src\//}"; "$@"; }
@@ -161,14 +174,27 @@ fi
 # ---------------------------------------------------------------------------
 # Part 1: dependencies, build, the agent and ldmeshctl on examples/manifests.
 # ---------------------------------------------------------------------------
-say "dependencies and build"
-# shellcheck source=../tests/deps.sh
-. "$src/tests/deps.sh"
-ldmesh_deps
-cmake -S "$src" -B "$build" -DLDMESH_WERROR=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" >"$build/demo-build.log" 2>&1 ||
-	{ tail -n 30 "$build/demo-build.log"; exit 1; }
-echo "built $AGENT, $CTL and $LIB"
+if [ -n "$build" ]; then
+	say "dependencies and build"
+	# shellcheck source=../tests/deps.sh
+	. "$src/tests/deps.sh"
+	ldmesh_deps
+	cmake -S "$src" -B "$build" -DLDMESH_WERROR=ON >/dev/null
+	cmake --build "$build" -j"$(nproc)" >"$build/demo-build.log" 2>&1 ||
+		{ tail -n 30 "$build/demo-build.log"; exit 1; }
+	echo "built $AGENT, $CTL and $LIB"
+else
+	say "dependencies"
+	# installed beside this script: tests/deps.sh of the source tree
+	# shellcheck source=../tests/deps.sh
+	. "$here/deps.sh"
+	ldmesh_install_missing "${LDMESH_DEMO_PACKAGES[@]}"
+	for f in "$AGENT" "$CTL" "$LIB"; do
+		[ -e "$f" ] || { echo "demo: $f not installed (the ldmesh and libldmesh packages)" >&2; exit 1; }
+	done
+	echo "using the installed $AGENT, $CTL and $LIB"
+fi
+[ "${1:-}" = --deps-only ] && exit 0
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ldmesh-demo.XXXXXX")
 trap 'chattr -R -i "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
