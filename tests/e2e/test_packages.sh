@@ -94,6 +94,10 @@ for d in "$BIN" "$LIBP" "$DEV"; do
 		"$(od -An -tx1 -j4 -N5 "$cl" | tr -d ' \n' | sed 's/^\(........\)/\1 /')"
 done
 
+check_eq "manual pages, if any, compressed (lintian: an error else)" "" \
+	"$(for d in "$BIN" "$LIBP" "$DEV"; do dpkg-deb -c "$d"; done |
+		awk '$1 ~ /^-/ && $6 ~ /^\.\/usr\/share\/man\// && $6 !~ /\.gz$/')"
+
 # ---- ELF files -----------------------------------------------------------
 elves=("$R"/usr/bin/* "$libdir"/libldmesh.so.0.*)
 [ -f "$libdir/libldmesh-musl.so.0" ] && elves+=("$libdir/libldmesh-musl.so.0")
