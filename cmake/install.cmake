@@ -1,43 +1,58 @@
-# What `cmake --install` puts under a prefix, and the .deb `cpack -G DEB`
-# makes of it:
-#   bin/      ldmesh-agent, ldmeshctl, ldmesh-sync, ldmesh-exec
-#   lib/      libldmesh.so (glibc programs), libldmesh-musl.so (musl programs,
-#             where musl-gcc built it), libldmesh_reader.a (the table reader
-#             for tools of one's own) and pkgconfig/ldmesh.pc
-#   include/  ldmesh/*.h: the snapshot format and the reader API
-#   share/doc/ldmesh/  README.md and the examples (DaemonSet, manifests)
+# What `cmake --install` puts under a prefix, by package (COMPONENT), and
+# what `cpack -G DEB` makes of it (the CPack block of CMakeLists.txt):
+#   ldmesh         bin/ ldmesh-agent, ldmeshctl, ldmesh-sync, ldmesh-exec;
+#                  share/doc/ldmesh/ README.md and the examples
+#   libldmesh      lib/ libldmesh.so.0 (glibc programs), libldmesh-musl.so.0
+#                  (musl programs, where musl-gcc built it)
+#   libldmesh-dev  lib/ libldmesh.so and libldmesh-musl.so (links to the
+#                  above), libldmesh_reader.a (the table reader for tools of
+#                  one's own) and pkgconfig/ldmesh.pc; include/ldmesh/*.h
+# Shared libraries are not executable (Debian policy 8.1; lintian).
 
-install(TARGETS ldmesh-agent ldmeshctl ldmesh-sync ldmesh-exec RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-install(TARGETS ldmesh LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(TARGETS ldmesh_reader ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
+set(LDMESH_SHLIB_PERMISSIONS OWNER_READ OWNER_WRITE GROUP_READ WORLD_READ)
+
+install(TARGETS ldmesh-agent ldmeshctl ldmesh-sync ldmesh-exec
+        RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT ldmesh)
+install(TARGETS ldmesh
+        LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR} PERMISSIONS ${LDMESH_SHLIB_PERMISSIONS}
+        COMPONENT libldmesh NAMELINK_COMPONENT libldmesh-dev)
+install(TARGETS ldmesh_reader ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT libldmesh-dev)
 if(LDMESH_MUSL_LIB)
-  install(PROGRAMS ${LDMESH_MUSL_LIB} DESTINATION ${CMAKE_INSTALL_LIBDIR})
+  # built by a custom command, so installed by hand as a target would be:
+  # the file under its SONAME, the link in -dev, stripped by install/strip
+  set(musl_soname libldmesh-musl.so.${PROJECT_VERSION_MAJOR})
+  install(FILES ${LDMESH_MUSL_LIB} DESTINATION ${CMAKE_INSTALL_LIBDIR}
+          PERMISSIONS ${LDMESH_SHLIB_PERMISSIONS} RENAME ${musl_soname} COMPONENT libldmesh)
+  install(CODE "if(CMAKE_INSTALL_DO_STRIP)
+    execute_process(COMMAND \"${CMAKE_STRIP}\" --strip-unneeded --remove-section=.comment
+      \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/${musl_soname}\")
+  endif()" COMPONENT libldmesh)
+  file(CREATE_LINK ${musl_soname} ${PROJECT_BINARY_DIR}/libldmesh-musl.so-namelink SYMBOLIC)
+  install(FILES ${PROJECT_BINARY_DIR}/libldmesh-musl.so-namelink DESTINATION ${CMAKE_INSTALL_LIBDIR}
+          RENAME libldmesh-musl.so COMPONENT libldmesh-dev)
 endif()
 install(DIRECTORY include/ldmesh DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
-        FILES_MATCHING PATTERN "*.h")
+        COMPONENT libldmesh-dev FILES_MATCHING PATTERN "*.h")
 install(FILES ${PROJECT_BINARY_DIR}/include/ldmesh/version.h
-        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ldmesh)
+        DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ldmesh COMPONENT libldmesh-dev)
 
-file(RELATIVE_PATH LDMESH_PC_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
-configure_file(cmake/ldmesh.pc.in ${PROJECT_BINARY_DIR}/ldmesh.pc @ONLY)
-install(FILES ${PROJECT_BINARY_DIR}/ldmesh.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
+# ldmesh.pc is written at install time, with the prefix the install really
+# uses (--prefix, or the package's /usr), made absolute and normal: a path
+# relative to ${pcfiledir} gave "-I/usr/lib/pkgconfig/../../include".
+# Written straight to its destination, so installs running at once (tests)
+# never share a file.
+set(LDMESH_PC_PREFIX @LDMESH_PC_PREFIX@) # kept for the install-time pass
+configure_file(cmake/ldmesh.pc.in ${PROJECT_BINARY_DIR}/ldmesh.pc.in @ONLY)
+install(CODE "get_filename_component(LDMESH_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\" ABSOLUTE)
+  set(pc \"\$ENV{DESTDIR}\${LDMESH_PC_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig/ldmesh.pc\")
+  message(STATUS \"Installing: \${pc}\")
+  configure_file(\"${PROJECT_BINARY_DIR}/ldmesh.pc.in\" \"\${pc}\" @ONLY)
+  list(APPEND CMAKE_INSTALL_MANIFEST_FILES \"\${pc}\")"
+  COMPONENT libldmesh-dev)
 
-install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
-install(DIRECTORY examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples
+install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT ldmesh)
+# the demo's dependency list, sourced by its installed copy
+install(FILES tests/deps.sh DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT ldmesh)
+install(DIRECTORY examples/ DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT ldmesh
         PATTERN "*.sh" PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE
                                    GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
-
-set(CPACK_PACKAGE_NAME ldmesh)
-set(CPACK_PACKAGE_VENDOR ldmesh)
-set(CPACK_PACKAGE_CONTACT "ldmesh developers <ldmesh@localhost>")
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY
-    "sidecar-free service-mesh data plane: node agent and LD_PRELOAD library")
-set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
-set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
-set(CPACK_DEBIAN_PACKAGE_SECTION net)
-# Written out, not computed by dpkg-shlibdeps: that tool cannot read the musl
-# library's dependency (musl's libc.so) and fails. GLIBC_2.34 is the newest
-# symbol version the programs and libldmesh.so import (objdump -T).
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.34), libyaml-0-2, libcurl4 (>= 7.85), libjson-c5")
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "musl")
-include(CPack)

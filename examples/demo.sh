@@ -5,6 +5,7 @@
 # libldmesh.so alone.
 #
 #   examples/demo.sh          as root on Debian 12 (installs what is missing)
+#   examples/demo.sh --deps-only   only the dependency step (and the build)
 #
 # How long (measured 2026-12-08 on this project's 2-core VM, shared with
 # other builds, packages already installed): 10 s on a built tree, 2 min 23 s
@@ -16,12 +17,24 @@
 # made.
 set -euo pipefail
 
-src=$(cd "$(dirname "$0")/.." && pwd)
-build=${LDMESH_BUILD:-$src/build}
-manifests=$src/examples/manifests
-AGENT=$build/agent/ldmesh-agent
-CTL=$build/agent/ldmeshctl
-LIB=$build/preload/libldmesh.so
+# Run from a source tree it builds ldmesh there; run from where it is
+# installed (<prefix>/share/doc/ldmesh/examples/demo.sh, by `cmake --install`
+# or the packages) it uses the installed programs and library.
+here=$(cd "$(dirname "$0")" && pwd)
+manifests=$here/manifests
+if [ -f "$here/../CMakeLists.txt" ]; then
+	src=$(cd "$here/.." && pwd)
+	build=${LDMESH_BUILD:-$src/build}
+	AGENT=$build/agent/ldmesh-agent
+	CTL=$build/agent/ldmeshctl
+	LIB=$build/preload/libldmesh.so
+else
+	src=$(cd "$here/../../../.." && pwd) # the prefix
+	build=
+	AGENT=$src/bin/ldmesh-agent
+	CTL=$src/bin/ldmeshctl
+	LIB=$(ls "$src"/lib/*/libldmesh.so.0 "$src"/lib*/libldmesh.so.0 2>/dev/null | head -n1 || true)
+fi
 
 # headers in bold on a terminal only: a log or a pipe gets plain text
 if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
@@ -168,14 +181,27 @@ fi
 # ---------------------------------------------------------------------------
 # Part 1: dependencies, build, the agent and ldmeshctl on examples/manifests.
 # ---------------------------------------------------------------------------
-say "dependencies and build"
-# shellcheck source=../tests/deps.sh
-. "$src/tests/deps.sh"
-ldmesh_deps
-cmake -S "$src" -B "$build" -DLDMESH_WERROR=ON >/dev/null
-cmake --build "$build" -j"$(nproc)" >"$build/demo-build.log" 2>&1 ||
-	{ tail -n 30 "$build/demo-build.log"; exit 1; }
-echo "built $AGENT, $CTL and $LIB"
+if [ -n "$build" ]; then
+	say "dependencies and build"
+	# shellcheck source=../tests/deps.sh
+	. "$src/tests/deps.sh"
+	ldmesh_deps
+	cmake -S "$src" -B "$build" -DLDMESH_WERROR=ON >/dev/null
+	cmake --build "$build" -j"$(nproc)" >"$build/demo-build.log" 2>&1 ||
+		{ tail -n 30 "$build/demo-build.log"; exit 1; }
+	echo "built $AGENT, $CTL and $LIB"
+else
+	say "dependencies"
+	# installed beside this script: tests/deps.sh of the source tree
+	# shellcheck source=../tests/deps.sh
+	. "$here/deps.sh"
+	ldmesh_install_missing "${LDMESH_DEMO_PACKAGES[@]}"
+	for f in "$AGENT" "$CTL" "$LIB"; do
+		[ -e "$f" ] || { echo "demo: $f not installed (the ldmesh and libldmesh packages)" >&2; exit 1; }
+	done
+	echo "using the installed $AGENT, $CTL and $LIB"
+fi
+[ "${1:-}" = --deps-only ] && exit 0
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ldmesh-demo.XXXXXX")
 trap 'chattr -R -i "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT

@@ -27,11 +27,19 @@ LDMESH_PACKAGES=(
 # under the preload) and the Go clients of ldmesh-exec's tests, built there.
 # tests/run.sh installs these; the demo does not need them.
 LDMESH_TEST_PACKAGES=(nginx postgresql postgresql-client openjdk-17-jdk-headless nodejs
-  golang-go file bind9-dnsutils)
+  golang-go file bind9-dnsutils
+  # the Debian packages' test (tests/e2e/test_packages.sh)
+  lintian)
 
-ldmesh_deps() {
+# What the demo runs, for its installed copy (which builds nothing):
+# share/doc/ldmesh/examples/demo.sh sources this file installed beside it.
+LDMESH_DEMO_PACKAGES=(python3 iproute2 util-linux procps curl redis-server redis-tools e2fsprogs)
+
+ldmesh_deps() { ldmesh_install_missing "${LDMESH_PACKAGES[@]}" "$@"; }
+
+ldmesh_install_missing() {
   local missing=() pkg
-  for pkg in "${LDMESH_PACKAGES[@]}" "$@"; do
+  for pkg in "$@"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
       missing+=("$pkg")
   done

@@ -15,6 +15,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define LDMESH_HASH_K1 0x9e3779b97f4a7c15ULL
 #define LDMESH_HASH_K2 0xc2b2ae3d27d4eb4fULL
 #define LDMESH_HASH_K3 0x165667b19e3779f9ULL
@@ -93,5 +97,9 @@ static inline uint64_t ldmesh_vip_hash(const uint8_t addr[16], uint16_t port,
 	h *= LDMESH_HASH_K2;
 	return h ^ (h >> 29);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -19,7 +19,6 @@
 #ifndef LDMESH_READER_H
 #define LDMESH_READER_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +28,28 @@
 
 #include "ldmesh/hash.h"
 #include "ldmesh/snapshot.h"
+
+/*
+ * The table's shared fields are C11 atomics. C++ (before C++23's
+ * <stdatomic.h>) has no _Atomic: it sees them as std::atomic of the same
+ * type, which gcc and clang lay out as the C type (same size, alignment
+ * and lock-free representation), so the struct is one struct in both
+ * languages. The C ABI is unchanged: _Atomic(unsigned) is atomic_uint.
+ */
+#ifdef __cplusplus
+#include <atomic>
+#define LDMESH__ATOMIC(T) std::atomic<T>
+#define LDMESH__ATOMIC_FLAG std::atomic_flag
+#define LDMESH__LOAD_RELAXED(p) (p)->load(std::memory_order_relaxed)
+#define LDMESH__STORE_RELAXED(p, v) (p)->store((v), std::memory_order_relaxed)
+extern "C" {
+#else
+#include <stdatomic.h>
+#define LDMESH__ATOMIC(T) _Atomic(T)
+#define LDMESH__ATOMIC_FLAG atomic_flag
+#define LDMESH__LOAD_RELAXED(p) atomic_load_explicit((p), memory_order_relaxed)
+#define LDMESH__STORE_RELAXED(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
+#endif
 
 /*
  * A checked view. Every field is a copy taken when the header was checked,
@@ -530,9 +551,9 @@ typedef void (*ldmesh_table_event_fn)(void *ctx, enum ldmesh_table_event ev,
 #define LDMESH_TABLE_WARM_PAGES 32
 
 struct ldmesh_table_slot {
-	atomic_uint refs;          /* threads inside this mapping */
-	atomic_bool used;          /* holds a mapping */
-	atomic_uint_least64_t generation; /* snap.generation, readable by
+	LDMESH__ATOMIC(unsigned) refs;          /* threads inside this mapping */
+	LDMESH__ATOMIC(bool) used;          /* holds a mapping */
+	LDMESH__ATOMIC(uint_least64_t) generation; /* snap.generation, readable by
 	                                     any thread at any time */
 	struct ldmesh_snap snap;   /* valid while used */
 	/* Only the refresher (holding `refreshing`) touches these two: */
@@ -554,20 +575,20 @@ struct ldmesh_table {
 	const struct ldmesh_reader_sys *sys;
 	/* Mapped once at a fixed address; a replaced directory's control page
 	 * is mapped over it (MAP_FIXED), so readers never see it go away. */
-	_Atomic(const struct ldmesh_control *) control;
+	LDMESH__ATOMIC(const struct ldmesh_control *) control;
 	dev_t dir_dev;                        /* the directory control came from */
 	ino_t dir_ino;
 	ino_t control_ino;                    /* and the control file itself */
-	atomic_int current;                   /* slot index, -1 for none */
-	atomic_uint_least64_t seen_generation; /* last generation attempted */
-	atomic_uint_least64_t next_retry_ns;
-	atomic_uint_least64_t next_dir_check_ns;
+	LDMESH__ATOMIC(int) current;                   /* slot index, -1 for none */
+	LDMESH__ATOMIC(uint_least64_t) seen_generation; /* last generation attempted */
+	LDMESH__ATOMIC(uint_least64_t) next_retry_ns;
+	LDMESH__ATOMIC(uint_least64_t) next_dir_check_ns;
 	/* The same deadline in CPU ticks (TSC, or the arm64 virtual counter),
 	 * which the connect path can read without a call: */
-	atomic_uint_least64_t next_check_tick;
-	atomic_uint_least64_t ticks_per_s;    /* 0 until calibrated */
+	LDMESH__ATOMIC(uint_least64_t) next_check_tick;
+	LDMESH__ATOMIC(uint_least64_t) ticks_per_s;    /* 0 until calibrated */
 	uint64_t tick0, ns0;                  /* calibration start */
-	atomic_flag refreshing;               /* one refresher at a time */
+	LDMESH__ATOMIC_FLAG refreshing;               /* one refresher at a time */
 	const char *dir_bad;                  /* why the directory is not to
 	                                         be trusted now (the
 	                                         once-a-second check), or NULL */
@@ -582,8 +603,8 @@ struct ldmesh_table {
 	 * the check warms them in a base announced ahead. Written by any
 	 * thread without order: a note lost to a race costs only a page
 	 * fault later. */
-	atomic_uint_least64_t used_vip[LDMESH_TABLE_USED];
-	atomic_uint_least64_t used_name[LDMESH_TABLE_USED];
+	LDMESH__ATOMIC(uint_least64_t) used_vip[LDMESH_TABLE_USED];
+	LDMESH__ATOMIC(uint_least64_t) used_name[LDMESH_TABLE_USED];
 	struct ldmesh_table_slot slots[LDMESH_TABLE_SLOTS];
 	ldmesh_table_event_fn on_event;
 	void *event_ctx;
@@ -648,13 +669,13 @@ void ldmesh_table_release(struct ldmesh_table *t, int slot);
  * one its entry holds (the common case: a process connects to the same
  * services again and again), so threads do not bounce the line.
  */
-static inline void ldmesh__table_note(atomic_uint_least64_t *used, uint64_t h)
+static inline void ldmesh__table_note(LDMESH__ATOMIC(uint_least64_t) *used, uint64_t h)
 {
-	atomic_uint_least64_t *e = &used[h >> 61];
+	LDMESH__ATOMIC(uint_least64_t) *e = &used[h >> 61];
 
-	_Static_assert(LDMESH_TABLE_USED == 8, "h >> 61 picks one of 8 entries");
-	if (atomic_load_explicit(e, memory_order_relaxed) != h)
-		atomic_store_explicit(e, h, memory_order_relaxed);
+	static_assert(LDMESH_TABLE_USED == 8, "h >> 61 picks one of 8 entries");
+	if (LDMESH__LOAD_RELAXED(e) != h)
+		LDMESH__STORE_RELAXED(e, h);
 }
 
 static inline void ldmesh_table_note_vip(struct ldmesh_table *t, uint64_t h)
@@ -715,5 +736,9 @@ void ldmesh_table_after_fork(struct ldmesh_table *t);
 int ldmesh_snap_map_file(struct ldmesh_snap *s, const char *path, char *why,
 			 size_t why_len);
 void ldmesh_snap_unmap(struct ldmesh_snap *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

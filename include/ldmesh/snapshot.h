@@ -84,8 +84,13 @@
 #ifndef LDMESH_SNAPSHOT_H
 #define LDMESH_SNAPSHOT_H
 
+#include <assert.h> /* static_assert: C11's macro, C++'s keyword */
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define LDMESH_CONTROL_MAGIC 0x434d444cU /* "LDMC" */
 #define LDMESH_SNAP_MAGIC 0x534d444cU    /* "LDMS" */
@@ -138,7 +143,7 @@ struct ldmesh_section {
 	uint32_t count;      /* entries */
 	uint32_t entry_size; /* bytes per entry; must equal this header's sizeof */
 };
-_Static_assert(sizeof(struct ldmesh_section) == 24, "section layout");
+static_assert(sizeof(struct ldmesh_section) == 24, "section layout");
 
 /*
  * The header. Only the reader library's snap_header.c reads or writes these
@@ -206,30 +211,30 @@ struct ldmesh_snap_header {
 #define LDMESH_SNAP_OFF_SECTIONS 64
 #define LDMESH_SNAP_OFF_BASE_GENERATION 312
 #define LDMESH_SNAP_HEADER_SIZE 344
-_Static_assert(offsetof(struct ldmesh_snap_header, magic) == LDMESH_SNAP_OFF_MAGIC, "magic");
-_Static_assert(offsetof(struct ldmesh_snap_header, version_major) ==
+static_assert(offsetof(struct ldmesh_snap_header, magic) == LDMESH_SNAP_OFF_MAGIC, "magic");
+static_assert(offsetof(struct ldmesh_snap_header, version_major) ==
 		       LDMESH_SNAP_OFF_VERSION_MAJOR, "version");
-_Static_assert(offsetof(struct ldmesh_snap_header, header_checksum) ==
+static_assert(offsetof(struct ldmesh_snap_header, header_checksum) ==
 		       LDMESH_SNAP_OFF_HEADER_CHECKSUM, "checksum");
-_Static_assert(offsetof(struct ldmesh_snap_header, total_size) ==
+static_assert(offsetof(struct ldmesh_snap_header, total_size) ==
 		       LDMESH_SNAP_OFF_TOTAL_SIZE, "total_size");
-_Static_assert(offsetof(struct ldmesh_snap_header, header_size) ==
+static_assert(offsetof(struct ldmesh_snap_header, header_size) ==
 		       LDMESH_SNAP_OFF_HEADER_SIZE, "header_size");
-_Static_assert(offsetof(struct ldmesh_snap_header, generation) ==
+static_assert(offsetof(struct ldmesh_snap_header, generation) ==
 		       LDMESH_SNAP_OFF_GENERATION, "generation");
-_Static_assert(offsetof(struct ldmesh_snap_header, created_unix_ns) ==
+static_assert(offsetof(struct ldmesh_snap_header, created_unix_ns) ==
 		       LDMESH_SNAP_OFF_CREATED, "created");
-_Static_assert(offsetof(struct ldmesh_snap_header, cluster_domain) ==
+static_assert(offsetof(struct ldmesh_snap_header, cluster_domain) ==
 		       LDMESH_SNAP_OFF_CONTENT, "content");
-_Static_assert(offsetof(struct ldmesh_snap_header, vip_max_probe) ==
+static_assert(offsetof(struct ldmesh_snap_header, vip_max_probe) ==
 		       LDMESH_SNAP_OFF_VIP_MAX_PROBE, "vip_max_probe");
-_Static_assert(offsetof(struct ldmesh_snap_header, name_max_probe) ==
+static_assert(offsetof(struct ldmesh_snap_header, name_max_probe) ==
 		       LDMESH_SNAP_OFF_NAME_MAX_PROBE, "name_max_probe");
-_Static_assert(offsetof(struct ldmesh_snap_header, sections) ==
+static_assert(offsetof(struct ldmesh_snap_header, sections) ==
 		       LDMESH_SNAP_OFF_SECTIONS, "sections start at 64");
-_Static_assert(offsetof(struct ldmesh_snap_header, base_generation) ==
+static_assert(offsetof(struct ldmesh_snap_header, base_generation) ==
 		       LDMESH_SNAP_OFF_BASE_GENERATION, "base_generation");
-_Static_assert(sizeof(struct ldmesh_snap_header) == LDMESH_SNAP_HEADER_SIZE,
+static_assert(sizeof(struct ldmesh_snap_header) == LDMESH_SNAP_HEADER_SIZE,
 	       "header layout");
 
 /*
@@ -304,7 +309,7 @@ struct ldmesh_control_record {
 	                             bytes of snap.<generation> */
 };
 #define LDMESH_CONTROL_RECORD_SIZE 392
-_Static_assert(sizeof(struct ldmesh_control_record) == LDMESH_CONTROL_RECORD_SIZE,
+static_assert(sizeof(struct ldmesh_control_record) == LDMESH_CONTROL_RECORD_SIZE,
 	       "record layout");
 
 struct ldmesh_control {
@@ -335,17 +340,17 @@ struct ldmesh_control {
  * current: two of the readers' once-a-second checks
  * (LDMESH_TABLE_DIR_CHECK_NS), and half a second for a busy machine. */
 #define LDMESH_AHEAD_LEAD_NS 2500000000ULL
-_Static_assert(offsetof(struct ldmesh_control, generation) ==
+static_assert(offsetof(struct ldmesh_control, generation) ==
 		       LDMESH_CONTROL_OFF_GENERATION,
 	       "generation must be naturally aligned for atomic access");
-_Static_assert(offsetof(struct ldmesh_control, heartbeat_mono_ns) ==
+static_assert(offsetof(struct ldmesh_control, heartbeat_mono_ns) ==
 		       LDMESH_CONTROL_OFF_HEARTBEAT,
 	       "the heartbeat takes the first reserved word, naturally aligned");
-_Static_assert(offsetof(struct ldmesh_control, records) == LDMESH_CONTROL_OFF_RECORDS,
+static_assert(offsetof(struct ldmesh_control, records) == LDMESH_CONTROL_OFF_RECORDS,
 	       "records follow the 3.0 page, 8-byte aligned");
-_Static_assert(offsetof(struct ldmesh_control, ahead) == LDMESH_CONTROL_OFF_AHEAD,
+static_assert(offsetof(struct ldmesh_control, ahead) == LDMESH_CONTROL_OFF_AHEAD,
 	       "the announced base follows the records");
-_Static_assert(sizeof(struct ldmesh_control) == LDMESH_CONTROL_SIZE, "control layout");
+static_assert(sizeof(struct ldmesh_control) == LDMESH_CONTROL_SIZE, "control layout");
 #define LDMESH_GENERATION_RETIRED UINT64_MAX
 
 /* Service types (spec.type; a headless service has LDMESH_SVC_F_HEADLESS). */
@@ -401,7 +406,7 @@ struct ldmesh_service {
 	                               within the chosen (ready) endpoints */
 	uint32_t reserved[2];
 };
-_Static_assert(sizeof(struct ldmesh_service) == 96, "service layout");
+static_assert(sizeof(struct ldmesh_service) == 96, "service layout");
 
 /* IANA protocol numbers, as in struct ldmesh_port::protocol. */
 #define LDMESH_PROTO_TCP 6
@@ -418,7 +423,7 @@ struct ldmesh_port {
 	uint8_t protocol;           /* LDMESH_PROTO_* */
 	uint8_t reserved;
 };
-_Static_assert(sizeof(struct ldmesh_port) == 20, "port layout");
+static_assert(sizeof(struct ldmesh_port) == 20, "port layout");
 
 #define LDMESH_EP_F_READY (1U << 0)       /* conditions.ready */
 #define LDMESH_EP_F_SERVING (1U << 1)     /* conditions.serving */
@@ -434,7 +439,7 @@ struct ldmesh_endpoint {
 	ldmesh_str_t zone_hints;    /* hints.forZones, comma-separated, or "" */
 	uint32_t flags;             /* LDMESH_EP_F_* */
 };
-_Static_assert(sizeof(struct ldmesh_endpoint) == 40, "endpoint layout");
+static_assert(sizeof(struct ldmesh_endpoint) == 40, "endpoint layout");
 
 /*
  * VIP index: open addressing, linear probing, capacity a power of two.
@@ -464,7 +469,7 @@ struct ldmesh_vip_slot {
 	uint32_t port_index;        /* index within the service's ports */
 	uint32_t reserved;
 };
-_Static_assert(sizeof(struct ldmesh_vip_slot) == 32, "vip slot layout");
+static_assert(sizeof(struct ldmesh_vip_slot) == 32, "vip slot layout");
 
 /*
  * Name index: open addressing, linear probing, power-of-two capacity, keyed
@@ -484,6 +489,10 @@ struct ldmesh_name_slot {
 	                               the service name itself */
 	uint32_t reserved;
 };
-_Static_assert(sizeof(struct ldmesh_name_slot) == 24, "name slot layout");
+static_assert(sizeof(struct ldmesh_name_slot) == 24, "name slot layout");
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

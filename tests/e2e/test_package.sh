@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The packages. `cmake --install` lays out the programs, both preload
 # libraries, the headers and a pkg-config file under a prefix, and a tool of
-# one's own builds against the reader with pkg-config alone. `cpack -G DEB`
-# makes a .deb that dpkg installs (into a scratch root with a database of its
-# own, so the machine's is untouched), whose agent publishes a service and
-# whose library takes a client to its backend. Every program answers
-# --version.
+# one's own builds against the reader with pkg-config alone (whose -I is
+# normalised). `cpack -G DEB` makes the three .debs (test_packages.sh checks
+# them as Debian does); dpkg installs them (into a scratch root with a
+# database of its own, so the machine's is untouched), and the agent
+# publishes a service and the library takes a client to its backend. Every
+# program answers --version.
 . "$(dirname "$0")/lib.sh"
 for tool in cpack dpkg dpkg-deb pkg-config cc; do
 	command -v "$tool" >/dev/null || e2e_skip "$tool not installed"
@@ -56,6 +57,12 @@ int main(int argc, char **argv)
 }
 C
 export PKG_CONFIG_PATH=$libdir/pkgconfig
+check_eq "pkg-config --cflags: the prefix's include folder, normalised" "-I$PREFIX/include" \
+	"$(pkg-config --cflags ldmesh | sed 's/ *$//')"
+messy=$E2E_TMP/./messy//p/
+cmake --install "$LDMESH_BUILD" --prefix "$messy" --component libldmesh-dev >/dev/null
+check_eq "and from a prefix written with // and /./" "-I$E2E_TMP/messy/p/include" \
+	"$(PKG_CONFIG_PATH=$(dirname "$(find "$E2E_TMP/messy" -name ldmesh.pc)") pkg-config --cflags ldmesh | sed 's/ *$//')"
 # shellcheck disable=SC2046
 check "a program builds against the installed reader with pkg-config" \
 	cc -o "$E2E_TMP/count" "$E2E_TMP/count.c" $(pkg-config --cflags --libs ldmesh)
@@ -66,7 +73,9 @@ check_match "and reads the installed agent's table" '^1 services \(ldmesh [0-9.]
 mkdir -p "$E2E_TMP/pkg"
 (cd "$E2E_TMP/pkg" && cpack -G DEB --config "$LDMESH_BUILD/CPackConfig.cmake") >"$E2E_TMP/cpack.log" 2>&1
 deb=$(ls "$E2E_TMP"/pkg/ldmesh_*.deb 2>/dev/null | head -n1)
-check "cpack -G DEB makes a .deb" test -n "$deb"
+check "cpack -G DEB makes the programs' .deb" test -n "$deb"
+check "and the libraries' (libldmesh, libldmesh-dev)" \
+	test -f "$(ls "$E2E_TMP"/pkg/libldmesh_*.deb)" -a -f "$(ls "$E2E_TMP"/pkg/libldmesh-dev_*.deb)"
 [ -n "$deb" ] || { cat "$E2E_TMP/cpack.log"; e2e_done; }
 check_eq "its package name" ldmesh "$(dpkg-deb -f "$deb" Package)"
 check_match "it depends on libyaml" 'libyaml-0-2' "$(dpkg-deb -f "$deb" Depends)"
@@ -79,15 +88,17 @@ mkdir -p "$ROOT/var/lib/dpkg/updates" "$ROOT/var/lib/dpkg/info"
 # machine has both); --force-script-chrootless: no maintainer scripts run
 rc=0
 dpkg --root="$ROOT" --force-depends --force-not-root --force-script-chrootless \
-	-i "$deb" >"$E2E_TMP/dpkg.log" 2>&1 || rc=$?
-check_eq "dpkg -i installs it" 0 "$rc"
-check_match "dpkg knows it as installed" '^ii +ldmesh ' \
-	"$(dpkg --root="$ROOT" -l ldmesh | tail -n1)"
+	-i "$E2E_TMP"/pkg/*.deb >"$E2E_TMP/dpkg.log" 2>&1 || rc=$?
+check_eq "dpkg -i installs the three" 0 "$rc"
+for p in ldmesh libldmesh libldmesh-dev; do
+	check_match "dpkg knows $p as installed" "^ii +$p " \
+		"$(dpkg --root="$ROOT" -l "$p" | tail -n1)"
+done
 check "the package's agent runs" test -x "$ROOT/usr/bin/ldmesh-agent"
 "$ROOT/usr/bin/ldmesh-agent" -m "$MANIFESTS" -t "$TABLE" >>"$E2E_TMP/agent.log" 2>&1 &
 e2e_track $!
 e2e_wait_gen_after 0 >/dev/null || not_ok "the package's agent published nothing"
-pkg_lib=$(find "$ROOT/usr" -name libldmesh.so | head -n1)
+pkg_lib=$(find "$ROOT/usr" -name libldmesh.so.0 | head -n1)
 check_eq "the package's library takes a client to the backend" 10.244.1.5 \
 	"$(env LD_PRELOAD="$pkg_lib" LDMESH_TABLE="$TABLE" "$PY" -c '
 import socket
