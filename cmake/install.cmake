@@ -19,7 +19,7 @@ install(FILES ${PROJECT_BINARY_DIR}/include/ldmesh/version.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ldmesh)
 
 file(RELATIVE_PATH LDMESH_PC_TO_PREFIX "/prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/prefix")
-configure_file(cmake/ldmesh.pc.in ${PROJECT_BINARY_DIR}/ldmesh.pc @ONLY)
+configure_file(ldmesh.pc.in ${PROJECT_BINARY_DIR}/ldmesh.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/ldmesh.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
