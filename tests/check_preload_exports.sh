@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # libldmesh.so exports exactly the functions its sources mark LDMESH_EXPORT
-# (preload/export.h), and none of them is defined in an archive that a
+# (preload/redirect/export.h), and none of them is defined in an archive that a
 # program of ours links (ldmeshctl, ldmesh-exec, the tests), where it would
 # replace that program's own libc call. Whatever a file is named.
 #
