@@ -150,7 +150,8 @@ static void agent__open_state(struct agent *a)
 	a->src.last = &a->last;
 	/* a restart keeps the addresses it allocated before: they are
 	 * the previous result of the first resolve */
-	if (laststate_load_allocations(&a->last, &a->model) == 0)
+	if (laststate_load_allocations(&a->last, &a->model.allocs, &a->model.n_allocs,
+				       &a->model.alloc_keys) == 0)
 		log_info("restored %zu allocated ClusterIPs from %s", a->model.n_allocs,
 			 a->o.state);
 }
@@ -349,7 +350,8 @@ static int agent__resolve(struct agent *a, const struct snap_change **changes, s
 	if (r < 0)
 		log_error("updating the model: %s; resolving it in full", strerror(-r));
 	if (r > 0 && a->model.n_allocated)
-		laststate_save_allocations(&a->last, &a->model, &a->allocations_hash);
+		laststate_save_allocations(&a->last, a->model.allocs, a->model.n_allocs,
+					   a->model.alloc_keys, &a->allocations_hash);
 	if (r <= 0) {
 		r = model_resolve(a->src.v, a->src.n, &mo, &a->model, &out, &a->diag);
 		if (r) {
@@ -360,7 +362,8 @@ static int agent__resolve(struct agent *a, const struct snap_change **changes, s
 		model_out_free(&a->model);
 		a->model = out;
 		a->need_full = false;
-		laststate_save_allocations(&a->last, &a->model, &a->allocations_hash);
+		laststate_save_allocations(&a->last, a->model.allocs, a->model.n_allocs,
+					   a->model.alloc_keys, &a->allocations_hash);
 	}
 	return r;
 }

@@ -14,7 +14,7 @@
 
 #include "addr.h"
 #include "connect.h"
-#include "failover.h"
+#include "failover_fd.h"
 #include "fdmap.h"
 #include "outlier.h"
 #include "socktype.h"

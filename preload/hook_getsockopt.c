@@ -7,7 +7,7 @@
  */
 #include <sys/socket.h>
 
-#include "failover.h"
+#include "failover_fd.h"
 #include "real.h"
 #include "state.h"
 

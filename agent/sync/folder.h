@@ -12,10 +12,10 @@
  * is refused, never written, so no name reaches outside its folder.
  *
  * Every write goes to a temporary file in the same folder, named
- * ".<file>.tmp.XXXXXX" (a leading dot: the agent's scanner skips it, see
- * agent/scan.h), then rename(2)s over the old file, so the agent never reads
- * half an object. A file whose content is already what would be written is
- * left alone (a relist then costs the agent nothing).
+ * ".<file>.tmp.XXXXXX" (a leading dot: the agent's scanner skips it,
+ * see agent/source/scan.h), then rename(2)s over the old file, so the
+ * agent never reads half an object. A file whose content is already what
+ * would be written is left alone (a relist then costs the agent nothing).
  */
 #ifndef LDMESH_SYNC_FOLDER_H
 #define LDMESH_SYNC_FOLDER_H

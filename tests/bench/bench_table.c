@@ -378,7 +378,7 @@ static struct switch_key switch_key_of(unsigned i)
 
 /* The first acquire + VIP lookup + name lookup, in us; the generation it
  * found in *gen, what the connect's pick then took (its service, endpoint
- * ports and endpoint records, as preload/route.c reads them) in *pick_us,
+ * ports and endpoint records, as preload/redirect/route.c reads them) in *pick_us,
  * and the RSS all of it added to `rss_before` (read by the caller before
  * the publish: reading it here would warm the very system calls a switch
  * makes) in *grew_kb, and the page faults since `faults_before` in

@@ -1,4 +1,4 @@
-/* cmocka tests for agent/ipalloc.c (CIDR parsing, deterministic ClusterIP
+/* cmocka tests for agent/common/ipalloc.c (CIDR parsing, deterministic ClusterIP
  * allocation) and for the determinism the model builds on it. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -15,6 +15,7 @@
 #include "ldmesh/reader.h"
 #include "ipalloc.h"
 #include "model.h"
+#include "snap_build.h"
 #include "testutil.h"
 
 static void ip(uint8_t out[16], const char *text)

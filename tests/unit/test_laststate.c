@@ -1,4 +1,4 @@
-/* The agent's durable last good copies (agent/laststate.c): saved when a
+/* The agent's durable last good copies (agent/source/laststate.c): saved when a
  * file parsed good, loaded only for the path they were saved for, not
  * saved when the file changed after it was parsed, forgotten with the
  * file, and refused in a directory someone else can write. */

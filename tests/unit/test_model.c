@@ -1,4 +1,4 @@
-/* cmocka tests for the cluster model (agent/model.c): Service <-> Pod /
+/* cmocka tests for the cluster model (agent/model/model.c): Service <-> Pod /
  * EndpointSlice / Endpoints joins, endpoint conditions, named ports,
  * headless and ExternalName services, conflicts between files, and the
  * snapshot the result builds into. */
@@ -16,6 +16,7 @@
 #include "ldmesh/hash.h"
 #include "ldmesh/reader.h"
 #include "model.h"
+#include "snap_build.h"
 #include "testutil.h"
 
 #define MODEL_FIX LDMESH_FIXTURES "/model/"

@@ -1,4 +1,4 @@
-/* cmocka tests for the table writer (agent/publish.c): directory and file
+/* cmocka tests for the table writer (agent/publish/publish.c): directory and file
  * safety, generation sequence across restarts, reclamation of old files,
  * and a full filesystem never damaging the published table. */
 #define _GNU_SOURCE

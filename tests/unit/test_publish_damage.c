@@ -1,4 +1,4 @@
-/* cmocka tests for the table writer (agent/publish.c) meeting a table
+/* cmocka tests for the table writer (agent/publish/publish.c) meeting a table
  * someone else damaged (issue 21): a control page whose generation was
  * written by hand, a control that is no regular file, a first start on a
  * full filesystem, and the published files' identity changed by chattr. */

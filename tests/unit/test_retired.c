@@ -1,4 +1,4 @@
-/* cmocka tests for the hold on retired snapshot files (agent/retired.c):
+/* cmocka tests for the hold on retired snapshot files (agent/publish/retired.c):
  * held until their time, oldest let go first beyond the count or the byte
  * budget, every descriptor closed exactly once. */
 #define _GNU_SOURCE

@@ -1,4 +1,4 @@
-/* cmocka tests for agent/selector.c: equality-based Service selectors. */
+/* cmocka tests for agent/model/selector.c: equality-based Service selectors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

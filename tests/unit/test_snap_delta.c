@@ -1,5 +1,5 @@
 /*
- * Deltas over a base (agent/snap_delta.c): after random sequences of
+ * Deltas over a base (agent/snapshot/snap_delta.c): after random sequences of
  * edits, a lookup layered over base and delta (delta first: a record
  * answers, a shadow says absent, no slot goes on to the base) answers
  * every key exactly as a full build of the same services does. Also

@@ -1,5 +1,5 @@
 /* cmocka tests for the agent's memory of the manifest folder
- * (agent/sources.c): last good objects survive bad edits, deletions take
+ * (agent/source/sources.c): last good objects survive bad edits, deletions take
  * objects away, forced and identity-driven re-reads, and rescans. */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* Concurrency stress of the live table (issue 4): one publisher thread
- * (agent/publish.c + agent/snap_build.c, as the agent does it) publishes
+ * (agent/publish/publish.c + agent/snapshot/snap_build.c, as the agent does it) publishes
  * LDMESH_STRESS_GENS generations (default 100,000) of a churning endpoint
  * set into a temp table directory while 4 reader threads loop on
  * ldmesh_table_acquire / find_vip / find_name / pick / release. One

@@ -1,4 +1,4 @@
-/* cmocka tests for agent/strmap.c: growth from an undersized start, value
+/* cmocka tests for agent/model/strmap.c: growth from an undersized start, value
  * order (insertion and strmap_insert's), unlink, keys that share a hash or
  * a prefix, and the empty key. */
 #define _GNU_SOURCE

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* ldmesh-sync's configuration (agent/sync/config.c, kubeconfig.c,
  * base64.c), its backoff (backoff.c), and that the agent's scanner never
- * reads what ldmesh-sync writes beside the objects (agent/scan.c). */
+ * reads what ldmesh-sync writes beside the objects (agent/source/scan.c). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <setjmp.h>

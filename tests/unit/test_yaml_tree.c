@@ -1,4 +1,4 @@
-/* cmocka tests for agent/yaml_tree.c: positions, scalar styles, aliases,
+/* cmocka tests for agent/manifest/yaml_tree.c: positions, scalar styles, aliases,
  * merge keys, documents, and every bound. */
 #define _GNU_SOURCE
 #include <errno.h>

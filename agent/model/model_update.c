@@ -11,7 +11,7 @@
  * what it is joined with, which the join indexes find from the objects an
  * edit removed and added.
  */
-#include "model_priv.h"
+#include "model_plan.h"
 
 #include <errno.h>
 #include <stdlib.h>

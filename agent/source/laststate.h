@@ -26,8 +26,8 @@
 #include <stddef.h>
 #include <sys/stat.h>
 
+#include "ipalloc.h"
 #include "manifest.h"
-#include "model.h"
 
 /* The most a state file may hold: a manifest file's cap (manifest.h) and
  * the copy's tag line naming a path. */
@@ -70,11 +70,13 @@ void laststate_forget(struct laststate *l, const char *path);
  * restarted agent resolves with them as its previous result, so its
  * allocations are kept as a running agent's are.
  */
-void laststate_save_allocations(struct laststate *l, const struct model_out *m,
-				uint64_t *hash);
-/* Into prev->allocs (a result with allocations only; model_out_free
- * releases it). 0, or -ENOENT when nothing was saved. */
-int laststate_load_allocations(struct laststate *l, struct model_out *prev);
+void laststate_save_allocations(struct laststate *l, const struct model_alloc *allocs,
+				size_t n_allocs, const char *keys, uint64_t *hash);
+/* Into *allocs (*n_allocs of them, their keys in *keys; the caller frees
+ * both: a model result with allocations only, model_out_free). 0, or
+ * -ENOENT when nothing was saved. */
+int laststate_load_allocations(struct laststate *l, struct model_alloc **allocs,
+			       size_t *n_allocs, char **keys);
 
 /* What went wrong with the state since it was opened, for the status
  * file: "" when nothing did. */

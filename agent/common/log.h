@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "manifest.h"
+#include "diag.h"
 
 void log_init(const char *program, bool verbose);
 bool log_verbose(void);

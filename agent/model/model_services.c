@@ -8,13 +8,13 @@
  * clusterIP, as every manifest read back from an API server has; or
  * headless, or ExternalName) or is the edit's one Service that needs one
  * allocated. That one gets what the full resolve, given this model as its
- * previous result, would give it (model.c's model__addresses): the address
+ * previous result, would give it (model__addresses in the full resolve): the address
  * it was allocated before if that is free, else ipalloc's probe over the
  * addresses every other Service holds. Two or more at once, an old
  * address another Service holds now, or a full CIDR are the full
  * resolve's to order and report.
  */
-#include "model_priv.h"
+#include "model_plan.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -26,7 +26,7 @@
  * this many: a full resolve (matching them up is quadratic). */
 #define MODEL_PLAN_MAX 256
 
-static bool model__same_name(const struct k8s_service *a, const struct k8s_service *b)
+static bool model__same_service(const struct k8s_service *a, const struct k8s_service *b)
 {
 	return !strcmp(a->meta.ns, b->meta.ns) && !strcmp(a->meta.name, b->meta.name);
 }
@@ -34,7 +34,7 @@ static bool model__same_name(const struct k8s_service *a, const struct k8s_servi
 /* The Service fields the whole table decides on together. */
 static bool model__same_identity(const struct k8s_service *a, const struct k8s_service *b)
 {
-	return model__same_name(a, b) &&
+	return model__same_service(a, b) &&
 	       a->meta.created == b->meta.created && a->headless == b->headless &&
 	       (a->type == LDMESH_SVC_EXTERNAL_NAME) == (b->type == LDMESH_SVC_EXTERNAL_NAME) &&
 	       a->n_cluster_ips == b->n_cluster_ips &&
@@ -60,7 +60,7 @@ static bool model__unique_names(const struct manifest_set *s)
 {
 	for (size_t i = 0; i < s->n_services; i++)
 		for (size_t k = 0; k < i; k++)
-			if (model__same_name(&s->services[i], &s->services[k]))
+			if (model__same_service(&s->services[i], &s->services[k]))
 				return false;
 	return true;
 }
@@ -87,7 +87,7 @@ int model__plan_file(struct model_plan *p, const struct manifest_set *old,
 		const struct k8s_service *was = &old->services[k];
 		size_t j = 0;
 
-		while (j < now->n_services && !model__same_name(was, &now->services[j]))
+		while (j < now->n_services && !model__same_service(was, &now->services[j]))
 			j++;
 		if (j < now->n_services && model__same_identity(was, &now->services[j]))
 			err = model__plan_push(p, (struct model_op){ was, &now->services[j],
@@ -148,11 +148,6 @@ static bool model__address_taken(const struct model_state *st, const struct mode
 		if (model__held(st, p, at, s->cluster_ips[a]))
 			return true;
 	return false;
-}
-
-bool model__needs_address(const struct k8s_service *s)
-{
-	return !s->n_cluster_ips && !s->headless && s->type != LDMESH_SVC_EXTERNAL_NAME;
 }
 
 /* m->allocs' entry for ns/name, or -1. A linear pass: this runs for a
@@ -235,7 +230,7 @@ bool model__plan_in_place(const struct model_out *m, struct model_plan *p,
 			if (!ipalloc_cidrs_contain(&o->cidrs, is->cluster_ips[a]))
 				return false;
 		for (size_t q = 0; q < k; q++)
-			if (!p->v[q].was && model__same_name(p->v[q].is, is))
+			if (!p->v[q].was && model__same_service(p->v[q].is, is))
 				return false;
 		if (model__needs_address(is)) {
 			if (p->alloc_at)

@@ -21,9 +21,10 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "config.h"
 #include "export.h"
+#include "ldmesh/reader.h"
 #include "route.h"
-#include "state.h"
 
 /* Whether a connect error says the backend failed (not the caller). */
 static inline bool failover_backend_failed(int err)
@@ -98,25 +99,11 @@ bool failover_next(struct failover_run *f, struct ldmesh_table *t, struct route_
 bool failover_outcome(struct failover_run *f, const struct route_result *r,
 		      int err) LDMESH_HIDDEN;
 
-/*
- * The redirected connect of `fd` (to `vip`:`vport`, dialled as `family`)
- * to r->backend failed with `err`; `t0` is ldmesh_tick() before it. Tries
- * the other candidates; returns the connect's result with errno set.
- */
-int failover_connect(struct preload_state *st, int fd, int family, const uint8_t vip[16],
-		     uint16_t vport, const struct route_result *r, int err,
-		     uint64_t t0) LDMESH_HIDDEN;
-
 /* How a connect to the redirected backend `addr`:`port` ended, learnt after
  * the call (SO_ERROR, a repeated connect): a backend failure counts toward
  * its ejection (traced "failed later"), 0 clears its run of failures;
  * anything else says nothing of the backend. */
 void failover_learnt(const struct failover_caller *who, const uint8_t addr[16], uint16_t port,
 		     int err) LDMESH_HIDDEN;
-
-/* A non-blocking connect of `fd` ended with `err`, as the program learnt
- * through SO_ERROR or a repeated connect: a backend failure counts (and
- * the record of the redirect goes), 0 counts as a success. */
-void failover_so_error(int fd, int err) LDMESH_HIDDEN;
 
 #endif

@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "manifest.h" /* struct diag */
+#include "diag.h"
 
 /* Deeper trees are not manifest folders; the bound also caps the recursion
  * and the walk's stack. Deeper directories are reported and not read. */

@@ -12,7 +12,18 @@
 #include <sys/types.h>
 
 #include "laststate.h"
-#include "model.h"
+#include "manifest.h"
+
+/* A file's last good objects, as the model reads them (model_resolve,
+ * model_update). */
+struct model_source {
+	const char *path;          /* the file the objects came from */
+	const struct manifest_set *set; /* its last good objects (never NULL;
+	                              sources.c: a kept set holding the path) */
+	uint64_t load_id;          /* unique per parse of a file (sources.c):
+	                              objects are immutable, so (load_id, index)
+	                              names an object's content for good */
+};
 
 /* What a file was when last read; a rescan re-reads files whose identity
  * changed (after a kubelet ..data swap the path is the same, the inode is

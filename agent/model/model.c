@@ -9,8 +9,13 @@
 #include <string.h>
 
 #include "ldmesh/hash.h"
-#include "model_priv.h"
+#include "model_join.h"
 #include "selector.h"
+
+bool model__needs_address(const struct k8s_service *s)
+{
+	return !s->n_cluster_ips && !s->headless && s->type != LDMESH_SVC_EXTERNAL_NAME;
+}
 
 uint64_t model__id(uint64_t load_id, size_t index)
 {
@@ -212,7 +217,7 @@ void model__ports(const struct k8s_service *s, struct snap_service_in *o,
 	o->n_ports = s->n_ports;
 }
 
-static bool model__same_name(const char *a, const char *b)
+static bool model__same_port_name(const char *a, const char *b)
 {
 	return !strcmp(a ? a : "", b ? b : "");
 }
@@ -226,7 +231,7 @@ static uint16_t model__slice_port(const struct k8s_slice *sl, const struct snap_
 		return sp->target_port;
 	for (size_t i = 0; i < sl->n_ports; i++) {
 		const struct k8s_ep_port *p = &sl->ports[i];
-		if (p->protocol == sp->protocol && model__same_name(p->name, sp->name))
+		if (p->protocol == sp->protocol && model__same_port_name(p->name, sp->name))
 			return p->port ? p->port : sp->target_port;
 	}
 	return 0;
@@ -312,7 +317,7 @@ static uint16_t model__pod_port(const struct k8s_pod *pod, const struct snap_por
 	 * ports, so pods of different versions may serve different numbers. */
 	for (size_t i = 0; i < pod->n_ports; i++)
 		if (pod->ports[i].protocol == sp->protocol &&
-		    model__same_name(pod->ports[i].name, sp->target_port_name))
+		    model__same_port_name(pod->ports[i].name, sp->target_port_name))
 			return pod->ports[i].port;
 	return 0;
 }

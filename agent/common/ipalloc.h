@@ -80,6 +80,16 @@ int ipalloc_pick(const struct ipalloc_cidr *c, const char *ns, const char *name,
 		 uint8_t out[16]);
 void ipalloc_free(struct ipalloc *a);
 
+/* A ClusterIP the agent allocated, by "namespace\0name" at `key` in a
+ * buffer of keys beside the array: the model's record of what it handed
+ * out (the result's own copy: the next resolve reads it after the sources
+ * it came from changed), and what the state directory keeps of it
+ * (laststate.h), so a restart hands out the same. */
+struct model_alloc {
+	uint32_t key, key_len; /* in the keys */
+	uint8_t ip[16];
+};
+
 /* Text form of a 16-byte address (v4 for mapped ones); buf >= 46 bytes. */
 const char *ipalloc_format(const uint8_t addr[16], char *buf, size_t len);
 

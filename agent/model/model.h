@@ -14,16 +14,8 @@
 
 #include "ipalloc.h"
 #include "manifest.h"
-#include "snap_build.h"
-
-struct model_source {
-	const char *path;          /* the file the objects came from */
-	const struct manifest_set *set; /* its last good objects (never NULL;
-	                              sources.c: a kept set holding the path) */
-	uint64_t load_id;          /* unique per parse of a file (sources.c):
-	                              objects are immutable, so (load_id, index)
-	                              names an object's content for good */
-};
+#include "snap_input.h"
+#include "sources.h"
 
 struct model_opts {
 	const char *cluster_domain;
@@ -39,13 +31,6 @@ struct model_opts {
  * naming its inputs (its object, the slices or pods it was joined with, its
  * addresses), so unchanged services can be reused from one resolve to the
  * next and by the snapshot builder's cache. */
-/* An allocated ClusterIP, by "namespace\0name" (the result's own copy:
- * the next resolve reads it after the sources it came from changed). */
-struct model_alloc {
-	uint32_t key, key_len; /* in alloc_keys */
-	uint8_t ip[16];
-};
-
 struct model_out {
 	struct snap_input in;
 	struct snap_service_in *services;

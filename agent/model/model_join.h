@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What model.c (the full resolve) and model_update.c (an edit applied in
- * place) share: the join indexes and the per-service references the full
- * resolve leaves behind for the edits that follow.
+ * The model's join, below the full resolve and the edits alike: the join
+ * indexes, the per-service references the full resolve leaves behind for
+ * the edits that follow, and the steps of joining one service. Defined in
+ * model.c; model_plan.h builds on it, never the other way round.
  */
-#ifndef LDMESH_AGENT_MODEL_PRIV_H
-#define LDMESH_AGENT_MODEL_PRIV_H
+#ifndef LDMESH_AGENT_MODEL_JOIN_H
+#define LDMESH_AGENT_MODEL_JOIN_H
 
 #include "model.h"
 #include "strmap.h"
@@ -62,35 +63,9 @@ struct model_state {
 	size_t n_dirty;
 };
 
-/* One Service of an edit: kept (was and is: the same identity), removed
- * (was only) or added (is only, at `index` of src's set). */
-struct model_op {
-	const struct k8s_service *was, *is;
-	const struct model_source *src;
-	uint32_t index;
-};
-
-struct model_plan {
-	struct model_op *v;
-	size_t n, cap;
-	bool table_wide; /* Services come or go */
-	size_t alloc_at;      /* 1 + the op whose Service gets alloc_ip, or 0 */
-	uint8_t alloc_ip[16];
-};
-
-/* Add the ops of one changed file to `p`: 0, -ENOMEM, or -E2BIG when it
- * is not one an edit in place can follow (names defined twice in it, too
- * many Services changing). */
-int model__plan_file(struct model_plan *p, const struct manifest_set *old,
-		     const struct manifest_set *now, const struct model_source *now_src);
-/* Whether the Services the plan adds and removes can come and go in
- * place; the address it allocates, if any, into p->alloc_at/alloc_ip. */
-bool model__plan_in_place(const struct model_out *m, struct model_plan *p,
-			  const struct model_opts *o);
 /* A Service whose ClusterIP the agent allocates (none asked for, not
  * headless, not ExternalName). */
 bool model__needs_address(const struct k8s_service *s);
-int model__remove_service(struct model_out *m, uint32_t i);
 /* "ns\0key\0value" of s's first selector label into key; 0 when none. */
 size_t model__selector_key(char *key, size_t cap, const struct k8s_service *s);
 /* The index by_name gives s's name, or STRMAP_END. */
@@ -98,10 +73,6 @@ uint32_t model__index_of(const struct model_state *st, const struct k8s_service 
 /* Add service `i` to (or take it out of) the maps that name services by
  * index: by name, by first selector label, by its ClusterIPs. */
 int model__index_service(struct model_out *m, uint32_t i, bool add);
-/* A new service record for op->is, its addresses set (`alloc_ip`, when
- * not NULL, allocated to it), indexed; *index. */
-int model__add_service(struct model_out *m, const struct model_op *op,
-		       const uint8_t *alloc_ip, uint32_t *index);
 
 uint64_t model__id(uint64_t load_id, size_t index);
 size_t model__key(char *buf, size_t cap, const char *a, const char *b, const char *c);

@@ -350,8 +350,8 @@ void laststate_close(struct laststate *l)
 
 #define LASTSTATE_ALLOCATIONS "allocations"
 
-void laststate_save_allocations(struct laststate *l, const struct model_out *m,
-				uint64_t *hash)
+void laststate_save_allocations(struct laststate *l, const struct model_alloc *allocs,
+				size_t n_allocs, const char *keys, uint64_t *hash)
 {
 	uint64_t h = 0;
 	FILE *f;
@@ -359,9 +359,9 @@ void laststate_save_allocations(struct laststate *l, const struct model_out *m,
 
 	if (l->dir_fd < 0)
 		return;
-	for (size_t i = 0; i < m->n_allocs; i++) {
-		h = ldmesh_hash64(m->alloc_keys + m->allocs[i].key, m->allocs[i].key_len, h);
-		h = ldmesh_hash64(m->allocs[i].ip, 16, h);
+	for (size_t i = 0; i < n_allocs; i++) {
+		h = ldmesh_hash64(keys + allocs[i].key, allocs[i].key_len, h);
+		h = ldmesh_hash64(allocs[i].ip, 16, h);
 	}
 	if (h == *hash)
 		return;
@@ -374,12 +374,12 @@ void laststate_save_allocations(struct laststate *l, const struct model_out *m,
 			close(fd);
 		goto out;
 	}
-	for (size_t i = 0; i < m->n_allocs; i++) {
-		const char *ns = m->alloc_keys + m->allocs[i].key; /* "ns\0name" */
+	for (size_t i = 0; i < n_allocs; i++) {
+		const char *ns = keys + allocs[i].key; /* "ns\0name" */
 		char text[64];
 
-		fprintf(f, "%s %.*s %s\n", ns, (int)(m->allocs[i].key_len - strlen(ns) - 1),
-			ns + strlen(ns) + 1, ipalloc_format(m->allocs[i].ip, text, sizeof(text)));
+		fprintf(f, "%s %.*s %s\n", ns, (int)(allocs[i].key_len - strlen(ns) - 1),
+			ns + strlen(ns) + 1, ipalloc_format(allocs[i].ip, text, sizeof(text)));
 	}
 	if (ferror(f))
 		err = errno ? -errno : -EIO;
@@ -398,16 +398,19 @@ out:
 	 * agent never moves an allocated address), and a restart without it
 	 * would allocate them all afresh. The next change tries again. */
 	laststate__failed(l, "state: saving %zu allocated ClusterIPs in %s/" LASTSTATE_ALLOCATIONS
-			  ": %s; a restart keeps those saved before", m->n_allocs, l->dir,
+			  ": %s; a restart keeps those saved before", n_allocs, l->dir,
 			  strerror(-err));
 }
 
-int laststate_load_allocations(struct laststate *l, struct model_out *prev)
+int laststate_load_allocations(struct laststate *l, struct model_alloc **allocs,
+			       size_t *n_allocs, char **keys)
 {
 	size_t len = 0, n = 0;
 	char *text = NULL;
 
-	memset(prev, 0, sizeof(*prev));
+	*allocs = NULL;
+	*n_allocs = 0;
+	*keys = NULL;
 	if (l->dir_fd < 0 || laststate__slurp(l, LASTSTATE_ALLOCATIONS, LASTSTATE_MAX_ALLOC_BYTES, &text, &len) < 0)
 		return -ENOENT;
 	/* a line per allocation that can be one ("a b 1::" at the
@@ -417,15 +420,15 @@ int laststate_load_allocations(struct laststate *l, struct model_out *prev)
 			n += i - at >= 7;
 			at = i + 1;
 		}
-	prev->allocs = calloc(n + 2, sizeof(*prev->allocs));
-	if (!prev->allocs) {
+	*allocs = calloc(n + 2, sizeof(**allocs));
+	if (!*allocs) {
 		free(text);
 		return -ENOMEM;
 	}
 	/* "ns name address" lines become "ns\0name" keys in place; anything
 	 * malformed is skipped */
 	for (char *line = text, *next; line && *line; line = next) {
-		struct model_alloc *a = &prev->allocs[prev->n_allocs];
+		struct model_alloc *a = &(*allocs)[*n_allocs];
 		char *sp1, *sp2;
 
 		next = strchr(line, '\n');
@@ -440,8 +443,8 @@ int laststate_load_allocations(struct laststate *l, struct model_out *prev)
 			continue;
 		a->key = (uint32_t)(line - text);
 		a->key_len = (uint32_t)(sp2 - line);
-		prev->n_allocs++;
+		(*n_allocs)++;
 	}
-	prev->alloc_keys = text;
+	*keys = text;
 	return 0;
 }

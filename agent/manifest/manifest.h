@@ -14,26 +14,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "diag.h"
 #include "ipalloc.h"
 
 /* Files larger than this are refused before parsing: a manifest folder is
  * not a place for data, and a bound keeps one bad file from exhausting the
  * agent. */
 #define MANIFEST_MAX_FILE_BYTES (32u << 20)
-
-struct diag {
-	/* Called once per problem with a full "path:line:col: message" line. */
-	void (*report)(void *ctx, const char *line);
-	/* Optional: the same for what is passed over, not an error (a
-	 * document of another kind); `-v` logs these. */
-	void (*note)(void *ctx, const char *line);
-	/* Optional: a problem that does not refuse the file (what it names
-	 * is left out, the rest is applied), "path:line:col: warning: ...";
-	 * NULL sends it to `report` (without counting an error). */
-	void (*warn)(void *ctx, const char *line);
-	void *ctx;
-	unsigned errors; /* incremented for every report */
-};
 
 struct k8s_label {
 	char *key;
