@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The agent proper: the sources, the model and the publisher tied together,
- * and the event loop that keeps the table in step with the folder.
+ * and the event loop that keeps the table in step with the folder
+ * (agent.c, its rules in settle.h); publishing in agent_publish.c.
  */
 #ifndef LDMESH_AGENT_AGENT_H
 #define LDMESH_AGENT_AGENT_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "model.h"
 #include "publish.h"
@@ -87,6 +89,25 @@ int agent_restore_table(struct agent *a);
  * share of the base, a new base announced ahead too. 0 (published or
  * unchanged) or -errno (reported; the last snapshot stays). */
 int agent_publish(struct agent *a);
+
+/*
+ * The look at what was published, once a second (agent_run) and at once
+ * after an event in the table directory: whether new processes can still
+ * take the current generation (publish_verify), and whether the directory
+ * may still be published into. True when a publish is due (after a
+ * changed file, it writes a new base). Said once per cause.
+ */
+bool agent_check_table(struct agent *a);
+
+/* Whether the table's completeness (--require-sync: the synced marker
+ * fresh) changed since the last build: a marker going stale makes no
+ * event, so it is looked at once a second. True when a publish is due;
+ * a change is logged once. */
+bool agent_check_complete(struct agent *a);
+
+/* `clock` (CLOCK_MONOTONIC for deadlines and timings, CLOCK_REALTIME for
+ * the header's time) now, in nanoseconds. */
+uint64_t agent_now_ns(clockid_t clock);
 
 /* Make the base a fold announced ahead current (the loop calls it when
  * publish_ahead_wait_ms says it is time). 0, or -errno (reported; the

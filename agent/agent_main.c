@@ -71,6 +71,9 @@ static int normalize_domain(char *d)
 	return 0;
 }
 
+/* Over 80 lines: the option table, one getopt case a line, and each
+ * value's check with the message that names the flag, in the order the
+ * usage lists them; then the three modes (--check, --once, the loop). */
 int main(int argc, char **argv)
 {
 	enum { OPT_CIDR = 256, OPT_DOMAIN, OPT_ONCE, OPT_CHECK, OPT_STATE, OPT_VERSION, OPT_ZONE,

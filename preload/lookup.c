@@ -136,6 +136,15 @@ static bool lookup__search_all_ours(const struct preload_config *c,
 	return true;
 }
 
+/* An ExternalName's target outside the cluster: the resolver's, as the
+ * absolute name in r->canon. */
+static void lookup__external(struct lookup_result *r)
+{
+	r->canon[r->canon_len++] = '.';
+	r->canon[r->canon_len] = 0;
+	r->status = LOOKUP_EXTERNAL;
+}
+
 static void lookup__start(const struct ldmesh_snap *s, struct lookup_result *r)
 {
 	r->status = LOOKUP_PASS;
@@ -257,17 +266,13 @@ void lookup_name(const struct ldmesh_snap *s, const struct preload_config *c,
 		memcpy(r->canon, t.name, t.len + 1);
 		r->canon_len = t.len;
 		if (!names_in_domain(t.name, t.len, domain, dlen)) {
-			r->canon[r->canon_len++] = '.';
-			r->canon[r->canon_len] = 0;
-			r->status = LOOKUP_EXTERNAL;
+			lookup__external(r);
 			return;
 		}
 		if (!ldmesh_snap_find_name(s, t.name, t.len, &slot)) {
 			/* an incomplete table may lack the target: DNS has it */
 			if (s->flags & LDMESH_SNAP_F_INCOMPLETE) {
-				r->canon[r->canon_len++] = '.';
-				r->canon[r->canon_len] = 0;
-				r->status = LOOKUP_EXTERNAL;
+				lookup__external(r);
 				r->incomplete = true;
 			} else {
 				r->status = LOOKUP_NOTFOUND;

@@ -14,11 +14,6 @@ void log_init(const char *program, bool verbose)
 	log__verbose = verbose;
 }
 
-bool log_verbose(void)
-{
-	return log__verbose;
-}
-
 static void log__line(const char *level, const char *fmt, va_list ap)
 {
 	char buf[1024];

@@ -8,7 +8,6 @@
 #include "diag.h"
 
 void log_init(const char *program, bool verbose);
-bool log_verbose(void);
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -170,7 +170,7 @@ static int mf_stream(struct mf_ctx *c, const struct yaml_tree_stream *s)
 	return 0;
 }
 
-/* Where a kept set goes (manifest_load_kept), or NULL. */
+/* Where a kept set goes (manifest_load_kept_fd), or NULL. */
 struct mf_keep {
 	const char *path;
 	const struct manifest_set **out;
@@ -246,18 +246,6 @@ int manifest_load_file(const char *path, struct manifest_set *out,
 
 	return mf_load(&c, yaml_tree_load_file(path, MANIFEST_MAX_FILE_BYTES, &s, &e),
 		       &s, &e, out, NULL);
-}
-
-int manifest_load_kept(const char *path, const struct manifest_set **out,
-		       const char **kept_path, struct diag *d)
-{
-	struct mf_ctx c = { .name = path, .d = d };
-	struct yaml_tree_stream s = { 0 };
-	struct yaml_tree_error e;
-	struct mf_keep keep = { path, out, kept_path };
-
-	return mf_load(&c, yaml_tree_load_file(path, MANIFEST_MAX_FILE_BYTES, &s, &e),
-		       &s, &e, NULL, &keep);
 }
 
 int manifest_load_kept_fd(int fd, const char *path, const struct manifest_set **out,

@@ -189,15 +189,11 @@ void manifest_set_free(struct manifest_set *set);
  * starts with the set (one malloc a file). Read-only; release with
  * manifest_kept_free, never manifest_set_free.
  *
- * manifest_load_kept is manifest_load_file into a kept set (*out, the
- * path's copy in *kept_path); it also fails with -ENOMEM (reported) when
- * the set parsed but could not be kept.
+ * manifest_load_kept_fd loads a file the caller opened (and closes) into
+ * a kept set (*out, the path's copy in *kept_path; `path` names it in
+ * messages and in the kept set); it also fails with -ENOMEM (reported)
+ * when the set parsed but could not be kept.
  */
-int manifest_load_kept(const char *path, const struct manifest_set **out,
-		       const char **kept_path, struct diag *d);
-
-/* The same for a file the caller opened (and closes); `path` names it in
- * messages and in the kept set. */
 int manifest_load_kept_fd(int fd, const char *path, const struct manifest_set **out,
 			  const char **kept_path, struct diag *d);
 

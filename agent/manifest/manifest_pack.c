@@ -14,7 +14,7 @@
  *
  * Records come first, each array at its own type's alignment, then every
  * string (byte-aligned), so no string costs a record padding. A kept set
- * (manifest_load_kept) starts with the set itself, and its strings with
+ * (manifest_load_kept_fd) starts with the set itself, and its strings with
  * the path it stands for: one file, one allocation.
  */
 #include "manifest_priv.h"

@@ -608,6 +608,36 @@ static int model__record_allocs(struct model_out *res)
 	return 0;
 }
 
+/* Then new Services (order[0..n_order) of refs that have no address
+ * yet), oldest first: a collision is settled in favour of the older one
+ * on every node. A full CIDR is said and counted; 0 or -errno. */
+static int model__assign_new(struct join *j, const struct svc_ref *refs, const size_t *order,
+			     size_t n_order, struct snap_service_in *out, struct ipalloc *alloc,
+			     struct model_out *res)
+{
+	int err = 0;
+
+	for (size_t k = 0; k < n_order && !err; k++) {
+		size_t i = order[k];
+		const struct k8s_service *s = refs[i].svc;
+
+		if (out[i].n_cluster_ips)
+			continue;
+		err = ipalloc_assign(alloc, s->meta.ns, s->meta.name, out[i].cluster_ips[0]);
+		if (err == -ENOSPC) {
+			model__warn(j->d, refs[i].path, &s->meta,
+				    "service CIDR is full; Service %s/%s gets no ClusterIP",
+				    s->meta.ns, s->meta.name);
+			res->conflicts++;
+			err = 0;
+			continue;
+		}
+		out[i].n_cluster_ips = 1;
+		out[i].flags |= LDMESH_SVC_F_ALLOCATED_IP;
+	}
+	return err;
+}
+
 static int model__addresses(struct join *j, struct svc_ref *refs, size_t n,
 			    struct snap_service_in *out, bool *lost,
 			    const struct model_out *prev, struct model_out *res)
@@ -664,26 +694,8 @@ static int model__addresses(struct join *j, struct svc_ref *refs, size_t n,
 		out[i].n_cluster_ips = 1;
 		out[i].flags |= LDMESH_SVC_F_ALLOCATED_IP;
 	}
-	/* Then new Services, oldest first: a collision is settled in favour
-	 * of the older one on every node. */
-	for (size_t k = 0; k < n_order && !err; k++) {
-		size_t i = order[k];
-		const struct k8s_service *s = refs[i].svc;
-
-		if (out[i].n_cluster_ips)
-			continue;
-		err = ipalloc_assign(&alloc, s->meta.ns, s->meta.name, out[i].cluster_ips[0]);
-		if (err == -ENOSPC) {
-			model__warn(j->d, refs[i].path, &s->meta,
-				    "service CIDR is full; Service %s/%s gets no ClusterIP",
-				    s->meta.ns, s->meta.name);
-			res->conflicts++;
-			err = 0;
-			continue;
-		}
-		out[i].n_cluster_ips = 1;
-		out[i].flags |= LDMESH_SVC_F_ALLOCATED_IP;
-	}
+	if (!err)
+		err = model__assign_new(j, refs, order, n_order, out, &alloc, res);
 out:
 	free(order);
 	strmap_free(&owner);
@@ -785,32 +797,31 @@ fail:
 	return err;
 }
 
-int model_resolve(const struct model_source *src, size_t n,
-		  const struct model_opts *o, struct model_out *prev,
-		  struct model_out *out, struct diag *d)
+/*
+ * Every Service of the sources once: one defined twice keeps its first
+ * definition in path order, the others are said and counted in
+ * *conflicts. Into *out (caller-owned, free; allocated even on failure,
+ * or NULL) *n_unique of them. 0 or -ENOMEM.
+ */
+static int model__unique(const struct model_source *src, size_t n, struct diag *d,
+			 struct svc_ref **out, size_t *n_unique, unsigned *conflicts)
 {
-	const char *zone;
-	struct join j = { .src = src, .n_src = n, .o = o, .d = d };
-	struct model_out res = { .services = NULL };
-	struct prev_map pm = { .slots = NULL };
 	struct strmap seen = { .slots = NULL };
 	char key[MODEL_KEY_MAX];
-	struct svc_ref *refs = NULL;
-	bool *lost = NULL;
-	size_t n_refs = 0, n_unique = 0;
-	int err = -ENOMEM;
+	struct svc_ref *refs;
+	size_t n_refs = 0;
+	int err;
 
 	for (size_t f = 0; f < n; f++)
 		n_refs += src[f].set->n_services;
-	refs = calloc(n_refs + 1, sizeof(*refs));
+	refs = *out = calloc(n_refs + 1, sizeof(*refs));
 	if (!refs)
-		goto out;
+		return -ENOMEM;
 	n_refs = 0;
 	for (size_t f = 0; f < n; f++)
 		for (size_t s = 0; s < src[f].set->n_services; s++, n_refs++)
 			refs[n_refs] = (struct svc_ref){ &src[f].set->services[s], src[f].path,
 							model__id(src[f].load_id, s) };
-	/* A Service defined twice: the first definition in path order wins. */
 	if ((err = strmap_init(&seen, n_refs)))
 		goto out;
 	for (size_t i = 0; i < n_refs; i++) {
@@ -821,31 +832,60 @@ int model_resolve(const struct model_source *src, size_t n,
 			model__warn(d, refs[i].path, m,
 				    "Service %s/%s is also defined in %s; using that one",
 				    m->ns, m->name, refs[first].path);
-			res.conflicts++;
+			(*conflicts)++;
 			continue;
 		}
-		if ((err = strmap_add(&seen, key, len, (uint32_t)n_unique)))
+		if ((err = strmap_add(&seen, key, len, (uint32_t)*n_unique)))
 			goto out;
-		refs[n_unique++] = refs[i];
+		refs[(*n_unique)++] = refs[i];
 	}
-	err = -ENOMEM;
+out:
+	strmap_free(&seen);
+	return err;
+}
 
+/* Each service's flags and ports, the ports of all in one array
+ * (res->ports, owned by res). 0 or -ENOMEM. */
+static int model__services_ports(struct model_out *res, const struct svc_ref *refs)
+{
+	size_t n_ports = 0;
+
+	for (size_t i = 0; i < res->n_services; i++)
+		n_ports += refs[i].svc->n_ports;
+	res->ports = calloc(n_ports + 1, sizeof(*res->ports));
+	if (!res->ports)
+		return -ENOMEM;
+	n_ports = 0;
+	for (size_t i = 0; i < res->n_services; i++) {
+		model__flags_from_service(refs[i].svc, &res->services[i]);
+		model__ports(refs[i].svc, &res->services[i], res->ports + n_ports);
+		n_ports += refs[i].svc->n_ports;
+	}
+	return 0;
+}
+
+int model_resolve(const struct model_source *src, size_t n,
+		  const struct model_opts *o, struct model_out *prev,
+		  struct model_out *out, struct diag *d)
+{
+	const char *zone;
+	struct join j = { .src = src, .n_src = n, .o = o, .d = d };
+	struct model_out res = { .services = NULL };
+	struct prev_map pm = { .slots = NULL };
+	struct svc_ref *refs = NULL;
+	bool *lost = NULL;
+	size_t n_unique = 0;
+	int err = model__unique(src, n, d, &refs, &n_unique, &res.conflicts);
+
+	if (err)
+		goto out;
+	err = -ENOMEM;
 	res.services = calloc(n_unique + 1, sizeof(*res.services));
 	if (!res.services || (err = model__index(&j)))
 		goto out;
 	res.n_services = n_unique;
-	size_t n_ports = 0;
-	for (size_t i = 0; i < n_unique; i++)
-		n_ports += refs[i].svc->n_ports;
-	res.ports = calloc(n_ports + 1, sizeof(*res.ports));
-	if (!res.ports)
+	if ((err = model__services_ports(&res, refs)))
 		goto out;
-	n_ports = 0;
-	for (size_t i = 0; i < n_unique; i++) {
-		model__flags_from_service(refs[i].svc, &res.services[i]);
-		model__ports(refs[i].svc, &res.services[i], res.ports + n_ports);
-		n_ports += refs[i].svc->n_ports;
-	}
 	lost = calloc(n_unique + 1, sizeof(*lost));
 	if (!lost) {
 		err = -ENOMEM;
@@ -895,7 +935,6 @@ out:
 	free(refs);
 	free(lost);
 	free(pm.slots);
-	strmap_free(&seen);
 	free(j.slice_v);
 	free(j.pod_v);
 	strmap_free(&j.slices);

@@ -417,6 +417,45 @@ static void publish__rebuild(struct publisher *p, struct ldmesh_control *c, char
 }
 
 /*
+ * The control page found in `fd` read into `c` (`size` bytes: the whole
+ * page): a page of this format continues its sequence (rebuilt from the
+ * snapshots on disk when it says what none backs); anything else is
+ * started afresh. True when `c` is to be written back.
+ */
+static bool publish__control_read(struct publisher *p, int fd, struct ldmesh_control *c,
+				  size_t size, char *why, size_t why_len)
+{
+	struct ldmesh_control_record ahead;
+	ssize_t got;
+
+	memset(c, 0, size);
+	got = pread(fd, c, size, 0);
+	if (got != (ssize_t)size || c->magic != LDMESH_CONTROL_MAGIC ||
+	    c->version_major != LDMESH_SNAP_VERSION_MAJOR ||
+	    c->generation == LDMESH_GENERATION_RETIRED) {
+		memset(c, 0, size);
+		c->magic = LDMESH_CONTROL_MAGIC;
+		c->version_major = LDMESH_SNAP_VERSION_MAJOR;
+		c->version_minor = LDMESH_SNAP_VERSION_MINOR;
+		return true;
+	}
+	if (!publish__plausible(p, c)) {
+		publish__rebuild(p, c, why, why_len);
+		return true;
+	}
+	/* A restarted agent continues the sequence: readers only ever see
+	 * the generation move forward. Past a base announced by the agent
+	 * before it, too: readers may have mapped that file ahead, and this
+	 * agent's file of that number is another. */
+	p->generation = c->generation;
+	p->numbered = p->generation;
+	if (ldmesh_control_ahead_get(c, &ahead) == 0 && ahead.generation > p->numbered &&
+	    ahead.generation - p->numbered <= PUBLISH_AHEAD_SPAN)
+		p->numbered = ahead.generation;
+	return false;
+}
+
+/*
  * Open (or create) the control page and map it. A new or unusable page is
  * written whole with write(2) before it is mapped: a store through a
  * mapping of a page the filesystem has not allocated (a new file on a full
@@ -430,8 +469,7 @@ static int publish__control(struct publisher *p, char *why, size_t why_len)
 		uint8_t page[PUBLISH_CONTROL_BYTES];
 	} buf;
 	struct stat st;
-	bool adopt, rewrite = false, created;
-	ssize_t got;
+	bool rewrite, created;
 	void *map;
 	int fd, err;
 
@@ -453,34 +491,7 @@ static int publish__control(struct publisher *p, char *why, size_t why_len)
 		err = publish__fail(why, why_len, -errno, "chmod control in", p->dir);
 		goto out;
 	}
-	memset(&buf, 0, sizeof(buf));
-	got = pread(fd, buf.page, sizeof(buf.page), 0);
-	adopt = got == (ssize_t)sizeof(buf.page) && buf.c.magic == LDMESH_CONTROL_MAGIC &&
-		buf.c.version_major == LDMESH_SNAP_VERSION_MAJOR &&
-		buf.c.generation != LDMESH_GENERATION_RETIRED;
-	if (adopt && !publish__plausible(p, &buf.c)) {
-		publish__rebuild(p, &buf.c, why, why_len);
-		rewrite = true;
-	} else if (adopt) {
-		struct ldmesh_control_record ahead;
-
-		/* A restarted agent continues the sequence: readers only ever
-		 * see the generation move forward. Past a base announced by
-		 * the agent before it, too: readers may have mapped that file
-		 * ahead, and this agent's file of that number is another. */
-		p->generation = buf.c.generation;
-		p->numbered = p->generation;
-		if (ldmesh_control_ahead_get(&buf.c, &ahead) == 0 &&
-		    ahead.generation > p->numbered &&
-		    ahead.generation - p->numbered <= PUBLISH_AHEAD_SPAN)
-			p->numbered = ahead.generation;
-	} else {
-		memset(&buf, 0, sizeof(buf));
-		buf.c.magic = LDMESH_CONTROL_MAGIC;
-		buf.c.version_major = LDMESH_SNAP_VERSION_MAJOR;
-		buf.c.version_minor = LDMESH_SNAP_VERSION_MINOR;
-		rewrite = true;
-	}
+	rewrite = publish__control_read(p, fd, &buf.c, sizeof(buf), why, why_len);
 	if (rewrite) {
 		if (lseek(fd, 0, SEEK_SET) < 0 ||
 		    (err = publish__write_all(fd, buf.page, sizeof(buf.page))) ||

@@ -278,6 +278,46 @@ static const struct source_reject *sources__refused(const struct sources *s, con
 	return NULL;
 }
 
+/*
+ * What sources__open could not open (its -errno in `err`; `st` for a
+ * symlink leading out): a file gone is forgotten (1 when it held objects,
+ * at `i` when `found`); one leading out of the folder, or one that cannot
+ * be opened, is refused (said once per version unless `force`).
+ */
+static int sources__unopened(struct sources *s, const char *path, int err, const struct stat *st,
+			     const char *where, bool force, size_t i, bool found, struct diag *d)
+{
+	static const struct source_id none;
+	char line[2 * PATH_MAX + 128];
+	struct source_id id;
+
+	if (err == -ENOENT) {
+		sources__accept(s, path);
+		if (!found)
+			return 0;
+		sources__remove(s, i);
+		sources__accept(s, path);
+		if (s->last)
+			laststate_forget(s->last, path);
+		return 1;
+	}
+	if (err == -EXDEV) {
+		/* Never read, so nothing of it is quoted anywhere: the agent
+		 * may run as root, the status is for the table's readers. */
+		snprintf(line, sizeof(line),
+			 "%s: a symlink to %s, outside %s: not read (symlinks are followed only "
+			 "within the folder)", path, where, s->root_real ? s->root_real : s->root);
+		id = sources__id(st);
+		if (!force && sources__refused(s, path, &id))
+			return 0; /* said already */
+		return sources__refuse(s, path, line, &id, d);
+	}
+	if (!force && sources__refused(s, path, &none))
+		return 0; /* said already */
+	snprintf(line, sizeof(line), "%s: open: %s", path, strerror(-err));
+	return sources__refuse(s, path, line, &none, d);
+}
+
 int sources_update(struct sources *s, const char *path, bool force, struct diag *d)
 {
 	struct sources__capture cap = { .d = { .report = sources__captured,
@@ -294,37 +334,8 @@ int sources_update(struct sources *s, const char *path, bool force, struct diag 
 	int err, fd;
 
 	fd = sources__open(s, path, &st, where, sizeof(where));
-	if (fd == -ENOENT) {
-		sources__accept(s, path);
-		if (!found)
-			return 0;
-		sources__remove(s, i);
-		sources__accept(s, path);
-		if (s->last)
-			laststate_forget(s->last, path);
-		return 1;
-	}
-	if (fd == -EXDEV) {
-		/* Never read, so nothing of it is quoted anywhere: the agent
-		 * may run as root, the status is for the table's readers. */
-		char line[2 * PATH_MAX + 128];
-		snprintf(line, sizeof(line),
-			 "%s: a symlink to %s, outside %s: not read (symlinks are followed only "
-			 "within the folder)", path, where, s->root_real ? s->root_real : s->root);
-		id = sources__id(&st);
-		if (!force && sources__refused(s, path, &id))
-			return 0; /* said already */
-		return sources__refuse(s, path, line, &id, d);
-	}
-	if (fd < 0) {
-		static const struct source_id none;
-		char line[PATH_MAX + 64];
-
-		if (!force && sources__refused(s, path, &none))
-			return 0; /* said already */
-		snprintf(line, sizeof(line), "%s: open: %s", path, strerror(-fd));
-		return sources__refuse(s, path, line, &none, d);
-	}
+	if (fd < 0)
+		return sources__unopened(s, path, fd, &st, where, force, i, found, d);
 	id = sources__id(&st);
 	/* Unchanged since it was read, or since it was refused: a rescan
 	 * (a periodic one, where the folder is not all watched) neither

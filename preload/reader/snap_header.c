@@ -83,6 +83,28 @@ int ldmesh_snap_init(struct ldmesh_snap *s, const void *base, size_t size,
 	return ldmesh_snap_init_header(s, &h, base, size, why);
 }
 
+/* Every section of `h` (checked) inside a file of `size` bytes: 0, or
+ * -EINVAL with the reason in *why. */
+static int header__sections(const struct ldmesh_snap_header *h, size_t size, const char **why)
+{
+	uint64_t prev_end = h->header_size;
+
+	for (int i = 0; i < LDMESH_SEC_COUNT; i++) {
+		const struct ldmesh_section *sec = &h->sections[i];
+
+		if (sec->entry_size != header__entry_size[i])
+			HEADER_FAIL("section entry size differs from the format's");
+		if ((uint64_t)sec->count * sec->entry_size != sec->size)
+			HEADER_FAIL("section size is not count x entry size");
+		/* In order, not overlapping, 8-byte aligned for the structs. */
+		if (sec->offset % 8 || sec->offset < prev_end ||
+		    sec->offset > size || sec->size > size - sec->offset)
+			HEADER_FAIL("section outside the file");
+		prev_end = sec->offset + sec->size;
+	}
+	return 0;
+}
+
 int ldmesh_snap_init_header(struct ldmesh_snap *s,
 			    const struct ldmesh_snap_header *hp,
 			    const void *base, size_t size, const char **why)
@@ -90,7 +112,6 @@ int ldmesh_snap_init_header(struct ldmesh_snap *s,
 	const struct ldmesh_snap_header h = *hp;
 	struct ldmesh_snap v = { .base = base, .size = size };
 	const char *ignored;
-	uint64_t prev_end;
 
 	if (!why)
 		why = &ignored;
@@ -113,20 +134,8 @@ int ldmesh_snap_init_header(struct ldmesh_snap *s,
 	if (h.total_size != size)
 		HEADER_FAIL("size in header differs from the file's");
 
-	prev_end = h.header_size;
-	for (int i = 0; i < LDMESH_SEC_COUNT; i++) {
-		const struct ldmesh_section *sec = &h.sections[i];
-
-		if (sec->entry_size != header__entry_size[i])
-			HEADER_FAIL("section entry size differs from the format's");
-		if ((uint64_t)sec->count * sec->entry_size != sec->size)
-			HEADER_FAIL("section size is not count x entry size");
-		/* In order, not overlapping, 8-byte aligned for the structs. */
-		if (sec->offset % 8 || sec->offset < prev_end ||
-		    sec->offset > size || sec->size > size - sec->offset)
-			HEADER_FAIL("section outside the file");
-		prev_end = sec->offset + sec->size;
-	}
+	if (header__sections(&h, size, why) < 0)
+		return -EINVAL;
 #define HEADER_SEC(field, n, id)                                       \
 	do {                                                           \
 		v.field = (const void *)(v.base + h.sections[id].offset); \
