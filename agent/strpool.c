@@ -126,15 +126,6 @@ int strpool_add_cstr(struct strpool *p, const char *s, ldmesh_str_t *ref)
 	return strpool_add(p, s ? s : "", s ? strlen(s) : 0, ref);
 }
 
-int strpool_append_cstr(struct strpool *p, const char *s, ldmesh_str_t *ref)
-{
-	if (!s || !*s) {
-		*ref = 0;
-		return 0;
-	}
-	return strpool__append(p, s, strlen(s), ref);
-}
-
 void strpool_free(struct strpool *p)
 {
 	free(p->data);

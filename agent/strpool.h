@@ -28,9 +28,6 @@ int strpool_init(struct strpool *p);
 int strpool_add(struct strpool *p, const char *s, size_t len, ldmesh_str_t *ref);
 /* The same for a C string; NULL interns the empty string. */
 int strpool_add_cstr(struct strpool *p, const char *s, ldmesh_str_t *ref);
-/* Append without interning: for strings that are unique anyway (pod
- * names), where a lookup would only cost a cache miss. */
-int strpool_append_cstr(struct strpool *p, const char *s, ldmesh_str_t *ref);
 void strpool_free(struct strpool *p);
 
 #endif
