@@ -767,10 +767,11 @@ static bool agent__apply(struct agent *a, struct watch *w, int *werr, struct pen
 			a->rescan_err = r < 0 ? r : 0;
 	}
 	for (size_t i = 0; i < p->n; i++) {
+		/* what became of the file (new, changed, removed, refused) is
+		 * the sources' to say: they know */
 		r = sources_update(&a->src, p->paths[i], true, &a->diag);
 		if (r > 0)
 			*dirty = true;
-		log_debug("changed: %s", p->paths[i]);
 	}
 	agent__pending_clear(p);
 	return missing;
