@@ -274,9 +274,21 @@ LOG_FN(log_warn, LOG_WARN)
 LOG_FN(log_error, LOG_ERROR)
 LOG_FN(log_debug, LOG_DEBUG)
 
+/* Whether a diag line is a warning: the model reports its warnings
+ * through `report` too, as "path:line:col: warning: ...". */
+static bool log__is_warning(const char *line)
+{
+	const char *rest = line;
+	unsigned long l, c;
+	size_t n;
+
+	log__position(line, &n, &l, &c, &rest);
+	return !strncmp(rest, "warning: ", 9);
+}
+
 static void log__diag_error(void *ctx, const char *line)
 {
-	log__emit(LOG_ERROR, line, true);
+	log__emit(log__is_warning(line) ? LOG_WARN : LOG_ERROR, line, true);
 }
 
 static void log__diag_warn(void *ctx, const char *line)
