@@ -359,11 +359,11 @@ static struct settle_applied agent__apply(struct agent_loop *l)
 	}
 	if (l->settle.rescan || l->pend.oom)
 		agent__rescan(l, &r);
-	for (size_t i = 0; i < l->pend.n; i++) {
+	/* what became of each file (new, changed, removed, refused) is the
+	 * sources' to say: they know */
+	for (size_t i = 0; i < l->pend.n; i++)
 		if (sources_update(&a->src, l->pend.paths[i], true, &a->diag) > 0)
 			r.changed = true;
-		log_debug("changed: %s", l->pend.paths[i]);
-	}
 	agent__pending_clear(&l->pend);
 	return r;
 }

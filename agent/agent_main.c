@@ -15,7 +15,7 @@ static void usage(FILE *f)
 	fputs("usage: ldmesh-agent --manifests DIR [--table PATH] [--state DIR|none] [--node NAME] [--zone ZONE]\n"
 	      "                    [--service-cidr CIDR[,CIDR]] [--cluster-domain DOMAIN]\n"
 	      "                    [--external-ips deny|allow|CIDR[,CIDR...]] [--require-sync]\n"
-	      "                    [--once] [--check] [-v]\n"
+	      "                    [--once] [--check] [--log-format text|json] [-v]\n"
 	      "\n"
 	      "Watches DIR for Kubernetes manifests (Service, EndpointSlice, Endpoints,\n"
 	      "Pod; YAML or JSON) and publishes the endpoint table that libldmesh.so reads.\n"
@@ -46,6 +46,8 @@ static void usage(FILE *f)
 	      "                            to DNS instead of answering \"not found\"\n"
 	      "      --once                publish once and exit\n"
 	      "      --check               validate the folder, print every problem, exit 1 if any\n"
+	      "      --log-format text|json  each log line as text (time, level, message)\n"
+	      "                            or as one JSON object (default text)\n"
 	      "  -v, --verbose             log every change and skipped document\n"
 	      "  -h, --help                this text\n"
 	      "      --version             print the version and exit\n", f);
@@ -71,13 +73,23 @@ static int normalize_domain(char *d)
 	return 0;
 }
 
+/* A failure of --check or --once, said once: the scan reports what is
+ * wrong with the folder itself through the diag, except that it is
+ * missing (sources_rescan leaves that to its caller), and nobody reports
+ * running out of memory. */
+static void main__say_error(const char *dir, int err)
+{
+	if (err == -ENOENT || err == -ENOMEM)
+		log_error("%s: %s", dir, strerror(-err));
+}
+
 /* Over 80 lines: the option table, one getopt case a line, and each
  * value's check with the message that names the flag, in the order the
  * usage lists them; then the three modes (--check, --once, the loop). */
 int main(int argc, char **argv)
 {
 	enum { OPT_CIDR = 256, OPT_DOMAIN, OPT_ONCE, OPT_CHECK, OPT_STATE, OPT_VERSION, OPT_ZONE,
-	       OPT_EXTIPS, OPT_REQUIRE_SYNC };
+	       OPT_EXTIPS, OPT_REQUIRE_SYNC, OPT_LOG_FORMAT };
 	static const struct option longopts[] = {
 		{ "manifests", required_argument, NULL, 'm' },
 		{ "table", required_argument, NULL, 't' },
@@ -90,13 +102,14 @@ int main(int argc, char **argv)
 		{ "state", required_argument, NULL, OPT_STATE },
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "require-sync", no_argument, NULL, OPT_REQUIRE_SYNC },
+		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent_opts o = { .table = LDMESH_TABLE_DEFAULT };
-	const char *cidr = "10.96.0.0/12", *extips = "deny";
+	const char *cidr = "10.96.0.0/12", *extips = "deny", *log_format = "text";
 	char domain[256] = "cluster.local";
 	bool once = false, check = false, verbose = false;
 	struct agent a;
@@ -115,6 +128,7 @@ int main(int argc, char **argv)
 		case OPT_STATE: o.state = optarg; break;
 		case OPT_CHECK: check = true; break;
 		case OPT_REQUIRE_SYNC: o.require_sync = true; break;
+		case OPT_LOG_FORMAT: log_format = optarg; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		case OPT_VERSION:
@@ -125,6 +139,10 @@ int main(int argc, char **argv)
 		}
 	}
 	log_init("ldmesh-agent", verbose);
+	if (log_set_format(log_format) < 0) {
+		log_error("--log-format %s: not text or json", log_format);
+		return 2;
+	}
 	if (!o.manifests || optind != argc) {
 		usage(stderr);
 		return 2;
@@ -147,8 +165,7 @@ int main(int argc, char **argv)
 
 	if (check) {
 		err = agent_check(&o);
-		if (err < 0)
-			log_error("%s: %s", o.manifests, strerror(-err));
+		main__say_error(o.manifests, err);
 		return err ? 1 : 0;
 	}
 	/* Beside the table by default: on the node's tmpfs, it outlives the
@@ -170,9 +187,8 @@ int main(int argc, char **argv)
 		return 1;
 	if (once) {
 		err = sources_rescan(&a.src, o.manifests, &a.diag);
-		if (err < 0)
-			log_error("%s: %s", o.manifests, strerror(-err));
-		else
+		main__say_error(o.manifests, err);
+		if (err >= 0)
 			err = agent_publish(&a);
 		agent_write_status(&a);
 		/* like --check: a file with an error fails the run, after what

@@ -287,7 +287,12 @@ void lookup_trace(struct trace_line *l, const struct lookup_result *r)
 {
 	switch (r->status) {
 	case LOOKUP_PASS:
-		trace_str(l, r->skip_search ? " pass (no cluster search domains)"
+		/* skip_search: the name and its search-list expansions were
+		 * all looked for in a complete table */
+		trace_str(l, r->skip_search ? " pass (not a cluster name: every search domain lies "
+					      "in the cluster domain, where the table has no such "
+					      "name, so DNS is asked for the name alone, without "
+					      "the search list)"
 			     : r->incomplete ? " pass (the table is incomplete: not synced with "
 					       "the API server)"
 			     : " pass");

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ldmesh/hash.h"
 #include "scan.h"
 
 /* Index of `path`, or of where it would be inserted (with *found false). */
@@ -117,9 +118,10 @@ static void sources__accept(struct sources *s, const char *path)
 		}
 }
 
-/* Remember why `path` is refused (best effort: a status, not state). */
+/* Remember why `path` is refused (best effort: a status, not state);
+ * `sum`, of its bytes, or NULL. */
 static void sources__reject(struct sources *s, const char *path, const char *error,
-			    const struct source_id *id)
+			    const struct source_id *id, const uint64_t *sum)
 {
 	struct source_reject *v;
 
@@ -131,6 +133,8 @@ static void sources__reject(struct sources *s, const char *path, const char *err
 	v[s->n_rejects].path = strdup(path);
 	v[s->n_rejects].error = strdup(error);
 	v[s->n_rejects].id = *id;
+	v[s->n_rejects].sum = sum ? *sum : 0;
+	v[s->n_rejects].summed = sum != NULL;
 	if (!v[s->n_rejects].path || !v[s->n_rejects].error) {
 		free(v[s->n_rejects].path);
 		free(v[s->n_rejects].error);
@@ -264,7 +268,7 @@ static int sources__refuse(struct sources *s, const char *path, const char *line
 		if (d->report)
 			d->report(d->ctx, line);
 	}
-	sources__reject(s, path, line, id);
+	sources__reject(s, path, line, id, NULL);
 	return 0;
 }
 
@@ -276,6 +280,70 @@ static const struct source_reject *sources__refused(const struct sources *s, con
 		if (!strcmp(s->rejects[i].path, path))
 			return memcmp(&s->rejects[i].id, id, sizeof(*id)) ? NULL : &s->rejects[i];
 	return NULL;
+}
+
+/* What happened to `path`, for -v: "path: removed". */
+static void sources__note(struct diag *d, const char *path, const char *what)
+{
+	char line[PATH_MAX + 96];
+
+	if (!d || !d->note)
+		return;
+	snprintf(line, sizeof(line), "%s: %s", path, what);
+	d->note(d->ctx, line);
+}
+
+/* The sum of the bytes of the open file `fd` (read with pread: the
+ * parser's offset stays). 0 or -errno. */
+static int sources__sum(int fd, uint64_t *sum)
+{
+	static char buf[64 << 10]; /* the agent reads files on one thread */
+	uint64_t h = 0;
+	off_t off = 0;
+
+	for (;;) {
+		size_t got = 0;
+		ssize_t r;
+
+		/* whole buffers, so the same bytes always hash the same */
+		while (got < sizeof(buf) &&
+		       (r = pread(fd, buf + got, sizeof(buf) - got, off + (off_t)got)) != 0) {
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				return -errno;
+			got += (size_t)r;
+		}
+		h = ldmesh_hash64(buf, got, h ^ (uint64_t)off);
+		if (got < sizeof(buf))
+			break;
+		off += (off_t)got;
+		if (off > MANIFEST_MAX_FILE_BYTES)
+			break; /* refused for its size: what follows changes nothing */
+	}
+	*sum = h;
+	return 0;
+}
+
+/* Whether `path` is refused for these very bytes (it was touched, copied
+ * over itself, or its ..data swapped, not changed): then the refusal now
+ * stands for this identity too. */
+static bool sources__same_refused(struct sources *s, const char *path, int fd,
+				  const struct source_id *id)
+{
+	uint64_t sum;
+
+	for (size_t i = 0; i < s->n_rejects; i++) {
+		struct source_reject *r = &s->rejects[i];
+
+		if (strcmp(r->path, path))
+			continue;
+		if (!r->summed || sources__sum(fd, &sum) < 0 || sum != r->sum)
+			return false;
+		r->id = *id;
+		return true;
+	}
+	return false;
 }
 
 /*
@@ -299,6 +367,7 @@ static int sources__unopened(struct sources *s, const char *path, int err, const
 		sources__accept(s, path);
 		if (s->last)
 			laststate_forget(s->last, path);
+		sources__note(d, path, "removed");
 		return 1;
 	}
 	if (err == -EXDEV) {
@@ -328,7 +397,7 @@ int sources_update(struct sources *s, const char *path, bool force, struct diag 
 	const char *kept_path = NULL;
 	struct source_id id;
 	struct stat st;
-	bool found;
+	bool found, good;
 	size_t i = sources__find(s, path, &found);
 	char where[PATH_MAX];
 	int err, fd;
@@ -345,15 +414,26 @@ int sources_update(struct sources *s, const char *path, bool force, struct diag 
 		close(fd);
 		return 0;
 	}
+	if (sources__same_refused(s, path, fd, &id)) {
+		close(fd);
+		sources__note(d, path, "read again, the same bytes: still refused, "
+				       "as reported before");
+		return 0;
+	}
 	cap.d.ctx = &cap;
 	err = manifest_load_kept_fd(fd, path, &kept, &kept_path, &cap.d);
-	close(fd);
+	good = !err;
 	if (d)
 		d->errors += cap.d.errors;
-	if (err && err != -ENOMEM)
-		sources__reject(s, path, cap.first[0] ? cap.first : path, &id);
-	else if (!err)
+	if (err && err != -ENOMEM) {
+		uint64_t sum;
+		bool summed = sources__sum(fd, &sum) == 0;
+
+		sources__reject(s, path, cap.first[0] ? cap.first : path, &id,
+				summed ? &sum : NULL);
+	} else if (!err)
 		sources__accept(s, path);
+	close(fd);
 	if (err == -ENOMEM)
 		return err;
 	if (err && (found || !s->last))
@@ -382,6 +462,8 @@ int sources_update(struct sources *s, const char *path, bool force, struct diag 
 		sources__retire(s, &s->v[i]);
 	s->v[i] = (struct model_source){ .path = kept_path, .set = kept, .load_id = ++s->loads };
 	s->ids[i] = id;
+	if (good)
+		sources__note(d, path, found ? "changed" : "new");
 	/* a new file: what the model held of it was nothing */
 	if (!found)
 		sources__retire(s, &(struct model_source){ .path = kept_path,
@@ -506,6 +588,7 @@ int sources_rescan(struct sources *s, const char *root, struct diag *d)
 		if (s->last)
 			laststate_forget(s->last, s->v[i].path);
 		sources__accept(s, s->v[i].path);
+		sources__note(d, s->v[i].path, "removed");
 		sources__remove(s, i);
 		changed++;
 	}

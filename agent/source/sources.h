@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "laststate.h"
@@ -41,6 +42,11 @@ struct source_reject {
 	char *error;            /* "path:line:col: message" */
 	struct source_id id;    /* the version refused: a rescan that finds
 	                           it unchanged does not read it again */
+	uint64_t sum;           /* of its bytes (when `summed`): a version
+	                           with the same bytes under a new identity
+	                           (touched, rewritten, a kubelet ..data swap)
+	                           is not reported again */
+	bool summed;
 };
 
 /*
@@ -94,7 +100,10 @@ struct sources {
  * inside) is refused unread, like a bad file, once s->root names the
  * folder. With s->last, a good version is
  * saved, and a bad one met with nothing in memory (after a restart) is
- * replaced by the saved copy, which `d` is told about.
+ * replaced by the saved copy, which `d` is told about. A refused file is
+ * reported once per content: read again with the same bytes it is only
+ * noted. What happened to the path (new, changed, removed, refused again
+ * unchanged) goes to d->note.
  */
 int sources_update(struct sources *s, const char *path, bool force, struct diag *d);
 

@@ -25,7 +25,8 @@ static void main__on_signal(int sig)
 static void usage(FILE *f)
 {
 	fputs("usage: ldmesh-sync --manifests DIR [--kubeconfig FILE] [--node NAME]\n"
-	      "                   [--sa-dir DIR] [--lost-after SECONDS] [-v]\n"
+	      "                   [--sa-dir DIR] [--lost-after SECONDS]\n"
+	      "                   [--log-format text|json] [-v]\n"
 	      "\n"
 	      "Mirrors Services, EndpointSlices, this node's Node and ServiceCIDRs from\n"
 	      "the Kubernetes API server into DIR, one JSON file per object, for\n"
@@ -41,6 +42,8 @@ static void usage(FILE *f)
 	      "                         or " SYNC_SA_DIR ")\n"
 	      "  --lost-after SECONDS   remove DIR/.ldmesh-synced after the server has been\n"
 	      "                         unreachable this long (default 60)\n"
+	      "  --log-format text|json each log line as text (time, level, message) or\n"
+	      "                         as one JSON object (default text)\n"
 	      "  -v, --verbose          log every request\n"
 	      "  --version              print the version and exit\n", f);
 }
@@ -59,6 +62,7 @@ static int main__args(int argc, char **argv, struct main_args *a)
 		{ "node", required_argument, NULL, 'n' },
 		{ "sa-dir", required_argument, NULL, 'S' },
 		{ "lost-after", required_argument, NULL, 'L' },
+		{ "log-format", required_argument, NULL, 'F' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -76,8 +80,14 @@ static int main__args(int argc, char **argv, struct main_args *a)
 		case 'L':
 			a->lost_after = strtod(optarg, &end);
 			if (*end || end == optarg || a->lost_after <= 0) {
-				fprintf(stderr, "ldmesh-sync: --lost-after: not a positive "
-						"number of seconds: `%s'\n", optarg);
+				log_error("--lost-after: not a positive number of seconds: `%s'",
+					  optarg);
+				return 2;
+			}
+			break;
+		case 'F':
+			if (log_set_format(optarg) < 0) {
+				log_error("--log-format %s: not text or json", optarg);
 				return 2;
 			}
 			break;
@@ -100,8 +110,10 @@ int main(int argc, char **argv)
 	struct sync_config cfg;
 	struct sigaction sa = { .sa_handler = main__on_signal };
 	char err[512];
-	int ret = main__args(argc, argv, &a);
+	int ret;
 
+	log_init("ldmesh-sync", false); /* the arguments' errors are logged too */
+	ret = main__args(argc, argv, &a);
 	if (ret >= 0)
 		return ret;
 	log_init("ldmesh-sync", a.verbose);

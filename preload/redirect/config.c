@@ -11,6 +11,10 @@
 #include "ldmesh/hash.h"
 #include "real.h"
 
+_Static_assert(LDMESH_PATH_MAX == 256, "config__path's message names the bound");
+#define CONFIG__STR2(x) #x
+#define CONFIG__STR(x) CONFIG__STR2(x)
+
 static char config__lower(char c)
 {
 	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
@@ -35,20 +39,86 @@ void config_defaults(struct preload_config *c)
 	c->outlier = (struct outlier_config)OUTLIER_DEFAULTS;
 }
 
-/* A whole number in [lo, hi] from the environment, else `def`. */
-static uint64_t config__number(const char *name, uint64_t lo, uint64_t hi, uint64_t def)
+/* `s` into dst, cut to fit (with "..." when cut), anything unprintable
+ * as '?': a trace line stays one line. */
+static void config__printable(char *dst, size_t cap, const char *s)
 {
-	const char *v = secure_getenv(name);
+	size_t n = 0;
+
+	for (; *s && n + 1 < cap; s++)
+		dst[n++] = *s >= 0x20 && *s < 0x7f ? *s : '?';
+	if (*s && cap > 4) {
+		n = cap - 4;
+		memcpy(dst + n, "...", 3);
+		n += 3;
+	}
+	dst[n] = 0;
+}
+
+static void config__decimal(char *dst, size_t cap, uint64_t v)
+{
+	char tmp[21];
+	size_t i = sizeof(tmp);
+
+	tmp[--i] = 0;
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	config__copy(dst, cap, tmp + i);
+}
+
+/* Keep `name`'s refused value for the trace; `instead` is what is used. */
+static void config__bad(struct preload_config *c, const char *name, const char *value,
+			const char *why, const char *instead)
+{
+	struct config_bad *b;
+
+	if (c->n_bad == CONFIG_BAD_MAX)
+		return;
+	b = &c->bad[c->n_bad++];
+	b->name = name;
+	b->why = why;
+	config__printable(b->value, sizeof(b->value), value);
+	config__copy(b->instead, sizeof(b->instead), instead);
+}
+
+/* A whole number in [lo, hi] from the environment, else `def` (and the
+ * value kept in c->bad, `why` saying what was expected). */
+static uint64_t config__number(struct preload_config *c, const char *name, uint64_t lo,
+			       uint64_t hi, uint64_t def, const char *why)
+{
+	const char *v = secure_getenv(name), *p;
 	uint64_t n = 0;
+	char instead[24];
 
 	if (!v || !*v)
 		return def;
-	for (; *v; v++) {
-		if (*v < '0' || *v > '9' || n > hi)
-			return def;
-		n = n * 10 + (uint64_t)(*v - '0');
+	for (p = v; *p; p++) {
+		if (*p < '0' || *p > '9' || n > hi)
+			break;
+		n = n * 10 + (uint64_t)(*p - '0');
 	}
-	return n < lo || n > hi ? def : n;
+	if (!*p && n >= lo && n <= hi)
+		return n;
+	config__decimal(instead, sizeof(instead), def);
+	config__bad(c, name, v, why, instead);
+	return def;
+}
+
+/* A path from the environment into dst, if it fits; else it is kept in
+ * c->bad, and `instead` is used. */
+static void config__path(struct preload_config *c, const char *name, char *dst, size_t cap,
+			 const char *instead)
+{
+	const char *v = secure_getenv(name);
+
+	if (!v || !*v)
+		return;
+	if (strlen(v) < cap)
+		config__copy(dst, cap, v);
+	else
+		config__bad(c, name, v, "too long (at most 255 bytes)", instead);
 }
 
 /*
@@ -248,21 +318,21 @@ void config_load(struct preload_config *c)
 		c->trace = CONFIG_TRACE_STACK;
 	else if (v && *v && strcmp(v, "0") != 0)
 		c->trace = CONFIG_TRACE_ON;
-	v = secure_getenv("LDMESH_TRACE_FILE");
-	if (v && *v && strlen(v) < sizeof(c->trace_file))
-		config__copy(c->trace_file, sizeof(c->trace_file), v);
-	v = secure_getenv("LDMESH_TABLE");
-	if (v && *v && strlen(v) < sizeof(c->table_dir))
-		config__copy(c->table_dir, sizeof(c->table_dir), v);
+	config__path(c, "LDMESH_TRACE_FILE", c->trace_file, sizeof(c->trace_file), "stderr");
+	config__path(c, "LDMESH_TABLE", c->table_dir, sizeof(c->table_dir), c->table_dir);
 
-	c->connect_attempts = (unsigned)config__number("LDMESH_CONNECT_ATTEMPTS", 1,
-						       CONFIG_ATTEMPTS_MAX, c->connect_attempts);
-	c->outlier.consecutive = (unsigned)config__number("LDMESH_OUTLIER_FAILURES", 1, 1000,
-							  c->outlier.consecutive);
-	c->outlier.base_ns = config__number("LDMESH_OUTLIER_BASE_MS", 0, 86400000,
-					    c->outlier.base_ns / 1000000) * 1000000;
-	c->outlier.max_ns = config__number("LDMESH_OUTLIER_MAX_MS", 0, 86400000,
-					   c->outlier.max_ns / 1000000) * 1000000;
+	c->connect_attempts = (unsigned)config__number(
+		c, "LDMESH_CONNECT_ATTEMPTS", 1, CONFIG_ATTEMPTS_MAX, c->connect_attempts,
+		"not a whole number from 1 to " CONFIG__STR(CONFIG_ATTEMPTS_MAX));
+	c->outlier.consecutive = (unsigned)config__number(
+		c, "LDMESH_OUTLIER_FAILURES", 1, 1000, c->outlier.consecutive,
+		"not a whole number from 1 to 1000");
+	c->outlier.base_ns = config__number(c, "LDMESH_OUTLIER_BASE_MS", 0, 86400000,
+					    c->outlier.base_ns / 1000000,
+					    "not a whole number of ms from 0 to 86400000") * 1000000;
+	c->outlier.max_ns = config__number(c, "LDMESH_OUTLIER_MAX_MS", 0, 86400000,
+					   c->outlier.max_ns / 1000000,
+					   "not a whole number of ms from 0 to 86400000") * 1000000;
 
 	if (gethostname(c->hostname, sizeof(c->hostname)) < 0)
 		c->hostname[0] = 0;

@@ -22,6 +22,7 @@
 #define CONFIG_NDOTS_MAX 15       /* glibc's RES_MAXNDOTS caps ndots: too */
 #define CONFIG_RESOLV_MAX 16384   /* resolv.conf is read up to this much */
 #define CONFIG_ATTEMPTS_MAX 10    /* a connect tries at most this many backends */
+#define CONFIG_BAD_MAX 8          /* the LDMESH_* variables that can be wrong */
 
 #define CONFIG_RESOLV_DEFAULT "/etc/resolv.conf"
 #define CONFIG_NS_FILE "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
@@ -30,6 +31,16 @@ enum config_trace {
 	CONFIG_TRACE_OFF = 0,
 	CONFIG_TRACE_ON = 1,
 	CONFIG_TRACE_STACK = 2,
+};
+
+/* An LDMESH_* variable whose value is not used, and what is instead: the
+ * trace says it once, at init (config_load cannot: the trace is not open
+ * yet). */
+struct config_bad {
+	const char *name;               /* "LDMESH_CONNECT_ATTEMPTS" */
+	const char *why;                /* "not a whole number from 1 to 10" */
+	char value[40];                 /* what it held, cut, unprintable as '?' */
+	char instead[40];               /* what is used, "3" */
 };
 
 struct preload_config {
@@ -47,6 +58,8 @@ struct preload_config {
 	unsigned n_search;
 	uint16_t search_off[CONFIG_SEARCH_MAX]; /* into search_buf */
 	char search_buf[CONFIG_SEARCH_CHARS];   /* lower-case, no end dots */
+	unsigned n_bad;
+	struct config_bad bad[CONFIG_BAD_MAX];
 };
 
 /* White space between words of resolv.conf and /etc/hosts lines. */

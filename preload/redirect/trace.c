@@ -23,9 +23,28 @@ void trace_set_fd(int fd, int pid)
 	atomic_store(&trace_fd, fd);
 }
 
+/* What config_load could not use, said once, now that there is a trace:
+ * "LDMESH_CONNECT_ATTEMPTS=abc: not a whole number from 1 to 10; using 3". */
+static void trace__config_bad(const struct preload_config *c)
+{
+	for (unsigned i = 0; i < c->n_bad; i++) {
+		const struct config_bad *b = &c->bad[i];
+		struct trace_line l;
+
+		trace_begin(&l, b->name);
+		trace_str(&l, "=");
+		trace_str(&l, b->value);
+		trace_str(&l, ": ");
+		trace_str(&l, b->why);
+		trace_str(&l, "; using ");
+		trace_str(&l, b->instead);
+		trace_emit(&l);
+	}
+}
+
 void trace_init(const struct preload_config *c)
 {
-	int fd = 2;
+	int fd = 2, err = 0;
 
 	if (c->trace == CONFIG_TRACE_OFF)
 		return;
@@ -33,12 +52,25 @@ void trace_init(const struct preload_config *c)
 		fd = open(c->trace_file,
 			  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
 			  0644);
-		if (fd < 0)
+		if (fd < 0) {
+			err = errno;
 			fd = 2; /* better on stderr than nowhere */
-		else
+		} else {
 			trace__own_fd = true;
+		}
 	}
 	trace_set_fd(fd, (int)getpid());
+	if (err) {
+		struct trace_line l;
+
+		trace_begin(&l, "LDMESH_TRACE_FILE=");
+		trace_str(&l, c->trace_file);
+		trace_str(&l, ": cannot open: ");
+		trace_str(&l, strerror(err));
+		trace_str(&l, "; tracing to stderr");
+		trace_emit(&l);
+	}
+	trace__config_bad(c);
 	if (c->trace == CONFIG_TRACE_STACK) {
 		const char *why = trace__unwind_init();
 		if (why) {
@@ -367,6 +399,53 @@ static const char *trace__unwind_init(void)
 	return NULL;
 }
 
+/* The file name of a path: "libc.so.6" of "/lib/x86_64-linux-gnu/libc.so.6". */
+static const char *trace__base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+/*
+ * " libc.so.6+0x2a1ca (__libc_start_call_main+0x7a)": the module and the
+ * offset in it, which addr2line or objdump take whatever the module's load
+ * address, and the symbol when one is known. dladdr scans symbol tables
+ * and takes the loader's lock: fine here, only with LDMESH_TRACE=stack.
+ */
+static void trace__frame(struct trace_line *l, unw_cursor_t *cur, unw_word_t ip)
+{
+	char name[160];
+	const char *sym = NULL;
+	unw_word_t off = 0;
+	Dl_info dl;
+	bool mod = dladdr((void *)ip, &dl) && dl.dli_fbase;
+
+	if (mod) {
+		/* the main program's link map has no name */
+		trace_str(l, " ");
+		trace_str(l, dl.dli_fname && *dl.dli_fname ? trace__base_name(dl.dli_fname)
+							  : program_invocation_short_name);
+		trace_str(l, "+0x");
+		trace_hex(l, ip - (unw_word_t)dl.dli_fbase);
+	}
+	if (trace__unw.get_proc_name(cur, name, sizeof(name), &off) == 0) {
+		name[sizeof(name) - 1] = 0;
+		sym = name;
+	} else if (mod && dl.dli_sname && dl.dli_saddr) {
+		sym = dl.dli_sname; /* exported symbols only */
+		off = ip - (unw_word_t)dl.dli_saddr;
+	}
+	if (!sym)
+		return;
+	trace_str(l, mod ? " (" : " ");
+	trace_str(l, sym);
+	trace_str(l, "+0x");
+	trace_hex(l, off);
+	if (mod)
+		trace_str(l, ")");
+}
+
 void __attribute__((noinline)) trace_stack(unsigned skip)
 {
 	/* all frames in one buffer, one write: a stack never interleaves */
@@ -385,8 +464,7 @@ void __attribute__((noinline)) trace_stack(unsigned skip)
 	skip += 1;
 	while (depth < skip + TRACE_STACK_FRAMES && trace__unw.step(&cur) > 0) {
 		struct trace_line l;
-		char name[160];
-		unw_word_t ip = 0, off = 0;
+		unw_word_t ip = 0;
 		size_t n;
 
 		if (++depth < skip)
@@ -396,13 +474,7 @@ void __attribute__((noinline)) trace_stack(unsigned skip)
 		trace_u64(&l, depth - skip);
 		trace_str(&l, " 0x");
 		trace_hex(&l, ip);
-		if (trace__unw.get_proc_name(&cur, name, sizeof(name), &off) == 0) {
-			name[sizeof(name) - 1] = 0;
-			trace_str(&l, " ");
-			trace_str(&l, name);
-			trace_str(&l, "+0x");
-			trace_hex(&l, off);
-		}
+		trace__frame(&l, &cur, ip);
 		n = trace_finish(&l);
 		if (used + n > sizeof(out))
 			break;
