@@ -40,7 +40,7 @@ static void agent__policy(const struct agent_opts *o)
 
 int agent_check(const struct agent_opts *o)
 {
-	struct sources src = { .v = NULL };
+	struct sources src = { .v = NULL, .max_files = o->max_files };
 	struct model_out out;
 	struct diag d;
 	unsigned conflicts = 0;
@@ -109,6 +109,8 @@ int agent_init(struct agent *a, const struct agent_opts *o)
 	agent__policy(o);
 	a->last.dir_fd = -1;
 	a->src.root = o->manifests; /* no file is read from outside it */
+	a->src.max_files = o->max_files;
+	a->complete = !o->require_sync;
 	a->lock_fd = table_lock_take(o->table, why, sizeof(why));
 	if (a->lock_fd < 0) {
 		log_error("%s", why);
@@ -306,7 +308,28 @@ struct agent_loop {
 	int sfd;         /* the signalfd */
 	struct pending pend;
 	struct settle settle;
+	uint64_t drained_ns; /* CLOCK_REALTIME before the last watch_drain:
+	                        every event of a change before it is in pend */
 };
+
+/* The view holds every change of the folder up to `t` (complete.h). */
+static void agent__seen(struct agent *a, uint64_t t)
+{
+	if (t > a->seen_ns)
+		a->seen_ns = t;
+}
+
+/* Nothing read and not applied, nothing waiting in the watch's queue, and
+ * the whole folder watched: the view is the folder as it is now. */
+static void agent__seen_if_idle(struct agent_loop *l)
+{
+	uint64_t t = agent_now_ns(CLOCK_REALTIME);
+	struct pollfd p = { .fd = l->w ? watch_fd(l->w) : -1, .events = POLLIN };
+
+	if (l->w && l->a->follow == AGENT_FOLLOW_WATCH && !l->pend.n && !l->settle.rescan &&
+	    poll(&p, 1, 0) == 0)
+		agent__seen(l->a, t);
+}
 
 /* Read the folder again (the watches placed again first). Fills in what
  * `r` says of the rescan. */
@@ -316,11 +339,16 @@ static void agent__rescan(struct agent_loop *l, struct settle_applied *r)
 	uint64_t t0 = agent_now_ns(CLOCK_MONOTONIC);
 	int err;
 
+	uint64_t read_from;
+
 	if (l->w)
 		l->werr = watch_reset(l->w);
 	/* Watches that could not be placed leave the folder to the timer
 	 * (agent__follow); what can be read is read now. */
+	read_from = agent_now_ns(CLOCK_REALTIME);
 	err = l->werr == -ENOENT ? -ENOENT : sources_rescan(&a->src, a->o.manifests, &a->diag);
+	if (err >= 0)
+		agent__seen(a, read_from);
 	r->rescan_failed = err < 0;
 	r->missing = err == -ENOENT;
 	r->rescanned = !r->missing;
@@ -364,6 +392,8 @@ static struct settle_applied agent__apply(struct agent_loop *l)
 	for (size_t i = 0; i < l->pend.n; i++)
 		if (sources_update(&a->src, l->pend.paths[i], true, &a->diag) > 0)
 			r.changed = true;
+	if (a->follow == AGENT_FOLLOW_WATCH && l->w)
+		agent__seen(a, l->drained_ns);
 	agent__pending_clear(&l->pend);
 	return r;
 }
@@ -476,8 +506,11 @@ static void agent__apply_batch(struct agent_loop *l, uint64_t now)
  * no event: looked at here). True when a publish is due. Anything else to
  * do once a second goes here.
  */
-static bool agent__each_second(struct agent *a)
+static bool agent__each_second(struct agent_loop *l)
 {
+	struct agent *a = l->a;
+
+	agent__seen_if_idle(l);
 	publish_heartbeat(&a->pub); /* ldmeshctl status: the agent is alive */
 	bool stale = agent_check_table(a);
 	bool completeness = agent_check_complete(a);
@@ -548,6 +581,7 @@ static int agent__wait(struct agent_loop *l, int timeout)
 			(void)settle_changed(&l->settle);
 	}
 	if (l->w && (fds[1].revents & POLLIN)) {
+		l->drained_ns = agent_now_ns(CLOCK_REALTIME);
 		int r = watch_drain(l->w, agent__note, &l->pend);
 
 		if (r < 0)
@@ -585,7 +619,7 @@ static bool agent__turn(struct agent_loop *l, uint64_t now, int *timeout)
 		agent_commit_ahead(a);
 		return false;
 	}
-	if (settle_check_due(&l->settle, now) && agent__each_second(a) &&
+	if (settle_check_due(&l->settle, now) && agent__each_second(l) &&
 	    settle_changed(&l->settle))
 		return false;
 	int folder_ms = settle_timeout_ms(&l->settle, now);

@@ -29,6 +29,7 @@ struct agent_opts {
 	bool require_sync;          /* --require-sync: the table is complete
 	                               only while the folder's synced marker
 	                               is fresh (ldmesh/marker.h) */
+	size_t max_files;           /* --max-files; 0: SCAN_MAX_FILES */
 };
 
 struct agent {
@@ -37,6 +38,10 @@ struct agent {
 	struct laststate last;
 	struct publisher pub;
 	int lock_fd;              /* holds the table's lock (table_lock.h) */
+	uint64_t seen_ns;         /* CLOCK_REALTIME up to which every change of
+	                             the folder is in the model (complete.h) */
+	bool complete;            /* as last judged (complete.h); false at
+	                             start with --require-sync */
 	struct diag diag;
 	struct model_out model;   /* the last resolve, edited in place by
 	                             the edits that allow it */

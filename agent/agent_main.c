@@ -15,6 +15,7 @@ static void usage(FILE *f)
 	fputs("usage: ldmesh-agent --manifests DIR [--table PATH] [--state DIR|none] [--node NAME] [--zone ZONE]\n"
 	      "                    [--service-cidr CIDR[,CIDR]] [--cluster-domain DOMAIN]\n"
 	      "                    [--external-ips deny|allow|CIDR[,CIDR...]] [--require-sync]\n"
+	      "                    [--max-files N]\n"
 	      "                    [--once] [--check] [--log-format text|json] [-v]\n"
 	      "\n"
 	      "Watches DIR for Kubernetes manifests (Service, EndpointSlice, Endpoints,\n"
@@ -44,6 +45,9 @@ static void usage(FILE *f)
 	      "                            (ldmesh-sync's marker) was written in the last 30 s;\n"
 	      "                            an incomplete table passes a cluster name it lacks\n"
 	      "                            to DNS instead of answering \"not found\"\n"
+	      "      --max-files N         read at most N manifest files (default 400000); past\n"
+	      "                            them the rest (in sorted order) is not read and the\n"
+	      "                            table is published incomplete\n"
 	      "      --once                publish once and exit\n"
 	      "      --check               validate the folder, print every problem, exit 1 if any\n"
 	      "      --log-format text|json  each log line as text (time, level, message)\n"
@@ -51,6 +55,20 @@ static void usage(FILE *f)
 	      "  -v, --verbose             log every change and skipped document\n"
 	      "  -h, --help                this text\n"
 	      "      --version             print the version and exit\n", f);
+}
+
+/* --max-files: 1 .. 10^8, decimal. */
+static int parse_max_files(const char *s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < 1 || v > 100000000ULL)
+		return -EINVAL;
+	*out = (size_t)v;
+	return 0;
 }
 
 /* "Cluster.Local." -> "cluster.local": the name index is lower-cased and
@@ -89,7 +107,7 @@ static void main__say_error(const char *dir, int err)
 int main(int argc, char **argv)
 {
 	enum { OPT_CIDR = 256, OPT_DOMAIN, OPT_ONCE, OPT_CHECK, OPT_STATE, OPT_VERSION, OPT_ZONE,
-	       OPT_EXTIPS, OPT_REQUIRE_SYNC, OPT_LOG_FORMAT };
+	       OPT_EXTIPS, OPT_REQUIRE_SYNC, OPT_LOG_FORMAT, OPT_MAX_FILES };
 	static const struct option longopts[] = {
 		{ "manifests", required_argument, NULL, 'm' },
 		{ "table", required_argument, NULL, 't' },
@@ -103,13 +121,14 @@ int main(int argc, char **argv)
 		{ "check", no_argument, NULL, OPT_CHECK },
 		{ "require-sync", no_argument, NULL, OPT_REQUIRE_SYNC },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
+		{ "max-files", required_argument, NULL, OPT_MAX_FILES },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent_opts o = { .table = LDMESH_TABLE_DEFAULT };
-	const char *cidr = "10.96.0.0/12", *extips = "deny", *log_format = "text";
+	const char *cidr = "10.96.0.0/12", *extips = "deny", *log_format = "text", *max_files = NULL;
 	char domain[256] = "cluster.local";
 	bool once = false, check = false, verbose = false;
 	struct agent a;
@@ -129,6 +148,7 @@ int main(int argc, char **argv)
 		case OPT_CHECK: check = true; break;
 		case OPT_REQUIRE_SYNC: o.require_sync = true; break;
 		case OPT_LOG_FORMAT: log_format = optarg; break;
+		case OPT_MAX_FILES: max_files = optarg; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		case OPT_VERSION:
@@ -155,6 +175,10 @@ int main(int argc, char **argv)
 	if (manifest_parse_extip_policy(extips, &o.policy) < 0) {
 		log_error("--external-ips %s: not deny, allow, or addresses/prefixes separated by "
 			  "commas (at most %d)", extips, MANIFEST_EXTIP_MAX_NETS);
+		return 2;
+	}
+	if (max_files && parse_max_files(max_files, &o.max_files) < 0) {
+		log_error("--max-files %s: not a whole number from 1 to 100000000", max_files);
 		return 2;
 	}
 	if (normalize_domain(domain) < 0) {

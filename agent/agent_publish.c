@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "agent.h"
+#include "complete.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -23,6 +24,7 @@
 #include "ldmesh/marker.h"
 #include "ldmesh/reader.h"
 #include "log.h"
+#include "scan.h"
 #include "snap_build.h"
 
 int agent_restore_table(struct agent *a)
@@ -140,31 +142,28 @@ static bool agent__delta_too_big(const struct agent *a)
 	return snap_cache_overlay_services(a->cache) > base / AGENT_DELTA_SHARE + AGENT_DELTA_FLOOR;
 }
 
-/*
- * Whether the folder holds the whole cluster, as far as the agent can tell:
- * always without --require-sync (a hand-written folder is what it is);
- * with it, only while the feeder's marker is fresh (ldmesh/marker.h). Into
- * `why` the reason it is not (said when it changes), "" when it is.
- */
+/* Whether the table is complete (complete.h), the facts gathered here.
+ * Into `why` the reason it is not (said when it changes), "" when it is. */
 static bool agent__complete(const struct agent *a, char *why, size_t n)
 {
 	char path[PATH_MAX];
 	struct stat st;
-	time_t now = time(NULL);
+	struct complete_facts f = {
+		.require_sync = a->o.require_sync, .truncated = a->src.truncated,
+		.max_files = a->src.max_files ? a->src.max_files : SCAN_MAX_FILES,
+		.folder = a->o.manifests, .seen_ns = (int64_t)a->seen_ns,
+		.now_ns = (int64_t)agent_now_ns(CLOCK_REALTIME),
+		.was_complete = a->complete,
+	};
 
-	why[0] = 0;
-	if (!a->o.require_sync)
-		return true;
 	snprintf(path, sizeof(path), "%s/" LDMESH_MARKER_NAME, a->o.manifests);
-	if (lstat(path, &st) < 0)
-		snprintf(why, n, "%.400s: %s", path, errno == ENOENT ? "no such file (not synced yet, "
-					     "or the API server lost)" : strerror(errno));
-	else if (!S_ISREG(st.st_mode))
-		snprintf(why, n, "%.400s: not a regular file", path);
-	else if (now - st.st_mtime > LDMESH_MARKER_FRESH_S)
-		snprintf(why, n, "%.400s: last written %lld s ago (fresh: within %d s)", path,
-			 (long long)(now - st.st_mtime), LDMESH_MARKER_FRESH_S);
-	return !why[0];
+	if (a->o.require_sync && lstat(path, &st) < 0) {
+		f.marker_err = -errno;
+	} else if (a->o.require_sync) {
+		f.marker_regular = S_ISREG(st.st_mode);
+		f.marker_mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	}
+	return complete_judge(&f, why, n);
 }
 
 /* The header flags a build now gets; a change of completeness is logged
@@ -172,7 +171,8 @@ static bool agent__complete(const struct agent *a, char *why, size_t n)
 static bool agent__flags(struct agent *a)
 {
 	char why[sizeof(a->incomplete)];
-	uint32_t flags = agent__complete(a, why, sizeof(why)) ? 0 : LDMESH_SNAP_F_INCOMPLETE;
+	bool complete = agent__complete(a, why, sizeof(why));
+	uint32_t flags = complete ? 0 : LDMESH_SNAP_F_INCOMPLETE;
 	bool changed = flags != a->model.in.flags;
 
 	if (strcmp(why, a->incomplete)) {
@@ -180,10 +180,12 @@ static bool agent__flags(struct agent *a)
 			log_error("the table is published incomplete (a cluster name it lacks goes to "
 				  "DNS): %s", why);
 		else if (a->incomplete[0])
-			log_info("%s is fresh: the table is complete again", LDMESH_MARKER_NAME);
+			log_info("the table is complete again (%s is fresh and read up to)",
+				 LDMESH_MARKER_NAME);
 		snprintf(a->incomplete, sizeof(a->incomplete), "%s", why);
 	}
 	a->model.in.flags = flags;
+	a->complete = complete;
 	return changed;
 }
 

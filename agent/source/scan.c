@@ -39,7 +39,7 @@ struct scan__walk {
 
 struct scan__collect {
 	struct scan_list list;
-	size_t cap;
+	size_t cap, max_files;
 	struct diag *d;
 	const char *root;
 };
@@ -320,12 +320,12 @@ static int scan__add(void *ctx, const char *path)
 {
 	struct scan__collect *c = ctx;
 
-	if (c->list.n == SCAN_MAX_FILES) {
+	if (c->list.n == c->max_files) {
 		/* The walk is in sorted order: the files kept are the same
 		 * on every node. What they say is published; the rest is
 		 * said once and not read. */
-		scan__report(c->d, "%s: more than %u manifest files: %s and the files after it "
-			     "(in sorted order) are not read", c->root, SCAN_MAX_FILES, path);
+		scan__report(c->d, "%s: more than %zu manifest files: %s and the files after it "
+			     "(in sorted order) are not read", c->root, c->max_files, path);
 		c->list.truncated = true;
 		return SCAN_STOP;
 	}
@@ -352,7 +352,12 @@ static int scan__cmp(const void *a, const void *b)
 
 int scan_dir(const char *root, struct scan_list *out, struct diag *d)
 {
-	struct scan__collect c = { .d = d, .root = root };
+	return scan_dir_max(root, SCAN_MAX_FILES, out, d);
+}
+
+int scan_dir_max(const char *root, size_t max_files, struct scan_list *out, struct diag *d)
+{
+	struct scan__collect c = { .d = d, .root = root, .max_files = max_files ? max_files : 1 };
 	int ret;
 
 	ret = scan_walk(root, NULL, scan__add, &c, d);

@@ -35,8 +35,11 @@
 #define SCAN_MAX_DIRS 65536
 /* A node's agent holds every object in memory and republishes on change:
  * past this many files the rest (in sorted order, so the same on every
- * node) are not read; reported. */
-#define SCAN_MAX_FILES 100000
+ * node) are not read; reported, and the table is then not complete. The
+ * default (ldmesh-agent --max-files) fits ldmesh-sync's folder of a
+ * cluster of 200,000 Services (a file per Service and per EndpointSlice);
+ * the agent holds about 1.5 kB per file there (tests/bench/results/sync.md). */
+#define SCAN_MAX_FILES 400000
 
 /* A visitor's return that ends the walk early without an error:
  * scan_walk returns it as it is. */
@@ -45,7 +48,7 @@
 struct scan_list {
 	char **paths; /* sorted by strcmp, unique; each heap-allocated */
 	size_t n;
-	bool truncated; /* SCAN_MAX_FILES met: the files after are not listed */
+	bool truncated; /* the bound met: the files after are not listed */
 };
 
 /*
@@ -70,6 +73,8 @@ struct scan_list {
  * (reported), -ENOMEM. `d` may be NULL.
  */
 int scan_dir(const char *root, struct scan_list *out, struct diag *d);
+/* The same with a bound of `max_files` (at least 1) instead of SCAN_MAX_FILES. */
+int scan_dir_max(const char *root, size_t max_files, struct scan_list *out, struct diag *d);
 
 /* Deep free; accepts NULL and zeroes the list. */
 void scan_list_free(struct scan_list *list);

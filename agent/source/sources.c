@@ -561,7 +561,7 @@ int sources_rescan(struct sources *s, const char *root, struct diag *d)
 
 	notes.d.ctx = &notes;
 	s->root = root;
-	err = scan_dir(root, &list, &notes.d);
+	err = scan_dir_max(root, s->max_files ? s->max_files : SCAN_MAX_FILES, &list, &notes.d);
 	/* a missing root is said by the caller, as long as it lasts */
 	if (err == -ENOENT) {
 		sources__notes_free(notes.v, notes.n);

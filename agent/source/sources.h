@@ -76,7 +76,9 @@ struct sources {
 	char **notes;
 	size_t n_notes;
 	size_t n_notes_more;    /* past SOURCES_MAX_NOTES: counted only */
-	bool truncated;         /* the last scan met SCAN_MAX_FILES */
+	size_t max_files;       /* the scan's bound (--max-files); 0:
+	                           SCAN_MAX_FILES */
+	bool truncated;         /* the last scan met that bound */
 	/* Checked between files by a long rescan: true stops it (-EINTR),
 	 * so a signal is not kept waiting by 100,000 files. May be NULL. */
 	bool (*stop)(void *ctx);

@@ -59,6 +59,43 @@ check "rewritten: complete" e2e_wait is_complete true
 rm -f "$MARKER"
 check "removed (the API server lost): incomplete" e2e_wait is_complete false
 
+# A first list as ldmesh-sync writes it: every object, then the marker.
+# The agent sees the marker once a second, while the burst's files wait for
+# their batch: the table must not say complete before it holds them all.
+# Three bursts of 1,500 Services; every status read while they land must
+# show either "incomplete" or all of them.
+status() { "$CTL" -t "$TABLE" -o json status 2>/dev/null | tr -d ' '; }
+burst_seen() { # N: 0 once complete with N+1 services; 1 while not; 2 complete too early
+	local st n
+	st=$(status)
+	case $st in *'"complete":true'*) ;; *) return 1 ;; esac
+	n=$(grep -o '"services":[0-9]*' <<<"$st" | grep -o '[0-9]*$')
+	[ "$n" -eq $(($1 + 1)) ] && return 0
+	echo "complete with $n of $(($1 + 1)) services" >>"$E2E_TMP/early.log"
+	return 2
+}
+burst_done() { burst_seen "$1"; [ $? -ne 1 ]; }
+for round in 1 2 3; do
+	"$PY" - "$MANIFESTS/burst" "$MARKER" <<'PY'
+import os, sys
+d, marker = sys.argv[1], sys.argv[2]
+os.makedirs(d, exist_ok=True)
+for i in range(1500):
+    p = os.path.join(d, "s%04d.yaml" % i)
+    with open(p + ".tmp", "w") as f:
+        f.write("apiVersion: v1\nkind: Service\nmetadata: {name: b%d, namespace: burst}\n"
+                "spec:\n  clusterIP: 10.97.%d.%d\n  ports: [{port: 80}]\n" % (i, i // 250, i % 250 + 1))
+    os.rename(p + ".tmp", p)
+with open(marker + ".tmp", "w") as f:
+    f.write("2026-12-08T00:00:00Z\n")
+os.rename(marker + ".tmp", marker)
+PY
+	check "burst $round: the table becomes complete with all 1,500 Services" e2e_wait burst_done 1500
+	rm -rf "$MANIFESTS/burst" "$MARKER"
+	e2e_wait is_complete false || true
+done
+check_eq "never complete before the burst was read" "" "$(cat "$E2E_TMP/early.log" 2>/dev/null)"
+
 # a hand-written folder needs no feeder: complete from the first table
 kill "$E2E_AGENT_PID"; e2e_wait e2e_gone "$E2E_AGENT_PID" || true
 chattr -R -i "$TABLE" 2>/dev/null || true

@@ -2,8 +2,9 @@
 # The folder's cliffs (issue 21, item 10). Past 16,384 directories the agent
 # watches what it can, rescans the rest on a timer, says so once (log and
 # ldmeshctl status), keeps applying edits, and ends on SIGTERM; at start
-# and when such a tree arrives live. Past 100,000 files it publishes the
-# first 100,000 (in sorted order) and says so. A symlink to / in the folder
+# and when such a tree arrives live. Past --max-files files it publishes
+# the first ones (in sorted order), says so, and marks the table
+# incomplete. A symlink to / in the folder
 # is not followed. No traffic.
 . "$(dirname "$0")/lib.sh"
 e2e_netns "$@"
@@ -76,8 +77,9 @@ check "start: SIGTERM ends it" term_ends "$pid"
 rm -rf "$MANIFESTS/zz" # (faster than the cleanup's chattr -R over it)
 
 e2e_log "phase at ${SECONDS}s"
-# 100,001 files: the first 100,000 in sorted order
-# are read and published, the rest said once
+# past --max-files (2,000 here; 400,000 by default): the first ones in
+# sorted order are read and published, the rest said once, and the table
+# is not complete (a name it lacks may be in a file not read)
 M2=$E2E_TMP/many
 mkdir -p "$M2"
 svc first 10.96.9.1 >"$M2/a.yaml"
@@ -85,16 +87,24 @@ svc first 10.96.9.1 >"$M2/a.yaml"
 import os, sys
 root = sys.argv[1]
 os.makedirs(root)
-for i in range(100001):
+for i in range(2000):
     open(os.path.join(root, "%06d.yaml" % i), "w").close()
 PY
 T2=$E2E_TMP/table2
-"$AGENT" -m "$M2" -t "$T2" --once >"$E2E_TMP/once.log" 2>&1 || true
+"$AGENT" -m "$M2" -t "$T2" --once --max-files 2000 >"$E2E_TMP/once.log" 2>&1 || true
 once=$(cat "$E2E_TMP/once.log")
-check_match "100,001 files: a table is published" '^default +first ' \
+check_match "2,001 files, --max-files 2000: a table is published" '^default +first ' \
 	"$("$CTL" -t "$T2" services 2>&1 || true)"
-check_match "100,001 files: the limit is said, naming the first file left out" \
-	'more than 100000 manifest files: .*/f/099999\.yaml and the files after it' "$once"
+check_match "the limit is said, naming the first file left out" \
+	'more than 2000 manifest files: .*/f/001999\.yaml and the files after it' "$once"
+check_match "and the table is published incomplete, saying why" \
+	'published incomplete.*holds more than 2000 manifest files \(--max-files\)' "$once"
+check_match "ldmeshctl status: complete no" '"complete":false' \
+	"$("$CTL" -t "$T2" -o json status 2>&1 || true)"
+"$AGENT" -m "$M2" -t "$T2" --once --max-files 2001 >"$E2E_TMP/once.log" 2>&1 || true
+check_match "2,001 files, --max-files 2001: all read, complete" '"complete":true' \
+	"$("$CTL" -t "$T2" -o json status 2>&1 || true)"
+check_match "the default bound is 400,000" 'max-files N .*default 400000' "$("$AGENT" --help 2>&1)"
 rm -rf "$M2"
 
 e2e_log "phase at ${SECONDS}s"
