@@ -69,7 +69,8 @@ for page in "${!PROG[@]}"; do
 done
 
 # ldmesh(7): every LDMESH_* variable the preload reads.
-vars=$(grep -rhoE '(secure_getenv|config__number)\("LDMESH_[A-Z_]+"' "$LDMESH_SRC/preload" |
+# (each is named as a whole string literal where it is read)
+vars=$(grep -rhoE --include='*.c' '"LDMESH_[A-Z_]+"' "$LDMESH_SRC/preload" |
 	grep -oE 'LDMESH_[A-Z_]+' | sort -u)
 check_ge "the preload reads LDMESH_* variables" 5 "$(grep -c . <<<"$vars")"
 text=$(render "$MAN/ldmesh.7")
