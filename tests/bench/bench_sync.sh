@@ -24,6 +24,9 @@
 #                    during the first sync; the top of each profile is
 #                    printed (needs perf)
 #     BENCH_LOGS=DIR copy the agent's and ldmesh-sync's logs there
+#     TMPFS=1        the folder and the table on a tmpfs mounted in the
+#                    private mount namespace (default: the temp dir's file
+#                    system: ext4 on the machine of results/sync.md)
 #
 # What it measures, for each size N, all on this machine:
 #   1. The fake API server (tests/e2e/fakeapi.py, HTTPS, bearer token) holds
@@ -93,6 +96,12 @@ MAX_S=${MAX_S:-900}
 STALL_S=${STALL_S:-30}
 TICK=$(getconf CLK_TCK)
 
+FS=$E2E_TMP
+if [ "${TMPFS:-0}" = 1 ]; then
+	FS=$E2E_TMP/fs
+	mkdir -p "$FS"
+	mount -t tmpfs -o size=4g,mode=0755 tmpfs "$FS" || e2e_skip "cannot mount a tmpfs"
+fi
 command -v cc >/dev/null || e2e_skip "no C compiler for sync_client.c"
 CLIENT=$E2E_TMP/sync_client
 cc -O2 -Wall -Wextra -Werror -o "$CLIENT" "$BENCH_DIR/sync_client.c" || e2e_die "cannot compile sync_client.c"
@@ -147,7 +156,7 @@ run_size() {
 	local n=$1 t0 objs s_list e_list t_fake fake_cpu0 done_ms="" flag_ms="" marker_ms=""
 	local st gen svcs eps complete last="" last_ms idle0 sync_cpu0 agent_cpu0
 	objs=$E2E_TMP/objects.$n.json
-	MANIFESTS=$E2E_TMP/manifests.$n TABLE=$E2E_TMP/table.$n
+	MANIFESTS=$FS/manifests.$n TABLE=$FS/table.$n
 	mkdir -p "$MANIFESTS"
 	e2e_log "N=$n: generating $n Services and $n EndpointSlices"
 	"$PY" "$BENCH_DIR/sync_objects.py" "$n" "$ENDPOINTS" "$objs"
@@ -216,7 +225,7 @@ run_size() {
 	say ""
 	say "### N = $n Services + $n EndpointSlices ($ENDPOINTS endpoints each)$([ -n "$agent" ] || echo ', ldmesh-sync alone (no agent)')"
 	say ""
-	say "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
+	say "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); folder and table on $(stat -f -c %T "$FS")."
 	say ""
 	say "| figure | value |"
 	say "|---|---|"
