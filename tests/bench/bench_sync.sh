@@ -101,6 +101,7 @@ if [ "${TMPFS:-0}" = 1 ]; then
 	FS=$E2E_TMP/fs
 	mkdir -p "$FS"
 	mount -t tmpfs -o size=4g,mode=0755 tmpfs "$FS" || e2e_skip "cannot mount a tmpfs"
+	trap 'umount -l "$FS"; e2e_cleanup' EXIT # before e2e_cleanup's rm -rf
 fi
 command -v cc >/dev/null || e2e_skip "no C compiler for sync_client.c"
 CLIENT=$E2E_TMP/sync_client
@@ -231,10 +232,13 @@ run_size() {
 	say "|---|---|"
 	say "| fake alone: a plain client reads every page (both collections, sequential) | $(secs "$t_fake") s |"
 	say "| ldmesh-sync start -> marker written | $([ -n "$marker_ms" ] && echo "$(secs "$marker_ms") s" || echo never) |"
-	say "| ldmesh-sync start -> table flagged complete | $([ -n "$flag_ms" ] && echo "$(secs "$flag_ms") s" || echo never) |"
-	if [ -n "$done_ms" ]; then
+	if [ -z "$agent" ]; then
+		: # no agent, no table
+	elif [ -n "$done_ms" ]; then
+		say "| ldmesh-sync start -> table flagged complete | $(secs "$flag_ms") s |"
 		say "| **ldmesh-sync start -> complete table with all $n services, $((n * ENDPOINTS)) endpoints** | **$(secs "$done_ms") s** |"
 	else
+		say "| ldmesh-sync start -> table flagged complete | $([ -n "$flag_ms" ] && echo "$(secs "$flag_ms") s" || echo never) |"
 		say "| **ldmesh-sync start -> complete table with all $n services** | **never: the table holds $svcs services, $eps endpoints, complete=$complete** |"
 	fi
 	say "| ldmesh-sync peak RSS (VmHWM) / CPU to that point | $(mb "$(kb "$sync" VmHWM)") MB / $(sub "$(cpu_s "$sync")" 0) s ($(cpu_us "$sync")) |"
