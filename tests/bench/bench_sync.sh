@@ -112,6 +112,10 @@ now_ns() { date +%s%N; }
 ms_since() { echo $((($(now_ns) - $1) / 1000000)); }
 # user and system CPU seconds: "u s"
 cpu_us() { awk -v t="$TICK" '{ printf "%.2f user + %.2f sys", $14 / t, $15 / t }' "/proc/$1/stat"; }
+# Where a process's time went since its start, in s: "on a CPU X, waiting
+# for one Y" (/proc/PID/task/*/schedstat, summed over its threads); the
+# rest of its life it was blocked (on the fake, the disk, a timer).
+sched_s() { cat /proc/"$1"/task/*/schedstat | awk '{ c += $1; w += $2 } END { printf "on a CPU %.2f s, waiting for one %.2f s", c / 1e9, w / 1e9 }'; }
 cpu_s() { [ -e "/proc/$1/stat" ] || e2e_die "process $1 is gone: $(tail -n 5 "$E2E_TMP/agent.log" "$E2E_TMP/sync.log" 2>&1)"; awk -v t="$TICK" '{ printf "%.2f\n", ($14 + $15) / t }' "/proc/$1/stat"; }
 kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
@@ -242,6 +246,7 @@ run_size() {
 		say "| **ldmesh-sync start -> complete table with all $n services** | **never: the table holds $svcs services, $eps endpoints, complete=$complete** |"
 	fi
 	say "| ldmesh-sync peak RSS (VmHWM) / CPU to that point | $(mb "$(kb "$sync" VmHWM)") MB / $(sub "$(cpu_s "$sync")" 0) s ($(cpu_us "$sync")) |"
+	say "| ldmesh-sync's time from its start (schedstat; the rest blocked on the fake or the disk) | $(sched_s "$sync"), of $(secs "$(ms_since "$t0")") s |"
 	[ -z "$agent" ] ||
 		say "| ldmesh-agent peak RSS (VmHWM) / CPU to that point | $(mb "$(kb "$agent" VmHWM)") MB / $(sub "$(cpu_s "$agent")" "$agent_cpu0") s ($(cpu_us "$agent")) |"
 	say "| fakeapi.py CPU over the same time | $(sub "$(cpu_s "$FAKE_PID")" "$fake_cpu0") s |"

@@ -38,6 +38,7 @@ row "start -> marker" "^\| ldmesh-sync start -> marker written \| $num s \|$"
 row "start -> complete table with every service and endpoint" \
 	"^\| \*\*ldmesh-sync start -> complete table with all 200 services, 600 endpoints\*\* \| \*\*$num s\*\* \|$"
 row "ldmesh-sync peak RSS and CPU" "^\| ldmesh-sync peak RSS \(VmHWM\) .* \| $num MB / $num s \($num user \+ $num sys\) \|$"
+row "ldmesh-sync's time split" "^\| ldmesh-sync's time from its start .* \| on a CPU $num s, waiting for one $num s, of $num s \|$"
 row "ldmesh-agent peak RSS and CPU" "^\| ldmesh-agent peak RSS \(VmHWM\) .* \| $num MB / $num s \($num user \+ $num sys\) \|$"
 row "the folder holds one file per object" "^\| files in the folder \| 400 \|$"
 row "ldmesh-sync steady state" "^\| steady state .*: ldmesh-sync .* \| $num MB \($num\) / $num s in $num s \|$"
