@@ -27,9 +27,19 @@ The test drives it with POST /_ctl/<command> (JSON body, no token):
                                   redirect | gone (HTTP 410) | norv (the next
                                   list page has no resourceVersion)
 Every API request is logged to --log: "GET <path?query> <status>".
+With --event-log FILE, every event written to a watch stream is logged
+there with the time its write began (bookmarks are not):
+"<CLOCK_REALTIME ns> <resource> <TYPE> <namespace>/<name>"
+(tests/bench/bench_sync.sh measures from it).
+
+List pages are cut from a cache, so 100,000 objects are listed in seconds
+(tests/bench/bench_sync.sh): each object's list-item JSON is serialised
+once, when loaded or put, and each selector's sorted key list once per
+change of its collection.
 """
 import argparse
 import base64
+import bisect
 import json
 import ssl
 import threading
@@ -60,6 +70,34 @@ class State:
         self.drop_epoch = 0
         self.compact_epoch = 0
         self.faults = {}
+        self.items = {r: {} for r, _, _ in COLLECTIONS.values()}  # key -> list-item JSON bytes
+        self.keys = {}  # (resource, selectors) -> sorted selected keys
+        self.event_log = None
+
+    def store(self, res, obj):
+        """Keep obj (its resourceVersion set) and its list-item form."""
+        k = key_of(obj)
+        self.objects[res][k] = obj
+        item = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}  # list items omit them
+        item["metadata"] = dict(obj["metadata"], managedFields=[{"manager": "kubectl", "operation": "Update"}])
+        self.items[res][k] = json.dumps(item).encode()
+        self.changed(res)
+
+    def drop(self, res, k):
+        obj = self.objects[res].pop(k)
+        del self.items[res][k]
+        self.changed(res)
+        return obj
+
+    def changed(self, res):
+        for ck in [ck for ck in self.keys if ck[0] == res]:
+            del self.keys[ck]
+
+    def sorted_keys(self, res, q):
+        ck = (res, tuple(q.get("labelSelector", [])), tuple(q.get("fieldSelector", [])))
+        if ck not in self.keys:
+            self.keys[ck] = sorted(k for k, o in self.objects[res].items() if selected(o, q))
+        return self.keys[ck]
 
 
 def key_of(obj):
@@ -99,7 +137,9 @@ class Handler(BaseHTTPRequestHandler):
             f.write("%s %s %d\n" % (self.command, self.path, status))
 
     def send_json(self, status, obj, extra=()):
-        body = json.dumps(obj).encode()
+        self.send_body(status, json.dumps(obj).encode(), extra)
+
+    def send_body(self, status, body, extra=()):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -125,11 +165,11 @@ class Handler(BaseHTTPRequestHandler):
                 st.rv += 1
                 obj.setdefault("metadata", {})["resourceVersion"] = str(st.rv)
                 old = key_of(obj) in st.objects[res]
-                st.objects[res][key_of(obj)] = obj
+                st.store(res, obj)
                 st.events.append((st.rv, res, "MODIFIED" if old else "ADDED", obj))
             elif cmd in ("delete", "forget"):
                 res = body["resource"]
-                obj = st.objects[res].pop((body.get("namespace", ""), body["name"]))
+                obj = st.drop(res, (body.get("namespace", ""), body["name"]))
                 st.rv += 1
                 if cmd == "delete":
                     obj = json.loads(json.dumps(obj))
@@ -194,29 +234,30 @@ class Handler(BaseHTTPRequestHandler):
                 list_rv, after = tok["rv"], tuple(tok["after"])
             else:
                 list_rv, after = st.rv, None
-            keys = sorted(k for k, o in st.objects[res].items() if selected(o, q))
-            if after is not None:
-                keys = [k for k in keys if k > after]
-            page = keys[:limit]
-            items = []
-            for k in page:
-                o = json.loads(json.dumps(st.objects[res][k]))
-                o.pop("apiVersion", None)  # list items omit them
-                o.pop("kind", None)
-                o["metadata"]["managedFields"] = [{"manager": "kubectl", "operation": "Update"}]
-                items.append(o)
+            keys = st.sorted_keys(res, q)
+            first = 0 if after is None else bisect.bisect_right(keys, after)
+            page = keys[first:first + limit]
+            items = b",".join(st.items[res][k] for k in page)
             meta = {} if norv else {"resourceVersion": str(list_rv)}
-            if len(keys) > limit:
+            if len(keys) > first + limit:
                 meta["continue"] = base64.b64encode(json.dumps(
                     {"rv": list_rv, "after": list(page[-1])}).encode()).decode()
-        self.send_json(200, {"kind": kind + "List", "apiVersion": api, "metadata": meta, "items": items})
+        # the cached items spliced into the list, not parsed again
+        head = json.dumps({"kind": kind + "List", "apiVersion": api, "metadata": meta})
+        self.send_body(200, head[:-1].encode() + b', "items": [' + items + b"]}")
 
     def chunk(self, data):
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 
     def event(self, typ, obj):
-        self.chunk(json.dumps({"type": typ, "object": obj}).encode() + b"\n")
+        data = json.dumps({"type": typ, "object": obj}).encode() + b"\n"
+        t = time.time_ns()  # before the write: the event cannot arrive earlier
+        self.chunk(data)
+        if self.st.event_log and typ != "BOOKMARK":
+            m = obj.get("metadata", {})
+            with open(self.st.event_log, "a") as f:
+                f.write("%d %s %s %s/%s\n" % (t, self.res, typ, m.get("namespace", ""), m.get("name", "")))
 
     def fault(self, kind, api, res):
         if kind == "garbage":
@@ -244,6 +285,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def watch(self, res, api, kind, q):
         st = self.st
+        self.res = res
         since = int(q.get("resourceVersion", ["0"])[0] or 0)
         timeout = int(q.get("timeoutSeconds", ["300"])[0])
         bookmarks = q.get("allowWatchBookmarks", ["false"])[0] == "true"
@@ -310,6 +352,7 @@ def main():
     p.add_argument("--objects", help="JSON file: {resource: [object, ...]}")
     p.add_argument("--servicecidrs", action="store_true")
     p.add_argument("--client-ca", help="accept client certificates this CA signed")
+    p.add_argument("--event-log", help="log each watch event written, with its time")
     a = p.parse_args()
     st = State(a.token, a.page_size, a.servicecidrs)
     if a.objects:
@@ -318,7 +361,8 @@ def main():
                 for o in objs:
                     st.rv += 1
                     o["metadata"]["resourceVersion"] = str(st.rv)
-                    st.objects[res][key_of(o)] = o
+                    st.store(res, o)
+    st.event_log = a.event_log
     Handler.st, Handler.logf = st, a.log
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
