@@ -437,77 +437,70 @@ static int ctl__parse_target(const char *target, uint8_t addr[16], uint16_t *por
 	return inet_pton(AF_INET6, host, addr) == 1 ? 0 : -1;
 }
 
-int ctl_route(const struct ctl *c, const char *target)
+/* route of an SCTP port: in the table, but the preload redirects TCP and
+ * UDP only: say what a connect really does. */
+static int ctl__route_sctp(const struct ctl *c, const char *target, const struct ldmesh_service *s)
 {
-	struct ldmesh_vip_slot vip, *slot = &vip;
-	struct ldmesh_service sv, *s = &sv;
-	struct ldmesh_port pt;
-	struct ldmesh_endpoint en;
-	uint32_t first, n;
-	uint16_t port;
-	uint8_t addr[16], proto;
-	char a[64], why[256];
-
-	if (ctl__parse_target(target, addr, &port, &proto) < 0) {
-		fprintf(stderr, "ldmeshctl: route %s: expected IP:PORT[/tcp|/udp|/sctp]\n", target);
-		return 2;
-	}
-	if (!ldmesh_snap_find_vip(c->snap, addr, port, proto, slot)) {
-		if (c->json)
-			fprintf(c->out, "{\"service\":null,\"action\":\"pass\",\"backends\":[]}\n");
-		else
-			fprintf(c->out, "%s: not a service; connect passes through\n", target);
-		return 1;
-	}
-	ctl_service(c->snap, slot->service, s);
-	ctl_port(c->snap, s->first_port + slot->port_index, &pt);
-	n = ldmesh_snap_candidates(s, &first);
-	if (proto == LDMESH_PROTO_SCTP) {
-		/* in the table, but the preload redirects TCP and UDP only:
-		 * say what a connect really does */
-		if (c->json) {
-			char svc[2 * LDMESH_STR_MAX + 2];
-			snprintf(svc, sizeof(svc), "%s/%s", STR(s->ns), STR(s->name));
-			struct json j;
-			json_init(&j, c->out);
-			json_open(&j, '{');
-			json_key(&j, "service"), json_str(&j, svc);
-			json_key(&j, "action"), json_str(&j, "pass");
-			json_key(&j, "backends"), json_open(&j, '[');
-			json_close(&j, ']');
-			json_close(&j, '}');
-			json_end(&j);
-		} else {
-			fprintf(c->out, "%s -> service %s/%s: SCTP is not redirected; "
-				"connect passes through\n", target, STR(s->ns), STR(s->name));
-		}
-		return 1;
-	}
 	if (c->json) {
+		char svc[2 * LDMESH_STR_MAX + 2];
 		struct json j;
+
+		snprintf(svc, sizeof(svc), "%s/%s", STR(s->ns), STR(s->name));
 		json_init(&j, c->out);
 		json_open(&j, '{');
-		char svc[2 * LDMESH_STR_MAX + 2];
-		snprintf(svc, sizeof(svc), "%s/%s", STR(s->ns), STR(s->name));
 		json_key(&j, "service"), json_str(&j, svc);
-		json_key(&j, "via");
-		json_str(&j, slot->kind == LDMESH_VIP_LOAD_BALANCER ? "load-balancer-ingress" :
-			     slot->kind == LDMESH_VIP_EXTERNAL_IP ? "external-ip" : "cluster-ip");
-		json_key(&j, "action");
-		json_str(&j, !n ? "reject" : s->ready_count ? "ready" : "fallback-terminating");
-		if (n) {
-			json_key(&j, "rule"), json_str(&j, ctl_rule(c, s, why, sizeof(why)));
-			json_key(&j, "zone"), json_str(&j, STR(c->snap->node_zone));
-		}
+		json_key(&j, "action"), json_str(&j, "pass");
 		json_key(&j, "backends"), json_open(&j, '[');
-		for (uint32_t e = first; e < first + n; e++)
-			if (ldmesh_snap_endpoint_port(c->snap, s, e, slot->port_index))
-				ctl__endpoint_json(c, &j, s, e, slot->port_index);
 		json_close(&j, ']');
 		json_close(&j, '}');
 		json_end(&j);
-		return 0;
+	} else {
+		fprintf(c->out, "%s -> service %s/%s: SCTP is not redirected; "
+			"connect passes through\n", target, STR(s->ns), STR(s->name));
 	}
+	return 1;
+}
+
+/* route -o json of a service port with `n` candidates from `first`. */
+static int ctl__route_json(const struct ctl *c, const struct ldmesh_vip_slot *slot,
+			   const struct ldmesh_service *s, uint32_t first, uint32_t n)
+{
+	char svc[2 * LDMESH_STR_MAX + 2], why[256];
+	struct json j;
+
+	json_init(&j, c->out);
+	json_open(&j, '{');
+	snprintf(svc, sizeof(svc), "%s/%s", STR(s->ns), STR(s->name));
+	json_key(&j, "service"), json_str(&j, svc);
+	json_key(&j, "via");
+	json_str(&j, slot->kind == LDMESH_VIP_LOAD_BALANCER ? "load-balancer-ingress" :
+		     slot->kind == LDMESH_VIP_EXTERNAL_IP ? "external-ip" : "cluster-ip");
+	json_key(&j, "action");
+	json_str(&j, !n ? "reject" : s->ready_count ? "ready" : "fallback-terminating");
+	if (n) {
+		json_key(&j, "rule"), json_str(&j, ctl_rule(c, s, why, sizeof(why)));
+		json_key(&j, "zone"), json_str(&j, STR(c->snap->node_zone));
+	}
+	json_key(&j, "backends"), json_open(&j, '[');
+	for (uint32_t e = first; e < first + n; e++)
+		if (ldmesh_snap_endpoint_port(c->snap, s, e, slot->port_index))
+			ctl__endpoint_json(c, &j, s, e, slot->port_index);
+	json_close(&j, ']');
+	json_close(&j, '}');
+	json_end(&j);
+	return 0;
+}
+
+/* route as text: the service port, the rule, one line a backend. */
+static int ctl__route_text(const struct ctl *c, const char *target,
+			   const struct ldmesh_vip_slot *slot, const struct ldmesh_service *s,
+			   uint32_t first, uint32_t n)
+{
+	struct ldmesh_port pt;
+	struct ldmesh_endpoint en;
+	char a[64], why[256];
+
+	ctl_port(c->snap, s->first_port + slot->port_index, &pt);
 	fprintf(c->out, "%s -> service %s/%s port %s%s", target, STR(s->ns), STR(s->name),
 		*STR(pt.name) ? STR(pt.name) : "(unnamed)",
 		slot->kind == LDMESH_VIP_LOAD_BALANCER ? " (load-balancer ingress, short-circuited)" :
@@ -528,4 +521,31 @@ int ctl_route(const struct ctl *c, const char *target)
 		}
 	}
 	return 0;
+}
+
+int ctl_route(const struct ctl *c, const char *target)
+{
+	struct ldmesh_vip_slot slot;
+	struct ldmesh_service s;
+	uint32_t first, n;
+	uint16_t port;
+	uint8_t addr[16], proto;
+
+	if (ctl__parse_target(target, addr, &port, &proto) < 0) {
+		fprintf(stderr, "ldmeshctl: route %s: expected IP:PORT[/tcp|/udp|/sctp]\n", target);
+		return 2;
+	}
+	if (!ldmesh_snap_find_vip(c->snap, addr, port, proto, &slot)) {
+		if (c->json)
+			fprintf(c->out, "{\"service\":null,\"action\":\"pass\",\"backends\":[]}\n");
+		else
+			fprintf(c->out, "%s: not a service; connect passes through\n", target);
+		return 1;
+	}
+	ctl_service(c->snap, slot.service, &s);
+	n = ldmesh_snap_candidates(&s, &first);
+	if (proto == LDMESH_PROTO_SCTP)
+		return ctl__route_sctp(c, target, &s);
+	return c->json ? ctl__route_json(c, &slot, &s, first, n)
+		       : ctl__route_text(c, target, &slot, &s, first, n);
 }

@@ -387,6 +387,30 @@ static int sources__unopened(struct sources *s, const char *path, int err, const
 	return sources__refuse(s, path, line, &none, d);
 }
 
+/* What was read of a file (`kept`, its path copy `kept_path`) in place of
+ * the version at `i` (`found`), or as a new one there: 0 or -ENOMEM (then
+ * `kept` is freed). */
+static int sources__install(struct sources *s, size_t i, bool found,
+			    const struct manifest_set *kept, const char *kept_path,
+			    const struct source_id *id)
+{
+	int err;
+
+	if (!found && (err = sources__insert(s, i))) {
+		manifest_kept_free(kept);
+		return err;
+	}
+	if (found)
+		sources__retire(s, &s->v[i]);
+	s->v[i] = (struct model_source){ .path = kept_path, .set = kept, .load_id = ++s->loads };
+	s->ids[i] = *id;
+	/* a new file: what the model held of it was nothing */
+	if (!found)
+		sources__retire(s, &(struct model_source){ .path = kept_path,
+							   .set = &manifest_set_empty });
+	return 0;
+}
+
 int sources_update(struct sources *s, const char *path, bool force, struct diag *d)
 {
 	struct sources__capture cap = { .d = { .report = sources__captured,
@@ -454,21 +478,10 @@ int sources_update(struct sources *s, const char *path, bool force, struct diag 
 	} else if (s->last) {
 		laststate_save(s->last, path, &st);
 	}
-	if (!found && (err = sources__insert(s, i))) {
-		manifest_kept_free(kept);
-		return err;
-	}
-	if (found)
-		sources__retire(s, &s->v[i]);
-	s->v[i] = (struct model_source){ .path = kept_path, .set = kept, .load_id = ++s->loads };
-	s->ids[i] = id;
-	if (good)
+	err = sources__install(s, i, found, kept, kept_path, &id);
+	if (!err && good)
 		sources__note(d, path, found ? "changed" : "new");
-	/* a new file: what the model held of it was nothing */
-	if (!found)
-		sources__retire(s, &(struct model_source){ .path = kept_path,
-							   .set = &manifest_set_empty });
-	return 1;
+	return err ? err : 1;
 }
 
 /* After a scan: give back what doubling left spare (at 100,000 files a

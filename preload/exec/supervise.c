@@ -526,6 +526,31 @@ static void *sup__waiter(void *arg)
 	return NULL;
 }
 
+/* The dial of a connect of the socket the call names to a VIP (`a`:`port`,
+ * found for `proto`): its type read from the socket (a datagram socket
+ * takes the UDP port of that VIP, into *vip), or NULL when the socket is
+ * not one the VIP's protocol serves, is no socket, or memory ran out. */
+static struct sup_dial *sup__dial_new(struct call *c, const struct ldmesh_snap *snap,
+				      const uint8_t a[16], uint16_t port, uint8_t proto,
+				      int family, struct ldmesh_vip_slot *vip, int *type)
+{
+	socklen_t tl = sizeof(*type);
+	struct sup_dial *d;
+
+	c->local = remote_getfd(c->tid, c->fd);
+	if (c->local < 0 || getsockopt(c->local, SOL_SOCKET, SO_TYPE, type, &tl) < 0 ||
+	    (*type == SOCK_STREAM && proto != LDMESH_PROTO_TCP) ||
+	    (*type == SOCK_DGRAM && proto != LDMESH_PROTO_UDP &&
+	     !ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_UDP, vip)) ||
+	    (*type != SOCK_STREAM && *type != SOCK_DGRAM) || !(d = calloc(1, sizeof(*d))))
+		return NULL;
+	d->e = (struct supervise_socket){ .ino = sup__ino(c->local), .family = (uint16_t)family,
+					  .vip_port = port };
+	memcpy(d->e.vip, a, 16);
+	d->tcp = *type == SOCK_STREAM;
+	return d;
+}
+
 static void sup__connect(struct call *c, const struct seccomp_notif *n)
 {
 	struct supervisor *s = c->s;
@@ -535,12 +560,10 @@ static void sup__connect(struct call *c, const struct seccomp_notif *n)
 	struct supervise_socket prev;
 	const struct ldmesh_snap *snap;
 	struct sup_dial *d;
-	bool tcp, udp;
 	uint8_t proto;
 	uint8_t a[16];
 	uint16_t port;
 	int slot, type = 0;
-	socklen_t tl = sizeof(type);
 
 	/* Not yet checked that the call is still waiting (its thread may be
 	 * gone and its pid another's): only before acting on what was read.
@@ -553,8 +576,6 @@ static void sup__connect(struct call *c, const struct seccomp_notif *n)
 	snap = ldmesh_table_acquire(&s->table, &slot);
 	/* (noted for warming, as the preload's connect notes it) */
 	proto = snap ? ldmesh_table_find_connect_vip(&s->table, snap, a, port, &vip) : 0;
-	tcp = proto == LDMESH_PROTO_TCP;
-	udp = proto == LDMESH_PROTO_UDP;
 	if (!proto) {
 		sup__trace(c, "connect", snap, a, port, NULL);
 		if (snap)
@@ -566,20 +587,12 @@ static void sup__connect(struct call *c, const struct seccomp_notif *n)
 		ldmesh_table_release(&s->table, slot);
 		return;
 	}
-	c->local = remote_getfd(c->tid, c->fd);
-	if (c->local < 0 || getsockopt(c->local, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
-	    (type == SOCK_STREAM && !tcp) ||
-	    (type == SOCK_DGRAM && !udp && !ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_UDP, &vip)) ||
-	    (type != SOCK_STREAM && type != SOCK_DGRAM) || !(d = calloc(1, sizeof(*d)))) {
+	if (!(d = sup__dial_new(c, snap, a, port, proto, ss.ss_family, &vip, &type))) {
 		/* not ours after all (or not a socket: the kernel says so) */
 		ldmesh_table_release(&s->table, slot);
 		sup__continue(c);
 		return;
 	}
-	d->e = (struct supervise_socket){ .ino = sup__ino(c->local), .family = ss.ss_family,
-					  .vip_port = port };
-	memcpy(d->e.vip, a, 16);
-	d->tcp = type == SOCK_STREAM;
 	/* The non-blocking idiom connects again until EISCONN: the same
 	 * backend, so the kernel answers about the connection under way. */
 	if (type == SOCK_STREAM && d->e.ino && sup__find(s, d->e.ino, &prev) &&
