@@ -1,6 +1,6 @@
 # What `cmake --install` puts under a prefix, and the .deb `cpack -G DEB`
 # makes of it:
-#   bin/      ldmesh-agent, ldmeshctl, ldmesh-sync, ldmesh-exec
+#   bin/      ldmesh-agent, ldmeshctl, ldmesh-sync, ldmesh-exec, ldmesh-dns
 #   lib/      libldmesh.so (glibc programs), libldmesh-musl.so (musl programs,
 #             where musl-gcc built it), libldmesh_reader.a (the table reader
 #             for tools of one's own) and pkgconfig/ldmesh.pc
@@ -8,6 +8,7 @@
 #   share/doc/ldmesh/  README.md and the examples (DaemonSet, manifests)
 
 install(TARGETS ldmesh-agent ldmeshctl ldmesh-sync ldmesh-exec RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS ldmesh-dns RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT ldmesh)
 install(TARGETS ldmesh LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS ldmesh_reader ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 if(LDMESH_MUSL_LIB)
@@ -38,6 +39,6 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 # Written out, not computed by dpkg-shlibdeps: that tool cannot read the musl
 # library's dependency (musl's libc.so) and fails. GLIBC_2.34 is the newest
 # symbol version the programs and libldmesh.so import (objdump -T).
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.34), libyaml-0-2, libcurl4 (>= 7.85), libjson-c5")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libc6 (>= 2.34), libyaml-0-2, libcurl4 (>= 7.85), libjson-c5, libldns3")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "musl")
 include(CPack)

@@ -24,6 +24,8 @@ int ctl_services(const struct ctl *c);
 int ctl_route(const struct ctl *c, const char *target);
 /* 0 when the name is answered from the table, 1 when not. */
 int ctl_resolve(const struct ctl *c, const char *name);
+/* ldmesh-dns's answer for NAME (TYPE, default A): 0 NOERROR, 1 otherwise. */
+int ctl_dig(const struct ctl *c, const char *name, const char *type);
 
 /* Text of an IPv4-mapped-or-IPv6 address. */
 const char *ctl_addr(const uint8_t addr[16], char *buf, size_t len);

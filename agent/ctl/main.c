@@ -19,6 +19,7 @@ static void usage(FILE *f)
 	      "  services             services and their endpoints (like kubectl get svc)\n"
 	      "  resolve NAME         what a name resolves to in a pod (LDMESH_NAMESPACE,\n"
 	      "                       default \"default\"), exactly as libldmesh.so answers\n"
+	      "  dig NAME [TYPE]      what ldmesh-dns answers for NAME, from the table\n"
 	      "  route IP:PORT[/tcp|/udp|/sctp]\n"
 	      "                       the backends a connect to that address chooses from\n"
 	      "  inject [--exec] [--musl] [FILE|-]\n"
@@ -152,6 +153,8 @@ int main(int argc, char **argv)
 		rc = ctl_services(&c);
 	else if (!strcmp(cmd, "route") && optind + 2 == argc)
 		rc = ctl_route(&c, argv[optind + 1]);
+	else if (!strcmp(cmd, "dig") && optind + 2 <= argc && optind + 3 >= argc)
+		rc = ctl_dig(&c, argv[optind + 1], argv[optind + 2]);
 	else if (!strcmp(cmd, "resolve") && optind + 2 == argc)
 		rc = ctl_resolve(&c, argv[optind + 1]);
 	else
