@@ -12,9 +12,7 @@
 e2e_netns "$@"
 e2e_setup
 command -v dig >/dev/null || e2e_skip "dig not installed (bind9-dnsutils)"
-command -v dnsmasq >/dev/null || e2e_skip "dnsmasq not installed (dnsmasq-base)"
-DNS=$LDMESH_BUILD/agent/ldmesh-dns
-[ -x "$DNS" ] || e2e_die "build first: missing $DNS"
+. "$(dirname "$0")/dnslib.sh"
 
 e2e_put svc.yaml <<'YAML'
 apiVersion: v1
@@ -72,22 +70,9 @@ spec: {type: ExternalName, externalName: example.org}
 YAML
 e2e_agent --service-cidr 10.96.0.0/12,fd00:10:96::/108
 
-# the upstream: answers example.org itself, with a TTL the cache can keep
-dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts \
-	--listen-address=127.0.0.2 --bind-interfaces --port=53 --local-ttl=300 \
-	--address=/example.org/192.0.2.7 --log-queries --log-facility="$E2E_TMP/up.log" \
-	>/dev/null 2>&1 &
-e2e_track $!
-e2e_wait test -s "$E2E_TMP/up.log" || e2e_die "dnsmasq did not start"
-
-"$DNS" --listen 127.0.0.1:53 --upstream 127.0.0.2 --table "$TABLE" >"$E2E_TMP/dns.log" 2>&1 &
-DNS_PID=$!
-e2e_track $DNS_PID
-dig_ok() { dig @127.0.0.1 +time=1 +tries=1 dns-version.cluster.local TXT >/dev/null 2>&1; }
-e2e_wait dig_ok || e2e_die "ldmesh-dns did not answer: $(cat "$E2E_TMP/dns.log")"
-
-q() { dig @127.0.0.1 +time=2 +tries=2 "$@" 2>&1; }
-short() { q +short "$@" | sort | tr '\n' ' ' | sed 's/ $//'; }
+# the upstream answers example.org itself
+dns_upstream --address=/example.org/192.0.2.7
+dns_server
 
 check_eq "A of a ClusterIP Service" "10.96.0.10" "$(short backend.default.svc.cluster.local)"
 check_eq "AAAA of a dual-stack Service" "fd00:10:96::5" "$(short dual.default.svc.cluster.local AAAA)"
