@@ -20,14 +20,16 @@
  * when the table is complete; an incomplete table (LDMESH_SNAP_F_INCOMPLETE)
  * forwards it, as the preload passes it to the resolver. "Ready" is as the
  * preload's headless lookup says: the endpoint's ready condition, or every
- * endpoint with publishNotReadyAddresses.
+ * endpoint with publishNotReadyAddresses. Replies are written by wire.c.
  */
 #include "answer.h"
 
 #include <arpa/inet.h>
-#include <ldns/ldns.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "wire.h"
 
 #define DNS__NAME_MAX 255
 
@@ -42,21 +44,24 @@ struct dns_name {
 	bool clean;
 };
 
+/* The question's name, as the client spelt it, is at offset 12 of the
+ * reply: records owned by it point there. */
+#define DNS__QNAME 12
+
 struct dns_ctx {
 	const struct ldmesh_snap *s;
-	const ldns_rdf *qname; /* the owner, as the client spelled it */
 	uint16_t qtype;
-	ldns_pkt *r;
+	struct dns_wire *w;
+	unsigned rcode;
 	char domain[LDMESH_STR_MAX + 1];
 	size_t dlen;
 	uint64_t rnd;
 	unsigned n; /* records added */
 };
 
-static bool dns__name_of(const ldns_rdf *d, struct dns_name *nm)
+static bool dns__name_of(const uint8_t *w, size_t size, struct dns_name *nm)
 {
-	const uint8_t *w = ldns_rdf_data(d);
-	size_t size = ldns_rdf_size(d), i = 0;
+	size_t i = 0;
 
 	nm->len = 0;
 	nm->n = 0;
@@ -109,89 +114,56 @@ static bool dns__is_v4(const uint8_t a[16])
 
 /* ---- records ------------------------------------------------------------ */
 
-static ldns_rr *dns__rr(struct dns_ctx *c, ldns_rr_type t, const ldns_rdf *owner)
+/* Place a record, within DNS_MAX_RECORDS; see dns_wire_put. */
+static size_t dns__put(struct dns_ctx *c, struct dns_wire_rec *r, enum dns_wire_section sec)
 {
-	ldns_rr *rr = ldns_rr_new();
-
-	if (!rr)
-		return NULL;
-	ldns_rr_set_owner(rr, ldns_rdf_clone(owner));
-	ldns_rr_set_type(rr, t);
-	ldns_rr_set_class(rr, LDNS_RR_CLASS_IN);
-	ldns_rr_set_ttl(rr, DNS_TTL);
-	(void)c;
-	return rr;
-}
-
-static void dns__push(struct dns_ctx *c, ldns_pkt_section sec, ldns_rr *rr)
-{
-	if (!rr)
-		return;
-	if (c->n >= DNS_MAX_RECORDS || !ldns_pkt_push_rr(c->r, sec, rr)) {
-		ldns_rr_free(rr);
-		return;
-	}
+	if (c->n >= DNS_MAX_RECORDS)
+		return 0;
 	c->n++;
+	return dns_wire_put(c->w, r, sec);
 }
 
-/* An A or AAAA record of `a` under `owner` if the family is the one asked
- * (`qtype`; ANY takes both). Returns whether `a` is of an asked family. */
-static bool dns__addr(struct dns_ctx *c, ldns_pkt_section sec, const ldns_rdf *owner,
+/* An A or AAAA record of `a` owned by the name at `owner` if the family is
+ * the one asked (`qtype`; ANY takes both). Returns whether `a` is of an
+ * asked family. */
+static bool dns__addr(struct dns_ctx *c, enum dns_wire_section sec, uint16_t owner,
 		      uint16_t qtype, const uint8_t a[16])
 {
 	bool v4 = dns__is_v4(a);
-	ldns_rr *rr;
+	struct dns_wire_rec r;
 
-	if (qtype != LDNS_RR_TYPE_ANY && qtype != (v4 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA))
+	if (qtype != DNS_T_ANY && qtype != (v4 ? DNS_T_A : DNS_T_AAAA))
 		return false;
-	rr = dns__rr(c, v4 ? LDNS_RR_TYPE_A : LDNS_RR_TYPE_AAAA, owner);
-	if (rr)
-		ldns_rr_push_rdf(rr, v4 ? ldns_rdf_new_frm_data(LDNS_RDF_TYPE_A, 4, a + 12)
-					: ldns_rdf_new_frm_data(LDNS_RDF_TYPE_AAAA, 16, a));
-	dns__push(c, sec, rr);
+	dns_wire_rec_start(&r, c->w, owner, NULL, v4 ? DNS_T_A : DNS_T_AAAA, DNS_TTL);
+	dns_wire_rec_bytes(&r, v4 ? a + 12 : a, v4 ? 4 : 16);
+	dns__put(c, &r, sec);
 	return true;
 }
 
-static ldns_rdf *dns__dname(const char *text)
-{
-	ldns_rdf *d = NULL;
-
-	if (!text[0])
-		return NULL;
-	return ldns_str2rdf_dname(&d, text) == LDNS_STATUS_OK ? d : NULL;
-}
-
-static void dns__soa(struct dns_ctx *c, ldns_pkt_section sec)
+static void dns__soa(struct dns_ctx *c, enum dns_wire_section sec)
 {
 	char buf[LDMESH_STR_MAX + 32];
-	ldns_rdf *owner = dns__dname(c->domain);
-	ldns_rr *rr;
+	struct dns_wire_rec r;
 
-	if (!owner)
-		return;
-	rr = dns__rr(c, LDNS_RR_TYPE_SOA, owner);
-	ldns_rdf_deep_free(owner);
-	if (!rr)
-		return;
+	dns_wire_rec_start(&r, c->w, 0, c->domain, DNS_T_SOA, DNS_TTL);
 	snprintf(buf, sizeof(buf), "ns.dns.%s", c->domain);
-	ldns_rr_push_rdf(rr, dns__dname(buf));
+	dns_wire_rec_name(&r, c->w, buf, true);
 	snprintf(buf, sizeof(buf), "hostmaster.%s", c->domain);
-	ldns_rr_push_rdf(rr, dns__dname(buf));
+	dns_wire_rec_name(&r, c->w, buf, true);
 	/* the serial moves with the table */
-	ldns_rr_push_rdf(rr, ldns_native2rdf_int32(LDNS_RDF_TYPE_INT32,
-						   (uint32_t)c->s->generation));
-	ldns_rr_push_rdf(rr, ldns_native2rdf_int32(LDNS_RDF_TYPE_PERIOD, 7200));
-	ldns_rr_push_rdf(rr, ldns_native2rdf_int32(LDNS_RDF_TYPE_PERIOD, 1800));
-	ldns_rr_push_rdf(rr, ldns_native2rdf_int32(LDNS_RDF_TYPE_PERIOD, 86400));
-	ldns_rr_push_rdf(rr, ldns_native2rdf_int32(LDNS_RDF_TYPE_PERIOD, DNS_TTL));
-	dns__push(c, sec, rr);
+	dns_wire_rec_u32(&r, (uint32_t)c->s->generation);
+	dns_wire_rec_u32(&r, 7200);  /* refresh */
+	dns_wire_rec_u32(&r, 1800);  /* retry */
+	dns_wire_rec_u32(&r, 86400); /* expire */
+	dns_wire_rec_u32(&r, DNS_TTL); /* minimum: the negative TTL */
+	dns__put(c, &r, sec);
 }
 
 /* The name exists, without the type asked: NOERROR, the SOA in authority. */
 static int dns__nodata(struct dns_ctx *c)
 {
-	ldns_pkt_set_rcode(c->r, LDNS_RCODE_NOERROR);
-	dns__soa(c, LDNS_SECTION_AUTHORITY);
+	c->rcode = DNS_RC_NOERROR;
+	dns__soa(c, DNS_NS);
 	return 1;
 }
 
@@ -201,8 +173,8 @@ static int dns__nxdomain(struct dns_ctx *c)
 {
 	if (c->s->flags & LDMESH_SNAP_F_INCOMPLETE)
 		return 0;
-	ldns_pkt_set_rcode(c->r, LDNS_RCODE_NXDOMAIN);
-	dns__soa(c, LDNS_SECTION_AUTHORITY);
+	c->rcode = DNS_RC_NXDOMAIN;
+	dns__soa(c, DNS_NS);
 	return 1;
 }
 
@@ -299,13 +271,13 @@ static void dns__svc_addrs(struct dns_ctx *c, const struct ldmesh_service *svc,
 			    !dns__eligible(svc, &ep))
 				continue;
 			++*any;
-			*asked += dns__addr(c, LDNS_SECTION_ANSWER, c->qname, c->qtype, ep.addr);
+			*asked += dns__addr(c, DNS_AN, DNS__QNAME, c->qtype, ep.addr);
 		}
 		return;
 	}
 	for (unsigned i = 0; i < svc->ip_count && i < LDMESH_MAX_CLUSTER_IPS; i++) {
 		++*any;
-		*asked += dns__addr(c, LDNS_SECTION_ANSWER, c->qname, c->qtype,
+		*asked += dns__addr(c, DNS_AN, DNS__QNAME, c->qtype,
 				    svc->cluster_ips[i]);
 	}
 }
@@ -313,26 +285,20 @@ static void dns__svc_addrs(struct dns_ctx *c, const struct ldmesh_service *svc,
 static int dns__external(struct dns_ctx *c, const struct ldmesh_service *svc)
 {
 	char target[LDMESH_STR_MAX + 1];
-	ldns_rdf *d;
-	ldns_rr *rr;
+	struct dns_wire_rec r;
 
 	ldmesh_snap_strcpy(c->s, svc->external_name, target, sizeof(target));
-	d = target[0] ? dns__dname(target) : NULL;
-	if (!d)
+	dns_wire_rec_start(&r, c->w, DNS__QNAME, NULL, DNS_T_CNAME, DNS_TTL);
+	dns_wire_rec_name(&r, c->w, target, true);
+	if (!target[0] || r.bad)
 		return dns__nxdomain(c);
-	rr = dns__rr(c, LDNS_RR_TYPE_CNAME, c->qname);
-	if (!rr) {
-		ldns_rdf_deep_free(d);
-		return 0;
-	}
-	ldns_rr_push_rdf(rr, d);
-	dns__push(c, LDNS_SECTION_ANSWER, rr);
+	dns__put(c, &r, DNS_AN);
 	return 1;
 }
 
 static bool dns__is_addr_type(uint16_t t)
 {
-	return t == LDNS_RR_TYPE_A || t == LDNS_RR_TYPE_AAAA || t == LDNS_RR_TYPE_ANY;
+	return t == DNS_T_A || t == DNS_T_AAAA || t == DNS_T_ANY;
 }
 
 /* A name the index holds: a Service, or one endpoint of a headless one. */
@@ -351,7 +317,7 @@ static int dns__slot(struct dns_ctx *c, const struct ldmesh_name_slot *slot)
 		    !ldmesh_snap_endpoint(c->s, slot->endpoint, &ep) || !dns__eligible(&svc, &ep))
 			return dns__nxdomain(c);
 		if (dns__is_addr_type(c->qtype) &&
-		    dns__addr(c, LDNS_SECTION_ANSWER, c->qname, c->qtype, ep.addr))
+		    dns__addr(c, DNS_AN, DNS__QNAME, c->qtype, ep.addr))
 			return 1;
 		return dns__nodata(c);
 	}
@@ -384,23 +350,22 @@ static const char *dns__proto(uint8_t p)
 static void dns__srv(struct dns_ctx *c, uint16_t port, const char *target_text,
 		     const uint8_t (*addrs)[16], unsigned n_addrs)
 {
-	ldns_rdf *target = dns__dname(target_text);
-	ldns_rr *rr;
+	struct dns_wire_rec r;
+	size_t at;
 
-	if (!target)
+	if (!target_text[0])
 		return;
-	rr = dns__rr(c, LDNS_RR_TYPE_SRV, c->qname);
-	if (rr) {
-		ldns_rr_push_rdf(rr, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, 0));   /* priority */
-		ldns_rr_push_rdf(rr, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, 100)); /* weight */
-		ldns_rr_push_rdf(rr, ldns_native2rdf_int16(LDNS_RDF_TYPE_INT16, port));
-		ldns_rr_push_rdf(rr, ldns_rdf_clone(target));
-		dns__push(c, LDNS_SECTION_ANSWER, rr);
-	}
-	/* the targets' addresses, so a client needs no second query */
-	for (unsigned i = 0; i < n_addrs; i++)
-		dns__addr(c, LDNS_SECTION_ADDITIONAL, target, LDNS_RR_TYPE_ANY, addrs[i]);
-	ldns_rdf_deep_free(target);
+	dns_wire_rec_start(&r, c->w, DNS__QNAME, NULL, DNS_T_SRV, DNS_TTL);
+	dns_wire_rec_u16(&r, 0);   /* priority */
+	dns_wire_rec_u16(&r, 100); /* weight */
+	dns_wire_rec_u16(&r, port);
+	/* RFC 2782: the target is not compressed */
+	dns_wire_rec_name(&r, c->w, target_text, false);
+	at = dns__put(c, &r, DNS_AN);
+	/* the targets' addresses, so a client needs no second query; owned
+	 * by the target just written */
+	for (unsigned i = 0; at && at < 0x4000 && i < n_addrs; i++)
+		dns__addr(c, DNS_AR, (uint16_t)at, DNS_T_ANY, addrs[i]);
 }
 
 /* The SRV records of port `pi` of `svc`. */
@@ -464,7 +429,7 @@ static int dns__srv_name(struct dns_ctx *c, const struct dns_name *nm)
 		if (n.len != plen || memcmp(n.p, pname, plen) || strlen(pr) != prlen ||
 		    memcmp(pr, proto, prlen))
 			continue;
-		if (c->qtype != LDNS_RR_TYPE_SRV && c->qtype != LDNS_RR_TYPE_ANY)
+		if (c->qtype != DNS_T_SRV && c->qtype != DNS_T_ANY)
 			return dns__nodata(c);
 		dns__srv_port(c, &svc, i, &port);
 	}
@@ -493,7 +458,7 @@ static int dns__dashed_name(struct dns_ctx *c, const struct dns_name *nm)
 		    memcmp(ep.addr, a, 16) || !dns__eligible(&svc, &ep))
 			continue;
 		if (dns__is_addr_type(c->qtype) &&
-		    dns__addr(c, LDNS_SECTION_ANSWER, c->qname, c->qtype, ep.addr))
+		    dns__addr(c, DNS_AN, DNS__QNAME, c->qtype, ep.addr))
 			return 1;
 		return dns__nodata(c);
 	}
@@ -509,7 +474,7 @@ static int dns__pod_name(struct dns_ctx *c, const struct dns_name *nm, size_t re
 	    nm->off[2] != rel - 3 || !dns__undash(nm->text, nm->llen[0], a))
 		return -1;
 	if (dns__is_addr_type(c->qtype) &&
-	    dns__addr(c, LDNS_SECTION_ANSWER, c->qname, c->qtype, a))
+	    dns__addr(c, DNS_AN, DNS__QNAME, c->qtype, a))
 		return 1;
 	return dns__nodata(c);
 }
@@ -517,17 +482,15 @@ static int dns__pod_name(struct dns_ctx *c, const struct dns_name *nm, size_t re
 static int dns__txt_version(struct dns_ctx *c)
 {
 	uint8_t txt[1 + sizeof(DNS_SCHEMA_VERSION)];
-	ldns_rr *rr;
+	struct dns_wire_rec r;
 
-	if (c->qtype != LDNS_RR_TYPE_TXT && c->qtype != LDNS_RR_TYPE_ANY)
+	if (c->qtype != DNS_T_TXT && c->qtype != DNS_T_ANY)
 		return dns__nodata(c);
 	txt[0] = sizeof(DNS_SCHEMA_VERSION) - 1;
 	memcpy(txt + 1, DNS_SCHEMA_VERSION, sizeof(DNS_SCHEMA_VERSION) - 1);
-	rr = dns__rr(c, LDNS_RR_TYPE_TXT, c->qname);
-	if (rr)
-		ldns_rr_push_rdf(rr, ldns_rdf_new_frm_data(LDNS_RDF_TYPE_STR,
-							   sizeof(DNS_SCHEMA_VERSION), txt));
-	dns__push(c, LDNS_SECTION_ANSWER, rr);
+	dns_wire_rec_start(&r, c->w, DNS__QNAME, NULL, DNS_T_TXT, DNS_TTL);
+	dns_wire_rec_bytes(&r, txt, sizeof(DNS_SCHEMA_VERSION));
+	dns__put(c, &r, DNS_AN);
 	return 1;
 }
 
@@ -537,8 +500,8 @@ static int dns__zone(struct dns_ctx *c, const struct dns_name *nm, size_t rel)
 	int rc;
 
 	if (!rel) { /* the apex */
-		if (c->qtype == LDNS_RR_TYPE_SOA || c->qtype == LDNS_RR_TYPE_ANY) {
-			dns__soa(c, LDNS_SECTION_ANSWER);
+		if (c->qtype == DNS_T_SOA || c->qtype == DNS_T_ANY) {
+			dns__soa(c, DNS_AN);
 			return 1;
 		}
 		return dns__nodata(c);
@@ -598,18 +561,13 @@ static bool dns__reverse_addr(const struct dns_name *nm, size_t rel, bool v6, ui
 
 static void dns__ptr(struct dns_ctx *c, const char *target_text)
 {
-	ldns_rdf *d = dns__dname(target_text);
-	ldns_rr *rr;
+	struct dns_wire_rec r;
 
-	if (!d)
+	if (!target_text[0])
 		return;
-	rr = dns__rr(c, LDNS_RR_TYPE_PTR, c->qname);
-	if (!rr) {
-		ldns_rdf_deep_free(d);
-		return;
-	}
-	ldns_rr_push_rdf(rr, d);
-	dns__push(c, LDNS_SECTION_ANSWER, rr);
+	dns_wire_rec_start(&r, c->w, DNS__QNAME, NULL, DNS_T_PTR, DNS_TTL);
+	dns_wire_rec_name(&r, c->w, target_text, true);
+	dns__put(c, &r, DNS_AN);
 }
 
 /*
@@ -672,39 +630,35 @@ static int dns__reverse(struct dns_ctx *c, const struct dns_name *nm, size_t rel
 
 	if (!dns__reverse_addr(nm, rel, v6, a))
 		return 0;
-	if (!dns__ptr_scan(c, a, c->qtype == LDNS_RR_TYPE_PTR || c->qtype == LDNS_RR_TYPE_ANY)) {
+	if (!dns__ptr_scan(c, a, c->qtype == DNS_T_PTR || c->qtype == DNS_T_ANY)) {
 		/* the service range is the cluster's: an address there the
 		 * complete table lacks has no name; others are DNS's */
 		if (!dns__in_service_cidr(c->s, a) || (c->s->flags & LDMESH_SNAP_F_INCOMPLETE))
 			return 0;
-		ldns_pkt_set_rcode(c->r, LDNS_RCODE_NXDOMAIN);
+		c->rcode = DNS_RC_NXDOMAIN;
 		return 1;
 	}
-	if (c->n)
-		return 1;
-	ldns_pkt_set_rcode(c->r, LDNS_RCODE_NOERROR);
-	return 1;
+	return 1; /* the name exists: its PTRs, or no data of the type asked */
 }
 
-/* 1: `r` holds the answer; 0: forward. */
-static int dns__answer(const struct ldmesh_snap *s, const ldns_rr *q, uint64_t rnd, ldns_pkt *r)
+/* 1: the records are in c->w and the rcode in c->rcode; 0: forward. */
+static int dns__answer(struct dns_ctx *c, const struct dns_query_info *info)
 {
-	struct dns_ctx c = { .s = s, .qname = ldns_rr_owner(q), .qtype = ldns_rr_get_type(q),
-			     .r = r, .rnd = rnd };
 	struct dns_name nm;
 	size_t rel;
 
-	if (ldns_rr_get_class(q) != LDNS_RR_CLASS_IN || !dns__name_of(c.qname, &nm))
+	if (info->qclass != DNS_CLASS_IN ||
+	    !dns__name_of(info->question, info->question_len - 4, &nm))
 		return 0;
-	ldmesh_snap_strcpy(s, s->cluster_domain, c.domain, sizeof(c.domain));
-	c.dlen = strlen(c.domain);
+	ldmesh_snap_strcpy(c->s, c->s->cluster_domain, c->domain, sizeof(c->domain));
+	c->dlen = strlen(c->domain);
 	if (dns__under(&nm, "in-addr.arpa", 12, &rel))
-		return dns__reverse(&c, &nm, rel, false);
+		return dns__reverse(c, &nm, rel, false);
 	if (dns__under(&nm, "ip6.arpa", 8, &rel))
-		return dns__reverse(&c, &nm, rel, true);
-	if (!c.dlen || !dns__under(&nm, c.domain, c.dlen, &rel))
+		return dns__reverse(c, &nm, rel, true);
+	if (!c->dlen || !dns__under(&nm, c->domain, c->dlen, &rel))
 		return 0;
-	return dns__zone(&c, &nm, rel);
+	return dns__zone(c, &nm, rel);
 }
 
 /* ---- the message -------------------------------------------------------- */
@@ -720,12 +674,17 @@ static void dns__put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
+/* The reply's flags: QR, RD and CD as asked, RA (the server recurses). */
+static uint16_t dns__reply_flags(const struct dns_query_info *info)
+{
+	return (uint16_t)(0x8000 | (info->flags & 0x7900) | 0x0080 | (info->flags & 0x0010));
+}
+
 size_t dns_reply_empty(const struct dns_query_info *info, unsigned rcode, bool tc,
 		       uint8_t *out, size_t cap)
 {
 	size_t len = 12 + info->question_len + (info->edns ? 11 : 0);
-	/* QR, the opcode and RD as asked, RA: the server recurses */
-	uint16_t flags = (uint16_t)(0x8000 | (info->flags & 0x7900) | 0x0080 | (rcode & 15));
+	uint16_t flags = (uint16_t)(dns__reply_flags(info) | (rcode & 15));
 
 	if (len > cap)
 		return 0;
@@ -736,13 +695,13 @@ size_t dns_reply_empty(const struct dns_query_info *info, unsigned rcode, bool t
 	dns__put16(out + 2, flags);
 	dns__put16(out + 4, info->question_len ? 1 : 0);
 	if (info->question_len)
-		memcpy(out + 12, info->question, info->question_len);
+		memmove(out + 12, info->question, info->question_len);
 	if (info->edns) {
 		uint8_t *o = out + 12 + info->question_len;
 
 		dns__put16(out + 10, 1);
 		o[0] = 0;
-		dns__put16(o + 1, LDNS_RR_TYPE_OPT);
+		dns__put16(o + 1, DNS_T_OPT);
 		dns__put16(o + 3, DNS_EDNS_SIZE);
 		o[5] = (uint8_t)(rcode >> 4); /* extended rcode (BADVERS) */
 		o[6] = o[7] = o[8] = 0;
@@ -779,107 +738,77 @@ static bool dns__question(const uint8_t *q, size_t len, struct dns_query_info *i
 	return true;
 }
 
-static size_t dns__to_wire(ldns_pkt *r, uint8_t *out, size_t cap)
+/* What a query is, before anything is looked up: 0 to go on, else the
+ * rcode of the reply it gets (FORMERR, NOTIMP, BADVERS, REFUSED). */
+static int dns__check(const uint8_t *q, size_t len, struct dns_query_info *info)
 {
-	uint8_t *w = NULL;
-	size_t n = 0;
+	struct dns_wire_query wq;
 
-	if (ldns_pkt2wire(&w, r, &n) != LDNS_STATUS_OK || n > cap) {
-		free(w);
-		return 0;
+	if (!dns__question(q, len, info)) {
+		info->question_len = 0;
+		return DNS_RC_FORMERR;
 	}
-	memcpy(out, w, n);
-	free(w);
-	return n;
-}
-
-static ldns_pkt *dns__reply_of(const ldns_pkt *p, const struct dns_query_info *info)
-{
-	ldns_pkt *r = ldns_pkt_new();
-
-	if (!r)
-		return NULL;
-	ldns_pkt_set_id(r, info->id);
-	ldns_pkt_set_qr(r, true);
-	ldns_pkt_set_aa(r, true);
-	ldns_pkt_set_rd(r, ldns_pkt_rd(p));
-	ldns_pkt_set_cd(r, ldns_pkt_cd(p));
-	ldns_pkt_set_ra(r, true);
-	ldns_pkt_set_opcode(r, LDNS_PACKET_QUERY);
-	if (!ldns_pkt_push_rr(r, LDNS_SECTION_QUESTION,
-			      ldns_rr_clone(ldns_rr_list_rr(ldns_pkt_question(p), 0)))) {
-		ldns_pkt_free(r);
-		return NULL;
+	if (dns_wire_parse(q, len, 12 + info->question_len, &wq)) {
+		info->question_len = 0;
+		return DNS_RC_FORMERR;
 	}
-	if (info->edns)
-		ldns_pkt_set_edns_udp_size(r, DNS_EDNS_SIZE);
-	return r;
+	info->edns = wq.edns;
+	if (wq.edns) {
+		info->do_bit = wq.do_bit;
+		info->udp_size = wq.udp_size < DNS_UDP_PLAIN ? DNS_UDP_PLAIN : wq.udp_size;
+		if (wq.edns_version)
+			return DNS_RC_BADVERS;
+	}
+	if ((info->flags >> 11 & 15) != 0 /* QUERY */)
+		return DNS_RC_NOTIMP;
+	/* zone transfers are not served */
+	if (info->qtype == DNS_T_AXFR || info->qtype == DNS_T_IXFR)
+		return DNS_RC_REFUSED;
+	return 0;
 }
 
 enum dns_verdict dns_handle(const struct ldmesh_snap *s, const uint8_t *q, size_t len,
 			    bool tcp, uint64_t rnd, uint8_t *out, size_t cap,
 			    size_t *out_len, struct dns_query_info *info)
 {
-	ldns_pkt *p = NULL, *r = NULL;
-	enum dns_verdict v = DNS_REPLY;
+	static __thread struct dns_wire w;
+	struct dns_ctx c = { .s = s, .w = &w, .rnd = rnd };
 	size_t limit;
-	int answered;
+	int rc;
 
 	*out_len = 0;
 	/* too short to say who asked, or a response: nothing to answer (a
 	 * reply to a reply is how two servers loop) */
 	if (len < 12 || (q[2] & 0x80))
 		return DNS_DROP;
-	if (!dns__question(q, len, info)) {
-		info->question_len = 0;
-		*out_len = dns_reply_empty(info, LDNS_RCODE_FORMERR, false, out, cap);
+	if ((rc = dns__check(q, len, info))) {
+		*out_len = dns_reply_empty(info, (unsigned)rc, false, out, cap);
 		return DNS_REPLY;
 	}
-	if ((info->flags >> 11 & 15) != LDNS_PACKET_QUERY) {
-		*out_len = dns_reply_empty(info, LDNS_RCODE_NOTIMPL, false, out, cap);
-		return DNS_REPLY;
-	}
-	if (ldns_wire2pkt(&p, q, len) != LDNS_STATUS_OK ||
-	    ldns_rr_list_rr_count(ldns_pkt_question(p)) != 1) {
-		info->question_len = 0;
-		*out_len = dns_reply_empty(info, LDNS_RCODE_FORMERR, false, out, cap);
-		ldns_pkt_free(p);
-		return DNS_REPLY;
-	}
-	info->edns = ldns_pkt_edns(p);
-	if (info->edns) {
-		info->do_bit = ldns_pkt_edns_do(p);
-		info->udp_size = ldns_pkt_edns_udp_size(p);
-		if (info->udp_size < DNS_UDP_PLAIN)
-			info->udp_size = DNS_UDP_PLAIN;
-		if (ldns_pkt_edns_version(p)) {
-			*out_len = dns_reply_empty(info, 16 /* BADVERS */, false, out, cap);
-			ldns_pkt_free(p);
-			return DNS_REPLY;
-		}
-	}
-	/* zone transfers and updates are not served */
-	if (info->qtype == LDNS_RR_TYPE_AXFR || info->qtype == LDNS_RR_TYPE_IXFR) {
-		*out_len = dns_reply_empty(info, LDNS_RCODE_REFUSED, false, out, cap);
-		ldns_pkt_free(p);
-		return DNS_REPLY;
-	}
-	r = s ? dns__reply_of(p, info) : NULL;
-	answered = r ? dns__answer(s, ldns_rr_list_rr(ldns_pkt_question(p), 0), rnd, r) : 0;
-	if (!answered) {
-		v = DNS_FORWARD;
-		goto out;
-	}
-	limit = tcp ? cap : info->udp_size < DNS_EDNS_SIZE ? info->udp_size : DNS_EDNS_SIZE;
+	if (!s)
+		return DNS_FORWARD;
+	c.qtype = info->qtype;
+	limit = tcp ? DNS_MSG_MAX : info->udp_size < DNS_EDNS_SIZE ? info->udp_size : DNS_EDNS_SIZE;
 	if (limit > cap)
 		limit = cap;
-	*out_len = dns__to_wire(r, out, limit);
-	if (!*out_len) /* too large for the client's UDP limit: TC */
-		*out_len = dns_reply_empty(info, ldns_pkt_get_rcode(r), true, out, cap);
+	if (12 + info->question_len + 11 > limit)
+		return DNS_DROP;
+	memset(&w, 0, offsetof(struct dns_wire, add));
+	w.m = out;
+	w.cap = limit - (info->edns ? 11 : 0);
+	memmove(out + 12, info->question, info->question_len);
+	w.len = 12 + info->question_len;
+	w.qname_end = w.len - 4;
+	w.add_len = 0;
+	w.add_full = false;
+	if (!dns__answer(&c, info))
+		return DNS_FORWARD;
+	if (w.full) /* too large for the client's UDP limit: TC */
+		*out_len = dns_reply_empty(info, c.rcode, true, out, cap);
+	else
+		*out_len = dns_wire_finish(&w, info->id, dns__reply_flags(info), info->edns,
+					   DNS_EDNS_SIZE, c.rcode);
 	if (*out_len >= 4) /* AA: the table is the authority for what it answers */
 		out[2] |= 0x04;
-out:
-	ldns_pkt_free(r);
-	ldns_pkt_free(p);
-	return v;
+	return DNS_REPLY;
 }

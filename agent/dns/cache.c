@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ldmesh/hash.h"
+#include "wire.h"
 
 #define DNS_CACHE_KEY_MAX (DNS__QMAX + 1)
 #define DNS__QMAX 260
@@ -200,23 +201,6 @@ static uint16_t dns__get16(const uint8_t *p)
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* Past the name at `i`: its end, or 0 when it runs off the message. */
-static size_t dns__skip_name(const uint8_t *m, size_t len, size_t i)
-{
-	for (unsigned labels = 0; i < len && labels < 128; labels++) {
-		uint8_t l = m[i];
-
-		if (!l)
-			return i + 1;
-		if ((l & 0xc0) == 0xc0)
-			return i + 2 <= len ? i + 2 : 0;
-		if (l > 63)
-			return 0;
-		i += 1u + l;
-	}
-	return 0;
-}
-
 int dns_cache_ttl(const uint8_t *m, size_t len, uint16_t *offs, size_t max_offs,
 		  size_t *n_offs)
 {
@@ -235,7 +219,7 @@ int dns_cache_ttl(const uint8_t *m, size_t len, uint16_t *offs, size_t max_offs,
 	ns = dns__get16(m + 8);
 	ar = dns__get16(m + 10);
 	for (unsigned k = 0; k < qd; k++) {
-		i = dns__skip_name(m, len, i);
+		i = dns_wire_skip_name(m, len, i);
 		if (!i || (i += 4) > len)
 			return -1;
 	}
@@ -243,7 +227,7 @@ int dns_cache_ttl(const uint8_t *m, size_t len, uint16_t *offs, size_t max_offs,
 		uint16_t type, rdlen;
 		uint32_t ttl;
 
-		i = dns__skip_name(m, len, i);
+		i = dns_wire_skip_name(m, len, i);
 		if (!i || i + 10 > len)
 			return -1;
 		type = dns__get16(m + i);

@@ -7,13 +7,22 @@
  * the reply built and cut to the UDP limit), both as UDP and TCP; then the
  * same bytes as an upstream's answer through the cache (dns_cache_ttl's
  * walk over every record, put, get).
+ *
+ * Differential against libldns (the reference codec, wire.h): every reply
+ * ldmesh-dns's writer makes must parse with ldns_wire2pkt and say what the
+ * writer meant (the question, the rcode, the section counts); a query both
+ * parsers accept must read the same to both (question, EDNS size, DO).
+ * A disagreement aborts, which libFuzzer reports as a crash.
  */
+#include <ldns/ldns.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "answer.h"
 #include "cache.h"
+#include "wire.h"
 #include "ldmesh/reader.h"
 #include "snap_build.h"
 
@@ -58,6 +67,59 @@ static const struct ldmesh_snap *fz__table(void)
 	return &s;
 }
 
+static void fz__fail(const char *what)
+{
+	fprintf(stderr, "fuzz_dns: ldns disagrees: %s\n", what);
+	abort();
+}
+
+static uint16_t fz__get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* Our reply, read by ldns. */
+static void fz__check_reply(const uint8_t *r, size_t n, const struct dns_query_info *info)
+{
+	ldns_pkt *p = NULL;
+
+	if (ldns_wire2pkt(&p, r, n) != LDNS_STATUS_OK)
+		fz__fail("a reply it cannot parse");
+	if (ldns_pkt_get_rcode(p) != (r[3] & 15u))
+		fz__fail("rcode");
+	if (ldns_pkt_ancount(p) != fz__get16(r + 6) || ldns_pkt_nscount(p) != fz__get16(r + 8) ||
+	    ldns_pkt_id(p) != info->id || !ldns_pkt_qr(p))
+		fz__fail("header");
+	if (info->question_len) {
+		ldns_rr *q = ldns_rr_list_rr(ldns_pkt_question(p), 0);
+		uint8_t *w = NULL;
+		size_t wl = 0;
+
+		if (!q || ldns_rr_get_type(q) != info->qtype ||
+		    ldns_rr_get_class(q) != info->qclass ||
+		    ldns_rdf2wire(&w, ldns_rr_owner(q), &wl) != LDNS_STATUS_OK ||
+		    wl != info->question_len - 4 || memcmp(w, info->question, wl))
+			fz__fail("question");
+		free(w);
+	}
+	ldns_pkt_free(p);
+}
+
+/* The query, read by both. */
+static void fz__check_query(const uint8_t *q, size_t n, const struct dns_query_info *info)
+{
+	ldns_pkt *p = NULL;
+
+	if (ldns_wire2pkt(&p, q, n) != LDNS_STATUS_OK)
+		return; /* ldns is stricter on records a query has no use for */
+	if (ldns_pkt_edns(p) != info->edns ||
+	    (info->edns && (ldns_pkt_edns_do(p) != info->do_bit ||
+			    (ldns_pkt_edns_udp_size(p) >= DNS_UDP_PLAIN &&
+			     ldns_pkt_edns_udp_size(p) != info->udp_size))))
+		fz__fail("EDNS");
+	ldns_pkt_free(p);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t out[DNS_MSG_MAX];
@@ -73,8 +135,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!cache && dns_cache_new(&cache, 64, 1 << 20))
 		abort();
 	for (int tcp = 0; tcp < 2; tcp++) {
-		if (dns_handle(fz__table(), buf, size, tcp, size, out, sizeof(out), &n, &info) ==
-		    DNS_FORWARD) {
+		enum dns_verdict v = dns_handle(fz__table(), buf, size, tcp, size, out, sizeof(out),
+						&n, &info);
+
+		if (v == DNS_REPLY && n)
+			fz__check_reply(out, n, &info);
+		if (v == DNS_FORWARD || (v == DNS_REPLY && (out[3] & 15) != DNS_RC_FORMERR))
+			fz__check_query(buf, size, &info);
+		if (v == DNS_FORWARD) {
 			/* as the server: the cache asked, the input kept as if the
 			 * upstream had said it, asked again */
 			fz_sink += dns_cache_get(cache, &info, 1, out, sizeof(out));
