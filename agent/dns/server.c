@@ -311,15 +311,20 @@ static void dns__conn_send(struct dns_server *s, int i, const uint8_t *msg, size
 }
 
 /* A reply to a UDP client, cut to its size limit (TC) when larger. */
-static void dns__udp_send(struct dns_server *s, int fd, const struct dns_addr *peer,
-			  const struct dns_query_info *info, uint8_t *msg, size_t len)
+static size_t dns__udp_fit(const struct dns_query_info *info, uint8_t *msg, size_t len,
+			   size_t cap)
 {
 	size_t limit = info->edns ? (info->udp_size < DNS_EDNS_SIZE ? info->udp_size
 								     : DNS_EDNS_SIZE)
 				  : DNS_UDP_PLAIN;
 
-	if (len > limit)
-		len = dns_reply_empty(info, msg[3] & 15, true, msg, DNS_MSG_MAX);
+	return len > limit ? dns_reply_empty(info, msg[3] & 15, true, msg, cap) : len;
+}
+
+static void dns__udp_send(struct dns_server *s, int fd, const struct dns_addr *peer,
+			  const struct dns_query_info *info, uint8_t *msg, size_t len)
+{
+	len = dns__udp_fit(info, msg, len, DNS_MSG_MAX);
 	(void)s;
 	if (len)
 		sendto(fd, msg, len, MSG_DONTWAIT, (const struct sockaddr *)&peer->sa, peer->len);
@@ -594,9 +599,12 @@ static void dns__upstream_event(struct dns_server *s, unsigned i, uint32_t event
 
 /* ---- queries ------------------------------------------------------------------ */
 
-/* One query from a client: answered, from the cache, or forwarded. */
-static void dns__query(struct dns_server *s, const uint8_t *q, size_t len, int udp_fd,
-		       const struct dns_addr *peer, int conn)
+/* One query from a client: answered, from the cache, or forwarded. The
+ * reply, if there is one now, into `out`: its length, for a UDP client to
+ * be sent by the caller (cut to the client's limit); a TCP client's is
+ * sent here. */
+static size_t dns__query(struct dns_server *s, const uint8_t *q, size_t len, int udp_fd,
+			 const struct dns_addr *peer, int conn, uint8_t *out, size_t cap)
 {
 	struct dns_query_info info;
 	const struct ldmesh_snap *snap;
@@ -605,38 +613,76 @@ static void dns__query(struct dns_server *s, const uint8_t *q, size_t len, int u
 	int slot;
 
 	snap = ldmesh_table_acquire(&s->table, &slot);
-	v = dns_handle(snap, q, len, udp_fd < 0, dns__rnd(s), s->reply, sizeof(s->reply), &n,
-		       &info);
+	v = dns_handle(snap, q, len, udp_fd < 0, dns__rnd(s), out, cap, &n, &info);
 	if (snap)
 		ldmesh_table_release(&s->table, slot);
 	if (v == DNS_DROP)
-		return;
+		return 0;
 	if (v == DNS_FORWARD) {
-		n = dns_cache_get(s->cache, &info, dns__now_ms() / 1000, s->reply,
-				  sizeof(s->reply));
+		n = dns_cache_get(s->cache, &info, dns__now_ms() / 1000, out, cap);
 		if (!n) {
 			dns__forward(s, &info, udp_fd, peer, conn);
-			return;
+			return 0;
 		}
 	}
 	if (udp_fd >= 0)
-		dns__udp_send(s, udp_fd, peer, &info, s->reply, n);
-	else if (n)
-		dns__conn_send(s, conn, s->reply, n);
+		return dns__udp_fit(&info, out, n, cap);
+	if (n)
+		dns__conn_send(s, conn, out, n);
+	return 0;
 }
+
+/* A batch of datagrams in (recvmmsg) and their replies out (sendmmsg):
+ * two system calls for up to DNS_BATCH queries under load. A query larger
+ * than a slot is cut (MSG_TRUNC) and dropped: no DNS query needs 4 KiB. */
+#define DNS_BATCH 32
+#define DNS_SLOT 4096
+struct dns_batch {
+	struct mmsghdr in[DNS_BATCH], out[DNS_BATCH];
+	struct iovec iov_in[DNS_BATCH], iov_out[DNS_BATCH];
+	struct dns_addr peer[DNS_BATCH];
+	uint8_t q[DNS_BATCH][DNS_SLOT], r[DNS_BATCH][DNS_SLOT];
+};
 
 static void dns__udp_event(struct dns_server *s, int fd)
 {
-	/* a bounded batch per wake-up, so TCP and upstream answers get their
-	 * turn under a flood */
-	for (int k = 0; k < 256; k++) {
-		struct dns_addr peer = { .len = sizeof(peer.sa) };
-		ssize_t n = recvfrom(fd, s->buf, sizeof(s->buf), 0, (struct sockaddr *)&peer.sa,
-				     &peer.len);
+	static struct dns_batch b;
 
-		if (n < 0)
+	/* a bounded number of batches per wake-up, so TCP and upstream
+	 * answers get their turn under a flood */
+	for (int round = 0; round < 8; round++) {
+		int n, m = 0;
+
+		for (int i = 0; i < DNS_BATCH; i++) {
+			b.iov_in[i] = (struct iovec){ b.q[i], DNS_SLOT };
+			b.in[i].msg_hdr = (struct msghdr){ .msg_name = &b.peer[i].sa,
+							   .msg_namelen = sizeof(b.peer[i].sa),
+							   .msg_iov = &b.iov_in[i], .msg_iovlen = 1 };
+		}
+		n = recvmmsg(fd, b.in, DNS_BATCH, MSG_DONTWAIT, NULL);
+		if (n <= 0)
 			return;
-		dns__query(s, s->buf, (size_t)n, fd, &peer, -1);
+		for (int i = 0; i < n; i++) {
+			size_t len;
+
+			if (b.in[i].msg_hdr.msg_flags & MSG_TRUNC)
+				continue;
+			b.peer[i].len = b.in[i].msg_hdr.msg_namelen;
+			len = dns__query(s, b.q[i], b.in[i].msg_len, fd, &b.peer[i], -1, b.r[i],
+					 DNS_SLOT);
+			if (!len)
+				continue;
+			b.iov_out[m] = (struct iovec){ b.r[i], len };
+			b.out[m].msg_hdr = (struct msghdr){ .msg_name = &b.peer[i].sa,
+							    .msg_namelen = b.peer[i].len,
+							    .msg_iov = &b.iov_out[m],
+							    .msg_iovlen = 1 };
+			m++;
+		}
+		if (m)
+			sendmmsg(fd, b.out, (unsigned)m, MSG_DONTWAIT);
+		if (n < DNS_BATCH)
+			return;
 	}
 }
 
@@ -686,7 +732,8 @@ static void dns__conn_event(struct dns_server *s, int i, uint32_t events)
 		if (c->in_len == want && want > 2) {
 			c->in_len = 0;
 			c->last_ms = dns__now_ms();
-			dns__query(s, c->in + 2, want - 2, -1, NULL, i);
+			dns__query(s, c->in + 2, want - 2, -1, NULL, i, s->reply,
+				   sizeof(s->reply));
 			/* one at a time: the next once this one is answered */
 			return;
 		}
