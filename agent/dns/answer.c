@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rindex.h"
 #include "wire.h"
 
 #define DNS__NAME_MAX 255
@@ -50,6 +51,7 @@ struct dns_name {
 
 struct dns_ctx {
 	const struct ldmesh_snap *s;
+	struct dns_rindex **ri; /* the caller's index by address, or NULL */
 	uint16_t qtype;
 	struct dns_wire *w;
 	unsigned rcode;
@@ -570,23 +572,19 @@ static void dns__ptr(struct dns_ctx *c, const char *target_text)
 	dns__put(c, &r, DNS_AN);
 }
 
-/*
- * The names an address has: the Services whose ClusterIP it is, else the
- * endpoints it is. The table has no index by address alone (its VIP index
- * is keyed by address, port and protocol), so this scans it: bounded by
- * the table's size, measured in tests/bench/results/dns.md.
- */
-static unsigned dns__ptr_scan(struct dns_ctx *c, const uint8_t a[16], bool emit)
+/* The PTR of candidate (service i, endpoint e or LDMESH_NONE) if it has
+ * address `a`: 1 if so, else 0. */
+static unsigned dns__ptr_of(struct dns_ctx *c, uint32_t i, uint32_t e, const uint8_t a[16],
+			    bool emit)
 {
-	uint32_t n = ldmesh_snap_service_count(c->s);
 	char fqdn[DNS__NAME_MAX + 1];
+	struct ldmesh_service svc;
+	struct ldmesh_endpoint ep;
 	unsigned found = 0;
 
-	for (uint32_t i = 0; i < n && found < DNS_MAX_PTR; i++) {
-		struct ldmesh_service svc;
-
-		if (!ldmesh_snap_service(c->s, i, &svc) || !ldmesh_snap_service_listed(c->s, i))
-			continue;
+	if (!ldmesh_snap_service(c->s, i, &svc) || !ldmesh_snap_service_listed(c->s, i))
+		return 0;
+	if (e == LDMESH_NONE) {
 		for (unsigned k = 0; k < svc.ip_count && k < LDMESH_MAX_CLUSTER_IPS; k++) {
 			if (memcmp(svc.cluster_ips[k], a, 16))
 				continue;
@@ -596,18 +594,61 @@ static unsigned dns__ptr_scan(struct dns_ctx *c, const uint8_t a[16], bool emit)
 			}
 			found++;
 		}
-		for (uint32_t k = 0; k < svc.endpoint_count && found < DNS_MAX_PTR; k++) {
-			struct ldmesh_endpoint ep;
+		return found;
+	}
+	if (e < svc.first_endpoint || e - svc.first_endpoint >= svc.endpoint_count ||
+	    !ldmesh_snap_endpoint(c->s, e, &ep) || memcmp(ep.addr, a, 16) ||
+	    !dns__eligible(&svc, &ep))
+		return 0;
+	if (emit) {
+		dns__ep_fqdn(c, &svc, &ep, fqdn, sizeof(fqdn));
+		dns__ptr(c, fqdn);
+	}
+	return 1;
+}
 
-			if (!ldmesh_snap_endpoint(c->s, svc.first_endpoint + k, &ep) ||
-			    memcmp(ep.addr, a, 16) || !dns__eligible(&svc, &ep))
-				continue;
-			if (emit) {
-				dns__ep_fqdn(c, &svc, &ep, fqdn, sizeof(fqdn));
-				dns__ptr(c, fqdn);
-			}
-			found++;
-		}
+/* The caller's index, rebuilt when the table moved on; NULL when there is
+ * none (ldmeshctl dig, the tests) or it cannot be built. */
+static const struct dns_rindex *dns__rindex(struct dns_ctx *c)
+{
+	if (!c->ri)
+		return NULL;
+	if (!dns_rindex_of(*c->ri, c->s)) {
+		dns_rindex_free(*c->ri);
+		*c->ri = NULL;
+		if (dns_rindex_build(c->s, c->ri))
+			return NULL;
+	}
+	return *c->ri;
+}
+
+/*
+ * The names an address has: the Services whose ClusterIP it is, and the
+ * endpoints it is. Through the index by address when the caller keeps one
+ * (rindex.h), else by a scan of the table, bounded by its size.
+ */
+static unsigned dns__ptr_scan(struct dns_ctx *c, const uint8_t a[16], bool emit)
+{
+	const struct dns_rindex *ri = dns__rindex(c);
+	uint32_t n = ldmesh_snap_service_count(c->s);
+	unsigned found = 0;
+
+	if (ri) {
+		uint32_t svc[DNS_MAX_PTR * 4], ep[DNS_MAX_PTR * 4];
+		unsigned k = dns_rindex_find(ri, a, svc, ep, DNS_MAX_PTR * 4);
+
+		for (unsigned j = 0; j < k && found < DNS_MAX_PTR; j++)
+			found += dns__ptr_of(c, svc[j], ep[j], a, emit);
+		return found;
+	}
+	for (uint32_t i = 0; i < n && found < DNS_MAX_PTR; i++) {
+		struct ldmesh_service svc;
+
+		found += dns__ptr_of(c, i, LDMESH_NONE, a, emit);
+		if (!ldmesh_snap_service(c->s, i, &svc))
+			continue;
+		for (uint32_t k = 0; k < svc.endpoint_count && found < DNS_MAX_PTR; k++)
+			found += dns__ptr_of(c, i, svc.first_endpoint + k, a, emit);
 	}
 	return found;
 }
@@ -771,8 +812,16 @@ enum dns_verdict dns_handle(const struct ldmesh_snap *s, const uint8_t *q, size_
 			    bool tcp, uint64_t rnd, uint8_t *out, size_t cap,
 			    size_t *out_len, struct dns_query_info *info)
 {
+	return dns_handle_indexed(s, NULL, q, len, tcp, rnd, out, cap, out_len, info);
+}
+
+enum dns_verdict dns_handle_indexed(const struct ldmesh_snap *s, struct dns_rindex **ri,
+				    const uint8_t *q, size_t len, bool tcp, uint64_t rnd,
+				    uint8_t *out, size_t cap, size_t *out_len,
+				    struct dns_query_info *info)
+{
 	static __thread struct dns_wire w;
-	struct dns_ctx c = { .s = s, .w = &w, .rnd = rnd };
+	struct dns_ctx c = { .s = s, .ri = ri, .w = &w, .rnd = rnd };
 	size_t limit;
 	int rc;
 

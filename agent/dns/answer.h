@@ -28,8 +28,7 @@
 /* Records in one cluster answer: a headless Service of thousands of pods
  * still gets an answer a TCP message can carry. */
 #define DNS_MAX_RECORDS 1000
-/* A PTR query scans the table (no index by address alone exists in it):
- * the answer names at most this many Services. */
+/* Names in a PTR answer at most. */
 #define DNS_MAX_PTR 8
 
 enum dns_verdict {
@@ -62,6 +61,15 @@ struct dns_query_info {
 enum dns_verdict dns_handle(const struct ldmesh_snap *s, const uint8_t *q, size_t len,
 			    bool tcp, uint64_t rnd, uint8_t *out, size_t cap,
 			    size_t *out_len, struct dns_query_info *info);
+
+/* The same, with the caller's index by address for PTR queries
+ * (rindex.h): *ri is built, or rebuilt for a new generation, on the first
+ * PTR query that needs it, and stays the caller's (dns_rindex_free). */
+struct dns_rindex;
+enum dns_verdict dns_handle_indexed(const struct ldmesh_snap *s, struct dns_rindex **ri,
+				    const uint8_t *q, size_t len, bool tcp, uint64_t rnd,
+				    uint8_t *out, size_t cap, size_t *out_len,
+				    struct dns_query_info *info);
 
 /* A reply of header and question only with `rcode` (SERVFAIL after the
  * upstreams failed; TC set by `tc`). Returns its length, or 0. */

@@ -20,6 +20,7 @@
 
 #include "answer.h"
 #include "cache.h"
+#include "rindex.h"
 #include "ldmesh/reader.h"
 
 /* epoll data: what (top byte) and which (the rest) */
@@ -64,6 +65,7 @@ struct dns_server {
 	int ep;
 	int udp[DNS_MAX_ADDRS], tcp[DNS_MAX_ADDRS];
 	struct ldmesh_table table;
+	struct dns_rindex *rindex; /* PTR: the table by address (rindex.h) */
 	struct dns_cache *cache;
 	struct dns_conn conns[DNS_MAX_TCP];
 	uint32_t conn_serial;
@@ -613,7 +615,8 @@ static size_t dns__query(struct dns_server *s, const uint8_t *q, size_t len, int
 	int slot;
 
 	snap = ldmesh_table_acquire(&s->table, &slot);
-	v = dns_handle(snap, q, len, udp_fd < 0, dns__rnd(s), out, cap, &n, &info);
+	v = dns_handle_indexed(snap, &s->rindex, q, len, udp_fd < 0, dns__rnd(s), out, cap, &n,
+			       &info);
 	if (snap)
 		ldmesh_table_release(&s->table, slot);
 	if (v == DNS_DROP)
@@ -878,6 +881,7 @@ out:
 	for (int i = 0; i < DNS_MAX_PENDING; i++)
 		if (s->pending[i].used)
 			dns__pending_free(s, &s->pending[i]);
+	dns_rindex_free(s->rindex);
 	ldmesh_table_close(&s->table);
 	dns_cache_free(s->cache);
 	free(s);

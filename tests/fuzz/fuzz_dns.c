@@ -124,6 +124,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static uint8_t out[DNS_MSG_MAX];
 	static struct dns_cache *cache;
+	static struct dns_rindex *ri;
 	struct dns_query_info info;
 	uint8_t *buf = malloc(size ? size : 1);
 	size_t n;
@@ -135,8 +136,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!cache && dns_cache_new(&cache, 64, 1 << 20))
 		abort();
 	for (int tcp = 0; tcp < 2; tcp++) {
-		enum dns_verdict v = dns_handle(fz__table(), buf, size, tcp, size, out, sizeof(out),
-						&n, &info);
+		/* TCP through the index by address, UDP by the scan */
+		enum dns_verdict v = dns_handle_indexed(fz__table(), tcp ? &ri : NULL, buf, size, tcp,
+							size, out, sizeof(out), &n, &info);
 
 		if (v == DNS_REPLY && n)
 			fz__check_reply(out, n, &info);

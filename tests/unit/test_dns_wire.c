@@ -17,6 +17,7 @@
 
 #include "answer.h"
 #include "cache.h"
+#include "rindex.h"
 #include "ldmesh/reader.h"
 #include "snap_build.h"
 
@@ -25,6 +26,8 @@
 
 static struct ldmesh_snap table;
 static void *table_bytes;
+/* the index by address ask() passes: NULL, scans, or one (rindex.h) */
+static struct dns_rindex **ask_ri;
 
 static int setup(void **state)
 {
@@ -84,7 +87,9 @@ static ldns_pkt *ask(const char *name, ldns_rr_type type, bool tcp, bool edns, s
 	if (edns)
 		ldns_pkt_set_edns_udp_size(q, 1232);
 	assert_int_equal(ldns_pkt2wire(&w, q, &wl), LDNS_STATUS_OK);
-	assert_int_equal(dns_handle(&table, w, wl, tcp, 0, out, sizeof(out), &n, &info), DNS_REPLY);
+	assert_int_equal(dns_handle_indexed(&table, ask_ri, w, wl, tcp, 0, out, sizeof(out), &n,
+					    &info),
+			 DNS_REPLY);
 	assert_int_equal(ldns_wire2pkt(&r, out, n), LDNS_STATUS_OK);
 	assert_int_equal(ldns_pkt_id(r), 0x4242);
 	if (len)
@@ -168,6 +173,19 @@ static void test_ptr(void **state)
 	r = ask("99.0.96.10.in-addr.arpa", LDNS_RR_TYPE_PTR, false, false, NULL);
 	assert_int_equal(ldns_pkt_get_rcode(r), LDNS_RCODE_NXDOMAIN);
 	ldns_pkt_free(r);
+}
+
+/* The same answers through the index by address, built on first use. */
+static void test_ptr_indexed(void **state)
+{
+	struct dns_rindex *ri = NULL;
+
+	ask_ri = &ri;
+	test_ptr(state);
+	assert_non_null(ri);
+	assert_true(dns_rindex_of(ri, &table));
+	ask_ri = NULL;
+	dns_rindex_free(ri);
 }
 
 static void test_nxdomain_soa(void **state)
@@ -335,6 +353,7 @@ int main(void)
 		cmocka_unit_test(test_a),
 		cmocka_unit_test(test_srv_headless),
 		cmocka_unit_test(test_ptr),
+		cmocka_unit_test(test_ptr_indexed),
 		cmocka_unit_test(test_nxdomain_soa),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_cache),
