@@ -54,6 +54,7 @@ struct dns_ctx {
 	struct dns_rindex **ri; /* the caller's index by address, or NULL */
 	uint16_t qtype;
 	struct dns_wire *w;
+	struct dns_query_info *info;
 	unsigned rcode;
 	char domain[LDMESH_STR_MAX + 1];
 	size_t dlen;
@@ -284,6 +285,37 @@ static void dns__svc_addrs(struct dns_ctx *c, const struct ldmesh_service *svc,
 	}
 }
 
+/* The question for the target of a CNAME, when it is outside the cluster
+ * (inside, the table would answer it, and the client asks again). */
+static void dns__chase(struct dns_ctx *c, const char *target)
+{
+	struct dns_query_info *info = c->info;
+	struct dns_wire_rec t = { .len = 0 };
+	size_t n = strlen(target), rel;
+	struct dns_name nm;
+
+	if (n && target[n - 1] == '.')
+		n--;
+	nm.len = n < sizeof(nm.text) ? n : 0;
+	memcpy(nm.text, target, nm.len);
+	nm.text[nm.len] = 0;
+	for (size_t i = 0; i < nm.len; i++)
+		if (nm.text[i] >= 'A' && nm.text[i] <= 'Z')
+			nm.text[i] = (char)(nm.text[i] + 32);
+	if (!nm.len || dns__under(&nm, c->domain, c->dlen, &rel))
+		return;
+	dns_wire_rec_name(&t, c->w, target, false);
+	if (t.bad || t.len + 4 > sizeof(info->chase_q))
+		return;
+	memcpy(info->chase_q, t.b, t.len);
+	info->chase_q[t.len] = (uint8_t)(c->qtype >> 8);
+	info->chase_q[t.len + 1] = (uint8_t)c->qtype;
+	info->chase_q[t.len + 2] = 0;
+	info->chase_q[t.len + 3] = DNS_CLASS_IN;
+	info->chase_len = t.len + 4;
+	info->chase = true;
+}
+
 static int dns__external(struct dns_ctx *c, const struct ldmesh_service *svc)
 {
 	char target[LDMESH_STR_MAX + 1];
@@ -295,6 +327,8 @@ static int dns__external(struct dns_ctx *c, const struct ldmesh_service *svc)
 	if (!target[0] || r.bad)
 		return dns__nxdomain(c);
 	dns__put(c, &r, DNS_AN);
+	if (c->qtype != DNS_T_CNAME && c->qtype != DNS_T_ANY)
+		dns__chase(c, target);
 	return 1;
 }
 
@@ -763,6 +797,7 @@ static bool dns__question(const uint8_t *q, size_t len, struct dns_query_info *i
 	info->question_len = 0;
 	info->edns = false;
 	info->do_bit = false;
+	info->chase = false;
 	info->udp_size = DNS_UDP_PLAIN;
 	if (dns__get16(q + 4) != 1)
 		return false;
@@ -821,7 +856,7 @@ enum dns_verdict dns_handle_indexed(const struct ldmesh_snap *s, struct dns_rind
 				    struct dns_query_info *info)
 {
 	static __thread struct dns_wire w;
-	struct dns_ctx c = { .s = s, .ri = ri, .w = &w, .rnd = rnd };
+	struct dns_ctx c = { .s = s, .ri = ri, .w = &w, .info = info, .rnd = rnd };
 	size_t limit;
 	int rc;
 

@@ -37,6 +37,8 @@ enum dns_verdict {
 	DNS_FORWARD, /* not the table's to answer: ask the upstreams */
 };
 
+#define DNS_CHASE_MAX (255 + 4)
+
 /* What the server needs of a query to forward it and to answer it later. */
 struct dns_query_info {
 	uint16_t id;
@@ -47,6 +49,13 @@ struct dns_query_info {
 	uint16_t udp_size;      /* the client's payload size, at least 512 */
 	const uint8_t *question; /* into the query: the question section */
 	size_t question_len;     /* qname (uncompressed) + type + class */
+	/* An ExternalName answered with its CNAME to a name outside the
+	 * cluster: the question to ask upstream for the target's records
+	 * (as a recursive server does, as CoreDNS's kubernetes plugin
+	 * does), spliced behind the CNAME (dns_wire_splice). */
+	bool chase;
+	size_t chase_len;
+	uint8_t chase_q[DNS_CHASE_MAX];
 };
 
 /*

@@ -21,6 +21,7 @@
 #include "answer.h"
 #include "cache.h"
 #include "rindex.h"
+#include "wire.h"
 #include "ldmesh/reader.h"
 
 /* epoll data: what (top byte) and which (the rest) */
@@ -58,6 +59,8 @@ struct dns_pending {
 	uint8_t question[DNS_MSG_MAX > 300 ? 300 : DNS_MSG_MAX]; /* info.question points here */
 	uint8_t *tcp_in;       /* (TCP) the answer being read */
 	size_t tcp_len;
+	uint8_t *prefix;       /* a CNAME chase: our reply the answer goes behind */
+	size_t prefix_len;
 };
 
 struct dns_server {
@@ -74,6 +77,7 @@ struct dns_server {
 	unsigned next_upstream;
 	uint8_t buf[DNS_MSG_MAX + 2];
 	uint8_t reply[DNS_MSG_MAX + 2];
+	uint8_t spliced[DNS_MSG_MAX + 2]; /* a CNAME and its target's answer */
 	uint64_t rnd_state;
 };
 
@@ -339,6 +343,7 @@ static void dns__pending_free(struct dns_server *s, struct dns_pending *p)
 	if (p->fd >= 0)
 		close(p->fd);
 	free(p->tcp_in);
+	free(p->prefix);
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
 	s->n_pending--;
@@ -432,6 +437,11 @@ static void dns__fail(struct dns_server *s, struct dns_pending *p)
 {
 	size_t n = dns_reply_empty(&p->info, 2 /* SERVFAIL */, false, s->reply, sizeof(s->reply));
 
+	/* a chase that failed still has its CNAME to give */
+	if (p->prefix) {
+		memcpy(s->reply, p->prefix, p->prefix_len);
+		n = p->prefix_len;
+	}
 	dns__answer_client(s, p, s->reply, n);
 	dns__pending_free(s, p);
 }
@@ -449,7 +459,8 @@ static void dns__retry(struct dns_server *s, struct dns_pending *p)
 }
 
 static void dns__forward(struct dns_server *s, const struct dns_query_info *info, int udp_fd,
-			 const struct dns_addr *peer, int conn)
+			 const struct dns_addr *peer, int conn, const uint8_t *prefix,
+			 size_t prefix_len)
 {
 	struct dns_pending *p = NULL;
 
@@ -464,6 +475,11 @@ static void dns__forward(struct dns_server *s, const struct dns_query_info *info
 		/* no upstream, or too many in flight: say so rather than
 		 * queue without bound */
 		size_t n = dns_reply_empty(info, 2, false, s->reply, sizeof(s->reply));
+
+		if (prefix) { /* a chase: the CNAME alone */
+			memmove(s->reply, prefix, prefix_len);
+			n = prefix_len;
+		}
 
 		if (udp_fd >= 0)
 			dns__udp_send(s, udp_fd, peer, info, s->reply, n);
@@ -482,6 +498,13 @@ static void dns__forward(struct dns_server *s, const struct dns_query_info *info
 	p->info = *info;
 	memcpy(p->question, info->question, info->question_len);
 	p->info.question = p->question;
+	if (prefix) {
+		p->prefix = malloc(prefix_len);
+		if (p->prefix) {
+			memcpy(p->prefix, prefix, prefix_len);
+			p->prefix_len = prefix_len;
+		}
+	}
 	p->tries = 0;
 	p->tcp = false;
 	p->upstream = s->next_upstream++ % s->o->n_upstream;
@@ -520,6 +543,15 @@ static void dns__upstream_answer(struct dns_server *s, struct dns_pending *p, ui
 		}
 	}
 	dns_cache_put(s->cache, &p->info, m, len, dns__now_ms() / 1000);
+	if (p->prefix) {
+		len = dns_wire_splice(s->spliced, sizeof(s->spliced), p->prefix, p->prefix_len, m,
+				      len);
+		if (!len) { /* the CNAME alone, then */
+			memcpy(s->spliced, p->prefix, p->prefix_len);
+			len = p->prefix_len;
+		}
+		m = s->spliced;
+	}
 	/* the client's ID and RD; the question is its own already */
 	m[0] = (uint8_t)(p->info.id >> 8);
 	m[1] = (uint8_t)p->info.id;
@@ -601,6 +633,30 @@ static void dns__upstream_event(struct dns_server *s, unsigned i, uint32_t event
 
 /* ---- queries ------------------------------------------------------------------ */
 
+/* An ExternalName's CNAME (`out`, n bytes) with the target's records:
+ * from the cache, spliced at once (the new length), or forwarded with the
+ * CNAME kept to splice the answer behind (0). */
+static size_t dns__chase(struct dns_server *s, const struct dns_query_info *info, int udp_fd,
+			 const struct dns_addr *peer, int conn, uint8_t *out, size_t n, size_t cap)
+{
+	struct dns_query_info t = *info;
+	size_t m, k;
+
+	t.question = info->chase_q;
+	t.question_len = info->chase_len;
+	t.chase = false;
+	m = dns_cache_get(s->cache, &t, dns__now_ms() / 1000, s->buf, sizeof(s->buf));
+	if (!m) {
+		dns__forward(s, &t, udp_fd, peer, conn, out, n);
+		return 0;
+	}
+	k = dns_wire_splice(s->spliced, sizeof(s->spliced), out, n, s->buf, m);
+	if (!k || k > cap)
+		return n;
+	memcpy(out, s->spliced, k);
+	return k;
+}
+
 /* One query from a client: answered, from the cache, or forwarded. The
  * reply, if there is one now, into `out`: its length, for a UDP client to
  * be sent by the caller (cut to the client's limit); a TCP client's is
@@ -624,9 +680,13 @@ static size_t dns__query(struct dns_server *s, const uint8_t *q, size_t len, int
 	if (v == DNS_FORWARD) {
 		n = dns_cache_get(s->cache, &info, dns__now_ms() / 1000, out, cap);
 		if (!n) {
-			dns__forward(s, &info, udp_fd, peer, conn);
+			dns__forward(s, &info, udp_fd, peer, conn, NULL, 0);
 			return 0;
 		}
+	} else if (info.chase && s->o->n_upstream && n) {
+		n = dns__chase(s, &info, udp_fd, peer, conn, out, n, cap);
+		if (!n)
+			return 0;
 	}
 	if (udp_fd >= 0)
 		return dns__udp_fit(&info, out, n, cap);

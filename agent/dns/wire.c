@@ -261,3 +261,113 @@ size_t dns_wire_finish(struct dns_wire *w, uint16_t id, uint16_t flags, bool edn
 	}
 	return w->len;
 }
+
+/* ---- splicing ----------------------------------------------------------------- */
+
+/* The name at `i` of `m`, pointers followed (each strictly backwards, so
+ * they cannot loop), written uncompressed at out[*o]; the offset past the
+ * name where it is written in `m` (not where a pointer led), or 0. */
+static size_t wire__expand(const uint8_t *m, size_t len, size_t i, uint8_t *out, size_t cap,
+			   size_t *o)
+{
+	size_t end = 0, total = 0;
+
+	while (i < len) {
+		uint8_t l = m[i];
+
+		if ((l & 0xc0) == 0xc0) {
+			size_t to;
+
+			if (i + 2 > len)
+				return 0;
+			to = (size_t)(l & 0x3f) << 8 | m[i + 1];
+			if (!end)
+				end = i + 2;
+			if (to >= i)
+				return 0;
+			i = to;
+			continue;
+		}
+		if (l > 63 || i + 1 + l > len || (total += 1u + l) > 255 || *o + 1 + l > cap)
+			return 0;
+		memcpy(out + *o, m + i, 1u + l);
+		*o += 1u + l;
+		i += 1u + l;
+		if (!l)
+			return end ? end : i;
+	}
+	return 0;
+}
+
+/* Past the answer section of a message of one question: its offset, or 0. */
+static size_t wire__answers_end(const uint8_t *m, size_t len)
+{
+	size_t i = dns_wire_skip_name(m, len, 12);
+
+	if (!i || (i += 4) > len)
+		return 0;
+	for (unsigned k = 0, an = wire__get16(m + 6); k < an; k++) {
+		i = dns_wire_skip_name(m, len, i);
+		if (!i || i + 10 > len || i + 10 + wire__get16(m + i + 8) > len)
+			return 0;
+		i += 10u + wire__get16(m + i + 8);
+	}
+	return i;
+}
+
+size_t dns_wire_splice(uint8_t *out, size_t cap, const uint8_t *prefix, size_t plen,
+		       const uint8_t *up, size_t ulen)
+{
+	size_t pend, o, i, added = 0;
+	unsigned an;
+
+	if (plen < 12 || ulen < 12 || wire__get16(up + 4) != 1 ||
+	    !(pend = wire__answers_end(prefix, plen)) || pend > cap)
+		return 0;
+	memcpy(out, prefix, pend);
+	o = pend;
+	i = dns_wire_skip_name(up, ulen, 12);
+	if (!i || (i += 4) > ulen)
+		return 0;
+	an = wire__get16(up + 6);
+	for (unsigned k = 0; k < an; k++) {
+		size_t rec = o, at;
+		uint16_t type, rdlen;
+
+		if (!(i = wire__expand(up, ulen, i, out, cap, &o)) || i + 10 > ulen)
+			return 0;
+		type = wire__get16(up + i);
+		rdlen = wire__get16(up + i + 8);
+		if (i + 10 + rdlen > ulen || o + 10 > cap)
+			return 0;
+		memcpy(out + o, up + i, 10);
+		at = o + 8;
+		o += 10;
+		if (type == DNS_T_A || type == DNS_T_AAAA) {
+			if (rdlen != (type == DNS_T_A ? 4 : 16) || o + rdlen > cap)
+				return 0;
+			memcpy(out + o, up + i + 10, rdlen);
+			o += rdlen;
+		} else if (type == DNS_T_CNAME) {
+			size_t start = o;
+
+			/* the name fills the data exactly, or the answer is bad */
+			if (wire__expand(up, ulen, i + 10, out, cap, &o) != i + 10 + rdlen)
+				return 0;
+			wire__put16(out + at, (uint16_t)(o - start));
+		} else {
+			o = rec; /* what a stub asking A or AAAA has no use for */
+			i += 10u + rdlen;
+			continue;
+		}
+		i += 10u + rdlen;
+		added++;
+	}
+	if (o + (plen - pend) > cap)
+		return 0;
+	memcpy(out + o, prefix + pend, plen - pend);
+	o += plen - pend;
+	wire__put16(out + 6, (uint16_t)(wire__get16(prefix + 6) + added));
+	out[3] = (uint8_t)((out[3] & 0xf0) | (up[3] & 0x0f));
+	return o;
+}

@@ -47,6 +47,18 @@ struct dns_wire_query {
  */
 int dns_wire_parse(const uint8_t *m, size_t len, size_t qend, struct dns_wire_query *out);
 
+/*
+ * The answer to a CNAME's target spliced behind the CNAME: `prefix` (a
+ * reply of ours: question, its answers, then authority and additional,
+ * OPT included) with the address and CNAME records of the upstream's
+ * answer `up` inserted after its own answers, their names written out
+ * (pointers into `up` mean nothing in the new message), and the
+ * upstream's rcode. Into `out`: its length, or 0 when either message is
+ * malformed or the result does not fit `cap`.
+ */
+size_t dns_wire_splice(uint8_t *out, size_t cap, const uint8_t *prefix, size_t plen,
+		       const uint8_t *up, size_t ulen);
+
 /* Records being written: the answer and authority sections in place after
  * the question, the additional section aside (it goes last, and is left
  * out rather than truncating the reply when it does not fit). */

@@ -94,6 +94,11 @@ check_eq "PTR of a ClusterIP" "backend.default.svc.cluster.local." "$(short -x 1
 check_eq "PTR of an IPv6 ClusterIP" "dual.default.svc.cluster.local." "$(short -x fd00:10:96::5)"
 check_eq "PTR of a headless endpoint" "db-0.db.shop.svc.cluster.local." "$(short -x 10.244.2.1)"
 check_eq "CNAME of an ExternalName" "example.org." "$(short ext.default.svc.cluster.local CNAME)"
+out=$(q ext.default.svc.cluster.local A)
+check_match "A of an ExternalName: the CNAME..." 'ext\.default\.svc\.cluster\.local\.[[:space:]]+5[[:space:]]+IN[[:space:]]+CNAME[[:space:]]+example\.org\.' "$out"
+check_match "... and the target's address, asked of the upstream" 'example\.org\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+A[[:space:]]+192\.0\.2\.7' "$out"
+check_match "... again, from the cache, over TCP" 'example\.org\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+A[[:space:]]+192\.0\.2\.7' \
+	"$(q +tcp ext.default.svc.cluster.local A)"
 check_eq "dns-version" '"1.1.0"' "$(short dns-version.cluster.local TXT)"
 out=$(q nope.default.svc.cluster.local)
 check_match "a name the table lacks: NXDOMAIN" 'status: NXDOMAIN' "$out"
@@ -104,7 +109,7 @@ check_match "TTL 5 on cluster answers" 'backend\.default\.svc\.cluster\.local\.[
 check_eq "over TCP" "10.96.0.10" "$(short +tcp backend.default.svc.cluster.local)"
 check_match "NODATA: AAAA of a v4-only Service" 'status: NOERROR.*ANSWER: 0' \
 	"$(q backend.default.svc.cluster.local AAAA | tr '\n' ' ')"
-check_nomatch "the upstream was asked nothing so far" 'query\[' "$(cat "$E2E_TMP/up.log")"
+check_nomatch "the upstream was asked nothing else so far" 'query\[[A-Z]*\] [^e]' "$(cat "$E2E_TMP/up.log")"
 
 # forwarded, then cached: the upstream is asked once within the TTL
 check_eq "an outside name is forwarded" "192.0.2.7" "$(short www.example.org)"

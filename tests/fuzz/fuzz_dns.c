@@ -159,6 +159,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		fz_sink += (size_t)dns_cache_ttl(buf, size, offs, 64, &n_offs);
 	}
+	{ /* the bytes as the upstream's answer to an ExternalName's target,
+	   * spliced behind its CNAME: ldns must read the result */
+		static const uint8_t ext_q[] = { 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0,
+			3, 'e', 'x', 't', 7, 'd', 'e', 'f', 'a', 'u', 'l', 't', 3, 's', 'v', 'c',
+			7, 'c', 'l', 'u', 's', 't', 'e', 'r', 5, 'l', 'o', 'c', 'a', 'l', 0,
+			0, 1, 0, 1 };
+		static uint8_t prefix[512], spliced[DNS_MSG_MAX];
+		static size_t prefix_len;
+		size_t k;
+
+		if (!prefix_len &&
+		    (dns_handle(fz__table(), ext_q, sizeof(ext_q), false, 0, prefix, sizeof(prefix),
+				&prefix_len, &info) != DNS_REPLY || !info.chase))
+			abort(); /* the fixed table's ExternalName must chase */
+		k = dns_wire_splice(spliced, sizeof(spliced), prefix, prefix_len, buf, size);
+		if (k) {
+			ldns_pkt *p = NULL;
+
+			if (ldns_wire2pkt(&p, spliced, k) != LDNS_STATUS_OK)
+				fz__fail("a spliced reply it cannot parse");
+			ldns_pkt_free(p);
+		}
+	}
 	/* no table: every well-formed query is forwarded */
 	fz_sink += dns_handle(NULL, buf, size, false, 0, out, sizeof(out), &n, &info);
 	free(buf);
