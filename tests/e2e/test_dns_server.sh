@@ -71,7 +71,10 @@ YAML
 e2e_agent --service-cidr 10.96.0.0/12,fd00:10:96::/108
 
 # the upstream answers example.org itself
-dns_upstream --address=/example.org/192.0.2.7
+# and a TXT record too large for 512 bytes: over UDP without EDNS it comes
+# truncated, and ldmesh-dns asks again over TCP
+BIG=$(printf 'x%.0s' $(seq 200))
+dns_upstream --address=/example.org/192.0.2.7 --txt-record=big.example.org,"$BIG","$BIG","$BIG"
 dns_server
 
 check_eq "A of a ClusterIP Service" "10.96.0.10" "$(short backend.default.svc.cluster.local)"
@@ -118,6 +121,11 @@ out=$(q WwW.ExAmPlE.OrG)
 check_match "... 0x20: the asker's spelling kept" 'WwW\.ExAmPlE\.OrG\.[[:space:]]+[0-9]+[[:space:]]+IN[[:space:]]+A[[:space:]]+192\.0\.2\.7' "$out"
 check_eq "the upstream was asked once" 1 "$(grep -c 'query\[A\] www.example.org' "$E2E_TMP/up.log" || true)"
 check_eq "over TCP too (forwarded)" "192.0.2.7" "$(short +tcp other.example.org)"
+out=$(q +noedns big.example.org TXT)
+check_match "a large answer: truncated upstream, asked again over TCP, whole to dig" \
+	"big\.example\.org\..*TXT.*\"$BIG\" \"$BIG\" \"$BIG\"" "$out"
+check_eq "... the upstream asked twice (UDP, then TCP), dig's TCP retry from the cache" 2 \
+	"$(grep -c 'query\[TXT\] big\.example\.org' "$E2E_TMP/up.log" || true)"
 
 # garbage: dropped or FORMERR, and the server answers the next query
 "$PY" - <<'PY' >"$E2E_TMP/garbage.out"
