@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Helpers of the ldmesh-dns tests (test_dns_*.sh), after lib.sh's
 # e2e_netns and e2e_setup.
-DNS=$LDMESH_BUILD/agent/ldmesh-dns
+# LDMESH_DNS: another program in its place (a valgrind wrapper)
+DNS=${LDMESH_DNS:-$LDMESH_BUILD/agent/ldmesh-dns}
 
 # The test upstream: dnsmasq on 127.0.0.2:53, the only other DNS server in
 # the namespace, logging its queries to $E2E_TMP/up.log; its answers carry

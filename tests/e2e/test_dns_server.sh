@@ -163,6 +163,39 @@ check_eq "bad EDNS version: BADVERS" "badvers (0, 1)" "$(grep badvers "$E2E_TMP/
 check "the server survived the garbage" kill -0 "$DNS_PID"
 check_eq "... and answers the next query" "10.96.0.10" "$(short backend.default.svc.cluster.local)"
 
+# TCP connections are bounded (256) and closed when idle (10 s): of 300
+# held open, 256 are served and 44 turned away; the served ones are
+# closed by the server once idle
+"$PY" - <<'PY' >"$E2E_TMP/tcp.out"
+import socket, select, struct, time
+name = b"".join(bytes([len(l)]) + l for l in b"backend.default.svc.cluster.local".split(b".")) + b"\0"
+q = struct.pack(">HHHHHH", 7, 0x0100, 1, 0, 0, 0) + name + b"\0\1\0\1"
+conns = []
+for _ in range(300):
+    c = socket.create_connection(("127.0.0.1", 53)); c.settimeout(10); conns.append(c)
+served = 0
+for c in conns:
+    try:
+        c.sendall(struct.pack(">H", len(q)) + q)
+        served += len(c.recv(2)) == 2
+    except (ConnectionError, socket.timeout):
+        pass  # turned away: closed at once
+print("served", served)
+left = set(c for c in conns)
+end = time.time() + 60
+while left and time.time() < end:
+    r, _, _ = select.select(list(left), [], [], 1)
+    for c in r:
+        try:
+            if c.recv(65535) == b"": left.discard(c)
+        except ConnectionError:
+            left.discard(c)
+print("open after idle", len(left))
+PY
+check_eq "300 TCP connections: 256 served" "served 256" "$(grep served "$E2E_TMP/tcp.out")"
+check_eq "... and closed by the server once idle" "open after idle 0" "$(grep idle "$E2E_TMP/tcp.out")"
+check_eq "... then a new TCP query is answered" "10.96.0.10" "$(short +tcp backend.default.svc.cluster.local)"
+
 # ldmeshctl dig: the same code against the table
 out=$("$CTL" -t "$TABLE" dig _pg._tcp.db.shop.svc.cluster.local SRV)
 check_match "ldmeshctl dig answers SRV as the server" 'db-0\.db\.shop\.svc\.cluster\.local\.' "$out"
