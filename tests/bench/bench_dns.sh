@@ -7,8 +7,8 @@
 # Prints each measurement; tests/bench/results/dns.md keeps a run.
 #   - queries per second (dnsperf, 10 s, 10,000 Services' A records) of
 #     ldmesh-dns, unbound (local-data, warm) and dnsmasq (a hosts file)
-#   - ldmesh-dns's latency percentiles at 20,000 queries a second
-#     (bench_dns_latency), alone and with the table switching under it
+#   - latency percentiles at 20,000 queries a second (bench_dns_latency):
+#     of all three, and of ldmesh-dns with the table switching under it
 #   - forwarded names answered from the cache: ldmesh-dns against unbound,
 #     both forwarding to the same dnsmasq and warmed first
 #   - at 100,000 Services: PTR queries (the index by address built by the
@@ -144,6 +144,9 @@ echo "cluster names, queries/s: ldmesh-dns $(qps 5301 "$d/names.txt")"
 echo "cluster names, queries/s: unbound $(qps 5302 "$d/names.txt")"
 echo "cluster names, queries/s: dnsmasq $(qps 5303 "$d/names.txt")"
 echo "ldmesh-dns at 20000 qps: $("$LAT" 127.0.0.1 5301 "$d/names.txt" 20000 "$SECS")"
+# the same client against unbound: what the machine's scheduling adds
+echo "unbound at 20000 qps: $("$LAT" 127.0.0.1 5302 "$d/names.txt" 20000 "$SECS")"
+echo "dnsmasq at 20000 qps: $("$LAT" 127.0.0.1 5303 "$d/names.txt" 20000 "$SECS")"
 
 # the table switching under the same load: a Service added every second
 (
