@@ -4,7 +4,7 @@
  * specification (kubernetes/dns docs/specification.md, schema 1.1.0), and
  * the checks every query goes through first. One library linked by
  * ldmesh-dns and `ldmeshctl dig`, so both answer with the same code.
- * Wire format by libldns.
+ * Wire format by wire.h (libldns is its reference).
  */
 #ifndef LDMESH_DNS_ANSWER_H
 #define LDMESH_DNS_ANSWER_H

@@ -56,7 +56,7 @@ struct dns_pending {
 	int conn;
 	uint32_t conn_serial;
 	struct dns_query_info info;
-	uint8_t question[DNS_MSG_MAX > 300 ? 300 : DNS_MSG_MAX]; /* info.question points here */
+	uint8_t question[DNS_CHASE_MAX]; /* info.question points here: a name and 4 bytes */
 	uint8_t *tcp_in;       /* (TCP) the answer being read */
 	size_t tcp_len;
 	uint8_t *prefix;       /* a CNAME chase: our reply the answer goes behind */
