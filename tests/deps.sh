@@ -9,6 +9,8 @@ LDMESH_PACKAGES=(
   scdoc man-db
   # ldmesh-sync: HTTP(S) to the API server, JSON; openssl makes the test CA
   libcurl4-openssl-dev libjson-c-dev openssl
+  # ldmesh-dns and ldmeshctl dig: DNS wire format
+  libldns-dev
   # libldmesh-musl.so (musl-gcc) and the musl client of its test
   musl-tools
   # end-to-end tests and the demo: namespaces, real servers and clients

@@ -35,6 +35,8 @@ int ctl_services(const struct ctl *c);
 int ctl_route(const struct ctl *c, const char *target);
 /* 0 when the name is answered from the table, 1 when not. */
 int ctl_resolve(const struct ctl *c, const char *name);
+/* ldmesh-dns's answer for NAME (TYPE, default A): 0 NOERROR, 1 otherwise. */
+int ctl_dig(const struct ctl *c, const char *name, const char *type);
 
 /* get services [NAME] and describe service [NAME] in c->ns (all when
  * NULL); `name` may be NULL for every service. 0, or 1 when NAME is not

@@ -31,6 +31,7 @@ static void usage(FILE *f)
 	      "  services             every service with its endpoints, one per line\n"
 	      "  resolve NAME         what a name resolves to in a pod (LDMESH_NAMESPACE,\n"
 	      "                       default \"default\"), exactly as libldmesh.so answers\n"
+	      "  dig NAME [TYPE]      what ldmesh-dns answers for NAME, from the table\n"
 	      "  route IP:PORT[/tcp|/udp|/sctp]\n"
 	      "                       the backends a connect to that address chooses from\n"
 	      "  inject [--exec] [--musl] [FILE|-]\n"
@@ -93,6 +94,7 @@ static const struct command commands[] = {
 	{ "services", 0, 0, OUT_JSON, false, true, "" },
 	{ "resolve", 1, 1, OUT_JSON, false, true, "NAME" },
 	{ "route", 1, 1, OUT_JSON, false, true, "IP:PORT[/tcp|/udp|/sctp]" },
+	{ "dig", 1, 2, 0, false, true, "NAME [TYPE]" },
 	{ "inject", 0, 1, 0, false, false, "[--exec] [--musl] [FILE|-]" },
 	{ "uninject", 0, 1, 0, false, false, "[FILE|-]" },
 };
@@ -298,6 +300,8 @@ static int run_command(const struct args *a, struct ctl *c)
 		return ctl_services(c);
 	if (!strcmp(cmd, "route"))
 		return ctl_route(c, a->argv[0]);
+	if (!strcmp(cmd, "dig"))
+		return ctl_dig(c, a->argv[0], a->argc > 1 ? a->argv[1] : NULL);
 	return ctl_resolve(c, a->argv[0]);
 }
 
