@@ -18,7 +18,7 @@ command -v groff >/dev/null || e2e_skip "groff not installed"
 # page -> the program whose --help it documents ("" for none)
 declare -A PROG=(
 	[ldmesh-agent.8]=ldmesh-agent [ldmeshctl.8]=ldmeshctl [ldmesh-sync.8]=ldmesh-sync
-	[ldmesh-exec.1]=ldmesh-exec [ldmesh.7]="" [ldmesh-table.5]=""
+	[ldmesh-exec.1]=ldmesh-exec [ldmesh-dns.8]=ldmesh-dns [ldmesh.7]="" [ldmesh-table.5]=""
 )
 
 # The page as a reader sees it, one word never split across lines.
