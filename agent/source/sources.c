@@ -633,7 +633,8 @@ int sources_rescan(struct sources *s, const char *root, struct diag *d)
 
 void sources_forget_ids(struct sources *s)
 {
-	memset(s->ids, 0, s->n * sizeof(s->ids[0]));
+	if (s->n) /* (no array at all before the first file) */
+		memset(s->ids, 0, s->n * sizeof(s->ids[0]));
 	for (size_t i = 0; i < s->n_rejects; i++)
 		memset(&s->rejects[i].id, 0, sizeof(s->rejects[i].id));
 }

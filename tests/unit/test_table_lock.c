@@ -73,6 +73,7 @@ static void test_second_agent_refused_until_the_first_is_gone(void **state)
 	assert_true(fd >= 0);
 	close(fd);
 	tu_rmtree(dir);
+	free(dir);
 }
 
 static void test_planted_lock_file_refused(void **state)
@@ -93,6 +94,7 @@ static void test_planted_lock_file_refused(void **state)
 	assert_true(table_lock_take(table, why, sizeof(why)) < 0);
 	assert_non_null(strstr(why, lock));
 	tu_rmtree(dir);
+	free(dir);
 }
 
 int main(void)

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -76,6 +77,7 @@ static void test_busy_is_not_switched(void **state)
 	ldmesh_table_close(&t);
 	publish_close(&p);
 	tu_rmtree(dir);
+	free(dir);
 }
 
 /* Through the public acquire too: a process whose slots are all pinned
@@ -114,6 +116,7 @@ static void test_busy_then_taken_by_acquire(void **state)
 	ldmesh_table_close(&t);
 	publish_close(&p);
 	tu_rmtree(dir);
+	free(dir);
 }
 
 int main(void)
