@@ -100,7 +100,9 @@ check "the marker is back once healthy" wait_until 600 test -f "$MANIFESTS/.ldme
 files=$(find "$MANIFESTS" -name '*.json' | sort)
 kill "$FAKE_PID"
 check "the marker is removed once the server is lost" wait_until 600 test ! -e "$MANIFESTS/.ldmesh-synced"
-check_match "and that is logged" 'unreachable for [0-9]+ s: .*\.ldmesh-synced removed' "$(cat "$E2E_TMP/sync.log")"
+# (the line is written after the unlink: waited for, not read at once)
+check "and that is logged" wait_until 600 grep -qE 'unreachable for [0-9]+ s: .*\.ldmesh-synced removed' \
+	"$E2E_TMP/sync.log"
 check_eq "no object file is removed for a lost server" "$files" "$(find "$MANIFESTS" -name '*.json' | sort)"
 check "ldmesh-sync keeps retrying" kill -0 "$SYNC_PID"
 
