@@ -15,7 +15,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netdb.h>
-#include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -24,22 +23,6 @@
 #include "real.h"
 #include "state.h"
 #include "trace.h"
-
-/* The address of an AF_INET or AF_INET6 sockaddr glibc would accept. */
-static bool hook_gni__addr(const struct sockaddr *sa, socklen_t salen, uint8_t out[16])
-{
-	if (!sa || salen < sizeof(sa_family_t))
-		return false;
-	if (sa->sa_family == AF_INET && salen >= sizeof(struct sockaddr_in)) {
-		addr_from_v4(out, &((const struct sockaddr_in *)(const void *)sa)->sin_addr);
-		return true;
-	}
-	if (sa->sa_family == AF_INET6 && salen >= sizeof(struct sockaddr_in6)) {
-		memcpy(out, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, 16);
-		return true;
-	}
-	return false;
-}
 
 static void hook_gni__trace(const uint8_t addr[16], const struct lookup_result *r)
 {
@@ -60,11 +43,12 @@ LDMESH_EXPORT int getnameinfo(const struct sockaddr *sa, socklen_t salen, char *
 	struct preload_state *st = state_get();
 	struct lookup_result r;
 	uint8_t addr[16];
+	uint16_t port;
 	size_t len;
 	int saved = errno;
 
 	if (!st || !host || !hostlen || (flags & NI_NUMERICHOST) ||
-	    !hook_gni__addr(sa, salen, addr))
+	    !addr_from_sockaddr(sa, salen, addr, &port))
 		return real.getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
 	state_lookup_addr(st, addr, &r);
 	hook_gni__trace(addr, &r);

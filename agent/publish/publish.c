@@ -163,11 +163,9 @@ static void publish__sweep(struct publisher *p, uint64_t keep, uint64_t keep_bas
  * them, and not writable by group or others unless sticky (as /tmp, where
  * others cannot rename or remove what they do not own).
  */
-static int publish__parent(const char *dir, char *why, size_t why_len)
+void publish_parent_of(const char *dir, char *out, size_t out_len)
 {
-	char parent[sizeof(((struct publisher *)0)->dir)];
 	size_t len = strlen(dir);
-	struct stat st;
 
 	while (len > 1 && dir[len - 1] == '/')
 		len--;
@@ -175,12 +173,15 @@ static int publish__parent(const char *dir, char *why, size_t why_len)
 		len--;
 	while (len > 1 && dir[len - 1] == '/')
 		len--;
-	if (!len)
-		memcpy(parent, ".", 2);
-	else {
-		memcpy(parent, dir, len);
-		parent[len] = 0;
-	}
+	snprintf(out, out_len, "%.*s", len ? (int)len : 1, len ? dir : ".");
+}
+
+static int publish__parent(const char *dir, char *why, size_t why_len)
+{
+	char parent[sizeof(((struct publisher *)0)->dir)];
+	struct stat st;
+
+	publish_parent_of(dir, parent, sizeof(parent));
 	if (mkdir(parent, 0755) < 0 && errno != EEXIST)
 		return publish__fail(why, why_len, -errno, "mkdir table parent", parent);
 	if (lstat(parent, &st) < 0)

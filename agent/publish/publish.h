@@ -51,6 +51,10 @@ struct publisher {
 	char dir[256];
 };
 
+/* The parent of table directory `dir` ("." for a bare name), which pods
+ * mount and the agent keeps. */
+void publish_parent_of(const char *dir, char *out, size_t out_len);
+
 /* Create (mode 0755) or adopt the table directory; continue the generation
  * sequence of a control page left by an earlier agent (past a base it
  * announced ahead, whose announcement is withdrawn), and remove snapshot

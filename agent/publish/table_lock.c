@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include "table_lock.h"
+#include "publish.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,22 +11,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* "<table without trailing slashes>.lock" and its parent directory. */
-static int table_lock__paths(const char *table, char *lock, size_t lock_len,
-			     char *parent, size_t parent_len)
+/* "<table without trailing slashes>.lock", beside the table in its parent. */
+static int table_lock__path(const char *table, char *lock, size_t lock_len)
 {
-	size_t len = strlen(table), cut;
+	size_t len = strlen(table);
 
 	while (len > 1 && table[len - 1] == '/')
 		len--;
-	if ((size_t)snprintf(lock, lock_len, "%.*s.lock", (int)len, table) >= lock_len)
-		return -ENAMETOOLONG;
-	for (cut = len; cut && table[cut - 1] != '/'; cut--)
-		;
-	while (cut > 1 && table[cut - 1] == '/')
-		cut--;
-	snprintf(parent, parent_len, "%.*s", cut ? (int)cut : 1, cut ? table : ".");
-	return 0;
+	return (size_t)snprintf(lock, lock_len, "%.*s.lock", (int)len, table) >= lock_len
+		       ? -ENAMETOOLONG : 0;
 }
 
 int table_lock_take(const char *table, char *why, size_t why_len)
@@ -35,10 +29,11 @@ int table_lock_take(const char *table, char *why, size_t why_len)
 	struct stat st;
 	int fd, err;
 
-	if ((err = table_lock__paths(table, lock, sizeof(lock), parent, sizeof(parent)))) {
+	if ((err = table_lock__path(table, lock, sizeof(lock)))) {
 		snprintf(why, why_len, "table path too long: %s", table);
 		return err;
 	}
+	publish_parent_of(table, parent, sizeof(parent));
 	/* the parent's ownership and mode are checked when the table is
 	 * opened, right after; an untrusted one stops the agent there */
 	if (mkdir(parent, 0755) < 0 && errno != EEXIST) {
