@@ -136,6 +136,8 @@ void real_init(void)
 static void real__init_unhooked_once(void)
 {
 	real.close = close;
+	real.socket = socket;   /* report_send.c */
+	real.sendto = sendto;
 }
 
 void real_init_unhooked(void)

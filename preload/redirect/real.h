@@ -104,7 +104,8 @@ void real_init(void) LDMESH_HIDDEN;
 /* Instead, in a program that links the core without the hooks and
  * interposes nothing (ldmesh-exec, a static binary with no RTLD_NEXT to
  * resolve through): libc's own functions are the real ones. The core
- * outside the hooks uses real.close alone; only that is set. Call before
+ * outside the hooks uses real.close, real.socket and real.sendto alone;
+ * only those are set. Call before
  * anything calls real_init(), which then does nothing. */
 void real_init_unhooked(void) LDMESH_HIDDEN;
 
