@@ -79,6 +79,56 @@ struct ldmesh_report_failure {
 };
 static_assert(sizeof(struct ldmesh_report_failure) == 40, "failure entry layout");
 
+/*
+ * Counters (LDMESH_REPORT_COUNTS): a datagram is the header, then one
+ * struct ldmesh_report_source, then `count` entries. Each entry holds what
+ * happened since the sender's previous datagram for that (Service VIP,
+ * backend): the agent adds them up, so a datagram lost loses its counts
+ * and never counts twice. A process sends at most once a second and at
+ * exit.
+ */
+/* Connect latency buckets: upper bounds in microseconds, the last bucket
+ * unbounded (Prometheus' "+Inf"). */
+#define LDMESH_LATENCY_BOUNDS_US                                                      \
+	{ 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, \
+	  500000, 1000000, 2500000 }
+#define LDMESH_LATENCY_BUCKETS 16
+
+/* Who counted, as the process says (LDMESH_NAMESPACE or the service
+ * account's namespace file; the hostname, which is the pod's name): labels
+ * of the sender's own series only, NUL-padded. */
+struct ldmesh_report_source {
+	char ns[64];
+	char pod[64];
+};
+static_assert(sizeof(struct ldmesh_report_source) == 128, "source layout");
+
+struct ldmesh_report_count {
+	uint8_t vip[16];         /* the Service address dialled */
+	uint8_t backend[16];     /* the backend chosen */
+	uint16_t vip_port;
+	uint16_t backend_port;
+	uint8_t protocol;        /* LDMESH_PROTO_* */
+	uint8_t reserved0[3];
+	uint32_t opened;         /* connects that succeeded */
+	uint32_t closed;         /* of those, closed since */
+	uint32_t failed[LDMESH_FAIL_REASONS]; /* by enum ldmesh_fail_reason;
+	                            [0]: any other error */
+	uint32_t failovers;      /* attempts moved off this backend */
+	uint32_t ejections;      /* times this process passed it over as
+	                            ejected (its own outlier state or the
+	                            table's) */
+	uint32_t latency[LDMESH_LATENCY_BUCKETS]; /* successful connects */
+	uint32_t reserved1;
+	uint64_t latency_us_sum;
+	uint64_t bytes_sent;     /* at close, TCP_INFO tcpi_bytes_acked */
+	uint64_t bytes_received; /* at close, tcpi_bytes_received */
+	uint64_t rtt_us_sum;     /* at close, tcpi_rtt (smoothed) */
+	uint32_t rtt_count;
+	uint32_t reserved2;
+};
+static_assert(sizeof(struct ldmesh_report_count) == 184, "count entry layout");
+
 #ifdef __cplusplus
 }
 #endif
