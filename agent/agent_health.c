@@ -117,6 +117,7 @@ static int agent__backends(struct agent *a)
 	if (health_forget(a->health, agent__is_backend, a)) {
 		log_info("forgot ejected backends no longer in the table");
 		agent__ejected_refresh(a);
+		agent_write_status(a);
 	}
 	return 0;
 }
@@ -238,6 +239,10 @@ void agent_health_step(struct agent *a, const struct pollfd *fds, size_t n)
 {
 	if (!a->health)
 		return;
+	/* after a publish from the folder: an ejected backend gone from it
+	 * is forgotten now, not at the next report */
+	if (a->ejected.n)
+		(void)agent__backends(a);
 	health_step(a->health, fds, n, agent_now_ns(CLOCK_MONOTONIC));
 	agent__health_publish(a);
 }

@@ -15,7 +15,8 @@
 #    table orders out only one (50%).
 #  - solo: its only pod refuses: the agent says ejected, the table keeps
 #    using it (never all).
-#  - a report naming no backend of the table is not acted on.
+#  - a report naming no backend of the table is not acted on; an ejected
+#    backend removed from the folder is forgotten.
 . "$(dirname "$0")/lib.sh"
 e2e_netns "$@"
 e2e_setup
@@ -93,6 +94,11 @@ report $DARK 9100
 check "a backend whose packets go nowhere: the probe times out, ejected" e2e_wait ejected_in_status $DARK
 check "the table flags it" e2e_wait table_says dark $DARK ejected
 check_match "the log says why" "$DARK:9100: the agent's probe failed: no answer in time" "$(cat "$E2E_TMP/agent.log")"
+
+# a backend removed from the folder is forgotten
+svc dark 10.96.0.99 10.244.1.5 10.244.3.5 | e2e_put dark.yaml
+forgotten() { ! ejected_in_status $DARK; }
+check "a backend removed from the folder is forgotten" e2e_wait forgotten
 
 # a flood of lies about a healthy pod, from one process
 # the agent's pid as /proc knows it (a namespace of pids of our own may
