@@ -197,12 +197,21 @@ static void health__start(struct health *h, struct probe *p, const struct health
 			     .deadline_ns = now_ns + (uint64_t)h->o.timeout_ms * MS };
 }
 
+/* The index of a free probe slot, or HEALTH_PROBES. */
+static size_t health__free_index(const struct health *h)
+{
+	size_t i = 0;
+
+	while (i < HEALTH_PROBES && h->probes[i].fd >= 0)
+		i++;
+	return i;
+}
+
 static struct probe *health__free_slot(struct health *h)
 {
-	for (size_t i = 0; i < HEALTH_PROBES; i++)
-		if (h->probes[i].fd < 0)
-			return &h->probes[i];
-	return NULL;
+	size_t i = health__free_index(h);
+
+	return i < HEALTH_PROBES ? &h->probes[i] : NULL;
 }
 
 int health_suspect(struct health *h, const struct health_backend *b, uint64_t now_ns)
@@ -289,7 +298,9 @@ int health_timeout_ms(const struct health *h, uint64_t now_ns)
 	for (size_t i = 0; i < HEALTH_PROBES; i++)
 		if (h->probes[i].fd >= 0 && h->probes[i].deadline_ns < next)
 			next = h->probes[i].deadline_ns;
-	for (size_t i = 0; i < h->n_ej; i++)
+	/* a re-check due with every slot taken waits for a probe to end (its
+	 * deadline is above), not in a busy loop */
+	for (size_t i = 0; i < h->n_ej && health__free_index(h) < HEALTH_PROBES; i++)
 		if (h->ej[i].next_ns < next)
 			next = h->ej[i].next_ns;
 	if (next == UINT64_MAX)
