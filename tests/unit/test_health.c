@@ -227,6 +227,36 @@ static void test_probes_in_flight_are_bounded(void **state)
 	health_free(h);
 }
 
+static void test_ipv6_backends_are_probed(void **state)
+{
+	struct events ev = { 0 };
+	struct health *h = new_health(&ev);
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t len = sizeof(sa);
+	struct health_backend b = { .port = 0 };
+	struct run r = { h, &ev, 1, 0, 0, 0 };
+	char want[64];
+	int hold = socket(AF_INET6, SOCK_STREAM, 0);
+
+	(void)state;
+	/* ::1 on a port bound and never listened on: refused */
+	if (hold < 0 || bind(hold, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		if (hold >= 0)
+			close(hold);
+		health_free(h);
+		skip(); /* no IPv6 loopback here */
+	}
+	assert_int_equal(getsockname(hold, (struct sockaddr *)&sa, &len), 0);
+	memcpy(b.addr, &sa.sin6_addr, 16);
+	b.port = ntohs(sa.sin6_port);
+	assert_int_equal(health_suspect(h, &b, now_ns()), 0);
+	assert_true(tu_wait(reached, &r));
+	snprintf(want, sizeof(want), "[::1]:%u: the agent's probe failed", b.port);
+	assert_non_null(strstr(ev.why, want));
+	close(hold);
+	health_free(h);
+}
+
 static bool keep_none(void *ctx, const struct health_backend *b)
 {
 	(void)ctx, (void)b;
@@ -258,6 +288,7 @@ int main(void)
 		cmocka_unit_test(test_a_healthy_backend_is_never_ejected),
 		cmocka_unit_test(test_probes_in_flight_are_bounded),
 		cmocka_unit_test(test_a_backend_gone_is_forgotten),
+		cmocka_unit_test(test_ipv6_backends_are_probed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
