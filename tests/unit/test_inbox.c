@@ -286,6 +286,7 @@ static void test_the_socket_beside_the_table(void **state)
 	inbox_free(in);
 	assert_int_equal(stat(path, &st), 0);
 	tu_rmtree(dir);
+	free(dir);
 }
 
 int main(void)
