@@ -83,6 +83,8 @@ check "the table flags it (ldmeshctl services)" e2e_wait table_says web $DEAD ej
 check_match "and orders it out of the chosen ones" '2/3 ready' \
 	"$("$CTL" -t "$TABLE" services | grep ' web ')"
 check_match "describe service shows it" "$DEAD +ejected" "$("$CTL" -t "$TABLE" describe service web)"
+check_match "get -o yaml says so in its conditions" "ejected: true" \
+	"$("$CTL" -t "$TABLE" get svc web -o yaml)"
 check_match "the log says so" "backend ejected for every process on the node: $DEAD:9100: the agent's probe failed: Connection refused" \
 	"$(cat "$E2E_TMP/agent.log")"
 out=$(pl "$PY" "$E2E_DIR/pyclient.py" connect web 9000 30 2>&1 || true)
