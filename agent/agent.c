@@ -98,6 +98,21 @@ static void agent__open_state(struct agent *a)
 			 a->o.state);
 }
 
+/* <table>.sock, bound while we hold the table's lock. Without it
+ * processes cannot report or count, which is no reason not to publish:
+ * said in the log and the status. */
+static void agent__open_inbox(struct agent *a)
+{
+	char why[512];
+
+	if (inbox_new(&a->inbox) < 0 || inbox_open(a->inbox, a->o.table, why, sizeof(why)) < 0) {
+		snprintf(a->inbox_off, sizeof(a->inbox_off), "report socket: %s; processes' "
+			 "failure reports and counters are not received",
+			 a->inbox ? why : strerror(ENOMEM));
+		log_error("%s", a->inbox_off);
+	}
+}
+
 int agent_init(struct agent *a, const struct agent_opts *o)
 {
 	char why[512];
@@ -121,6 +136,8 @@ int agent_init(struct agent *a, const struct agent_opts *o)
 		log_error("%s", why); /* a failure, or a page repaired */
 	if (err)
 		return err;
+	agent__open_inbox(a);
+	agent_health_init(a);
 	if ((err = snap_cache_new(&a->cache)))
 		log_error("snapshot cache: %s", strerror(-err));
 	else if (o->state)
@@ -128,6 +145,8 @@ int agent_init(struct agent *a, const struct agent_opts *o)
 	return err;
 }
 
+/* Room in the status file for the health lines (agent_health_status). */
+#define AGENT_HEALTH_STATUS_BYTES (512 + HEALTH_EJECTED_MAX * 80)
 /* Room in the status file for the note lines (agent__notes). */
 #define AGENT_NOTES_BYTES 8192
 /* Problems with the folder listed in the status, at most. */
@@ -154,6 +173,7 @@ static size_t agent__notes(struct agent *a, char *out, size_t cap)
 		a->state_off,
 		laststate_trouble(&a->last, buf, sizeof(buf)),
 		a->incomplete,
+		a->inbox_off,
 	};
 	size_t len = 0;
 
@@ -168,7 +188,7 @@ static size_t agent__notes(struct agent *a, char *out, size_t cap)
 void agent_write_status(struct agent *a)
 {
 	size_t cap = 64 + AGENT_NOTES_BYTES + a->src.n_rejects * 1100 +
-		     (AGENT_STATUS_NOTES + 2) * 620, len;
+		     (AGENT_STATUS_NOTES + 2) * 620 + AGENT_HEALTH_STATUS_BYTES, len;
 	char *text = malloc(cap), when[32];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -202,6 +222,8 @@ void agent_write_status(struct agent *a)
 		agent__field(error, sizeof(error), a->src.rejects[i].error);
 		len += (size_t)snprintf(text + len, cap - len, "rejected %s\t%s\n", path, error);
 	}
+	if (len < cap)
+		len += agent_health_status(a, text + len, cap - len);
 	if (publish_status(&a->pub, text) < 0)
 		log_debug("could not write %s/%s", a->o.table, LDMESH_STATUS_NAME);
 	free(text);
@@ -558,13 +580,15 @@ static bool agent__signal(struct agent_loop *l)
 static int agent__wait(struct agent_loop *l, int timeout)
 {
 	struct agent *a = l->a;
-	struct pollfd fds[3] = {
+	struct pollfd fds[4 + HEALTH_PROBES] = {
 		{ .fd = l->sfd, .events = POLLIN },
 		{ .fd = l->w ? watch_fd(l->w) : -1, .events = POLLIN },
 		{ .fd = a->pub.notify_fd, .events = POLLIN },
+		{ .fd = a->inbox ? inbox_fd(a->inbox) : -1, .events = POLLIN },
 	};
+	size_t probes = agent_health_pollfds(a, fds + 4, HEALTH_PROBES);
 
-	if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
+	if (poll(fds, 4 + probes, timeout) < 0 && errno != EINTR) {
 		int err = -errno;
 
 		log_error("poll: %s", strerror(errno));
@@ -588,6 +612,13 @@ static int agent__wait(struct agent_loop *l, int timeout)
 			log_error("inotify: %s; rescanning", strerror(-r));
 		settle_watch(&l->settle, agent_now_ns(CLOCK_MONOTONIC), r != 0, l->pend.n > 0);
 	}
+	/* a bounded number per turn: a flood waits in the kernel's queue
+	 * (and is dropped there when it is full), the folder does not */
+	if (fds[3].revents & POLLIN)
+		(void)inbox_drain(a->inbox, agent_now_ns(CLOCK_MONOTONIC));
+	/* probes answered or timed out, re-checks due, and what they change
+	 * published now, not after the folder's settle delay */
+	agent_health_step(a, fds + 4, probes);
 	return 0;
 }
 
@@ -623,9 +654,12 @@ static bool agent__turn(struct agent_loop *l, uint64_t now, int *timeout)
 	    settle_changed(&l->settle))
 		return false;
 	int folder_ms = settle_timeout_ms(&l->settle, now);
+	int health_ms = agent_health_timeout_ms(a);
 
 	if (folder_ms >= 0 && (*timeout < 0 || folder_ms < *timeout))
 		*timeout = folder_ms;
+	if (health_ms >= 0 && (*timeout < 0 || health_ms < *timeout))
+		*timeout = health_ms;
 	return true;
 }
 
@@ -667,6 +701,8 @@ void agent_fini(struct agent *a)
 	sources_free(&a->src);
 	laststate_close(&a->last);
 	publish_close(&a->pub);
+	agent_health_fini(a);
+	inbox_free(a->inbox);
 	if (a->lock_fd >= 0)
 		close(a->lock_fd);
 }

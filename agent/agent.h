@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "health.h"
+#include "inbox.h"
 #include "model.h"
 #include "publish.h"
 #include "sources.h"
@@ -30,6 +32,10 @@ struct agent_opts {
 	                               only while the folder's synced marker
 	                               is fresh (ldmesh/marker.h) */
 	size_t max_files;           /* --max-files; 0: SCAN_MAX_FILES */
+	/* Node-wide health (agent_health.c): verified ejection */
+	bool no_health;             /* --no-health: reports are not acted on */
+	unsigned health_interval_ms; /* --health-interval; 0: 5 s */
+	unsigned max_ejection_percent; /* --max-ejection-percent; 0: 50 */
 };
 
 struct agent {
@@ -67,6 +73,22 @@ struct agent {
 	char incomplete[600];  /* why the table is published incomplete
 	                          (--require-sync), or "": said at each change */
 	int rescan_err;        /* the last rescan's error, said once */
+	struct inbox *inbox;   /* <table>.sock (inbox.h), or NULL when it could
+	                          not be bound (said in the log and status) */
+	char inbox_off[600];   /* why there is no inbox, or "" */
+	struct health *health; /* probes and the ejected set, or NULL */
+	struct snap_ejected ejected; /* health's set, sorted, as the snapshot
+	                                orders endpoints out (snap_input.h) */
+	struct snap_ejected_backend ejected_v[HEALTH_EJECTED_MAX];
+	/* the ready (address, target port) pairs of the model, sorted: the
+	 * backends a report may name (agent_health.c), built for `generation` */
+	struct snap_ejected_backend *backends;
+	size_t n_backends;
+	uint64_t backends_gen;
+	struct health_backend changed[HEALTH_PROBES]; /* ejected or re-admitted
+	                                             since the last publish */
+	size_t n_changed;
+	bool changed_lost;     /* more than fit: every Service is republished */
 };
 
 /* Check the folder only: every problem reported; returns the error count
@@ -118,6 +140,27 @@ uint64_t agent_now_ns(clockid_t clock);
  * publish_ahead_wait_ms says it is time). 0, or -errno (reported; the
  * delta in force says the same, and the next publish writes a base). */
 int agent_commit_ahead(struct agent *a);
+
+/* Publish `n` services of the model as it is (no resolve): a delta, as
+ * an ejection needs. 0 or -errno (reported). */
+int agent_publish_services(struct agent *a, const struct snap_change *changes, size_t n);
+
+/*
+ * Node-wide health (agent_health.c): failure reports from the inbox are
+ * believed only for a ready endpoint of the table, then verified by a
+ * probe (health.h); what is ejected or re-admitted is published at once,
+ * as a delta of the Services that hold the backend.
+ */
+void agent_health_init(struct agent *a);
+/* The probes' sockets, into fds[0..cap): how many. */
+size_t agent_health_pollfds(struct agent *a, struct pollfd *fds, size_t cap);
+/* After poll: finish probes, start re-checks, publish what changed. */
+void agent_health_step(struct agent *a, const struct pollfd *fds, size_t n);
+/* Milliseconds until agent_health_step is due, or -1. */
+int agent_health_timeout_ms(const struct agent *a);
+/* The status file's lines for the ejected backends, into out (cap). */
+size_t agent_health_status(const struct agent *a, char *out, size_t cap);
+void agent_health_fini(struct agent *a);
 
 /* Watch and republish until SIGTERM/SIGINT (returns 0) or a fatal error. */
 int agent_run(struct agent *a);

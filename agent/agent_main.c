@@ -15,7 +15,8 @@ static void usage(FILE *f)
 	fputs("usage: ldmesh-agent --manifests DIR [--table PATH] [--state DIR|none] [--node NAME] [--zone ZONE]\n"
 	      "                    [--service-cidr CIDR[,CIDR]] [--cluster-domain DOMAIN]\n"
 	      "                    [--external-ips deny|allow|CIDR[,CIDR...]] [--require-sync]\n"
-	      "                    [--max-files N]\n"
+	      "                    [--max-files N] [--health-interval SECONDS]\n"
+	      "                    [--max-ejection-percent N] [--no-health]\n"
 	      "                    [--once] [--check] [--log-format text|json] [-v]\n"
 	      "\n"
 	      "Watches DIR for Kubernetes manifests (Service, EndpointSlice, Endpoints,\n"
@@ -48,6 +49,14 @@ static void usage(FILE *f)
 	      "      --max-files N         read at most N manifest files (default 400000); past\n"
 	      "                            them the rest (in sorted order) is not read and the\n"
 	      "                            table is published incomplete\n"
+	      "      --health-interval SECONDS  re-check an ejected backend after this\n"
+	      "                            long, doubling up to 8 times it while it fails;\n"
+	      "                            a backend found healthy is not probed again\n"
+	      "                            sooner, however often it is reported (default 5)\n"
+	      "      --max-ejection-percent N  eject at most N% of a Service's chosen\n"
+	      "                            endpoints, and never all (default 50)\n"
+	      "      --no-health           do not act on failure reports: no probes, no\n"
+	      "                            ejections\n"
 	      "      --once                publish once and exit\n"
 	      "      --check               validate the folder, print every problem, exit 1 if any\n"
 	      "      --log-format text|json  each log line as text (time, level, message)\n"
@@ -68,6 +77,40 @@ static int parse_max_files(const char *s, size_t *out)
 	if (errno || end == s || *end || *s == '-' || v < 1 || v > 100000000ULL)
 		return -EINVAL;
 	*out = (size_t)v;
+	return 0;
+}
+
+/* A whole number from lo to hi, decimal. */
+static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < lo || v > hi)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* --health-interval (seconds, 1 .. 3600) and --max-ejection-percent
+ * (1 .. 100); NULL: the defaults (agent_health.c). */
+static int main__health(const char *interval, const char *percent, struct agent_opts *o)
+{
+	unsigned s;
+
+	if (interval && parse_uint(interval, 1, 3600, &s) < 0) {
+		log_error("--health-interval %s: not a whole number of seconds from 1 to 3600",
+			  interval);
+		return -EINVAL;
+	}
+	if (interval)
+		o->health_interval_ms = s * 1000;
+	if (percent && parse_uint(percent, 1, 100, &o->max_ejection_percent) < 0) {
+		log_error("--max-ejection-percent %s: not a whole number from 1 to 100", percent);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -107,7 +150,8 @@ static void main__say_error(const char *dir, int err)
 int main(int argc, char **argv)
 {
 	enum { OPT_CIDR = 256, OPT_DOMAIN, OPT_ONCE, OPT_CHECK, OPT_STATE, OPT_VERSION, OPT_ZONE,
-	       OPT_EXTIPS, OPT_REQUIRE_SYNC, OPT_LOG_FORMAT, OPT_MAX_FILES };
+	       OPT_EXTIPS, OPT_REQUIRE_SYNC, OPT_LOG_FORMAT, OPT_MAX_FILES,
+	       OPT_HEALTH_INTERVAL, OPT_MAX_EJECTION, OPT_NO_HEALTH };
 	static const struct option longopts[] = {
 		{ "manifests", required_argument, NULL, 'm' },
 		{ "table", required_argument, NULL, 't' },
@@ -122,13 +166,17 @@ int main(int argc, char **argv)
 		{ "require-sync", no_argument, NULL, OPT_REQUIRE_SYNC },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "max-files", required_argument, NULL, OPT_MAX_FILES },
+		{ "health-interval", required_argument, NULL, OPT_HEALTH_INTERVAL },
+		{ "max-ejection-percent", required_argument, NULL, OPT_MAX_EJECTION },
+		{ "no-health", no_argument, NULL, OPT_NO_HEALTH },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent_opts o = { .table = LDMESH_TABLE_DEFAULT };
-	const char *cidr = "10.96.0.0/12", *extips = "deny", *log_format = "text", *max_files = NULL;
+	const char *cidr = "10.96.0.0/12", *extips = "deny", *log_format = "text", *max_files = NULL,
+		   *health_interval = NULL, *max_ejection = NULL;
 	char domain[256] = "cluster.local";
 	bool once = false, check = false, verbose = false;
 	struct agent a;
@@ -149,6 +197,9 @@ int main(int argc, char **argv)
 		case OPT_REQUIRE_SYNC: o.require_sync = true; break;
 		case OPT_LOG_FORMAT: log_format = optarg; break;
 		case OPT_MAX_FILES: max_files = optarg; break;
+		case OPT_HEALTH_INTERVAL: health_interval = optarg; break;
+		case OPT_MAX_EJECTION: max_ejection = optarg; break;
+		case OPT_NO_HEALTH: o.no_health = true; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		case OPT_VERSION:
@@ -181,6 +232,8 @@ int main(int argc, char **argv)
 		log_error("--max-files %s: not a whole number from 1 to 100000000", max_files);
 		return 2;
 	}
+	if (main__health(health_interval, max_ejection, &o) < 0)
+		return 2;
 	if (normalize_domain(domain) < 0) {
 		log_error("--cluster-domain %s: not a DNS domain", domain);
 		return 2;

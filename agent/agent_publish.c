@@ -197,6 +197,7 @@ bool agent_check_complete(struct agent *a)
 /* The model's header fields for the next generation. */
 static void agent__stamp(struct agent *a)
 {
+	a->model.in.ejected = &a->ejected; /* a full resolve made a new model */
 	a->model.in.generation = publish_next_generation(&a->pub);
 	a->model.in.created_unix_ns = agent_now_ns(CLOCK_REALTIME);
 	(void)agent__flags(a);
@@ -403,6 +404,50 @@ static int agent__write_built(struct agent *a, struct agent_build *b, bool in_pl
 	return agent__fold(a);
 }
 
+/* Build and write the model as it is, `changes` (in_place) or all of it
+ * having changed since the last publish; into `b` what was built. */
+static void agent__build_write(struct agent *a, int in_place, const struct snap_change *changes,
+			       size_t n_changes, uint64_t t[3], struct agent_build *b)
+{
+	agent__stamp(a);
+	b->pub = agent__choose(a);
+	if (b->pub == AGENT_PUB_DELTA)
+		b->pub = agent__build_delta(a, in_place, changes, n_changes, b);
+	if (b->pub == AGENT_PUB_BASE)
+		b->pub = agent__build_base(a, b);
+	t[2] = agent_now_ns(CLOCK_MONOTONIC);
+	switch (b->pub) {
+	case AGENT_PUB_UNCHANGED:
+		log_debug("no change; generation %" PRIu64 " stays", a->pub.generation);
+		break;
+	case AGENT_PUB_FAILED:
+		log_error("building the snapshot: %s", strerror(-b->err));
+		a->need_base = true;
+		break;
+	case AGENT_PUB_DELTA:
+	case AGENT_PUB_BASE:
+		b->err = agent__write_built(a, b, in_place, t);
+		break;
+	}
+	free(b->bytes);
+	b->bytes = NULL;
+}
+
+int agent_publish_services(struct agent *a, const struct snap_change *changes, size_t n)
+{
+	uint64_t t[3] = { agent_now_ns(CLOCK_MONOTONIC) };
+	struct agent_build b = { .trim = false };
+	int err;
+
+	if (publish_check(&a->pub) && (err = agent_restore_table(a)) < 0)
+		return err;
+	if ((err = agent__dir_trust(a)) < 0)
+		return err;
+	t[1] = t[0];
+	agent__build_write(a, 1, changes, n, t, &b);
+	return b.err;
+}
+
 int agent_publish(struct agent *a)
 {
 	uint64_t t[3] = { agent_now_ns(CLOCK_MONOTONIC) };
@@ -415,27 +460,7 @@ int agent_publish(struct agent *a)
 	if (in_place < 0)
 		return in_place;
 	t[1] = agent_now_ns(CLOCK_MONOTONIC);
-	agent__stamp(a);
-	b.pub = agent__choose(a);
-	if (b.pub == AGENT_PUB_DELTA)
-		b.pub = agent__build_delta(a, in_place, changes, n_changes, &b);
-	if (b.pub == AGENT_PUB_BASE)
-		b.pub = agent__build_base(a, &b);
-	t[2] = agent_now_ns(CLOCK_MONOTONIC);
-	switch (b.pub) {
-	case AGENT_PUB_UNCHANGED:
-		log_debug("no change; generation %" PRIu64 " stays", a->pub.generation);
-		break;
-	case AGENT_PUB_FAILED:
-		log_error("building the snapshot: %s", strerror(-b.err));
-		a->need_base = true;
-		break;
-	case AGENT_PUB_DELTA:
-	case AGENT_PUB_BASE:
-		b.err = agent__write_built(a, &b, in_place, t);
-		break;
-	}
-	free(b.bytes);
+	agent__build_write(a, in_place, changes, n_changes, t, &b);
 	/* the model points into no replaced version any more, nor do the
 	 * changes just built */
 	sources_retired_free(&a->src);

@@ -106,6 +106,7 @@ static void describe__endpoints(const struct ctl *c, const struct ldmesh_service
 	char a[64];
 
 	fprintf(c->out, "Endpoint Details:%s\n", s->endpoint_count ? "" : "  <none>");
+	/* READY "ejected": ready, but the agent's own probe of it failed */
 	if (!s->endpoint_count)
 		return;
 	ctl_grid_add(&g, head);
@@ -115,7 +116,8 @@ static void describe__endpoints(const struct ctl *c, const struct ldmesh_service
 		ctl_endpoint(c->snap, s->first_endpoint + e, &en);
 		const char *row[] = {
 			ctl_addr(en.addr, a, sizeof(a)),
-			en.flags & LDMESH_EP_F_READY ? "true" : "false",
+			en.flags & LDMESH_EP_F_EJECTED ? "ejected"
+			: en.flags & LDMESH_EP_F_READY ? "true" : "false",
 			en.flags & LDMESH_EP_F_SERVING ? "true" : "false",
 			en.flags & LDMESH_EP_F_TERMINATING ? "true" : "false",
 			*STR(en.node) ? STR(en.node) : "<none>",

@@ -209,6 +209,8 @@ static void get__endpoint_doc(const struct ctl *c, struct doc *d,
 	doc_key(d, "ready"), doc_bool(d, en.flags & LDMESH_EP_F_READY);
 	doc_key(d, "serving"), doc_bool(d, en.flags & LDMESH_EP_F_SERVING);
 	doc_key(d, "terminating"), doc_bool(d, en.flags & LDMESH_EP_F_TERMINATING);
+	if (en.flags & LDMESH_EP_F_EJECTED) /* not Kubernetes': the agent's probe */
+		doc_key(d, "ejected"), doc_bool(d, true);
 	doc_map_end(d);
 	if (*STR(en.hostname))
 		doc_key(d, "hostname"), doc_str(d, STR(en.hostname));

@@ -306,6 +306,7 @@ static void ctl__endpoint_json(const struct ctl *c, struct json *j,
 	json_key(j, "ready"), json_bool(j, en->flags & LDMESH_EP_F_READY);
 	json_key(j, "serving"), json_bool(j, en->flags & LDMESH_EP_F_SERVING);
 	json_key(j, "terminating"), json_bool(j, en->flags & LDMESH_EP_F_TERMINATING);
+	json_key(j, "ejected"), json_bool(j, en->flags & LDMESH_EP_F_EJECTED);
 	json_key(j, "node"), json_str(j, STR(en->node));
 	json_key(j, "zone"), json_str(j, STR(en->zone));
 	json_key(j, "hostname"), json_str(j, STR(en->hostname));

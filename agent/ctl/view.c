@@ -88,6 +88,8 @@ void ctl_ips(const struct ctl *c, const struct ldmesh_service *s, char *buf, siz
 
 const char *ctl_ep_state(uint32_t flags)
 {
+	if (flags & LDMESH_EP_F_EJECTED)
+		return "ejected"; /* ready, but the agent's probe failed */
 	if (flags & LDMESH_EP_F_READY)
 		return "ready";
 	if ((flags & LDMESH_EP_F_SERVING) && (flags & LDMESH_EP_F_TERMINATING))

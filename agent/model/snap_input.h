@@ -53,6 +53,25 @@ struct snap_service_in {
 	uint8_t n_cluster_ips;
 };
 
+/* A backend the agent's own probe found failing (agent_health.c): the
+ * endpoints with this address that serve this port are ordered out of
+ * their Services' chosen endpoints, up to a share of each Service
+ * (snap_block.c, block__ejected). */
+struct snap_ejected_backend {
+	uint8_t addr[16];
+	uint16_t port;
+};
+
+struct snap_ejected {
+	const struct snap_ejected_backend *v; /* sorted by snap_ejected_cmp */
+	size_t n;
+	unsigned max_percent;  /* of a Service's chosen endpoints, at most;
+	                          never all of them */
+};
+
+/* The order of snap_ejected.v: address, then port. */
+int snap_ejected_cmp(const void *a, const void *b);
+
 struct snap_input {
 	const char *cluster_domain;   /* "cluster.local" */
 	const char *node_name;        /* or NULL */
@@ -64,6 +83,7 @@ struct snap_input {
 	uint32_t flags;               /* LDMESH_SNAP_F_* of the header */
 	const struct snap_service_in *services;
 	size_t n_services;
+	const struct snap_ejected *ejected; /* or NULL: none */
 };
 
 /* One service of an edit (model_update), as snap_build_delta applies it. */

@@ -81,7 +81,66 @@ static bool block__is_local(const struct snap_block_ctx *ctx, const char *node)
 	return node && ctx->node_name && *ctx->node_name && !strcmp(node, ctx->node_name);
 }
 
-enum { RANK_CHOSEN, RANK_FALLBACK, RANK_SHOWN };
+/* Ejected endpoints (LDMESH_EP_F_EJECTED) come after the fallback ones:
+ * never chosen, and never the fallback either (a Service whose ready
+ * endpoints are all ejected uses them all instead, block__ejected). */
+enum { RANK_CHOSEN, RANK_FALLBACK, RANK_EJECTED, RANK_SHOWN };
+
+int snap_ejected_cmp(const void *a, const void *b)
+{
+	const struct snap_ejected_backend *x = a, *y = b;
+	int c = memcmp(x->addr, y->addr, 16);
+
+	return c ? c : (x->port > y->port) - (x->port < y->port);
+}
+
+/* The first ejected backend at `addr`, or NULL. */
+static const struct snap_ejected_backend *block__ejected_at(const struct snap_ejected *ej,
+							    const uint8_t addr[16])
+{
+	size_t lo = 0, hi = ej->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (memcmp(ej->v[mid].addr, addr, 16) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < ej->n && !memcmp(ej->v[lo].addr, addr, 16) ? &ej->v[lo] : NULL;
+}
+
+/* Whether `e` is a backend ejected: its address with one of the ports it
+ * serves for `s`. A hash of the matches into *salt. */
+static bool block__is_ejected(const struct snap_ejected *ej, const struct snap_service_in *s,
+			      const struct snap_endpoint_in *e, uint64_t *salt)
+{
+	const struct snap_ejected_backend *b = ej && ej->n ? block__ejected_at(ej, e->addr) : NULL;
+	bool hit = false;
+
+	for (; b && b < ej->v + ej->n && !memcmp(b->addr, e->addr, 16); b++)
+		for (size_t p = 0; p < s->n_ports && e->ports; p++)
+			if (e->ports[p] == b->port) {
+				*salt = ldmesh_hash64(b, sizeof(*b), *salt);
+				hit = true;
+			}
+	return hit;
+}
+
+uint64_t snap_block_key(const struct snap_block_ctx *ctx, const struct snap_service_in *s)
+{
+	uint64_t salt = 0;
+	bool any = false;
+
+	if (!s->cache_key || !ctx->ejected || !ctx->ejected->n)
+		return s->cache_key;
+	for (size_t i = 0; i < s->n_endpoints; i++)
+		any |= block__is_ejected(ctx->ejected, s, &s->endpoints[i], &salt);
+	if (!any)
+		return s->cache_key;
+	salt = ldmesh_hash64(&ctx->ejected->max_percent, sizeof(unsigned), salt);
+	return ldmesh__fmix(s->cache_key ^ salt) | 1; /* never 0, "no key" */
+}
 
 static bool block__ready(const struct snap_service_in *s, const struct snap_endpoint_in *e)
 {
@@ -272,12 +331,47 @@ static int block__endpoint(const struct snap_block_ctx *ctx, struct block_string
 	return block__local_cstr(bs, e->target, &out->target);
 }
 
+/*
+ * Which chosen endpoints are ordered out as ejected: those of a backend the
+ * agent's probe found failing, in input order, at most max_percent of the
+ * Service's chosen endpoints (Envoy's max_ejection_percent), and none when
+ * every chosen one is ejected (Envoy's panic threshold: a backend that may
+ * answer is better than none). Returns the input index before which they
+ * are (0: none).
+ */
+static size_t block__eject_until(const struct snap_block_ctx *ctx,
+				 const struct snap_service_in *s, bool use_zone)
+{
+	size_t chosen = 0, hit = 0, allowed, taken = 0, until = 0;
+	uint64_t salt = 0;
+
+	if (!ctx->ejected || !ctx->ejected->n)
+		return 0;
+	for (size_t i = 0; i < s->n_endpoints; i++)
+		if (block__rank(ctx, s, &s->endpoints[i], use_zone) == RANK_CHOSEN) {
+			chosen++;
+			hit += block__is_ejected(ctx->ejected, s, &s->endpoints[i], &salt);
+		}
+	if (!hit || hit == chosen)
+		return 0;
+	allowed = chosen * ctx->ejected->max_percent / 100;
+	if (allowed >= chosen)
+		allowed = chosen - 1;
+	for (size_t i = 0; i < s->n_endpoints && taken < allowed; i++)
+		if (block__rank(ctx, s, &s->endpoints[i], use_zone) == RANK_CHOSEN &&
+		    block__is_ejected(ctx->ejected, s, &s->endpoints[i], &salt)) {
+			taken++;
+			until = i + 1;
+		}
+	return until;
+}
+
 static int block__records(const struct snap_block_ctx *ctx, const struct snap_service_in *s,
 			  struct block_draft *b, struct block_strings *bs)
 {
 	bool use_zone = block__use_zone(ctx, s);
 	struct ldmesh_service *out = &b->svc;
-	uint32_t counts[3] = { 0, 0, 0 }, n_ips;
+	uint32_t counts[4] = { 0, 0, 0, 0 }, n_ips;
 	int err;
 
 	if ((err = block__local_cstr(bs, s->ns, &out->ns)) ||
@@ -309,16 +403,25 @@ static int block__records(const struct snap_block_ctx *ctx, const struct snap_se
 		for (size_t k = 0; k < s->n_lb_ips; k++)
 			block__vip_key(b, s->lb_ips[k], o, LDMESH_VIP_LOAD_BALANCER, (uint32_t)i);
 	}
-	/* Endpoints in rank order (a stable three-way partition keeps the
-	 * input order inside each rank, so snapshots are reproducible). */
+	/* Endpoints in rank order (a stable partition keeps the input order
+	 * inside each rank, so snapshots are reproducible). */
 	out->endpoint_count = (uint32_t)s->n_endpoints;
+	size_t eject_until = block__eject_until(ctx, s, use_zone);
 	for (int rank = RANK_CHOSEN, n = 0; rank <= RANK_SHOWN; rank++) {
 		for (size_t i = 0; i < s->n_endpoints; i++) {
 			const struct snap_endpoint_in *e = &s->endpoints[i];
-			if (block__rank(ctx, s, e, use_zone) != rank)
+			int r = block__rank(ctx, s, e, use_zone);
+			uint64_t salt = 0;
+
+			if (r == RANK_CHOSEN && i < eject_until &&
+			    block__is_ejected(ctx->ejected, s, e, &salt))
+				r = RANK_EJECTED;
+			if (r != rank)
 				continue;
 			if ((err = block__endpoint(ctx, bs, e, &b->eps[n])))
 				return err;
+			if (r == RANK_EJECTED)
+				b->eps[n].flags |= LDMESH_EP_F_EJECTED;
 			for (size_t p = 0; p < s->n_ports; p++)
 				b->ep_ports[(size_t)n * s->n_ports + p] = e->ports ? e->ports[p] : 0;
 			n++;

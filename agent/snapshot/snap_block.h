@@ -212,7 +212,13 @@ struct snap_block_ctx {
 	const char *node_zone;       /* or NULL */
 	struct strpool *shared;      /* node, zone and hint names */
 	struct snap_block_scratch *scratch;
+	const struct snap_ejected *ejected; /* or NULL */
 };
+
+/* The key a block of `s` is cached by: the model's cache_key (0: none),
+ * changed when the backends ejected among its endpoints change, since
+ * they change the block and not the model. */
+uint64_t snap_block_key(const struct snap_block_ctx *ctx, const struct snap_service_in *s);
 
 /* Build the block of `s` with one reference (the caller's). 0 with *out
  * (free with snap_block_unref), or -EINVAL (a string over LDMESH_STR_MAX),

@@ -87,7 +87,8 @@ static int build__blocks(const struct snap_input *in, struct snap_cache *c,
 {
 	struct snap_block_ctx ctx = { .cluster_domain = in->cluster_domain,
 				      .node_name = in->node_name, .node_zone = in->node_zone,
-				      .shared = &c->shared, .scratch = &c->scratch };
+				      .shared = &c->shared, .scratch = &c->scratch,
+				      .ejected = in->ejected };
 	struct key_map reuse;
 	size_t i;
 	int err = 0;
@@ -95,10 +96,12 @@ static int build__blocks(const struct snap_input *in, struct snap_cache *c,
 	key_map__init(&reuse, c);
 	for (i = 0; i < in->n_services && !err; i++) {
 		const struct snap_service_in *s = &in->services[i];
-		if ((blocks[i] = key_map__find(&reuse, s->cache_key)))
+		uint64_t key = snap_block_key(&ctx, s);
+
+		if ((blocks[i] = key_map__find(&reuse, key)))
 			continue;
 		if (!(err = snap_block_build(&ctx, s, &blocks[i])))
-			blocks[i]->key = s->cache_key;
+			blocks[i]->key = key;
 	}
 	free(reuse.slots);
 	if (err) {

@@ -137,7 +137,7 @@ static bool edit__unchanged(const struct edit *ed, const struct snap_cache *c)
 static int edit__block(const struct edit *ed, const struct snap_change *ch,
 		       const struct snap_overlay_entry *cur, struct snap_block **out)
 {
-	uint64_t key = ch->svc->cache_key;
+	uint64_t key = snap_block_key(&ed->ctx, ch->svc);
 	int err;
 
 	if (key && cur && cur->live && cur->block && cur->block->key == key) {
@@ -153,15 +153,19 @@ static int edit__block(const struct edit *ed, const struct snap_change *ch,
 /* Whether the service is now (`now`, NULL: removed) what the base says
  * (`base`, NULL: the base has no such service). The model's key says it
  * before a block is built; the content hash after. */
-static bool edit__as_base(const struct snap_change *ch, const struct snap_block *now,
-			  const struct snap_shadow *base)
+static bool edit__as_base(const struct edit *ed, const struct snap_change *ch,
+			  const struct snap_block *now, const struct snap_shadow *base)
 {
+	uint64_t key;
+
 	if (!base)
 		return !ch->svc;
 	if (!ch->svc)
 		return false;
-	return now ? now->content == base->content
-		   : ch->svc->cache_key && ch->svc->cache_key == base->key;
+	if (now)
+		return now->content == base->content;
+	key = snap_block_key(&ed->ctx, ch->svc);
+	return key && key == base->key;
 }
 
 static int edit__add(struct edit *ed, const char *ns, size_t ns_len, const char *name,
@@ -205,7 +209,7 @@ static int edit__apply_name(struct edit *ed, const struct snap_cache *c, const c
 	const struct snap_shadow *base =
 		base_index != LDMESH_NONE ? snap_cache_base_shadow(c, base_index) : NULL;
 	struct snap_block *now = NULL;
-	bool as_base = edit__as_base(ch, NULL, base);
+	bool as_base = edit__as_base(ed, ch, NULL, base);
 	int err;
 
 	*base_out = base_index;
@@ -214,7 +218,7 @@ static int edit__apply_name(struct edit *ed, const struct snap_cache *c, const c
 	if (!as_base && ch->svc && (err = edit__block(ed, ch, cur, &now)))
 		return err;
 	/* Back to what the base says: no overlay entry. */
-	if (as_base || edit__as_base(ch, now, base)) {
+	if (as_base || edit__as_base(ed, ch, now, base)) {
 		if (cur)
 			edit__set(cur, NULL, false);
 		snap_block_unref(now);
@@ -336,7 +340,8 @@ int snap_build_delta(const struct snap_input *hdr, struct snap_cache *cache,
 {
 	struct edit ed = { .ctx = { .cluster_domain = hdr->cluster_domain,
 				    .node_name = hdr->node_name, .node_zone = hdr->node_zone,
-				    .shared = &cache->shared, .scratch = &cache->scratch } };
+				    .shared = &cache->shared, .scratch = &cache->scratch,
+				    .ejected = hdr->ejected } };
 	int err;
 
 	if ((err = delta__check_base(hdr, cache)) || (err = edit__begin(&ed, cache, n_changes)))
@@ -392,7 +397,8 @@ int snap_build_delta_whole(const struct snap_input *in, struct snap_cache *cache
 {
 	struct edit ed = { .ctx = { .cluster_domain = in->cluster_domain,
 				    .node_name = in->node_name, .node_zone = in->node_zone,
-				    .shared = &cache->shared, .scratch = &cache->scratch } };
+				    .shared = &cache->shared, .scratch = &cache->scratch,
+				    .ejected = in->ejected } };
 	/* every service may be new, every base service removed */
 	size_t most = in->n_services + cache->n_base;
 	bool *seen = NULL;

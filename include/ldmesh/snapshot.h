@@ -381,7 +381,8 @@ enum ldmesh_svc_type {
  * writer for this node: first the `ready_count` endpoints a connect should
  * use (ready, and eligible under the traffic policy), then the
  * `fallback_count` serving+terminating ones kube-proxy falls back to when no
- * endpoint is ready, then the rest (shown by tools, never chosen).
+ * endpoint is ready, then the rest (shown by tools, never chosen): (3.5)
+ * first among them those the agent ejected (LDMESH_EP_F_EJECTED).
  */
 struct ldmesh_service {
 	ldmesh_str_t ns;            /* metadata.namespace */
@@ -429,6 +430,12 @@ static_assert(sizeof(struct ldmesh_port) == 20, "port layout");
 #define LDMESH_EP_F_SERVING (1U << 1)     /* conditions.serving */
 #define LDMESH_EP_F_TERMINATING (1U << 2) /* conditions.terminating */
 #define LDMESH_EP_F_LOCAL (1U << 3)       /* nodeName == header node_name */
+/* (3.5) Ready, but the agent's own probe of it failed after a process
+ * reported it (ldmesh/report.h): ordered after the fallback endpoints, out
+ * of [0, ready_count), so no process picks it. At most the agent's
+ * --max-ejection-percent of a Service's chosen endpoints carry it, and
+ * none when all of them would (they are then all used). */
+#define LDMESH_EP_F_EJECTED (1U << 4)
 
 struct ldmesh_endpoint {
 	uint8_t addr[16];           /* IPv4-mapped for v4 */
