@@ -3,7 +3,8 @@
  * The cluster's DNS answers from the table, per the Kubernetes DNS
  * specification (kubernetes/dns docs/specification.md, schema 1.1.0), and
  * the checks every query goes through first. One library linked by
- * ldmesh-dns and `ldmeshctl dig`, so both answer with the same code.
+ * ldmesh-dns, `ldmeshctl dig` and the preload's res_query hooks
+ * (preload/resq.h), so all answer with the same code.
  * Wire format by wire.h (libldns is its reference).
  */
 #ifndef LDMESH_DNS_ANSWER_H
