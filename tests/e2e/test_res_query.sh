@@ -14,10 +14,7 @@
 e2e_mountns "$@"
 e2e_netns "$@"
 e2e_setup
-command -v cc >/dev/null || e2e_skip "no C compiler for resclient.c"
-RQ=$E2E_TMP/resclient
-cc -O1 -Wall -Wextra -Werror -o "$RQ" "$E2E_DIR/resclient.c" -lresolv ||
-	e2e_die "cannot compile resclient.c (libc6-dev)"
+RQ=$(e2e_cc resclient -lresolv)
 # no DNS server: a nameserver with nothing listening
 printf 'search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 127.0.0.2\noptions ndots:5 attempts:1 timeout:1\n' >"$RESOLV"
 mount --bind "$RESOLV" /etc/resolv.conf
