@@ -238,10 +238,8 @@ static int hook_resq__do_query(res_state statp, bool implicit, const char *fn, c
 static bool hook_resq__search_ours(struct preload_state *st, const struct resq_search *p,
 				   int cls, int type)
 {
-	struct resq_opts o = { .rd = true };
 	const struct ldmesh_snap *s;
 	char full[RESQ_NAME_MAX];
-	struct resq_reply r;
 	bool ours = false;
 	int slot;
 
@@ -249,8 +247,7 @@ static bool hook_resq__search_ours(struct preload_state *st, const struct resq_s
 	if (!s)
 		return false;
 	for (unsigned i = 0; i < p->n && !ours; i++)
-		ours = resq_search_name(p, i, full) &&
-		       resq_answer(s, full, cls, type, &o, 512, 0, &r);
+		ours = resq_search_name(p, i, full) && resq_owns(s, full, cls, type);
 	ldmesh_table_release(&st->table, slot);
 	return ours;
 }

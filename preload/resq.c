@@ -61,20 +61,41 @@ static size_t resq__query(const char *name, uint16_t cls, uint16_t type,
 	return len;
 }
 
-/* One exchange with ldmesh-dns's answering code: true when it answers
- * from the table with NOERROR or NXDOMAIN and needs nothing upstream. */
+/* One exchange with ldmesh-dns's answering code, the reply into m (cap
+ * bytes): true when it answers from the table with NOERROR or NXDOMAIN
+ * and needs nothing upstream. */
 static bool resq__ask(const struct ldmesh_snap *s, const uint8_t *q, size_t qlen, bool tcp,
-		      uint64_t rnd, struct resq_reply *r)
+		      uint64_t rnd, uint8_t *m, size_t cap, size_t *len, size_t *question_end)
 {
 	struct dns_query_info info;
 	unsigned rcode;
 
-	if (dns_handle(s, q, qlen, tcp, rnd, r->m, sizeof(r->m), &r->len, &info) != DNS_REPLY ||
-	    r->len < RESQ__HFIXEDSZ || info.chase)
+	if (dns_handle(s, q, qlen, tcp, rnd, m, cap, len, &info) != DNS_REPLY ||
+	    *len < RESQ__HFIXEDSZ || info.chase)
 		return false;
-	rcode = r->m[3] & 15;
-	r->question_end = RESQ__HFIXEDSZ + info.question_len;
+	rcode = m[3] & 15;
+	*question_end = RESQ__HFIXEDSZ + info.question_len;
 	return rcode == DNS_RC_NOERROR || rcode == DNS_RC_NXDOMAIN;
+}
+
+static bool resq__ask_reply(const struct ldmesh_snap *s, const uint8_t *q, size_t qlen,
+			    bool tcp, uint64_t rnd, struct resq_reply *r)
+{
+	return resq__ask(s, q, qlen, tcp, rnd, r->m, sizeof(r->m), &r->len, &r->question_end);
+}
+
+bool resq_owns(const struct ldmesh_snap *s, const char *name, int cls, int type)
+{
+	const struct resq_opts o = { .rd = true };
+	/* a plain UDP reply: whether it is the table's does not depend on
+	 * its size (a larger one is a truncated reply, still the table's) */
+	uint8_t q[RESQ__QUERY_MAX], m[DNS_UDP_PLAIN];
+	size_t qlen, len, qend;
+
+	if (!s || !name || cls < 0 || cls > 0xffff || type < 0 || type > 0xffff)
+		return false;
+	qlen = resq__query(name, (uint16_t)cls, (uint16_t)type, &o, DNS_UDP_PLAIN, 0, q);
+	return qlen && resq__ask(s, q, qlen, false, 0, m, sizeof(m), &len, &qend);
 }
 
 bool resq_answer(const struct ldmesh_snap *s, const char *name, int cls, int type,
@@ -86,14 +107,14 @@ bool resq_answer(const struct ldmesh_snap *s, const char *name, int cls, int typ
 	if (!s || !name || cls < 0 || cls > 0xffff || type < 0 || type > 0xffff)
 		return false;
 	qlen = resq__query(name, (uint16_t)cls, (uint16_t)type, o, anslen, rnd, q);
-	if (!qlen || !resq__ask(s, q, qlen, false, rnd, r))
+	if (!qlen || !resq__ask_reply(s, q, qlen, false, rnd, r))
 		return false;
 	r->via_tcp = false;
 	r->generation = s->generation;
 	if (!(r->m[2] & 0x02) || o->igntc || !o->tcp)
 		return true;
 	/* truncated: the resolver asks again over TCP (res_send.c send_vc) */
-	if (!resq__ask(s, q, qlen, true, rnd, r) || (r->m[2] & 0x02))
+	if (!resq__ask_reply(s, q, qlen, true, rnd, r) || (r->m[2] & 0x02))
 		return false; /* larger than RESQ_REPLY_MAX */
 	r->via_tcp = true;
 	return true;

@@ -59,6 +59,12 @@ bool resq_answer(const struct ldmesh_snap *s, const char *name, int cls, int typ
 		 const struct resq_opts *o, int anslen, uint64_t rnd,
 		 struct resq_reply *r) LDMESH_HIDDEN;
 
+/* Whether resq_answer would answer (name, class, type) from `s`, on a
+ * small stack: res_search asks it of every name it would try before it
+ * decides to take the call at all. */
+bool resq_owns(const struct ldmesh_snap *s, const char *name, int cls,
+	       int type) LDMESH_HIDDEN;
+
 /* What the caller gets: the return value, and the h_errno and errno to
  * set (0: leave errno as it is; herr -1: leave h_errno). */
 struct resq_result {
