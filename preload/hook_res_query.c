@@ -165,6 +165,7 @@ static struct resq_opts hook_resq__opts(const struct __res_state *statp)
 		.dnssec = statp->options & RES_USE_DNSSEC,
 		.igntc = statp->options & RES_IGNTC,
 		.tcp = true,
+		.vc = statp->options & RES_USEVC,
 	};
 }
 

@@ -107,11 +107,13 @@ bool resq_answer(const struct ldmesh_snap *s, const char *name, int cls, int typ
 	if (!s || !name || cls < 0 || cls > 0xffff || type < 0 || type > 0xffff)
 		return false;
 	qlen = resq__query(name, (uint16_t)cls, (uint16_t)type, o, anslen, rnd, q);
-	if (!qlen || !resq__ask_reply(s, q, qlen, false, rnd, r))
+	if (!qlen || !resq__ask_reply(s, q, qlen, o->vc, rnd, r))
 		return false;
-	r->via_tcp = false;
+	r->via_tcp = o->vc;
+	if (o->vc && (r->m[2] & 0x02))
+		return false; /* larger than RESQ_REPLY_MAX */
 	r->generation = s->generation;
-	if (!(r->m[2] & 0x02) || o->igntc || !o->tcp)
+	if (o->vc || !(r->m[2] & 0x02) || o->igntc || !o->tcp)
 		return true;
 	/* truncated: the resolver asks again over TCP (res_send.c send_vc) */
 	if (!resq__ask_reply(s, q, qlen, true, rnd, r) || (r->m[2] & 0x02))

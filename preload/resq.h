@@ -32,6 +32,7 @@ struct resq_opts {
 	bool dnssec; /* RES_USE_DNSSEC: its DO bit */
 	bool igntc;  /* RES_IGNTC: no TCP fallback after a truncated reply */
 	bool tcp;    /* fall back to TCP after TC at all (glibc; not musl 1.2.3) */
+	bool vc;     /* RES_USEVC: TCP from the start */
 };
 
 struct resq_reply {
@@ -47,7 +48,8 @@ struct resq_reply {
  * The reply to (name, class, type) from snapshot `s`, as the resolver
  * would receive it from ldmesh-dns: over UDP with the payload size its
  * query offers (`anslen` bounds it with EDNS, as glibc's res_nopt), then
- * over TCP when truncated (unless o->igntc or !o->tcp). True with *r
+ * over TCP when truncated (unless o->igntc or !o->tcp), or over TCP
+ * alone (o->vc). True with *r
  * filled when the table answers it (NOERROR or NXDOMAIN, from the
  * cluster's zone or a reverse name the table holds); false when the name
  * is not the table's to answer (ldmesh-dns would forward it), cannot be

@@ -239,4 +239,23 @@ same query many.default.svc.cluster.local A 100
 same query $FQDN A 60
 same query $FQDN A 40
 same query $FQDN A 11
+# the state's options: EDNS (a 1200-byte UDP reply holds the 40 pods: no
+# TCP), TCP alone (use-vc: a short buffer gets the full length)
+opts() {
+	local o=$1 want got
+	shift
+	want=$(RES_OPTIONS=$o plain "$@" | sort)
+	got=$(RES_OPTIONS=$o rq "$@" | sort)
+	check_eq "as glibc over the network, options $o: $*" "$want" "$got"
+}
+opts edns0 query many.default.svc.cluster.local A
+opts edns0 query many.default.svc.cluster.local A 100
+opts edns0 nsearch many A 600
+opts use-vc query $FQDN A 40
+check_eq "use-vc: over TCP a 40-byte buffer gets the full length and TC" \
+	"$(lines "rc=67 h_errno=0 errno=0" "tc=1 parse=fail")" "$(RES_OPTIONS=use-vc rq query $FQDN A 40)"
+check_eq "edns0: 40 pods in one UDP reply, whole, with its OPT record" "rc=699 h_errno=0 errno=0" \
+	"$(RES_OPTIONS=edns0 rq query many.default.svc.cluster.local A 700 | head -n1)"
+opts use-vc search backend A
+opts use-vc query nope.default.svc.cluster.local A
 e2e_done
