@@ -68,9 +68,10 @@ static bool resq__ask(const struct ldmesh_snap *s, const uint8_t *q, size_t qlen
 		      uint64_t rnd, uint8_t *m, size_t cap, size_t *len, size_t *question_end)
 {
 	struct dns_query_info info;
+	struct dns_wire wire;
 	unsigned rcode;
 
-	if (dns_handle(s, q, qlen, tcp, rnd, m, cap, len, &info) != DNS_REPLY ||
+	if (dns_handle_wire(s, NULL, &wire, q, qlen, tcp, rnd, m, cap, len, &info) != DNS_REPLY ||
 	    *len < RESQ__HFIXEDSZ || info.chase)
 		return false;
 	rcode = m[3] & 15;
