@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "resq.h"
+#include "test_preload_fixture.h"
 
 static char *const search3[] = { "default.svc.cluster.local", "svc.cluster.local",
 				 "cluster.local", NULL };
@@ -155,6 +156,52 @@ static void test_musl_contract(void **state)
 	assert_int_equal(res.herr, HOST_NOT_FOUND);
 }
 
+/* Which names the table answers, and what nothing in a name can do. */
+static void test_answer_edges(void **state)
+{
+	const struct resq_opts o = { .rd = true, .tcp = true };
+	char longname[400];
+	struct resq_reply r;
+	struct fx f;
+
+	(void)state;
+	fx_build(&f, 42);
+	assert_true(resq_answer(&f.snap, "BackEnd.Default.svc.cluster.local", 1, 1, &o, 512, 7,
+				&r));
+	assert_int_equal(r.m[3] & 15, 0);
+	assert_int_equal(r.m[7], 1);
+	assert_false(r.via_tcp);
+	assert_int_equal(r.generation, 42);
+	/* the question as the caller spelt it */
+	assert_memory_equal(r.m + 13, "BackEnd", 7);
+	/* a name the complete table lacks: NXDOMAIN */
+	assert_true(resq_answer(&f.snap, "nope.default.svc.cluster.local", 1, 1, &o, 512, 7, &r));
+	assert_int_equal(r.m[3] & 15, 3);
+	/* an ExternalName whose target is outside: the resolver's */
+	assert_false(resq_answer(&f.snap, "ext.default.svc.cluster.local", 1, 1, &o, 512, 7, &r));
+	/* not the cluster's, or not a name as we write them */
+	assert_false(resq_answer(&f.snap, "example.org", 1, 1, &o, 512, 7, &r));
+	assert_false(resq_answer(&f.snap, "a..default.svc.cluster.local", 1, 1, &o, 512, 7, &r));
+	assert_false(resq_answer(&f.snap, "x\\.y.default.svc.cluster.local", 1, 1, &o, 512, 7, &r));
+	assert_false(resq_answer(&f.snap, "", 1, 1, &o, 512, 7, &r));
+	assert_false(resq_answer(&f.snap, ".", 1, 1, &o, 512, 7, &r));
+	assert_false(resq_answer(&f.snap, NULL, 1, 1, &o, 512, 7, &r));
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = 0;
+	assert_false(resq_answer(&f.snap, longname, 1, 1, &o, 512, 7, &r));
+	/* class CH, and types and classes no query can carry */
+	assert_false(resq_answer(&f.snap, "backend.default.svc.cluster.local", 3, 1, &o, 512, 7,
+				 &r));
+	assert_false(resq_answer(&f.snap, "backend.default.svc.cluster.local", 1, 0x10000, &o, 512,
+				 7, &r));
+	assert_false(resq_answer(&f.snap, "backend.default.svc.cluster.local", -1, 1, &o, 512, 7,
+				 &r));
+	assert_true(resq_owns(&f.snap, "_http._tcp.backend.default.svc.cluster.local", 1, 33));
+	assert_false(resq_owns(&f.snap, "example.org", 1, 1));
+	assert_false(resq_owns(NULL, "backend.default.svc.cluster.local", 1, 1));
+	fx_free(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -162,6 +209,7 @@ int main(void)
 		cmocka_unit_test(test_search_root_and_length),
 		cmocka_unit_test(test_glibc_contract),
 		cmocka_unit_test(test_musl_contract),
+		cmocka_unit_test(test_answer_edges),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
