@@ -178,14 +178,19 @@ struct resq_result resq_deliver_glibc(const struct resq_reply *r, unsigned char 
 struct resq_result resq_deliver_musl(const struct resq_reply *r, unsigned char *answer,
 				     int anslen)
 {
-	struct resq_result res;
+	struct resq_result res = { .ret = -1, .herr = TRY_AGAIN, .err = 0 };
+	size_t n;
 
-	if (answer && anslen > 0)
-		memcpy(answer, r->m, r->len < (size_t)anslen ? r->len : (size_t)anslen);
-	/* musl reads rcode and the answer count from the reply it received */
-	res = resq__verdict(r->m, (int)r->len);
+	/* __res_msend receives into the caller's buffer: what fits, its
+	 * length returned; less than a header is no answer */
+	if (!answer || anslen < RESQ__HFIXEDSZ)
+		return res;
+	n = r->len < (size_t)anslen ? r->len : (size_t)anslen;
+	memcpy(answer, r->m, n);
+	res = resq__verdict(answer, (int)n);
+	/* any other rcode is an answer there */
 	if (res.herr == NO_RECOVERY)
-		res.herr = -1, res.ret = (int)r->len;
+		res.herr = -1, res.ret = (int)n;
 	return res;
 }
 

@@ -87,9 +87,12 @@ struct resq_result {
 struct resq_result resq_deliver_glibc(const struct resq_reply *r, unsigned char *answer,
 				      int anslen) LDMESH_HIDDEN;
 
-/* musl's (src/network/res_query.c, res_send.c): the reply's full length
- * returned whatever anslen holds, NXDOMAIN HOST_NOT_FOUND, no answers
- * NO_DATA, errno untouched. */
+/* musl's (src/network/res_query.c, res_send.c, res_msend.c of 1.2.3,
+ * Debian 12's): the reply cut to anslen and that returned, less than a
+ * header TRY_AGAIN, NXDOMAIN HOST_NOT_FOUND, no answers NO_DATA, errno
+ * untouched. (musl 1.2.4 reads a short buffer's reply whole into one of
+ * 512 bytes and returns its full length, and retries over TCP after TC;
+ * this follows 1.2.3.) */
 struct resq_result resq_deliver_musl(const struct resq_reply *r, unsigned char *answer,
 				     int anslen) LDMESH_HIDDEN;
 

@@ -148,8 +148,11 @@ static void test_musl_contract(void **state)
 	(void)state;
 	reply(&r, 300, 0, 2, false);
 	res = resq_deliver_musl(&r, ans, 40);
-	assert_int_equal(res.ret, 300);
+	assert_int_equal(res.ret, 40);
 	assert_int_equal(res.herr, -1);
+	res = resq_deliver_musl(&r, ans, 11);
+	assert_int_equal(res.ret, -1);
+	assert_int_equal(res.herr, TRY_AGAIN);
 	reply(&r, 60, 3, 0, false);
 	res = resq_deliver_musl(&r, ans, sizeof(ans));
 	assert_int_equal(res.ret, -1);
