@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* `ldmeshctl dig NAME [TYPE]`: what ldmesh-dns answers for a name, built by
- * its own code (agent/dns/answer.c) against the table, printed as dig
+ * its own code (preload/dnsanswer/answer.c) against the table, printed as dig
  * would. A name the table does not answer is one ldmesh-dns forwards. */
 #include "ctl.h"
 

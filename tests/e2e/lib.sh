@@ -310,11 +310,12 @@ e2e_round() { # k: run round k, wait for its output (e2e_wait)
 	e2e_wait_file "$E2E_ROUNDS/out.$1" || { not_ok "round $1 produced nothing"; return 1; }
 }
 
-# Compile a C helper from tests/e2e into $E2E_TMP; prints the binary path.
+# Compile a C helper from tests/e2e into $E2E_TMP (`e2e_cc NAME [LINKER ARGS]`);
+# prints the binary path.
 e2e_cc() {
 	local src=$E2E_DIR/$1.c out=$E2E_TMP/$1
 	command -v cc >/dev/null || e2e_skip "no C compiler for $1.c"
-	cc -O1 -Wall -Wextra -Werror -pthread -o "$out" "$src" || e2e_die "cannot compile $src"
+	cc -O1 -Wall -Wextra -Werror -pthread -o "$out" "$src" "${@:2}" || e2e_die "cannot compile $src"
 	echo "$out"
 }
 

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ldmesh-dns's codec and answers (agent/dns/): known queries against a
+ * ldmesh-dns's codec and answers (preload/dnsanswer/): known queries against a
  * fixed table, each reply read back by libldns (the reference codec) and
  * its records compared as ldns prints them; truncation at the client's
  * UDP limit; the cache's TTLs, rewriting and bounds.

@@ -3,7 +3,8 @@
  * The cluster's DNS answers from the table, per the Kubernetes DNS
  * specification (kubernetes/dns docs/specification.md, schema 1.1.0), and
  * the checks every query goes through first. One library linked by
- * ldmesh-dns and `ldmeshctl dig`, so both answer with the same code.
+ * ldmesh-dns, `ldmeshctl dig` and the preload's res_query hooks
+ * (preload/resq.h), so all answer with the same code.
  * Wire format by wire.h (libldns is its reference).
  */
 #ifndef LDMESH_DNS_ANSWER_H
@@ -79,6 +80,16 @@ enum dns_verdict dns_handle_indexed(const struct ldmesh_snap *s, struct dns_rind
 				    const uint8_t *q, size_t len, bool tcp, uint64_t rnd,
 				    uint8_t *out, size_t cap, size_t *out_len,
 				    struct dns_query_info *info);
+
+/* The same, the reply's records assembled in the caller's `wire` (the
+ * functions above use a buffer of their thread's): the preload answers
+ * on the caller's stack, so that no thread of every process on the node
+ * carries it in its TLS. */
+struct dns_wire;
+enum dns_verdict dns_handle_wire(const struct ldmesh_snap *s, struct dns_rindex **ri,
+				 struct dns_wire *wire, const uint8_t *q, size_t len, bool tcp,
+				 uint64_t rnd, uint8_t *out, size_t cap, size_t *out_len,
+				 struct dns_query_info *info);
 
 /* A reply of header and question only with `rcode` (SERVFAIL after the
  * upstreams failed; TC set by `tc`). Returns its length, or 0. */

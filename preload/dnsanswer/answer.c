@@ -856,7 +856,16 @@ enum dns_verdict dns_handle_indexed(const struct ldmesh_snap *s, struct dns_rind
 				    struct dns_query_info *info)
 {
 	static __thread struct dns_wire w;
-	struct dns_ctx c = { .s = s, .ri = ri, .w = &w, .info = info, .rnd = rnd };
+
+	return dns_handle_wire(s, ri, &w, q, len, tcp, rnd, out, cap, out_len, info);
+}
+
+enum dns_verdict dns_handle_wire(const struct ldmesh_snap *s, struct dns_rindex **ri,
+				 struct dns_wire *wire, const uint8_t *q, size_t len, bool tcp,
+				 uint64_t rnd, uint8_t *out, size_t cap, size_t *out_len,
+				 struct dns_query_info *info)
+{
+	struct dns_ctx c = { .s = s, .ri = ri, .w = wire, .info = info, .rnd = rnd };
 	size_t limit;
 	int rc;
 
@@ -877,20 +886,20 @@ enum dns_verdict dns_handle_indexed(const struct ldmesh_snap *s, struct dns_rind
 		limit = cap;
 	if (12 + info->question_len + 11 > limit)
 		return DNS_DROP;
-	memset(&w, 0, offsetof(struct dns_wire, add));
-	w.m = out;
-	w.cap = limit - (info->edns ? 11 : 0);
+	memset(wire, 0, offsetof(struct dns_wire, add));
+	wire->m = out;
+	wire->cap = limit - (info->edns ? 11 : 0);
 	memmove(out + 12, info->question, info->question_len);
-	w.len = 12 + info->question_len;
-	w.qname_end = w.len - 4;
-	w.add_len = 0;
-	w.add_full = false;
+	wire->len = 12 + info->question_len;
+	wire->qname_end = wire->len - 4;
+	wire->add_len = 0;
+	wire->add_full = false;
 	if (!dns__answer(&c, info))
 		return DNS_FORWARD;
-	if (w.full) /* too large for the client's UDP limit: TC */
+	if (wire->full) /* too large for the client's UDP limit: TC */
 		*out_len = dns_reply_empty(info, c.rcode, true, out, cap);
 	else
-		*out_len = dns_wire_finish(&w, info->id, dns__reply_flags(info), info->edns,
+		*out_len = dns_wire_finish(wire, info->id, dns__reply_flags(info), info->edns,
 					   DNS_EDNS_SIZE, c.rcode);
 	if (*out_len >= 4) /* AA: the table is the authority for what it answers */
 		out[2] |= 0x04;
