@@ -43,17 +43,12 @@ static void lookup__svc_name(const struct ldmesh_snap *s,
 	r->svc[ns.len + 1 + name.len] = 0;
 }
 
-/*
- * Headless: the pod IPs DNS would list. CoreDNS lists ready endpoints, all
- * of them with publishNotReadyAddresses, wherever they run: a traffic
- * policy shapes the VIP's routing, not DNS, so the endpoint flags decide
- * here, not the writer's per-node ready_count.
- */
+/* Headless: the pod IPs DNS would list (ldmesh_endpoint_listed), by the
+ * endpoint flags, not the writer's per-node ready_count. */
 static void lookup__headless(const struct ldmesh_snap *s,
 			     const struct ldmesh_service *svc, uint64_t rnd,
 			     struct lookup_result *r)
 {
-	bool all = svc->flags & LDMESH_SVC_F_PUBLISH_NOT_READY;
 	uint32_t n = svc->endpoint_count;
 	uint32_t start = n > LOOKUP_MAX_ADDRS ? (uint32_t)(rnd % n) : 0;
 
@@ -61,7 +56,7 @@ static void lookup__headless(const struct ldmesh_snap *s,
 		struct ldmesh_endpoint ep;
 
 		if (ldmesh_snap_endpoint(s, svc->first_endpoint + (start + i) % n, &ep) &&
-		    (all || (ep.flags & LDMESH_EP_F_READY)))
+		    ldmesh_endpoint_listed(svc, &ep))
 			lookup__add(r, ep.addr);
 	}
 }

@@ -229,6 +229,30 @@ static inline bool ldmesh_snap_endpoint(const struct ldmesh_snap *s, uint32_t i,
 }
 
 /*
+ * Whether DNS knows a headless service's endpoint, as CoreDNS does: ready
+ * ones, all with publishNotReadyAddresses, wherever they run (a traffic
+ * policy shapes the VIP's routing, not DNS). Its own name and its PTR
+ * answer by this.
+ */
+static inline bool ldmesh_endpoint_in_dns(const struct ldmesh_service *svc,
+					  const struct ldmesh_endpoint *ep)
+{
+	return (svc->flags & LDMESH_SVC_F_PUBLISH_NOT_READY) || (ep->flags & LDMESH_EP_F_READY);
+}
+
+/*
+ * Whether the service's name (its addresses, its SRV records) lists it:
+ * known to DNS and not ejected by the agent (3.5), which flags only those
+ * it ordered out of the chosen set, never all, so a name never loses its
+ * last address to an ejection. Shared by the preload and ldmesh-dns.
+ */
+static inline bool ldmesh_endpoint_listed(const struct ldmesh_service *svc,
+					  const struct ldmesh_endpoint *ep)
+{
+	return !(ep->flags & LDMESH_EP_F_EJECTED) && ldmesh_endpoint_in_dns(svc, ep);
+}
+
+/*
  * A string inside the mapping: `len` bytes at `p`, both checked against
  * the STRINGS section once (the length byte is read once). The bytes may
  * still change under the reader; they cannot leave the section. A bad

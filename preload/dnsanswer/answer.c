@@ -250,11 +250,6 @@ static void dns__ep_fqdn(const struct dns_ctx *c, const struct ldmesh_service *s
 		buf[0] = 0;
 }
 
-static bool dns__eligible(const struct ldmesh_service *svc, const struct ldmesh_endpoint *ep)
-{
-	return (svc->flags & LDMESH_SVC_F_PUBLISH_NOT_READY) || (ep->flags & LDMESH_EP_F_READY);
-}
-
 /* ---- forward names ------------------------------------------------------ */
 
 /* Addresses under the query name, of the asked family; how many addresses
@@ -271,7 +266,7 @@ static void dns__svc_addrs(struct dns_ctx *c, const struct ldmesh_service *svc,
 			struct ldmesh_endpoint ep;
 
 			if (!ldmesh_snap_endpoint(c->s, svc->first_endpoint + (start + i) % n, &ep) ||
-			    !dns__eligible(svc, &ep))
+			    !ldmesh_endpoint_listed(svc, &ep))
 				continue;
 			++*any;
 			*asked += dns__addr(c, DNS_AN, DNS__QNAME, c->qtype, ep.addr);
@@ -350,7 +345,8 @@ static int dns__slot(struct dns_ctx *c, const struct ldmesh_name_slot *slot)
 
 		if (slot->endpoint < svc.first_endpoint ||
 		    slot->endpoint - svc.first_endpoint >= svc.endpoint_count ||
-		    !ldmesh_snap_endpoint(c->s, slot->endpoint, &ep) || !dns__eligible(&svc, &ep))
+		    !ldmesh_snap_endpoint(c->s, slot->endpoint, &ep) ||
+		    !ldmesh_endpoint_in_dns(&svc, &ep))
 			return dns__nxdomain(c);
 		if (dns__is_addr_type(c->qtype) &&
 		    dns__addr(c, DNS_AN, DNS__QNAME, c->qtype, ep.addr))
@@ -421,7 +417,7 @@ static void dns__srv_port(struct dns_ctx *c, const struct ldmesh_service *svc, u
 		uint32_t e = svc->first_endpoint + k;
 		uint16_t p;
 
-		if (!ldmesh_snap_endpoint(c->s, e, &ep) || !dns__eligible(svc, &ep))
+		if (!ldmesh_snap_endpoint(c->s, e, &ep) || !ldmesh_endpoint_listed(svc, &ep))
 			continue;
 		p = ldmesh_snap_endpoint_port(c->s, svc, e, pi);
 		if (!p)
@@ -491,7 +487,7 @@ static int dns__dashed_name(struct dns_ctx *c, const struct dns_name *nm)
 		struct ldmesh_endpoint ep;
 
 		if (!ldmesh_snap_endpoint(c->s, svc.first_endpoint + k, &ep) ||
-		    memcmp(ep.addr, a, 16) || !dns__eligible(&svc, &ep))
+		    memcmp(ep.addr, a, 16) || !ldmesh_endpoint_in_dns(&svc, &ep))
 			continue;
 		if (dns__is_addr_type(c->qtype) &&
 		    dns__addr(c, DNS_AN, DNS__QNAME, c->qtype, ep.addr))
@@ -632,7 +628,7 @@ static unsigned dns__ptr_of(struct dns_ctx *c, uint32_t i, uint32_t e, const uin
 	}
 	if (e < svc.first_endpoint || e - svc.first_endpoint >= svc.endpoint_count ||
 	    !ldmesh_snap_endpoint(c->s, e, &ep) || memcmp(ep.addr, a, 16) ||
-	    !dns__eligible(&svc, &ep))
+	    !ldmesh_endpoint_in_dns(&svc, &ep))
 		return 0;
 	if (emit) {
 		dns__ep_fqdn(c, &svc, &ep, fqdn, sizeof(fqdn));

@@ -6,6 +6,8 @@
  * are (never all: then all are used); the affinity table is built from
  * what stays chosen; and a delta naming the Service changes its block
  * though the model's key is the same, and changes it back at re-admission.
+ * A headless Service's name, in the preload and in ldmesh-dns alike, no
+ * longer lists an ejected pod; its own per-pod name still answers.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -17,7 +19,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "answer.h"
+#include "config.h"
 #include "ldmesh/reader.h"
+#include "lookup.h"
 #include "snap_build.h"
 #include "testutil.h"
 
@@ -217,10 +222,80 @@ static void test_a_delta_follows_ejection(void **state)
 	snap_cache_free(c);
 }
 
+/* The ANCOUNT of ldmesh-dns's answer to "<name> A", and whether the
+ * answer carries 10.1.0.<absent>. */
+static unsigned dns_a(const struct built *b, const char *name, uint8_t absent, bool *has)
+{
+	uint8_t q[300], out[1024];
+	size_t n = 12, out_len = 0;
+	struct dns_query_info info;
+	const char *l = name;
+
+	memset(q, 0, sizeof(q));
+	q[1] = 0x42;  /* id */
+	q[2] = 0x01;  /* RD */
+	q[5] = 1;     /* QDCOUNT */
+	while (*l) {
+		const char *dot = strchr(l, '.');
+		size_t k = dot ? (size_t)(dot - l) : strlen(l);
+
+		q[n++] = (uint8_t)k;
+		memcpy(q + n, l, k);
+		n += k;
+		l += k + (dot ? 1 : 0);
+	}
+	q[n++] = 0;
+	q[n++] = 0, q[n++] = 1; /* A */
+	q[n++] = 0, q[n++] = 1; /* IN */
+	assert_int_equal(dns_handle(&b->snap, q, n, false, 0, out, sizeof(out), &out_len, &info),
+			 DNS_REPLY);
+	*has = false;
+	for (size_t i = 12; i + 4 <= out_len; i++)
+		if (out[i] == 10 && out[i + 1] == 1 && out[i + 2] == 0 && out[i + 3] == absent)
+			*has = true;
+	return (unsigned)(out[6] << 8 | out[7]);
+}
+
+static void test_a_headless_name_leaves_out_an_ejected_pod(void **state)
+{
+	struct lookup_result r;
+	struct preload_config c;
+	struct fix f;
+	struct built b;
+	bool has;
+
+	(void)state;
+	fix_init(&f, 3, LDMESH_SVC_F_HEADLESS);
+	f.svc.n_cluster_ips = 0;
+	build(&f, &b);
+	config_defaults(&c);
+	lookup_name(&b.snap, &c, "web.default.svc.cluster.local", 0, &r);
+	assert_int_equal(r.status, LOOKUP_FOUND);
+	assert_int_equal(r.n_addrs, 3);
+	assert_int_equal(dns_a(&b, "web.default.svc.cluster.local", 2, &has), 3);
+	assert_true(has);
+	free(b.bytes);
+
+	eject(&f, 2, 8080);
+	build(&f, &b);
+	lookup_name(&b.snap, &c, "web.default.svc.cluster.local", 0, &r);
+	assert_int_equal(r.status, LOOKUP_FOUND);
+	assert_int_equal(r.n_addrs, 2);
+	for (unsigned i = 0; i < r.n_addrs; i++)
+		assert_int_not_equal(r.addrs[i][15], 2);
+	assert_int_equal(dns_a(&b, "web.default.svc.cluster.local", 2, &has), 2);
+	assert_false(has);
+	/* its own name still answers: the pod is there, only not chosen */
+	assert_int_equal(dns_a(&b, "10-1-0-2.web.default.svc.cluster.local", 2, &has), 1);
+	assert_true(has);
+	free(b.bytes);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_an_ejected_endpoint_is_ordered_out),
+		cmocka_unit_test(test_a_headless_name_leaves_out_an_ejected_pod),
 		cmocka_unit_test(test_at_most_the_share_is_ejected),
 		cmocka_unit_test(test_affinity_uses_the_chosen_set),
 		cmocka_unit_test(test_a_delta_follows_ejection),
