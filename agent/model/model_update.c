@@ -65,7 +65,10 @@ static int model__plan(const struct model_out *m, const struct model_source *src
 {
 	const struct model_state *st = m->state;
 
-	if (!st || n_changed > MODEL_UPDATE_MAX_FILES ||
+	/* Routes tie services together (a parent and its backends, the
+	 * route precedence): an edit with any in force is resolved whole,
+	 * and the snapshot delta still holds only what changed. */
+	if (!st || m->n_routes || n_changed > MODEL_UPDATE_MAX_FILES ||
 	    st->j.unlinked > (st->j.n_slice_v + st->j.n_pod_v) / 2 + 4096)
 		return 0;
 	for (size_t i = 0; i < n_changed; i++) {
@@ -76,7 +79,8 @@ static int model__plan(const struct model_out *m, const struct model_source *src
 		if (!model__first_of_path(changed, i))
 			continue;
 		now = model__now(src, n, changed[i].path, &now_src);
-		if (changed[i].set->n_nodes || now->n_nodes)
+		if (changed[i].set->n_nodes || now->n_nodes || changed[i].set->n_routes ||
+		    now->n_routes)
 			return 0;
 		err = model__plan_file(p, changed[i].set, now, now_src);
 		if (err)

@@ -84,7 +84,9 @@ void failover_avoid_ejected(const struct ldmesh_snap *s, const struct ldmesh_vip
 	struct failover__avoid a = { .now = failover__now_ns(), .f = NULL };
 	struct route_result again;
 
-	if (!failover__avoid(&a, r->backend, r->backend_port))
+	/* a split's backend is another Service's: the parent's are no
+	 * stand-in for it (route.h) */
+	if (r->split_total || !failover__avoid(&a, r->backend, r->backend_port))
 		return;
 	/* at random among the others, so the ejected one's share spreads
 	 * evenly (a ClientIP-sticky client moves too while it is out) */
