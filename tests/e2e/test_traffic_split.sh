@@ -76,6 +76,13 @@ check_eq "2000 connects by name all answered by web-v1 or web-v2" 2000 $((n1 + n
 check_eq "the parent's own pod gets none while a route is attached" 0 "$(count_of $OWN "$out")"
 in_band "web-v2 at weight 10 of 100" "$n2" 2000 0.1
 
+# ldmeshctl shows the split
+out=$("$CTL" -t "$TABLE" describe service web)
+check_match "describe service: web-v1's weight and share" \
+	'^  port 9000 -> web-v1\.default\.svc\.cluster\.local:9000  weight 90 \(90\.0%\)$' "$out"
+check_match "get service -o yaml: the trafficSplit" '^  backend: web-v2\.default\.svc\.cluster\.local$' \
+	"$("$CTL" -t "$TABLE" get service web -o yaml)"
+
 # by ClusterIP too, and the trace names the split taken
 out=$(pl "$PY" "$E2E_DIR/pyclient.py" connect 10.96.0.80 9000 200 2>&1 || true)
 check_eq "200 connects to the ClusterIP all split" 200 \
