@@ -127,6 +127,10 @@ void failover_begin(struct failover_run *f, const struct failover_caller *who, i
 	memcpy(f->vip, vip, 16);
 	f->vport = vport;
 	f->attempts = attempts < CONFIG_ATTEMPTS_MAX ? attempts : CONFIG_ATTEMPTS_MAX;
+	/* a split's backend is another Service's: a retry would pick among
+	 * the parent's own endpoints (route.h), so none */
+	if (first->split_total)
+		f->attempts = 1;
 	f->n = 0;
 	f->err = err;
 	failover__tried(f, first->backend, first->backend_port);

@@ -16,7 +16,8 @@ e2e_setup
 OWN=10.244.9.5 # the parent's own pod
 V1=10.244.1.5
 V2=10.244.2.5
-e2e_add_ip $OWN $V1 $V2
+DOWN=10.244.3.5 # web-down's pod: the address is there, no server
+e2e_add_ip $OWN $V1 $V2 $DOWN
 for ip in $OWN $V1 $V2; do e2e_pod "$ip" 9100 banner; done
 
 svc() { # name clusterIP pod
@@ -37,7 +38,8 @@ svc() { # name clusterIP pod
 	endpoints: [{addresses: [$3], conditions: {ready: true}}]
 	YAML
 }
-{ svc web 10.96.0.80 $OWN; svc web-v1 10.96.0.81 $V1; svc web-v2 10.96.0.82 $V2; } |
+{ svc web 10.96.0.80 $OWN; svc web-v1 10.96.0.81 $V1; svc web-v2 10.96.0.82 $V2
+  svc web-down 10.96.0.83 $DOWN; } |
 	e2e_put services.yaml
 
 route() { # v1-weight v2-weight [third backendRef name]
@@ -67,6 +69,9 @@ in_band() { # what count n p
 	if [ "$2" -ge "$lo" ] && [ "$2" -le "$hi" ]; then ok "$1 ($2 in [$lo, $hi])"
 	else not_ok "$1: $2 outside the 3-sigma band [$lo, $hi]"; fi
 }
+
+check "the canary example passes --check with the examples" bash -c \
+	"mkdir -p '$E2E_TMP/ex' && cp '$LDMESH_SRC'/examples/manifests/* '$LDMESH_SRC'/examples/canary/* '$E2E_TMP/ex/' && '$AGENT' --check -m '$E2E_TMP/ex' >/dev/null 2>&1"
 
 # ---- 90/10 over 2,000 connects, by name -------------------------------------
 out=$(pl "$PY" "$E2E_DIR/pyclient.py" connect web 9000 2000 2>&1 || true)
@@ -131,6 +136,17 @@ route 0 0 | e2e_put route.yaml
 e2e_wait_gen_after "$gen" >/dev/null || not_ok "no publish after the route changed"
 out=$(pl "$PY" "$E2E_DIR/pyclient.py" connect web 9000 50 2>&1 || true)
 check_eq "every weight 0: all 50 connects refused" 50 "$(count_of "ERR ECONNREFUSED" "$out")"
+
+# ---- a backend whose pod refuses: no failover to the parent's own pod --------
+gen=$(e2e_gen)
+route 0 0 web-down 1 | e2e_put route.yaml
+e2e_wait_gen_after "$gen" >/dev/null || not_ok "no publish after the route changed"
+# mtclient connects blocking, where the preload fails over within the call
+MT=$(e2e_cc mtclient)
+out=$(pl timeout 60 "$MT" 10.96.0.80 9000 1 20 2>&1 || true)
+check_eq "web-down's pod refuses: all 20 blocking connects refused" 20 \
+	"$(grep -c '^err connect Connection refused' <<<"$out" || true)"
+check_eq "and none failed over to the parent's own pod" 0 "$(grep -c "^ok $OWN" <<<"$out" || true)"
 
 # ---- an invalid route: reported with path:line:col, routing unchanged --------
 gen=$(e2e_gen)
