@@ -17,8 +17,9 @@ OWN=10.244.9.5 # the parent's own pod
 V1=10.244.1.5
 V2=10.244.2.5
 DOWN=10.244.3.5 # web-down's pod: the address is there, no server
-e2e_add_ip $OWN $V1 $V2 $DOWN
-for ip in $OWN $V1 $V2; do e2e_pod "$ip" 9100 banner; done
+V2B=10.244.4.5  # web-v2's pod after a rollout
+e2e_add_ip $OWN $V1 $V2 $DOWN $V2B
+for ip in $OWN $V1 $V2 $V2B; do e2e_pod "$ip" 9100 banner; done
 
 svc() { # name clusterIP pod
 	cat <<-YAML
@@ -38,9 +39,11 @@ svc() { # name clusterIP pod
 	endpoints: [{addresses: [$3], conditions: {ready: true}}]
 	YAML
 }
-{ svc web 10.96.0.80 $OWN; svc web-v1 10.96.0.81 $V1; svc web-v2 10.96.0.82 $V2
-  svc web-down 10.96.0.83 $DOWN; } |
-	e2e_put services.yaml
+services() { # web-v2's pod
+	svc web 10.96.0.80 $OWN; svc web-v1 10.96.0.81 $V1; svc web-v2 10.96.0.82 "$1"
+	svc web-down 10.96.0.83 $DOWN
+}
+services $V2 | e2e_put services.yaml
 
 route() { # v1-weight v2-weight [third backendRef name]
 	cat <<-YAML
@@ -96,6 +99,19 @@ trace=$(LDMESH_TRACE=1 pl "$PY" "$E2E_DIR/pyclient.py" connect 10.96.0.80 9000 2
 check_match "the trace line names the split chosen" \
 	'connect fd=[0-9]+ 10\.96\.0\.80:9000 split=web-v[12]\.default\.svc\.cluster\.local weight=(90|10)/100 -> 10\.244\.[12]\.5:9100 svc=default/web' \
 	"$trace"
+
+# ---- the backend Service changes, its parent does not: a delta holds only
+# web-v2, the parent stays in the base, and the split follows the new pod
+gen=$(e2e_gen)
+services $V2B | e2e_put services.yaml
+e2e_wait_gen_after "$gen" >/dev/null || not_ok "no publish after web-v2's pod moved"
+check_match "the publish is a delta" '^generation: +[0-9]+ \(delta' "$("$CTL" -t "$TABLE" status)"
+out=$(pl "$PY" "$E2E_DIR/pyclient.py" connect web 9000 300 2>&1 || true)
+check_eq "300 connects: web-v1 or web-v2's new pod" 300 $(($(count_of $V1 "$out") + $(count_of $V2B "$out")))
+check_ge "web-v2's share reaches its new pod, found through the delta" 1 "$(count_of $V2B "$out")"
+gen=$(e2e_gen)
+services $V2 | e2e_put services.yaml
+e2e_wait_gen_after "$gen" >/dev/null || not_ok "no publish after web-v2's pod moved back"
 
 # ---- a running process follows the weights within one publish ---------------
 e2e_rounds web 9000 200
