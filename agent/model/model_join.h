@@ -95,6 +95,8 @@ void model__free_endpoints(struct snap_service_in *s);
  * 0 or -ENOMEM. */
 int model__routes(const struct model_source *src, size_t n, const char *domain,
 		  struct model_out *res, struct diag *d);
+/* `key` (a service's cache key from its join) with its splits mixed in. */
+uint64_t model__splits_key(const struct snap_service_in *s, uint64_t key);
 void model_state_free(struct model_state *st);
 
 #endif

@@ -145,6 +145,20 @@ static int route__collect(const struct model_source *src, size_t n, struct model
 	return 0;
 }
 
+uint64_t model__splits_key(const struct snap_service_in *s, uint64_t key)
+{
+	uint64_t h = s->n_splits;
+
+	for (uint32_t k = 0; k < s->n_splits; k++) {
+		const struct snap_split_in *sp = &s->splits[k];
+
+		h = ldmesh_hash64(sp->target ? sp->target : "", sp->target ? strlen(sp->target) : 0,
+				  h ^ ((uint64_t)sp->weight << 33) ^ ((uint64_t)sp->port << 17) ^
+					  ((uint64_t)sp->parent_port << 1) ^ !sp->target);
+	}
+	return ldmesh_hash64(&h, sizeof(h), key) | 1;
+}
+
 /* "<name>.<ns>.svc.<domain>" of each backendRef the winners name, and the
  * split records, in one allocation owned by res (res->splits). */
 static int route__splits(struct model_out *res, const struct attach *w, size_t n_w,
@@ -164,7 +178,6 @@ static int route__splits(struct model_out *res, const struct attach *w, size_t n
 	res->splits = v;
 	for (size_t i = 0; i < n_w; i++) {
 		struct snap_service_in *s = &res->services[w[i].svc];
-		uint64_t h = ldmesh_hash64(&w[i].port, sizeof(w[i].port), s->n_splits);
 
 		if (!s->n_splits)
 			s->splits = v;
@@ -175,14 +188,16 @@ static int route__splits(struct model_out *res, const struct attach *w, size_t n
 			*v = (struct snap_split_in){ .target = br->refused ? NULL : names,
 						     .weight = br->weight, .port = br->port,
 						     .parent_port = w[i].port };
-			h = ldmesh_hash64(names, (size_t)len, h ^ ((uint64_t)br->weight << 17) ^
-							   ((uint64_t)br->port << 1) ^ br->refused);
 			names += len + 1;
 		}
-		/* the route is part of the parent's input: a changed route is a
-		 * changed parent, and only that */
-		s->cache_key = ldmesh_hash64(&h, sizeof(h), s->cache_key) | 1;
 	}
+	/* the route is part of the parent's input: a changed route is a
+	 * changed parent, and only that */
+	for (size_t i = 0; i < n_w; i++)
+		if (!i || w[i].svc != w[i - 1].svc)
+			res->services[w[i].svc].cache_key =
+				model__splits_key(&res->services[w[i].svc],
+						  res->services[w[i].svc].cache_key);
 	return 0;
 }
 

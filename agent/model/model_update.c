@@ -56,6 +56,26 @@ static const struct manifest_set *model__now(const struct model_source *src, siz
 	return *m ? (*m)->set : &manifest_set_empty;
 }
 
+/* Whether, with TCPRoutes in force, the plan may move what they attach
+ * to (model_route.c decides that over the whole table): a Service that
+ * comes or goes (a parent found or lost), or a parent's own object
+ * changed (its ports). Routes changed themselves never get here (their
+ * files are planned no further). Endpoint changes of a parent or a
+ * backend are followed in place. */
+static bool model__plan_moves_routes(const struct model_out *m, const struct model_plan *p)
+{
+	for (size_t k = 0; k < p->n; k++) {
+		uint32_t i;
+
+		if (!p->v[k].was || !p->v[k].is)
+			return true;
+		i = model__index_of(m->state, p->v[k].was);
+		if (i != STRMAP_END && i < m->n_services && m->services[i].n_splits)
+			return true;
+	}
+	return false;
+}
+
 /* The plan of an edit: 1 when it can be applied in place (no Node, every
  * changed file's Services kept, or added and removed as
  * model__plan_in_place allows), 0 when not, -ENOMEM. */
@@ -65,10 +85,7 @@ static int model__plan(const struct model_out *m, const struct model_source *src
 {
 	const struct model_state *st = m->state;
 
-	/* Routes tie services together (a parent and its backends, the
-	 * route precedence): an edit with any in force is resolved whole,
-	 * and the snapshot delta still holds only what changed. */
-	if (!st || m->n_routes || n_changed > MODEL_UPDATE_MAX_FILES ||
+	if (!st || n_changed > MODEL_UPDATE_MAX_FILES ||
 	    st->j.unlinked > (st->j.n_slice_v + st->j.n_pod_v) / 2 + 4096)
 		return 0;
 	for (size_t i = 0; i < n_changed; i++) {
@@ -86,6 +103,8 @@ static int model__plan(const struct model_out *m, const struct model_source *src
 		if (err)
 			return err == -ENOMEM ? err : 0;
 	}
+	if (m->n_routes && model__plan_moves_routes(m, p))
+		return 0;
 	return model__plan_in_place(m, p, o);
 }
 
@@ -240,6 +259,7 @@ static int model__rejoin(struct model_out *m, size_t i)
 	struct snap_service_in *o = &m->services[i];
 	uint16_t allocated = o->flags & LDMESH_SVC_F_ALLOCATED_IP;
 	struct snap_port_in *ports = calloc(s->n_ports + 1, sizeof(*ports));
+	int err;
 
 	if (!ports)
 		return -ENOMEM;
@@ -249,7 +269,11 @@ static int model__rejoin(struct model_out *m, size_t i)
 	free(st->own_ports[i]);
 	st->own_ports[i] = ports;
 	model__free_endpoints(o);
-	return model__endpoints(&st->j, &st->refs[i], o, NULL);
+	err = model__endpoints(&st->j, &st->refs[i], o, NULL);
+	/* its route's splits (model_route.c) stay, and stay in its key */
+	if (!err && o->n_splits)
+		o->cache_key = model__splits_key(o, o->cache_key);
+	return err;
 }
 
 int model_update(struct model_out *m, const struct model_source *src, size_t n,

@@ -19,6 +19,7 @@
 #include "model.h"
 #include "route.h"
 #include "snap_build.h"
+#include "sources.h"
 #include "testutil.h"
 
 #define ROUTE_HEAD                                                  \
@@ -362,6 +363,109 @@ static void test_hostile_splits(void **state)
 	world_free(&w);
 }
 
+/* With a route in force, an edit of a parent's or a backend's endpoints is
+ * applied in place (the split stays, in the parent's key: what a full
+ * resolve gives); an edit of the parent's own object, or of the route, is
+ * resolved in full. */
+static const struct snap_service_in *svc_in(const struct model_out *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_services; i++)
+		if (!strcmp(m->services[i].name, name))
+			return &m->services[i];
+	fail_msg("no service %s", name);
+	return NULL;
+}
+
+static int update(struct sources *src, const char *dir, const char *rel,
+		  const struct model_opts *o, struct model_out *m, struct tu_diag *t)
+{
+	const struct snap_change *ch;
+	char path[512];
+	size_t n_ch;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, rel);
+	assert_true(sources_update(src, path, true, &t->d) >= 0);
+	r = model_update(m, src->v, src->n, src->retired, src->n_retired, o, &t->d, &ch, &n_ch);
+	if (r == 0) {
+		struct model_out out;
+
+		assert_int_equal(model_resolve(src->v, src->n, o, m, &out, &t->d), 0);
+		model_out_free(m);
+		*m = out;
+	}
+	sources_retired_free(src);
+	return r;
+}
+
+static void assert_as_full(const struct sources *src, const struct model_opts *o,
+			   const struct model_out *m, struct tu_diag *t)
+{
+	struct model_out ref;
+
+	assert_int_equal(model_resolve(src->v, src->n, o, NULL, &ref, &t->d), 0);
+	for (size_t i = 0; i < ref.n_services; i++) {
+		const struct snap_service_in *a = svc_in(m, ref.services[i].name);
+
+		assert_int_equal(a->cache_key, ref.services[i].cache_key);
+		assert_int_equal(a->n_splits, ref.services[i].n_splits);
+		assert_int_equal(a->n_endpoints, ref.services[i].n_endpoints);
+	}
+	model_out_free(&ref);
+}
+
+#define SLICE(svc, ip)                                                            \
+	"---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"                 \
+	"metadata: {name: " svc "-1, namespace: default,"                          \
+	" labels: {kubernetes.io/service-name: " svc "}}\n"                        \
+	"addressType: IPv4\nports: [{port: 9100}]\nendpoints: [{addresses: [" ip "]}]\n"
+
+static void test_update_in_place(void **state)
+{
+	struct model_opts o = { .cluster_domain = "cluster.local" };
+	struct sources src = { .v = NULL };
+	struct model_out m;
+	struct tu_diag t;
+	char *dir = tu_tmpdir("split-update");
+
+	(void)state;
+	assert_int_equal(ipalloc_parse_cidrs("10.96.0.0/12", &o.cidrs), 0);
+	tu_diag_init(&t);
+	tu_write(dir, "svc.yaml",
+		 "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+		 "spec: {clusterIP: 10.96.0.80, ports: [{port: 9000}]}\n---\n"
+		 "apiVersion: v1\nkind: Service\nmetadata: {name: web-v1}\n"
+		 "spec: {clusterIP: 10.96.0.81, ports: [{port: 9000}]}\n");
+	tu_write(dir, "sl.yaml", SLICE("web", "10.244.9.5") SLICE("web-v1", "10.244.1.5"));
+	tu_write(dir, "route.yaml", route_text("canary", "2024-01-01T00:00:00Z", 1, 1));
+	assert_true(sources_rescan(&src, dir, &t.d) > 0);
+	sources_retired_free(&src);
+	assert_int_equal(model_resolve(src.v, src.n, &o, NULL, &m, &t.d), 0);
+	assert_int_equal(svc_in(&m, "web")->n_splits, 2);
+
+	tu_write(dir, "sl.yaml", SLICE("web", "10.244.9.6") SLICE("web-v1", "10.244.1.6"));
+	assert_int_equal(update(&src, dir, "sl.yaml", &o, &m, &t), 1);
+	assert_int_equal(svc_in(&m, "web")->n_splits, 2);
+	assert_as_full(&src, &o, &m, &t);
+
+	tu_write(dir, "route.yaml", route_text("canary", "2024-01-01T00:00:00Z", 3, 1));
+	assert_int_equal(update(&src, dir, "route.yaml", &o, &m, &t), 0);
+	assert_as_full(&src, &o, &m, &t);
+
+	tu_write(dir, "svc.yaml",
+		 "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+		 "spec: {clusterIP: 10.96.0.80, ports: [{name: a, port: 9000}, {name: b, port: 9001}]}\n---\n"
+		 "apiVersion: v1\nkind: Service\nmetadata: {name: web-v1}\n"
+		 "spec: {clusterIP: 10.96.0.81, ports: [{port: 9000}]}\n");
+	assert_int_equal(update(&src, dir, "svc.yaml", &o, &m, &t), 0);
+	assert_as_full(&src, &o, &m, &t);
+
+	model_out_free(&m);
+	sources_free(&src);
+	tu_rmtree(dir);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -371,6 +475,7 @@ int main(void)
 		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_cache_keys),
 		cmocka_unit_test(test_hostile_splits),
+		cmocka_unit_test(test_update_in_place),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
