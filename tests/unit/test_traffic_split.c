@@ -22,6 +22,8 @@
 #include "sources.h"
 #include "testutil.h"
 
+#include "../snap_exercise.h"
+
 #define ROUTE_HEAD                                                  \
 	"apiVersion: gateway.networking.k8s.io/v1\n"                \
 	"kind: TCPRoute\n"                                           \
@@ -310,9 +312,48 @@ static void test_cache_keys(void **state)
 	world_free(&w3);
 }
 
-/* A hostile SPLITS: a wrong entry size or a section past the file is
- * refused at init; a split_count past the section reads nothing beyond
- * it; a weight past the bound is capped. */
+/* A hostile SPLITS. The section's descriptor: each damage (resealed) is
+ * refused at init. The records: every byte of SPLITS and of the services'
+ * split words flipped in turn, the table still maps and every access
+ * (tests/snap_exercise.h, the pick included) stays inside it. */
+static void seal_damaged(uint8_t *b, const struct ldmesh_snap_header *h)
+{
+	ldmesh_snap_header_seal(b, h);
+}
+
+static void expect_refused(const struct world *w, uint8_t *copy, void (*damage)(struct ldmesh_section *, size_t),
+			   const char *what)
+{
+	struct ldmesh_snap_header h;
+	struct ldmesh_snap s;
+	char why[256] = "";
+
+	memcpy(copy, w->bytes, w->size);
+	memcpy(&h, w->bytes, sizeof(h));
+	damage(&h.splits, w->size);
+	seal_damaged(copy, &h);
+	if (!tu_snap_init(&s, copy, w->size, why, sizeof(why)))
+		fail_msg("%s: not refused", what);
+	assert_non_null(strstr(why, "splits"));
+}
+
+static void d_entry(struct ldmesh_section *x, size_t n) { (void)n; x->entry_size = 12, x->size = 24; }
+static void d_entry0(struct ldmesh_section *x, size_t n) { (void)n; x->entry_size = 0; }
+static void d_size(struct ldmesh_section *x, size_t n) { (void)n; x->size += 16; }
+static void d_count(struct ldmesh_section *x, size_t n) { (void)n; x->count = UINT32_MAX; }
+static void d_far(struct ldmesh_section *x, size_t n)
+{
+	(void)n;
+	x->count = 0x80000001u;
+	x->size = (uint64_t)x->count * x->entry_size;
+}
+static void d_past(struct ldmesh_section *x, size_t n) { x->offset = n + 8; }
+static void d_end(struct ldmesh_section *x, size_t n) { x->offset = (n - x->size + 8) & ~7ULL; }
+static void d_wrap(struct ldmesh_section *x, size_t n) { (void)n; x->offset = (UINT64_MAX - x->size + 1) & ~7ULL; }
+static void d_odd(struct ldmesh_section *x, size_t n) { (void)n; x->offset += 4; }
+static void d_header(struct ldmesh_section *x, size_t n) { (void)n; x->offset = 8; }
+static void d_early(struct ldmesh_section *x, size_t n) { (void)n; x->offset -= 8; } /* over SUPERSEDED's end */
+
 static void test_hostile_splits(void **state)
 {
 	struct world w = { .n = 0 };
@@ -322,6 +363,12 @@ static void test_hostile_splits(void **state)
 	struct ldmesh_snap s;
 	char why[256];
 	uint8_t *copy;
+	static const struct { void (*fn)(struct ldmesh_section *, size_t); const char *what; } cases[] = {
+		{ d_entry, "entry size 12" }, { d_entry0, "entry size 0" }, { d_size, "size" },
+		{ d_count, "count" }, { d_far, "far past the file" }, { d_past, "past the file" },
+		{ d_end, "end past the file" }, { d_wrap, "wrapping" }, { d_odd, "misaligned" },
+		{ d_header, "over the header" }, { d_early, "over the sections" },
+	};
 
 	(void)state;
 	add(&w, "s.yaml", SERVICES);
@@ -331,17 +378,8 @@ static void test_hostile_splits(void **state)
 	assert_non_null(copy);
 	memcpy(&h, w.bytes, sizeof(h));
 	assert_int_equal(h.splits.count, 2);
-
-	memcpy(copy, w.bytes, w.size);
-	h.splits.entry_size = 12;
-	h.splits.size = 24;
-	ldmesh_snap_header_seal(copy, &h);
-	assert_int_not_equal(tu_snap_init(&s, copy, w.size, why, sizeof(why)), 0);
-	memcpy(&h, w.bytes, sizeof(h));
-	h.splits.offset = w.size - 16; /* two records from 16 bytes */
-	memcpy(copy, w.bytes, w.size);
-	ldmesh_snap_header_seal(copy, &h);
-	assert_int_not_equal(tu_snap_init(&s, copy, w.size, why, sizeof(why)), 0);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_refused(&w, copy, cases[i].fn, cases[i].what);
 
 	/* the service claims more splits than the section has */
 	memcpy(copy, w.bytes, w.size);
@@ -358,7 +396,22 @@ static void test_hostile_splits(void **state)
 		assert_true(ldmesh_snap_split(&s, &svc, 0, &sp));
 		assert_int_equal(sp.weight, LDMESH_SPLIT_WEIGHT_MAX);
 		assert_false(ldmesh_snap_split(&s, &svc, 1, &sp));
+		(void)exercise_snap(&s, 0, UINT32_MAX);
+		rec->first_split = UINT32_MAX - 1;
+		assert_true(ldmesh_snap_service(&s, i, &svc));
+		assert_false(ldmesh_snap_split(&s, &svc, 0, &sp));
+		(void)exercise_snap(&s, 0, UINT32_MAX);
 	}
+	/* every byte of SPLITS, each bit pattern that moves references far */
+	for (uint64_t off = h.splits.offset; off < h.splits.offset + h.splits.size; off++)
+		for (unsigned v = 0; v < 3; v++) {
+			static const uint8_t vals[3] = { 0xff, 0x80, 0x01 };
+
+			memcpy(copy, w.bytes, w.size);
+			copy[off] ^= vals[v];
+			assert_int_equal(tu_snap_init(&s, copy, w.size, why, sizeof(why)), 0);
+			(void)exercise_snap(&s, 0, UINT32_MAX);
+		}
 	free(copy);
 	world_free(&w);
 }
