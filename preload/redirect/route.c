@@ -129,7 +129,8 @@ void route_pick_split(const struct ldmesh_snap *top, const struct ldmesh_snap *s
 	uint32_t total = 0;
 	int group = -1;
 
-	if (vip->port_index < svc->port_count &&
+	/* a TCPRoute splits TCP: the service's UDP ports keep its endpoints */
+	if (vip->protocol == LDMESH_PROTO_TCP && vip->port_index < svc->port_count &&
 	    ldmesh_snap_port(s, svc->first_port + vip->port_index, &p))
 		group = route__split_group(s, svc, p.port, &total);
 	if (group < 0) {

@@ -252,6 +252,40 @@ static void test_table_and_pick(void **state)
 	world_free(&w);
 }
 
+/* A TCPRoute splits TCP only: a UDP connect to the parent's port of the
+ * same number goes to the parent's own endpoint. */
+static void test_udp_not_split(void **state)
+{
+	struct world w = { .n = 0 };
+	struct ldmesh_vip_slot vip;
+	struct route_result r;
+	uint8_t a[16];
+
+	(void)state;
+	add(&w, "s.yaml",
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\n"
+	    "spec: {clusterIP: 10.96.0.80, ports: [{name: t, port: 9000, targetPort: 9100},"
+	    " {name: u, port: 9000, targetPort: 9100, protocol: UDP}]}\n"
+	    "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+	    "metadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}\n"
+	    "addressType: IPv4\nports: [{name: t, port: 9100}, {name: u, port: 9100, protocol: UDP}]\n"
+	    "endpoints: [{addresses: [10.244.9.5]}]\n"
+	    SVC("web-v1", "10.96.0.81", "10.244.1.5") SVC("web-v2", "10.96.0.82", "10.244.2.5"));
+	add(&w, "r.yaml", route_text("canary", "2024-01-01T00:00:00Z", 1, 0));
+	resolve_build(&w);
+	assert_int_equal(manifest_parse_ip("10.96.0.80", a), 0);
+	assert_true(ldmesh_snap_find_vip(&w.snap, a, 9000, LDMESH_PROTO_UDP, &vip));
+	route_pick(&w.snap, &w.snap, &vip, AF_INET, 12345, 0, &r);
+	assert_int_equal(r.verdict, ROUTE_REDIRECT);
+	assert_int_equal(r.split_total, 0);
+	assert_int_equal(r.backend[14], 9);
+	assert_true(ldmesh_snap_find_vip(&w.snap, a, 9000, LDMESH_PROTO_TCP, &vip));
+	route_pick(&w.snap, &w.snap, &vip, AF_INET, 12345, 0, &r);
+	assert_int_equal(r.verdict, ROUTE_REDIRECT);
+	assert_int_equal(r.backend[14], 1);
+	world_free(&w);
+}
+
 /* Two routes on one parent: the older wins whatever the names, the other is
  * reported; a route on a missing Service attaches nowhere, reported. */
 static void test_precedence(void **state)
@@ -525,6 +559,7 @@ int main(void)
 		cmocka_unit_test(test_parse_defaults),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_table_and_pick),
+		cmocka_unit_test(test_udp_not_split),
 		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_cache_keys),
 		cmocka_unit_test(test_hostile_splits),
