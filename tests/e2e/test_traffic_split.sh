@@ -88,6 +88,8 @@ in_band "web-v2 at weight 10 of 100" "$n2" 2000 0.1
 out=$("$CTL" -t "$TABLE" describe service web)
 check_match "describe service: web-v1's weight and share" \
 	'^  port 9000 -> web-v1\.default\.svc\.cluster\.local:9000  weight 90 \(90\.0%\)$' "$out"
+check_match "route: the ClusterIP is split" '^10\.96\.0\.80:9000: split by a TCPRoute' \
+	"$("$CTL" -t "$TABLE" route 10.96.0.80:9000)"
 check_match "get service -o yaml: the trafficSplit" '^  backend: web-v2\.default\.svc\.cluster\.local$' \
 	"$("$CTL" -t "$TABLE" get service web -o yaml)"
 
