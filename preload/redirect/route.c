@@ -126,6 +126,9 @@ void route_pick_split(const struct ldmesh_snap *top, const struct ldmesh_snap *s
 	struct ldmesh_split sp;
 	struct ldmesh_port p;
 	const struct ldmesh_snap *ts;
+	/* sessionAffinity: ClientIP on the parent sticks a client to one
+	 * backend Service too, and then to one of its endpoints */
+	uint64_t key = (svc->flags & LDMESH_SVC_F_AFFINITY_CLIENT_IP) ? client_hash : rnd;
 	uint32_t total = 0;
 	int group = -1;
 
@@ -134,9 +137,7 @@ void route_pick_split(const struct ldmesh_snap *top, const struct ldmesh_snap *s
 	    ldmesh_snap_port(s, svc->first_port + vip->port_index, &p))
 		group = route__split_group(s, svc, p.port, &total);
 	if (group < 0) {
-		route__endpoints(s, svc, vip->port_index, family,
-				 (svc->flags & LDMESH_SVC_F_AFFINITY_CLIENT_IP) ? client_hash : rnd,
-				 r);
+		route__endpoints(s, svc, vip->port_index, family, key, r);
 		return;
 	}
 	r->split_total = total ? total : 1;
@@ -145,7 +146,7 @@ void route_pick_split(const struct ldmesh_snap *top, const struct ldmesh_snap *s
 	/* Multiply-shift onto [0, total), from the low bits: the high ones
 	 * draw the endpoint. */
 	if (!total ||
-	    !route__split_draw(s, svc, group, (uint32_t)(((rnd & 0xffffffffu) * total) >> 32),
+	    !route__split_draw(s, svc, group, (uint32_t)(((key & 0xffffffffu) * total) >> 32),
 			       &sp)) {
 		r->why = "every backendRef has weight 0";
 		return;
@@ -167,8 +168,7 @@ void route_pick_split(const struct ldmesh_snap *top, const struct ldmesh_snap *s
 		r->why = "damaged service record";
 		return;
 	}
-	route__endpoints(ts, &target, tvip.port_index, family,
-			 (svc->flags & LDMESH_SVC_F_AFFINITY_CLIENT_IP) ? client_hash : rnd, r);
+	route__endpoints(ts, &target, tvip.port_index, family, key, r);
 	/* the endpoint is of the backend Service, in its layer: its position
 	 * stays, the names stay the parent's (the split says where it went) */
 }

@@ -286,6 +286,71 @@ static void test_udp_not_split(void **state)
 	world_free(&w);
 }
 
+/* A route may name its parent as a backend (a canary beside the stable
+ * version): that share goes to the parent's own endpoints, not round the
+ * split again. */
+static void test_parent_as_backend(void **state)
+{
+	struct world w = { .n = 0 };
+	struct ldmesh_vip_slot vip;
+	struct route_result r;
+	uint8_t a[16];
+
+	(void)state;
+	add(&w, "s.yaml", SERVICES);
+	add(&w, "r.yaml", ROUTE_HEAD "spec:\n"
+				     "  parentRefs: [{kind: Service, name: web}]\n"
+				     "  rules: [{backendRefs: [{name: web, port: 9000}]}]\n");
+	resolve_build(&w);
+	assert_int_equal(manifest_parse_ip("10.96.0.80", a), 0);
+	assert_true(ldmesh_snap_find_vip(&w.snap, a, 9000, LDMESH_PROTO_TCP, &vip));
+	for (uint64_t i = 0; i < 16; i++) {
+		route_pick(&w.snap, &w.snap, &vip, AF_INET, i * 0x9e3779b97f4a7c15ULL, 0, &r);
+		assert_int_equal(r.verdict, ROUTE_REDIRECT);
+		assert_int_equal(r.split_total, 1);
+		assert_int_equal(r.backend[14], 9);
+	}
+	world_free(&w);
+}
+
+/* sessionAffinity: ClientIP on the parent: one client, whatever the
+ * random draw, always reaches the same backend Service (and pod); the
+ * clients together still spread over both. */
+static void test_affinity_sticks(void **state)
+{
+	struct world w = { .n = 0 };
+	struct ldmesh_vip_slot vip;
+	struct route_result r;
+	unsigned seen[2] = { 0, 0 };
+	uint8_t a[16];
+
+	(void)state;
+	add(&w, "s.yaml",
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default}\n"
+	    "spec: {clusterIP: 10.96.0.80, sessionAffinity: ClientIP,"
+	    " ports: [{port: 9000, targetPort: 9100}]}\n"
+	    SVC("web-v1", "10.96.0.81", "10.244.1.5") SVC("web-v2", "10.96.0.82", "10.244.2.5"));
+	add(&w, "r.yaml", route_text("canary", "2024-01-01T00:00:00Z", 1, 1));
+	resolve_build(&w);
+	assert_int_equal(manifest_parse_ip("10.96.0.80", a), 0);
+	assert_true(ldmesh_snap_find_vip(&w.snap, a, 9000, LDMESH_PROTO_TCP, &vip));
+	for (uint64_t client = 1; client <= 64; client++) {
+		uint8_t first = 0;
+
+		for (uint64_t i = 0; i < 8; i++) {
+			route_pick(&w.snap, &w.snap, &vip, AF_INET, i * 0x9e3779b97f4a7c15ULL,
+				   client * 0xc2b2ae3d27d4eb4fULL, &r);
+			assert_int_equal(r.verdict, ROUTE_REDIRECT);
+			if (!i)
+				first = r.backend[14];
+			assert_int_equal(r.backend[14], first);
+		}
+		seen[first == 2]++;
+	}
+	assert_true(seen[0] > 0 && seen[1] > 0);
+	world_free(&w);
+}
+
 /* Two routes on one parent: the older wins whatever the names, the other is
  * reported; a route on a missing Service attaches nowhere, reported. */
 static void test_precedence(void **state)
@@ -560,6 +625,8 @@ int main(void)
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_table_and_pick),
 		cmocka_unit_test(test_udp_not_split),
+		cmocka_unit_test(test_parent_as_backend),
+		cmocka_unit_test(test_affinity_sticks),
 		cmocka_unit_test(test_precedence),
 		cmocka_unit_test(test_cache_keys),
 		cmocka_unit_test(test_hostile_splits),
