@@ -204,6 +204,21 @@ static uint32_t service_named(const struct ldmesh_snap *s, const char *fqdn,
 	return ns.service;
 }
 
+/* A connect to web (10.96.0.80:9000/proto) redirected: the third octet
+ * of the pod it went to (10.244.<n>.5). */
+static uint8_t pick(const struct world *w, uint8_t proto, uint64_t rnd, uint64_t client,
+		    struct route_result *r)
+{
+	struct ldmesh_vip_slot vip;
+	uint8_t a[16];
+
+	assert_int_equal(manifest_parse_ip("10.96.0.80", a), 0);
+	assert_true(ldmesh_snap_find_vip(&w->snap, a, 9000, proto, &vip));
+	route_pick(&w->snap, &w->snap, &vip, AF_INET, rnd, client, r);
+	assert_int_equal(r->verdict, ROUTE_REDIRECT);
+	return r->backend[14];
+}
+
 /* The table's splits of web; the pick sends exactly the weights' shares of
  * draws spread evenly over the low 32 bits (the split's bits). */
 static void test_table_and_pick(void **state)
@@ -257,9 +272,7 @@ static void test_table_and_pick(void **state)
 static void test_udp_not_split(void **state)
 {
 	struct world w = { .n = 0 };
-	struct ldmesh_vip_slot vip;
 	struct route_result r;
-	uint8_t a[16];
 
 	(void)state;
 	add(&w, "s.yaml",
@@ -273,16 +286,9 @@ static void test_udp_not_split(void **state)
 	    SVC("web-v1", "10.96.0.81", "10.244.1.5") SVC("web-v2", "10.96.0.82", "10.244.2.5"));
 	add(&w, "r.yaml", route_text("canary", "2024-01-01T00:00:00Z", 1, 0));
 	resolve_build(&w);
-	assert_int_equal(manifest_parse_ip("10.96.0.80", a), 0);
-	assert_true(ldmesh_snap_find_vip(&w.snap, a, 9000, LDMESH_PROTO_UDP, &vip));
-	route_pick(&w.snap, &w.snap, &vip, AF_INET, 12345, 0, &r);
-	assert_int_equal(r.verdict, ROUTE_REDIRECT);
+	assert_int_equal(pick(&w, LDMESH_PROTO_UDP, 12345, 0, &r), 9);
 	assert_int_equal(r.split_total, 0);
-	assert_int_equal(r.backend[14], 9);
-	assert_true(ldmesh_snap_find_vip(&w.snap, a, 9000, LDMESH_PROTO_TCP, &vip));
-	route_pick(&w.snap, &w.snap, &vip, AF_INET, 12345, 0, &r);
-	assert_int_equal(r.verdict, ROUTE_REDIRECT);
-	assert_int_equal(r.backend[14], 1);
+	assert_int_equal(pick(&w, LDMESH_PROTO_TCP, 12345, 0, &r), 1);
 	world_free(&w);
 }
 
@@ -292,9 +298,7 @@ static void test_udp_not_split(void **state)
 static void test_parent_as_backend(void **state)
 {
 	struct world w = { .n = 0 };
-	struct ldmesh_vip_slot vip;
 	struct route_result r;
-	uint8_t a[16];
 
 	(void)state;
 	add(&w, "s.yaml", SERVICES);
@@ -302,13 +306,9 @@ static void test_parent_as_backend(void **state)
 				     "  parentRefs: [{kind: Service, name: web}]\n"
 				     "  rules: [{backendRefs: [{name: web, port: 9000}]}]\n");
 	resolve_build(&w);
-	assert_int_equal(manifest_parse_ip("10.96.0.80", a), 0);
-	assert_true(ldmesh_snap_find_vip(&w.snap, a, 9000, LDMESH_PROTO_TCP, &vip));
 	for (uint64_t i = 0; i < 16; i++) {
-		route_pick(&w.snap, &w.snap, &vip, AF_INET, i * 0x9e3779b97f4a7c15ULL, 0, &r);
-		assert_int_equal(r.verdict, ROUTE_REDIRECT);
+		assert_int_equal(pick(&w, LDMESH_PROTO_TCP, i * 0x9e3779b97f4a7c15ULL, 0, &r), 9);
 		assert_int_equal(r.split_total, 1);
-		assert_int_equal(r.backend[14], 9);
 	}
 	world_free(&w);
 }
@@ -319,10 +319,8 @@ static void test_parent_as_backend(void **state)
 static void test_affinity_sticks(void **state)
 {
 	struct world w = { .n = 0 };
-	struct ldmesh_vip_slot vip;
 	struct route_result r;
 	unsigned seen[2] = { 0, 0 };
-	uint8_t a[16];
 
 	(void)state;
 	add(&w, "s.yaml",
@@ -332,19 +330,12 @@ static void test_affinity_sticks(void **state)
 	    SVC("web-v1", "10.96.0.81", "10.244.1.5") SVC("web-v2", "10.96.0.82", "10.244.2.5"));
 	add(&w, "r.yaml", route_text("canary", "2024-01-01T00:00:00Z", 1, 1));
 	resolve_build(&w);
-	assert_int_equal(manifest_parse_ip("10.96.0.80", a), 0);
-	assert_true(ldmesh_snap_find_vip(&w.snap, a, 9000, LDMESH_PROTO_TCP, &vip));
 	for (uint64_t client = 1; client <= 64; client++) {
-		uint8_t first = 0;
+		uint8_t first = pick(&w, LDMESH_PROTO_TCP, 0, client * 0xc2b2ae3d27d4eb4fULL, &r);
 
-		for (uint64_t i = 0; i < 8; i++) {
-			route_pick(&w.snap, &w.snap, &vip, AF_INET, i * 0x9e3779b97f4a7c15ULL,
-				   client * 0xc2b2ae3d27d4eb4fULL, &r);
-			assert_int_equal(r.verdict, ROUTE_REDIRECT);
-			if (!i)
-				first = r.backend[14];
-			assert_int_equal(r.backend[14], first);
-		}
+		for (uint64_t i = 1; i < 8; i++)
+			assert_int_equal(pick(&w, LDMESH_PROTO_TCP, i * 0x9e3779b97f4a7c15ULL,
+					      client * 0xc2b2ae3d27d4eb4fULL, &r), first);
 		seen[first == 2]++;
 	}
 	assert_true(seen[0] > 0 && seen[1] > 0);
