@@ -188,7 +188,8 @@ static size_t agent__notes(struct agent *a, char *out, size_t cap)
 void agent_write_status(struct agent *a)
 {
 	size_t cap = 64 + AGENT_NOTES_BYTES + a->src.n_rejects * 1100 +
-		     (AGENT_STATUS_NOTES + 2) * 620 + AGENT_HEALTH_STATUS_BYTES, len;
+		     (AGENT_STATUS_NOTES + 2) * 620 + AGENT_HEALTH_STATUS_BYTES +
+		     MODEL_ROUTE_NOTES * 610, len;
 	char *text = malloc(cap), when[32];
 	time_t now = time(NULL);
 	struct tm tm;
@@ -215,6 +216,9 @@ void agent_write_status(struct agent *a)
 		len += (size_t)snprintf(text + len, cap - len, "note ... and %zu more problems "
 					"with the folder (the log has each once)\n",
 					a->src.n_notes + a->src.n_notes_more - AGENT_STATUS_NOTES);
+	/* TCPRoutes attached nowhere (model_route.c) */
+	for (size_t i = 0; i < a->model.n_route_notes && len < cap; i++)
+		len += (size_t)snprintf(text + len, cap - len, "note %s\n", a->model.route_notes[i]);
 	for (size_t i = 0; i < a->src.n_rejects && len < cap; i++) {
 		char path[512], error[560];
 

@@ -147,7 +147,7 @@ hook_connect__decide(struct preload_state *st, const char *what, int fd, int fam
 		     const uint8_t a[16], uint16_t port, struct route_result *r,
 		     uint8_t *protocol, struct sockaddr_storage *ss, socklen_t *sl)
 {
-	const struct ldmesh_snap *s;
+	const struct ldmesh_snap *s, *top;
 	struct ldmesh_vip_slot vip;
 	uint8_t proto;
 	int slot;
@@ -164,8 +164,8 @@ hook_connect__decide(struct preload_state *st, const char *what, int fd, int fam
 		goto pass;
 	}
 	/* from here on only the layer holding the service is read */
-	s = ldmesh_snap_holder(s, &vip);
-	route_pick(s, &vip, family, rng_next(), st->cfg.client_hash, r);
+	s = ldmesh_snap_holder(top = s, &vip);
+	route_pick(top, s, &vip, family, rng_next(), st->cfg.client_hash, r);
 	/* one load while no backend is ejected */
 	if (__builtin_expect(outlier_active(), 0) && r->verdict == ROUTE_REDIRECT)
 		failover_avoid_ejected(s, &vip, family, r);

@@ -100,6 +100,7 @@ static void resolver__slot(struct preload_state *st, const struct ldmesh_snap *s
 			   struct resolver_slot *m, const struct resolver_ns *vip)
 {
 	int family = _res.nsaddr_list[i].sin_family == AF_INET ? AF_INET : AF_INET6;
+	const struct ldmesh_snap *top;
 	struct ldmesh_vip_slot slot;
 	struct route_result r;
 
@@ -116,8 +117,9 @@ static void resolver__slot(struct preload_state *st, const struct ldmesh_snap *s
 		m->generation = s->generation;
 		return;
 	}
+	top = s;
 	s = ldmesh_snap_holder(s, &slot);
-	route_pick(s, &slot, family, rng_next(), st->cfg.client_hash, &r);
+	route_pick(top, s, &slot, family, rng_next(), st->cfg.client_hash, &r);
 	if (trace_on())
 		resolver__trace(s, vip, &r);
 	if (r.verdict != ROUTE_REDIRECT || (family == AF_INET && !addr_is_v4(r.backend))) {

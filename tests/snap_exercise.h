@@ -121,13 +121,21 @@ static inline uint64_t exercise_snap(const struct ldmesh_snap *s, uint32_t first
 				for (unsigned ip = 0; ip < svc.ip_count; ip++)
 					if (ldmesh_snap_find_vip(s, svc.cluster_ips[ip], port.port,
 								 port.protocol, &vip)) {
-						route_pick(s, &vip, 10 /* AF_INET6 */, acc, acc >> 7, &rr);
+						route_pick(s, s, &vip, 10 /* AF_INET6 */, acc, acc >> 7, &rr);
 						acc = exercise__mix(acc, rr.verdict == ROUTE_REDIRECT
 										 ? rr.backend_port : 0);
 					}
 			}
 			acc = exercise__mix(acc, ldmesh_snap_pick(s, &svc, p, acc, &bport));
 			acc = exercise__mix(acc, bport);
+		}
+		/* the traffic splits (3.5): records and their targets */
+		for (uint32_t sk = 0; sk < 64; sk++) {
+			struct ldmesh_split sp;
+
+			if (!ldmesh_snap_split(s, &svc, sk, &sp))
+				break;
+			acc = exercise_strings(s, exercise__mix(acc, sp.weight + sp.port), &sp.target, 1);
 		}
 		for (uint32_t e = 0; e < svc.endpoint_count && e < 64; e++) {
 			struct ldmesh_endpoint ep;

@@ -134,6 +134,31 @@ static void describe__endpoints(const struct ctl *c, const struct ldmesh_service
 	ctl_grid_free(&g);
 }
 
+/* A TCPRoute attached to the service (3.5): each backendRef, its weight
+ * and its share of the connects to the parent port it applies to. */
+static void describe__splits(const struct ctl *c, const struct ldmesh_service *s)
+{
+	struct ldmesh_split sp;
+	char port[16];
+
+	if (!s->split_count)
+		return;
+	fprintf(c->out, LABEL "%s\n", "Traffic Split:",
+		"a TCPRoute: each connect to a backend Service by weight");
+	for (uint32_t k = 0; ldmesh_snap_split(c->snap, s, k, &sp); k++) {
+		uint64_t total = 0;
+		struct ldmesh_split o;
+
+		for (uint32_t j = 0; ldmesh_snap_split(c->snap, s, j, &o); j++)
+			total += o.parent_port == sp.parent_port ? o.weight : 0;
+		snprintf(port, sizeof(port), "%u", sp.parent_port);
+		fprintf(c->out, "  port %s -> %s:%u  weight %u (%.1f%%)\n",
+			sp.parent_port ? port : "(all)",
+			sp.target ? STR(sp.target) : "(refused: not a Service of the route's namespace)",
+			sp.port, sp.weight, total ? 100.0 * sp.weight / (double)total : 0.0);
+	}
+}
+
 static void describe__service(const struct ctl *c, uint32_t i)
 {
 	struct ldmesh_service s;
@@ -145,6 +170,7 @@ static void describe__service(const struct ctl *c, uint32_t i)
 	describe__ips(c, &s);
 	describe__ports(c, &s);
 	describe__policies(c, &s);
+	describe__splits(c, &s);
 	describe__endpoints(c, &s);
 }
 

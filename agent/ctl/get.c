@@ -242,6 +242,31 @@ static void get__endpoint_doc(const struct ctl *c, struct doc *d,
 	doc_map_end(d);
 }
 
+/* Not a Service field either: the backendRefs of the TCPRoute attached
+ * (3.5), when there is one. */
+static void get__splits(const struct ctl *c, struct doc *d, const struct ldmesh_service *s)
+{
+	struct ldmesh_split sp;
+
+	if (!s->split_count)
+		return;
+	doc_key(d, "trafficSplit"), doc_seq(d);
+	for (uint32_t k = 0; ldmesh_snap_split(c->snap, s, k, &sp); k++) {
+		doc_map(d);
+		if (sp.parent_port)
+			doc_key(d, "parentPort"), doc_u64(d, sp.parent_port);
+		doc_key(d, "backend");
+		if (sp.target)
+			doc_str(d, STR(sp.target));
+		else
+			doc_null(d);
+		doc_key(d, "port"), doc_u64(d, sp.port);
+		doc_key(d, "weight"), doc_u64(d, sp.weight);
+		doc_map_end(d);
+	}
+	doc_seq_end(d);
+}
+
 static void get__service_doc(const struct ctl *c, struct doc *d, uint32_t i)
 {
 	struct ldmesh_service s;
@@ -261,6 +286,7 @@ static void get__service_doc(const struct ctl *c, struct doc *d, uint32_t i)
 	for (uint32_t e = 0; e < s.endpoint_count; e++)
 		get__endpoint_doc(c, d, &s, s.first_endpoint + e);
 	doc_seq_end(d);
+	get__splits(c, d, &s);
 	doc_map_end(d);
 }
 

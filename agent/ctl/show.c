@@ -547,6 +547,10 @@ int ctl_route(const struct ctl *c, const char *target)
 	n = ldmesh_snap_candidates(&s, &first);
 	if (proto == LDMESH_PROTO_SCTP)
 		return ctl__route_sctp(c, target, &s);
+	if (s.split_count && proto == LDMESH_PROTO_TCP && !c->json)
+		fprintf(c->out, "%s: split by a TCPRoute among backend Services (ldmeshctl "
+				"describe service %s); its own backends, for what no split takes:\n",
+			target, STR(s.name));
 	return c->json ? ctl__route_json(c, &slot, &s, first, n)
 		       : ctl__route_text(c, target, &slot, &s, first, n);
 }

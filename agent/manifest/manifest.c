@@ -21,7 +21,8 @@ void manifest_set_free(struct manifest_set *set)
 		free(set->services ? (void *)set->services
 		     : set->slices ? (void *)set->slices
 		     : set->pods   ? (void *)set->pods
-				   : (void *)set->nodes);
+		     : set->nodes  ? (void *)set->nodes
+				   : (void *)set->routes);
 		memset(set, 0, sizeof(*set));
 		return;
 	}
@@ -33,6 +34,9 @@ void manifest_set_free(struct manifest_set *set)
 		mf_pod_free(&set->pods[i]);
 	for (size_t i = 0; i < set->n_nodes; i++)
 		mf_node_free(&set->nodes[i]);
+	for (size_t i = 0; i < set->n_routes; i++)
+		mf_tcproute_free(&set->routes[i]);
+	free(set->routes);
 	free(set->services);
 	free(set->slices);
 	free(set->pods);
@@ -139,6 +143,10 @@ static int mf_object(struct mf_ctx *c, const mf_node *obj,
 		return mf_pod(c, obj);
 	if (!strcmp(api, "v1") && !strcmp(kind, "Node"))
 		return mf_node_obj(c, obj);
+	if ((!strcmp(api, "gateway.networking.k8s.io/v1") ||
+	     !strcmp(api, "gateway.networking.k8s.io/v1alpha2")) &&
+	    !strcmp(kind, "TCPRoute"))
+		return mf_tcproute(c, obj);
 	/* Other kinds, and same-named kinds of other groups (a Knative
 	 * serving.knative.dev/v1 Service), are not ours. */
 	mf_note(c, obj, "skipped %.64s %.64s: not a kind ldmesh reads", api, kind);

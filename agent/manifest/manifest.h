@@ -148,18 +148,47 @@ struct k8s_node {
 	char *zone;         /* label topology.kubernetes.io/zone, NULL when absent */
 };
 
+/* A Gateway API TCPRoute, what GAMMA (routes attached to a Service) uses
+ * of it: the Services it attaches to and the first rule's backendRefs. */
+struct k8s_parent_ref {
+	char *ns;        /* parentRef namespace, the route's when absent */
+	char *name;
+	uint16_t port;   /* 0: every port of the Service */
+};
+
+struct k8s_backend_ref {
+	char *ns;        /* namespace, the route's when absent */
+	char *name;
+	uint16_t port;   /* required for a Service */
+	uint32_t weight; /* default 1, 0..1,000,000 */
+	bool refused;    /* not a core Service, or in another namespace
+	                    (needs a ReferenceGrant, which ldmesh does not
+	                    read): its share of connects is rejected */
+};
+
+struct k8s_tcproute {
+	struct k8s_meta meta;
+	struct k8s_parent_ref *parents; /* kind Service only; others skipped */
+	size_t n_parents;
+	struct k8s_backend_ref *refs;   /* spec.rules[0].backendRefs */
+	size_t n_refs;
+};
+
 struct manifest_set {
 	struct k8s_service *services;
 	struct k8s_slice *slices;
 	struct k8s_pod *pods;
 	struct k8s_node *nodes;
+	struct k8s_tcproute *routes; /* TCPRoutes (manifest_tcproute.c) */
 	/* Counts fit 32 bits (a file is at most MANIFEST_MAX_FILE_BYTES, an
 	 * object more than a byte of it; mf_grow refuses more anyway). The
-	 * set heads every file's allocation: 56 bytes, not 80. */
+	 * set heads every file's allocation: 72 bytes, not 104 (56 before
+	 * TCPRoutes). */
 	uint32_t n_services;
 	uint32_t n_slices;
 	uint32_t n_pods;
 	uint32_t n_nodes;
+	uint32_t n_routes;
 	uint32_t skipped; /* documents of other kinds */
 	bool packed;      /* everything above lives in one allocation
 	                     (manifest_pack.c), which starts at the first

@@ -165,6 +165,28 @@ static struct k8s_node pk_node(struct packer *p, const struct k8s_node *s)
 	return r;
 }
 
+static struct k8s_tcproute pk_route(struct packer *p, const struct k8s_tcproute *s)
+{
+	struct k8s_tcproute r = *s;
+
+	r.meta = pk_meta(p, &s->meta);
+	r.parents = pk_array(p, s->parents, s->n_parents);
+	for (size_t i = 0; i < s->n_parents; i++) {
+		struct k8s_parent_ref pr = s->parents[i];
+		pr.ns = pk_str(p, pr.ns);
+		pr.name = pk_str(p, pr.name);
+		pk_put(r.parents, i, pr);
+	}
+	r.refs = pk_array(p, s->refs, s->n_refs);
+	for (size_t i = 0; i < s->n_refs; i++) {
+		struct k8s_backend_ref br = s->refs[i];
+		br.ns = pk_str(p, br.ns);
+		br.name = pk_str(p, br.name);
+		pk_put(r.refs, i, br);
+	}
+	return r;
+}
+
 static struct manifest_set pk_set(struct packer *p, const struct manifest_set *s)
 {
 	struct manifest_set r = *s;
@@ -181,6 +203,9 @@ static struct manifest_set pk_set(struct packer *p, const struct manifest_set *s
 	r.nodes = pk_array(p, s->nodes, s->n_nodes);
 	for (size_t i = 0; i < s->n_nodes; i++)
 		pk_put(r.nodes, i, pk_node(p, &s->nodes[i]));
+	r.routes = pk_array(p, s->routes, s->n_routes);
+	for (size_t i = 0; i < s->n_routes; i++)
+		pk_put(r.routes, i, pk_route(p, &s->routes[i]));
 	return r;
 }
 
@@ -219,7 +244,7 @@ int mf_pack(const struct manifest_set *set, struct manifest_set *out)
 	/* Without a head, the records (so the allocation) start with the
 	 * first array that is not NULL; manifest_set_free finds it there. A
 	 * set with no objects has no strings either: nothing to keep. */
-	if (!out->services && !out->slices && !out->pods && !out->nodes)
+	if (!out->services && !out->slices && !out->pods && !out->nodes && !out->routes)
 		free(base);
 	return 0;
 }

@@ -18,6 +18,7 @@ enum mf_kind {
 	MF_ENDPOINTS,
 	MF_POD,
 	MF_NODE,
+	MF_TCPROUTE,
 };
 
 struct mf_seen {
@@ -32,7 +33,7 @@ struct mf_ctx {
 	struct diag *d;
 	unsigned errors;
 	struct manifest_set set;
-	size_t cap_services, cap_slices, cap_pods, cap_nodes;
+	size_t cap_services, cap_slices, cap_pods, cap_nodes, cap_routes;
 	struct mf_seen *seen;
 	size_t n_seen, cap_seen;
 };
@@ -164,10 +165,12 @@ int mf_endpoint_slice(struct mf_ctx *c, const mf_node *obj);
 int mf_endpoints(struct mf_ctx *c, const mf_node *obj);
 int mf_pod(struct mf_ctx *c, const mf_node *obj);
 int mf_node_obj(struct mf_ctx *c, const mf_node *obj);
+int mf_tcproute(struct mf_ctx *c, const mf_node *obj);
 
 void mf_service_free(struct k8s_service *s);
 void mf_slice_free(struct k8s_slice *s);
 void mf_pod_free(struct k8s_pod *p);
 void mf_node_free(struct k8s_node *n);
+void mf_tcproute_free(struct k8s_tcproute *r);
 
 #endif

@@ -20,6 +20,7 @@ static const char *const mf_kind_names[] = {
 	[MF_ENDPOINTS] = "Endpoints",
 	[MF_POD] = "Pod",
 	[MF_NODE] = "Node",
+	[MF_TCPROUTE] = "TCPRoute",
 };
 
 int mf_seen_add(struct mf_ctx *c, enum mf_kind kind, const struct k8s_meta *m)

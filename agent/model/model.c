@@ -924,7 +924,8 @@ int model_resolve(const struct model_source *src, size_t n,
 		.n_services = res.n_services,
 	};
 	memcpy(res.in.service_cidr, o->cidrs.v[0].base, 16);
-	if ((err = model__keep_state(&res, &j, refs)))
+	if ((err = model__keep_state(&res, &j, refs)) ||
+	    (err = model__routes(src, n, o->cluster_domain, &res, d)))
 		goto out;
 	*out = res;
 	res.services = NULL;
@@ -983,5 +984,7 @@ void model_out_free(struct model_out *out)
 	free(out->ports);
 	free(out->allocs);
 	free(out->alloc_keys);
+	free(out->splits);
+	free(out->route_notes);
 	memset(out, 0, sizeof(*out));
 }

@@ -17,6 +17,9 @@
 #include "snap_input.h"
 #include "sources.h"
 
+#define MODEL_ROUTE_NOTES 16
+#define MODEL_ROUTE_NOTE_MAX 600
+
 struct model_opts {
 	const char *cluster_domain;
 	const char *node_name;     /* may be NULL */
@@ -43,6 +46,13 @@ struct model_out {
 	size_t n_allocated;         /* by the last model_update in place: the
 	                               caller saves the allocations again */
 	struct model_state *state;  /* what model_update edits in place */
+	struct snap_split_in *splits; /* every service's, one block (model_route.c) */
+	size_t n_routes;            /* TCPRoutes in the sources */
+	/* TCPRoutes attached nowhere, "path:line:col: warning: ...", for
+	 * the status (the log has each too): at most MODEL_ROUTE_NOTES, and
+	 * how many more */
+	char (*route_notes)[MODEL_ROUTE_NOTE_MAX];
+	size_t n_route_notes, route_notes_more;
 };
 
 /*

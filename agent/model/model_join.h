@@ -89,6 +89,14 @@ int model__join_add_slice(struct join *j, const struct k8s_slice *sl, uint64_t i
 int model__join_add_pod(struct join *j, const struct k8s_pod *pod, uint64_t id,
 			const char *path, uint32_t index, bool ordered);
 void model__free_endpoints(struct snap_service_in *s);
+/* Attach the sources' TCPRoutes to res's services (their splits, mixed
+ * into their cache keys; res->splits, res->n_routes), reporting those
+ * that attach nowhere through `d`. After the state is kept (by_name).
+ * 0 or -ENOMEM. */
+int model__routes(const struct model_source *src, size_t n, const char *domain,
+		  struct model_out *res, struct diag *d);
+/* `key` (a service's cache key from its join) with its splits mixed in. */
+uint64_t model__splits_key(const struct snap_service_in *s, uint64_t key);
 void model_state_free(struct model_state *st);
 
 #endif

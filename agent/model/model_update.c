@@ -56,6 +56,26 @@ static const struct manifest_set *model__now(const struct model_source *src, siz
 	return *m ? (*m)->set : &manifest_set_empty;
 }
 
+/* Whether, with TCPRoutes in force, the plan may move what they attach
+ * to (model_route.c decides that over the whole table): a Service that
+ * comes or goes (a parent found or lost), or a parent's own object
+ * changed (its ports). Routes changed themselves never get here (their
+ * files are planned no further). Endpoint changes of a parent or a
+ * backend are followed in place. */
+static bool model__plan_moves_routes(const struct model_out *m, const struct model_plan *p)
+{
+	for (size_t k = 0; k < p->n; k++) {
+		uint32_t i;
+
+		if (!p->v[k].was || !p->v[k].is)
+			return true;
+		i = model__index_of(m->state, p->v[k].was);
+		if (i != STRMAP_END && i < m->n_services && m->services[i].n_splits)
+			return true;
+	}
+	return false;
+}
+
 /* The plan of an edit: 1 when it can be applied in place (no Node, every
  * changed file's Services kept, or added and removed as
  * model__plan_in_place allows), 0 when not, -ENOMEM. */
@@ -76,12 +96,15 @@ static int model__plan(const struct model_out *m, const struct model_source *src
 		if (!model__first_of_path(changed, i))
 			continue;
 		now = model__now(src, n, changed[i].path, &now_src);
-		if (changed[i].set->n_nodes || now->n_nodes)
+		if (changed[i].set->n_nodes || now->n_nodes || changed[i].set->n_routes ||
+		    now->n_routes)
 			return 0;
 		err = model__plan_file(p, changed[i].set, now, now_src);
 		if (err)
 			return err == -ENOMEM ? err : 0;
 	}
+	if (m->n_routes && model__plan_moves_routes(m, p))
+		return 0;
 	return model__plan_in_place(m, p, o);
 }
 
@@ -236,6 +259,7 @@ static int model__rejoin(struct model_out *m, size_t i)
 	struct snap_service_in *o = &m->services[i];
 	uint16_t allocated = o->flags & LDMESH_SVC_F_ALLOCATED_IP;
 	struct snap_port_in *ports = calloc(s->n_ports + 1, sizeof(*ports));
+	int err;
 
 	if (!ports)
 		return -ENOMEM;
@@ -245,7 +269,11 @@ static int model__rejoin(struct model_out *m, size_t i)
 	free(st->own_ports[i]);
 	st->own_ports[i] = ports;
 	model__free_endpoints(o);
-	return model__endpoints(&st->j, &st->refs[i], o, NULL);
+	err = model__endpoints(&st->j, &st->refs[i], o, NULL);
+	/* its route's splits (model_route.c) stay, and stay in its key */
+	if (!err && o->n_splits)
+		o->cache_key = model__splits_key(o, o->cache_key);
+	return err;
 }
 
 int model_update(struct model_out *m, const struct model_source *src, size_t n,

@@ -31,6 +31,15 @@ struct snap_endpoint_in {
 	const uint16_t *ports;  /* one per service port; 0 = not served */
 };
 
+/* One backendRef of the route attached to a service (3.5 splits). */
+struct snap_split_in {
+	const char *target;     /* the backend Service's FQDN, or NULL: a
+	                           backendRef refused (its share rejected) */
+	uint32_t weight;        /* 0..LDMESH_SPLIT_WEIGHT_MAX */
+	uint16_t port;          /* the backend Service's port */
+	uint16_t parent_port;   /* the parent port it applies to, 0: all */
+};
+
 struct snap_service_in {
 	/* pointers first, small fields last: 100,000 of these live in the
 	 * model, and the padding of a casual order was 24 bytes each */
@@ -42,12 +51,14 @@ struct snap_service_in {
 	const uint8_t (*lb_ips)[16];  /* load-balancer ingress addresses */
 	const struct snap_port_in *ports;
 	const struct snap_endpoint_in *endpoints;
+	const struct snap_split_in *splits; /* TCPRoutes attached (model_route.c) */
 	uint8_t cluster_ips[LDMESH_MAX_CLUSTER_IPS][16];
 	uint32_t affinity_timeout_s;
 	uint32_t n_external_ips;
 	uint32_t n_lb_ips;
 	uint32_t n_ports;
 	uint32_t n_endpoints;
+	uint32_t n_splits;
 	uint16_t flags;               /* LDMESH_SVC_F_* */
 	uint8_t type;                 /* enum ldmesh_svc_type */
 	uint8_t n_cluster_ips;

@@ -28,11 +28,13 @@ struct layout {
 	uint16_t *ep_ports;
 	uint32_t *affinity;
 	uint32_t *superseded;
+	struct ldmesh_split *splits;    /* 3.5, after every section */
+	uint32_t n_splits;
 	char *strings;
 	struct ldmesh_vip_slot *vips;   /* keys, before placement */
 	struct ldmesh_name_slot *names; /* keys, before placement */
 	size_t n_vips, n_names;
-	uint32_t str, port, ep, cell, aff; /* next free entry while copying */
+	uint32_t str, port, ep, cell, aff, split; /* next free entry while copying */
 };
 
 static uint32_t assemble__pow2(size_t keys)
@@ -66,6 +68,7 @@ static void assemble__count(const struct snap_assembly *a, struct layout *l,
 		counts[LDMESH_SEC_ENDPOINTS] += b->svc.endpoint_count;
 		counts[LDMESH_SEC_ENDPOINT_PORTS] += (uint64_t)b->svc.endpoint_count * b->svc.port_count;
 		counts[LDMESH_SEC_AFFINITY] += b->svc.affinity_size;
+		l->n_splits += b->svc.split_count;
 		l->n_vips += b->n_vips;
 		l->n_names += b->n_names;
 	}
@@ -109,6 +112,14 @@ static int assemble__layout(const struct snap_assembly *a, struct layout *l)
 		};
 		off += l->h.sections[i].size;
 	}
+	if (l->n_splits) {
+		off = assemble__align8(off);
+		l->h.splits = (struct ldmesh_section){
+			.offset = off, .size = (uint64_t)l->n_splits * sizeof(struct ldmesh_split),
+			.count = l->n_splits, .entry_size = sizeof(struct ldmesh_split),
+		};
+		off += l->h.splits.size;
+	}
 	l->h.total_size = off;
 	l->file = calloc(1, off);
 	l->vips = malloc((l->n_vips + 1) * sizeof(*l->vips));
@@ -123,6 +134,7 @@ static int assemble__layout(const struct snap_assembly *a, struct layout *l)
 	l->ep_ports = SEC(LDMESH_SEC_ENDPOINT_PORTS);
 	l->affinity = SEC(LDMESH_SEC_AFFINITY);
 	l->superseded = SEC(LDMESH_SEC_SUPERSEDED);
+	l->splits = (void *)(l->file + l->h.splits.offset);
 #undef SEC
 	return 0;
 }
@@ -143,6 +155,12 @@ static void assemble__records(struct layout *l, const struct snap_block *b,
 	s->first_endpoint = l->ep;
 	s->first_endpoint_port = l->cell;
 	s->affinity_offset = l->aff;
+	s->first_split = b->svc.split_count ? l->split : 0;
+	for (uint32_t k = 0; k < b->svc.split_count; k++) {
+		struct ldmesh_split *o = &l->splits[l->split + k];
+		*o = snap_block_splits(b)[k];
+		o->target = reloc(o->target, str);
+	}
 	for (uint32_t k = 0; k < b->svc.port_count; k++) {
 		struct ldmesh_port *p = &l->ports[l->port + k];
 		*p = ports[k];
@@ -207,6 +225,7 @@ static void assemble__copy(const struct snap_assembly *a, struct layout *l)
 		l->ep += b->svc.endpoint_count;
 		l->cell += b->svc.endpoint_count * b->svc.port_count;
 		l->aff += b->svc.affinity_size;
+		l->split += b->svc.split_count;
 	}
 }
 

@@ -23,6 +23,7 @@ struct block_draft {
 	struct ldmesh_endpoint *eps;
 	uint16_t *ep_ports;
 	uint32_t *affinity;
+	struct ldmesh_split *splits;
 	struct snap_vip_key *vips;
 	uint32_t n_vips;
 	struct snap_name_key *names;
@@ -512,6 +513,28 @@ static int block__affinity(struct snap_block_scratch *sc, struct block_draft *d)
 	return 0;
 }
 
+/* The route's backendRefs, targets as local strings (3.5). */
+static int block__splits(struct snap_block_scratch *sc, const struct snap_service_in *s,
+			 struct block_draft *d, struct block_strings *bs)
+{
+	uint32_t n = s->n_splits > LDMESH_SPLITS_MAX ? LDMESH_SPLITS_MAX : s->n_splits;
+	int err = block__reserve(&sc->splits, &sc->cap_splits, n, sizeof(*sc->splits));
+
+	for (uint32_t i = 0; !err && i < n; i++) {
+		const struct snap_split_in *in = &s->splits[i];
+		struct ldmesh_split *o = &sc->splits[i];
+
+		*o = (struct ldmesh_split){ .weight = in->weight, .port = in->port,
+					    .parent_port = in->parent_port };
+		err = block__local_cstr(bs, in->target, &o->target);
+	}
+	if (err)
+		return err;
+	d->splits = sc->splits;
+	d->svc.split_count = n;
+	return 0;
+}
+
 /* One allocation: the header, then each array in the order the accessors
  * (snap_block.h) walk them; every array's size keeps the next aligned. */
 static int block__pack(const struct block_draft *d, const struct block_strings *bs,
@@ -524,6 +547,7 @@ static int block__pack(const struct block_draft *d, const struct block_strings *
 		{ d->ports, d->svc.port_count * sizeof(*d->ports) },
 		{ d->eps, d->svc.endpoint_count * sizeof(*d->eps) },
 		{ d->affinity, d->svc.affinity_size * sizeof(uint32_t) },
+		{ d->splits, d->svc.split_count * sizeof(*d->splits) },
 		{ d->ep_ports, cells * sizeof(uint16_t) },
 		{ bs->data, bs->len },
 	};
@@ -567,6 +591,10 @@ int snap_block_build(const struct snap_block_ctx *ctx,
 	sc->cap_strings = bs.cap;
 	if (!err && (s->flags & LDMESH_SVC_F_AFFINITY_CLIENT_IP) && d.svc.ready_count)
 		err = block__affinity(sc, &d);
+	if (!err && s->n_splits)
+		err = block__splits(sc, s, &d, &bs);
+	sc->strings = bs.data;
+	sc->cap_strings = bs.cap;
 	if (!err && bs.len > SNAP_BLOCK_LOCAL - 1)
 		err = -E2BIG;
 	return err ? err : block__pack(&d, &bs, out);
@@ -640,6 +668,7 @@ void snap_block_scratch_free(struct snap_block_scratch *s)
 	free(s->eps);
 	free(s->ep_ports);
 	free(s->affinity);
+	free(s->splits);
 	free(s->maglev);
 	free(s->vips);
 	free(s->names);

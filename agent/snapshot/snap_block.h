@@ -57,7 +57,7 @@ struct snap_block {
 	uint32_t n_names;
 	uint32_t strings_len;        /* local strings, length-prefixed */
 	struct ldmesh_service svc;   /* first_* fields 0: local */
-	/* names, vips, ports, eps, affinity, ep_ports, strings: */
+	/* names, vips, ports, eps, affinity, splits, ep_ports, strings: */
 	uint64_t data[];
 };
 _Static_assert(offsetof(struct snap_block, data) == 128,
@@ -89,10 +89,16 @@ static inline const uint32_t *snap_block_affinity(const struct snap_block *b)
 	return (const uint32_t *)(snap_block_eps(b) + b->svc.endpoint_count);
 }
 
+/* svc.split_count entries (3.5), targets local strings */
+static inline const struct ldmesh_split *snap_block_splits(const struct snap_block *b)
+{
+	return (const struct ldmesh_split *)(snap_block_affinity(b) + b->svc.affinity_size);
+}
+
 /* svc.endpoint_count rows x svc.port_count */
 static inline const uint16_t *snap_block_ep_ports(const struct snap_block *b)
 {
-	return (const uint16_t *)(snap_block_affinity(b) + b->svc.affinity_size);
+	return (const uint16_t *)(snap_block_splits(b) + b->svc.split_count);
 }
 
 static inline const char *snap_block_strings(const struct snap_block *b)
@@ -197,10 +203,11 @@ struct snap_block_scratch {
 	struct ldmesh_endpoint *eps;
 	uint16_t *ep_ports;
 	uint32_t *affinity, *maglev;    /* maglev: 3 x ready endpoints */
+	struct ldmesh_split *splits;
 	struct snap_vip_key *vips;
 	struct snap_name_key *names;
 	char *strings;
-	size_t cap_ports, cap_eps, cap_ep_ports, cap_affinity, cap_maglev,
+	size_t cap_ports, cap_eps, cap_ep_ports, cap_affinity, cap_maglev, cap_splits,
 	       cap_vips, cap_names, cap_strings;
 };
 

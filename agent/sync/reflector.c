@@ -470,6 +470,13 @@ void rf_done(struct rf *r, CURLcode res, double now)
 		log_info("%s: %s: 410 Gone (version %s expired): relisting",
 			 r->res->name, rf__what(r), r->rv ? r->rv : "?");
 		rf__relist(r, now);
+	} else if (status == 404 && r->res->optional && r->listing && r->res->fallback) {
+		log_info("%s: %s not served by this API server (404): trying %s",
+			 r->res->name, r->res->api_version, r->res->fallback->api_version);
+		r->res = r->res->fallback;
+		rf__restart_list(r);
+		r->state = RF_WAIT;
+		r->next_at = now;
 	} else if (status == 404 && r->res->optional && r->listing) {
 		log_info("%s: not served by this API server (404): skipped",
 			 r->res->name);

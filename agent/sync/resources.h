@@ -17,6 +17,9 @@ struct sync_resource {
 	bool this_node;          /* fieldSelector metadata.name=<node> */
 	bool optional;           /* a 404 means the server lacks the API:
 	                            skipped, said once */
+	const struct sync_resource *fallback; /* an older version of the same
+	                            resource (same group, same folder), listed
+	                            instead when this one answers 404 */
 };
 
 extern const struct sync_resource sync_resources[];

@@ -112,6 +112,8 @@ struct ldmesh_snap {
 	const uint32_t *superseded; /* base service indexes, ascending (a
 	                               delta's; a base with any is refused) */
 	uint32_t n_superseded;
+	const struct ldmesh_split *splits; /* (3.5) traffic splits */
+	uint32_t n_splits;
 };
 
 /*
@@ -179,6 +181,7 @@ bool ldmesh__endpoint_below(const struct ldmesh_snap *s, uint32_t i,
 			    struct ldmesh_endpoint *out);
 uint16_t ldmesh__endpoint_port_below(const struct ldmesh_snap *s, uint64_t cell);
 uint32_t ldmesh__affinity_below(const struct ldmesh_snap *s, uint64_t cell);
+bool ldmesh__split_below(const struct ldmesh_snap *s, uint64_t i, struct ldmesh_split *out);
 
 /* Service `i` of this snapshot's own range, which the caller checked. */
 static inline bool ldmesh__service_own(const struct ldmesh_snap *s, uint32_t i,
@@ -250,6 +253,32 @@ static inline bool ldmesh_endpoint_listed(const struct ldmesh_service *svc,
 					  const struct ldmesh_endpoint *ep)
 {
 	return !(ep->flags & LDMESH_EP_F_EJECTED) && ldmesh_endpoint_in_dns(svc, ep);
+}
+
+/*
+ * Split `k` of the checked copy `svc` (3.5), copied out: false when k is
+ * not below svc->split_count (capped at LDMESH_SPLITS_MAX) or the record
+ * lies outside its layer's SPLITS. out->target is a unified string
+ * reference; its weight is capped at LDMESH_SPLIT_WEIGHT_MAX, so a sum
+ * over one service fits 32 bits.
+ */
+static inline bool ldmesh_snap_split(const struct ldmesh_snap *s,
+				     const struct ldmesh_service *svc, uint32_t k,
+				     struct ldmesh_split *out)
+{
+	uint64_t i = (uint64_t)svc->first_split + k;
+
+	if (k >= svc->split_count || k >= LDMESH_SPLITS_MAX)
+		return false;
+	if (i >= s->n_splits) {
+		if (!s->base_snap || !ldmesh__split_below(s, i, out))
+			return false;
+	} else {
+		LDMESH__COPY(out, &s->splits[i]);
+	}
+	if (out->weight > LDMESH_SPLIT_WEIGHT_MAX)
+		out->weight = LDMESH_SPLIT_WEIGHT_MAX;
+	return true;
 }
 
 /*

@@ -80,6 +80,11 @@
  * names in the name index (ldmesh/arpa.h: "<address>.in-addr.arpa" or
  * ".ip6.arpa" naming a service by its ClusterIP, or an endpoint of a
  * headless service by its address; an older reader never asks for one).
+ * 3.5 adds traffic splits (Gateway API TCPRoutes attached to a Service,
+ * GAMMA): the SPLITS section, described by the header's `splits` (was
+ * reserved: an older writer leaves it zero, an older reader ignores it
+ * and routes a split service to its own endpoints), and each service's
+ * first_split/split_count (were reserved[2]).
  */
 #ifndef LDMESH_SNAPSHOT_H
 #define LDMESH_SNAPSHOT_H
@@ -182,7 +187,9 @@ struct ldmesh_snap_header {
 	uint64_t base_generation;   /* 0: a base; else a delta over
 	                               snap.<base_generation>, which is a base
 	                               and older than this snapshot */
-	uint64_t reserved[3];
+	struct ldmesh_section splits; /* (3.5) struct ldmesh_split[], after
+	                               every section above; all zero: none
+	                               (was uint64_t reserved[3]) */
 };
 /*
  * Header flags (since 3.3).
@@ -210,6 +217,7 @@ struct ldmesh_snap_header {
 #define LDMESH_SNAP_OFF_NAME_MAX_PROBE 60
 #define LDMESH_SNAP_OFF_SECTIONS 64
 #define LDMESH_SNAP_OFF_BASE_GENERATION 312
+#define LDMESH_SNAP_OFF_SPLITS 320
 #define LDMESH_SNAP_HEADER_SIZE 344
 static_assert(offsetof(struct ldmesh_snap_header, magic) == LDMESH_SNAP_OFF_MAGIC, "magic");
 static_assert(offsetof(struct ldmesh_snap_header, version_major) ==
@@ -234,6 +242,8 @@ static_assert(offsetof(struct ldmesh_snap_header, sections) ==
 		       LDMESH_SNAP_OFF_SECTIONS, "sections start at 64");
 static_assert(offsetof(struct ldmesh_snap_header, base_generation) ==
 		       LDMESH_SNAP_OFF_BASE_GENERATION, "base_generation");
+static_assert(offsetof(struct ldmesh_snap_header, splits) ==
+		       LDMESH_SNAP_OFF_SPLITS, "splits (3.5) in the old reserved words");
 static_assert(sizeof(struct ldmesh_snap_header) == LDMESH_SNAP_HEADER_SIZE,
 	       "header layout");
 
@@ -405,9 +415,38 @@ struct ldmesh_service {
 	                               table, valid when affinity_size > 0 */
 	uint32_t affinity_size;     /* entries; each an endpoint index 0-based
 	                               within the chosen (ready) endpoints */
-	uint32_t reserved[2];
+	uint32_t first_split;       /* (3.5) index into SPLITS (was reserved) */
+	uint32_t split_count;       /* (3.5) 0: connects use this service's own
+	                               endpoints (was reserved) */
 };
 static_assert(sizeof(struct ldmesh_service) == 96, "service layout");
+
+/*
+ * Traffic splits (3.5): a Gateway API TCPRoute whose parentRef is this
+ * service (GAMMA) sends each connect to the service, or to one port of it,
+ * to one of its backendRefs, drawn by weight; the connect then goes to an
+ * endpoint of that backend Service's port, as a connect to it would. A
+ * service's splits are contiguous: those of one winning route per parent
+ * port (parent_port 0: the route names no port and applies to every port
+ * without a route of its own). A target of 0 (the empty string) is a
+ * backendRef that cannot be followed (another kind, or another namespace
+ * without a ReferenceGrant): its share of connects is refused, as the
+ * Gateway API asks. So is the share of a target the table does not have,
+ * or one without endpoints. Weights 0 get nothing; all 0: refuse.
+ */
+#define LDMESH_SPLIT_WEIGHT_MAX 1000000U /* the Gateway API's bound */
+#define LDMESH_SPLITS_MAX 256            /* per service; readers stop there */
+
+struct ldmesh_split {
+	ldmesh_str_t target;        /* "<name>.<ns>.svc.<domain>": the backend
+	                               Service's FQDN, looked up in NAME_INDEX;
+	                               0: a backendRef refused */
+	uint32_t weight;            /* 0..LDMESH_SPLIT_WEIGHT_MAX */
+	uint16_t port;              /* the backend Service's port */
+	uint16_t parent_port;       /* the parent's port it applies to, 0: all */
+	uint32_t reserved;
+};
+static_assert(sizeof(struct ldmesh_split) == 16, "split layout");
 
 /* IANA protocol numbers, as in struct ldmesh_port::protocol. */
 #define LDMESH_PROTO_TCP 6

@@ -558,7 +558,7 @@ static void sup__connect(struct call *c, const struct seccomp_notif *n)
 	socklen_t len = (socklen_t)n->data.args[2];
 	struct ldmesh_vip_slot vip;
 	struct supervise_socket prev;
-	const struct ldmesh_snap *snap;
+	const struct ldmesh_snap *snap, *top;
 	struct sup_dial *d;
 	uint8_t proto;
 	uint8_t a[16];
@@ -604,8 +604,8 @@ static void sup__connect(struct call *c, const struct seccomp_notif *n)
 		sup__dial(c, d, type);
 		return;
 	}
-	snap = ldmesh_snap_holder(snap, &vip);
-	route_pick(snap, &vip, ss.ss_family, rng_next(), s->cfg.client_hash, &d->r);
+	snap = ldmesh_snap_holder(top = snap, &vip);
+	route_pick(top, snap, &vip, ss.ss_family, rng_next(), s->cfg.client_hash, &d->r);
 	/* one load while no backend is ejected (failover.h, as the preload) */
 	if (outlier_active() && d->r.verdict == ROUTE_REDIRECT)
 		failover_avoid_ejected(snap, &vip, ss.ss_family, &d->r);
@@ -730,7 +730,7 @@ static int sup__send_route(struct call *c, const struct sockaddr_storage *ss, so
 {
 	struct supervisor *s = c->s;
 	struct ldmesh_vip_slot vip;
-	const struct ldmesh_snap *snap;
+	const struct ldmesh_snap *snap, *top;
 	struct route_result r;
 	bool fastopen = flags & MSG_FASTOPEN;
 	uint8_t a[16], proto;
@@ -756,8 +756,8 @@ static int sup__send_route(struct call *c, const struct sockaddr_storage *ss, so
 		ldmesh_table_release(&s->table, slot);
 		return 0;
 	}
-	snap = ldmesh_snap_holder(snap, &vip);
-	route_pick(snap, &vip, ss->ss_family, rng_next(), s->cfg.client_hash, &r);
+	snap = ldmesh_snap_holder(top = snap, &vip);
+	route_pick(top, snap, &vip, ss->ss_family, rng_next(), s->cfg.client_hash, &r);
 	if (proto == LDMESH_PROTO_TCP && outlier_active() && r.verdict == ROUTE_REDIRECT)
 		failover_avoid_ejected(snap, &vip, ss->ss_family, &r);
 	*to_len = r.verdict == ROUTE_REDIRECT ? addr_to_sockaddr(ss->ss_family, r.backend,

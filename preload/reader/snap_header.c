@@ -105,6 +105,26 @@ static int header__sections(const struct ldmesh_snap_header *h, size_t size, con
 	return 0;
 }
 
+/* The SPLITS section (3.5): none when its count is 0 (an older writer
+ * zeroed the words), else after every other section and inside the file.
+ * 0, or -EINVAL with the reason in *why. */
+static int header__splits(const struct ldmesh_snap_header *h, size_t size, const char **why)
+{
+	const struct ldmesh_section *sec = &h->splits;
+	const struct ldmesh_section *last = &h->sections[LDMESH_SEC_COUNT - 1];
+
+	if (!sec->count)
+		return 0;
+	if (sec->entry_size != sizeof(struct ldmesh_split))
+		HEADER_FAIL("splits entry size differs from the format's");
+	if ((uint64_t)sec->count * sec->entry_size != sec->size)
+		HEADER_FAIL("splits size is not count x entry size");
+	if (sec->offset % 8 || sec->offset < last->offset + last->size ||
+	    sec->offset > size || sec->size > size - sec->offset)
+		HEADER_FAIL("splits outside the file");
+	return 0;
+}
+
 int ldmesh_snap_init_header(struct ldmesh_snap *s,
 			    const struct ldmesh_snap_header *hp,
 			    const void *base, size_t size, const char **why)
@@ -134,7 +154,7 @@ int ldmesh_snap_init_header(struct ldmesh_snap *s,
 	if (h.total_size != size)
 		HEADER_FAIL("size in header differs from the file's");
 
-	if (header__sections(&h, size, why) < 0)
+	if (header__sections(&h, size, why) < 0 || header__splits(&h, size, why) < 0)
 		return -EINVAL;
 #define HEADER_SEC(field, n, id)                                       \
 	do {                                                           \
@@ -151,6 +171,10 @@ int ldmesh_snap_init_header(struct ldmesh_snap *s,
 	HEADER_SEC(affinity, n_affinity, LDMESH_SEC_AFFINITY);
 	HEADER_SEC(superseded, n_superseded, LDMESH_SEC_SUPERSEDED);
 #undef HEADER_SEC
+	if (h.splits.count) {
+		v.splits = (const void *)(v.base + h.splits.offset);
+		v.n_splits = h.splits.count;
+	}
 	/* A base older than its delta: generations only grow, and this also
 	 * rules out a delta naming itself. */
 	if (h.base_generation && h.base_generation >= h.generation)

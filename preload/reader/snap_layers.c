@@ -47,6 +47,7 @@ int ldmesh_snap_link(struct ldmesh_snap *delta, const struct ldmesh_snap *base,
 		 !layers__fits(delta->n_endpoints, base->n_endpoints) ||
 		 !layers__fits(delta->n_endpoint_ports, base->n_endpoint_ports) ||
 		 !layers__fits(delta->n_affinity, base->n_affinity) ||
+		 !layers__fits(delta->n_splits, base->n_splits) ||
 		 !layers__fits(delta->strings_size, base->strings_size))
 		*why = "delta and base together too large";
 	if (*why)
@@ -96,6 +97,7 @@ LAYERS_OUT_OF_LINE bool ldmesh__service_below(const struct ldmesh_snap *s, uint3
 					      b->n_endpoint_ports, s->n_endpoint_ports);
 	out->affinity_offset = layers__up(out->affinity_offset, b->n_affinity,
 					  s->n_affinity);
+	out->first_split = layers__up(out->first_split, b->n_splits, s->n_splits);
 	out->ns = layers__str(s, out->ns);
 	out->name = layers__str(s, out->name);
 	out->external_name = layers__str(s, out->external_name);
@@ -131,6 +133,19 @@ LAYERS_OUT_OF_LINE bool ldmesh__endpoint_below(const struct ldmesh_snap *s, uint
 	out->hostname = layers__str(s, out->hostname);
 	out->target = layers__str(s, out->target);
 	out->zone_hints = layers__str(s, out->zone_hints);
+	return true;
+}
+
+LAYERS_OUT_OF_LINE bool ldmesh__split_below(const struct ldmesh_snap *s, uint64_t i,
+					    struct ldmesh_split *out)
+{
+	const struct ldmesh_snap *b = s->base_snap;
+	uint64_t k = i - s->n_splits;
+
+	if (k >= b->n_splits)
+		return false;
+	LDMESH__COPY(out, &b->splits[k]);
+	out->target = layers__str(s, out->target);
 	return true;
 }
 

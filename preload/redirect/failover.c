@@ -84,7 +84,9 @@ void failover_avoid_ejected(const struct ldmesh_snap *s, const struct ldmesh_vip
 	struct failover__avoid a = { .now = failover__now_ns(), .f = NULL };
 	struct route_result again;
 
-	if (!failover__avoid(&a, r->backend, r->backend_port))
+	/* a split's backend is another Service's: the parent's are no
+	 * stand-in for it (route.h) */
+	if (r->split_total || !failover__avoid(&a, r->backend, r->backend_port))
 		return;
 	/* at random among the others, so the ejected one's share spreads
 	 * evenly (a ClientIP-sticky client moves too while it is out) */
@@ -125,6 +127,10 @@ void failover_begin(struct failover_run *f, const struct failover_caller *who, i
 	memcpy(f->vip, vip, 16);
 	f->vport = vport;
 	f->attempts = attempts < CONFIG_ATTEMPTS_MAX ? attempts : CONFIG_ATTEMPTS_MAX;
+	/* a split's backend is another Service's: a retry would pick among
+	 * the parent's own endpoints (route.h), so none */
+	if (first->split_total)
+		f->attempts = 1;
 	f->n = 0;
 	f->err = err;
 	failover__tried(f, first->backend, first->backend_port);

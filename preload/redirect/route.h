@@ -31,6 +31,11 @@ struct route_result {
 	uint16_t backend_port;
 	uint32_t ep_pos;                   /* 1-based among ep_count */
 	uint32_t ep_count;                 /* candidates */
+	/* A traffic split taken (3.5; split_total 0: none): the backendRef's
+	 * target (a reference into the snapshot the pick was given) and its
+	 * weight among the total of the parent port's splits. */
+	ldmesh_str_t split_target;
+	uint32_t split_weight, split_total;
 };
 
 /* The pick: backend `addr`:`port`, endpoint `ep` of the n from `first`. */
@@ -45,41 +50,26 @@ static inline void route__take(const uint8_t addr[16], uint32_t ep, uint16_t por
 }
 
 /*
- * Choose a backend for a connect of a `family` socket to the VIP `vip`.
- * `rnd` is a fresh random value; `client_hash` keys sessionAffinity:
- * ClientIP. An AF_INET socket cannot reach an IPv6 endpoint: those are
- * skipped, and a service with only such endpoints refuses. Inline: it is
- * the connect path's decision (hook_connect.c), and a call's prologue and
- * epilogue cost every connect (callgrind, tests/bench/bench_preload.sh).
+ * The endpoint pick of a service (copied and checked in *svc) for a connect
+ * of a `family` socket to its port `port_index`: `key` draws the start
+ * (a fresh random value, or the client hash under sessionAffinity:
+ * ClientIP). An AF_INET socket cannot reach an IPv6 endpoint: those are
+ * skipped, and a service with only such endpoints refuses.
  */
 static inline __attribute__((always_inline)) void
-route_pick(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
-		int family, uint64_t rnd, uint64_t client_hash,
-		struct route_result *r)
+route__endpoints(const struct ldmesh_snap *s, const struct ldmesh_service *svc,
+		 uint32_t port_index, int family, uint64_t key, struct route_result *r)
 {
-	struct ldmesh_service copy, *svc = &copy;
 	struct ldmesh_endpoint e;
 	uint32_t first = 0, n, ep, start;
 	uint16_t port = 0;
-	uint64_t key;
 
-	r->verdict = ROUTE_REFUSE;
-	r->ep_pos = 0;
-	r->ep_count = 0;
-	r->svc_ns = r->svc_name = 0;
-	if (!ldmesh_snap_service(s, vip->service, svc)) {
-		r->why = "damaged service record";
-		return;
-	}
-	r->svc_ns = svc->ns;
-	r->svc_name = svc->name;
 	n = r->ep_count = ldmesh_snap_candidates(svc, &first);
 	if (!n) {
 		r->why = "no endpoints";
 		return;
 	}
-	key = (svc->flags & LDMESH_SVC_F_AFFINITY_CLIENT_IP) ? client_hash : rnd;
-	ep = ldmesh_snap_pick(s, svc, vip->port_index, key, &port);
+	ep = ldmesh_snap_pick(s, svc, port_index, key, &port);
 	if (ep == LDMESH_NONE) {
 		r->why = "no endpoint serves the port";
 		return;
@@ -98,7 +88,7 @@ route_pick(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
 	for (uint32_t i = 1; i < n; i++) {
 		uint32_t cand = first + (start + i) % n;
 
-		port = ldmesh_snap_endpoint_port(s, svc, cand, vip->port_index);
+		port = ldmesh_snap_endpoint_port(s, svc, cand, port_index);
 		if (port && ldmesh_snap_endpoint(s, cand, &e) &&
 		    addr_reachable(family, e.addr)) {
 			route__take(e.addr, cand, port, first, n, r);
@@ -108,7 +98,52 @@ route_pick(const struct ldmesh_snap *s, const struct ldmesh_vip_slot *vip,
 	r->why = "no endpoint of the socket's family";
 }
 
+/*
+ * A connect to a service with traffic splits (3.5, route.c): a backendRef
+ * drawn by weight from the low 32 bits of `rnd`, then an endpoint of that
+ * Service's port as route__endpoints picks it (the high bits). `top` is
+ * the whole table (the backend Service may be in another layer than `s`,
+ * the one holding the parent). No split for the VIP's port: the parent's
+ * own endpoints. Out of line: services without splits never pay for it.
+ */
+void route_pick_split(const struct ldmesh_snap *top, const struct ldmesh_snap *s,
+		      const struct ldmesh_vip_slot *vip, const struct ldmesh_service *svc,
+		      int family, uint64_t rnd, uint64_t client_hash,
+		      struct route_result *r) LDMESH_HIDDEN;
 
+/*
+ * Choose a backend for a connect of a `family` socket to the VIP `vip`,
+ * which `s` holds (ldmesh_snap_holder of `top`, the whole table).
+ * `rnd` is a fresh random value; `client_hash` keys sessionAffinity:
+ * ClientIP. Inline: it is the connect path's decision (hook_connect.c),
+ * and a call's prologue and epilogue cost every connect (callgrind,
+ * tests/bench/bench_preload.sh).
+ */
+static inline __attribute__((always_inline)) void
+route_pick(const struct ldmesh_snap *top, const struct ldmesh_snap *s,
+	   const struct ldmesh_vip_slot *vip, int family, uint64_t rnd,
+	   uint64_t client_hash, struct route_result *r)
+{
+	struct ldmesh_service copy, *svc = &copy;
+
+	r->verdict = ROUTE_REFUSE;
+	r->ep_pos = 0;
+	r->ep_count = 0;
+	r->split_total = 0;
+	r->svc_ns = r->svc_name = 0;
+	if (!ldmesh_snap_service(s, vip->service, svc)) {
+		r->why = "damaged service record";
+		return;
+	}
+	r->svc_ns = svc->ns;
+	r->svc_name = svc->name;
+	if (__builtin_expect(svc->split_count != 0, 0)) {
+		route_pick_split(top, s, vip, svc, family, rnd, client_hash, r);
+		return;
+	}
+	route__endpoints(s, svc, vip->port_index, family,
+			 (svc->flags & LDMESH_SVC_F_AFFINITY_CLIENT_IP) ? client_hash : rnd, r);
+}
 
 /* Which backends a pick must pass over (tried already, ejected). */
 typedef bool (*route_avoid_fn)(void *ctx, const uint8_t addr[16], uint16_t port);

@@ -231,9 +231,28 @@ void trace_svc(struct trace_line *l, const struct ldmesh_snap *s,
 	trace_strn(l, name.p, name.len);
 }
 
+/* " split=<backendRef FQDN> weight=W/TOTAL" of a traffic split (3.5). */
+static void trace__split(struct trace_line *l, const struct ldmesh_snap *s,
+			 const struct route_result *r)
+{
+	struct ldmesh_strv t = ldmesh_snap_string(s, r->split_target);
+
+	trace_str(l, " split=");
+	if (t.len)
+		trace_strn(l, t.p, t.len);
+	else
+		trace_str(l, "(refused)");
+	trace_str(l, " weight=");
+	trace_u64(l, r->split_weight);
+	trace_str(l, "/");
+	trace_u64(l, r->split_total);
+}
+
 void trace_route(struct trace_line *l, const struct ldmesh_snap *s,
 		 const struct route_result *r, bool with_position)
 {
+	if (r->split_total)
+		trace__split(l, s, r);
 	if (r->verdict == ROUTE_REDIRECT) {
 		trace_str(l, " -> ");
 		trace_ipport(l, r->backend, r->backend_port);

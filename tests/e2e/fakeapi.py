@@ -52,6 +52,9 @@ COLLECTIONS = {
     "/apis/discovery.k8s.io/v1/endpointslices": ("endpointslices", "discovery.k8s.io/v1", "EndpointSlice"),
     "/api/v1/nodes": ("nodes", "v1", "Node"),
     "/apis/networking.k8s.io/v1/servicecidrs": ("servicecidrs", "networking.k8s.io/v1", "ServiceCIDR"),
+    # one resource at two versions: --tcproutes says which one is served
+    "/apis/gateway.networking.k8s.io/v1/tcproutes": ("tcproutes", "gateway.networking.k8s.io/v1", "TCPRoute"),
+    "/apis/gateway.networking.k8s.io/v1alpha2/tcproutes": ("tcproutes", "gateway.networking.k8s.io/v1alpha2", "TCPRoute"),
 }
 
 
@@ -200,7 +203,7 @@ class Handler(BaseHTTPRequestHandler):
         res, api, kind = COLLECTIONS[url.path]
         if self.headers.get("Authorization") != "Bearer " + st.token and not self.client_cert_ok():
             return self.status(401, "Unauthorized", "Unauthorized")
-        if res not in st.served:
+        if res not in st.served or (res == "tcproutes" and api != "gateway.networking.k8s.io/" + str(st.tcproutes)):
             return self.status(404, "NotFound", "the server could not find the requested resource")
         with st.cond:
             faults = st.faults.get(res, [])
@@ -351,6 +354,7 @@ def main():
     p.add_argument("--page-size", type=int, default=500)
     p.add_argument("--objects", help="JSON file: {resource: [object, ...]}")
     p.add_argument("--servicecidrs", action="store_true")
+    p.add_argument("--tcproutes", choices=["v1", "v1alpha2"], help="serve TCPRoutes at this version")
     p.add_argument("--client-ca", help="accept client certificates this CA signed")
     p.add_argument("--event-log", help="log each watch event written, with its time")
     a = p.parse_args()
@@ -363,6 +367,7 @@ def main():
                     o["metadata"]["resourceVersion"] = str(st.rv)
                     st.store(res, o)
     st.event_log = a.event_log
+    st.tcproutes = a.tcproutes
     Handler.st, Handler.logf = st, a.log
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True

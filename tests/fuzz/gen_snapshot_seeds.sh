@@ -28,4 +28,5 @@ for f in "$src"/tests/fixtures/manifests/valid/*; do
 	one "$(basename "${f%.*}")" "$f"
 done
 one examples "$src"/examples/manifests/*
+one canary "$src"/examples/manifests/* "$src"/examples/canary/* # 3.5 SPLITS
 one all "$src"/tests/fixtures/manifests/valid/* "$src"/examples/manifests/*

@@ -54,7 +54,7 @@ static void test_redirect_spread(void **state)
 
 	rng_init();
 	for (int i = 0; i < 300; i++) {
-		route_pick(&f.snap, v, AF_INET, rng_next(), 0, &r);
+		route_pick(&f.snap, &f.snap, v, AF_INET, rng_next(), 0, &r);
 		assert_int_equal(r.verdict, ROUTE_REDIRECT);
 		assert_int_equal(r.backend_port, 8080);
 		assert_int_equal(r.ep_count, 3);
@@ -67,7 +67,7 @@ static void test_redirect_spread(void **state)
 		assert_true(seen[i] > 30);
 
 	/* UDP port maps to its own target port */
-	route_pick(&f.snap, vip("10.96.0.10", 53, LDMESH_PROTO_UDP), AF_INET, 1, 0, &r);
+	route_pick(&f.snap, &f.snap, vip("10.96.0.10", 53, LDMESH_PROTO_UDP), AF_INET, 1, 0, &r);
 	assert_int_equal(r.verdict, ROUTE_REDIRECT);
 	assert_int_equal(r.backend_port, 5353);
 }
@@ -76,7 +76,7 @@ static void test_refuse_empty(void **state)
 {
 	struct route_result r;
 
-	route_pick(&f.snap, vip("10.96.0.11", 80, LDMESH_PROTO_TCP), AF_INET, 5, 0, &r);
+	route_pick(&f.snap, &f.snap, vip("10.96.0.11", 80, LDMESH_PROTO_TCP), AF_INET, 5, 0, &r);
 	assert_int_equal(r.verdict, ROUTE_REFUSE);
 	assert_string_equal(r.why, "no endpoints");
 	assert_int_equal(r.ep_count, 0);
@@ -93,14 +93,14 @@ static void test_family_selection(void **state)
 	fx_ip(v6pod, "fd00:244::1");
 	/* an AF_INET socket only ever gets the v4 pod, whatever the draw */
 	for (uint64_t i = 0; i < 64; i++) {
-		route_pick(&f.snap, dual, AF_INET, i * 0x9e3779b97f4a7c15ULL, 0, &r);
+		route_pick(&f.snap, &f.snap, dual, AF_INET, i * 0x9e3779b97f4a7c15ULL, 0, &r);
 		assert_int_equal(r.verdict, ROUTE_REDIRECT);
 		assert_memory_equal(r.backend, v4pod, 16);
 	}
 	/* an AF_INET6 socket gets both (v4 as mapped when dialled) */
 	for (uint64_t i = 0; i < 64; i++) {
 		struct sockaddr_storage ss;
-		route_pick(&f.snap, dual, AF_INET6, i * 0x9e3779b97f4a7c15ULL, 0, &r);
+		route_pick(&f.snap, &f.snap, dual, AF_INET6, i * 0x9e3779b97f4a7c15ULL, 0, &r);
 		assert_int_equal(r.verdict, ROUTE_REDIRECT);
 		if (!memcmp(r.backend, v6pod, 16))
 			saw6 = true;
@@ -114,10 +114,10 @@ static void test_family_selection(void **state)
 	assert_true(saw6 && saw4_on6);
 
 	/* only v6 pods behind a v4 ClusterIP: an AF_INET socket is refused */
-	route_pick(&f.snap, vip("10.96.0.21", 80, LDMESH_PROTO_TCP), AF_INET, 1, 0, &r);
+	route_pick(&f.snap, &f.snap, vip("10.96.0.21", 80, LDMESH_PROTO_TCP), AF_INET, 1, 0, &r);
 	assert_int_equal(r.verdict, ROUTE_REFUSE);
 	assert_string_equal(r.why, "no endpoint of the socket's family");
-	route_pick(&f.snap, vip("10.96.0.21", 80, LDMESH_PROTO_TCP), AF_INET6, 1, 0, &r);
+	route_pick(&f.snap, &f.snap, vip("10.96.0.21", 80, LDMESH_PROTO_TCP), AF_INET6, 1, 0, &r);
 	assert_int_equal(r.verdict, ROUTE_REDIRECT);
 	assert_int_equal(addr_to_sockaddr(AF_INET, r.backend, 80,
 					  &(struct sockaddr_storage){ 0 }), 0);
@@ -130,17 +130,17 @@ static void test_affinity_sticks(void **state)
 	uint8_t first[16];
 	unsigned differ = 0;
 
-	route_pick(&f.snap, v, AF_INET, 1, 0x1234, &r);
+	route_pick(&f.snap, &f.snap, v, AF_INET, 1, 0x1234, &r);
 	assert_int_equal(r.verdict, ROUTE_REDIRECT);
 	memcpy(first, r.backend, 16);
 	/* the random draw is ignored: the client key decides */
 	for (uint64_t i = 0; i < 50; i++) {
-		route_pick(&f.snap, v, AF_INET, i * 7919, 0x1234, &r);
+		route_pick(&f.snap, &f.snap, v, AF_INET, i * 7919, 0x1234, &r);
 		assert_memory_equal(r.backend, first, 16);
 	}
 	/* other clients spread */
 	for (uint64_t k = 0; k < 50; k++) {
-		route_pick(&f.snap, v, AF_INET, 1, k * 0x9e3779b97f4a7c15ULL, &r);
+		route_pick(&f.snap, &f.snap, v, AF_INET, 1, k * 0x9e3779b97f4a7c15ULL, &r);
 		differ += memcmp(r.backend, first, 16) != 0;
 	}
 	assert_true(differ > 0);
