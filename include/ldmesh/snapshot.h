@@ -84,7 +84,9 @@
  * GAMMA): the SPLITS section, described by the header's `splits` (was
  * reserved: an older writer leaves it zero, an older reader ignores it
  * and routes a split service to its own endpoints), and each service's
- * first_split/split_count (were reserved[2]).
+ * first_split/split_count (were reserved[2]); and the endpoint flag
+ * LDMESH_EP_F_EJECTED (the agent's verified ejections, ordered out of the
+ * chosen endpoints, so an older reader follows them too).
  */
 #ifndef LDMESH_SNAPSHOT_H
 #define LDMESH_SNAPSHOT_H
@@ -100,7 +102,7 @@ extern "C" {
 #define LDMESH_CONTROL_MAGIC 0x434d444cU /* "LDMC" */
 #define LDMESH_SNAP_MAGIC 0x534d444cU    /* "LDMS" */
 #define LDMESH_SNAP_VERSION_MAJOR 3
-#define LDMESH_SNAP_VERSION_MINOR 4
+#define LDMESH_SNAP_VERSION_MINOR 5
 
 /* Under /run: a root-only parent, so no other user can create the table
  * directory before the agent does (in world-writable /dev/shm anyone can).
