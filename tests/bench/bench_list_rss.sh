@@ -23,20 +23,7 @@ runs=${RUNS:-3}
 tmp=$(mktemp -d /dev/shm/ldmesh-listrss.XXXXXX)
 trap 'chattr -R -i "$tmp" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 mkdir "$tmp/m"
-python3 - "$n" >"$tmp/m/list.yaml" <<'PY'
-import sys
-n = int(sys.argv[1]); w = sys.stdout.write
-w("apiVersion: v1\nitems:\n")
-for i in range(n):
-    ip = i + 1
-    a = f"10.{96 + (ip >> 16)}.{(ip >> 8) & 255}.{ip & 255}"
-    w(f"- apiVersion: v1\n  kind: Service\n  metadata:\n    labels:\n      app: svc-{i}\n"
-      f"    name: svc-{i}\n    namespace: default\n  spec:\n    clusterIP: {a}\n"
-      f"    ports:\n    - name: http\n      port: 80\n      protocol: TCP\n"
-      f"      targetPort: 8080\n    selector:\n      app: svc-{i}\n"
-      f"    sessionAffinity: None\n    type: ClusterIP\n")
-w('kind: List\nmetadata:\n  resourceVersion: ""\n')
-PY
+python3 "$src/tests/bench/gen_list.py" "$n" >"$tmp/m/list.yaml"
 peak() { # mode -> "kB seconds"
 	/usr/bin/time -f '%M %e' -o "$tmp/time" "$build/agent/ldmesh-agent" --manifests "$tmp/m" \
 		--table "$tmp/t$1" --state none "--$1" >/dev/null 2>&1 || true
