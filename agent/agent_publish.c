@@ -317,6 +317,54 @@ static enum agent_pub agent__choose(struct agent *a)
 	return a->need_base ? AGENT_PUB_BASE : AGENT_PUB_DELTA;
 }
 
+/*
+ * At start the cache has no base, but readers have the one an earlier
+ * agent published: made the cache's (snap_cache_restore), the first
+ * publish is a delta over it, and processes keep every page of it they
+ * have in. That base is the current snapshot or the current delta's
+ * (whose changes the new delta then holds too, as it holds all the
+ * model's against the base); it must be the file the control page names,
+ * trusted and checked as readers map it, and made for this node and
+ * domain; else (damaged, foreign) the first publish is a base as before.
+ * 0 or -errno.
+ */
+static int agent__restore(struct agent *a)
+{
+	char path[sizeof(a->pub.dir) + 32], why[512];
+	struct ldmesh_snap disk;
+	struct stat st, mapped;
+	size_t kept = 0;
+	int err;
+
+	if (a->pub.written_base || snap_cache_base_generation(a->cache))
+		return -ESTALE; /* not a start: this agent wrote a base */
+	if ((err = publish_adopt_base(&a->pub, &st)))
+		return err;
+	snprintf(path, sizeof(path), "%s/" LDMESH_SNAP_PREFIX "%" PRIu64, a->pub.dir,
+		 publish_adopted_base(&a->pub));
+	if ((err = ldmesh_snap_map_file(&disk, path, why, sizeof(why)))) {
+		log_info("%s; the first publish is a base", why);
+		goto fail;
+	}
+	/* the file mapped is the one adopted (not replaced in between) */
+	if (stat(path, &mapped) < 0 || mapped.st_ino != st.st_ino || mapped.st_dev != st.st_dev)
+		err = -ESTALE;
+	else
+		err = snap_cache_restore(a->cache, &a->model.in, &disk, &kept);
+	ldmesh_snap_unmap(&disk);
+	if (err) {
+		log_info("%s: %s; the first publish is a base", path,
+			 err == -ESTALE ? "made for another node, domain or zone" : strerror(-err));
+		goto fail;
+	}
+	log_info("restarted over base %" PRIu64 " (%zu services, %zu as the folder says them)",
+		 publish_adopted_base(&a->pub), snap_cache_base_services(a->cache), kept);
+	return 0;
+fail:
+	a->pub.written_base = 0;
+	return err;
+}
+
 /* A full resolve too publishes what changed as a delta over the base
  * readers have: a running process then maps a file the size of the
  * change, and the services it did not change it keeps reading from pages
@@ -331,6 +379,8 @@ static enum agent_pub agent__build_delta(struct agent *a, bool in_place,
 					      &b->bytes, &b->size)
 			   : snap_build_delta_whole(&a->model.in, a->cache, &b->bytes, &b->size);
 
+	if (err == -ESTALE && !in_place && agent__restore(a) == 0)
+		err = snap_build_delta_whole(&a->model.in, a->cache, &b->bytes, &b->size);
 	if (err == -ESTALE)
 		return AGENT_PUB_BASE;
 	if (err) {

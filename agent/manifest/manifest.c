@@ -74,39 +74,59 @@ static bool mf_ends_with(const char *s, const char *suffix)
 static int mf_object(struct mf_ctx *c, const mf_node *obj,
 		     const char *def_api, const char *def_kind);
 
+/* The kind of each item of a typed list (ServiceList: Service) into
+ * item_kind, "" for `List` (whose items name their own). */
+static void mf_item_kind(const char *kind, char item_kind[64])
+{
+	item_kind[0] = 0;
+	if (strcmp(kind, "List") && strlen(kind) - 4 < 64)
+		snprintf(item_kind, 64, "%.*s", (int)(strlen(kind) - 4), kind);
+}
+
+/* Item `i` of a list whose apiVersion is `api` and item kind `item_kind`
+ * (mf_item_kind): 0 or -ENOMEM. */
+static int mf_list_item(struct mf_ctx *c, const mf_node *item, size_t i, const char *api,
+			const char *item_kind)
+{
+	char p[MF_PATH_MAX];
+
+	if (yaml_tree_is_null(item))
+		return 0;
+	if (mf_as_map(c, item, mf_path_i(p, sizeof(p), "", "items", i)) < 0)
+		return 0;
+	return mf_object(c, item, *item_kind ? api : NULL, *item_kind ? item_kind : NULL);
+}
+
 /*
  * kind: List (what kubectl prints) or a typed list such as ServiceList
  * (what the API returns). Items of a typed list may omit apiVersion and
- * kind: the list's own give them.
+ * kind: the list's own give them. (A streamed list's items went to
+ * mf_list_item as they were parsed: its `items` is empty here.)
  */
 static int mf_list(struct mf_ctx *c, const mf_node *obj, const char *api,
 		   const char *kind)
 {
 	const mf_node *items = NULL;
-	char item_kind[64] = "";
+	char item_kind[64];
 	int ret;
 
 	ret = mf_get_seq(c, obj, "", "items", &items);
 	if (ret != 1)
 		return ret == -ENOMEM ? ret : 0;
-	if (strcmp(kind, "List") && strlen(kind) - 4 < sizeof(item_kind))
-		snprintf(item_kind, sizeof(item_kind), "%.*s",
-			 (int)(strlen(kind) - 4), kind);
+	mf_item_kind(kind, item_kind);
 	for (size_t i = 0; i < items->n; i++) {
-		const mf_node *item = items->child[i];
-		char p[MF_PATH_MAX];
-
-		if (yaml_tree_is_null(item))
-			continue;
-		if (mf_as_map(c, item, mf_path_i(p, sizeof(p), "", "items", i)) <
-		    0)
-			continue;
-		ret = mf_object(c, item, *item_kind ? api : NULL,
-				*item_kind ? item_kind : NULL);
+		ret = mf_list_item(c, items->child[i], i, api, item_kind);
 		if (ret == -ENOMEM)
 			return ret;
 	}
 	return 0;
+}
+
+/* kind: List, or a typed list (a kind ending in List, with items) */
+static bool mf_is_list(const mf_node *obj, const char *kind)
+{
+	return !strcmp(kind, "List") ||
+	       (mf_ends_with(kind, "List") && yaml_tree_map_get(obj, "items"));
 }
 
 static int mf_object(struct mf_ctx *c, const mf_node *obj,
@@ -129,8 +149,7 @@ static int mf_object(struct mf_ctx *c, const mf_node *obj,
 		return 0;
 
 	/* A kind merely ending in "List" without items is not a list. */
-	if (!strcmp(kind, "List") ||
-	    (mf_ends_with(kind, "List") && yaml_tree_map_get(obj, "items")))
+	if (mf_is_list(obj, kind))
 		return mf_list(c, obj, api, kind);
 	if (!strcmp(api, "v1") && !strcmp(kind, "Service"))
 		return mf_service(c, obj);
@@ -154,28 +173,69 @@ static int mf_object(struct mf_ctx *c, const mf_node *obj,
 	return 0;
 }
 
-static int mf_stream(struct mf_ctx *c, const struct yaml_tree_stream *s)
+/* The parse as a yaml_tree sink (yaml_tree.h, "Streaming"): documents
+ * one by one, and the items of a large List as they are parsed. */
+struct mf_sink {
+	struct mf_ctx *c;
+	const struct yaml_tree_hint *streamed; /* this document's items went
+	                                          to mf_sink_item, or NULL */
+	char item_kind[64];
+};
+
+static bool mf_sink_want(void *ctx, const struct yaml_tree_hint *h)
 {
-	for (size_t i = 0; i < s->n_docs; i++) {
-		const mf_node *root = s->docs[i].root;
-		int ret;
+	struct mf_sink *k = ctx;
 
-		/* `---` followed by nothing, or a lone `null`, is allowed. */
-		if (yaml_tree_is_null(root))
-			continue;
-		if (root->kind != YAML_TREE_MAP) {
-			char buf[96];
+	/* as mf_object decides: a root without apiVersion is refused, its
+	 * items unread; the hint's document has `items` */
+	if (!h->api[0] || !(mf_ends_with(h->kind, "List")))
+		return false;
+	k->streamed = h;
+	mf_item_kind(h->kind, k->item_kind);
+	return true;
+}
 
-			mf_error(c, root, "a document must be a map, not %s",
-				 mf_describe(root, buf, sizeof(buf)));
-			continue;
-		}
-		ret = mf_object(c, root, NULL, NULL);
-		if (ret == -ENOMEM)
-			return ret;
+static int mf_sink_item(void *ctx, const mf_node *item, size_t i)
+{
+	struct mf_sink *k = ctx;
+
+	return mf_list_item(k->c, item, i, k->streamed->api, k->item_kind);
+}
+
+/* The root of a streamed document still says what the scan read: a file
+ * rewritten in place between the two passes is refused, not half read
+ * under the other's kind. */
+static bool mf_sink_same_root(const struct yaml_tree_hint *h, const mf_node *root)
+{
+	const mf_node *api = yaml_tree_map_get(root, "apiVersion");
+	const mf_node *kind = yaml_tree_map_get(root, "kind");
+
+	return api && kind && api->kind == YAML_TREE_SCALAR && kind->kind == YAML_TREE_SCALAR &&
+	       !strcmp(api->str, h->api) && !strcmp(kind->str, h->kind);
+}
+
+static int mf_sink_doc(void *ctx, const struct yaml_tree_doc *d)
+{
+	struct mf_sink *k = ctx;
+	const mf_node *root = d->root;
+	const struct yaml_tree_hint *streamed = k->streamed;
+
+	k->streamed = NULL;
+	/* `---` followed by nothing, or a lone `null`, is allowed. */
+	if (yaml_tree_is_null(root))
+		return 0;
+	if (root->kind != YAML_TREE_MAP) {
+		char buf[96];
+
+		mf_error(k->c, root, "a document must be a map, not %s",
+			 mf_describe(root, buf, sizeof(buf)));
+		return 0;
 	}
-	mf_seen_check(c);
-	return 0;
+	if (streamed && !mf_sink_same_root(streamed, root)) {
+		mf_error(k->c, root, "apiVersion or kind changed while the file was read");
+		return 0;
+	}
+	return mf_object(k->c, root, NULL, NULL) == -ENOMEM ? -ENOMEM : 0;
 }
 
 /* Where a kept set goes (manifest_load_kept_fd), or NULL. */
@@ -220,50 +280,55 @@ static void mf_tree_error(struct mf_ctx *c, const struct yaml_tree_error *e)
 	mf_error(c, e->line ? &at : NULL, "%s", e->msg);
 }
 
-/* The one core behind both front doors: the tree is loaded (or not). */
-static int mf_load(struct mf_ctx *c, int tree_ret, struct yaml_tree_stream *s,
-		   const struct yaml_tree_error *e, struct manifest_set *out,
-		   const struct mf_keep *keep)
+/* The one core behind the front doors: `c` filled by the sink as the
+ * input was parsed (parse_ret its verdict). */
+static int mf_load(struct mf_ctx *c, int parse_ret, const struct yaml_tree_error *e,
+		   struct manifest_set *out, const struct mf_keep *keep)
 {
-	int ret = tree_ret;
+	int ret = parse_ret;
 
 	if (ret)
 		mf_tree_error(c, e);
 	else
-		ret = mf_stream(c, s);
-	yaml_tree_free(s);
+		mf_seen_check(c);
 	return mf_finish(c, ret, out, keep);
 }
+
+#define MF_SINK(k) \
+	{ .doc = mf_sink_doc, .want_items = mf_sink_want, .item = mf_sink_item, .ctx = (k) }
 
 int manifest_load_data(const char *name, const char *data, size_t len,
 		       struct manifest_set *out, struct diag *d)
 {
 	struct mf_ctx c = { .name = name ? name : "<data>", .d = d };
-	struct yaml_tree_stream s = { 0 };
+	struct mf_sink k = { .c = &c };
+	const struct yaml_tree_sink sink = MF_SINK(&k);
 	struct yaml_tree_error e;
 
-	return mf_load(&c, yaml_tree_load_data(data, len, &s, &e), &s, &e, out, NULL);
+	return mf_load(&c, yaml_tree_stream_data(data, len, &sink, &e), &e, out, NULL);
 }
 
 int manifest_load_file(const char *path, struct manifest_set *out,
 		       struct diag *d)
 {
 	struct mf_ctx c = { .name = path, .d = d };
-	struct yaml_tree_stream s = { 0 };
+	struct mf_sink k = { .c = &c };
+	const struct yaml_tree_sink sink = MF_SINK(&k);
 	struct yaml_tree_error e;
 
-	return mf_load(&c, yaml_tree_load_file(path, MANIFEST_MAX_FILE_BYTES, &s, &e),
-		       &s, &e, out, NULL);
+	return mf_load(&c, yaml_tree_stream_file(path, MANIFEST_MAX_FILE_BYTES, &sink, &e), &e,
+		       out, NULL);
 }
 
 int manifest_load_kept_fd(int fd, const char *path, const struct manifest_set **out,
 			  const char **kept_path, struct diag *d)
 {
 	struct mf_ctx c = { .name = path, .d = d };
-	struct yaml_tree_stream s = { 0 };
+	struct mf_sink k = { .c = &c };
+	const struct yaml_tree_sink sink = MF_SINK(&k);
 	struct yaml_tree_error e;
 	struct mf_keep keep = { path, out, kept_path };
 
-	return mf_load(&c, yaml_tree_load_fd(fd, MANIFEST_MAX_FILE_BYTES, &s, &e), &s, &e, NULL,
+	return mf_load(&c, yaml_tree_stream_fd(fd, MANIFEST_MAX_FILE_BYTES, &sink, &e), &e, NULL,
 		       &keep);
 }

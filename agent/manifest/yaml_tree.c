@@ -30,6 +30,8 @@ struct yt_open {
 	char *anchor; /* registered when the node is complete, so an alias
 	                 inside its own anchor is "unknown" and no cycle forms */
 	size_t cap;
+	bool stream;     /* the root's `items`, streamed to the sink */
+	size_t streamed; /* items handed to the sink so far */
 };
 
 struct yt_builder {
@@ -45,6 +47,13 @@ struct yt_builder {
 	struct yt_anchor *anchors[YT_ANCHOR_BUCKETS];
 	size_t n_anchors;
 	struct yaml_tree_error *err;
+	/* Streaming (yaml_tree_stream_*): documents and items go to `sink`. */
+	const struct yaml_tree_sink *sink;
+	const struct yaml_tree_hint *hints; /* the scan's, by document */
+	size_t n_hints, next_hint;
+	const struct yaml_tree_hint *hint;  /* this document's, or NULL */
+	bool hint_asked;                    /* want_items asked for it */
+	size_t doc_index;
 };
 
 static void yt_set_error(struct yaml_tree_error *err, uint32_t line,
@@ -123,6 +132,13 @@ static int yt_anchor_add(struct yt_builder *b, char *name,
 	struct yt_anchor *a;
 	unsigned h;
 
+	if (b->hint) {
+		/* the scan found none: items may be freed already */
+		yt_set_error(b->err, node->line, node->col,
+			     "anchor in a document that had none: file changed while it was read");
+		free(name);
+		return -EINVAL;
+	}
 	if (b->n_anchors >= YAML_TREE_MAX_ANCHORS) {
 		yt_set_error(b->err, node->line, node->col,
 			     "more than %u anchors in one document",
@@ -208,12 +224,39 @@ static int yt_push_child(struct yt_builder *b, struct yaml_tree_node *n,
 	return 0;
 }
 
+/* Free `n`, the newest complete subtree: its nodes are the newest owned,
+ * `n` (created first) the last of them. */
+static void yt_free_newest(struct yt_builder *b, struct yaml_tree_node *n)
+{
+	struct yaml_tree_node *h;
+
+	do {
+		h = b->s.owned;
+		b->s.owned = h->next_owned;
+		free(h->str);
+		free(h->child);
+		free(h);
+	} while (h != n);
+}
+
+/* An item of a streamed `items`: to the sink, then freed. */
+static int yt_stream_item(struct yt_builder *b, struct yaml_tree_node *n)
+{
+	struct yt_open *seq = &b->stack[b->depth - 1];
+	int ret = b->sink->item(b->sink->ctx, n, seq->streamed++);
+
+	yt_free_newest(b, n);
+	return ret;
+}
+
 static int yt_add(struct yt_builder *b, struct yaml_tree_node *n)
 {
 	if (!b->depth) {
 		b->root = n;
 		return 0;
 	}
+	if (b->depth == 2 && b->stack[1].stream)
+		return yt_stream_item(b, n);
 	/* During construction `n` counts stored children, for both kinds. */
 	return yt_push_child(b, n, &b->stack[b->depth - 1].node->n);
 }
@@ -350,19 +393,41 @@ static int yt_on_scalar(struct yt_builder *b, yaml_event_t *ev)
 	return yt_add(b, n);
 }
 
+/* Whether the sequence starting now is the root map's `items` value of
+ * a document the sink streams (asked once per document). */
+static bool yt_streams_items(struct yt_builder *b)
+{
+	const struct yaml_tree_node *root, *key;
+	const struct yaml_tree_hint *h = b->hint;
+
+	if (!h || b->hint_asked || b->depth != 1 || b->stack[0].node->kind != YAML_TREE_MAP)
+		return false;
+	root = b->stack[0].node;
+	if (root->n % 2 != 1) /* children stored: a key waits for its value */
+		return false;
+	key = root->child[root->n - 1];
+	if (key->kind != YAML_TREE_SCALAR || key->len != 5 || memcmp(key->str, "items", 5))
+		return false;
+	b->hint_asked = true;
+	return b->sink->want_items(b->sink->ctx, h);
+}
+
 static int yt_on_start(struct yt_builder *b, yaml_event_t *ev,
 		       enum yaml_tree_kind kind, const yaml_char_t *anchor)
 {
 	struct yaml_tree_node *n;
 	struct yt_open *top;
+	bool stream;
 	int ret;
 
 	ret = yt_bounded_node(b, ev, kind, &n);
 	if (ret)
 		return ret;
+	stream = kind == YAML_TREE_SEQ && yt_streams_items(b);
 	top = &b->stack[b->depth++];
 	memset(top, 0, sizeof(*top));
 	top->node = n;
+	top->stream = stream;
 	if (anchor) {
 		top->anchor = strdup((const char *)anchor);
 		if (!top->anchor)
@@ -405,6 +470,9 @@ static int yt_on_alias(struct yt_builder *b, yaml_event_t *ev)
 	if (!n)
 		return yt_fail_at(b, &ev->start_mark, -EINVAL,
 				  "unknown alias \"*%.64s\"", name);
+	if (b->hint) /* the scan found none (and no anchor, so unreachable) */
+		return yt_fail_at(b, &ev->start_mark, -EINVAL,
+				  "alias in a document that had none: file changed while it was read");
 	if (b->depth + n->height > YAML_TREE_MAX_DEPTH)
 		return yt_fail_at(b, &ev->start_mark, -EINVAL,
 				  "alias expands deeper than %u",
@@ -416,8 +484,38 @@ static int yt_on_alias(struct yt_builder *b, yaml_event_t *ev)
 	return yt_add(b, n);
 }
 
+/* A streamed document: to the sink, then freed (nothing is kept). */
+static int yt_sink_doc(struct yt_builder *b)
+{
+	struct yaml_tree_doc d = { .root = b->root, .line = b->doc_line, .col = b->doc_col };
+	int ret = b->sink->doc(b->sink->ctx, &d);
+
+	yt_nodes_free(b->s.owned);
+	b->s.owned = NULL;
+	b->root = NULL;
+	yt_anchors_clear(b);
+	return ret;
+}
+
+/* The scan's hint for the document starting now, or NULL. */
+static void yt_on_doc_start(struct yt_builder *b, const yaml_event_t *ev)
+{
+	b->doc_line = (uint32_t)ev->start_mark.line + 1;
+	b->doc_col = (uint32_t)ev->start_mark.column + 1;
+	b->hint = NULL;
+	b->hint_asked = false;
+	while (b->next_hint < b->n_hints && b->hints[b->next_hint].doc < b->doc_index)
+		b->next_hint++;
+	if (b->next_hint < b->n_hints && b->hints[b->next_hint].doc == b->doc_index)
+		b->hint = &b->hints[b->next_hint];
+}
+
 static int yt_on_doc_end(struct yt_builder *b)
 {
+	b->doc_index++;
+	b->hint = NULL;
+	if (b->sink)
+		return yt_sink_doc(b);
 	if (b->s.n_docs == b->docs_cap) {
 		size_t cap = b->docs_cap ? b->docs_cap * 2 : 4;
 		void *v = realloc(b->s.docs, cap * sizeof(*b->s.docs));
@@ -441,8 +539,7 @@ static int yt_on_event(struct yt_builder *b, yaml_event_t *ev)
 {
 	switch (ev->type) {
 	case YAML_DOCUMENT_START_EVENT:
-		b->doc_line = (uint32_t)ev->start_mark.line + 1;
-		b->doc_col = (uint32_t)ev->start_mark.column + 1;
+		yt_on_doc_start(b, ev);
 		return 0;
 	case YAML_DOCUMENT_END_EVENT:
 		return yt_on_doc_end(b);
@@ -499,6 +596,7 @@ struct yt_src {
 	size_t max;                /* fd input: refuse after this many */
 	size_t done;
 	int err;                   /* errno from read, or -EFBIG */
+	size_t size;               /* bytes at the start (fstat for fd input) */
 };
 
 static int yt_read_fd(void *data, unsigned char *buf, size_t size,
@@ -507,8 +605,10 @@ static int yt_read_fd(void *data, unsigned char *buf, size_t size,
 	struct yt_src *src = data;
 	ssize_t r;
 
+	/* pread at our own offset: a streamed file is read twice (the scan,
+	 * then the tree), the caller's file position is left alone */
 	do
-		r = read(src->fd, buf, size);
+		r = pread(src->fd, buf, size, (off_t)src->done);
 	while (r < 0 && errno == EINTR);
 	if (r < 0) {
 		src->err = -errno;
@@ -617,9 +717,167 @@ static int yt_parser_error(yaml_parser_t *p, struct yt_src *src,
 	}
 }
 
-static int yt_run(struct yt_src *src, struct yaml_tree_stream *out,
-		  struct yaml_tree_error *err)
+static void yt_input(yaml_parser_t *parser, struct yt_src *src)
 {
+	src->done = 0;
+	src->err = 0;
+	if (src->data)
+		yaml_parser_set_input_string(parser, src->data, src->len);
+	else
+		yaml_parser_set_input(parser, yt_read_fd, src);
+}
+
+/* The scan's view of one document, from its events alone. */
+struct yt_scan {
+	unsigned depth;
+	bool plain;    /* a map root, no anchor, alias or merge key at it */
+	bool key_next; /* at depth 1: the next node is a key */
+	bool has_items;
+	enum { YT_KEY_OTHER, YT_KEY_API, YT_KEY_KIND, YT_KEY_ITEMS } key; /* just read */
+	struct yaml_tree_hint cur;
+	struct yaml_tree_hint *hints;
+	size_t n, cap;
+};
+
+static void yt_scan_key(struct yt_scan *sc, const yaml_event_t *ev)
+{
+	const char *v = (const char *)ev->data.scalar.value;
+	size_t len = ev->data.scalar.length;
+
+	sc->key = YT_KEY_OTHER;
+	if (len == 2 && !memcmp(v, "<<", 2) && ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE)
+		sc->plain = false;
+	else if (len == 10 && !memcmp(v, "apiVersion", 10))
+		sc->key = YT_KEY_API;
+	else if (len == 4 && !memcmp(v, "kind", 4))
+		sc->key = YT_KEY_KIND;
+	else if (len == 5 && !memcmp(v, "items", 5))
+		sc->key = YT_KEY_ITEMS;
+}
+
+static void yt_scan_value(struct yt_scan *sc, const yaml_event_t *ev)
+{
+	char *to = sc->key == YT_KEY_API ? sc->cur.api : sc->key == YT_KEY_KIND ? sc->cur.kind : NULL;
+
+	if (sc->key == YT_KEY_ITEMS)
+		sc->has_items = ev->type == YAML_SEQUENCE_START_EVENT;
+	else if (to && ev->type == YAML_SCALAR_EVENT && ev->data.scalar.length < YAML_TREE_HINT_MAX)
+		memcpy(to, ev->data.scalar.value, ev->data.scalar.length + 1);
+	else if (to)
+		sc->plain = false; /* not a string that fits: never streamed */
+}
+
+/* A node starts (scalar, collection or alias) at depth sc->depth. */
+static void yt_scan_node(struct yt_scan *sc, const yaml_event_t *ev, const yaml_char_t *anchor)
+{
+	bool key = sc->key_next;
+
+	if (anchor || ev->type == YAML_ALIAS_EVENT)
+		sc->plain = false;
+	if (sc->depth == 0 && ev->type != YAML_MAPPING_START_EVENT)
+		sc->plain = false;
+	if (sc->depth != 1)
+		return;
+	sc->key_next = !key;
+	if (key && ev->type == YAML_SCALAR_EVENT) {
+		yt_scan_key(sc, ev);
+		return;
+	}
+	if (key) /* a complex key: the tree refuses the file */
+		sc->plain = false;
+	else
+		yt_scan_value(sc, ev);
+}
+
+static int yt_scan_doc_end(struct yt_scan *sc)
+{
+	size_t doc = sc->cur.doc;
+
+	if (sc->plain && sc->has_items && sc->cur.kind[0]) {
+		if (sc->n == sc->cap) {
+			size_t cap = sc->cap ? sc->cap * 2 : 4;
+			void *v = realloc(sc->hints, cap * sizeof(*sc->hints));
+
+			if (!v)
+				return -ENOMEM;
+			sc->hints = v;
+			sc->cap = cap;
+		}
+		sc->hints[sc->n++] = sc->cur;
+	}
+	memset(&sc->cur, 0, sizeof(sc->cur));
+	sc->cur.doc = doc + 1;
+	return 0;
+}
+
+static int yt_scan_event(struct yt_scan *sc, const yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_DOCUMENT_START_EVENT:
+		sc->plain = true;
+		sc->has_items = false;
+		sc->key_next = true;
+		sc->depth = 0;
+		return 0;
+	case YAML_DOCUMENT_END_EVENT:
+		return yt_scan_doc_end(sc);
+	case YAML_SCALAR_EVENT:
+		yt_scan_node(sc, ev, ev->data.scalar.anchor);
+		return 0;
+	case YAML_ALIAS_EVENT:
+		yt_scan_node(sc, ev, NULL);
+		return 0;
+	case YAML_SEQUENCE_START_EVENT:
+		yt_scan_node(sc, ev, ev->data.sequence_start.anchor);
+		sc->depth++;
+		return 0;
+	case YAML_MAPPING_START_EVENT:
+		yt_scan_node(sc, ev, ev->data.mapping_start.anchor);
+		sc->depth++;
+		return 0;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		sc->depth--;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* The first pass of a streamed parse: the hints (root apiVersion and kind
+ * of each document with a root `items` sequence). Events only, one live
+ * at a time: memory is the parser's. A syntax error ends the scan (the
+ * tree pass reports it); 0 or -ENOMEM. */
+static int yt_scan(struct yt_src *src, struct yaml_tree_hint **hints, size_t *n)
+{
+	struct yt_scan sc = { .cur = { .doc = 0 } };
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	bool done = false;
+	int ret = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		return -ENOMEM;
+	yt_input(&parser, src);
+	while (!done && !ret && yaml_parser_parse(&parser, &ev)) {
+		done = ev.type == YAML_STREAM_END_EVENT;
+		ret = yt_scan_event(&sc, &ev);
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	if (ret) {
+		free(sc.hints);
+		return ret;
+	}
+	*hints = sc.hints;
+	*n = sc.n;
+	return 0;
+}
+
+static int yt_run(struct yt_src *src, struct yaml_tree_stream *out,
+		  const struct yaml_tree_sink *sink, struct yaml_tree_error *err)
+{
+	struct yaml_tree_hint *hints = NULL;
 	struct yt_builder *b;
 	yaml_parser_t parser;
 	yaml_event_t ev;
@@ -632,14 +890,21 @@ static int yt_run(struct yt_src *src, struct yaml_tree_stream *out,
 	if (!b)
 		return -ENOMEM;
 	b->err = err;
+	/* A small input is one tree, handed to the sink whole at the end:
+	 * one pass is cheaper than two, and the tree is small. */
+	b->sink = sink && src->size >= YAML_TREE_STREAM_MIN_BYTES ? sink : NULL;
+	if (b->sink && yt_scan(src, &hints, &b->n_hints) < 0) {
+		free(b);
+		yt_set_error(err, 0, 0, "out of memory");
+		return -ENOMEM;
+	}
+	b->hints = hints;
 	if (!yaml_parser_initialize(&parser)) {
+		free(hints);
 		free(b);
 		return -ENOMEM;
 	}
-	if (src->data)
-		yaml_parser_set_input_string(&parser, src->data, src->len);
-	else
-		yaml_parser_set_input(&parser, yt_read_fd, src);
+	yt_input(&parser, src);
 
 	while (!done) {
 		if (!yaml_parser_parse(&parser, &ev)) {
@@ -655,32 +920,52 @@ static int yt_run(struct yt_src *src, struct yaml_tree_stream *out,
 			goto out;
 		}
 	}
-	*out = b->s;
-	memset(&b->s, 0, sizeof(b->s));
+	if (out) {
+		*out = b->s;
+		memset(&b->s, 0, sizeof(b->s));
+	}
+	for (size_t i = 0; sink && !b->sink && i < b->s.n_docs && !ret; i++)
+		ret = sink->doc(sink->ctx, &b->s.docs[i]);
+	if (ret == -ENOMEM)
+		yt_set_error(err, 0, 0, "out of memory");
 out:
 	while (b->depth)
 		free(b->stack[--b->depth].anchor);
 	yt_anchors_clear(b);
 	yaml_tree_free(&b->s);
 	yaml_parser_delete(&parser);
+	free(hints);
 	free(b);
 	return ret;
 }
 
-int yaml_tree_load_data(const char *data, size_t len,
-			struct yaml_tree_stream *out, struct yaml_tree_error *err)
+static int yt_data(const char *data, size_t len, struct yaml_tree_stream *out,
+		   const struct yaml_tree_sink *sink, struct yaml_tree_error *err)
 {
 	struct yt_src src = {
 		.fd = -1,
 		.data = (const unsigned char *)(data ? data : ""),
 		.len = data ? len : 0,
+		.size = data ? len : 0,
 	};
 
-	return yt_run(&src, out, err);
+	return yt_run(&src, out, sink, err);
 }
 
-int yaml_tree_load_fd(int fd, size_t max_bytes, struct yaml_tree_stream *out,
-		      struct yaml_tree_error *err)
+int yaml_tree_load_data(const char *data, size_t len,
+			struct yaml_tree_stream *out, struct yaml_tree_error *err)
+{
+	return yt_data(data, len, out, NULL, err);
+}
+
+int yaml_tree_stream_data(const char *data, size_t len, const struct yaml_tree_sink *sink,
+			  struct yaml_tree_error *err)
+{
+	return yt_data(data, len, NULL, sink, err);
+}
+
+static int yt_fd(int fd, size_t max_bytes, struct yaml_tree_stream *out,
+		 const struct yaml_tree_sink *sink, struct yaml_tree_error *err)
 {
 	struct yt_src src = { .fd = fd, .max = max_bytes };
 	struct stat st;
@@ -701,12 +986,24 @@ int yaml_tree_load_fd(int fd, size_t max_bytes, struct yaml_tree_stream *out,
 			     (intmax_t)st.st_size, max_bytes);
 		return -EFBIG;
 	}
-	return yt_run(&src, out, err);
+	src.size = (size_t)st.st_size;
+	return yt_run(&src, out, sink, err);
 }
 
-int yaml_tree_load_file(const char *path, size_t max_bytes,
-			struct yaml_tree_stream *out,
+int yaml_tree_load_fd(int fd, size_t max_bytes, struct yaml_tree_stream *out,
+		      struct yaml_tree_error *err)
+{
+	return yt_fd(fd, max_bytes, out, NULL, err);
+}
+
+int yaml_tree_stream_fd(int fd, size_t max_bytes, const struct yaml_tree_sink *sink,
 			struct yaml_tree_error *err)
+{
+	return yt_fd(fd, max_bytes, NULL, sink, err);
+}
+
+static int yt_file(const char *path, size_t max_bytes, struct yaml_tree_stream *out,
+		   const struct yaml_tree_sink *sink, struct yaml_tree_error *err)
 {
 	int fd, ret;
 
@@ -719,9 +1016,21 @@ int yaml_tree_load_file(const char *path, size_t max_bytes,
 		yt_set_error(err, 0, 0, "open: %s", strerror(errno));
 		return ret;
 	}
-	ret = yaml_tree_load_fd(fd, max_bytes, out, err);
+	ret = yt_fd(fd, max_bytes, out, sink, err);
 	close(fd);
 	return ret;
+}
+
+int yaml_tree_load_file(const char *path, size_t max_bytes, struct yaml_tree_stream *out,
+			struct yaml_tree_error *err)
+{
+	return yt_file(path, max_bytes, out, NULL, err);
+}
+
+int yaml_tree_stream_file(const char *path, size_t max_bytes, const struct yaml_tree_sink *sink,
+			  struct yaml_tree_error *err)
+{
+	return yt_file(path, max_bytes, NULL, sink, err);
 }
 
 bool yaml_tree_is_null(const struct yaml_tree_node *n)

@@ -1003,6 +1003,30 @@ bool publish_base_intact(const struct publisher *p, uint64_t generation)
 	       st.st_ctim.tv_sec == w->st_ctim.tv_sec && st.st_ctim.tv_nsec == w->st_ctim.tv_nsec;
 }
 
+int publish_adopt_base(struct publisher *p, struct stat *st_out)
+{
+	const struct ldmesh_file_id *id;
+	char name[64], why[256];
+	struct stat st;
+
+	uint64_t base = p->base_generation ? p->base_generation : p->generation;
+
+	if (!base)
+		return -EINVAL;
+	snprintf(name, sizeof(name), LDMESH_SNAP_PREFIX "%" PRIu64, base);
+	if (fstatat(p->dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	/* the file the control page's record names, when it names one */
+	id = p->base_generation ? &p->current_base_id : &p->current_id;
+	if (id->ino && !publish__is_file(p, base, id, why, sizeof(why)))
+		return -ESTALE;
+	p->written_base = base;
+	p->written_base_st = st;
+	if (st_out)
+		*st_out = st;
+	return 0;
+}
+
 void publish_close(struct publisher *p)
 {
 	retired_close_all(&p->retired);

@@ -106,6 +106,20 @@ const char *publish_unsealed(const struct publisher *p, char *buf, size_t len);
  * publisher did not write, or one gone. One fstatat. */
 bool publish_base_intact(const struct publisher *p, uint64_t generation);
 
+/* Take the base readers have (the current snapshot, or the current
+ * delta's base), which an earlier publisher wrote (at restart), as if this
+ * one had written it: deltas over it may follow, publish_base_intact
+ * watching it from now. 0; -EINVAL when nothing is published; -ESTALE
+ * when the file is not the one the control page's record names; -errno
+ * from fstatat. `st_out` (may be NULL): its status, for the caller to
+ * check the file it maps is this one. */
+int publish_adopt_base(struct publisher *p, struct stat *st_out);
+/* The generation publish_adopt_base took (the base readers have), or 0. */
+static inline uint64_t publish_adopted_base(const struct publisher *p)
+{
+	return p->written_base;
+}
+
 /* The generation the next snapshot must carry. */
 static inline uint64_t publish_next_generation(const struct publisher *p)
 {

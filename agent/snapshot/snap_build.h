@@ -75,6 +75,21 @@ int snap_build_delta(const struct snap_input *hdr, struct snap_cache *cache,
 int snap_build_delta_whole(const struct snap_input *in, struct snap_cache *cache, void **out,
 			   size_t *out_size);
 
+/*
+ * A restarted publisher: make the base `disk` (a base an earlier
+ * publisher wrote, mapped and checked: ldmesh_snap_map_file) the cache's,
+ * so the next snap_build_delta_whole(in) is a delta over it. `in` is the
+ * model now: its services that say what `disk` says of the same name keep
+ * their shadows (an edit compares with them), the others are shadowed
+ * from `disk` (snap_restore.c). *kept: how many `disk` services the model
+ * says alike. 0; -ESTALE when `disk` was made for other header strings
+ * (domain, node, zone), -EINVAL when it is not a base or its indexes name
+ * what it does not hold; -ENOMEM. On failure the cache has no base.
+ */
+struct ldmesh_snap;
+int snap_cache_restore(struct snap_cache *c, const struct snap_input *in,
+		       const struct ldmesh_snap *disk, size_t *kept);
+
 /* Services in the overlay, and in the base: the caller makes a new base
  * when the first grows past a share of the second. */
 size_t snap_cache_overlay_services(const struct snap_cache *c);

@@ -161,6 +161,22 @@ void snap_cache_set_base(struct snap_cache *c, struct snap_block **blocks, size_
 	free(blocks);
 }
 
+int snap_cache_replace_base(struct snap_cache *c, char *shadows, uint32_t *offsets, size_t n,
+			    uint64_t generation)
+{
+	snap_cache_drop_base(c); /* (the header strings stay) */
+	c->shadows = shadows;
+	c->base = offsets;
+	c->n_base = n;
+	c->base_generation = generation;
+	c->has_base = true;
+	if (cache__index_base(c) < 0) {
+		snap_cache_drop_base(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 void snap_cache_overlay_release(struct snap_overlay_entry *e, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
@@ -182,4 +198,5 @@ void snap_cache_drop_base(struct snap_cache *c)
 	c->base_map = NULL;
 	c->n_overlay = c->n_base = c->base_map_slots = 0;
 	c->has_base = false;
+	c->restored = false;
 }

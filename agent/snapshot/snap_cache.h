@@ -51,6 +51,11 @@ struct snap_cache {
 	uint32_t flags;                  /* the header flags of the last
 	                                    build, base or delta: a change
 	                                    of them alone is a delta too */
+	bool restored;                   /* the base is one on disk
+	                                    (snap_cache_restore) and no
+	                                    delta was written over it yet:
+	                                    the next is written even empty,
+	                                    as a restart always publishes */
 };
 
 uint64_t snap_cache_name_hash(const char *ns, size_t ns_len, const char *name,
@@ -75,6 +80,12 @@ static inline const struct snap_shadow *snap_cache_base_shadow(const struct snap
 void snap_cache_set_base(struct snap_cache *c, struct snap_block **blocks, size_t n,
 			 uint64_t generation, ldmesh_str_t domain, ldmesh_str_t node,
 			 ldmesh_str_t zone);
+
+/* Make `n` shadows (in `shadows`, shadow i at offsets[i]; both malloc'd,
+ * taken over) the base of `generation`, with an empty overlay; the header
+ * strings stay. 0, or -ENOMEM with no base. */
+int snap_cache_replace_base(struct snap_cache *c, char *shadows, uint32_t *offsets, size_t n,
+			    uint64_t generation);
 
 /* Forget the base and the overlay, dropping their references. */
 void snap_cache_drop_base(struct snap_cache *c);

@@ -319,7 +319,7 @@ static int delta__finish(struct edit *ed, struct snap_cache *cache, const struct
 {
 	int err;
 
-	if (edit__unchanged(ed, cache) && hdr->flags == cache->flags) {
+	if (edit__unchanged(ed, cache) && hdr->flags == cache->flags && !cache->restored) {
 		edit__commit(ed, cache);
 		*out = NULL;
 		*out_size = 0;
@@ -331,6 +331,7 @@ static int delta__finish(struct edit *ed, struct snap_cache *cache, const struct
 	}
 	edit__commit(ed, cache);
 	cache->flags = hdr->flags;
+	cache->restored = false;
 	return 0;
 }
 

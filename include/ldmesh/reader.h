@@ -603,8 +603,26 @@ typedef void (*ldmesh_table_event_fn)(void *ctx, enum ldmesh_table_event ev,
  * fault-around window, so 32 keep its RSS growth within issue 8's 2 MB. */
 #define LDMESH_TABLE_WARM_PAGES 32
 
+/*
+ * Pins: how many threads are inside each slot's mapping, counted per
+ * STRIPE, a cache line of its own holding one count per slot. A thread
+ * takes a stripe when it first pins (round robin) and keeps it, so on a
+ * many-core node each connect's two RMWs hit a line its own core holds,
+ * where one shared count per slot moved between the cores on every
+ * connect (issue 26: ~2 line transfers of 100-300 ns each on a 64-core
+ * node, > 1% of a refused connect; tests/bench/results/refcount.md).
+ * Threads past the stripe count share stripes (correct, only slower).
+ * A reader's count goes up and down in its stripe (the pin handle is the
+ * count's index), so each stripe's count is >= 0 and the reclaimer's sum over the
+ * stripes is 0 exactly when nobody is inside. The stripes live in
+ * `pins`, a flat array of counts 4-aligned like the struct, from the
+ * first index at a 64-byte boundary (`pin_first`): no over-aligned type,
+ * so a table may live in malloc'd memory.
+ */
+#define LDMESH_TABLE_STRIPES 64
+#define LDMESH_TABLE_STRIPE_WORDS 16 /* 64 bytes of unsigned */
+
 struct ldmesh_table_slot {
-	LDMESH__ATOMIC(unsigned) refs;          /* threads inside this mapping */
 	LDMESH__ATOMIC(bool) used;          /* holds a mapping */
 	LDMESH__ATOMIC(uint_least64_t) generation; /* snap.generation, readable by
 	                                     any thread at any time */
@@ -659,6 +677,8 @@ struct ldmesh_table {
 	LDMESH__ATOMIC(uint_least64_t) used_vip[LDMESH_TABLE_USED];
 	LDMESH__ATOMIC(uint_least64_t) used_name[LDMESH_TABLE_USED];
 	struct ldmesh_table_slot slots[LDMESH_TABLE_SLOTS];
+	unsigned pin_first;                   /* pins[] index at a line start */
+	LDMESH__ATOMIC(unsigned) pins[(LDMESH_TABLE_STRIPES + 1) * LDMESH_TABLE_STRIPE_WORDS];
 	ldmesh_table_event_fn on_event;
 	void *event_ctx;
 };
@@ -707,12 +727,15 @@ int ldmesh_table_init(struct ldmesh_table *t, const char *dir,
  * Pin the current snapshot, refreshing first if the generation moved, the
  * control page appeared, or a second passed since the directory was last
  * checked for replacement. Returns NULL when there is none; otherwise the
- * caller must call ldmesh_table_release(t, *slot) when done.
- * Lock-free; async-signal-safe; no allocation.
+ * caller must call ldmesh_table_release(t, *slot) when done (*slot is a
+ * handle, the index in t->pins of the count the pin took, not a slot
+ * index). Lock-free; async-signal-safe; no allocation.
  */
 const struct ldmesh_snap *ldmesh_table_acquire(struct ldmesh_table *t,
 					       int *slot);
 void ldmesh_table_release(struct ldmesh_table *t, int slot);
+/* Threads inside slot `i` now (the sum of its stripes): tests, reclaim. */
+unsigned ldmesh_table_pinned(struct ldmesh_table *t, int i);
 
 /*
  * Remember that this process looked up the VIP key of hash `h`

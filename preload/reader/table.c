@@ -4,8 +4,9 @@
  * mapping of the current snapshot whose header was checked.
  *
  * Read side (every connect): one acquire load of the generation and one
- * read of the CPU's tick counter, then pin the current slot with a reference count and
- * re-check that it is still current. Refresh side: one thread at a time
+ * read of the CPU's tick counter, then pin the current slot with a reference count
+ * in the thread's own stripe (reader.h, "Pins") and re-check that it is
+ * still current. Refresh side: one thread at a time
  * (an atomic flag, never waited on: a thread that loses the race keeps
  * using the current snapshot) maps the new file into a free slot, makes it
  * current, and unmaps slots nobody is inside. Once a second it also asks
@@ -22,6 +23,60 @@
 #include <string.h>
 
 #include "table_priv.h"
+
+/* The first pins[] offset of this thread's stripe, plus one (0: none
+ * taken yet). Initial exec: one load from the thread pointer on the
+ * connect path, and no allocation on a thread's first pin. */
+static __thread unsigned table__stripe_tls __attribute__((tls_model("initial-exec")));
+static atomic_uint table__stripes_taken;
+
+_Static_assert(LDMESH_TABLE_SLOTS <= LDMESH_TABLE_STRIPE_WORDS, "a stripe holds every slot");
+
+/* Round robin: threads started together (a worker pool) get different
+ * lines. A signal handler that pins first in the middle of this takes a
+ * stripe too; either is right, since the handle names the count used. */
+static inline unsigned table__stripe(void)
+{
+	unsigned s = table__stripe_tls;
+
+	if (__builtin_expect(!s, 0)) {
+		s = atomic_fetch_add_explicit(&table__stripes_taken, 1, memory_order_relaxed) %
+			    LDMESH_TABLE_STRIPES * LDMESH_TABLE_STRIPE_WORDS + 1;
+		table__stripe_tls = s;
+	}
+	return s - 1;
+}
+
+/* Pin slot `cur` on this thread's stripe if it is still current: the
+ * handle (the index in pins[] of the count used), or -1. The seq_cst
+ * pair with table__reclaim (reader: count up, then load current;
+ * reclaimer: store current, then load the counts) means a reader that
+ * keeps a slot is counted. */
+static inline int table__pin_current(struct ldmesh_table *t, int cur)
+{
+	unsigned h = t->pin_first + table__stripe() + (unsigned)cur;
+
+	atomic_fetch_add(&t->pins[h], 1);
+	if (__builtin_expect(atomic_load(&t->current) == cur, 1))
+		return (int)h;
+	atomic_fetch_sub(&t->pins[h], 1);
+	return -1;
+}
+
+unsigned ldmesh_table_pinned(struct ldmesh_table *t, int i)
+{
+	unsigned n = 0;
+
+	for (unsigned k = 0; k < LDMESH_TABLE_STRIPES; k++)
+		n += atomic_load(&t->pins[t->pin_first + k * LDMESH_TABLE_STRIPE_WORDS + (unsigned)i]);
+	return n;
+}
+
+static void table__unpin_all(struct ldmesh_table *t)
+{
+	for (size_t i = 0; i < sizeof(t->pins) / sizeof(t->pins[0]); i++)
+		atomic_store(&t->pins[i], 0);
+}
 
 int ldmesh_table_init(struct ldmesh_table *t, const char *dir,
 		      const struct ldmesh_reader_sys *sys,
@@ -46,8 +101,11 @@ int ldmesh_table_init(struct ldmesh_table *t, const char *dir,
 	t->tick0 = ldmesh_tick();
 	t->ns0 = table__now_ns();
 	atomic_flag_clear(&t->refreshing);
+	/* the first count at a 64-byte boundary: pins[] is 4-aligned */
+	t->pin_first = (unsigned)((64 - ((uintptr_t)t->pins & 63)) & 63) / sizeof(t->pins[0]);
+	for (size_t i = 0; i < sizeof(t->pins) / sizeof(t->pins[0]); i++)
+		atomic_init(&t->pins[i], 0);
 	for (int i = 0; i < LDMESH_TABLE_SLOTS; i++) {
-		atomic_init(&t->slots[i].refs, 0);
 		atomic_init(&t->slots[i].used, false);
 		atomic_init(&t->slots[i].generation, 0);
 		t->slots[i].base_slot = -1;
@@ -140,7 +198,7 @@ table__acquire_slow(struct ldmesh_table *t, int *slot)
 		table__wait_refresher(t);
 
 	for (int n = 0; n < TABLE_PIN_TRIES; n++) {
-		int cur = atomic_load(&t->current);
+		int cur = atomic_load(&t->current), h;
 		if (cur < 0)
 			return NULL;
 		if (n == 0 && atomic_load_explicit(&t->slots[cur].generation,
@@ -148,12 +206,10 @@ table__acquire_slow(struct ldmesh_table *t, int *slot)
 			table__catch_up(t, gen);
 			continue;
 		}
-		atomic_fetch_add(&t->slots[cur].refs, 1);
-		if (atomic_load(&t->current) == cur) {
-			*slot = cur;
+		if ((h = table__pin_current(t, cur)) >= 0) {
+			*slot = h;
 			return &t->slots[cur].snap;
 		}
-		atomic_fetch_sub(&t->slots[cur].refs, 1);
 	}
 	return NULL;
 }
@@ -177,19 +233,19 @@ const struct ldmesh_snap *ldmesh_table_acquire(struct ldmesh_table *t,
 								  memory_order_relaxed) &&
 			     atomic_load_explicit(&t->slots[cur].generation,
 						  memory_order_relaxed) + 1 >= gen, 1)) {
-		atomic_fetch_add(&t->slots[cur].refs, 1);
-		if (__builtin_expect(atomic_load(&t->current) == cur, 1)) {
-			*slot = cur;
+		int h = table__pin_current(t, cur);
+
+		if (__builtin_expect(h >= 0, 1)) {
+			*slot = h;
 			return &t->slots[cur].snap;
 		}
-		atomic_fetch_sub(&t->slots[cur].refs, 1);
 	}
 	return table__acquire_slow(t, slot);
 }
 
 void ldmesh_table_release(struct ldmesh_table *t, int slot)
 {
-	atomic_fetch_sub_explicit(&t->slots[slot].refs, 1, memory_order_release);
+	atomic_fetch_sub_explicit(&t->pins[slot], 1, memory_order_release);
 }
 
 void ldmesh_table_check_now(struct ldmesh_table *t)
@@ -212,11 +268,11 @@ void ldmesh_table_close(struct ldmesh_table *t)
 		if (atomic_load(&t->slots[i].used))
 			table__unmap(t, &t->slots[i].snap);
 		atomic_store(&t->slots[i].used, false);
-		atomic_store(&t->slots[i].refs, 0);
 		t->slots[i].base_slot = -1;
 		t->slots[i].links = 0;
 	}
 	t->ahead_slot = -1;
+	table__unpin_all(t);
 	if (c)
 		t->sys->munmap((void *)c, sizeof(*c));
 	atomic_store(&t->control, NULL);
@@ -229,7 +285,6 @@ void ldmesh_table_close(struct ldmesh_table *t)
 void ldmesh_table_after_fork(struct ldmesh_table *t)
 {
 	/* links stay: the child inherits every mapping they guard */
-	for (int i = 0; i < LDMESH_TABLE_SLOTS; i++)
-		atomic_store(&t->slots[i].refs, 0);
+	table__unpin_all(t);
 	atomic_flag_clear(&t->refreshing);
 }

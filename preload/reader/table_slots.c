@@ -14,9 +14,9 @@ void table__unmap(struct ldmesh_table *t, const struct ldmesh_snap *snap)
 }
 
 /* Unmap every non-current slot nobody is inside and no delta links. The
- * seq_cst pair (the current store before, the refs load here; a reader's
- * refs increment then its current load) guarantees a reader that still
- * uses a slot is seen. A reader pins a delta's slot only, never its base:
+ * seq_cst pair (the current store before, the pin counts' loads here; a
+ * reader's count up in its stripe, then its current load) guarantees a
+ * reader that still uses a slot is seen. A reader pins a delta's slot only, never its base:
  * the delta slot's link (`links` on the base slot, dropped only when the
  * delta slot is unmapped here, after no reader is inside it) is what
  * keeps the base mapped under that reader. A base whose last link goes in
@@ -30,7 +30,7 @@ void table__reclaim(struct ldmesh_table *t)
 			struct ldmesh_table_slot *slot = &t->slots[i];
 
 			if (i == cur || !atomic_load(&slot->used) ||
-			    atomic_load(&slot->refs) || slot->links)
+			    ldmesh_table_pinned(t, i) || slot->links)
 				continue;
 			table__unmap(t, &slot->snap);
 			if (slot->base_slot >= 0)

@@ -10,8 +10,8 @@
 # published as a delta too; an
 # edit touching more services than a delta may hold is a delta folded into
 # a new base by the next generation; a
-# restarted agent keeps the current file and its base, so clients never
-# lose the table.
+# restarted agent keeps the current file and its base, publishes a delta
+# over that base, and clients never lose the table.
 . "$(dirname "$0")/lib.sh"
 e2e_netns "$@"
 e2e_setup
@@ -262,15 +262,17 @@ fi
 e2e_round 7
 check_eq "round 7: 10.244.3.5:9200" 5 "$(grep -c '^10\.244\.3\.5$' "$R/out.7" || true)"
 
-# 7. A restart keeps the current delta and its base; the new agent writes
-# a base of its own, and the client never loses the table.
+# 7. A restart keeps the current delta and its base; the new agent
+# publishes a delta over that base (issue 26: its cache rebuilt from it),
+# and the client never loses the table.
 kill "$E2E_AGENT_PID"
 e2e_wait e2e_gone "$E2E_AGENT_PID" || e2e_die "the agent did not exit on SIGTERM"
 "$AGENT" -v -m "$MANIFESTS" -t "$TABLE" >>"$E2E_TMP/agent.log" 2>&1 &
 E2E_AGENT_PID=$!
 e2e_track "$E2E_AGENT_PID"
 G7=$(e2e_wait_gen_after "$G8") || G7=0
-check_eq "the restarted agent publishes a base (generation $G7)" base "$(kind_of "$G7")"
+check_eq "the restarted agent publishes a delta over $G8A (generation $G7)" "delta over $G8A" \
+	"$(kind_of "$G7")"
 e2e_round 8
 check_eq "round 8: the long-lived client still reaches 10.244.3.5" 5 \
 	"$(grep -c '^10\.244\.3\.5$' "$R/out.8" || true)"

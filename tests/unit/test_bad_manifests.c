@@ -198,22 +198,6 @@ static void copy_file(const char *from, const char *to)
 	assert_int_equal(close(out), 0);
 }
 
-/* kB from a "Key:   123 kB" line of /proc/self/status, or 0. */
-static size_t status_kb(const char *key)
-{
-	char line[256];
-	size_t kb = 0, klen = strlen(key);
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, klen) && line[klen] == ':')
-			kb = strtoul(line + klen + 1, NULL, 10);
-	fclose(f);
-	return kb;
-}
-
 /* Reset VmHWM to the current RSS (Linux >= 4.0); false when not possible,
  * and then the memory checks are skipped, not failed. */
 static bool hwm_reset(void)
@@ -225,7 +209,7 @@ static bool hwm_reset(void)
 		return false;
 	ok = write(fd, "5", 1) == 1;
 	close(fd);
-	return ok && status_kb("VmHWM");
+	return ok && tu_status_kb("VmHWM");
 }
 
 /* Parse `path`; fill `t`; return the load's result and the peak memory it
@@ -234,12 +218,12 @@ static int load_measured(const char *path, struct tu_diag *t, size_t *peak)
 {
 	struct manifest_set set = { .services = NULL };
 	bool measure = hwm_reset();
-	size_t before = measure ? status_kb("VmRSS") : 0;
+	size_t before = measure ? tu_status_kb("VmRSS") : 0;
 	int ret;
 
 	tu_diag_init(t);
 	ret = manifest_load_file(path, &set, &t->d);
-	*peak = measure ? (status_kb("VmHWM") - before) * 1024 : SIZE_MAX;
+	*peak = measure ? (tu_status_kb("VmHWM") - before) * 1024 : SIZE_MAX;
 	manifest_set_free(&set);
 	return ret;
 }

@@ -645,6 +645,105 @@ static void test_full_shared_pool_is_stale(void **state)
 	free(nodes);
 }
 
+/*
+ * A restarted publisher (issue 26, snap_cache_restore): a new cache made
+ * from the base on disk and the model as it is after changes made while
+ * it was down; its first delta and the random edits after it answer like
+ * a full build. With `damage`, one service's endpoint in the base file is
+ * overwritten (bytes a header check does not cover): the restore finds it
+ * unlike the model and the first delta supersedes it.
+ */
+static void restarted_edits(bool damage)
+{
+	struct snap_service_in svcs[64];
+	struct snap_input in;
+	struct world w;
+	unsigned idx[2] = { 2, 7 }, expect_kept = 0, damaged = 3;
+	int v[2];
+	size_t kept = 0;
+
+	srand(777);
+	world_init(&w, 48);
+	snap_cache_free(w.cache); /* the agent stops; a new one starts */
+	assert_int_equal(snap_cache_new(&w.cache), 0);
+	if (damage) {
+		struct ldmesh_service svc;
+
+		assert_true(ldmesh_snap_service(&w.base, damaged, &svc) && svc.endpoint_count);
+		((struct ldmesh_endpoint *)w.base.endpoints)[svc.first_endpoint].addr[15] ^= 0x55;
+		w.base_v[damaged + 1] = -3; /* (index 1 is absent) its own, like no variant */
+	}
+	/* changes made while it was down, unlike the base */
+	v[0] = w.base_v[2] ^ 1;
+	v[1] = ABSENT;
+	w.cur_v[idx[0]] = v[0];
+	w.cur_v[idx[1]] = v[1];
+	world_input(&w, w.cur_v, &in, svcs);
+	w.generation--;
+	assert_int_equal(snap_cache_restore(w.cache, &in, &w.base, &kept), 0);
+	for (unsigned i = 0; i < w.n; i++) {
+		bool alike = w.base_v[i] != ABSENT && w.cur_v[i] == w.base_v[i];
+
+		expect_kept += alike;
+		/* shadowed from the file, whose block content this process
+		 * never had: no variant is "as the base" for it any more (a
+		 * service put back stays in the overlay, correct, until the
+		 * next base) */
+		if (w.base_v[i] != ABSENT && !alike)
+			w.base_v[i] = -3;
+		w.last_overlay[i] = w.base_v[i];
+	}
+	assert_int_equal(kept, expect_kept);
+	assert_int_equal(snap_cache_base_generation(w.cache), w.base.generation);
+	w.whole = true;
+	world_delta(&w, idx, v, 2);
+	for (int round = 0; round < 150; round++) {
+		unsigned ri[4];
+		int rv[4];
+		size_t n = 1 + (size_t)rand() % 4;
+
+		for (size_t k = 0; k < n; k++) {
+			random_change(&w, &ri[k], &rv[k]);
+			if (rv[k] == -3) /* "as the base" of one shadowed from the file */
+				rv[k] = rand() % VARIANTS;
+		}
+		w.whole = round % 2;
+		world_delta(&w, ri, rv, n);
+	}
+	world_free(&w);
+}
+
+static void test_restarted_cache_deltas_answer_like_full_build(void **state)
+{
+	(void)state;
+	restarted_edits(false);
+}
+
+static void test_restarted_over_damaged_base_supersedes_it(void **state)
+{
+	(void)state;
+	restarted_edits(true);
+}
+
+/* A base made for another node: -ESTALE, and no base in the cache. */
+static void test_restore_foreign_base_is_stale(void **state)
+{
+	struct snap_service_in svcs[64];
+	struct snap_input in;
+	struct world w;
+	size_t kept;
+
+	(void)state;
+	world_init(&w, 12);
+	snap_cache_free(w.cache);
+	assert_int_equal(snap_cache_new(&w.cache), 0);
+	world_input(&w, w.cur_v, &in, svcs);
+	in.node_name = "node-b";
+	assert_int_equal(snap_cache_restore(w.cache, &in, &w.base, &kept), -ESTALE);
+	assert_int_equal(snap_cache_base_generation(w.cache), 0);
+	world_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -654,6 +753,9 @@ int main(void)
 		cmocka_unit_test(test_delta_size_is_the_change),
 		cmocka_unit_test(test_no_base_is_stale),
 		cmocka_unit_test(test_full_shared_pool_is_stale),
+		cmocka_unit_test(test_restarted_cache_deltas_answer_like_full_build),
+		cmocka_unit_test(test_restarted_over_damaged_base_supersedes_it),
+		cmocka_unit_test(test_restore_foreign_base_is_stale),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

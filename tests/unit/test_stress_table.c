@@ -491,7 +491,7 @@ static void test_stress_publish_vs_readers(void **state)
 		fail_msg("descriptors grew from %u to %u over %llu generations", fds0, fds1,
 			 (unsigned long long)gens);
 	for (int i = 0; i < LDMESH_TABLE_SLOTS; i++) {
-		assert_int_equal(atomic_load(&st->table.slots[i].refs), 0);
+		assert_int_equal(ldmesh_table_pinned(&st->table, i), 0);
 		used += atomic_load(&st->table.slots[i].used);
 	}
 	assert_true(used >= 1 && used <= LDMESH_TABLE_SLOTS);

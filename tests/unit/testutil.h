@@ -76,5 +76,7 @@ void tu_publish_ok(struct publisher *p, unsigned n_services);
 void tu_expect_reader(const char *dir, uint64_t gen, uint32_t n_services);
 /* "dir/name", malloc'd (free). */
 char *tu_path_in(const char *dir, const char *name);
+/* kB from a "Key:   123 kB" line of /proc/self/status (VmRSS, VmHWM), or 0. */
+size_t tu_status_kb(const char *key);
 
 #endif
