@@ -7,7 +7,9 @@
  * under it). Same set-up as ldmesh-exec: the filter installed by the child,
  * its listener handed to the parent, the synchronous wake-up asked for
  * (Linux 6.6), one receiver; EXEC_FLOOR_RECEIVERS=2 two waiting at once, as
- * ldmesh-exec keeps (each notification then wakes both).
+ * ldmesh-exec keeps (each notification then wakes both). EXEC_FLOOR_READ=1
+ * also reads the destination as ldmesh-exec must (process_vm_readv), =2
+ * and checks the call is still waiting (SECCOMP_IOCTL_NOTIF_ID_VALID).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -74,6 +77,22 @@ static int floor_recv_fd(int sock)
 	return fd;
 }
 
+static int floor_read; /* EXEC_FLOOR_READ */
+
+/* What every call costs ldmesh-exec before it can decide: the address
+ * read, and the check that the call is still waiting. */
+static void floor_inspect(int listener, const struct seccomp_notif *n)
+{
+	struct sockaddr_storage ss;
+	size_t len = n->data.args[2] < sizeof(ss) ? n->data.args[2] : sizeof(ss);
+	struct iovec local = { &ss, len }, remote = { (void *)(uintptr_t)n->data.args[1], len };
+	uint64_t id = n->id;
+
+	(void)process_vm_readv((pid_t)n->pid, &local, 1, &remote, 1, 0);
+	if (floor_read >= 2)
+		(void)ioctl(listener, SECCOMP_IOCTL_NOTIF_ID_VALID, &id);
+}
+
 /* Answers every call CONTINUE; the process ends with the child. */
 static void *floor_receiver(void *arg)
 {
@@ -86,6 +105,8 @@ static void *floor_receiver(void *arg)
 		memset(&n, 0, sizeof(n));
 		if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &n) < 0)
 			continue; /* EINTR, or ENOENT: the caller died first */
+		if (floor_read)
+			floor_inspect(listener, &n);
 		r = (struct seccomp_notif_resp){ .id = n.id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE };
 		(void)ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &r);
 	}
@@ -96,6 +117,7 @@ int main(int argc, char **argv)
 {
 	const char *env = getenv("EXEC_FLOOR_RECEIVERS");
 	int receivers = env && atoi(env) > 1 && atoi(env) <= 16 ? atoi(env) : 1;
+	const char *rd = getenv("EXEC_FLOOR_READ");
 	pthread_t t;
 	uint64_t sync = 1;
 	int sv[2], listener, status;
@@ -127,6 +149,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	(void)ioctl(listener, FLOOR_SET_FLAGS, sync);
+	floor_read = rd ? atoi(rd) : 0;
 	for (int i = 0; i < receivers; i++)
 		if (pthread_create(&t, NULL, floor_receiver, &listener) != 0)
 			return 1;
