@@ -16,8 +16,9 @@ e2e_need_exec
 e2e_web banner 10.244.1.5 10.244.2.5
 
 BIN=$E2E_TMP/exec_reuse
+# static: no preload can answer its connects in-process, ldmesh-exec must
 cc -static -O1 -pthread -o "$BIN" "$E2E_DIR/exec_reuse.c" 2>/dev/null ||
-	cc -O1 -pthread -o "$BIN" "$E2E_DIR/exec_reuse.c" || e2e_die "cannot build exec_reuse"
+	e2e_die "cannot link a static exec_reuse"
 x() { env LDMESH_TABLE="$TABLE" LDMESH_NAMESPACE=default "$EXEC" "$@"; }
 
 # --- tid reuse
