@@ -22,5 +22,11 @@ int remote_write(pid_t tid, uint64_t addr, const void *buf, size_t len);
  * (O_CLOEXEC), or -errno: -ENOSYS where the kernel has no pidfd_getfd
  * (before 5.6), -EBADF when `fd` is not open there. */
 int remote_getfd(pid_t tid, int fd);
+/* The same through this thread's cache of pidfds (bounded; safe against
+ * tid reuse): for the receivers, which take one call after another from
+ * the same threads. */
+int remote_getfd_cached(pid_t tid, int fd);
+/* Close this thread's cached pidfds (a receiver ending). */
+void remote_cache_clear(void);
 
 #endif

@@ -53,8 +53,11 @@ struct sup_dial {
 	bool tcp;                 /* failover applies */
 	bool again;               /* a repeated connect to the backend chosen before */
 	bool failing;             /* f begun */
+	bool deadline_read;       /* deadline is SO_SNDTIMEO's (sup__dial_deadline) */
+	bool under_way;           /* the latest attempt was seen in SYN_SENT just now */
 	int wait_err;             /* the answer if SO_SNDTIMEO runs out */
-	uint64_t deadline;        /* CLOCK_MONOTONIC ns; 0: none */
+	uint64_t start;           /* CLOCK_MONOTONIC ns when the dial began */
+	uint64_t deadline;        /* CLOCK_MONOTONIC ns; 0: none (or not read yet) */
 	struct supervise_socket e; /* the record, its backend the one tried */
 	struct route_result r;    /* the pick being tried */
 	struct failover_run f;
@@ -103,7 +106,8 @@ static uint64_t sup__ino(int fd)
 {
 	struct stat st;
 
-	return fstat(fd, &st) == 0 ? (uint64_t)st.st_ino : 0;
+	/* sockets only: another file system's numbers are not sockfs's */
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) ? (uint64_t)st.st_ino : 0;
 }
 
 static struct supervise_socket *sup__slot(struct supervisor *s, uint64_t ino)
@@ -219,29 +223,70 @@ static uint64_t sup__now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static bool sup__dial_expired(const struct sup_dial *d)
+/* SO_SNDTIMEO of the socket from the call's start as a deadline, 0 when
+ * unset: read the first time it matters (most connects end before). */
+static uint64_t sup__dial_deadline(struct sup_dial *d)
 {
-	return d->deadline && sup__now_ns() >= d->deadline;
+	struct timeval tv;
+	socklen_t len = sizeof(tv);
+
+	if (d->deadline_read)
+		return d->deadline;
+	d->deadline_read = true;
+	if (d->blocking && getsockopt(d->c.local, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) == 0 &&
+	    (tv.tv_sec || tv.tv_usec))
+		d->deadline = d->start + (uint64_t)tv.tv_sec * 1000000000ULL +
+			      (uint64_t)tv.tv_usec * 1000ULL;
+	return d->deadline;
+}
+
+static bool sup__dial_expired(struct sup_dial *d)
+{
+	uint64_t deadline = sup__dial_deadline(d);
+
+	return deadline && sup__now_ns() >= deadline;
 }
 
 /* One attempt, never waiting: a blocking socket's connect is started with
  * O_NONBLOCK set for the length of the call (the flag belongs to the open
  * file, shared with the program; it is put back at once) and finished by
  * the waiter, so no number of slow backends holds a thread. */
-static int sup__dial_attempt(struct sup_dial *d)
+static int sup__dial_connect(struct sup_dial *d, int fl)
 {
-	/* the flags as they are now: the program may have changed them
-	 * since its call began, and gets back what it set */
-	int fl = d->blocking ? fcntl(d->c.local, F_GETFL) : -1, rc, err;
 	bool toggle = fl >= 0 && !(fl & O_NONBLOCK);
+	int rc, err;
 
 	if (toggle)
 		(void)fcntl(d->c.local, F_SETFL, fl | O_NONBLOCK);
 	rc = connect(d->c.local, (const struct sockaddr *)&d->to, d->to_len);
 	err = rc < 0 ? errno : 0;
+	d->under_way = false;
+	if (toggle && err == EINPROGRESS) {
+		/* A near backend (this node's) has often answered by the time
+		 * connect returns: asked again while still non-blocking, the
+		 * kernel finishes it as sup__dial_finish would (0 or the error,
+		 * the socket left as a blocking connect leaves it), saving the
+		 * look at the TCP state and the flags for a finish. */
+		rc = connect(d->c.local, (const struct sockaddr *)&d->to, d->to_len);
+		err = rc < 0 ? errno : 0;
+		if (err == EISCONN)
+			err = 0;
+		/* the first one's answer stands: a blocking connect timed
+		 * out says EINPROGRESS */
+		d->under_way = err == EALREADY;
+		if (d->under_way)
+			err = EINPROGRESS;
+	}
 	if (toggle)
 		(void)fcntl(d->c.local, F_SETFL, fl);
 	return err;
+}
+
+/* A later attempt (failover's): the flags as they are now, the program
+ * may have changed them since its call began, and gets back what it set. */
+static int sup__dial_attempt(struct sup_dial *d)
+{
+	return sup__dial_connect(d, d->blocking ? fcntl(d->c.local, F_GETFL) : -1);
 }
 
 /* How the connect under way ended, once it is no longer under way: what
@@ -249,10 +294,13 @@ static int sup__dial_attempt(struct sup_dial *d)
  * connect-again answers it (0, or the error, read and cleared), which also
  * leaves the socket as a blocking connect would: reading SO_ERROR instead
  * would leave it half-way, the next connect on it (failover's) failing
- * ECONNABORTED. */
+ * ECONNABORTED. Called once the connect is no longer under way (the TCP
+ * state says so): the kernel's connect on a socket whose connect was begun
+ * then answers at once, blocking or not (inet_stream_connect waits only in
+ * SYN_SENT or SYN_RECV), so O_NONBLOCK need not be set for it. */
 static int sup__dial_finish(struct sup_dial *d)
 {
-	int err = sup__dial_attempt(d);
+	int err = connect(d->c.local, (const struct sockaddr *)&d->to, d->to_len) < 0 ? errno : 0;
 
 	return err == EISCONN ? 0 : err;
 }
@@ -333,7 +381,8 @@ static void sup__dial_run(struct sup_dial *d, int err)
 {
 	for (;;) {
 		if (d->blocking && (err == EINPROGRESS || err == EALREADY)) {
-			if (sup__dial_connecting(d)) {
+			if (d->under_way || sup__dial_connecting(d)) {
+				d->under_way = false;
 				if (!sup__dial_expired(d)) {
 					sup__park(d, err);
 					return;
@@ -353,27 +402,17 @@ static void sup__dial_run(struct sup_dial *d, int err)
 	sup__dial_end(d, err);
 }
 
-/* SO_SNDTIMEO of the socket as a deadline, 0 when unset. */
-static uint64_t sup__deadline(int fd)
-{
-	struct timeval tv;
-	socklen_t len = sizeof(tv);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) < 0 || (!tv.tv_sec && !tv.tv_usec))
-		return 0;
-	return sup__now_ns() + (uint64_t)tv.tv_sec * 1000000000ULL + (uint64_t)tv.tv_usec * 1000ULL;
-}
-
 /* Start the connect of the call's socket (c->local, taken over) to d->to. */
 static void sup__dial(struct call *c, struct sup_dial *d, int type)
 {
-	int fl = fcntl(c->local, F_GETFL);
+	int fl = type == SOCK_STREAM ? fcntl(c->local, F_GETFL) : -1;
 
 	d->c = *c;
 	c->local = -1;
 	d->blocking = type == SOCK_STREAM && fl >= 0 && !(fl & O_NONBLOCK);
-	d->deadline = d->blocking ? sup__deadline(d->c.local) : 0;
-	sup__dial_run(d, sup__dial_attempt(d));
+	d->start = d->blocking ? sup__now_ns() : 0;
+	/* the flags just read serve the first attempt */
+	sup__dial_run(d, sup__dial_connect(d, d->blocking ? fl : -1));
 }
 
 /* ---- the waiter: blocking connects under way ---------------------------------- */
@@ -407,7 +446,8 @@ static void sup__park(struct sup_dial *d, int err)
 	/* edge-triggered: a HUP that is no news (sup__dial_connecting) is
 	 * reported once, not again and again */
 	struct epoll_event ev = { .events = EPOLLOUT | EPOLLET, .data.ptr = d };
-	bool wake = d->deadline != 0;
+	/* read before it is listed: the waiter reads d->deadline only */
+	bool wake = sup__dial_deadline(d) != 0;
 	int rc;
 
 	d->wait_err = err;
@@ -537,7 +577,7 @@ static struct sup_dial *sup__dial_new(struct call *c, const struct ldmesh_snap *
 	socklen_t tl = sizeof(*type);
 	struct sup_dial *d;
 
-	c->local = remote_getfd(c->tid, c->fd);
+	c->local = remote_getfd_cached(c->tid, c->fd);
 	if (c->local < 0 || getsockopt(c->local, SOL_SOCKET, SO_TYPE, type, &tl) < 0 ||
 	    (*type == SOCK_STREAM && proto != LDMESH_PROTO_TCP) ||
 	    (*type == SOCK_DGRAM && proto != LDMESH_PROTO_UDP &&
@@ -545,7 +585,7 @@ static struct sup_dial *sup__dial_new(struct call *c, const struct ldmesh_snap *
 	    (*type != SOCK_STREAM && *type != SOCK_DGRAM) || !(d = calloc(1, sizeof(*d))))
 		return NULL;
 	d->e = (struct supervise_socket){ .ino = sup__ino(c->local), .family = (uint16_t)family,
-					  .vip_port = port };
+					  .type = *type, .vip_port = port };
 	memcpy(d->e.vip, a, 16);
 	d->tcp = *type == SOCK_STREAM;
 	return d;
@@ -640,7 +680,7 @@ static void sup__getpeername(struct call *c, const struct seccomp_notif *n)
 		sup__continue(c);
 		return;
 	}
-	c->local = remote_getfd(c->tid, c->fd);
+	c->local = remote_getfd_cached(c->tid, c->fd);
 	/* Only a socket still connected to the backend we chose answers the
 	 * VIP; anything else is the kernel's to answer, errors included. */
 	if (c->local < 0 || !sup__find(s, sup__ino(c->local), &e) ||
@@ -677,16 +717,17 @@ static void sup__getsockopt(struct call *c, const struct seccomp_notif *n)
 	struct supervisor *s = c->s;
 	struct failover_caller who = { .tid = c->tid, .fd = c->fd };
 	struct supervise_socket e;
-	socklen_t want, vl = sizeof(int), tl = sizeof(int);
-	int v = 0, type;
+	socklen_t want, vl = sizeof(int);
+	int v = 0;
 
 	if (!__atomic_load_n(&s->any_sockets, __ATOMIC_RELAXED)) {
 		sup__continue(c);
 		return;
 	}
-	c->local = remote_getfd(c->tid, c->fd);
-	if (c->local < 0 || getsockopt(c->local, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
-	    type != SOCK_STREAM || !sup__find(s, sup__ino(c->local), &e) ||
+	c->local = remote_getfd_cached(c->tid, c->fd);
+	/* the socket's type as it was when its connect was redirected: the
+	 * map is keyed by the socket itself (its inode), not the number */
+	if (c->local < 0 || !sup__find(s, sup__ino(c->local), &e) || e.type != SOCK_STREAM ||
 	    remote_read(c->tid, n->data.args[4], &want, sizeof(want)) < 0 || (int)want < 0 ||
 	    !sup__valid(c)) {
 		sup__continue(c);
@@ -746,7 +787,7 @@ static int sup__send_route(struct call *c, const struct sockaddr_storage *ss, so
 	/* the socket is asked its type only once the address is a VIP */
 	if ((!ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_UDP, &vip) &&
 	     !(fastopen && ldmesh_snap_find_vip(snap, a, port, LDMESH_PROTO_TCP, &vip))) ||
-	    !sup__valid(c) || (c->local = remote_getfd(c->tid, c->fd)) < 0 ||
+	    !sup__valid(c) || (c->local = remote_getfd_cached(c->tid, c->fd)) < 0 ||
 	    getsockopt(c->local, SOL_SOCKET, SO_TYPE, &type, &tl) < 0 ||
 	    !(proto = type == SOCK_DGRAM ? LDMESH_PROTO_UDP :
 		      type == SOCK_STREAM && fastopen ? LDMESH_PROTO_TCP : 0) ||
@@ -766,7 +807,8 @@ static int sup__send_route(struct call *c, const struct sockaddr_storage *ss, so
 	ldmesh_table_release(&s->table, slot);
 	if (*to_len && proto == LDMESH_PROTO_TCP) {
 		struct supervise_socket e = { .ino = sup__ino(c->local), .family = ss->ss_family,
-					      .vip_port = port, .backend_port = r.backend_port };
+					      .type = type, .vip_port = port,
+					      .backend_port = r.backend_port };
 		memcpy(e.vip, a, 16);
 		memcpy(e.backend, r.backend, 16);
 		if (e.ino)
@@ -965,6 +1007,7 @@ static void *sup__receiver(void *arg)
 		}
 		sup__done(&c);
 	}
+	remote_cache_clear();
 	atomic_fetch_sub(&s->receivers, 1);
 	return NULL;
 }

@@ -48,6 +48,7 @@ struct sup_dial;
 struct supervise_socket {
 	uint64_t ino;            /* 0: free */
 	int family;
+	int type;                /* SOCK_STREAM or SOCK_DGRAM, read once */
 	uint8_t vip[16], backend[16];
 	uint16_t vip_port, backend_port;
 };
