@@ -186,7 +186,18 @@ static uint64_t restore__service(const struct ldmesh_snap *s, const struct ldmes
 	h = restore__mix(h, v->ready_count);
 	h = restore__mix(h, v->fallback_count);
 	h = restore__mix(h, v->affinity_size);
-	return ldmesh_hash64(v->reserved, sizeof(v->reserved), h);
+	return restore__mix(h, v->split_count);
+}
+
+/* A traffic split (3.5), its target by content. */
+static uint64_t restore__split(const struct ldmesh_snap *s, const struct ldmesh_split *sp,
+			       uint64_t h)
+{
+	h = restore__str(s, sp->target, h);
+	h = restore__mix(h, sp->weight);
+	h = restore__mix(h, sp->port);
+	h = restore__mix(h, sp->parent_port);
+	return restore__mix(h, sp->reserved);
 }
 
 /* What a reader sees of service `i` of the base `s`, hashed: false when a
@@ -213,6 +224,13 @@ static bool restore__digest(const struct ldmesh_snap *s, const struct restore_ke
 		if (!ldmesh_snap_endpoint(s, v.first_endpoint + e, &ep))
 			return false;
 		h = restore__endpoint(s, &ep, h);
+	}
+	for (uint32_t j = 0; j < v.split_count; j++) {
+		struct ldmesh_split sp;
+
+		if (!ldmesh_snap_split(s, &v, j, &sp))
+			return false;
+		h = restore__split(s, &sp, h);
 	}
 	if ((uint64_t)v.first_endpoint_port + (uint64_t)v.endpoint_count * v.port_count >
 		    s->n_endpoint_ports ||

@@ -11,6 +11,8 @@
 #  2. restart again (the current snapshot now a delta): a delta over the
 #     same base;
 #  3. restart with no change: it still publishes (an empty delta);
+#     then with a TCPRoute added to a Service unchanged since the base: a
+#     delta that carries the split (part of what a reader sees of its parent);
 #  4. a base made for another node (--node): a base, and why;
 #  5. a damaged base (its header overwritten): a base, and the table right.
 # Before: every restart published a new base.
@@ -105,6 +107,21 @@ stop_agent
 start_agent
 check_eq "a restart with nothing changed publishes a delta (generation $G)" \
 	"delta over $BASE" "$(kind_of "$G")"
+check "the table lists what a fresh agent lists" same_as_fresh
+
+# A TCPRoute attached while the agent is down to other-5, which no restart
+# has changed since the base: the delta must carry it.
+stop_agent
+printf '%s\n' 'apiVersion: gateway.networking.k8s.io/v1' 'kind: TCPRoute' \
+	'metadata: {name: split, namespace: bulk}' \
+	'spec:' '  parentRefs: [{kind: Service, name: other-5}]' \
+	'  rules: [{backendRefs: [{name: other-5, port: 80, weight: 3}, {name: other-6, port: 80}]}]' |
+	e2e_put split.yaml
+start_agent
+check_eq "a restart with a route added: generation $G, a delta over $BASE" "delta over $BASE" \
+	"$(kind_of "$G")"
+check_match "and other-5 carries the split" "Traffic Split:" \
+	"$("$CTL" -t "$TABLE" describe service other-5 -n bulk)"
 check "the table lists what a fresh agent lists" same_as_fresh
 
 # 4. A base made for another node: a base.
