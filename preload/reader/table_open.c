@@ -110,9 +110,7 @@ int table__open_control(struct ldmesh_table *t)
 			   "too short for a control page", 0);
 		goto fail;
 	}
-	/* MAP_POPULATE: the page is read at once (its generation), so it is
-	 * mapped in this call, not by a fault right after it */
-	map = t->sys->mmap(NULL, sizeof(*c), PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+	map = t->sys->mmap(NULL, sizeof(*c), PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		table__why(&why, t->dir, LDMESH_CONTROL_NAME, NULL, errno);
 		goto fail;

@@ -18,11 +18,6 @@
 
 #include "ldmesh/reader.h"
 
-/* A snapshot file this small (a delta) is mapped with its pages in place
- * (table_switch.c, table__map_flags): 16 pages, what the kernel's
- * fault-around would map on its first fault anyway. */
-#define TABLE_POPULATE_MAX (64 * 1024)
-
 /* --- table_msg.c --- */
 
 /* A bounded message builder: snprintf is not async-signal-safe. */

@@ -27,21 +27,6 @@ static bool table__moved_past(struct ldmesh_table *t, uint64_t want)
 }
 
 /*
- * The flags a snapshot file of `size` bytes is mapped with. A file of at
- * most TABLE_POPULATE_MAX bytes (a delta: one edited Service is 1-6 kB) is
- * mapped with its pages in place: one mmap call instead of a page fault in
- * the connect that switched to it (a trap costs more than the whole
- * lookup; tests/bench/results/first_connect.md). It maps no more than the
- * kernel's fault-around would on that first fault (16 pages), so the
- * process holds no more of the table for it. A base is left to fault page
- * by page: a lookup reads a few of its thousands.
- */
-static int table__map_flags(off_t size)
-{
-	return MAP_SHARED | (size <= TABLE_POPULATE_MAX ? MAP_POPULATE : 0);
-}
-
-/*
  * Open, check and map snap.<gen> into *snap (which file in *id); called
  * with `refreshing` held. With `ex` (a valid record): only the file it
  * names, and its header copy if it has one; without, the caller checked
@@ -102,8 +87,7 @@ enum table_map table__map(struct ldmesh_table *t, uint64_t gen, uint64_t want,
 			return TABLE_MAP_REFUSED;
 		}
 	}
-	base = t->sys->mmap(NULL, (size_t)st.st_size, PROT_READ, table__map_flags(st.st_size), fd,
-			    0);
+	base = t->sys->mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
 	t->sys->close(fd);
 	if (base == MAP_FAILED) {
 		table__why(why, t->dir, name, NULL, errno);
