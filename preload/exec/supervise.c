@@ -371,6 +371,10 @@ static void sup__dial(struct call *c, struct sup_dial *d, int type)
 {
 	int fl = fcntl(c->local, F_GETFL);
 
+	/* LDMESH_CONNECT_TIMEOUT, as the preload bounds a backend's SYN */
+	if (type == SOCK_STREAM && !d->again && c->s->cfg.connect_syncnt)
+		(void)setsockopt(c->local, IPPROTO_TCP, TCP_SYNCNT, &c->s->cfg.connect_syncnt,
+				 sizeof(int));
 	d->c = *c;
 	c->local = -1;
 	d->blocking = type == SOCK_STREAM && fl >= 0 && !(fl & O_NONBLOCK);

@@ -296,15 +296,20 @@ void counts_flush(bool force)
 	last = atomic_load_explicit(&counts__last_flush_ns, memory_order_relaxed);
 	if (!force && last && now - last < COUNTS_FLUSH_EVERY_NS)
 		return;
-	if (atomic_flag_test_and_set_explicit(&counts__flushing, memory_order_acquire))
-		return;
+	/* asked at most once a second, even while nobody listens */
 	atomic_store_explicit(&counts__last_flush_ns, now, memory_order_relaxed);
+	/* no agent (yet), or a socket not to be trusted: the counts wait */
+	if (report_reachable(counts__cfg->table_dir))
+		goto out;
+	if (atomic_flag_test_and_set_explicit(&counts__flushing, memory_order_acquire))
+		goto out;
 	if (counts__collect)
 		counts__collect();
 	len = counts__build();
 	if (len)
 		(void)report_send(counts__cfg->table_dir, counts__msg, len);
 	atomic_flag_clear_explicit(&counts__flushing, memory_order_release);
+out:
 	errno = saved;
 }
 

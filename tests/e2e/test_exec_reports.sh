@@ -5,7 +5,9 @@
 # handled by ldmesh-exec) dials a Service whose one backend refuses: a
 # stand-in for the agent's socket (reportsink.py, at <table>.sock; the
 # agent is stopped once the table is published) receives a REFUSED report
-# naming the backend and the VIP.
+# naming the backend and the VIP. A blackholed backend (SYNs dropped)
+# gives the Go client "connection timed out" after LDMESH_CONNECT_TIMEOUT
+# (3 s, before its own 5 s), and a TIMEOUT report.
 . "$(dirname "$0")/lib.sh"
 command -v go >/dev/null || e2e_skip "go not installed (golang-go)"
 e2e_netns "$@"
@@ -14,9 +16,13 @@ e2e_need_exec
 
 e2e_goclient pure 0
 
-DEAD=10.244.2.5
-e2e_add_ip $DEAD
+command -v iptables >/dev/null || e2e_skip "iptables not installed"
+DEAD=10.244.2.5 BLACK=10.244.3.5
+e2e_add_ip $DEAD $BLACK
+iptables -A INPUT -d $BLACK -p tcp -j DROP || e2e_skip "iptables cannot filter here"
 e2e_put_web $DEAD # listed ready, refuses
+sed 's/web/hole/g; s/10\.96\.0\.80/10.96.0.92/' "$MANIFESTS/web.yaml" |
+	sed "s/$DEAD/$BLACK/" | e2e_put hole.yaml
 e2e_agent
 kill "$E2E_AGENT_PID"
 e2e_wait -t 10 e2e_gone "$E2E_AGENT_PID" || e2e_die "the agent did not stop"
@@ -32,4 +38,11 @@ re="^failure REFUSED 10\.96\.0\.80:9000 $DEAD:9100 6\$"
 has() { grep -qE -- "$re" "$E2E_TMP/sink.log"; }
 e2e_wait has || not_ok "no report from ldmesh-exec: $(cat "$E2E_TMP/sink.log")"
 check_match "ldmesh-exec reported the refused backend and the VIP" "$re" "$(cat "$E2E_TMP/sink.log")"
+
+out=$(env LDMESH_TABLE="$TABLE" "$EXEC" "$E2E_TMP/go-pure" http http://10.96.0.92:9000/ 1 2>&1 || true)
+check_match "the Go client's connect to a blackholed backend times out at LDMESH_CONNECT_TIMEOUT" \
+	'error: .*connection timed out' "$out"
+re="^failure TIMEOUT 10\.96\.0\.92:9000 $BLACK:9100 6\$"
+e2e_wait has || not_ok "no TIMEOUT report from ldmesh-exec: $(cat "$E2E_TMP/sink.log")"
+check_match "ldmesh-exec reported the blackholed backend" "$re" "$(cat "$E2E_TMP/sink.log")"
 e2e_done

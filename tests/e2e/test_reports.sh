@@ -21,8 +21,10 @@ e2e_setup
 command -v curl >/dev/null || e2e_skip "curl not installed"
 command -v iptables >/dev/null || e2e_skip "iptables not installed"
 
-LIVE=10.244.1.5 DEAD=10.244.2.5 BLACK=10.244.3.5 DEAD2=10.244.4.5
+LIVE=10.244.1.5 DEAD=10.244.2.5 BLACK=10.244.3.5 DEAD2=10.244.4.5 GONE=10.244.5.5
 e2e_add_ip $LIVE $DEAD $BLACK $DEAD2
+# an address that went away: a connect to it fails with EINVAL
+ip route add blackhole $GONE/32
 iptables -A INPUT -d $BLACK -p tcp -j DROP || e2e_skip "iptables cannot filter here"
 
 # LIVE echoes what it is sent (K bytes) and waits for the client to close
@@ -68,6 +70,7 @@ YAML
 	svc hole 10.96.0.92 $BLACK
 	svc mixed 10.96.0.93 $BLACK $LIVE
 	svc refuse2 10.96.0.94 $DEAD2
+	svc gone 10.96.0.95 $GONE $LIVE
 } | e2e_put svcs.yaml
 e2e_agent
 # the table stays; the socket beside it is this test's
@@ -133,7 +136,7 @@ for i in range(12):
     rc = s.connect_ex(("10.96.0.93", 9000)); t = time.monotonic() - t0
     print("%d %.1f %s" % (rc, t, s.getpeername()[0] if rc == 0 else "-"))
     s.close()
-    if t > 1: break' 2>&1)
+    if t > 1: break' 2>&1 || true)
 check_eq "every blocking connect to [blackholed, live] succeeded" 0 \
 	"$(printf '%s\n' "$out" | awk '$1 != 0' | wc -l)"
 check_match "one of them went to the blackholed backend first ($out)" ' [1-9][0-9]*\.[0-9] ' "$out"
@@ -143,9 +146,19 @@ out=$(pl env LDMESH_OUTLIER_FAILURES=1000 LDMESH_CONNECT_TIMEOUT=7 timeout 60 "$
 import socket, time
 s = socket.socket(); t0 = time.monotonic()
 rc = s.connect_ex(("10.96.0.92", 9000))
-print("%d %.1f" % (rc, time.monotonic() - t0))' 2>&1)
+print("%d %.1f" % (rc, time.monotonic() - t0))' 2>&1 || true)
 check "LDMESH_CONNECT_TIMEOUT=7: a blocking connect to the blackholed backend gives up after 7 s ($out)" \
 	awk -v t="${out#* }" 'BEGIN { exit !(t >= 6.5 && t < 9.5) }'
+# EINVAL (the backend's address is gone) fails over like ECONNREFUSED
+out=$(pl env LDMESH_OUTLIER_FAILURES=1000 "$PY" -c '
+import socket
+for i in range(20):
+    s = socket.socket(); print(s.connect_ex(("10.96.0.95", 9000))); s.close()' 2>&1 || true)
+check_eq "20 blocking connects to [address gone, live]: none failed" 20 "$(count_of 0 "$out")"
+e2e_wait has "$E2E_TMP/a2.log" "^failure UNREACHABLE 10\.96\.0\.95:9000 $GONE:9100 6\$" ||
+	not_ok "no UNREACHABLE report for the address gone: $(cat "$E2E_TMP/a2.log")"
+check_match "the address gone reported: UNREACHABLE" \
+	"^failure UNREACHABLE 10\.96\.0\.95:9000 $GONE:9100 6\$" "$(cat "$E2E_TMP/a2.log")"
 sink_stop
 
 # (c) counters: N connects sending and receiving K bytes each, M failures,
@@ -162,7 +175,7 @@ for i in range(n):
     s.close()
 for i in range(m):
     s = socket.socket(); print(s.connect_ex(("10.96.0.91", 9000))); s.close()
-print("done")' $N $M $K 2>&1)
+print("done")' $N $M $K 2>&1 || true)
 check_eq "the counting client ran as before" "$(printf '111\n%.0s' $(seq $M); echo done)" "$out"
 webre="^count default $(hostname) 10\.96\.0\.80:9000 $LIVE:9100 "
 e2e_wait sum_ge "$E2E_TMP/c.log" "$webre" closed $N ||
