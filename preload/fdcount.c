@@ -97,17 +97,14 @@ void fdcount_closing(int fd)
 			counts_failure(&k, ETIMEDOUT);
 		goto out;
 	}
-	if ((w & 3) == FDCOUNT_OPENED) {
-		fdcount__opened(&k, w);
-	} else if ((w & 3) == FDCOUNT_CONNECTING) {
-		/* its outcome never read: connected unless the kernel
-		 * closed it (then it failed, or reset: nothing to say) */
-		if (ti.state == FDCOUNT__CLOSE)
-			goto out;
-		counts_opened(&k, UINT64_MAX);
-	}
-	/* an active open's acked sequence begins with its SYN (one) */
-	counts_closed(&k, ti.bytes_acked ? ti.bytes_acked - 1 : 0, ti.bytes_received,
+	if ((w & 3) == FDCOUNT_CONNECTING && ti.state == FDCOUNT__CLOSE)
+		goto out; /* its outcome never read, and it failed or reset */
+	/* an active open's acked sequence begins with its SYN (one); an
+	 * OPENED connect is counted now, one not read (CONNECTING) without
+	 * its latency */
+	counts_closed(&k, (w & 3) != FDCOUNT_COUNTED,
+		      (w & 3) == FDCOUNT_OPENED ? counts_ticks_ns(w >> 2) : UINT64_MAX,
+		      ti.bytes_acked ? ti.bytes_acked - 1 : 0, ti.bytes_received,
 		      len >= 72 ? ti.rtt : UINT32_MAX);
 	counts_flush(false);
 out:

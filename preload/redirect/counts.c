@@ -32,6 +32,10 @@ static const struct preload_config *counts__cfg;
 static struct ldmesh_table *counts__table;
 static void (*counts__collect)(void);
 static _Atomic uint64_t counts__last_flush_ns;
+/* The tick before which no flush is due (0: ask the clock): a close asks
+ * "is a second up?" every time, and the tick counter answers in one
+ * instruction where clock_gettime takes tens. */
+static _Atomic uint64_t counts__next_tick;
 static atomic_flag counts__flushing = ATOMIC_FLAG_INIT;
 
 /* Failure reports: the last time a backend (by its hash, COUNTS__RL slots;
@@ -119,14 +123,11 @@ static struct counts__slot *counts__slot(const struct counts_key *k)
 
 #define COUNTS__ADD(field, v) atomic_fetch_add_explicit(&(field), (v), memory_order_relaxed)
 
-void counts_opened(const struct counts_key *k, uint64_t latency_ns)
+static void counts__opened(struct counts__slot *s, uint64_t latency_ns)
 {
-	struct counts__slot *s = counts__slot(k);
 	uint64_t us = latency_ns / 1000;
 	unsigned b = 0;
 
-	if (!s)
-		return;
 	COUNTS__ADD(s->opened, 1);
 	if (latency_ns == UINT64_MAX)
 		return;
@@ -136,12 +137,23 @@ void counts_opened(const struct counts_key *k, uint64_t latency_ns)
 	COUNTS__ADD(s->latency_us_sum, us);
 }
 
-void counts_closed(const struct counts_key *k, uint64_t sent, uint64_t received, uint32_t rtt_us)
+void counts_opened(const struct counts_key *k, uint64_t latency_ns)
+{
+	struct counts__slot *s = counts__slot(k);
+
+	if (s)
+		counts__opened(s, latency_ns);
+}
+
+void counts_closed(const struct counts_key *k, bool opened, uint64_t latency_ns, uint64_t sent,
+		   uint64_t received, uint32_t rtt_us)
 {
 	struct counts__slot *s = counts__slot(k);
 
 	if (!s)
 		return;
+	if (opened)
+		counts__opened(s, latency_ns);
 	COUNTS__ADD(s->closed, 1);
 	COUNTS__ADD(s->bytes_sent, sent);
 	COUNTS__ADD(s->bytes_received, received);
@@ -284,6 +296,19 @@ static size_t counts__build(void)
 	return n ? sizeof(*h) + sizeof(*src) + n * sizeof(*e) : 0;
 }
 
+/* The next flush's tick, by the rate the table measured (none yet: the
+ * clock decides). */
+static void counts__arm(void)
+{
+	uint64_t rate = counts__table ? atomic_load_explicit(&counts__table->ticks_per_s,
+							     memory_order_relaxed)
+				      : 0;
+
+	atomic_store_explicit(&counts__next_tick,
+			      rate ? ldmesh_tick() + rate * COUNTS_FLUSH_EVERY_NS / 1000000000ULL : 0,
+			      memory_order_relaxed);
+}
+
 void counts_flush(bool force)
 {
 	uint64_t now, last;
@@ -292,12 +317,19 @@ void counts_flush(bool force)
 
 	if (!counts__cfg)
 		return;
+	if (!force && LDMESH_TICKS) {
+		uint64_t due = atomic_load_explicit(&counts__next_tick, memory_order_relaxed);
+
+		if (due && ldmesh_tick() < due)
+			return;
+	}
 	now = counts__now_ns();
 	last = atomic_load_explicit(&counts__last_flush_ns, memory_order_relaxed);
 	if (!force && last && now - last < COUNTS_FLUSH_EVERY_NS)
 		return;
 	/* asked at most once a second, even while nobody listens */
 	atomic_store_explicit(&counts__last_flush_ns, now, memory_order_relaxed);
+	counts__arm();
 	/* no agent (yet), or a socket not to be trusted: the counts wait */
 	if (report_reachable(counts__cfg->table_dir))
 		goto out;
@@ -317,5 +349,6 @@ void counts_after_fork(void)
 {
 	memset(counts__tab, 0, sizeof(counts__tab));
 	atomic_store(&counts__last_flush_ns, 0);
+	atomic_store(&counts__next_tick, 0);
 	atomic_flag_clear(&counts__flushing);
 }

@@ -55,10 +55,11 @@ void counts_failure(const struct counts_key *k, int err) LDMESH_HIDDEN;
 
 /* A connect succeeded after `latency_ns` (UINT64_MAX: not measured). */
 void counts_opened(const struct counts_key *k, uint64_t latency_ns) LDMESH_HIDDEN;
-/* An opened connection closed, with what TCP_INFO said of it
- * (rtt_us UINT32_MAX: none). */
-void counts_closed(const struct counts_key *k, uint64_t sent, uint64_t received,
-		   uint32_t rtt_us) LDMESH_HIDDEN;
+/* An opened connection closed, with what TCP_INFO said of it (rtt_us
+ * UINT32_MAX: none); `opened`: its connect is counted here too, as by
+ * counts_opened(k, latency_ns), in the same look-up. */
+void counts_closed(const struct counts_key *k, bool opened, uint64_t latency_ns, uint64_t sent,
+		   uint64_t received, uint32_t rtt_us) LDMESH_HIDDEN;
 /* An attempt moved off k->backend to another one. */
 void counts_failover(const struct counts_key *k) LDMESH_HIDDEN;
 /* A pick passed k->backend over as ejected. */

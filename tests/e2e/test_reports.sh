@@ -19,6 +19,10 @@
 e2e_netns "$@"
 e2e_setup
 command -v curl >/dev/null || e2e_skip "curl not installed"
+# curl never returns with the ASan runtime preloaded (tests/run.sh): its
+# checks are left out of that pass, the rest runs
+NO_CURL=${LDMESH_ASAN_RUNTIME:+1}
+[ -z "$NO_CURL" ] || e2e_log "the ASan runtime is preloaded: curl's checks left out"
 command -v iptables >/dev/null || e2e_skip "iptables not installed"
 
 LIVE=10.244.1.5 DEAD=10.244.2.5 BLACK=10.244.3.5 DEAD2=10.244.4.5 GONE=10.244.5.5
@@ -95,6 +99,10 @@ sum() { # file line-regex field: the sum of field=N over matching lines
 failed_refused() { # file regex: sum of failed[REFUSED]
 	grep -E -- "$2" "$1" | sed -n 's/.* failed=[0-9]*,\([0-9]*\),.*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
 }
+reported() { # log regex what: a line matching arrives, or the log is shown
+	e2e_wait has "$1" "$2" || true
+	check_match "$3" "$2" "$(cat "$1")"
+}
 sum_ge() { [ "$(sum "$1" "$2" "$3")" -ge "$4" ]; }                 # file regex field n
 refused_ge() { [ "$(failed_refused "$1" "$2")" -ge "$3" ]; }        # file regex n
 # one blocking connect; prints ok or the errno's name
@@ -108,25 +116,27 @@ s.close()'
 # (a) refused: python (blocking) and curl (non-blocking, SO_ERROR)
 sink_start "$E2E_TMP/a.log"
 check_eq "python: the refused connect fails as before" ECONNREFUSED "$(pl "$PY" -c "$PYCONN" 10.96.0.91)"
-e2e_wait has "$E2E_TMP/a.log" "^failure REFUSED 10\.96\.0\.91:9000 $DEAD:9100 6\$" ||
-	not_ok "no REFUSED report from python's blocking connect: $(cat "$E2E_TMP/a.log")"
-check_match "python's failure reported: REFUSED, the VIP and the backend" \
-	"^failure REFUSED 10\.96\.0\.91:9000 $DEAD:9100 6\$" "$(cat "$E2E_TMP/a.log")"
+reported "$E2E_TMP/a.log" "^failure REFUSED 10\.96\.0\.91:9000 $DEAD:9100 6\$" "python's failure reported: REFUSED, the VIP and the backend"
 sink_stop
 sink_start "$E2E_TMP/a2.log"
-pl curl -s -o /dev/null --max-time 10 http://10.96.0.91:9000/ && not_ok "curl reached a refusing backend"
-e2e_wait has "$E2E_TMP/a2.log" "^failure REFUSED 10\.96\.0\.91:9000 $DEAD:9100 6\$" ||
-	not_ok "no REFUSED report from curl: $(cat "$E2E_TMP/a2.log")"
-check_match "curl's failure (SO_ERROR) reported: REFUSED" \
-	"^failure REFUSED 10\.96\.0\.91:9000 $DEAD:9100 6\$" "$(cat "$E2E_TMP/a2.log")"
+if [ -z "$NO_CURL" ]; then
+	pl curl -s -o /dev/null --max-time 10 http://10.96.0.91:9000/ && not_ok "curl reached a refusing backend"
+	reported "$E2E_TMP/a2.log" "^failure REFUSED 10\.96\.0\.91:9000 $DEAD:9100 6\$" "curl's failure (SO_ERROR) reported: REFUSED"
+fi
 
 # (b) blackholed: curl gives up while connecting; python fails over
-t0=$(date +%s%N)
-pl curl -s -o /dev/null --connect-timeout 2 http://10.96.0.92:9000/ && not_ok "curl reached a blackholed backend"
-e2e_wait has "$E2E_TMP/a2.log" "^failure TIMEOUT 10\.96\.0\.92:9000 $BLACK:9100 6\$" ||
-	not_ok "no TIMEOUT report from curl --connect-timeout 2: $(cat "$E2E_TMP/a2.log")"
-check_match "curl's close while connecting reported: TIMEOUT" \
-	"^failure TIMEOUT 10\.96\.0\.92:9000 $BLACK:9100 6\$" "$(cat "$E2E_TMP/a2.log")"
+if [ -z "$NO_CURL" ]; then
+	pl curl -s -o /dev/null --connect-timeout 2 http://10.96.0.92:9000/ && not_ok "curl reached a blackholed backend"
+	reported "$E2E_TMP/a2.log" "^failure TIMEOUT 10\.96\.0\.92:9000 $BLACK:9100 6\$" "curl's close while connecting reported: TIMEOUT"
+fi
+# the same from python: a non-blocking connect closed while it connects
+sink_stop
+sink_start "$E2E_TMP/b.log"
+pl "$PY" -c '
+import socket
+s = socket.socket(); s.setblocking(False)
+s.connect_ex(("10.96.0.92", 9000)); s.close()'
+reported "$E2E_TMP/b.log" "^failure TIMEOUT 10\.96\.0\.92:9000 $BLACK:9100 6\$" "python's close while connecting reported: TIMEOUT"
 # a blocking connect with no timeout of its own, to [BLACK, LIVE] at
 # random, until one went to BLACK first (2^-12 that none does in 12)
 out=$(pl env LDMESH_OUTLIER_FAILURES=1000 timeout 60 "$PY" -c '
@@ -155,10 +165,7 @@ import socket
 for i in range(20):
     s = socket.socket(); print(s.connect_ex(("10.96.0.95", 9000))); s.close()' 2>&1 || true)
 check_eq "20 blocking connects to [address gone, live]: none failed" 20 "$(count_of 0 "$out")"
-e2e_wait has "$E2E_TMP/a2.log" "^failure UNREACHABLE 10\.96\.0\.95:9000 $GONE:9100 6\$" ||
-	not_ok "no UNREACHABLE report for the address gone: $(cat "$E2E_TMP/a2.log")"
-check_match "the address gone reported: UNREACHABLE" \
-	"^failure UNREACHABLE 10\.96\.0\.95:9000 $GONE:9100 6\$" "$(cat "$E2E_TMP/a2.log")"
+reported "$E2E_TMP/b.log" "^failure UNREACHABLE 10\.96\.0\.95:9000 $GONE:9100 6\$" "the address gone reported: UNREACHABLE"
 sink_stop
 
 # (c) counters: N connects sending and receiving K bytes each, M failures,

@@ -173,9 +173,8 @@ static void test_counters_by_field(void **state)
 	counts_opened(&k, 3000000);       /* 3 ms: the (2.5 ms, 5 ms] bucket */
 	counts_opened(&k, 40000);         /* 40 us: the first */
 	counts_opened(&k, 9000000000ULL); /* 9 s: the last, +Inf */
-	counts_opened(&k, UINT64_MAX);    /* not measured: opened only */
-	counts_closed(&k, 1000, 2000, 150);
-	counts_closed(&k, 1, 2, UINT32_MAX);
+	counts_closed(&k, true, UINT64_MAX, 1000, 2000, 150); /* opened, unmeasured */
+	counts_closed(&k, false, 0, 1, 2, UINT32_MAX);
 	counts_failover(&k);
 	counts_ejected(&k);
 	counts_failure(&k, ETIMEDOUT);
