@@ -12,7 +12,6 @@
 #include "counts.h"
 #include "ldmesh/snapshot.h"
 #include "real.h"
-#include "state.h"
 
 _Atomic uint64_t fdcount_tab[FDMAP_MAX];
 
@@ -134,11 +133,4 @@ void fdcount_after_fork(void)
 	for (int fd = 0; fd < FDMAP_MAX; fd++)
 		atomic_store_explicit(&fdcount_tab[fd], 0, memory_order_relaxed);
 	counts_after_fork();
-}
-
-/* At exit: what is still open counts as opened, and everything leaves. */
-__attribute__((destructor)) static void fdcount__exit(void)
-{
-	if (state_peek())
-		counts_flush(true);
 }

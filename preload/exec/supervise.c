@@ -704,6 +704,15 @@ static void sup__getsockopt(struct call *c, const struct seccomp_notif *n)
 		sup__reply(c, 0, errno);
 		return;
 	}
+	/* counted and reported before the program has its answer: a program
+	 * that exits on it must not end this process before the report
+	 * (one datagram, never blocking, on a failure only) */
+	if (!v || failover_backend_failed(v)) {
+		/* a failure is read once: a later 0 must not count as a success */
+		if (v)
+			sup__forget(s, e.ino);
+		failover_learnt(&who, e.vip, e.vip_port, e.backend, e.backend_port, v);
+	}
 	if (want > sizeof(v))
 		want = sizeof(v);
 	if ((want && remote_write(c->tid, n->data.args[3], &v, want) < 0) ||
@@ -711,12 +720,6 @@ static void sup__getsockopt(struct call *c, const struct seccomp_notif *n)
 		sup__reply(c, 0, EFAULT);
 	else
 		sup__reply(c, 0, 0);
-	if (v && !failover_backend_failed(v))
-		return;
-	/* a failure is read once: a later 0 must not count as a success */
-	if (v)
-		sup__forget(s, e.ino);
-	failover_learnt(&who, e.vip, e.vip_port, e.backend, e.backend_port, v);
 }
 
 /* ---- datagrams to a UDP VIP ---------------------------------------------------- */

@@ -352,3 +352,10 @@ void counts_after_fork(void)
 	atomic_store(&counts__next_tick, 0);
 	atomic_flag_clear(&counts__flushing);
 }
+
+/* At exit (the preload's process, ldmesh-exec's supervisor): what is left
+ * leaves, with what the caller kept aside (collect). */
+__attribute__((destructor)) static void counts__exit(void)
+{
+	counts_flush(true);
+}

@@ -69,7 +69,7 @@ void counts_ejected(const struct counts_key *k) LDMESH_HIDDEN;
 uint64_t counts_ticks_ns(uint64_t ticks) LDMESH_HIDDEN;
 
 /* Send what was counted since the last send, if a second has passed since
- * then (`force`: now, as at exit). Never blocks: a flush under way on
+ * then (`force`: now; a destructor does so at exit). Never blocks: a flush under way on
  * another thread makes this one skip. Keeps errno. */
 void counts_flush(bool force) LDMESH_HIDDEN;
 

@@ -45,4 +45,15 @@ check_match "the Go client's connect to a blackholed backend times out at LDMESH
 re="^failure TIMEOUT 10\.96\.0\.92:9000 $BLACK:9100 6\$"
 e2e_wait has || not_ok "no TIMEOUT report from ldmesh-exec: $(cat "$E2E_TMP/sink.log")"
 check_match "ldmesh-exec reported the blackholed backend" "$re" "$(cat "$E2E_TMP/sink.log")"
+# and counted both failures, by reason, in its counters (sent by the
+# supervisor at the latest as it exits)
+failed() { # vip backend: the failed= fields summed over count lines
+	grep -E "^count default [^ ]+ $1:9000 $2:9100 " "$E2E_TMP/sink.log" |
+		sed -n 's/.* failed=\([0-9,]*\) .*/\1/p' |
+		awk -F, '{ for (i = 1; i <= 5; i++) s[i] += $i } END { printf "%d,%d,%d,%d,%d", s[1], s[2], s[3], s[4], s[5] }'
+}
+both() { [ "$(failed 10.96.0.80 $DEAD)" = 0,1,0,0,0 ] && [ "$(failed 10.96.0.92 $BLACK)" = 0,0,1,0,0 ]; }
+e2e_wait both || true
+check_eq "ldmesh-exec counted the refused connect" 0,1,0,0,0 "$(failed 10.96.0.80 $DEAD)"
+check_eq "ldmesh-exec counted the timed-out connect" 0,0,1,0,0 "$(failed 10.96.0.92 $BLACK)"
 e2e_done
