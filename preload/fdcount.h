@@ -25,9 +25,10 @@
 
 extern _Atomic uint64_t fdcount_tab[FDMAP_MAX] LDMESH_HIDDEN;
 
-/* The connect path's store: `fd` connected after `ticks`. An fd above the
- * map is not remembered at all (nor is it by the fd map), hence counted
- * at once. */
+/* The connect path's store: `fd` connected after `ticks` (or, with
+ * FDCOUNT_CONNECTING, began at tick `ticks`). An fd above the map is not
+ * remembered, nor by the fd map: its connection is not counted (its
+ * failures are, where they are seen). */
 static inline __attribute__((always_inline)) void fdcount_set(int fd, uint64_t ticks,
 							      unsigned what)
 {
