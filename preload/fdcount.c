@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "counts.h"
+#include "failover.h"
 #include "ldmesh/snapshot.h"
 #include "real.h"
 
@@ -91,9 +92,13 @@ void fdcount_closing(int fd)
 	if (real.getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
 		goto out;
 	if (ti.state == FDCOUNT__SYN_SENT) {
-		/* given up while connecting: the backend did not answer */
+		/* given up while connecting: the backend did not answer, a
+		 * timeout like any other (counted toward its ejection,
+		 * counted, reported) */
+		struct failover_caller who = { .tid = 0, .fd = fd };
+
 		if ((w & 3) == FDCOUNT_CONNECTING)
-			counts_failure(&k, ETIMEDOUT);
+			failover_learnt(&who, k.vip, k.vip_port, k.backend, k.backend_port, ETIMEDOUT);
 		goto out;
 	}
 	if ((w & 3) == FDCOUNT_CONNECTING && ti.state == FDCOUNT__CLOSE)

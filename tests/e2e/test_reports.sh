@@ -137,6 +137,17 @@ import socket
 s = socket.socket(); s.setblocking(False)
 s.connect_ex(("10.96.0.92", 9000)); s.close()'
 reported "$E2E_TMP/b.log" "^failure TIMEOUT 10\.96\.0\.92:9000 $BLACK:9100 6\$" "python's close while connecting reported: TIMEOUT"
+# an event loop that gives up its connects after 0.5 s (closing them):
+# those count toward the backend's ejection as timeouts
+pl env LDMESH_TRACE=1 LDMESH_TRACE_FILE="$E2E_TMP/giveup.trace" "$PY" -c '
+import select, socket
+for i in range(20):
+    s = socket.socket(); s.setblocking(False)
+    s.connect_ex(("10.96.0.93", 9000))
+    select.select([], [s], [], 0.5)
+    s.close()'
+check_match "connects given up while connecting ejected the blackholed backend" \
+	"outlier $BLACK:9100 ejected" "$(cat "$E2E_TMP/giveup.trace")"
 # a blocking connect with no timeout of its own, to [BLACK, LIVE] at
 # random, until one went to BLACK first (2^-12 that none does in 12)
 out=$(pl env LDMESH_OUTLIER_FAILURES=1000 timeout 60 "$PY" -c '
