@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "counts.h"
 #include "failover.h"
 #include "outlier.h"
 #include "remote.h"
@@ -339,7 +340,8 @@ static bool sup__dial_next(struct sup_dial *d, int *err)
 	if (d->again) {
 		/* the connect-again idiom: how the first attempt ended */
 		if (*err && failover_backend_failed(*err)) {
-			failover_learnt(&who, d->e.backend, d->e.backend_port, *err);
+			failover_learnt(&who, d->e.vip, d->e.vip_port, d->e.backend, d->e.backend_port,
+					*err);
 			sup__forget(s, d->e.ino);
 		}
 		return false;
@@ -407,6 +409,10 @@ static void sup__dial(struct call *c, struct sup_dial *d, int type)
 {
 	int fl = type == SOCK_STREAM ? fcntl(c->local, F_GETFL) : -1;
 
+	/* LDMESH_CONNECT_TIMEOUT, as the preload bounds a backend's SYN */
+	if (type == SOCK_STREAM && !d->again && c->s->cfg.connect_syncnt)
+		(void)setsockopt(c->local, IPPROTO_TCP, TCP_SYNCNT, &c->s->cfg.connect_syncnt,
+				 sizeof(int));
 	d->c = *c;
 	c->local = -1;
 	d->blocking = type == SOCK_STREAM && fl >= 0 && !(fl & O_NONBLOCK);
@@ -739,6 +745,15 @@ static void sup__getsockopt(struct call *c, const struct seccomp_notif *n)
 		sup__reply(c, 0, errno);
 		return;
 	}
+	/* counted and reported before the program has its answer: a program
+	 * that exits on it must not end this process before the report
+	 * (one datagram, never blocking, on a failure only) */
+	if (!v || failover_backend_failed(v)) {
+		/* a failure is read once: a later 0 must not count as a success */
+		if (v)
+			sup__forget(s, e.ino);
+		failover_learnt(&who, e.vip, e.vip_port, e.backend, e.backend_port, v);
+	}
 	if (want > sizeof(v))
 		want = sizeof(v);
 	if ((want && remote_write(c->tid, n->data.args[3], &v, want) < 0) ||
@@ -746,12 +761,6 @@ static void sup__getsockopt(struct call *c, const struct seccomp_notif *n)
 		sup__reply(c, 0, EFAULT);
 	else
 		sup__reply(c, 0, 0);
-	if (v && !failover_backend_failed(v))
-		return;
-	/* a failure is read once: a later 0 must not count as a success */
-	if (v)
-		sup__forget(s, e.ino);
-	failover_learnt(&who, e.backend, e.backend_port, v);
 }
 
 /* ---- datagrams to a UDP VIP ---------------------------------------------------- */
@@ -969,6 +978,8 @@ int supervise_init(struct supervisor *s, int listener, const struct preload_conf
 	 * CPU instead of a wake-up through the scheduler, about halving the
 	 * round trip; older kernels refuse it and keep the ordinary path. */
 	(void)ioctl(listener, SUPERVISE_IOCTL_SET_FLAGS, sync);
+	/* failure reports and counters go beside the table, as the preload's */
+	counts_setup(&s->cfg, &s->table, NULL);
 	return ldmesh_table_init(&s->table, s->cfg.table_dir, &ldmesh_reader_libc,
 				 trace_table_event, NULL);
 }

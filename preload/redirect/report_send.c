@@ -41,6 +41,18 @@ static int report__trusted(const char *path)
 	return 0;
 }
 
+int report_reachable(const char *table_dir)
+{
+	struct sockaddr_un sun;
+	socklen_t sl;
+	int saved = errno, rc = report__path(table_dir, &sun, &sl);
+
+	if (!rc)
+		rc = report__trusted(sun.sun_path);
+	errno = saved;
+	return rc;
+}
+
 int report_send(const char *table_dir, const void *msg, size_t len)
 {
 	struct sockaddr_un sun;

@@ -20,4 +20,9 @@
  * effective uid, a full queue (dropped). */
 int report_send(const char *table_dir, const void *msg, size_t len) LDMESH_HIDDEN;
 
+/* Whether report_send would find a socket to send to (there, trusted):
+ * 0 or its -errno. Counters wait for one rather than be lost. Keeps
+ * errno. */
+int report_reachable(const char *table_dir) LDMESH_HIDDEN;
+
 #endif
