@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include "agent.h"
+#include "agent_metrics.h"
 #include "table_lock.h"
 
 #include <errno.h>
@@ -512,6 +513,7 @@ static bool agent__each_second(struct agent_loop *l)
 
 	agent__seen_if_idle(l);
 	publish_heartbeat(&a->pub); /* ldmeshctl status: the agent is alive */
+	agent_metrics_each_second(a);
 	bool stale = agent_check_table(a);
 	bool completeness = agent_check_complete(a);
 
@@ -558,13 +560,15 @@ static bool agent__signal(struct agent_loop *l)
 static int agent__wait(struct agent_loop *l, int timeout)
 {
 	struct agent *a = l->a;
-	struct pollfd fds[3] = {
+	struct pollfd fds[3 + METRICS_HTTP_FDS] = {
 		{ .fd = l->sfd, .events = POLLIN },
 		{ .fd = l->w ? watch_fd(l->w) : -1, .events = POLLIN },
 		{ .fd = a->pub.notify_fd, .events = POLLIN },
 	};
+	unsigned n_metrics = agent_metrics_pollfds(a, fds + 3);
 
-	if (poll(fds, 3, timeout) < 0 && errno != EINTR) {
+	agent_metrics_timeout(a, &timeout);
+	if (poll(fds, 3 + n_metrics, timeout) < 0 && errno != EINTR) {
 		int err = -errno;
 
 		log_error("poll: %s", strerror(errno));
@@ -588,6 +592,7 @@ static int agent__wait(struct agent_loop *l, int timeout)
 			log_error("inotify: %s; rescanning", strerror(-r));
 		settle_watch(&l->settle, agent_now_ns(CLOCK_MONOTONIC), r != 0, l->pend.n > 0);
 	}
+	agent_metrics_handle(a, fds + 3, n_metrics);
 	return 0;
 }
 
@@ -642,6 +647,11 @@ int agent_run(struct agent *a)
 		return l.sfd;
 	}
 	a->src.stop = agent__stop_pending;
+	err = agent_metrics_open(a);
+	if (err < 0) {
+		close(l.sfd);
+		return err;
+	}
 	/* Not being able to watch is no reason to stop publishing: the
 	 * folder is then rescanned on a timer (agent__follow says so). */
 	l.werr = watch_open(a->o.manifests, &l.w);
@@ -657,6 +667,7 @@ int agent_run(struct agent *a)
 	free(l.pend.paths);
 	watch_close(l.w);
 	close(l.sfd);
+	agent_metrics_close(a);
 	return err < 0 ? err : 0;
 }
 

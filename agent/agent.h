@@ -30,6 +30,8 @@ struct agent_opts {
 	                               only while the folder's synced marker
 	                               is fresh (ldmesh/marker.h) */
 	size_t max_files;           /* --max-files; 0: SCAN_MAX_FILES */
+	const char *metrics_addr;   /* --metrics ADDR:PORT, or NULL (off) */
+	size_t metrics_max_series;  /* --metrics-max-series; 0: the default */
 };
 
 struct agent {
@@ -67,6 +69,7 @@ struct agent {
 	char incomplete[600];  /* why the table is published incomplete
 	                          (--require-sync), or "": said at each change */
 	int rescan_err;        /* the last rescan's error, said once */
+	struct agent_metrics *metrics; /* --metrics (agent_metrics.h), or NULL */
 };
 
 /* Check the folder only: every problem reported; returns the error count

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "agent.h"
+#include "metrics_http.h"
+#include "metrics.h"
 #include "ldmesh/version.h"
 #include "log.h"
 
@@ -15,7 +17,7 @@ static void usage(FILE *f)
 	fputs("usage: ldmesh-agent --manifests DIR [--table PATH] [--state DIR|none] [--node NAME] [--zone ZONE]\n"
 	      "                    [--service-cidr CIDR[,CIDR]] [--cluster-domain DOMAIN]\n"
 	      "                    [--external-ips deny|allow|CIDR[,CIDR...]] [--require-sync]\n"
-	      "                    [--max-files N]\n"
+	      "                    [--max-files N] [--metrics ADDR:PORT [--metrics-max-series N]]\n"
 	      "                    [--once] [--check] [--log-format text|json] [-v]\n"
 	      "\n"
 	      "Watches DIR for Kubernetes manifests (Service, EndpointSlice, Endpoints,\n"
@@ -48,6 +50,13 @@ static void usage(FILE *f)
 	      "      --max-files N         read at most N manifest files (default 400000); past\n"
 	      "                            them the rest (in sorted order) is not read and the\n"
 	      "                            table is published incomplete\n"
+	      "      --metrics ADDR:PORT   serve the counters processes send (connections,\n"
+	      "                            failures, bytes, connect latency per source pod,\n"
+	      "                            Service and backend) as Prometheus text on\n"
+	      "                            http://ADDR:PORT/metrics, e.g. 127.0.0.1:9153\n"
+	      "                            (default: off)\n"
+	      "      --metrics-max-series N  keep at most N series (default 10000); counts for\n"
+	      "                            more are dropped and counted\n"
 	      "      --once                publish once and exit\n"
 	      "      --check               validate the folder, print every problem, exit 1 if any\n"
 	      "      --log-format text|json  each log line as text (time, level, message)\n"
@@ -57,15 +66,15 @@ static void usage(FILE *f)
 	      "      --version             print the version and exit\n", f);
 }
 
-/* --max-files: 1 .. 10^8, decimal. */
-static int parse_max_files(const char *s, size_t *out)
+/* --max-files, --metrics-max-series: 1 .. max, decimal. */
+static int parse_count(const char *s, unsigned long long max, size_t *out)
 {
 	char *end;
 	unsigned long long v;
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < 1 || v > 100000000ULL)
+	if (errno || end == s || *end || *s == '-' || v < 1 || v > max)
 		return -EINVAL;
 	*out = (size_t)v;
 	return 0;
@@ -107,7 +116,8 @@ static void main__say_error(const char *dir, int err)
 int main(int argc, char **argv)
 {
 	enum { OPT_CIDR = 256, OPT_DOMAIN, OPT_ONCE, OPT_CHECK, OPT_STATE, OPT_VERSION, OPT_ZONE,
-	       OPT_EXTIPS, OPT_REQUIRE_SYNC, OPT_LOG_FORMAT, OPT_MAX_FILES };
+	       OPT_EXTIPS, OPT_REQUIRE_SYNC, OPT_LOG_FORMAT, OPT_MAX_FILES, OPT_METRICS,
+	       OPT_METRICS_MAX };
 	static const struct option longopts[] = {
 		{ "manifests", required_argument, NULL, 'm' },
 		{ "table", required_argument, NULL, 't' },
@@ -122,6 +132,8 @@ int main(int argc, char **argv)
 		{ "require-sync", no_argument, NULL, OPT_REQUIRE_SYNC },
 		{ "log-format", required_argument, NULL, OPT_LOG_FORMAT },
 		{ "max-files", required_argument, NULL, OPT_MAX_FILES },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
+		{ "metrics-max-series", required_argument, NULL, OPT_METRICS_MAX },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -129,6 +141,7 @@ int main(int argc, char **argv)
 	};
 	struct agent_opts o = { .table = LDMESH_TABLE_DEFAULT };
 	const char *cidr = "10.96.0.0/12", *extips = "deny", *log_format = "text", *max_files = NULL;
+	const char *metrics_max = NULL;
 	char domain[256] = "cluster.local";
 	bool once = false, check = false, verbose = false;
 	struct agent a;
@@ -149,6 +162,8 @@ int main(int argc, char **argv)
 		case OPT_REQUIRE_SYNC: o.require_sync = true; break;
 		case OPT_LOG_FORMAT: log_format = optarg; break;
 		case OPT_MAX_FILES: max_files = optarg; break;
+		case OPT_METRICS: o.metrics_addr = optarg; break;
+		case OPT_METRICS_MAX: metrics_max = optarg; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		case OPT_VERSION:
@@ -177,8 +192,19 @@ int main(int argc, char **argv)
 			  "commas (at most %d)", extips, MANIFEST_EXTIP_MAX_NETS);
 		return 2;
 	}
-	if (max_files && parse_max_files(max_files, &o.max_files) < 0) {
+	if (max_files && parse_count(max_files, 100000000ULL, &o.max_files) < 0) {
 		log_error("--max-files %s: not a whole number from 1 to 100000000", max_files);
+		return 2;
+	}
+	if (metrics_max && (parse_count(metrics_max, METRICS_MAX_SERIES_LIMIT,
+					&o.metrics_max_series) < 0)) {
+		log_error("--metrics-max-series %s: not a whole number from 1 to %d", metrics_max,
+			  METRICS_MAX_SERIES_LIMIT);
+		return 2;
+	}
+	if (o.metrics_addr && metrics_http_parse_addr(o.metrics_addr, &(struct sockaddr_storage){ 0 },
+						      &(socklen_t){ 0 }) < 0) {
+		log_error("--metrics %s: not ADDR:PORT or [ADDR6]:PORT (numeric)", o.metrics_addr);
 		return 2;
 	}
 	if (normalize_domain(domain) < 0) {

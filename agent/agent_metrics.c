@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/* The metrics tied to the agent: its table names the VIPs, its loop
+ * serves /metrics (agent_metrics.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "agent_metrics.h"
+#include "metrics_http.h"
+#include "log.h"
+#include "metrics.h"
+#include "metrics_snap.h"
+
+struct agent_metrics {
+	struct metrics m;
+	struct metrics_http http;
+	struct ldmesh_table table; /* our own table, read as pods read it */
+	bool table_ok;
+	const struct ldmesh_snap *snap; /* pinned while a datagram is added */
+	double start_s;
+	uint64_t first_generation;
+	uint64_t inbox_dropped;
+	struct agent *a;
+};
+
+static bool agent_metrics__resolve(void *ctx, const uint8_t vip[16], uint16_t port,
+				   uint8_t protocol, struct metrics_service *out)
+{
+	struct agent_metrics *am = ctx;
+
+	return metrics_resolve_snap(am->snap, vip, port, protocol, out);
+}
+
+static void agent_metrics__render(void *ctx, struct metrics_buf *b)
+{
+	struct agent_metrics *am = ctx;
+	struct metrics_agent_info ai = {
+		.generation = am->a->pub.generation,
+		.publishes = am->a->pub.generation - am->first_generation,
+		.start_time_s = am->start_s,
+		.scrapes = am->http.scrapes + 1, /* this one */
+		.http_refused = am->http.refused,
+		.reports_dropped = am->inbox_dropped,
+	};
+
+	metrics_render(&am->m, &ai, b);
+}
+
+int agent_metrics_open(struct agent *a)
+{
+	struct agent_metrics *am;
+	char why[300];
+	int err;
+
+	if (!a->o.metrics_addr)
+		return 0;
+	am = calloc(1, sizeof(*am));
+	if (!am)
+		return -ENOMEM;
+	am->a = a;
+	am->start_s = (double)agent_now_ns(CLOCK_REALTIME) / 1e9;
+	am->first_generation = a->pub.generation;
+	err = metrics_init(&am->m, a->o.metrics_max_series ? a->o.metrics_max_series
+							    : METRICS_MAX_SERIES_DEFAULT);
+	if (err < 0) {
+		log_error("--metrics-max-series: %s", strerror(-err));
+		free(am);
+		return err;
+	}
+	am->table_ok = ldmesh_table_init(&am->table, a->o.table, &ldmesh_reader_libc, NULL,
+					 NULL) == 0;
+	err = metrics_http_open(&am->http, a->o.metrics_addr, agent_metrics__render, am, why,
+				sizeof(why));
+	if (err < 0) {
+		log_error("--metrics %s", why);
+		if (am->table_ok)
+			ldmesh_table_close(&am->table);
+		metrics_fini(&am->m);
+		free(am);
+		return err;
+	}
+	log_info("serving metrics on http://%s/metrics (at most %zu series)", a->o.metrics_addr,
+		 am->m.max_series);
+	a->metrics = am;
+	return 0;
+}
+
+void agent_metrics_close(struct agent *a)
+{
+	struct agent_metrics *am = a->metrics;
+
+	if (!am)
+		return;
+	metrics_http_close(&am->http);
+	metrics_fini(&am->m);
+	if (am->table_ok)
+		ldmesh_table_close(&am->table);
+	free(am);
+	a->metrics = NULL;
+}
+
+void agent_metrics_ingest(struct agent *a, const void *buf, size_t len)
+{
+	struct agent_metrics *am = a->metrics;
+	int slot = -1;
+
+	if (!am)
+		return;
+	am->snap = am->table_ok ? ldmesh_table_acquire(&am->table, &slot) : NULL;
+	if (metrics_ingest(&am->m, buf, len, agent_now_ns(CLOCK_MONOTONIC) / 1000000000ULL,
+			   agent_metrics__resolve, am) < 0)
+		log_debug("a counters datagram of %zu bytes is malformed; dropped", len);
+	if (am->snap)
+		ldmesh_table_release(&am->table, slot);
+	am->snap = NULL;
+}
+
+unsigned agent_metrics_pollfds(struct agent *a, struct pollfd *fds)
+{
+	return a->metrics ? metrics_http_pollfds(&a->metrics->http, fds) : 0;
+}
+
+void agent_metrics_handle(struct agent *a, const struct pollfd *fds, unsigned n)
+{
+	if (a->metrics)
+		metrics_http_handle(&a->metrics->http, fds, n, agent_now_ns(CLOCK_MONOTONIC));
+}
+
+void agent_metrics_timeout(struct agent *a, int *timeout)
+{
+	int ms = a->metrics ? metrics_http_timeout_ms(&a->metrics->http,
+						      agent_now_ns(CLOCK_MONOTONIC))
+			    : -1;
+
+	if (ms >= 0 && (*timeout < 0 || ms < *timeout))
+		*timeout = ms;
+}
+
+void agent_metrics_each_second(struct agent *a)
+{
+	if (a->metrics)
+		metrics_expire(&a->metrics->m, agent_now_ns(CLOCK_MONOTONIC) / 1000000000ULL,
+			       METRICS_IDLE_S);
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * GET /metrics over HTTP/1.1, inside the agent's event loop: no thread,
+ * every socket non-blocking, and every resource bounded, so a slow or
+ * hostile scraper costs a connection slot and a body, never the loop's
+ * time (publishing goes on between any two of its bytes):
+ *   - at most METRICS_HTTP_CONNS connections; one more is accepted and
+ *     closed at once (the kernel's backlog does not fill);
+ *   - a request head of at most METRICS_HTTP_REQ_MAX bytes (431 past it);
+ *   - METRICS_HTTP_TIMEOUT_MS from accept to the last byte sent, then the
+ *     connection is closed, done or not;
+ *   - one body rendered per second at most and shared by the connections
+ *     sending it (a body is what metrics_render writes: bounded by the
+ *     series cap).
+ * One request per connection ("Connection: close"): Prometheus opens a
+ * connection per scrape when the server closes it.
+ */
+#ifndef LDMESH_AGENT_METRICS_HTTP_H
+#define LDMESH_AGENT_METRICS_HTTP_H
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <stdint.h>
+
+#include "metrics.h"
+
+#define METRICS_HTTP_CONNS 4
+#define METRICS_HTTP_REQ_MAX 4096      /* Prometheus sends about 300 bytes */
+#define METRICS_HTTP_TIMEOUT_MS 10000  /* Prometheus' default scrape_timeout */
+#define METRICS_HTTP_BODY_REUSE_MS 1000
+#define METRICS_HTTP_FDS (1 + METRICS_HTTP_CONNS)
+
+/* Render the body into `b` (metrics_render). */
+typedef void (*metrics_http_body_fn)(void *ctx, struct metrics_buf *b);
+
+struct metrics_http_body;
+
+struct metrics_http_conn {
+	int fd;                  /* -1: free */
+	uint64_t deadline_ns;    /* CLOCK_MONOTONIC */
+	char req[METRICS_HTTP_REQ_MAX];
+	size_t req_len;
+	char head[256];          /* the status line and headers */
+	size_t head_len, sent;   /* sent: of head then body */
+	struct metrics_http_body *body; /* shared, or NULL (an error answer) */
+	int sending;             /* 0 reading the request, 1 answering */
+};
+
+struct metrics_http {
+	int fd; /* listening, or -1 */
+	struct metrics_http_conn conns[METRICS_HTTP_CONNS];
+	struct metrics_http_body *latest; /* the last body, for reuse */
+	metrics_http_body_fn render;
+	void *ctx;
+	uint64_t scrapes;
+	uint64_t refused;
+};
+
+/* Parse "ADDR:PORT" or "[ADDR6]:PORT" (numeric) into `ss`. 0 or -EINVAL. */
+int metrics_http_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len);
+
+/* Listen on `addr` (as above; port 0 picks one: metrics_http_port).
+ * 0, or -errno (said in `why`, which names the address and the call). */
+int metrics_http_open(struct metrics_http *h, const char *addr, metrics_http_body_fn render,
+		      void *ctx, char *why, size_t why_len);
+int metrics_http_port(const struct metrics_http *h);
+
+/* The descriptors to poll, into fds[0, METRICS_HTTP_FDS); returns how many
+ * (0 when closed). */
+unsigned metrics_http_pollfds(const struct metrics_http *h, struct pollfd *fds);
+/* Act on what poll said of them (the same fds, the same count) at `now_ns`
+ * (CLOCK_MONOTONIC): accept, read, answer, and close what is done or late. */
+void metrics_http_handle(struct metrics_http *h, const struct pollfd *fds, unsigned n,
+			 uint64_t now_ns);
+/* Milliseconds until the next connection deadline, or -1 for none. */
+int metrics_http_timeout_ms(const struct metrics_http *h, uint64_t now_ns);
+void metrics_http_close(struct metrics_http *h);
+
+#endif
