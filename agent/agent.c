@@ -99,6 +99,21 @@ static void agent__open_state(struct agent *a)
 			 a->o.state);
 }
 
+/* <table>.sock, bound while we hold the table's lock. Without it
+ * processes cannot report or count, which is no reason not to publish:
+ * said in the log and the status. */
+static void agent__open_inbox(struct agent *a)
+{
+	char why[512];
+
+	if (inbox_new(&a->inbox) < 0 || inbox_open(a->inbox, a->o.table, why, sizeof(why)) < 0) {
+		snprintf(a->inbox_off, sizeof(a->inbox_off), "report socket: %s; processes' "
+			 "failure reports and counters are not received",
+			 a->inbox ? why : strerror(ENOMEM));
+		log_error("%s", a->inbox_off);
+	}
+}
+
 int agent_init(struct agent *a, const struct agent_opts *o)
 {
 	char why[512];
@@ -122,6 +137,7 @@ int agent_init(struct agent *a, const struct agent_opts *o)
 		log_error("%s", why); /* a failure, or a page repaired */
 	if (err)
 		return err;
+	agent__open_inbox(a);
 	if ((err = snap_cache_new(&a->cache)))
 		log_error("snapshot cache: %s", strerror(-err));
 	else if (o->state)
@@ -155,6 +171,7 @@ static size_t agent__notes(struct agent *a, char *out, size_t cap)
 		a->state_off,
 		laststate_trouble(&a->last, buf, sizeof(buf)),
 		a->incomplete,
+		a->inbox_off,
 	};
 	size_t len = 0;
 
@@ -560,15 +577,16 @@ static bool agent__signal(struct agent_loop *l)
 static int agent__wait(struct agent_loop *l, int timeout)
 {
 	struct agent *a = l->a;
-	struct pollfd fds[3 + METRICS_HTTP_FDS] = {
+	struct pollfd fds[4 + METRICS_HTTP_FDS] = {
 		{ .fd = l->sfd, .events = POLLIN },
 		{ .fd = l->w ? watch_fd(l->w) : -1, .events = POLLIN },
 		{ .fd = a->pub.notify_fd, .events = POLLIN },
+		{ .fd = a->inbox ? inbox_fd(a->inbox) : -1, .events = POLLIN },
 	};
-	unsigned n_metrics = agent_metrics_pollfds(a, fds + 3);
+	unsigned n_metrics = agent_metrics_pollfds(a, fds + 4);
 
 	agent_metrics_timeout(a, &timeout);
-	if (poll(fds, 3 + n_metrics, timeout) < 0 && errno != EINTR) {
+	if (poll(fds, 4 + n_metrics, timeout) < 0 && errno != EINTR) {
 		int err = -errno;
 
 		log_error("poll: %s", strerror(errno));
@@ -592,7 +610,11 @@ static int agent__wait(struct agent_loop *l, int timeout)
 			log_error("inotify: %s; rescanning", strerror(-r));
 		settle_watch(&l->settle, agent_now_ns(CLOCK_MONOTONIC), r != 0, l->pend.n > 0);
 	}
-	agent_metrics_handle(a, fds + 3, n_metrics);
+	/* a bounded number per turn: a flood waits in the kernel's queue
+	 * (and is dropped there when it is full), the folder does not */
+	if (fds[3].revents & POLLIN)
+		(void)inbox_drain(a->inbox, agent_now_ns(CLOCK_MONOTONIC));
+	agent_metrics_handle(a, fds + 4, n_metrics);
 	return 0;
 }
 
@@ -678,6 +700,7 @@ void agent_fini(struct agent *a)
 	sources_free(&a->src);
 	laststate_close(&a->last);
 	publish_close(&a->pub);
+	inbox_free(a->inbox);
 	if (a->lock_fd >= 0)
 		close(a->lock_fd);
 }

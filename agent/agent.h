@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "inbox.h"
 #include "model.h"
 #include "publish.h"
 #include "sources.h"
@@ -69,6 +70,9 @@ struct agent {
 	char incomplete[600];  /* why the table is published incomplete
 	                          (--require-sync), or "": said at each change */
 	int rescan_err;        /* the last rescan's error, said once */
+	struct inbox *inbox;   /* <table>.sock (inbox.h), or NULL when it could
+	                          not be bound (said in the log and status) */
+	char inbox_off[600];   /* why there is no inbox, or "" */
 	struct agent_metrics *metrics; /* --metrics (agent_metrics.h), or NULL */
 };
 

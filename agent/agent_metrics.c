@@ -8,6 +8,7 @@
 #include "agent.h"
 #include "agent_metrics.h"
 #include "metrics_http.h"
+#include "inbox.h"
 #include "log.h"
 #include "metrics.h"
 #include "metrics_snap.h"
@@ -20,7 +21,6 @@ struct agent_metrics {
 	const struct ldmesh_snap *snap; /* pinned while a datagram is added */
 	double start_s;
 	uint64_t first_generation;
-	uint64_t inbox_dropped;
 	struct agent *a;
 };
 
@@ -41,10 +41,34 @@ static void agent_metrics__render(void *ctx, struct metrics_buf *b)
 		.start_time_s = am->start_s,
 		.scrapes = am->http.scrapes + 1, /* this one */
 		.http_refused = am->http.refused,
-		.reports_dropped = am->inbox_dropped,
 	};
+	const struct inbox_stats *st = am->a->inbox ? inbox_stats(am->a->inbox) : NULL;
+
+	if (st) {
+		ai.inbox_received = st->received;
+		ai.inbox_invalid = st->invalid;
+		ai.inbox_rate_limited = st->rate_limited;
+		ai.inbox_unhandled = st->unhandled;
+	}
 
 	metrics_render(&am->m, &ai, b);
+}
+
+/* The inbox's handler for LDMESH_REPORT_COUNTS: checked already. The
+ * table is pinned for the datagram, so its VIPs are named by one
+ * generation. */
+static void agent_metrics__on_counts(void *ctx, const struct inbox_msg *msg)
+{
+	struct agent_metrics *am = ctx;
+	int slot = -1;
+
+	am->snap = am->table_ok ? ldmesh_table_acquire(&am->table, &slot) : NULL;
+	metrics_ingest_entries(&am->m, msg->source, msg->entries, msg->count, msg->entry_size,
+			       agent_now_ns(CLOCK_MONOTONIC) / 1000000000ULL,
+			       agent_metrics__resolve, am);
+	if (am->snap)
+		ldmesh_table_release(&am->table, slot);
+	am->snap = NULL;
 }
 
 int agent_metrics_open(struct agent *a)
@@ -83,6 +107,8 @@ int agent_metrics_open(struct agent *a)
 	log_info("serving metrics on http://%s/metrics (at most %zu series)", a->o.metrics_addr,
 		 am->m.max_series);
 	a->metrics = am;
+	if (a->inbox)
+		inbox_on(a->inbox, LDMESH_REPORT_COUNTS, agent_metrics__on_counts, am);
 	return 0;
 }
 
@@ -92,28 +118,14 @@ void agent_metrics_close(struct agent *a)
 
 	if (!am)
 		return;
+	if (a->inbox)
+		inbox_on(a->inbox, LDMESH_REPORT_COUNTS, NULL, NULL);
 	metrics_http_close(&am->http);
 	metrics_fini(&am->m);
 	if (am->table_ok)
 		ldmesh_table_close(&am->table);
 	free(am);
 	a->metrics = NULL;
-}
-
-void agent_metrics_ingest(struct agent *a, const void *buf, size_t len)
-{
-	struct agent_metrics *am = a->metrics;
-	int slot = -1;
-
-	if (!am)
-		return;
-	am->snap = am->table_ok ? ldmesh_table_acquire(&am->table, &slot) : NULL;
-	if (metrics_ingest(&am->m, buf, len, agent_now_ns(CLOCK_MONOTONIC) / 1000000000ULL,
-			   agent_metrics__resolve, am) < 0)
-		log_debug("a counters datagram of %zu bytes is malformed; dropped", len);
-	if (am->snap)
-		ldmesh_table_release(&am->table, slot);
-	am->snap = NULL;
 }
 
 unsigned agent_metrics_pollfds(struct agent *a, struct pollfd *fds)

@@ -15,13 +15,11 @@
 
 struct agent;
 
-/* Listen on a->o.metrics_addr. 0 (or off), or -errno (reported). */
+/* Listen on a->o.metrics_addr and take the inbox's counters datagrams
+ * (inbox_on: added up, their VIPs named by the table in force). 0 (or
+ * off), or -errno (reported). */
 int agent_metrics_open(struct agent *a);
 void agent_metrics_close(struct agent *a);
-
-/* One LDMESH_REPORT_COUNTS datagram from a process (the inbox's handler):
- * added up, its VIPs named by the table in force. */
-void agent_metrics_ingest(struct agent *a, const void *buf, size_t len);
 
 /* The loop's part: descriptors to poll (into fds[0, METRICS_HTTP_FDS),
  * returns the count), what poll said of them, the next deadline (lowers

@@ -206,14 +206,21 @@ static void expo__one(struct metrics_buf *b, const char *name, const char *type,
 static void expo__self(struct metrics_buf *b, const struct metrics *m,
 		       const struct metrics_agent_info *ai)
 {
-	const char *d = "ldmesh_metrics_reports_dropped_total";
+	const char *d = "ldmesh_agent_reports_dropped_total";
 
+	expo__one(b, "ldmesh_agent_reports_received_total", "counter",
+		  "Datagrams read from the report socket (failures and counters).",
+		  ai->inbox_received);
+	expo__family(b, d, "counter", "Datagrams the report socket dropped, by reason.");
+	metrics_buf_printf(b, "%s{reason=\"invalid\"} %llu\n%s{reason=\"rate_limited\"} %llu\n"
+			   "%s{reason=\"unhandled\"} %llu\n", d,
+			   (unsigned long long)ai->inbox_invalid, d,
+			   (unsigned long long)ai->inbox_rate_limited, d,
+			   (unsigned long long)ai->inbox_unhandled);
 	expo__one(b, "ldmesh_metrics_reports_received_total", "counter",
 		  "Counters datagrams added up.", m->datagrams);
-	expo__family(b, d, "counter", "Counters datagrams not added up, by reason.");
-	metrics_buf_printf(b, "%s{reason=\"malformed\"} %llu\n%s{reason=\"inbox\"} %llu\n", d,
-			   (unsigned long long)m->dropped[METRICS_DROP_MALFORMED], d,
-			   (unsigned long long)ai->reports_dropped);
+	expo__one(b, "ldmesh_metrics_reports_dropped_total", "counter",
+		  "Counters datagrams not added up: malformed.", m->dropped[METRICS_DROP_MALFORMED]);
 	expo__one(b, "ldmesh_metrics_series", "gauge", "Series held now.", m->n_series);
 	expo__one(b, "ldmesh_metrics_series_max", "gauge", "The series cap (--metrics-max-series).",
 		  m->max_series);

@@ -80,6 +80,13 @@ void metrics_fini(struct metrics *m);
 int metrics_ingest(struct metrics *m, const void *buf, size_t len, uint64_t now_s,
 		   metrics_resolve_fn resolve, void *ctx);
 
+/* The same for a datagram already checked (the agent's inbox checks
+ * header and sizes): `count` entries of `entry_size` bytes (at least
+ * sizeof(struct ldmesh_report_count)) at `entries`. */
+void metrics_ingest_entries(struct metrics *m, const struct ldmesh_report_source *src,
+			    const unsigned char *entries, uint32_t count, uint32_t entry_size,
+			    uint64_t now_s, metrics_resolve_fn resolve, void *ctx);
+
 /* Remove the series no datagram touched since now_s - idle_s; returns how
  * many. */
 size_t metrics_expire(struct metrics *m, uint64_t now_s, uint64_t idle_s);
@@ -103,8 +110,8 @@ struct metrics_agent_info {
 	uint64_t scrapes;          /* /metrics answered */
 	uint64_t http_refused;     /* requests refused (bad, too big, busy,
 	                              too slow) */
-	uint64_t reports_dropped;  /* datagrams the inbox dropped before us
-	                              (rate limits, queue) */
+	/* the report socket's own counts (every type; inbox.h) */
+	uint64_t inbox_received, inbox_invalid, inbox_rate_limited, inbox_unhandled;
 };
 
 /* The whole exposition, appended to `b`. Its size is bounded by the series

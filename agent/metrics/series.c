@@ -153,30 +153,21 @@ static bool metrics__well_formed(const struct ldmesh_report_hdr *h, size_t len)
 	return (uint64_t)h->count * h->entry_size == room;
 }
 
-int metrics_ingest(struct metrics *m, const void *buf, size_t len, uint64_t now_s,
-		   metrics_resolve_fn resolve, void *ctx)
+void metrics_ingest_entries(struct metrics *m, const struct ldmesh_report_source *src,
+			    const unsigned char *entries, uint32_t count, uint32_t entry_size,
+			    uint64_t now_s, metrics_resolve_fn resolve, void *ctx)
 {
-	const unsigned char *p = buf;
-	struct ldmesh_report_hdr h;
-	struct ldmesh_report_source src;
 	struct metrics_key k;
-	int n = 0;
 
-	if (len < sizeof(h) + sizeof(src) || len > LDMESH_REPORT_MAX)
-		goto bad;
-	memcpy(&h, p, sizeof(h));
-	if (!metrics__well_formed(&h, len))
-		goto bad;
-	memcpy(&src, p + sizeof(h), sizeof(src));
 	m->datagrams++;
-	for (uint32_t i = 0; i < h.count; i++) {
+	for (uint32_t i = 0; i < count; i++) {
 		struct ldmesh_report_count c;
 		struct metrics_series *s;
 
-		memcpy(&c, p + sizeof(h) + sizeof(src) + (size_t)i * h.entry_size, sizeof(c));
+		memcpy(&c, entries + (size_t)i * entry_size, sizeof(c));
 		memset(&k, 0, sizeof(k));
-		metrics__copy_label(k.src_ns, src.ns, sizeof(src.ns));
-		metrics__copy_label(k.src_pod, src.pod, sizeof(src.pod));
+		metrics__copy_label(k.src_ns, src->ns, sizeof(src->ns));
+		metrics__copy_label(k.src_pod, src->pod, sizeof(src->pod));
 		if (!resolve || !resolve(ctx, c.vip, c.vip_port, c.protocol, &k.svc)) {
 			memset(&k.svc, 0, sizeof(k.svc));
 			memcpy(k.vip, c.vip, 16);
@@ -191,9 +182,26 @@ int metrics_ingest(struct metrics *m, const void *buf, size_t len, uint64_t now_
 		metrics__add(s, &c);
 		s->touched_s = now_s;
 		m->entries++;
-		n++;
 	}
-	return n;
+}
+
+int metrics_ingest(struct metrics *m, const void *buf, size_t len, uint64_t now_s,
+		   metrics_resolve_fn resolve, void *ctx)
+{
+	const unsigned char *p = buf;
+	struct ldmesh_report_hdr h;
+	struct ldmesh_report_source src;
+	uint64_t before = m->entries;
+
+	if (len < sizeof(h) + sizeof(src) || len > LDMESH_REPORT_MAX)
+		goto bad;
+	memcpy(&h, p, sizeof(h));
+	if (!metrics__well_formed(&h, len))
+		goto bad;
+	memcpy(&src, p + sizeof(h), sizeof(src));
+	metrics_ingest_entries(m, &src, p + sizeof(h) + sizeof(src), h.count, h.entry_size, now_s,
+			       resolve, ctx);
+	return (int)(m->entries - before);
 bad:
 	m->dropped[METRICS_DROP_MALFORMED]++;
 	return -EINVAL;
