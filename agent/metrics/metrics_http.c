@@ -130,10 +130,16 @@ unsigned metrics_http_pollfds(const struct metrics_http *h, struct pollfd *fds)
 	return METRICS_HTTP_FDS;
 }
 
-static void http__drop(struct metrics_http_conn *c)
+static void http__drop(struct metrics_http *h, struct metrics_http_conn *c)
 {
 	close(c->fd);
 	http__unref(c->body);
+	/* nobody sends the last body any more: free it now, so a scrape
+	 * after this one renders afresh and memory is held only while sent */
+	if (h->latest && h->latest->refs == 1) {
+		http__unref(h->latest);
+		h->latest = NULL;
+	}
 	c->fd = -1;
 	c->body = NULL;
 	c->sending = 0;
@@ -161,13 +167,14 @@ static void http__accept(struct metrics_http *h, uint64_t now_ns)
 	}
 }
 
-/* The body to send: the last one when fresh, else a new one. NULL when
- * out of memory. */
+/* The body to send: the last one when another connection is still sending
+ * it and it is fresh (concurrent scrapes share one body), else a new one.
+ * NULL when out of memory. */
 static struct metrics_http_body *http__body(struct metrics_http *h, uint64_t now_ns)
 {
 	struct metrics_http_body *b = h->latest;
 
-	if (b && now_ns - b->made_ns < METRICS_HTTP_BODY_REUSE_MS * 1000000ULL) {
+	if (b && b->refs > 1 && now_ns - b->made_ns < METRICS_HTTP_BODY_REUSE_MS * 1000000ULL) {
 		b->refs++;
 		return b;
 	}
@@ -246,7 +253,7 @@ static void http__read(struct metrics_http *h, struct metrics_http_conn *c, uint
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0 && room) { /* closed or failed before a whole request */
-		http__drop(c);
+		http__drop(h, c);
 		return;
 	}
 	c->req_len += (size_t)n;
@@ -260,7 +267,7 @@ static void http__read(struct metrics_http *h, struct metrics_http_conn *c, uint
 	}
 }
 
-static void http__write(struct metrics_http_conn *c)
+static void http__write(struct metrics_http *h, struct metrics_http_conn *c)
 {
 	for (int turns = 0; turns < 64; turns++) {
 		const char *p;
@@ -273,7 +280,7 @@ static void http__write(struct metrics_http_conn *c)
 			size_t off = c->sent - c->head_len, len = c->body ? c->body->b.len : 0;
 
 			if (off >= len) {
-				http__drop(c);
+				http__drop(h, c);
 				return;
 			}
 			p = c->body->b.p + off;
@@ -284,7 +291,7 @@ static void http__write(struct metrics_http_conn *c)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
-			http__drop(c);
+			http__drop(h, c);
 			return;
 		}
 		c->sent += (size_t)n;
@@ -305,7 +312,7 @@ void metrics_http_handle(struct metrics_http *h, const struct pollfd *fds, unsig
 		if (!c->sending && (ev & (POLLIN | POLLHUP | POLLERR)))
 			http__read(h, c, now_ns);
 		if (c->fd >= 0 && c->sending && (ev & (POLLOUT | POLLHUP | POLLERR)))
-			http__write(c);
+			http__write(h, c);
 	}
 	for (int i = 0; i < METRICS_HTTP_CONNS; i++) {
 		struct metrics_http_conn *c = &h->conns[i];
@@ -313,7 +320,7 @@ void metrics_http_handle(struct metrics_http *h, const struct pollfd *fds, unsig
 		if (c->fd >= 0 && now_ns >= c->deadline_ns) {
 			if (!c->sending)
 				h->refused++; /* too slow to ask */
-			http__drop(c);
+			http__drop(h, c);
 		}
 	}
 	if (fds[0].revents & POLLIN)
@@ -341,7 +348,7 @@ void metrics_http_close(struct metrics_http *h)
 {
 	for (int i = 0; i < METRICS_HTTP_CONNS; i++)
 		if (h->conns[i].fd >= 0)
-			http__drop(&h->conns[i]);
+			http__drop(h, &h->conns[i]);
 	http__unref(h->latest);
 	h->latest = NULL;
 	if (h->fd >= 0)

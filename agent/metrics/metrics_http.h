@@ -9,9 +9,9 @@
  *   - a request head of at most METRICS_HTTP_REQ_MAX bytes (431 past it);
  *   - METRICS_HTTP_TIMEOUT_MS from accept to the last byte sent, then the
  *     connection is closed, done or not;
- *   - one body rendered per second at most and shared by the connections
- *     sending it (a body is what metrics_render writes: bounded by the
- *     series cap).
+ *   - concurrent scrapes share one body (rendered at most once a second
+ *     while one is being sent; a body is what metrics_render writes,
+ *     bounded by the series cap), freed once no connection sends it.
  * One request per connection ("Connection: close"): Prometheus opens a
  * connection per scrape when the server closes it.
  */
