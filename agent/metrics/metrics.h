@@ -115,7 +115,7 @@ struct metrics_agent_info {
 };
 
 /* The whole exposition, appended to `b`. Its size is bounded by the series
- * cap (about 9 KB a series with its 16 histogram buckets). */
+ * cap (about 10 kB a series with its 16 histogram buckets). */
 void metrics_render(const struct metrics *m, const struct metrics_agent_info *ai,
 		    struct metrics_buf *b);
 

@@ -125,25 +125,35 @@ unsigned metrics_http_pollfds(const struct metrics_http *h, struct pollfd *fds)
 	for (int i = 0; i < METRICS_HTTP_CONNS; i++) {
 		const struct metrics_http_conn *c = &h->conns[i];
 
-		fds[1 + i] = (struct pollfd){ .fd = c->fd, .events = c->sending ? POLLOUT : POLLIN };
+		fds[1 + i] = (struct pollfd){
+			.fd = c->fd,
+			.events = c->state == METRICS_HTTP_SENDING ? POLLOUT : POLLIN,
+		};
 	}
 	return METRICS_HTTP_FDS;
 }
 
-static void http__drop(struct metrics_http *h, struct metrics_http_conn *c)
+/* The connection is done with its body. */
+static void http__release(struct metrics_http *h, struct metrics_http_conn *c)
 {
-	close(c->fd);
 	http__unref(c->body);
+	c->body = NULL;
 	/* nobody sends the last body any more: free it now, so a scrape
 	 * after this one renders afresh and memory is held only while sent */
 	if (h->latest && h->latest->refs == 1) {
 		http__unref(h->latest);
 		h->latest = NULL;
 	}
+}
+
+static void http__drop(struct metrics_http *h, struct metrics_http_conn *c)
+{
+	close(c->fd);
+	http__release(h, c);
 	c->fd = -1;
 	c->body = NULL;
-	c->sending = 0;
-	c->req_len = c->head_len = c->sent = 0;
+	c->state = METRICS_HTTP_READING;
+	c->req_len = c->head_len = c->sent = c->drained = 0;
 }
 
 static void http__accept(struct metrics_http *h, uint64_t now_ns)
@@ -204,7 +214,7 @@ static void http__answer(struct metrics_http_conn *c, int status, const char *re
 			 status, reason, type, body_len);
 
 	c->head_len = (size_t)n < sizeof(c->head) ? (size_t)n : sizeof(c->head) - 1;
-	c->sending = 1;
+	c->state = METRICS_HTTP_SENDING;
 	c->sent = 0;
 }
 
@@ -280,7 +290,9 @@ static void http__write(struct metrics_http *h, struct metrics_http_conn *c)
 			size_t off = c->sent - c->head_len, len = c->body ? c->body->b.len : 0;
 
 			if (off >= len) {
-				http__drop(h, c);
+				http__release(h, c);
+				(void)shutdown(c->fd, SHUT_WR);
+				c->state = METRICS_HTTP_DRAINING;
 				return;
 			}
 			p = c->body->b.p + off;
@@ -298,6 +310,18 @@ static void http__write(struct metrics_http *h, struct metrics_http_conn *c)
 	}
 }
 
+/* Read and throw away until the client closes, or it sent too much. */
+static void http__drain(struct metrics_http *h, struct metrics_http_conn *c)
+{
+	char scratch[4096];
+	ssize_t n = recv(c->fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0 || (c->drained += (size_t)n) > METRICS_HTTP_DRAIN_MAX)
+		http__drop(h, c);
+}
+
 void metrics_http_handle(struct metrics_http *h, const struct pollfd *fds, unsigned n,
 			 uint64_t now_ns)
 {
@@ -309,16 +333,19 @@ void metrics_http_handle(struct metrics_http *h, const struct pollfd *fds, unsig
 
 		if (c->fd < 0 || fds[1 + i].fd != c->fd)
 			continue;
-		if (!c->sending && (ev & (POLLIN | POLLHUP | POLLERR)))
+		if (c->state == METRICS_HTTP_READING && (ev & (POLLIN | POLLHUP | POLLERR)))
 			http__read(h, c, now_ns);
-		if (c->fd >= 0 && c->sending && (ev & (POLLOUT | POLLHUP | POLLERR)))
+		else if (c->state == METRICS_HTTP_DRAINING && (ev & (POLLIN | POLLHUP | POLLERR)))
+			http__drain(h, c);
+		if (c->fd >= 0 && c->state == METRICS_HTTP_SENDING &&
+		    (ev & (POLLOUT | POLLHUP | POLLERR)))
 			http__write(h, c);
 	}
 	for (int i = 0; i < METRICS_HTTP_CONNS; i++) {
 		struct metrics_http_conn *c = &h->conns[i];
 
 		if (c->fd >= 0 && now_ns >= c->deadline_ns) {
-			if (!c->sending)
+			if (c->state == METRICS_HTTP_READING)
 				h->refused++; /* too slow to ask */
 			http__drop(h, c);
 		}

@@ -13,7 +13,12 @@
  *     while one is being sent; a body is what metrics_render writes,
  *     bounded by the series cap), freed once no connection sends it.
  * One request per connection ("Connection: close"): Prometheus opens a
- * connection per scrape when the server closes it.
+ * connection per scrape when the server closes it. After the answer the
+ * server shuts its side and reads until the client closes (at most
+ * METRICS_HTTP_DRAIN_MAX bytes, within the deadline), as nginx's
+ * lingering close: a close with unread input would send a reset, which
+ * can destroy the answer before the client reads it (a 431 to a client
+ * still sending, say).
  */
 #ifndef LDMESH_AGENT_METRICS_HTTP_H
 #define LDMESH_AGENT_METRICS_HTTP_H
@@ -28,6 +33,7 @@
 #define METRICS_HTTP_REQ_MAX 4096      /* Prometheus sends about 300 bytes */
 #define METRICS_HTTP_TIMEOUT_MS 10000  /* Prometheus' default scrape_timeout */
 #define METRICS_HTTP_BODY_REUSE_MS 1000
+#define METRICS_HTTP_DRAIN_MAX (64u << 10)
 #define METRICS_HTTP_FDS (1 + METRICS_HTTP_CONNS)
 
 /* Render the body into `b` (metrics_render). */
@@ -43,7 +49,16 @@ struct metrics_http_conn {
 	char head[256];          /* the status line and headers */
 	size_t head_len, sent;   /* sent: of head then body */
 	struct metrics_http_body *body; /* shared, or NULL (an error answer) */
-	int sending;             /* 0 reading the request, 1 answering */
+	enum metrics_http_state {
+		METRICS_HTTP_READING,  /* the request head */
+		METRICS_HTTP_SENDING,  /* the answer */
+		METRICS_HTTP_DRAINING, /* sent and shut for writing: what the
+		                          client still sends is read and thrown
+		                          away until it closes, so closing does
+		                          not reset the connection under an
+		                          answer it has not read yet */
+	} state;
+	size_t drained;
 };
 
 struct metrics_http {
