@@ -346,7 +346,7 @@ static void top__row(struct ctl_grid *g, const struct top_svc *t, const struct t
 	double opened = t->opened - (prev ? prev->opened : 0);
 	double failed = t->failed - (prev ? prev->failed : 0);
 	double bytes = t->bytes - (prev ? prev->bytes : 0), c[LDMESH_LATENCY_BUCKETS];
-	char rate[32], ratio[32], p50[32], p99[32], bps[32], ej[32], name[200];
+	char rate[32], ratio[32], p50[32], p99[32], bps[32], ej[32], name[sizeof(t->key) + 8];
 
 	for (int i = 0; i < LDMESH_LATENCY_BUCKETS; i++) {
 		double cum = t->bucket[i] - (prev ? prev->bucket[i] : 0);
