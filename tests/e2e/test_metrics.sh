@@ -82,6 +82,16 @@ TOP=$("$CTL" -t "$TABLE" top --once --metrics-url "$URL" 2>&1)
 check_match "top: web with 40 connects, 8 failed: 16.67% (8 of 48), p50 42us, p99 988us, 0 of 2 ejected" \
 	'^default/web +[0-9.]+ +16\.67% +42us +988us +[0-9.]+(Ki)? +0/2$' "$TOP"
 check_match "top: the unknown address by itself" '^10\.96\.77\.7:80 +[0-9.]+ +0\.00% +- +- +0 +-$' "$TOP"
+# refreshed: the second frame covers the time since the first, in which
+# nothing was sent: no connects, no failure ratio
+"$CTL" -t "$TABLE" top --interval 0.2 --metrics-url "$URL" >"$E2E_TMP/top.live" 2>&1 &
+TOP_PID=$!
+e2e_track "$TOP_PID"
+two_frames() { grep -q '^rates and ratios over the last' "$E2E_TMP/top.live"; }
+check "top refreshes: a second frame" e2e_wait two_frames
+kill "$TOP_PID"
+check_match "... web idle in it" '^default/web +0\.00 +- +- +- +0 +0/2$' \
+	"$(sed -n '/^rates and ratios/,$p' "$E2E_TMP/top.live")"
 RC=0
 "$CTL" top --once --metrics-url http://127.0.0.1:9/metrics >/dev/null 2>"$E2E_TMP/err" || RC=$?
 check_eq "top: no agent there: exit 1" 1 "$RC"
