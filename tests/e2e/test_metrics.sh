@@ -135,4 +135,9 @@ check_eq "two backends' series, not three" 2 "$(grep -c '^ldmesh_tcp_connections
 RC=0
 "$AGENT" -m "$E2E_TMP/m2" -t "$E2E_TMP/t3" --metrics 127.0.0.1 >/dev/null 2>"$E2E_TMP/err" || RC=$?
 check_eq "--metrics without a port: usage error" 2 "$RC"
+RC=0
+"$AGENT" -m "$E2E_TMP/m2" -t "$E2E_TMP/t3" --metrics 127.0.0.1:9154 >"$E2E_TMP/err" 2>&1 || RC=$?
+check_eq "--metrics on a port in use: exit 1" 1 "$RC"
+check_match "... saying so" 'error ldmesh-agent: --metrics bind/listen 127.0.0.1:9154: Address already in use' \
+	"$(cat "$E2E_TMP/err")"
 e2e_done
