@@ -32,7 +32,7 @@ static bool agent_metrics__resolve(void *ctx, const uint8_t vip[16], uint16_t po
 	return metrics_resolve_snap(am->snap, vip, port, protocol, out);
 }
 
-static void agent_metrics__render(void *ctx, struct metrics_buf *b)
+static struct metrics_view *agent_metrics__view(void *ctx)
 {
 	struct agent_metrics *am = ctx;
 	struct metrics_agent_info ai = {
@@ -51,7 +51,7 @@ static void agent_metrics__render(void *ctx, struct metrics_buf *b)
 		ai.inbox_unhandled = st->unhandled;
 	}
 
-	metrics_render(&am->m, &ai, b);
+	return metrics_view_take(&am->m, &ai);
 }
 
 /* The inbox's handler for LDMESH_REPORT_COUNTS: checked already. The
@@ -94,7 +94,7 @@ int agent_metrics_open(struct agent *a)
 	}
 	am->table_ok = ldmesh_table_init(&am->table, a->o.table, &ldmesh_reader_libc, NULL,
 					 NULL) == 0;
-	err = metrics_http_open(&am->http, a->o.metrics_addr, agent_metrics__render, am, why,
+	err = metrics_http_open(&am->http, a->o.metrics_addr, agent_metrics__view, am, why,
 				sizeof(why));
 	if (err < 0) {
 		log_error("--metrics %s", why);

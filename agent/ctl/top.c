@@ -68,6 +68,30 @@ static int top__url(const char *url, struct sockaddr_storage *ss, socklen_t *len
 	return metrics_http_parse_addr(hostport, ss, len);
 }
 
+/* A chunked body (RFC 9112 7.1, no extensions or trailers: what the agent
+ * writes) decoded in place; its length, or -1 when it does not add up. */
+static long top__unchunk(char *p, size_t len)
+{
+	char *in = p, *end = p + len, *out = p;
+
+	while (in < end) {
+		char *after;
+		unsigned long n = strtoul(in, &after, 16);
+
+		if (after == in || end - after < 2 || strncmp(after, "\r\n", 2))
+			return -1;
+		after += 2;
+		if (!n)
+			return out - p;
+		if ((size_t)(end - after) < n + 2)
+			return -1;
+		memmove(out, after, n);
+		out += n;
+		in = after + n + 2;
+	}
+	return -1; /* no last chunk: cut short */
+}
+
 /* The body of GET url (200 only), NUL-terminated, caller-owned; NULL with
  * `why` set. Bounded in time and size. */
 static char *top__fetch(const char *url, char *why, size_t why_len)
@@ -129,7 +153,17 @@ static char *top__fetch(const char *url, char *why, size_t why_len)
 		free(buf);
 		return NULL;
 	}
-	memmove(buf, body + 4, got - (size_t)(body + 4 - buf) + 1);
+	size_t head = (size_t)(body + 4 - buf);
+	bool chunked = memmem(buf, head, "Transfer-Encoding: chunked\r\n", 28) != NULL;
+	long blen = (long)(got - head);
+
+	memmove(buf, body + 4, got - head + 1);
+	if (chunked && (blen = top__unchunk(buf, got - head)) < 0) {
+		snprintf(why, why_len, "%s: the answer is cut short", url);
+		free(buf);
+		return NULL;
+	}
+	buf[blen] = 0;
 	return buf;
 fail:
 	if (fd >= 0)

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,14 +127,20 @@ static void expo__family(struct metrics_buf *b, const char *name, const char *ty
 	metrics_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* A per-series counter: the field at `off` of every series. */
-static void expo__counter(struct metrics_buf *b, const struct metrics *m, const char *name,
-			  const char *help, size_t off)
+/* One family of the per-series metrics: its head, then `one` for each
+ * series in turn (the view renders them a bounded number at a time). */
+struct expo_family {
+	const char *name, *type, *help;
+	void (*one)(struct metrics_buf *b, const struct expo_family *f,
+		    const struct metrics_series *s);
+	size_t off; /* counters: the field */
+};
+
+static void expo__counter(struct metrics_buf *b, const struct expo_family *f,
+			  const struct metrics_series *s)
 {
-	expo__family(b, name, "counter", help);
-	for (const struct metrics_series *s = m->all; s; s = s->next_all)
-		metrics_buf_printf(b, "%s{%s} %llu\n", name, s->labels,
-				   (unsigned long long)*(const uint64_t *)((const char *)s + off));
+	metrics_buf_printf(b, "%s{%s} %llu\n", f->name, s->labels,
+			   (unsigned long long)*(const uint64_t *)((const char *)s + f->off));
 }
 
 static const char *const expo__reasons[LDMESH_FAIL_REASONS] = {
@@ -144,57 +151,74 @@ static const char *const expo__reasons[LDMESH_FAIL_REASONS] = {
 	[LDMESH_FAIL_RESET] = "reset",
 };
 
-/* Failures by reason: only reasons seen, so a healthy series costs one
- * line less per reason. */
-static void expo__failures(struct metrics_buf *b, const struct metrics *m)
+/* Failures by reason: only reasons seen, so a healthy series costs no
+ * line per reason. */
+static void expo__failures(struct metrics_buf *b, const struct expo_family *f,
+			   const struct metrics_series *s)
 {
-	const char *name = "ldmesh_tcp_connections_failed_total";
-
-	expo__family(b, name, "counter", "Connects to the backend that failed, by reason.");
-	for (const struct metrics_series *s = m->all; s; s = s->next_all)
-		for (int r = 0; r < LDMESH_FAIL_REASONS; r++)
-			if (s->failed[r])
-				metrics_buf_printf(b, "%s{%s,reason=\"%s\"} %llu\n", name, s->labels,
-						   expo__reasons[r],
-						   (unsigned long long)s->failed[r]);
+	for (int r = 0; r < LDMESH_FAIL_REASONS; r++)
+		if (s->failed[r])
+			metrics_buf_printf(b, "%s{%s,reason=\"%s\"} %llu\n", f->name, s->labels,
+					   expo__reasons[r], (unsigned long long)s->failed[r]);
 }
 
 /* Connect latency: report.h's bounds in seconds, cumulative buckets. */
-static void expo__latency(struct metrics_buf *b, const struct metrics *m)
+static void expo__latency(struct metrics_buf *b, const struct expo_family *f,
+			  const struct metrics_series *s)
 {
 	static const uint32_t bounds[LDMESH_LATENCY_BUCKETS - 1] = LDMESH_LATENCY_BOUNDS_US;
-	const char *name = "ldmesh_tcp_connect_latency_seconds";
+	uint64_t cum = 0;
 
-	expo__family(b, name, "histogram", "Time a successful connect took, in seconds.");
-	for (const struct metrics_series *s = m->all; s; s = s->next_all) {
-		uint64_t cum = 0;
-
-		for (int i = 0; i < LDMESH_LATENCY_BUCKETS; i++) {
-			cum += s->latency[i];
-			if (i < LDMESH_LATENCY_BUCKETS - 1)
-				metrics_buf_printf(b, "%s_bucket{%s,le=\"%g\"} %llu\n", name, s->labels,
-						   bounds[i] / 1e6, (unsigned long long)cum);
-			else
-				metrics_buf_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name,
-						   s->labels, (unsigned long long)cum);
-		}
-		metrics_buf_printf(b, "%s_sum{%s} %.6f\n%s_count{%s} %llu\n", name, s->labels,
-				   s->latency_us_sum / 1e6, name, s->labels, (unsigned long long)cum);
+	for (int i = 0; i < LDMESH_LATENCY_BUCKETS; i++) {
+		cum += s->latency[i];
+		if (i < LDMESH_LATENCY_BUCKETS - 1)
+			metrics_buf_printf(b, "%s_bucket{%s,le=\"%g\"} %llu\n", f->name, s->labels,
+					   bounds[i] / 1e6, (unsigned long long)cum);
+		else
+			metrics_buf_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", f->name, s->labels,
+					   (unsigned long long)cum);
 	}
+	metrics_buf_printf(b, "%s_sum{%s} %.6f\n%s_count{%s} %llu\n", f->name, s->labels,
+			   s->latency_us_sum / 1e6, f->name, s->labels, (unsigned long long)cum);
 }
 
 /* Smoothed RTT at close: a summary without quantiles (sum and count), so
  * rate(sum) / rate(count) is the mean. */
-static void expo__rtt(struct metrics_buf *b, const struct metrics *m)
+static void expo__rtt(struct metrics_buf *b, const struct expo_family *f,
+		      const struct metrics_series *s)
 {
-	const char *name = "ldmesh_tcp_rtt_seconds";
-
-	expo__family(b, name, "summary", "Smoothed RTT (TCP_INFO) of connections at close.");
-	for (const struct metrics_series *s = m->all; s; s = s->next_all)
-		metrics_buf_printf(b, "%s_sum{%s} %.6f\n%s_count{%s} %llu\n", name, s->labels,
-				   s->rtt_us_sum / 1e6, name, s->labels,
-				   (unsigned long long)s->rtt_count);
+	metrics_buf_printf(b, "%s_sum{%s} %.6f\n%s_count{%s} %llu\n", f->name, s->labels,
+			   s->rtt_us_sum / 1e6, f->name, s->labels, (unsigned long long)s->rtt_count);
 }
+
+#define SERIES_OFF(f) offsetof(struct metrics_series, f)
+
+static const struct expo_family expo__families[] = {
+	{ "ldmesh_tcp_connections_opened_total", "counter",
+	  "Connects to the backend that succeeded.", expo__counter, SERIES_OFF(opened) },
+	{ "ldmesh_tcp_connections_closed_total", "counter",
+	  "Connections to the backend closed.", expo__counter, SERIES_OFF(closed) },
+	{ "ldmesh_tcp_connections_failed_total", "counter",
+	  "Connects to the backend that failed, by reason.", expo__failures, 0 },
+	{ "ldmesh_tcp_sent_bytes_total", "counter",
+	  "Bytes sent and acknowledged (TCP_INFO at close).", expo__counter,
+	  SERIES_OFF(bytes_sent) },
+	{ "ldmesh_tcp_received_bytes_total", "counter",
+	  "Bytes received (TCP_INFO at close).", expo__counter, SERIES_OFF(bytes_received) },
+	{ "ldmesh_tcp_connect_latency_seconds", "histogram",
+	  "Time a successful connect took, in seconds.", expo__latency, 0 },
+	{ "ldmesh_tcp_rtt_seconds", "summary",
+	  "Smoothed RTT (TCP_INFO) of connections at close.", expo__rtt, 0 },
+	{ "ldmesh_tcp_failovers_total", "counter",
+	  "Connect attempts moved off the backend to another.", expo__counter,
+	  SERIES_OFF(failovers) },
+	{ "ldmesh_tcp_ejections_total", "counter",
+	  "Times a process passed the backend over as ejected.", expo__counter,
+	  SERIES_OFF(ejections) },
+};
+#define EXPO_FAMILIES (sizeof(expo__families) / sizeof(expo__families[0]))
+
+_Static_assert(METRICS_IDLE_S == 600, "the HELP text of series_expired says 600 s");
 
 static void expo__one(struct metrics_buf *b, const char *name, const char *type,
 		      const char *help, unsigned long long v)
@@ -242,26 +266,86 @@ static void expo__self(struct metrics_buf *b, const struct metrics *m,
 	metrics_buf_printf(b, "process_start_time_seconds %.3f\n", ai->start_time_s);
 }
 
-#define SERIES_OFF(f) offsetof(struct metrics_series, f)
+/* A copy of the store at one instant: the counters of every series (with
+ * its labels) and the self-metrics, rendered a bounded number of series
+ * at a time while the store goes on counting and expiring. */
+struct metrics_view {
+	struct metrics self;          /* the store's counts; its pointers unused */
+	struct metrics_agent_info ai;
+	struct metrics_series *v;     /* copies; each labels owned */
+	size_t n;
+	size_t family, next;          /* where rendering stands */
+	bool headed;                  /* the family's HELP and TYPE written */
+};
+
+struct metrics_view *metrics_view_take(const struct metrics *m,
+				       const struct metrics_agent_info *ai)
+{
+	struct metrics_view *w = calloc(1, sizeof(*w));
+	size_t i = 0;
+
+	if (!w || !(w->v = calloc(m->n_series ? m->n_series : 1, sizeof(*w->v)))) {
+		free(w);
+		return NULL;
+	}
+	w->self = *m;
+	w->ai = *ai;
+	for (const struct metrics_series *s = m->all; s; s = s->next_all, i++) {
+		w->v[i] = *s;
+		w->v[i].labels = strdup(s->labels);
+		if (!w->v[i].labels) {
+			w->n = i;
+			metrics_view_free(w);
+			return NULL;
+		}
+	}
+	w->n = i;
+	return w;
+}
+
+void metrics_view_free(struct metrics_view *w)
+{
+	if (!w)
+		return;
+	for (size_t i = 0; i < w->n; i++)
+		free(w->v[i].labels);
+	free(w->v);
+	free(w);
+}
+
+bool metrics_view_render(struct metrics_view *w, struct metrics_buf *b, size_t budget)
+{
+	while (w->family < EXPO_FAMILIES) {
+		const struct expo_family *f = &expo__families[w->family];
+
+		if (!w->headed)
+			expo__family(b, f->name, f->type, f->help);
+		w->headed = true;
+		for (; w->next < w->n; w->next++) {
+			if (!budget--)
+				return false;
+			f->one(b, f, &w->v[w->next]);
+		}
+		w->family++;
+		w->next = 0;
+		w->headed = false;
+	}
+	if (w->family == EXPO_FAMILIES) {
+		expo__self(b, &w->self, &w->ai);
+		w->family++;
+	}
+	return true;
+}
 
 void metrics_render(const struct metrics *m, const struct metrics_agent_info *ai,
 		    struct metrics_buf *b)
 {
-	_Static_assert(METRICS_IDLE_S == 600, "the HELP text of series_expired says 600 s");
-	expo__counter(b, m, "ldmesh_tcp_connections_opened_total",
-		      "Connects to the backend that succeeded.", SERIES_OFF(opened));
-	expo__counter(b, m, "ldmesh_tcp_connections_closed_total",
-		      "Connections to the backend closed.", SERIES_OFF(closed));
-	expo__failures(b, m);
-	expo__counter(b, m, "ldmesh_tcp_sent_bytes_total",
-		      "Bytes sent and acknowledged (TCP_INFO at close).", SERIES_OFF(bytes_sent));
-	expo__counter(b, m, "ldmesh_tcp_received_bytes_total",
-		      "Bytes received (TCP_INFO at close).", SERIES_OFF(bytes_received));
-	expo__latency(b, m);
-	expo__rtt(b, m);
-	expo__counter(b, m, "ldmesh_tcp_failovers_total",
-		      "Connect attempts moved off the backend to another.", SERIES_OFF(failovers));
-	expo__counter(b, m, "ldmesh_tcp_ejections_total",
-		      "Times a process passed the backend over as ejected.", SERIES_OFF(ejections));
-	expo__self(b, m, ai);
+	struct metrics_view *w = metrics_view_take(m, ai);
+
+	if (!w) {
+		b->oom = true;
+		return;
+	}
+	(void)metrics_view_render(w, b, SIZE_MAX);
+	metrics_view_free(w);
 }

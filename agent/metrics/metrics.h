@@ -114,9 +114,25 @@ struct metrics_agent_info {
 	uint64_t inbox_received, inbox_invalid, inbox_rate_limited, inbox_unhandled;
 };
 
-/* The whole exposition, appended to `b`. Its size is bounded by the series
- * cap (about 10 kB a series with its 16 histogram buckets). */
+/* The whole exposition, appended to `b` (b->oom when out of memory). Its
+ * size is bounded by the series cap (about 10 kB a series with its 16
+ * histogram buckets). */
 void metrics_render(const struct metrics *m, const struct metrics_agent_info *ai,
 		    struct metrics_buf *b);
+
+/*
+ * The same in steps, so a large store does not hold the agent's loop: a
+ * view copies the store at one instant (every series' counters and
+ * labels, about 1.3 kB each: a memcpy, not the text), and each
+ * metrics_view_render appends the text of at most `budget` series of one
+ * family after another; true once the whole text is written. The store
+ * may count, add and expire series meanwhile: the text is the instant's.
+ * NULL when out of memory; metrics_view_free accepts NULL.
+ */
+struct metrics_view;
+struct metrics_view *metrics_view_take(const struct metrics *m,
+				       const struct metrics_agent_info *ai);
+bool metrics_view_render(struct metrics_view *w, struct metrics_buf *b, size_t budget);
+void metrics_view_free(struct metrics_view *w);
 
 #endif

@@ -16,15 +16,38 @@
 struct metrics_http_body {
 	unsigned refs;
 	uint64_t made_ns;
-	struct metrics_buf b;
+	struct metrics_buf b;      /* the chunks written so far */
+	struct metrics_view *view; /* what is left to write, NULL when done */
+	uint64_t stepped;          /* the handle call that last stepped it */
 };
 
 static void http__unref(struct metrics_http_body *body)
 {
 	if (body && !--body->refs) {
+		metrics_view_free(body->view);
 		metrics_buf_free(&body->b);
 		free(body);
 	}
+}
+
+/* Write the next step of the body's text as one chunk; the last chunk
+ * after the last step. */
+static void http__step(struct metrics_http_body *body)
+{
+	struct metrics_buf piece = { 0 };
+	bool done = metrics_view_render(body->view, &piece, METRICS_HTTP_RENDER_STEP);
+
+	if (piece.len)
+		metrics_buf_printf(&body->b, "%zx\r\n%.*s\r\n", piece.len, (int)piece.len, piece.p);
+	if (done || piece.oom || body->b.oom) {
+		if (done)
+			metrics_buf_printf(&body->b, "0\r\n\r\n");
+		metrics_view_free(body->view);
+		body->view = NULL;
+	}
+	if (piece.oom)
+		body->b.oom = true;
+	metrics_buf_free(&piece);
 }
 
 int metrics_http_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
@@ -72,7 +95,7 @@ int metrics_http_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_
 	return 0;
 }
 
-int metrics_http_open(struct metrics_http *h, const char *addr, metrics_http_body_fn render,
+int metrics_http_open(struct metrics_http *h, const char *addr, metrics_http_view_fn view,
 		      void *ctx, char *why, size_t why_len)
 {
 	struct sockaddr_storage ss;
@@ -83,7 +106,7 @@ int metrics_http_open(struct metrics_http *h, const char *addr, metrics_http_bod
 	h->fd = -1;
 	for (int i = 0; i < METRICS_HTTP_CONNS; i++)
 		h->conns[i].fd = -1;
-	h->render = render;
+	h->view = view;
 	h->ctx = ctx;
 	if (metrics_http_parse_addr(addr, &ss, &len) < 0) {
 		snprintf(why, why_len, "%s: not ADDR:PORT or [ADDR6]:PORT (numeric)", addr);
@@ -125,10 +148,11 @@ unsigned metrics_http_pollfds(const struct metrics_http *h, struct pollfd *fds)
 	for (int i = 0; i < METRICS_HTTP_CONNS; i++) {
 		const struct metrics_http_conn *c = &h->conns[i];
 
-		fds[1 + i] = (struct pollfd){
-			.fd = c->fd,
-			.events = c->state == METRICS_HTTP_SENDING ? POLLOUT : POLLIN,
-		};
+		/* while sending: writable matters only with bytes to write */
+		size_t have = c->head_len + (c->body ? c->body->b.len : 0);
+		short ev = c->state != METRICS_HTTP_SENDING ? POLLIN : c->sent < have ? POLLOUT : 0;
+
+		fds[1 + i] = (struct pollfd){ .fd = c->fd, .events = ev };
 	}
 	return METRICS_HTTP_FDS;
 }
@@ -194,9 +218,8 @@ static struct metrics_http_body *http__body(struct metrics_http *h, uint64_t now
 	if (!b)
 		return NULL;
 	b->made_ns = now_ns;
-	h->render(h->ctx, &b->b);
-	if (b->b.oom) {
-		metrics_buf_free(&b->b);
+	b->view = h->view(h->ctx);
+	if (!b->view) {
 		free(b);
 		return NULL;
 	}
@@ -205,13 +228,16 @@ static struct metrics_http_body *http__body(struct metrics_http *h, uint64_t now
 	return b;
 }
 
+/* The head of an answer: an error's, empty, or the metrics' (chunked:
+ * the body is written as it is sent). */
 static void http__answer(struct metrics_http_conn *c, int status, const char *reason,
-			 size_t body_len, const char *type)
+			 const char *type)
 {
 	int n = snprintf(c->head, sizeof(c->head),
-			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%s"
 			 "Connection: close\r\n\r\n",
-			 status, reason, type, body_len);
+			 status, reason, type,
+			 status == 200 ? "Transfer-Encoding: chunked\r\n" : "Content-Length: 0\r\n");
 
 	c->head_len = (size_t)n < sizeof(c->head) ? (size_t)n : sizeof(c->head) - 1;
 	c->state = METRICS_HTTP_SENDING;
@@ -222,7 +248,7 @@ static void http__error(struct metrics_http *h, struct metrics_http_conn *c, int
 			const char *reason)
 {
 	h->refused++;
-	http__answer(c, status, reason, 0, "text/plain");
+	http__answer(c, status, reason, "text/plain");
 }
 
 /* A whole request head in c->req: answer it. Only "GET /metrics". */
@@ -252,7 +278,7 @@ static void http__request(struct metrics_http *h, struct metrics_http_conn *c, u
 		return;
 	}
 	h->scrapes++;
-	http__answer(c, 200, "OK", c->body->b.len, "text/plain; version=0.0.4; charset=utf-8");
+	http__answer(c, 200, "OK", "text/plain; version=0.0.4; charset=utf-8");
 }
 
 static void http__read(struct metrics_http *h, struct metrics_http_conn *c, uint64_t now_ns)
@@ -289,6 +315,12 @@ static void http__write(struct metrics_http *h, struct metrics_http_conn *c)
 		} else {
 			size_t off = c->sent - c->head_len, len = c->body ? c->body->b.len : 0;
 
+			if (c->body && c->body->b.oom) { /* cut: the client must see it */
+				http__drop(h, c);
+				return;
+			}
+			if (off >= len && c->body && c->body->view)
+				return; /* the next step is not written yet */
 			if (off >= len) {
 				http__release(h, c);
 				(void)shutdown(c->fd, SHUT_WR);
@@ -327,6 +359,16 @@ void metrics_http_handle(struct metrics_http *h, const struct pollfd *fds, unsig
 {
 	if (n < METRICS_HTTP_FDS || h->fd < 0)
 		return;
+	/* one step of each body still being written, however many send it */
+	h->calls++;
+	for (int i = 0; i < METRICS_HTTP_CONNS; i++) {
+		struct metrics_http_body *b = h->conns[i].body;
+
+		if (h->conns[i].fd >= 0 && b && b->view && b->stepped != h->calls) {
+			b->stepped = h->calls;
+			http__step(b);
+		}
+	}
 	for (int i = 0; i < METRICS_HTTP_CONNS; i++) {
 		struct metrics_http_conn *c = &h->conns[i];
 		short ev = fds[1 + i].revents;
@@ -364,6 +406,8 @@ int metrics_http_timeout_ms(const struct metrics_http *h, uint64_t now_ns)
 
 		if (c->fd < 0)
 			continue;
+		if (c->body && c->body->view)
+			return 0;
 		ms = c->deadline_ns <= now_ns ? 0 : (int)((c->deadline_ns - now_ns + 999999) / 1000000);
 		if (best < 0 || ms < best)
 			best = ms;

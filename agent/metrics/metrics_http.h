@@ -9,9 +9,14 @@
  *   - a request head of at most METRICS_HTTP_REQ_MAX bytes (431 past it);
  *   - METRICS_HTTP_TIMEOUT_MS from accept to the last byte sent, then the
  *     connection is closed, done or not;
- *   - concurrent scrapes share one body (rendered at most once a second
- *     while one is being sent; a body is what metrics_render writes,
- *     bounded by the series cap), freed once no connection sends it.
+ *   - the body is a view of the store at the request's instant
+ *     (metrics_view_take), written METRICS_HTTP_RENDER_STEP series at a
+ *     time, one step per turn of the loop, and sent as it grows
+ *     (chunked): a scrape of 10,000 series costs the loop many short
+ *     steps, never one long render;
+ *   - concurrent scrapes share one body (when one is still being sent and
+ *     at most a second old; bounded by the series cap), freed once no
+ *     connection sends it.
  * One request per connection ("Connection: close"): Prometheus opens a
  * connection per scrape when the server closes it. After the answer the
  * server shuts its side and reads until the client closes (at most
@@ -34,10 +39,12 @@
 #define METRICS_HTTP_TIMEOUT_MS 10000  /* Prometheus' default scrape_timeout */
 #define METRICS_HTTP_BODY_REUSE_MS 1000
 #define METRICS_HTTP_DRAIN_MAX (64u << 10)
+#define METRICS_HTTP_RENDER_STEP 64    /* series of a family: ~1 ms at most */
 #define METRICS_HTTP_FDS (1 + METRICS_HTTP_CONNS)
 
-/* Render the body into `b` (metrics_render). */
-typedef void (*metrics_http_body_fn)(void *ctx, struct metrics_buf *b);
+/* The store as it is now, for a body (metrics_view_take); NULL when out
+ * of memory. */
+typedef struct metrics_view *(*metrics_http_view_fn)(void *ctx);
 
 struct metrics_http_body;
 
@@ -65,10 +72,11 @@ struct metrics_http {
 	int fd; /* listening, or -1 */
 	struct metrics_http_conn conns[METRICS_HTTP_CONNS];
 	struct metrics_http_body *latest; /* the last body, for reuse */
-	metrics_http_body_fn render;
+	metrics_http_view_fn view;
 	void *ctx;
 	uint64_t scrapes;
 	uint64_t refused;
+	uint64_t calls; /* metrics_http_handle calls, to step a body once each */
 };
 
 /* Parse "ADDR:PORT" or "[ADDR6]:PORT" (numeric) into `ss`. 0 or -EINVAL. */
@@ -76,7 +84,7 @@ int metrics_http_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_
 
 /* Listen on `addr` (as above; port 0 picks one: metrics_http_port).
  * 0, or -errno (said in `why`, which names the address and the call). */
-int metrics_http_open(struct metrics_http *h, const char *addr, metrics_http_body_fn render,
+int metrics_http_open(struct metrics_http *h, const char *addr, metrics_http_view_fn view,
 		      void *ctx, char *why, size_t why_len);
 int metrics_http_port(const struct metrics_http *h);
 
@@ -87,7 +95,9 @@ unsigned metrics_http_pollfds(const struct metrics_http *h, struct pollfd *fds);
  * (CLOCK_MONOTONIC): accept, read, answer, and close what is done or late. */
 void metrics_http_handle(struct metrics_http *h, const struct pollfd *fds, unsigned n,
 			 uint64_t now_ns);
-/* Milliseconds until the next connection deadline, or -1 for none. */
+/* Milliseconds until the next connection deadline, 0 while a body is
+ * still being written (the loop comes back at once for its next step),
+ * or -1 for none. */
 int metrics_http_timeout_ms(const struct metrics_http *h, uint64_t now_ns);
 void metrics_http_close(struct metrics_http *h);
 

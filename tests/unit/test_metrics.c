@@ -396,9 +396,62 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-static void body_fn(void *ctx, struct metrics_buf *b)
+/* A store of `n` series (one pod, n backends of web) for the server. */
+static void fill(struct metrics *m, int n)
 {
-	metrics_buf_printf(b, "answer %d\n", ++*(int *)ctx);
+	struct dgram d;
+	char be[32];
+
+	assert_int_equal(metrics_init(m, 1000), 0);
+	for (int i = 0; i < n; i++) {
+		struct ldmesh_report_count c;
+
+		if (i % 100 == 0) /* 100 entries a datagram, within its 64 KiB */
+			dgram_start(&d, "shop", "frontend-1");
+		snprintf(be, sizeof(be), "10.244.%d.%d", i / 200, i % 200 + 1);
+		c = entry("10.96.0.10", 80, be, 8080);
+		c.opened = (uint32_t)i + 1;
+		dgram_add(&d, &c);
+		if (i % 100 == 99 || i == n - 1)
+			assert_int_equal(metrics_ingest(m, d.b, d.len, 1, fake_resolve, NULL),
+					 (int)d.n);
+	}
+	assert_int_equal(m->n_series, n);
+}
+
+static struct metrics_view *view_fn(void *ctx)
+{
+	struct metrics_agent_info ai = { .generation = 7 };
+
+	return metrics_view_take(ctx, &ai);
+}
+
+/* The body of a chunked answer `in`, decoded into `out`; false when the
+ * chunks do not add up or the last one is missing. */
+static bool unchunk(const char *in, char *out, size_t cap)
+{
+	const char *p = strstr(in, "\r\n\r\n");
+	size_t len = 0;
+
+	if (!p)
+		return false;
+	for (p += 4;;) {
+		char *end;
+		unsigned long n = strtoul(p, &end, 16);
+
+		if (end == p || strncmp(end, "\r\n", 2) || len + n >= cap)
+			return false;
+		if (!n)
+			break;
+		memcpy(out + len, end + 2, n);
+		len += n;
+		p = end + 2 + n;
+		if (strncmp(p, "\r\n", 2))
+			return false;
+		p += 2;
+	}
+	out[len] = 0;
+	return true;
 }
 
 static int dial(int port)
@@ -445,21 +498,33 @@ static void exchange(struct metrics_http *h, int fd, const char *req, size_t req
 static void test_http_get_and_refusals(void **state)
 {
 	struct metrics_http h;
-	char why[256], out[8192], big[METRICS_HTTP_REQ_MAX + 100];
-	int renders = 0, port;
+	static char out[4 << 20], body[4 << 20];
+	char why[256], big[METRICS_HTTP_REQ_MAX + 100];
+	struct metrics m;
+	int port;
 	const char *get = "GET /metrics HTTP/1.1\r\nHost: x\r\nAccept: text/plain\r\n\r\n";
 
 	(void)state;
-	assert_int_equal(metrics_http_open(&h, "127.0.0.1:0", body_fn, &renders, why, sizeof(why)),
-			 0);
+	/* many more series than a step: the body comes in many chunks */
+	fill(&m, 3 * METRICS_HTTP_RENDER_STEP + 3);
+	assert_int_equal(metrics_http_open(&h, "127.0.0.1:0", view_fn, &m, why, sizeof(why)), 0);
 	port = metrics_http_port(&h);
 	assert_true(port > 0);
 
 	exchange(&h, dial(port), get, strlen(get), out, sizeof(out));
 	assert_non_null(strstr(out, "HTTP/1.1 200 OK\r\n"));
 	assert_non_null(strstr(out, "Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"));
-	assert_non_null(strstr(out, "Content-Length: 9\r\n"));
-	assert_non_null(strstr(out, "\r\n\r\nanswer 1\n"));
+	assert_non_null(strstr(out, "Transfer-Encoding: chunked\r\n"));
+	assert_true(unchunk(out, body, sizeof(body)));
+	{
+		struct metrics_buf whole = { 0 };
+		struct metrics_agent_info ai = { .generation = 7 };
+
+		/* what the steps wrote is the text written at once */
+		metrics_render(&m, &ai, &whole);
+		assert_string_equal(body, whole.p);
+		metrics_buf_free(&whole);
+	}
 
 	/* too large: 431, and the server answers the next one */
 	memset(big, 'a', sizeof(big));
@@ -477,6 +542,7 @@ static void test_http_get_and_refusals(void **state)
 	assert_int_equal(h.refused, 4);
 	assert_int_equal(h.scrapes, 2);
 	metrics_http_close(&h);
+	metrics_fini(&m);
 }
 
 /* Connections that say nothing fill the slots; one more is closed at
@@ -486,14 +552,15 @@ static void test_http_busy_and_slow(void **state)
 {
 	struct metrics_http h;
 	char why[256], out[4096];
-	int renders = 0, port, idle[METRICS_HTTP_CONNS], extra;
+	struct metrics m;
+	int port, idle[METRICS_HTTP_CONNS], extra;
 	const char *get = "GET /metrics HTTP/1.1\r\n\r\n";
 	uint64_t end = mono_ns() + (uint64_t)tu_wait_ms() * 1000000ULL;
 	unsigned held = 0;
 
 	(void)state;
-	assert_int_equal(metrics_http_open(&h, "127.0.0.1:0", body_fn, &renders, why, sizeof(why)),
-			 0);
+	fill(&m, 1);
+	assert_int_equal(metrics_http_open(&h, "127.0.0.1:0", view_fn, &m, why, sizeof(why)), 0);
 	port = metrics_http_port(&h);
 	for (int i = 0; i < METRICS_HTTP_CONNS; i++)
 		idle[i] = dial(port);
@@ -533,6 +600,7 @@ static void test_http_busy_and_slow(void **state)
 	exchange(&h, dial(port), get, strlen(get), out, sizeof(out));
 	assert_non_null(strstr(out, "HTTP/1.1 200 OK\r\n"));
 	metrics_http_close(&h);
+	metrics_fini(&m);
 }
 
 static void test_http_addr(void **state)
