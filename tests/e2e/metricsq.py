@@ -10,6 +10,12 @@
                                       sorted); exit 1 if it does not parse
   metricsq.py raw HOST PORT HEX       send bytes (hex), print the answer's
                                       status line ("" when closed unanswered)
+  metricsq.py slow HOST PORT GO       GET /metrics, then read nothing until
+                                      file GO exists (a stalled scraper);
+                                      then read it all and print its size and
+                                      whether the last chunk came
+  metricsq.py many SOCK N             N series (backends of 10.96.0.80:9000),
+                                      100 entries a datagram
 """
 import json
 import socket
@@ -86,6 +92,33 @@ def raw(host, port, data):
     print(answer.split(b"\r\n", 1)[0].decode("latin-1"))
 
 
+def slow(host, port, go):
+    import os
+    import time
+    s = socket.create_connection((host, int(port)), timeout=60)
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+    print("asked", flush=True)
+    deadline = time.monotonic() + 120
+    while not os.path.exists(go) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    answer = b""
+    while True:
+        chunk = s.recv(1 << 16)
+        if not chunk:
+            break
+        answer += chunk
+    print(len(answer), answer.endswith(b"\r\n0\r\n\r\n"))
+
+
+def many(path, n):
+    n = int(n)
+    for first in range(0, n, 100):
+        entries = [{"vip": "10.96.0.80", "vport": 9000, "bport": 9100, "opened": 1,
+                    "backend": "10.250.%d.%d" % (i // 250, i % 250 + 1)}
+                   for i in range(first, min(n, first + 100))]
+        send(path, "shop", "bulk", json.dumps(entries))
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"send": send, "scrape": scrape, "raw": raw}[cmd](*args)
+    {"send": send, "scrape": scrape, "raw": raw, "slow": slow, "many": many}[cmd](*args)

@@ -97,6 +97,23 @@ RC=0
 check_eq "top: no agent there: exit 1" 1 "$RC"
 check_match "... saying why" 'top: http://127.0.0.1:9/metrics: Connection refused' "$(cat "$E2E_TMP/err")"
 
+# A stalled scraper of a large body (1,000 more series, about 10 MB:
+# more than the sockets hold) does not stall the agent: it publishes while
+# the scraper reads nothing, and the scraper then gets the whole text.
+"${Q[@]}" many "$SOCK" 1000
+check "1,000 series more" e2e_wait received_is 14
+"${Q[@]}" slow 127.0.0.1 9153 "$E2E_TMP/go" >"$E2E_TMP/slow" 2>&1 &
+e2e_track $!
+asked() { grep -q asked "$E2E_TMP/slow"; }
+check "the stalled scraper asked" e2e_wait asked
+GEN=$(e2e_gen)
+e2e_put_web 10.244.1.5 10.244.2.5 10.244.4.5
+check "the agent publishes while it has a body to send" e2e_wait e2e_gen_after "$GEN"
+touch "$E2E_TMP/go"
+slow_done() { grep -q True "$E2E_TMP/slow"; }
+check "the stalled scraper then reads the whole text, to its last chunk" e2e_wait slow_done
+check "... of more than 5 MB" test "$(awk '{ print $1 }' "$E2E_TMP/slow" | tail -n1)" -gt 5000000
+
 # Refused requests, while the agent keeps publishing: a request head past
 # the cap (431), garbage (400), and a connection that says nothing, held
 # open across a publish.
