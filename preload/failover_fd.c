@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include "fdcount.h"
 #include "fdmap.h"
 #include "real.h"
 
@@ -55,8 +56,12 @@ int failover_connect(struct preload_state *st, int fd, int family, const uint8_t
 		if (budget)
 			real.setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &saved_tv, sizeof(saved_tv));
 		if (failover_outcome(&f, &r, err)) {
-			if (!err)
+			if (!err) {
+				fdcount_set(fd, ldmesh_tick() - t0, FDCOUNT_OPENED);
 				return 0;
+			}
+			if (err == EINPROGRESS || err == EINTR)
+				fdcount_set(fd, ldmesh_tick(), FDCOUNT_CONNECTING);
 			if (err != EINPROGRESS && err != EINTR && err != EALREADY && err != EISCONN)
 				fdmap_clear(fd);
 			errno = err;
@@ -80,7 +85,11 @@ void failover_so_error(int fd, int err)
 	if (err && !failover_backend_failed(err))
 		return;
 	/* read once: a later SO_ERROR (0 now) must not count as a success */
-	if (err)
+	if (err) {
 		fdmap_clear(fd);
-	failover_learnt(&who, v.backend, v.backend_port, err);
+		fdcount_forget(fd);
+	} else {
+		fdcount_connected(fd);
+	}
+	failover_learnt(&who, v.vip, v.vip_port, v.backend, v.backend_port, err);
 }

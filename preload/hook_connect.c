@@ -11,10 +11,13 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include "addr.h"
 #include "connect.h"
 #include "failover_fd.h"
+#include "fdcount.h"
 #include "fdmap.h"
 #include "outlier.h"
 #include "socktype.h"
@@ -87,8 +90,12 @@ static int hook_connect__real(int fd, const struct sockaddr_storage *ss, socklen
 {
 	int rc = real.connect(fd, (const struct sockaddr *)ss, sl), err;
 
+	if (rc == 0)
+		fdcount_connected(fd);
 	if (rc < 0) {
 		err = errno;
+		if (err == EISCONN)
+			fdcount_connected(fd);
 		/* still connecting (or already connected): getpeername will
 		 * see the backend, and a repeated connect must find it */
 		if (failover_backend_failed(err))
@@ -129,6 +136,9 @@ hook_connect__failed(struct preload_state *st, int fd, int family, const uint8_t
 
 	if (protocol == LDMESH_PROTO_TCP && failover_backend_failed(err))
 		return failover_connect(st, fd, family, vip, vport, r, err, t0);
+	/* under way: its outcome is learnt later (SO_ERROR, close) */
+	if (protocol == LDMESH_PROTO_TCP && (err == EINPROGRESS || err == EINTR))
+		fdcount_set(fd, t0, FDCOUNT_CONNECTING);
 	if (err != EINPROGRESS && err != EINTR && err != EALREADY && err != EISCONN)
 		fdmap_clear(fd);
 	errno = err;
@@ -240,8 +250,16 @@ LDMESH_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 		break;
 	}
 	fdmap_set(fd, sa->sa_family, a, port, r.backend, r.backend_port);
+	/* LDMESH_CONNECT_TIMEOUT: the kernel gives up the SYN itself, and
+	 * the failover below tries the next backend; one system call that
+	 * needs no undoing (it matters to no later send), where bounding the
+	 * call by SO_SNDTIMEO would take three */
+	if (proto == LDMESH_PROTO_TCP && st->cfg.connect_syncnt)
+		real.setsockopt(fd, IPPROTO_TCP, TCP_SYNCNT, &st->cfg.connect_syncnt, sizeof(int));
 	t0 = ldmesh_tick();
 	if (__builtin_expect(real.connect(fd, (const struct sockaddr *)&ss, sl) == 0, 1)) {
+		if (proto == LDMESH_PROTO_TCP)
+			fdcount_set(fd, ldmesh_tick() - t0, FDCOUNT_OPENED);
 		if (atomic_load_explicit(&outlier_tracked, memory_order_relaxed))
 			outlier_success(r.backend, r.backend_port);
 		return 0;
@@ -272,8 +290,10 @@ enum connect_verdict connect_fastopen(int fd, const struct sockaddr *sa, socklen
 	}
 	v = hook_connect__decide(st, "sendto MSG_FASTOPEN fd=", fd, sa->sa_family, a, port, &r,
 				 &proto, to, to_len);
-	if (v == CONNECT_REDIRECT)
+	if (v == CONNECT_REDIRECT) {
 		fdmap_set(fd, sa->sa_family, a, port, r.backend, r.backend_port);
+		fdcount_set(fd, ldmesh_tick(), FDCOUNT_CONNECTING);
+	}
 	return v;
 }
 

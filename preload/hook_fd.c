@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fdcount.h"
 #include "fdmap.h"
 #include "socktype.h"
 #include "real.h"
@@ -22,6 +23,7 @@
 LDMESH_EXPORT int close(int fd)
 {
 	if (state_peek()) {
+		fdcount_closing(fd);
 		fdmap_clear(fd);
 		socktype_clear(fd);
 		trace_fd_closing(fd);
@@ -37,6 +39,7 @@ static void hook_fd__closing(unsigned int first, unsigned int last)
 
 	trace_fd_range_closing(first, last);
 	for (unsigned int fd = first; fd <= end; fd++) {
+		fdcount_closing((int)fd);
 		fdmap_clear((int)fd);
 		socktype_clear((int)fd);
 	}
@@ -96,6 +99,7 @@ static int hook_fd__dup2(int from, int to, int rc)
 
 	if (rc >= 0 && from != to) {
 		trace_fd_closing(to);
+		fdcount_forget(to);
 		fdmap_copy(from, to);
 		socktype_copy(from, to);
 	}

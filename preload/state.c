@@ -2,6 +2,9 @@
 #define _GNU_SOURCE
 #include "state.h"
 
+#include "counts.h"
+#include "fdcount.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -39,6 +42,7 @@ static void state__after_fork_child(void)
 	ldmesh_table_after_fork(&state__g.table);
 	rng_after_fork();
 	trace_after_fork();
+	fdcount_after_fork();
 }
 
 static void state__trace_init(const struct preload_config *c)
@@ -75,6 +79,8 @@ static void state__init(void)
 		trace_init(c);
 		rng_init();
 		outlier_configure(&c->outlier);
+		/* reports and counters go beside the table (counts.h) */
+		counts_setup(c, &state__g.table, fdcount_collect);
 		state__sys = ldmesh_reader_libc;
 		state__sys.close = state__close;
 		if (ldmesh_table_init(&state__g.table, c->table_dir, &state__sys,

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "counts.h"
 #include "failover.h"
 #include "outlier.h"
 #include "remote.h"
@@ -291,7 +292,8 @@ static bool sup__dial_next(struct sup_dial *d, int *err)
 	if (d->again) {
 		/* the connect-again idiom: how the first attempt ended */
 		if (*err && failover_backend_failed(*err)) {
-			failover_learnt(&who, d->e.backend, d->e.backend_port, *err);
+			failover_learnt(&who, d->e.vip, d->e.vip_port, d->e.backend, d->e.backend_port,
+					*err);
 			sup__forget(s, d->e.ino);
 		}
 		return false;
@@ -710,7 +712,7 @@ static void sup__getsockopt(struct call *c, const struct seccomp_notif *n)
 	/* a failure is read once: a later 0 must not count as a success */
 	if (v)
 		sup__forget(s, e.ino);
-	failover_learnt(&who, e.backend, e.backend_port, v);
+	failover_learnt(&who, e.vip, e.vip_port, e.backend, e.backend_port, v);
 }
 
 /* ---- datagrams to a UDP VIP ---------------------------------------------------- */
@@ -927,6 +929,8 @@ int supervise_init(struct supervisor *s, int listener, const struct preload_conf
 	 * CPU instead of a wake-up through the scheduler, about halving the
 	 * round trip; older kernels refuse it and keep the ordinary path. */
 	(void)ioctl(listener, SUPERVISE_IOCTL_SET_FLAGS, sync);
+	/* failure reports and counters go beside the table, as the preload's */
+	counts_setup(&s->cfg, &s->table, NULL);
 	return ldmesh_table_init(&s->table, s->cfg.table_dir, &ldmesh_reader_libc,
 				 trace_table_event, NULL);
 }

@@ -29,6 +29,8 @@ static void config__copy(char *dst, size_t cap, const char *src)
 	dst[n] = 0;
 }
 
+static unsigned config__syncnt(uint64_t ms);
+
 void config_defaults(struct preload_config *c)
 {
 	memset(c, 0, sizeof(*c));
@@ -36,6 +38,7 @@ void config_defaults(struct preload_config *c)
 	config__copy(c->ns, sizeof(c->ns), "default");
 	c->ndots = 1; /* glibc's default */
 	c->connect_attempts = 3;
+	c->connect_syncnt = config__syncnt(CONFIG_CONNECT_TIMEOUT_DEFAULT * 1000);
 	c->outlier = (struct outlier_config)OUTLIER_DEFAULTS;
 }
 
@@ -104,6 +107,54 @@ static uint64_t config__number(struct preload_config *c, const char *name, uint6
 	config__decimal(instead, sizeof(instead), def);
 	config__bad(c, name, v, why, instead);
 	return def;
+}
+
+/*
+ * LDMESH_CONNECT_TIMEOUT, seconds (a fraction allowed) from 0 (off) to
+ * CONFIG_CONNECT_TIMEOUT_MAX, as the TCP_SYNCNT that comes nearest without
+ * going over: the kernel gives up a SYN after its initial RTO (1 s) doubled
+ * per retry, at 3, 7, 15, 31, 63 or 127 s for 1 to 6 retries; below 3 s it
+ * is 1 retry (3 s), the least the kernel allows.
+ */
+static unsigned config__syncnt(uint64_t ms)
+{
+	unsigned n = 1;
+
+	if (!ms)
+		return 0;
+	while (n < 6 && ((2ULL << (n + 1)) - 1) * 1000 <= ms)
+		n++;
+	return n;
+}
+
+static void config__connect_timeout(struct preload_config *c)
+{
+	const char *v = secure_getenv("LDMESH_CONNECT_TIMEOUT"), *p;
+	uint64_t ms = 0, scale = 1000;
+	bool dot = false, digit = false;
+
+	if (!v || !*v)
+		return;
+	for (p = v; *p; p++) {
+		if (*p == '.' && !dot) {
+			dot = true;
+		} else if (*p >= '0' && *p <= '9' && ms <= CONFIG_CONNECT_TIMEOUT_MAX * 1000) {
+			digit = true;
+			if (!dot)
+				ms = ms * 10 + (uint64_t)(*p - '0') * 1000;
+			else if (scale /= 10)
+				ms += (uint64_t)(*p - '0') * scale;
+		} else {
+			break;
+		}
+	}
+	if (!*p && digit && ms <= CONFIG_CONNECT_TIMEOUT_MAX * 1000) {
+		c->connect_syncnt = config__syncnt(ms);
+		return;
+	}
+	config__bad(c, "LDMESH_CONNECT_TIMEOUT", v,
+		    "not a number of seconds from 0 to " CONFIG__STR(CONFIG_CONNECT_TIMEOUT_MAX),
+		    CONFIG__STR(CONFIG_CONNECT_TIMEOUT_DEFAULT));
 }
 
 /* A path from the environment into dst, if it fits; else it is kept in
@@ -324,6 +375,7 @@ void config_load(struct preload_config *c)
 	c->connect_attempts = (unsigned)config__number(
 		c, "LDMESH_CONNECT_ATTEMPTS", 1, CONFIG_ATTEMPTS_MAX, c->connect_attempts,
 		"not a whole number from 1 to " CONFIG__STR(CONFIG_ATTEMPTS_MAX));
+	config__connect_timeout(c);
 	c->outlier.consecutive = (unsigned)config__number(
 		c, "LDMESH_OUTLIER_FAILURES", 1, 1000, c->outlier.consecutive,
 		"not a whole number from 1 to 1000");

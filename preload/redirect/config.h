@@ -22,6 +22,8 @@
 #define CONFIG_NDOTS_MAX 15       /* glibc's RES_MAXNDOTS caps ndots: too */
 #define CONFIG_RESOLV_MAX 16384   /* resolv.conf is read up to this much */
 #define CONFIG_ATTEMPTS_MAX 10    /* a connect tries at most this many backends */
+#define CONFIG_CONNECT_TIMEOUT_DEFAULT 3 /* s, LDMESH_CONNECT_TIMEOUT */
+#define CONFIG_CONNECT_TIMEOUT_MAX 127   /* s: 6 SYN retries */
 #define CONFIG_BAD_MAX 8          /* the LDMESH_* variables that can be wrong */
 
 #define CONFIG_RESOLV_DEFAULT "/etc/resolv.conf"
@@ -53,6 +55,8 @@ struct preload_config {
 	uint64_t client_hash;           /* sessionAffinity key of this pod */
 	unsigned connect_attempts;      /* LDMESH_CONNECT_ATTEMPTS: backends a
 	                                   blocking connect tries, 1 = no failover */
+	unsigned connect_syncnt;        /* LDMESH_CONNECT_TIMEOUT as the TCP_SYNCNT
+	                                   of a redirected connect, 0 = the kernel's */
 	struct outlier_config outlier;  /* LDMESH_OUTLIER_* */
 	unsigned ndots;
 	unsigned n_search;

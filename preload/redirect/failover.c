@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "counts.h"
 #include "outlier.h"
 #include "real.h"
 #include "rng.h"
@@ -36,12 +37,30 @@ static void failover__line(struct trace_line *l, const struct failover_caller *w
 	trace_i64(l, who->fd);
 }
 
-/* A backend failed a connect: count it, and say so when that ejects it. */
-static void failover__failed(const struct failover_caller *who, const uint8_t addr[16],
-			     uint16_t port, int err, const char *how)
+/* The counters' key of a TCP connect through vip:vport to addr:port. */
+static void failover__key(struct counts_key *k, const uint8_t vip[16], uint16_t vport,
+			  const uint8_t addr[16], uint16_t port)
+{
+	memcpy(k->vip, vip, 16);
+	memcpy(k->backend, addr, 16);
+	k->vip_port = vport;
+	k->backend_port = port;
+	k->protocol = LDMESH_PROTO_TCP;
+}
+
+/* A backend failed a connect (through vip:vport): count it toward its
+ * ejection and in the counters, report it to the agent, and say so when
+ * that ejects it. */
+static void failover__failed(const struct failover_caller *who, const uint8_t vip[16],
+			     uint16_t vport, const uint8_t addr[16], uint16_t port, int err,
+			     const char *how)
 {
 	uint64_t ejected = outlier_failure(addr, port, failover__now_ns());
 	struct trace_line l;
+	struct counts_key k;
+
+	failover__key(&k, vip, vport, addr, port);
+	counts_failure(&k, err);
 
 	if (!trace_on())
 		return;
@@ -90,8 +109,14 @@ void failover_avoid_ejected(const struct ldmesh_snap *s, const struct ldmesh_vip
 	 * evenly (a ClientIP-sticky client moves too while it is out) */
 	route_pick_other(s, vip, family, rng_next(), failover__avoid, &a, &again);
 	/* every candidate ejected: the first pick stands (never none) */
-	if (again.verdict == ROUTE_REDIRECT)
+	if (again.verdict == ROUTE_REDIRECT) {
+		struct counts_key k;
+
+		failover__key(&k, vip->addr, vip->port, r->backend, r->backend_port);
+		k.protocol = vip->protocol;
+		counts_ejected(&k);
 		*r = again;
+	}
 }
 
 static void failover__trace_retry(const struct failover_run *f, const struct ldmesh_snap *s,
@@ -128,7 +153,7 @@ void failover_begin(struct failover_run *f, const struct failover_caller *who, i
 	f->n = 0;
 	f->err = err;
 	failover__tried(f, first->backend, first->backend_port);
-	failover__failed(who, first->backend, first->backend_port, err, " failed (");
+	failover__failed(who, vip, vport, first->backend, first->backend_port, err, " failed (");
 }
 
 bool failover_next(struct failover_run *f, struct ldmesh_table *t, struct route_result *r,
@@ -160,6 +185,12 @@ bool failover_next(struct failover_run *f, struct ldmesh_table *t, struct route_
 	if (trace_on())
 		failover__trace_retry(f, s, r);
 	ldmesh_table_release(t, k);
+	{
+		struct counts_key ck;
+
+		failover__key(&ck, f->vip, f->vport, f->tried[f->n - 1], f->tried_port[f->n - 1]);
+		counts_failover(&ck);
+	}
 	failover__tried(f, r->backend, r->backend_port);
 	return true;
 }
@@ -174,12 +205,12 @@ bool failover_outcome(struct failover_run *f, const struct route_result *r, int 
 	/* under way (EINPROGRESS) or the caller's own error */
 	if (!failover_backend_failed(err))
 		return true;
-	failover__failed(&f->who, r->backend, r->backend_port, err, " failed (");
+	failover__failed(&f->who, f->vip, f->vport, r->backend, r->backend_port, err, " failed (");
 	return false;
 }
 
-void failover_learnt(const struct failover_caller *who, const uint8_t addr[16], uint16_t port,
-		     int err)
+void failover_learnt(const struct failover_caller *who, const uint8_t vip[16], uint16_t vport,
+		     const uint8_t addr[16], uint16_t port, int err)
 {
 	if (!err) {
 		if (atomic_load_explicit(&outlier_tracked, memory_order_relaxed))
@@ -187,5 +218,5 @@ void failover_learnt(const struct failover_caller *who, const uint8_t addr[16], 
 		return;
 	}
 	if (failover_backend_failed(err))
-		failover__failed(who, addr, port, err, " failed later (");
+		failover__failed(who, vip, vport, addr, port, err, " failed later (");
 }

@@ -10,7 +10,8 @@
  *    connect: the first that succeeds (or is under way: EINPROGRESS), or
  *    the last error.
  *  - Each failure counts toward the backend's ejection (outlier.h), and so
- *    does one a non-blocking connect reports later through SO_ERROR.
+ *    does one a non-blocking connect reports later through SO_ERROR; each
+ *    is counted and reported to the agent (counts.h).
  *  - While some backend is ejected, picks pass over ejected backends.
  */
 #ifndef LDMESH_PRELOAD_FAILOVER_H
@@ -36,6 +37,9 @@ static inline bool failover_backend_failed(int err)
 	case ENETUNREACH:
 	case EHOSTDOWN:
 	case ETIMEDOUT:
+	/* the address went away (a redirected connect's address is ours,
+	 * never the caller's mistake) */
+	case EINVAL:
 		return true;
 	default:
 		return false;
@@ -99,11 +103,12 @@ bool failover_next(struct failover_run *f, struct ldmesh_table *t, struct route_
 bool failover_outcome(struct failover_run *f, const struct route_result *r,
 		      int err) LDMESH_HIDDEN;
 
-/* How a connect to the redirected backend `addr`:`port` ended, learnt after
+/* How a connect to the redirected backend `addr`:`port` (dialled as
+ * `vip`:`vport`) ended, learnt after
  * the call (SO_ERROR, a repeated connect): a backend failure counts toward
  * its ejection (traced "failed later"), 0 clears its run of failures;
  * anything else says nothing of the backend. */
-void failover_learnt(const struct failover_caller *who, const uint8_t addr[16], uint16_t port,
-		     int err) LDMESH_HIDDEN;
+void failover_learnt(const struct failover_caller *who, const uint8_t vip[16], uint16_t vport,
+		     const uint8_t addr[16], uint16_t port, int err) LDMESH_HIDDEN;
 
 #endif

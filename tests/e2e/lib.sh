@@ -318,6 +318,19 @@ e2e_cc() {
 	echo "$out"
 }
 
+# Build tests/e2e/goclient into $E2E_TMP/go-KIND: e2e_goclient KIND
+# CGO_ENABLED [go build flags...] (the build cache lives in the build
+# folder, so a second run takes seconds).
+e2e_goclient() {
+	local kind=$1 cgo=$2
+	shift 2
+	export GOCACHE=$LDMESH_BUILD/go-cache GOPATH=$LDMESH_BUILD/go-path GO111MODULE=off GOFLAGS=
+	export HOME=${HOME:-$E2E_TMP}
+	mkdir -p "$GOCACHE" "$GOPATH"
+	CGO_ENABLED=$cgo go build "$@" -o "$E2E_TMP/go-$kind" "$E2E_DIR/goclient/main.go" ||
+		e2e_die "cannot build the $kind Go client"
+}
+
 # ---- checks ----------------------------------------------------------------
 
 ok() { E2E_OKS=$((E2E_OKS + 1)); printf 'ok - %s\n' "$*"; }

@@ -14,15 +14,8 @@ e2e_netns "$@"
 e2e_setup
 e2e_need_exec
 
-# Build both clients (the Go build cache lives in the build folder, so a
-# second run takes seconds).
-export GOCACHE=$LDMESH_BUILD/go-cache GOPATH=$LDMESH_BUILD/go-path GO111MODULE=off GOFLAGS=
-export HOME=${HOME:-$E2E_TMP}
-mkdir -p "$GOCACHE" "$GOPATH"
-CGO_ENABLED=0 go build -o "$E2E_TMP/go-pure" "$E2E_DIR/goclient/main.go" ||
-	e2e_die "cannot build the pure Go client"
-CGO_ENABLED=1 go build -tags netcgo -o "$E2E_TMP/go-cgo" "$E2E_DIR/goclient/main.go" ||
-	e2e_die "cannot build the cgo client"
+e2e_goclient pure 0
+e2e_goclient cgo 1 -tags netcgo
 
 e2e_cluster_dns --host-record=web.default.svc.cluster.local,10.96.0.80
 
