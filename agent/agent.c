@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #define _GNU_SOURCE
 #include "agent.h"
+#include "agent_metrics.h"
 #include "table_lock.h"
 
 #include <errno.h>
@@ -538,6 +539,7 @@ static bool agent__each_second(struct agent_loop *l)
 
 	agent__seen_if_idle(l);
 	publish_heartbeat(&a->pub); /* ldmeshctl status: the agent is alive */
+	agent_metrics_each_second(a);
 	bool stale = agent_check_table(a);
 	bool completeness = agent_check_complete(a);
 
@@ -584,15 +586,17 @@ static bool agent__signal(struct agent_loop *l)
 static int agent__wait(struct agent_loop *l, int timeout)
 {
 	struct agent *a = l->a;
-	struct pollfd fds[4 + HEALTH_PROBES] = {
+	struct pollfd fds[4 + HEALTH_PROBES + METRICS_HTTP_FDS] = {
 		{ .fd = l->sfd, .events = POLLIN },
 		{ .fd = l->w ? watch_fd(l->w) : -1, .events = POLLIN },
 		{ .fd = a->pub.notify_fd, .events = POLLIN },
 		{ .fd = a->inbox ? inbox_fd(a->inbox) : -1, .events = POLLIN },
 	};
 	size_t probes = agent_health_pollfds(a, fds + 4, HEALTH_PROBES);
+	unsigned n_metrics = agent_metrics_pollfds(a, fds + 4 + probes);
 
-	if (poll(fds, 4 + probes, timeout) < 0 && errno != EINTR) {
+	agent_metrics_timeout(a, &timeout);
+	if (poll(fds, 4 + probes + n_metrics, timeout) < 0 && errno != EINTR) {
 		int err = -errno;
 
 		log_error("poll: %s", strerror(errno));
@@ -623,6 +627,7 @@ static int agent__wait(struct agent_loop *l, int timeout)
 	/* probes answered or timed out, re-checks due, and what they change
 	 * published now, not after the folder's settle delay */
 	agent_health_step(a, fds + 4, probes);
+	agent_metrics_handle(a, fds + 4 + probes, n_metrics);
 	return 0;
 }
 
@@ -680,6 +685,11 @@ int agent_run(struct agent *a)
 		return l.sfd;
 	}
 	a->src.stop = agent__stop_pending;
+	err = agent_metrics_open(a);
+	if (err < 0) {
+		close(l.sfd);
+		return err;
+	}
 	/* Not being able to watch is no reason to stop publishing: the
 	 * folder is then rescanned on a timer (agent__follow says so). */
 	l.werr = watch_open(a->o.manifests, &l.w);
@@ -695,6 +705,7 @@ int agent_run(struct agent *a)
 	free(l.pend.paths);
 	watch_close(l.w);
 	close(l.sfd);
+	agent_metrics_close(a);
 	return err < 0 ? err : 0;
 }
 

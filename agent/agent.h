@@ -36,6 +36,8 @@ struct agent_opts {
 	bool no_health;             /* --no-health: reports are not acted on */
 	unsigned health_interval_ms; /* --health-interval; 0: 5 s */
 	unsigned max_ejection_percent; /* --max-ejection-percent; 0: 50 */
+	const char *metrics_addr;   /* --metrics ADDR:PORT, or NULL (off) */
+	size_t metrics_max_series;  /* --metrics-max-series; 0: the default */
 };
 
 struct agent {
@@ -89,6 +91,7 @@ struct agent {
 	                                             since the last publish */
 	size_t n_changed;
 	bool changed_lost;     /* more than fit: every Service is republished */
+	struct agent_metrics *metrics; /* --metrics (agent_metrics.h), or NULL */
 };
 
 /* Check the folder only: every problem reported; returns the error count

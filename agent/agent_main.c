@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "agent.h"
+#include "metrics_http.h"
+#include "metrics.h"
 #include "ldmesh/version.h"
 #include "log.h"
 
@@ -17,6 +19,7 @@ static void usage(FILE *f)
 	      "                    [--external-ips deny|allow|CIDR[,CIDR...]] [--require-sync]\n"
 	      "                    [--max-files N] [--health-interval SECONDS]\n"
 	      "                    [--max-ejection-percent N] [--no-health]\n"
+	      "                    [--metrics ADDR:PORT [--metrics-max-series N]]\n"
 	      "                    [--once] [--check] [--log-format text|json] [-v]\n"
 	      "\n"
 	      "Watches DIR for Kubernetes manifests (Service, EndpointSlice, Endpoints,\n"
@@ -57,6 +60,13 @@ static void usage(FILE *f)
 	      "                            endpoints, and never all (default 50)\n"
 	      "      --no-health           do not act on failure reports: no probes, no\n"
 	      "                            ejections\n"
+	      "      --metrics ADDR:PORT   serve the counters processes send (connections,\n"
+	      "                            failures, bytes, connect latency per source pod,\n"
+	      "                            Service and backend) as Prometheus text on\n"
+	      "                            http://ADDR:PORT/metrics, e.g. 127.0.0.1:9153\n"
+	      "                            (default: off)\n"
+	      "      --metrics-max-series N  keep at most N series (default 10000); counts for\n"
+	      "                            more are dropped and counted\n"
 	      "      --once                publish once and exit\n"
 	      "      --check               validate the folder, print every problem, exit 1 if any\n"
 	      "      --log-format text|json  each log line as text (time, level, message)\n"
@@ -66,15 +76,15 @@ static void usage(FILE *f)
 	      "      --version             print the version and exit\n", f);
 }
 
-/* --max-files: 1 .. 10^8, decimal. */
-static int parse_max_files(const char *s, size_t *out)
+/* --max-files, --metrics-max-series: 1 .. max, decimal. */
+static int parse_count(const char *s, unsigned long long max, size_t *out)
 {
 	char *end;
 	unsigned long long v;
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || *s == '-' || v < 1 || v > 100000000ULL)
+	if (errno || end == s || *end || *s == '-' || v < 1 || v > max)
 		return -EINVAL;
 	*out = (size_t)v;
 	return 0;
@@ -151,7 +161,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_CIDR = 256, OPT_DOMAIN, OPT_ONCE, OPT_CHECK, OPT_STATE, OPT_VERSION, OPT_ZONE,
 	       OPT_EXTIPS, OPT_REQUIRE_SYNC, OPT_LOG_FORMAT, OPT_MAX_FILES,
-	       OPT_HEALTH_INTERVAL, OPT_MAX_EJECTION, OPT_NO_HEALTH };
+	       OPT_HEALTH_INTERVAL, OPT_MAX_EJECTION, OPT_NO_HEALTH, OPT_METRICS, OPT_METRICS_MAX };
 	static const struct option longopts[] = {
 		{ "manifests", required_argument, NULL, 'm' },
 		{ "table", required_argument, NULL, 't' },
@@ -169,6 +179,8 @@ int main(int argc, char **argv)
 		{ "health-interval", required_argument, NULL, OPT_HEALTH_INTERVAL },
 		{ "max-ejection-percent", required_argument, NULL, OPT_MAX_EJECTION },
 		{ "no-health", no_argument, NULL, OPT_NO_HEALTH },
+		{ "metrics", required_argument, NULL, OPT_METRICS },
+		{ "metrics-max-series", required_argument, NULL, OPT_METRICS_MAX },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, OPT_VERSION },
@@ -177,6 +189,7 @@ int main(int argc, char **argv)
 	struct agent_opts o = { .table = LDMESH_TABLE_DEFAULT };
 	const char *cidr = "10.96.0.0/12", *extips = "deny", *log_format = "text", *max_files = NULL,
 		   *health_interval = NULL, *max_ejection = NULL;
+	const char *metrics_max = NULL;
 	char domain[256] = "cluster.local";
 	bool once = false, check = false, verbose = false;
 	struct agent a;
@@ -200,6 +213,8 @@ int main(int argc, char **argv)
 		case OPT_HEALTH_INTERVAL: health_interval = optarg; break;
 		case OPT_MAX_EJECTION: max_ejection = optarg; break;
 		case OPT_NO_HEALTH: o.no_health = true; break;
+		case OPT_METRICS: o.metrics_addr = optarg; break;
+		case OPT_METRICS_MAX: metrics_max = optarg; break;
 		case 'v': verbose = true; break;
 		case 'h': usage(stdout); return 0;
 		case OPT_VERSION:
@@ -228,12 +243,23 @@ int main(int argc, char **argv)
 			  "commas (at most %d)", extips, MANIFEST_EXTIP_MAX_NETS);
 		return 2;
 	}
-	if (max_files && parse_max_files(max_files, &o.max_files) < 0) {
+	if (max_files && parse_count(max_files, 100000000ULL, &o.max_files) < 0) {
 		log_error("--max-files %s: not a whole number from 1 to 100000000", max_files);
 		return 2;
 	}
 	if (main__health(health_interval, max_ejection, &o) < 0)
 		return 2;
+	if (metrics_max && (parse_count(metrics_max, METRICS_MAX_SERIES_LIMIT,
+					&o.metrics_max_series) < 0)) {
+		log_error("--metrics-max-series %s: not a whole number from 1 to %d", metrics_max,
+			  METRICS_MAX_SERIES_LIMIT);
+		return 2;
+	}
+	if (o.metrics_addr && metrics_http_parse_addr(o.metrics_addr, &(struct sockaddr_storage){ 0 },
+						      &(socklen_t){ 0 }) < 0) {
+		log_error("--metrics %s: not ADDR:PORT or [ADDR6]:PORT (numeric)", o.metrics_addr);
+		return 2;
+	}
 	if (normalize_domain(domain) < 0) {
 		log_error("--cluster-domain %s: not a DNS domain", domain);
 		return 2;

@@ -15,6 +15,8 @@ LDMESH_PACKAGES=(
   musl-tools
   # end-to-end tests and the demo: namespaces, real servers and clients
   iproute2 util-linux procps curl python3 python3-yaml redis-server redis-tools
+  # the metrics test parses /metrics with Prometheus' own text parser
+  python3-prometheus-client
   # chattr: published snapshots are immutable; tests lift that to clean up
   e2fsprogs
   # tests/run.sh's other passes: libFuzzer targets (clang-14 with its

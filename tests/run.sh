@@ -94,7 +94,7 @@ pass_tsan() {
 pass_fuzz() {
 	local dir=$src/build-fuzz rc=0 t execs
 	local cc=${LDMESH_FUZZ_CC:-clang-14}
-	targets='fuzz_manifest fuzz_snapshot fuzz_watch fuzz_dns' \
+	targets='fuzz_manifest fuzz_snapshot fuzz_watch fuzz_dns fuzz_metrics' \
 		configure_build "$dir" -DCMAKE_C_COMPILER="$cc" -DLDMESH_FUZZ=ON \
 		-DLDMESH_TESTS=OFF || return 1
 	# Snapshot seeds from the current format: the normal build's agent
@@ -104,7 +104,7 @@ pass_fuzz() {
 		bash "$src/tests/fuzz/gen_snapshot_seeds.sh" "$build/agent/ldmesh-agent" \
 			"$dir/seeds/snapshot" || rc=1
 	fi
-	for t in manifest snapshot watch dns; do
+	for t in manifest snapshot watch dns metrics; do
 		mkdir -p "$dir/corpus/$t" "$dir/artifacts"
 		echo "fuzz_$t: ${fuzz_seconds}s"
 		# -rss_limit_mb: a parse that balloons is a finding, not an OOM

@@ -50,6 +50,16 @@ uint32_t *ctl_select(const struct ctl *c, const char *name, uint32_t *n);
  * not found, 0 for an empty namespace (kubectl's exit codes). */
 int ctl_none_found(const struct ctl *c, const char *name);
 
+/* top: per Service, from the agent's /metrics (top.c). */
+struct ctl_top_opts {
+	const char *url;     /* http://ADDR:PORT/metrics */
+	const char *table;   /* for the ejected backends */
+	double interval_s;   /* between frames */
+	bool once;           /* one frame: totals since the agent started */
+};
+/* 0, or 1 when the agent cannot be read (said on stderr). */
+int ctl_top(const struct ctl_top_opts *o, FILE *out);
+
 /* ---- the agent's liveness (live.c) ---------------------------------- */
 
 /* The control page's heartbeat (snapshot.h, 3.4) read against this

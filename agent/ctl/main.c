@@ -40,6 +40,12 @@ static void usage(FILE *f)
 	      "                       also wraps commands in ldmesh-exec; --musl takes\n"
 	      "                       libldmesh-musl.so. To stdout; reads no table\n"
 	      "  uninject [FILE|-]    the same YAML with that set-up taken out\n"
+	      "  top [--once] [--interval S] [--metrics-url URL]\n"
+	      "                       per Service, from the agent's /metrics (ldmesh-agent\n"
+	      "                       --metrics): connections per second, failure ratio,\n"
+	      "                       p50/p99 connect latency, bytes per second, ejected\n"
+	      "                       backends; refreshed every S seconds (default 2);\n"
+	      "                       --once prints the totals since the agent started\n"
 	      "\n"
 	      "options:\n"
 	      "  -n, --namespace NS   get, describe: namespace NS (default $LDMESH_NAMESPACE,\n"
@@ -49,6 +55,10 @@ static void usage(FILE *f)
 	      "                       yaml or wide (get)\n"
 	      "  -t, --table PATH     table directory (default $LDMESH_TABLE or " LDMESH_TABLE_DEFAULT ")\n"
 	      "  --probe live|ready   status: the probe above\n"
+	      "  --metrics-url URL    top: the agent's metrics (default $LDMESH_METRICS_URL\n"
+	      "                       or http://127.0.0.1:9153/metrics)\n"
+	      "  --interval S         top: seconds between frames (0.1 to 3600)\n"
+	      "  --once               top: one frame, then exit\n"
 	      "  -h, --help           print this and exit\n"
 	      "  --version            print the version and exit\n"
 	      "\n"
@@ -64,6 +74,8 @@ struct args {
 	const char *output;  /* -o, or NULL */
 	const char *probe;   /* --probe, or NULL */
 	bool help, version, exec, musl;
+	const char *metrics_url, *interval; /* top */
+	bool once;
 	/* The words that are not options: the command and its arguments.
 	 * No command takes more than 2; more are counted, for the error. */
 	const char *words[4];
@@ -97,6 +109,7 @@ static const struct command commands[] = {
 	{ "dig", 1, 2, 0, false, true, "NAME [TYPE]" },
 	{ "inject", 0, 1, 0, false, false, "[--exec] [--musl] [FILE|-]" },
 	{ "uninject", 0, 1, 0, false, false, "[FILE|-]" },
+	{ "top", 0, 0, 0, false, false, "" },
 };
 
 /* A usage error: what was wrong, then the usage; exit status 2. */
@@ -146,6 +159,9 @@ static int args_parse(int argc, char **argv, struct args *a)
 		{ "version", no_argument, NULL, 'V' },
 		{ "exec", no_argument, NULL, 'E' },
 		{ "musl", no_argument, NULL, 'M' },
+		{ "metrics-url", required_argument, NULL, 'U' },
+		{ "interval", required_argument, NULL, 'I' },
+		{ "once", no_argument, NULL, 'O' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt;
@@ -165,6 +181,9 @@ static int args_parse(int argc, char **argv, struct args *a)
 		case 'V': a->version = true; break;
 		case 'E': a->exec = true; break;
 		case 'M': a->musl = true; break;
+		case 'U': a->metrics_url = optarg; break;
+		case 'I': a->interval = optarg; break;
+		case 'O': a->once = true; break;
 		default: return args__bad_option(opt, argv);
 		}
 	}
@@ -236,6 +255,8 @@ static int args_check(const struct args *a, const struct command *cmd, struct ct
 		return usage_error("--exec and --musl are options of inject%s",
 				   strcmp(cmd->name, "uninject") ? "" :
 				   ": uninject removes whatever inject added");
+	if ((a->metrics_url || a->interval || a->once) && strcmp(cmd->name, "top"))
+		return usage_error("--metrics-url, --interval and --once are options of top");
 	if (cmd->scoped && !is_services(a->argv[0]))
 		return usage_error("%s %s: unknown resource type (ldmeshctl knows services, "
 				   "svc)", cmd->name, a->argv[0]);
@@ -266,6 +287,23 @@ static int run_inject(const struct args *a)
 	if (in != stdin)
 		fclose(in);
 	return rc;
+}
+
+/* top: reads the agent's /metrics, and the table for ejections. */
+static int run_top(const struct args *a)
+{
+	const char *env = getenv("LDMESH_METRICS_URL");
+	struct ctl_top_opts o = { .table = a->table, .interval_s = 2, .once = a->once };
+	char *end;
+
+	o.url = a->metrics_url ? a->metrics_url
+		: env && *env ? env : "http://127.0.0.1:9153/metrics";
+	if (a->interval) {
+		o.interval_s = strtod(a->interval, &end);
+		if (*end || end == a->interval || !(o.interval_s >= 0.1 && o.interval_s <= 3600))
+			return usage_error("--interval %s: not seconds from 0.1 to 3600", a->interval);
+	}
+	return ctl_top(&o, stdout);
 }
 
 struct ctl_load {
@@ -365,6 +403,8 @@ int main(int argc, char **argv)
 		return usage_error("unknown command \"%s\"", a.cmd);
 	if ((rc = args_check(&a, cmd, &c)))
 		return rc;
+	if (!strcmp(cmd->name, "top"))
+		return run_top(&a);
 	if (!cmd->reads_table)
 		return run_inject(&a);
 	c.table = a.table;
