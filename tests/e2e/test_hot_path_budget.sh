@@ -8,8 +8,12 @@
 # size here); this fails when a count passes its budget, and prints them all.
 #
 # Budgets, instructions the preload adds beyond the system call:
-#   ClusterIP connect  530  (490 in issue 26, +40 that issue 25's metrics may take)
-#   the same, through a delta whose base holds the service  560
+#   ClusterIP connect  550: 490 in issue 26, and what issue 25 and 26 added,
+#     each measured alone (2026-12-08): counting +19 (one store per fd),
+#     the connect timeout +11 (TCP_SYNCNT), traffic splits +5 (a split's
+#     absence tested), reader pins per thread +8 (no count shared by all
+#     cores); 543 measured, 7 to spare
+#   the same, through a delta whose base holds the service  580 (569)
 #   pass-through connect (not a service)  300
 # and a whole `/bin/true` under the preload (start-up: constructor, no table
 # work) 250,000. Raising one is a decision for the closing note, with why.
@@ -17,8 +21,8 @@
 [ -z "${LDMESH_ASAN_RUNTIME:-}" ] || e2e_skip "instruction counts of a sanitizer build mean nothing"
 command -v valgrind >/dev/null || e2e_skip "valgrind not installed"
 e2e_setup
-BUDGET_VIP=${LDMESH_BUDGET_VIP:-530}
-BUDGET_DELTA=${LDMESH_BUDGET_DELTA:-560}
+BUDGET_VIP=${LDMESH_BUDGET_VIP:-550}
+BUDGET_DELTA=${LDMESH_BUDGET_DELTA:-580}
 BUDGET_PASS=${LDMESH_BUDGET_PASS:-300}
 BUDGET_TRUE=${LDMESH_BUDGET_TRUE:-250000}
 
