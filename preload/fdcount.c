@@ -134,8 +134,10 @@ void fdcount_collect(void)
 
 void fdcount_after_fork(void)
 {
-	/* the sockets are the parent's to count */
+	/* the sockets are the parent's to count; only the words in use are
+	 * written: a store to each would fault in the whole table (32 KiB)
+	 * in every child, where a read of an untouched page costs nothing */
 	for (int fd = 0; fd < FDMAP_MAX; fd++)
-		atomic_store_explicit(&fdcount_tab[fd], 0, memory_order_relaxed);
+		fdcount_forget(fd);
 	counts_after_fork();
 }
