@@ -45,14 +45,9 @@ static void model__warn(struct diag *d, const char *path, const struct k8s_meta 
 /* qsort has no context argument; the model resolves on one thread. */
 static const struct svc_ref *model__sort_refs;
 
-/* Allocation order: older Services first (creationTimestamp; those
- * without one after all that have one), then namespace and name. A newer
- * Service then never takes an older one's address, whichever sorts first
- * by name, and every node computes the same. */
-static int model__cmp_index(const void *pa, const void *pb)
+/* Allocation order (model_join.h). */
+int model__alloc_cmp(const struct k8s_service *a, const struct k8s_service *b)
 {
-	const struct k8s_service *a = model__sort_refs[*(const size_t *)pa].svc;
-	const struct k8s_service *b = model__sort_refs[*(const size_t *)pb].svc;
 	int64_t ta = a->meta.created ? a->meta.created : INT64_MAX;
 	int64_t tb = b->meta.created ? b->meta.created : INT64_MAX;
 	int c;
@@ -61,6 +56,12 @@ static int model__cmp_index(const void *pa, const void *pb)
 		return ta < tb ? -1 : 1;
 	c = strcmp(a->meta.ns, b->meta.ns);
 	return c ? c : strcmp(a->meta.name, b->meta.name);
+}
+
+static int model__cmp_index(const void *pa, const void *pb)
+{
+	return model__alloc_cmp(model__sort_refs[*(const size_t *)pa].svc,
+				model__sort_refs[*(const size_t *)pb].svc);
 }
 
 /* "a\0b" and "a\0b\0c" keys: NUL cannot occur in names, so no ambiguity. */
@@ -704,10 +705,7 @@ out:
 	return err;
 }
 
-/* This node's zone: --zone, else the label of the Node named --node (the
- * first one in path order, should a Node be defined twice). */
-static const char *model__zone(const struct model_source *src, size_t n,
-			       const struct model_opts *o)
+const char *model__zone(const struct model_source *src, size_t n, const struct model_opts *o)
 {
 	if (o->zone && *o->zone)
 		return o->zone;

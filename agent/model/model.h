@@ -82,15 +82,18 @@ void model_out_free(struct model_out *out);
  * selector's first label a changed Pod carries (before or after).
  *
  * Services may also come and go in place (model_services.c): when the
- * model holds no conflict and each new one brings its own free addresses.
+ * model holds no conflict and each new one brings its own free addresses
+ * or is allocated some as the full resolve would. A Node is followed in
+ * place unless it moves this node's zone.
  *
  * Returns 1 with *changes (n_changes entries, owned by `m`, valid until the
  * next call) naming every service joined again, and every one removed
  * (svc NULL; its names point into the retired version, valid until the
  * caller frees it); 0 when the edit may move what the whole table decides
- * (a Service needing an address allocated, or coming or going where the
- * table has a conflict; a Service given other addresses, name or creation
- * time that cannot be followed so; a Node; a change the model cannot
+ * (a Service coming or going where the table has a conflict, or whose
+ * address only the full resolve can settle; a Service given other
+ * addresses, name or creation time that cannot be followed so; this
+ * node's zone moved by a Node; a TCPRoute; a change the model cannot
  * follow): then nothing was touched and the caller resolves in full.
  * -ENOMEM: `m` may be half edited; resolve in full.
  */

@@ -66,6 +66,14 @@ struct model_state {
 /* A Service whose ClusterIP the agent allocates (none asked for, not
  * headless, not ExternalName). */
 bool model__needs_address(const struct k8s_service *s);
+/* Allocation order (<0: a before b): older Services first (creationTimestamp;
+ * those without one after all that have one), then namespace and name. A
+ * newer Service then never takes an older one's address, whichever sorts
+ * first by name, and every node computes the same. */
+int model__alloc_cmp(const struct k8s_service *a, const struct k8s_service *b);
+/* This node's zone: --zone, else the label of the Node named --node (the
+ * first one in path order, should a Node be defined twice); may be NULL. */
+const char *model__zone(const struct model_source *src, size_t n, const struct model_opts *o);
 /* "ns\0key\0value" of s's first selector label into key; 0 when none. */
 size_t model__selector_key(char *key, size_t cap, const struct k8s_service *s);
 /* The index by_name gives s's name, or STRMAP_END. */

@@ -19,14 +19,16 @@ struct model_op {
 	const struct k8s_service *was, *is;
 	const struct model_source *src;
 	uint32_t index;
+	bool alloc;           /* an added Service allocated alloc_ip */
+	uint8_t alloc_ip[16];
 };
 
 struct model_plan {
 	struct model_op *v;
 	size_t n, cap;
 	bool table_wide; /* Services come or go */
-	size_t alloc_at;      /* 1 + the op whose Service gets alloc_ip, or 0 */
-	uint8_t alloc_ip[16];
+	bool new_zone;   /* a Node of this node changed, its zone did not: */
+	const char *zone; /* the zone's string in the sources now */
 };
 
 /* Add the ops of one changed file to `p`: 0, -ENOMEM, or -E2BIG when it
@@ -35,7 +37,7 @@ struct model_plan {
 int model__plan_file(struct model_plan *p, const struct manifest_set *old,
 		     const struct manifest_set *now, const struct model_source *now_src);
 /* Whether the Services the plan adds and removes can come and go in
- * place; the address it allocates, if any, into p->alloc_at/alloc_ip. */
+ * place; the addresses it allocates, if any, into the ops (alloc). */
 bool model__plan_in_place(const struct model_out *m, struct model_plan *p,
 			  const struct model_opts *o);
 int model__remove_service(struct model_out *m, uint32_t i);

@@ -8,10 +8,11 @@
  * clusterIP, as every manifest read back from an API server has; or
  * headless, or ExternalName) or is the edit's one Service that needs one
  * allocated. That one gets what the full resolve, given this model as its
- * previous result, would give it (model__addresses in the full resolve): the address
- * it was allocated before if that is free, else ipalloc's probe over the
- * addresses every other Service holds. Two or more at once, an old
- * address another Service holds now, or a full CIDR are the full
+ * previous result, would give it (model__addresses in the full resolve),
+ * in its order (model__alloc_cmp): first each the address it was
+ * allocated before, then, for those without one, ipalloc's probe over the
+ * addresses every other Service holds and those allocated before it. An
+ * old address another Service holds now, or a full CIDR, are the full
  * resolve's to order and report.
  */
 #include "model_plan.h"
@@ -25,6 +26,9 @@
 /* A file whose Services change (come, go, move) and that holds more than
  * this many: a full resolve (matching them up is quadratic). */
 #define MODEL_PLAN_MAX 256
+/* More Services than this needing an address in one edit: a full resolve
+ * (each probe looks through the plan's ops). */
+#define MODEL_PLAN_MAX_ALLOC 64
 
 static bool model__same_service(const struct k8s_service *a, const struct k8s_service *b)
 {
@@ -75,8 +79,9 @@ int model__plan_file(struct model_plan *p, const struct manifest_set *old,
 		same = model__same_identity(&old->services[k], &now->services[k]);
 	if (same) { /* the usual edit: every Service where it was */
 		for (size_t k = 0; k < old->n_services && !err; k++)
-			err = model__plan_push(p, (struct model_op){ &old->services[k],
-					       &now->services[k], now_src, (uint32_t)k });
+			err = model__plan_push(p, (struct model_op){
+					       .was = &old->services[k], .is = &now->services[k],
+					       .src = now_src, .index = (uint32_t)k });
 		return err;
 	}
 	if (old->n_services + now->n_services > MODEL_PLAN_MAX ||
@@ -90,10 +95,11 @@ int model__plan_file(struct model_plan *p, const struct manifest_set *old,
 		while (j < now->n_services && !model__same_service(was, &now->services[j]))
 			j++;
 		if (j < now->n_services && model__same_identity(was, &now->services[j]))
-			err = model__plan_push(p, (struct model_op){ was, &now->services[j],
-							       now_src, (uint32_t)j });
+			err = model__plan_push(p, (struct model_op){
+					.was = was, .is = &now->services[j], .src = now_src,
+					.index = (uint32_t)j });
 		else /* gone, or back with other addresses: out, then in */
-			err = model__plan_push(p, (struct model_op){ was, NULL, NULL, 0 });
+			err = model__plan_push(p, (struct model_op){ .was = was });
 	}
 	for (size_t j = 0; j < now->n_services && !err; j++) {
 		const struct k8s_service *is = &now->services[j];
@@ -102,7 +108,8 @@ int model__plan_file(struct model_plan *p, const struct manifest_set *old,
 		while (k < old->n_services && !model__same_identity(&old->services[k], is))
 			k++;
 		if (k == old->n_services)
-			err = model__plan_push(p, (struct model_op){ NULL, is, now_src, (uint32_t)j });
+			err = model__plan_push(p, (struct model_op){
+					.is = is, .src = now_src, .index = (uint32_t)j });
 	}
 	return err;
 }
@@ -121,8 +128,9 @@ static bool model__removed(const struct model_state *st, const struct model_plan
 	return false;
 }
 
-/* Whether `addr` is held after the plan: by a Service it keeps, or asked
- * for by one of the Services among its first `upto` ops that it adds. */
+/* Whether `addr` is held after the plan: by a Service it keeps, asked
+ * for by one of the Services among its first `upto` ops that it adds, or
+ * allocated to one it adds. */
 static bool model__held(const struct model_state *st, const struct model_plan *p, size_t upto,
 			const uint8_t addr[16])
 {
@@ -130,11 +138,13 @@ static bool model__held(const struct model_state *st, const struct model_plan *p
 
 	if (owner != STRMAP_END && !model__removed(st, p, owner))
 		return true;
-	for (size_t k = 0; k < upto; k++) {
-		const struct k8s_service *o = p->v[k].was ? NULL : p->v[k].is;
+	for (size_t k = 0; k < p->n; k++) {
+		const struct k8s_service *o = p->v[k].was || k >= upto ? NULL : p->v[k].is;
 		for (uint8_t b = 0; o && b < o->n_cluster_ips; b++)
 			if (!memcmp(o->cluster_ips[b], addr, 16))
 				return true;
+		if (p->v[k].alloc && !memcmp(p->v[k].alloc_ip, addr, 16))
+			return true;
 	}
 	return false;
 }
@@ -178,30 +188,76 @@ static bool model__plan_takes(const uint8_t addr[16], void *ctx)
 	return model__held(c->st, c->p, c->p->n, addr);
 }
 
-/* The address the full resolve would allocate the added Service `is`
- * (see the top of this file) into out: 0, or -1 where only it can say. */
-static int model__allocate(const struct model_out *m, const struct model_plan *p,
-			   const struct model_opts *o, const struct k8s_service *is,
-			   uint8_t out[16])
+/* The plan's ops whose added Service needs an address, in allocation
+ * order, into `order` (their count). */
+static size_t model__alloc_order(const struct model_plan *p, size_t *order)
+{
+	size_t n = 0;
+
+	for (size_t k = 0; k < p->n; k++) {
+		size_t at = n;
+
+		if (p->v[k].was || !model__needs_address(p->v[k].is))
+			continue;
+		while (at && model__alloc_cmp(p->v[order[at - 1]].is, p->v[k].is) > 0) {
+			order[at] = order[at - 1];
+			at--;
+		}
+		order[at] = k;
+		n++;
+	}
+	return n;
+}
+
+/* The addresses the full resolve would allocate the Services the plan adds
+ * (see the top of this file), into their ops: 0, or -1 where only it can
+ * say (it reports a lost address or a full CIDR). */
+static int model__allocate(const struct model_out *m, struct model_plan *p,
+			   const struct model_opts *o, const size_t *order, size_t n)
 {
 	struct model_taken c = { m->state, p };
-	long had = model__alloc_index(m, is->meta.ns, is->meta.name);
 
-	if (had >= 0 && ipalloc_contains(&o->cidrs.v[0], m->allocs[had].ip)) {
+	for (size_t k = 0; k < n; k++) { /* first each keeps what it had */
+		struct model_op *op = &p->v[order[k]];
+		long had = model__alloc_index(m, op->is->meta.ns, op->is->meta.name);
+
+		if (had < 0 || !ipalloc_contains(&o->cidrs.v[0], m->allocs[had].ip))
+			continue;
 		/* held by another now: the older of the two keeps it */
 		if (model__plan_takes(m->allocs[had].ip, &c))
 			return -1;
-		memcpy(out, m->allocs[had].ip, 16);
-		return 0;
+		memcpy(op->alloc_ip, m->allocs[had].ip, 16);
+		op->alloc = true;
 	}
-	return ipalloc_pick(&o->cidrs.v[0], is->meta.ns, is->meta.name, model__plan_takes, &c,
-			    out) ? -1 : 0;
+	for (size_t k = 0; k < n; k++) {
+		struct model_op *op = &p->v[order[k]];
+
+		if (!op->alloc && ipalloc_pick(&o->cidrs.v[0], op->is->meta.ns, op->is->meta.name,
+					       model__plan_takes, &c, op->alloc_ip))
+			return -1;
+		op->alloc = true;
+	}
+	return 0;
+}
+
+/* Allocate in the plan, if it adds Services needing an address. */
+static bool model__plan_allocate(const struct model_out *m, struct model_plan *p,
+				 const struct model_opts *o, size_t n_alloc)
+{
+	size_t order[MODEL_PLAN_MAX_ALLOC];
+
+	if (!n_alloc)
+		return true;
+	if (n_alloc > MODEL_PLAN_MAX_ALLOC)
+		return false;
+	return model__allocate(m, p, o, order, model__alloc_order(p, order)) == 0;
 }
 
 bool model__plan_in_place(const struct model_out *m, struct model_plan *p,
 			  const struct model_opts *o)
 {
 	const struct model_state *st = m->state;
+	size_t n_alloc = 0;
 
 	if (!p->table_wide)
 		return true;
@@ -220,8 +276,7 @@ bool model__plan_in_place(const struct model_out *m, struct model_plan *p,
 		if (was)
 			continue; /* kept */
 		/* added: a name no one else has, its own free addresses or
-		 * one allocated (one Service an edit: more are ordered
-		 * table-wide) */
+		 * some allocated */
 		i = model__index_of(st, is);
 		if ((i != STRMAP_END && !model__removed(st, p, i)) ||
 		    is->n_cluster_ips > LDMESH_MAX_CLUSTER_IPS || model__address_taken(st, p, k, is))
@@ -232,15 +287,10 @@ bool model__plan_in_place(const struct model_out *m, struct model_plan *p,
 		for (size_t q = 0; q < k; q++)
 			if (!p->v[q].was && model__same_service(p->v[q].is, is))
 				return false;
-		if (model__needs_address(is)) {
-			if (p->alloc_at)
-				return false;
-			p->alloc_at = k + 1;
-		}
+		n_alloc += model__needs_address(is);
 	}
 	/* last: the explicit addresses of every Service added are known */
-	return !p->alloc_at ||
-	       model__allocate(m, p, o, p->v[p->alloc_at - 1].is, p->alloc_ip) == 0;
+	return model__plan_allocate(m, p, o, n_alloc);
 }
 
 int model__remove_service(struct model_out *m, uint32_t i)

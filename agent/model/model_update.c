@@ -5,8 +5,9 @@
  * together (which definition of a Service wins, who owns an address, what
  * gets allocated, this node's zone) is left to the full resolve wherever
  * an edit could move it (model_update returns 0); Services that come and
- * go without moving any of it, one of them allocated an address as the
- * full resolve would, are added and removed here (model_services.c).
+ * go without moving any of it, those needing one allocated an address as
+ * the full resolve would, are added and removed here (model_services.c),
+ * and a Node that leaves this node's zone as it was changes nothing.
  * Everything else a service's result depends on is its own object and
  * what it is joined with, which the join indexes find from the objects an
  * edit removed and added.
@@ -76,9 +77,54 @@ static bool model__plan_moves_routes(const struct model_out *m, const struct mod
 	return false;
 }
 
-/* The plan of an edit: 1 when it can be applied in place (no Node, every
- * changed file's Services kept, or added and removed as
- * model__plan_in_place allows), 0 when not, -ENOMEM. */
+static bool model__names_node(const struct manifest_set *s, const char *name)
+{
+	for (size_t i = 0; i < s->n_nodes; i++)
+		if (!strcmp(s->nodes[i].meta.name, name))
+			return true;
+	return false;
+}
+
+static bool model__same_zone(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* A Node counts only as this node's zone (model__zone): a Node of another
+ * node, or of this one with its zone as it was, changes no service. 1
+ * when the edit leaves the zone as it is (then p->zone is its string now,
+ * if the edit touched this node's Node), 0 when it moves it (every
+ * service's key and the header: the full resolve's). */
+static int model__plan_zone(const struct model_out *m, const struct model_source *src, size_t n,
+			    const struct model_source *changed, size_t n_changed,
+			    const struct model_opts *o, struct model_plan *p)
+{
+	const char *zone;
+	bool touched = false;
+
+	if ((o->zone && *o->zone) || !o->node_name)
+		return 1; /* no Node is looked at */
+	for (size_t i = 0; i < n_changed && !touched; i++) {
+		const struct model_source *now_src;
+
+		touched = model__names_node(changed[i].set, o->node_name) ||
+			  model__names_node(model__now(src, n, changed[i].path, &now_src),
+					    o->node_name);
+	}
+	if (!touched)
+		return 1;
+	zone = model__zone(src, n, o);
+	if (!model__same_zone(zone, m->in.node_zone))
+		return 0;
+	p->new_zone = true; /* the string the model points to goes with its file */
+	p->zone = zone;
+	return 1;
+}
+
+/* The plan of an edit: 1 when it can be applied in place (no TCPRoute,
+ * this node's zone unchanged, every changed file's Services kept, or
+ * added and removed as model__plan_in_place allows), 0 when not,
+ * -ENOMEM. */
 static int model__plan(const struct model_out *m, const struct model_source *src, size_t n,
 		       const struct model_source *changed, size_t n_changed,
 		       const struct model_opts *o, struct model_plan *p)
@@ -96,14 +142,14 @@ static int model__plan(const struct model_out *m, const struct model_source *src
 		if (!model__first_of_path(changed, i))
 			continue;
 		now = model__now(src, n, changed[i].path, &now_src);
-		if (changed[i].set->n_nodes || now->n_nodes || changed[i].set->n_routes ||
-		    now->n_routes)
+		if (changed[i].set->n_routes || now->n_routes)
 			return 0;
 		err = model__plan_file(p, changed[i].set, now, now_src);
 		if (err)
 			return err == -ENOMEM ? err : 0;
 	}
-	if (m->n_routes && model__plan_moves_routes(m, p))
+	if ((m->n_routes && model__plan_moves_routes(m, p)) ||
+	    !model__plan_zone(m, src, n, changed, n_changed, o, p))
 		return 0;
 	return model__plan_in_place(m, p, o);
 }
@@ -230,7 +276,7 @@ static int model__apply_services(struct model_out *m, const struct model_plan *p
 		if (!op->is)
 			continue;
 		if (!op->was) {
-			const uint8_t *ip = p->alloc_at == k + 1 ? p->alloc_ip : NULL;
+			const uint8_t *ip = op->alloc ? op->alloc_ip : NULL;
 			if (!(err = model__add_service(m, op, ip, &i)))
 				model__mark(st, i);
 			continue;
@@ -295,6 +341,8 @@ int model_update(struct model_out *m, const struct model_source *src, size_t n,
 	st->j.d = d;
 	st->n_changes = st->n_dirty = 0;
 	m->n_allocated = 0;
+	if (plan.new_zone)
+		m->in.node_zone = plan.zone;
 	err = model__apply_removals(m, &plan);
 	/* Out with what each file said, then in with what it says: a pod
 	 * that moved between files is found in both. */

@@ -11,8 +11,10 @@
  *
  * --quick stops at 10k services; --edit-only [N [EPS [node]]] runs only
  * the edit part (N services of EPS endpoints, one file each; default
- * 10000 x 10; with "node", the edited file also holds a Node, so each edit
- * is resolved in full);
+ * 10000 x 10; with "node", the edited file also holds a Node of another
+ * node whose zone label each edit flips, the agent run with --node; with
+ * "alloc2", each edit is a new file of two Services without a clusterIP;
+ * the folder is made under $TMPDIR, /tmp when unset: give a tmpfs);
  * --switch-only stops after the cost of a new generation in a process;
  * --delta gives the builder's cache (heap bytes per service) and the time
  * and size of a delta of one changed service at 10k x 10 and 100k x 1.
@@ -44,8 +46,8 @@
 
 #define EPS_PER_SVC 10
 #define SVCS_PER_FILE 1000
-#define EDIT_TABLE_HEAD "| services x endpoints | services per file | edits | median | p90 | max " \
-	"| agent RSS MB | agent peak RSS MB |\n|---|---|---|---|---|---|---|---|\n"
+#define EDIT_TABLE_HEAD "| services x endpoints | services per file | edits | min | median | p90 | max " \
+	"| agent RSS MB | agent peak RSS MB |\n|---|---|---|---|---|---|---|---|---|\n"
 
 static double now_s(void)
 {
@@ -886,18 +888,41 @@ static void agent_rss(pid_t pid, double *rss, double *hwm)
 	fclose(f);
 }
 
-/* A Node in the edited file makes every edit of it one the agent resolves
- * in full (model_update.c), with what changed published as a delta. */
-static const char edit_node[] = "---\napiVersion: v1\nkind: Node\nmetadata: {name: elsewhere}\n";
-
-static void bench_edit(const char *agent, unsigned n, unsigned per_file, unsigned eps, bool node)
+/* A Node of another node in the edited file, its zone label flipped by
+ * each edit (`r`): until 2026-12-08 every such edit was resolved in full. */
+static size_t edit_node(char *buf, size_t cap, int r)
 {
-	char dir[] = "/tmp/ldmesh-bench-XXXXXX", table[512], path[600];
+	return (size_t)snprintf(buf, cap, "---\napiVersion: v1\nkind: Node\nmetadata: {name: elsewhere, "
+				"labels: {topology.kubernetes.io/zone: zone-%c}}\n", 'a' + (r & 1));
+}
+
+/* Two Services without a clusterIP, new names each round: until
+ * 2026-12-08 two allocations at once were resolved in full. */
+static void edit_alloc2(const char *dir, int r)
+{
+	char path[600], text[1024];
+	size_t len = 0;
+
+	for (int k = 0; k < 2; k++)
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+			"---\napiVersion: v1\nkind: Service\nmetadata: {name: new-%d-%d, namespace: ns-new}\n"
+			"spec:\n  ports: [{name: http, port: 80, targetPort: 8080}]\n", r, k);
+	snprintf(path, sizeof(path), "%s/m/new-%03d.yaml", dir, r);
+	write_file(path, text, len);
+}
+
+static void bench_edit(const char *agent, unsigned n, unsigned per_file, unsigned eps,
+		       const char *mode)
+{
+	bool node = !strcmp(mode, "node"), alloc2 = !strcmp(mode, "alloc2");
+	const char *tmp = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+	char dir[400], table[512], path[600];
 	size_t cap = (size_t)SVCS_PER_FILE * 4096;
 	char *text = malloc(cap);
 	double lat[40];
 	int rounds = 40;
 
+	snprintf(dir, sizeof(dir), "%s/ldmesh-bench-XXXXXX", tmp);
 	if (!mkdtemp(dir))
 		die("mkdtemp", errno);
 	snprintf(table, sizeof(table), "%s/table", dir);
@@ -908,7 +933,7 @@ static void bench_edit(const char *agent, unsigned n, unsigned per_file, unsigne
 		for (unsigned i = f * per_file; i < n && i < (f + 1) * per_file; i++)
 			len += gen_service(text + len, cap - len, i, eps);
 		if (node && !f)
-			len += (size_t)snprintf(text + len, cap - len, "%s", edit_node);
+			len += edit_node(text + len, cap - len, 1);
 		snprintf(path, sizeof(path), "%s/m/%06u.yaml", dir, f);
 		write_file(path, text, len);
 	}
@@ -918,7 +943,11 @@ static void bench_edit(const char *agent, unsigned n, unsigned per_file, unsigne
 		const char *log = getenv("BENCH_AGENT_LOG");
 		int fd = log ? open(log, O_WRONLY | O_CREAT | O_APPEND, 0644) : open("/dev/null", O_WRONLY);
 		dup2(fd, 2);
-		execl(agent, agent, "--manifests", path, "--table", table, (char *)NULL);
+		if (node)
+			execl(agent, agent, "--manifests", path, "--table", table, "--node", "node-1",
+			      (char *)NULL);
+		else
+			execl(agent, agent, "--manifests", path, "--table", table, (char *)NULL);
 		_exit(127);
 	}
 	/* Watch the generation the way a pod does: the control page. */
@@ -946,9 +975,12 @@ static void bench_edit(const char *agent, unsigned n, unsigned per_file, unsigne
 		for (unsigned i = 0; i < per_file && i < n; i++)
 			len += gen_service(text + len, cap - len, i, eps + (i == 0 ? (unsigned)(~r & 1) : 0));
 		if (node)
-			len += (size_t)snprintf(text + len, cap - len, "%s", edit_node);
+			len += edit_node(text + len, cap - len, r);
 		double t0 = now_s();
-		write_file(path, text, len);
+		if (alloc2)
+			edit_alloc2(dir, r);
+		else
+			write_file(path, text, len);
 		double t1 = t0;
 		for (int spin = 0; spin < 2000000; spin++) {
 			if (__atomic_load_n(&c->generation, __ATOMIC_ACQUIRE) != before) {
@@ -965,8 +997,9 @@ static void bench_edit(const char *agent, unsigned n, unsigned per_file, unsigne
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	qsort(lat, (size_t)rounds, sizeof(lat[0]), cmp_double);
-	printf("| %u x %u | %u%s | %d | %.2f | %.2f | %.2f | %.0f | %.0f |\n", n, eps, per_file,
-	       node ? " and a Node (resolved in full)" : "", rounds, lat[rounds / 2],
+	printf("| %u x %u | %u%s | %d | %.2f | %.2f | %.2f | %.2f | %.0f | %.0f |\n", n, eps, per_file,
+	       node ? " and a Node's zone" : alloc2 ? ": two new Services without clusterIP" : "",
+	       rounds, lat[0], lat[rounds / 2],
 	       lat[rounds * 9 / 10], lat[rounds - 1], rss, hwm);
 	free(text);
 	remove_tree(dir);
@@ -998,7 +1031,7 @@ int main(int argc, char **argv)
 		unsigned n = argc > 2 ? (unsigned)atoi(argv[2]) : 10000;
 		unsigned eps = argc > 3 ? (unsigned)atoi(argv[3]) : EPS_PER_SVC;
 		printf(EDIT_TABLE_HEAD);
-		bench_edit(agent, n ? n : 10000, 1, eps, argc > 4 && !strcmp(argv[4], "node"));
+		bench_edit(agent, n ? n : 10000, 1, eps, argc > 4 ? argv[4] : "");
 		return 0;
 	}
 	printf("## snapshot build (%d endpoints per service)\n\n", EPS_PER_SVC);
@@ -1054,8 +1087,8 @@ int main(int argc, char **argv)
 	}
 	printf("\n## manifest edit -> new generation visible (ms, from write() to the control page moving)\n\n");
 	printf(EDIT_TABLE_HEAD);
-	bench_edit(agent, 10000, 1, EPS_PER_SVC, false);
-	bench_edit(agent, 10000, SVCS_PER_FILE, EPS_PER_SVC, false);
-	bench_edit(agent, 10000, 1, EPS_PER_SVC, true);
+	bench_edit(agent, 10000, 1, EPS_PER_SVC, "");
+	bench_edit(agent, 10000, SVCS_PER_FILE, EPS_PER_SVC, "");
+	bench_edit(agent, 10000, 1, EPS_PER_SVC, "node");
 	return 0;
 }

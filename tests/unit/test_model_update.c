@@ -459,6 +459,8 @@ static bool apply_as_full_resolve(struct fx *f)
 	in_place = apply(f);
 	assert_int_equal(model_resolve(f->src.v, f->src.n, &f->o, &prev, &ref, &f->t.d), 0);
 	model_out_free(&prev);
+	assert_string_equal(f->inc.in.node_zone ? f->inc.in.node_zone : "(none)",
+			    ref.in.node_zone ? ref.in.node_zone : "(none)");
 	assert_int_equal(f->inc.n_services, ref.n_services);
 	for (size_t i = 0; i < ref.n_services; i++) {
 		size_t k = 0;
@@ -494,8 +496,8 @@ static void unput(struct fx *f, const char *rel)
 /* A Service needing an address, alone in its edit, is allocated in place
  * exactly what the full resolve would give it: around taken addresses,
  * the one it had before when that is free; where the full resolve alone
- * can say (its old address held by another, two at once, a full CIDR),
- * the edit is resolved in full. */
+ * can say (its old address held by another, a full CIDR), the edit is
+ * resolved in full. */
 static void test_allocation_in_place(void **state)
 {
 	struct fx f = { .seed = 5 };
@@ -543,14 +545,16 @@ static void test_allocation_in_place(void **state)
 	assert_true(tu_diag_has(&f.t, "loses its ClusterIP"));
 	assert_string_equal(ip_of(&f, "new", again), want); /* its hash, free again */
 
-	/* two at once: ordered across the table by the full resolve */
+	/* two at once: in place too, in the full resolve's order */
 	tu_write(f.dir, "m.yaml",
 		 "apiVersion: v1\nkind: Service\nmetadata: {name: two-a, namespace: ns0}\n"
 		 "spec: {ports: [{port: 80}]}\n---\n"
 		 "apiVersion: v1\nkind: Service\nmetadata: {name: two-b, namespace: ns0}\n"
 		 "spec: {ports: [{port: 80}]}\n");
 	refresh(&f, "m.yaml");
-	assert_false(apply_as_full_resolve(&f));
+	assert_true(apply_as_full_resolve(&f));
+	assert_int_equal(f.inc.n_allocated, 2);
+	assert_true(*ip_of(&f, "two-a", got) && strcmp(got, ip_of(&f, "two-b", again)));
 	fx_close(&f);
 
 	/* a full CIDR (10.96.0.1 and .2 are all a /30 has): a full resolve,
@@ -564,6 +568,111 @@ static void test_allocation_in_place(void **state)
 	put_service(&f, "c.yaml", "three", NULL);
 	assert_false(apply_as_full_resolve(&f));
 	assert_true(tu_diag_has(&f.t, "service CIDR is full"));
+	fx_close(&f);
+}
+
+/* A Node of this node ("n1") or of another, its zone `zone` (may be
+ * NULL), and a label `round` so each write is a change. */
+static void put_node(struct fx *f, const char *rel, const char *name, const char *zone,
+		     unsigned round)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 "apiVersion: v1\nkind: Node\nmetadata:\n  name: %s\n  labels: {round: \"%u\"%s%s}\n",
+		 name, round, zone ? ", topology.kubernetes.io/zone: " : "", zone ? zone : "");
+	tu_write(f->dir, rel, text);
+	refresh(f, rel);
+}
+
+/* Batch file `b`: of its pool of 6 names, those `mask` has, without a
+ * clusterIP, some with a creation time (the allocation order). */
+static void put_batch(struct fx *f, unsigned b, unsigned mask)
+{
+	char rel[32], text[4096];
+	size_t len = 0;
+
+	snprintf(rel, sizeof(rel), "batch-%u.yaml", b);
+	for (unsigned j = 0; j < 6; j++) {
+		if (!(mask & (1u << j)))
+			continue;
+		len = cat(text, sizeof(text), len,
+			  "---\napiVersion: v1\nkind: Service\nmetadata: {name: b%u-%u, "
+			  "namespace: ns%u%s%s%s}\nspec: {ports: [{port: 80}]}\n", b, j, j % 2,
+			  j % 3 ? "" : ", creationTimestamp: \"2026-01-0", j % 3 ? "" : (j ? "2" : "1"),
+			  j % 3 ? "" : "T00:00:00Z\"");
+	}
+	if (!len) {
+		unput(f, rel);
+		return;
+	}
+	tu_write(f->dir, rel, text);
+	refresh(f, rel);
+}
+
+/* Random edits of the kinds resolved in full until 2026-12-08, each
+ * checked against the full resolve: a Node of another node, this node's
+ * Node keeping its zone (in place), or changing it (in full: every key and
+ * the header move), and Services without a clusterIP coming several at
+ * once, in one file or two, some coming back to the address they had,
+ * some going. */
+static void test_nodes_and_allocations_random(void **state)
+{
+	struct fx f = { .seed = 13 };
+	unsigned node_in_place = 0, multi_in_place = 0, zone_full = 0, mask[3] = { 0 };
+	char ip[32];
+	(void)state;
+
+	/* a small CIDR (30 addresses, at most 26 taken): probes collide, so
+	 * the order of allocation shows */
+	fx_open(&f, "model-update-wide", "10.96.0.0/27", "n1");
+	for (unsigned i = 0; i < 8; i++) {
+		char rel[32], name[32];
+		snprintf(rel, sizeof(rel), "s-%02u.yaml", i);
+		snprintf(name, sizeof(name), "s%u", i);
+		snprintf(ip, sizeof(ip), "10.96.0.%u", 10 + i);
+		put_service(&f, rel, name, i % 4 ? ip : NULL);
+	}
+	put_node(&f, "node-n1.yaml", "n1", "z1", 0);
+	put_node(&f, "node-other.yaml", "n2", "z1", 0);
+	sources_retired_free(&f.src);
+	assert_int_equal(model_resolve(f.src.v, f.src.n, &f.o, NULL, &f.inc, &f.t.d), 0);
+	for (unsigned round = 1; round <= 300; round++) {
+		unsigned what = rnd(&f, 8), b = rnd(&f, 3), zone = rnd(&f, 2);
+		bool in_place;
+
+		if (what == 0) {
+			put_node(&f, "node-other.yaml", "n2", zone ? "z1" : "z2", round);
+		} else if (what == 1) {
+			put_node(&f, "node-n1.yaml", "n1", f.inc.in.node_zone, round);
+		} else if (what == 2) {
+			put_node(&f, "node-n1.yaml", "n1", zone ? "z1" : "z3", round);
+		} else { /* one or two batch files, often several Services each */
+			mask[b] = rnd(&f, 64);
+			put_batch(&f, b, mask[b]);
+			if (what == 3) {
+				b = (b + 1) % 3;
+				mask[b] = rnd(&f, 64);
+				put_batch(&f, b, mask[b]);
+			}
+		}
+		const char *was = f.inc.in.node_zone ? f.inc.in.node_zone : "";
+		bool zone_moves = what == 2 && strcmp(was, zone ? "z1" : "z3");
+		unsigned before = f.allocated;
+
+		in_place = apply_as_full_resolve(&f);
+		/* Nodes: in place unless this node's zone moved */
+		if (what <= 2)
+			assert_true(in_place == !zone_moves);
+		node_in_place += what <= 2 && in_place;
+		zone_full += zone_moves;
+		multi_in_place += in_place && f.allocated > before && f.inc.n_allocated > 1;
+	}
+	print_message("%u Node edits in place, %u moving the zone in full; %u edits allocating "
+		      "two or more in place\n", node_in_place, zone_full, multi_in_place);
+	assert_true(node_in_place > 20);
+	assert_true(zone_full > 5);
+	assert_true(multi_in_place > 10);
 	fx_close(&f);
 }
 
@@ -597,6 +706,7 @@ int main(void)
 		cmocka_unit_test(test_allocated_address_stays_owned),
 		cmocka_unit_test(test_allocation_in_place),
 		cmocka_unit_test(test_node_edit_resolves_in_full),
+		cmocka_unit_test(test_nodes_and_allocations_random),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
