@@ -66,7 +66,7 @@ cat >"$E2E_TMP/layout.c" <<'C'
 int main(void)
 {
 	SZ(ldmesh_snap); SZ(ldmesh_table_slot); SZ(ldmesh_table);
-	AT(ldmesh_table_slot, refs); AT(ldmesh_table_slot, used);
+	AT(ldmesh_table_slot, used); AT(ldmesh_table, pins);
 	AT(ldmesh_table_slot, generation); AT(ldmesh_table_slot, snap);
 	AT(ldmesh_table, control); AT(ldmesh_table, current);
 	AT(ldmesh_table, seen_generation); AT(ldmesh_table, ticks_per_s);
