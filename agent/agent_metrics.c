@@ -109,6 +109,9 @@ int agent_metrics_open(struct agent *a)
 	a->metrics = am;
 	if (a->inbox)
 		inbox_on(a->inbox, LDMESH_REPORT_COUNTS, agent_metrics__on_counts, am);
+	/* processes count only while someone serves the counts */
+	a->pub.control_flags |= LDMESH_CONTROL_F_METRICS;
+	publish_heartbeat(&a->pub);
 	return 0;
 }
 
@@ -120,6 +123,8 @@ void agent_metrics_close(struct agent *a)
 		return;
 	if (a->inbox)
 		inbox_on(a->inbox, LDMESH_REPORT_COUNTS, NULL, NULL);
+	/* the flag stays as it is: a process counting across an agent's
+	 * restart sends to the next one, which sets its own at once */
 	metrics_http_close(&am->http);
 	metrics_fini(&am->m);
 	if (am->table_ok)

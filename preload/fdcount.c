@@ -86,7 +86,10 @@ void fdcount_closing(int fd)
 	if ((unsigned)fd >= FDMAP_MAX || !atomic_load_explicit(&fdcount_tab[fd], memory_order_relaxed))
 		return;
 	w = atomic_exchange_explicit(&fdcount_tab[fd], 0, memory_order_relaxed);
-	if (!w || !fdcount__key(fd, &k))
+	/* a connection known open has nothing to tell but bytes, which only
+	 * an agent serving metrics wants; one never known open may have been
+	 * given up while connecting (a timeout to report) */
+	if (!w || ((w & 3) != FDCOUNT_CONNECTING && !counts_wanted()) || !fdcount__key(fd, &k))
 		goto out;
 	memset(&ti, 0, sizeof(ti));
 	if (real.getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)

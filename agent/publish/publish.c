@@ -783,6 +783,7 @@ void publish_heartbeat(struct publisher *p)
 	publish__control_writable(p);
 	__atomic_store_n(&p->control->heartbeat_pid, (uint32_t)getpid(), __ATOMIC_RELAXED);
 	__atomic_store_n(&p->control->heartbeat_mono_ns, publish__now_ns(), __ATOMIC_RELAXED);
+	__atomic_store_n(&p->control->flags, p->control_flags, __ATOMIC_RELAXED);
 }
 
 /* Unlink snap.<gen> unless it is one of those kept (publish.h), and

@@ -27,6 +27,8 @@ struct publisher {
 	int notify_fd;                  /* inotify on the directory, or -1 */
 	struct ldmesh_control *control; /* mapped read-write */
 	int control_fd;                 /* open on it, for its flags */
+	uint32_t control_flags;         /* LDMESH_CONTROL_F_*, stored with
+	                                   each heartbeat */
 	bool control_fs_known;          /* control_on_tmpfs is known */
 	bool control_on_tmpfs;
 	ino_t control_ino;
@@ -178,7 +180,7 @@ int publish_status(struct publisher *p, const char *text);
 void publish_drain(struct publisher *p);
 
 /* The control page's heartbeat (snapshot.h, 3.4): this agent's pid and
- * CLOCK_MONOTONIC now, relaxed stores (a reader needs the word whole, not
+ * CLOCK_MONOTONIC now, and its control_flags (3.5), relaxed stores (a reader needs the word whole, not
  * ordered with anything). Called once a second by the agent's loop and by
  * publish_open, so a page is alive from the moment it is mapped. Nothing
  * before publish_open succeeded. */

@@ -86,7 +86,8 @@
  * and routes a split service to its own endpoints), and each service's
  * first_split/split_count (were reserved[2]); and the endpoint flag
  * LDMESH_EP_F_EJECTED (the agent's verified ejections, ordered out of the
- * chosen endpoints, so an older reader follows them too).
+ * chosen endpoints, so an older reader follows them too); and the control
+ * page's flags (LDMESH_CONTROL_F_METRICS).
  */
 #ifndef LDMESH_SNAPSHOT_H
 #define LDMESH_SNAPSHOT_H
@@ -338,7 +339,9 @@ struct ldmesh_control {
 	                             (since 3.4; was reserved0) */
 	uint64_t heartbeat_mono_ns; /* CLOCK_MONOTONIC of its last heartbeat,
 	                             0 = none (since 3.4; was reserved[0]) */
-	uint64_t reserved[3];
+	uint32_t flags;           /* LDMESH_CONTROL_F_* (3.5; was reserved) */
+	uint32_t reserved1;
+	uint64_t reserved[2];
 	struct ldmesh_control_record records[2]; /* [gen & 1], since 3.1 */
 	struct ldmesh_control_record ahead;      /* a base about to be
 	                                            current, since 3.2 */
@@ -358,12 +361,21 @@ static_assert(offsetof(struct ldmesh_control, generation) ==
 static_assert(offsetof(struct ldmesh_control, heartbeat_mono_ns) ==
 		       LDMESH_CONTROL_OFF_HEARTBEAT,
 	       "the heartbeat takes the first reserved word, naturally aligned");
+static_assert(offsetof(struct ldmesh_control, flags) == LDMESH_CONTROL_OFF_HEARTBEAT + 8,
+	       "the flags take the next reserved word");
 static_assert(offsetof(struct ldmesh_control, records) == LDMESH_CONTROL_OFF_RECORDS,
 	       "records follow the 3.0 page, 8-byte aligned");
 static_assert(offsetof(struct ldmesh_control, ahead) == LDMESH_CONTROL_OFF_AHEAD,
 	       "the announced base follows the records");
 static_assert(sizeof(struct ldmesh_control) == LDMESH_CONTROL_SIZE, "control layout");
 #define LDMESH_GENERATION_RETIRED UINT64_MAX
+/* (3.5) The agent serves the counters processes send (--metrics): only
+ * then does a process count its connections, reading TCP_INFO at the close
+ * of a Service socket and sending counters datagrams (ldmesh/report.h).
+ * Clear (an older agent, or none asked), a close costs nothing more than
+ * before; failure reports are sent either way. Kept by the agent's
+ * heartbeat, so it follows a restart with other flags within a second. */
+#define LDMESH_CONTROL_F_METRICS (1U << 0)
 
 /* Service types (spec.type; a headless service has LDMESH_SVC_F_HEADLESS). */
 enum ldmesh_svc_type {

@@ -309,6 +309,13 @@ static void counts__arm(void)
 			      memory_order_relaxed);
 }
 
+bool counts_wanted(void)
+{
+	const struct ldmesh_control *c = counts__table ? ldmesh_table_control(counts__table) : NULL;
+
+	return c && (__atomic_load_n(&c->flags, __ATOMIC_RELAXED) & LDMESH_CONTROL_F_METRICS);
+}
+
 void counts_flush(bool force)
 {
 	uint64_t now, last;
@@ -330,8 +337,9 @@ void counts_flush(bool force)
 	/* asked at most once a second, even while nobody listens */
 	atomic_store_explicit(&counts__last_flush_ns, now, memory_order_relaxed);
 	counts__arm();
-	/* no agent (yet), or a socket not to be trusted: the counts wait */
-	if (report_reachable(counts__cfg->table_dir))
+	/* no agent (yet), one that serves no metrics, or a socket not to be
+	 * trusted: the counts wait */
+	if (!counts_wanted() || report_reachable(counts__cfg->table_dir))
 		goto out;
 	if (atomic_flag_test_and_set_explicit(&counts__flushing, memory_order_acquire))
 		goto out;

@@ -73,6 +73,11 @@ uint64_t counts_ticks_ns(uint64_t ticks) LDMESH_HIDDEN;
  * another thread makes this one skip. Keeps errno. */
 void counts_flush(bool force) LDMESH_HIDDEN;
 
+/* Whether the agent serves what processes count (its control page's
+ * LDMESH_CONTROL_F_METRICS): otherwise a close reads no TCP_INFO for a
+ * connection known open and no counters leave (failure reports do). */
+bool counts_wanted(void) LDMESH_HIDDEN;
+
 /* In a forked child: the parent's counts are the parent's to send. */
 void counts_after_fork(void) LDMESH_HIDDEN;
 

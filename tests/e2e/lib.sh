@@ -243,6 +243,12 @@ e2e_agent() {
 	e2e_wait_gen_after 0 >/dev/null || e2e_die "agent published nothing: $(tail -5 "$E2E_TMP/agent.log")"
 }
 
+# Whether the agent's metrics answer on 127.0.0.1:$1 (for e2e_wait).
+e2e_metrics_up() {
+	$PY -c "import urllib.request as u; u.urlopen('http://127.0.0.1:$1/metrics', timeout=2)" \
+		2>/dev/null
+}
+
 # A service's ClusterIP as ldmeshctl reports it (independent of the preload).
 e2e_cluster_ip() {
 	LDMESH_NAMESPACE=default "$CTL" -t "$TABLE" resolve "$1" | awk 'NR == 2 { print $1 }'

@@ -23,7 +23,10 @@ iptables -A INPUT -d $BLACK -p tcp -j DROP || e2e_skip "iptables cannot filter h
 e2e_put_web $DEAD # listed ready, refuses
 sed 's/web/hole/g; s/10\.96\.0\.80/10.96.0.92/' "$MANIFESTS/web.yaml" |
 	sed "s/$DEAD/$BLACK/" | e2e_put hole.yaml
-e2e_agent
+# --metrics: the control page asks processes to count
+# (LDMESH_CONTROL_F_METRICS), and still does once the agent is stopped
+e2e_agent --metrics 127.0.0.1:9153
+e2e_wait e2e_metrics_up 9153 || e2e_die "no metrics on 127.0.0.1:9153"
 kill "$E2E_AGENT_PID"
 e2e_wait -t 10 e2e_gone "$E2E_AGENT_PID" || e2e_die "the agent did not stop"
 SOCK=$TABLE.sock

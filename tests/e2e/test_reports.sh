@@ -76,7 +76,10 @@ YAML
 	svc refuse2 10.96.0.94 $DEAD2
 	svc gone 10.96.0.95 $GONE $LIVE
 } | e2e_put svcs.yaml
-e2e_agent
+# --metrics: the control page asks processes to count
+# (LDMESH_CONTROL_F_METRICS), and still does once the agent is stopped
+e2e_agent --metrics 127.0.0.1:9153
+e2e_wait e2e_metrics_up 9153 || e2e_die "no metrics on 127.0.0.1:9153"
 # the table stays; the socket beside it is this test's
 kill "$E2E_AGENT_PID"
 e2e_wait -t 10 e2e_gone "$E2E_AGENT_PID" || e2e_die "the agent did not stop"
