@@ -105,6 +105,8 @@ AFTER_MAX=$(cat "$E2E_TMP/hole.out" "$E2E_TMP/hole2.out" | max_ms /dev/stdin)
 e2e_log "goal 2: 1 of 3 blackholed: $HOLE_F of 20 curls --connect-timeout 5 failed" \
 	"(longest wait $(max_all "$E2E_TMP/hole.out") ms); after the ejection $AFTER_F of $AFTER failed," \
 	"longest wait $AFTER_MAX ms"
+e2e_log "goal 2, each curl that failed: $(awk '$1 != 0 { printf "#%d exit %d after %d ms; ", NR, $1, $2 }' "$E2E_TMP/hole.out")" \
+	"the first to start with the pod ejected: #$(awk '$3 == 1 { print NR; exit }' "$E2E_TMP/hole.out")"
 check "1 of 3 blackholed: at most 2 of 20 curls fail ($HOLE_F)" test "$HOLE_F" -le 2
 check_eq "the 10 curls after the ejection started after it" 10 "$(awk '$3 == 1' "$E2E_TMP/hole2.out" | wc -l)"
 check_eq "none started after the ejection failed (of $AFTER)" 0 "$AFTER_F"
