@@ -286,6 +286,29 @@ YAML
 	done
 }
 
+# Service default/NAME (CLUSTERIP:9000 -> 9100/tcp) with one EndpointSlice
+# listing the given pod IPs, ready, as one more YAML document on stdout
+# (several concatenate into one manifest): e2e_svc_yaml NAME CLUSTERIP IP...
+e2e_svc_yaml() {
+	local name=$1 vip=$2 ip
+	shift 2
+	cat <<YAML
+---
+apiVersion: v1
+kind: Service
+metadata: {name: $name, namespace: default}
+spec: {clusterIP: $vip, ports: [{name: tcp, port: 9000, targetPort: 9100}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: $name-1, namespace: default, labels: {kubernetes.io/service-name: $name}}
+addressType: IPv4
+ports: [{name: tcp, port: 9100, protocol: TCP}]
+endpoints:
+YAML
+	for ip in "$@"; do printf -- '- addresses: [%s]\n  conditions: {ready: true}\n' "$ip"; done
+}
+
 # The same as the manifest web.yaml: e2e_put_web IP...
 e2e_put_web() { e2e_web_yaml "$@" | e2e_put web.yaml; }
 

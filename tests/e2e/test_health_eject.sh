@@ -35,24 +35,7 @@ ip link set dark0 up
 ip link set dark1 up
 
 e2e_put_web 10.244.1.5 $DEAD 10.244.3.5
-svc() { # name clusterIP ip...
-	local name=$1 vip=$2 ip
-	shift 2
-	cat <<YAML
-apiVersion: v1
-kind: Service
-metadata: {name: $name, namespace: default}
-spec: {clusterIP: $vip, ports: [{name: tcp, port: 9000, targetPort: 9100}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: $name-1, namespace: default, labels: {kubernetes.io/service-name: $name}}
-addressType: IPv4
-ports: [{name: tcp, port: 9100, protocol: TCP}]
-endpoints:
-YAML
-	for ip in "$@"; do printf -- '- addresses: [%s]\n  conditions: {ready: true}\n' "$ip"; done
-}
+svc() { e2e_svc_yaml "$@"; } # name clusterIP ip...
 svc dark 10.96.0.99 $DARK 10.244.1.5 10.244.3.5 | e2e_put dark.yaml
 svc two 10.96.0.98 $DEAD2 $DEAD3 10.244.1.5 | e2e_put two.yaml
 svc solo 10.96.0.97 $SOLO | e2e_put solo.yaml

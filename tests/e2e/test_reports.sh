@@ -49,25 +49,7 @@ PY
 e2e_track $!
 e2e_wait_file "$E2E_TMP/echo.ready" || e2e_die "echo server did not start"
 
-svc() { # name clusterIP backend...
-	local name=$1 vip=$2 ip
-	shift 2
-	cat <<YAML
----
-apiVersion: v1
-kind: Service
-metadata: {name: $name, namespace: default}
-spec: {clusterIP: $vip, ports: [{name: tcp, port: 9000, targetPort: 9100}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: $name-1, namespace: default, labels: {kubernetes.io/service-name: $name}}
-addressType: IPv4
-ports: [{name: tcp, port: 9100, protocol: TCP}]
-endpoints:
-YAML
-	for ip in "$@"; do printf -- '- addresses: [%s]\n  conditions: {ready: true}\n' "$ip"; done
-}
+svc() { e2e_svc_yaml "$@"; } # name clusterIP ip...
 {
 	svc web 10.96.0.80 $LIVE
 	svc refuse 10.96.0.91 $DEAD
