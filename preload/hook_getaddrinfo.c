@@ -85,74 +85,6 @@ static int hook_gai__real_no_search(struct preload_state *st, const char *name,
 	return rc;
 }
 #else
-/* Whether one /etc/hosts line names `name` (case-insensitively, as musl
- * compares): the address, then the names, up to a comment. */
-static bool hook_gai__hosts_line(const char *line, size_t n, const char *name, size_t len)
-{
-	size_t i = 0, word = 0;
-
-	for (size_t k = 0; k < n; k++)
-		if (line[k] == '#') {
-			n = k;
-			break;
-		}
-	while (i < n) {
-		size_t start;
-		while (i < n && config_is_blank(line[i]))
-			i++;
-		start = i;
-		while (i < n && !config_is_blank(line[i]))
-			i++;
-		if (i > start && word++ && i - start == len && !strncasecmp(line + start, name, len))
-			return true;
-	}
-	return false;
-}
-
-/* Whether /etc/hosts names `name`. Read in pieces without stdio (no
- * allocation); a line longer than the buffer is cut, as musl cuts at 512. */
-static bool hook_gai__in_hosts(const char *name)
-{
-	char buf[4096];
-	size_t have = 0, len = strlen(name);
-	bool found = false, eof = false;
-	int fd = open("/etc/hosts", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-
-	if (fd < 0)
-		return false;
-	while (!found && (!eof || have)) {
-		char *nl;
-		if (!eof && have < sizeof(buf)) {
-			ssize_t r = read(fd, buf + have, sizeof(buf) - have);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				eof = true;
-			else
-				have += (size_t)r;
-		}
-		nl = memchr(buf, '\n', have);
-		if (!nl && !eof && have < sizeof(buf))
-			continue;
-		size_t n = nl ? (size_t)(nl - buf) : have;
-		found = hook_gai__hosts_line(buf, n, name, len);
-		n = nl ? n + 1 : have;
-		memmove(buf, buf + n, have - n);
-		have -= n;
-	}
-	real.close(fd);
-	return found;
-}
-
-/* Whether musl answers `name` without DNS: an address literal (inet_aton's
- * forms, or IPv6), or a name /etc/hosts holds. */
-static bool hook_gai__no_dns(const char *name)
-{
-	struct in_addr v4;
-
-	return strchr(name, ':') || inet_aton(name, &v4) || hook_gai__in_hosts(name);
-}
-
 /* musl's getaddrinfo; when DNS would be asked through a nameserver that
  * is a Service VIP, the lookup done as musl does it (mresolv.c): musl's
  * own internal sends cannot reach a VIP without kube-proxy. */
@@ -162,7 +94,7 @@ static int hook_gai__real(struct preload_state *st, const char *name, const char
 	static const struct addrinfo none; /* musl's NULL hints */
 	int rc;
 
-	if (!hook_gai__no_dns(name) &&
+	if (!mresolv_no_dns(name) &&
 	    mresolv_getaddrinfo(st, name, service, hints ? hints : &none, res, &rc))
 		return rc;
 	return real.getaddrinfo(name, service, hints, res);
@@ -183,7 +115,7 @@ static int hook_gai__real_no_search(struct preload_state *st, const char *name,
 	char absolute[256];
 	size_t len = strlen(name);
 
-	if (!len || name[len - 1] == '.' || len + 2 > sizeof(absolute) || hook_gai__no_dns(name))
+	if (!len || name[len - 1] == '.' || len + 2 > sizeof(absolute) || mresolv_no_dns(name))
 		return hook_gai__real(st, name, service, hints, res);
 	memcpy(absolute, name, len);
 	absolute[len] = '.';

@@ -2,12 +2,36 @@
 #define _GNU_SOURCE
 #include "mresolv.h"
 
+#include "resq.h"
+
 #ifdef __GLIBC__
 bool mresolv_getaddrinfo(struct preload_state *st, const char *name, const char *service,
 			 const struct addrinfo *h, struct addrinfo **res, int *rc)
 {
 	(void)st, (void)name, (void)service, (void)h, (void)res, (void)rc;
 	return false;
+}
+
+bool mresolv_res_query(struct preload_state *st, const char *name, int cls, int type,
+		       struct resq_reply *r)
+{
+	(void)st, (void)name, (void)cls, (void)type, (void)r;
+	return false;
+}
+
+bool mresolv_gethostbyname2_r(struct preload_state *st, const char *name, int af,
+			      struct hostent *h, char *buf, size_t buflen, struct hostent **res,
+			      int *err, int *ret)
+{
+	(void)st, (void)name, (void)af, (void)h, (void)buf, (void)buflen, (void)res, (void)err,
+		(void)ret;
+	return false;
+}
+
+bool mresolv_no_dns(const char *name)
+{
+	(void)name;
+	return true;
 }
 #else
 #include <arpa/inet.h>
@@ -19,15 +43,16 @@ bool mresolv_getaddrinfo(struct preload_state *st, const char *name, const char 
 #include <resolv.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
+#include "config.h"
 #include "gai.h"
 #include "real.h"
 #include "resolver.h"
-#include "resq.h"
 #include "rng.h"
 #include "state.h"
 #include "wire.h"
@@ -187,6 +212,72 @@ static void mresolv__steer(struct preload_state *st, struct mresolv_conf *c)
 	ldmesh_table_release(&st->table, slot);
 }
 
+/* Whether one /etc/hosts line names `name` (case-insensitively, as musl
+ * compares): the address, then the names, up to a comment. */
+static bool mresolv__hosts_line(const char *line, size_t n, const char *name, size_t len)
+{
+	size_t i = 0, word = 0;
+
+	for (size_t k = 0; k < n; k++)
+		if (line[k] == '#') {
+			n = k;
+			break;
+		}
+	while (i < n) {
+		size_t start;
+		while (i < n && config_is_blank(line[i]))
+			i++;
+		start = i;
+		while (i < n && !config_is_blank(line[i]))
+			i++;
+		if (i > start && word++ && i - start == len && !strncasecmp(line + start, name, len))
+			return true;
+	}
+	return false;
+}
+
+/* Whether /etc/hosts names `name`. Read in pieces without stdio (no
+ * allocation); a line longer than the buffer is cut, as musl cuts at 512. */
+static bool mresolv__in_hosts(const char *name)
+{
+	char buf[4096];
+	size_t have = 0, len = strlen(name);
+	bool found = false, eof = false;
+	int fd = open("/etc/hosts", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return false;
+	while (!found && (!eof || have)) {
+		char *nl;
+		if (!eof && have < sizeof(buf)) {
+			ssize_t r = read(fd, buf + have, sizeof(buf) - have);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				eof = true;
+			else
+				have += (size_t)r;
+		}
+		nl = memchr(buf, '\n', have);
+		if (!nl && !eof && have < sizeof(buf))
+			continue;
+		size_t n = nl ? (size_t)(nl - buf) : have;
+		found = mresolv__hosts_line(buf, n, name, len);
+		n = nl ? n + 1 : have;
+		memmove(buf, buf + n, have - n);
+		have -= n;
+	}
+	real.close(fd);
+	return found;
+}
+
+bool mresolv_no_dns(const char *name)
+{
+	struct in_addr v4;
+
+	return strchr(name, ':') || inet_aton(name, &v4) || mresolv__in_hosts(name);
+}
+
 /* ---- the exchange, as musl's __res_msend_rc ---- */
 
 static long mresolv__ms(void)
@@ -315,6 +406,7 @@ static int mresolv__msend(const struct mresolv_conf *c, struct mresolv_q *qs, un
 	long timeout = 1000L * c->timeout, retry = timeout / (c->attempts ? c->attempts : 1);
 	long t0, t1, t2;
 	unsigned servfail = 0;
+	int saved = errno;
 
 	if (mresolv__open(&io) < 0)
 		return -1;
@@ -333,6 +425,7 @@ static int mresolv__msend(const struct mresolv_conf *c, struct mresolv_q *qs, un
 			mresolv__receive(&io, qs, nq, &servfail);
 	}
 	real.close(io.fd);
+	errno = saved; /* past the socket, no error is the caller's (EAGAIN) */
 	return 0;
 }
 
@@ -742,42 +835,159 @@ static int mresolv__build(const struct mresolv_found *f, const struct gai_tuple 
 	return gai_emit(picks, f->n, t, nt, f->canon, strlen(f->canon), 0, true, res);
 }
 
+/* musl's getaddrinfo past its hints checks (the hook's), for a name DNS
+ * answers. */
+static int mresolv__gai(struct mresolv_conf *c, struct mresolv_found *f, const char *name,
+			const char *service, const struct addrinfo *h, struct addrinfo **res)
+{
+	struct gai_tuple t[GAI_MAX_TUPLES];
+	int family = h->ai_family, flags = h->ai_flags, ns, rc;
+	bool none = false;
+
+	if (flags & AI_ADDRCONFIG) {
+		rc = mresolv__addrconfig(&family, &none);
+		if (rc)
+			return rc;
+	}
+	ns = mresolv__serv(t, service, h->ai_protocol, h->ai_socktype, flags);
+	if (ns < 0)
+		return ns;
+	if ((flags & AI_V4MAPPED) && family == AF_INET6)
+		family = AF_UNSPEC;
+	else
+		flags &= ~AI_V4MAPPED;
+	rc = mresolv__search(c, f, name, family);
+	if (rc <= 0)
+		return rc ? rc : EAI_NONAME;
+	mresolv__finish(f, family, flags);
+	return none ? EAI_NODATA : mresolv__build(f, t, (unsigned)ns, res);
+}
+
 bool mresolv_getaddrinfo(struct preload_state *st, const char *name, const char *service,
 			 const struct addrinfo *h, struct addrinfo **res, int *rc)
 {
-	struct gai_tuple t[GAI_MAX_TUPLES];
 	struct mresolv_conf c;
 	struct mresolv_found f;
-	int family = h->ai_family, flags = h->ai_flags, ns;
 	size_t l = strnlen(name, 255);
-	bool none = false;
+	int saved = errno;
 
 	if (mresolv__conf(&c) < 0 || l - 1 >= 254)
 		return false;
 	mresolv__steer(st, &c);
 	if (!c.nvip)
 		return false;
-	if (flags & AI_ADDRCONFIG) {
-		*rc = mresolv__addrconfig(&family, &none);
-		if (*rc)
-			return true;
+	*rc = mresolv__gai(&c, &f, name, service, h, res);
+	if (*rc != EAI_SYSTEM)
+		errno = saved;
+	return true;
+}
+
+/* musl 1.2.3's res_query past its checks: the query __res_mkquery
+ * writes, sent by __res_msend as above; the reply into r (r->len 0: none
+ * came). */
+bool mresolv_res_query(struct preload_state *st, const char *name, int cls, int type,
+		       struct resq_reply *r)
+{
+	static const struct resq_opts musl = { .rd = true };
+	struct mresolv_conf c;
+	struct mresolv_q q = { .alen = 0 };
+
+	/* what __res_mkquery refuses fails there at once, with no query */
+	if (cls < 0 || cls > 255 || type < 0 || type > 255 || mresolv__conf(&c) < 0)
+		return false;
+	q.qlen = resq_query(name, (uint16_t)cls, (uint16_t)type, &musl, 512, rng_next(), q.q);
+	if (!q.qlen)
+		return false;
+	mresolv__steer(st, &c);
+	if (!c.nvip)
+		return false;
+	r->len = 0;
+	if (mresolv__msend(&c, &q, 1) == 0 && q.alen > 0) {
+		memcpy(r->m, q.a, (size_t)q.alen);
+		r->len = (size_t)q.alen;
 	}
-	ns = mresolv__serv(t, service, h->ai_protocol, h->ai_socktype, flags);
-	if (ns < 0) {
-		*rc = ns;
-		return true;
+	return true;
+}
+
+/* musl 1.2.3's gethostbyname2_r past __lookup_name: its errors, and the
+ * hostent laid out in `buf` as musl lays it out (aliases: the canonical
+ * name, then the name asked when it differs). */
+static int mresolv__hostent(const struct mresolv_found *f, const char *name, int af, int cnt,
+			    struct hostent *h, char *buf, size_t buflen, struct hostent **res,
+			    int *err)
+{
+	size_t align, need, len = af == AF_INET6 ? 16 : 4;
+	int i;
+
+	switch (cnt) {
+	case EAI_NONAME:
+		*err = HOST_NOT_FOUND;
+		return ENOENT;
+	case EAI_AGAIN:
+		*err = TRY_AGAIN;
+		return EAGAIN;
+	case EAI_MEMORY:
+	case EAI_SYSTEM:
+		*err = NO_RECOVERY;
+		return errno;
+	default:
+		if (cnt < 0) {
+			*err = NO_RECOVERY;
+			return EBADMSG;
+		}
 	}
-	if ((flags & AI_V4MAPPED) && family == AF_INET6)
-		family = AF_UNSPEC;
-	else
-		flags &= ~AI_V4MAPPED;
-	*rc = mresolv__search(&c, &f, name, family);
-	if (*rc <= 0) {
-		*rc = *rc ? *rc : EAI_NONAME;
-		return true;
+	h->h_addrtype = af;
+	h->h_length = (int)len;
+	align = -(uintptr_t)buf & (sizeof(char *) - 1);
+	need = 4 * sizeof(char *) + (size_t)(cnt + 1) * (sizeof(char *) + len) + strlen(name) + 1 +
+	       strlen(f->canon) + 1 + align;
+	if (need > buflen)
+		return ERANGE;
+	buf += align;
+	h->h_aliases = (void *)buf;
+	buf += 3 * sizeof(char *);
+	h->h_addr_list = (void *)buf;
+	buf += (size_t)(cnt + 1) * sizeof(char *);
+	for (i = 0; i < cnt; i++) {
+		h->h_addr_list[i] = buf;
+		memcpy(buf, af == AF_INET6 ? f->a[i].addr : f->a[i].addr + 12, len);
+		buf += len;
 	}
-	mresolv__finish(&f, family, flags);
-	*rc = none ? EAI_NODATA : mresolv__build(&f, t, (unsigned)ns, res);
+	h->h_addr_list[i] = NULL;
+	h->h_name = h->h_aliases[0] = buf;
+	strcpy(h->h_name, f->canon);
+	buf += strlen(h->h_name) + 1;
+	h->h_aliases[1] = NULL;
+	if (strcmp(h->h_name, name)) {
+		h->h_aliases[1] = buf;
+		strcpy(buf, name);
+	}
+	h->h_aliases[2] = NULL;
+	*res = h;
+	return 0;
+}
+
+bool mresolv_gethostbyname2_r(struct preload_state *st, const char *name, int af,
+			      struct hostent *h, char *buf, size_t buflen, struct hostent **res,
+			      int *err, int *ret)
+{
+	struct mresolv_conf c;
+	struct mresolv_found f;
+	int cnt, saved = errno;
+
+	if (!name || (af != AF_INET && af != AF_INET6) || strnlen(name, 255) - 1 >= 254 ||
+	    mresolv_no_dns(name) || mresolv__conf(&c) < 0)
+		return false;
+	mresolv__steer(st, &c);
+	if (!c.nvip)
+		return false;
+	*res = NULL;
+	cnt = mresolv__search(&c, &f, name, af);
+	if (cnt > 0)
+		mresolv__finish(&f, af, AI_CANONNAME);
+	*ret = mresolv__hostent(&f, name, af, cnt ? cnt : EAI_NONAME, h, buf, buflen, res, err);
+	if (cnt != EAI_SYSTEM)
+		errno = saved;
 	return true;
 }
 #endif

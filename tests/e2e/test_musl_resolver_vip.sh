@@ -7,8 +7,8 @@
 # whole (order, families, socket rows, canonical name, EAI_* code) with
 # what musl itself answers when the same DNS server is its nameserver
 # directly (127.0.0.1): A and AAAA, NXDOMAIN, no data, a CNAME, the search
-# list and ndots, AI_V4MAPPED/AI_ALL, services. Cluster names still come
-# from the table.
+# list and ndots, AI_V4MAPPED/AI_ALL, services; gethostbyname* and
+# res_query the same way. Cluster names still come from the table.
 . "$(dirname "$0")/lib.sh"
 command -v musl-gcc >/dev/null || e2e_skip "musl-gcc not installed (musl-tools)"
 command -v dnsmasq >/dev/null || e2e_skip "dnsmasq not installed (dnsmasq-base)"
@@ -20,6 +20,9 @@ e2e_setup
 CLIENT=$E2E_TMP/gaiclient-musl
 musl-gcc -O1 -Wall -Wextra -Werror -o "$CLIENT" "$E2E_DIR/gaiclient.c" ||
 	e2e_die "cannot compile gaiclient.c with musl-gcc"
+RESCLIENT=$E2E_TMP/resclient-musl
+musl-gcc -O1 -Wall -Wextra -Werror -o "$RESCLIENT" "$E2E_DIR/resclient.c" ||
+	e2e_die "cannot compile resclient.c with musl-gcc"
 
 # one DNS server, on a pod IP behind kube-dns and on 127.0.0.1; big.test
 # has more A records than a 512-byte reply holds (musl 1.2.3 takes the
@@ -59,6 +62,23 @@ musl() {
 		LDMESH_NAMESPACE=default "$@"
 }
 
+# same_as_musl CMD CASE...: each case's output with the ClusterIP as
+# nameserver under the preload equals musl's own with 127.0.0.1
+same_as_musl() {
+	local cmd=$1 c want got
+	shift
+	for c in "$@"; do
+		use 127.0.0.1
+		# shellcheck disable=SC2086 # the command and case are argument lists
+		want=$($cmd $c || true)
+		use 10.96.0.10
+		# shellcheck disable=SC2086
+		got=$(musl $cmd $c || true)
+		e2e_log "${cmd##*/} $c: musl's own: ${want//$'\n'/ }"
+		check_eq "${cmd##*/} $c through the ClusterIP answers as musl itself" "$want" "$got"
+	done
+}
+
 CASES=(
 	"example.org 0 - -"
 	"example.org 0 canon http"
@@ -80,16 +100,38 @@ CASES=(
 use 10.96.0.10
 check_eq "without ldmesh musl cannot reach its ClusterIP nameserver" "error EAI_AGAIN" \
 	"$("$CLIENT" example.org 0 - - || true)"
-for c in "${CASES[@]}"; do
-	use 127.0.0.1
-	# shellcheck disable=SC2086 # the case is the argument list
-	want=$("$CLIENT" $c || true)
-	use 10.96.0.10
-	# shellcheck disable=SC2086
-	got=$(musl "$CLIENT" $c || true)
-	e2e_log "gaiclient $c: musl's own: $(echo $want)"
-	check_eq "gaiclient $c through the ClusterIP answers as musl itself" "$want" "$got"
-done
+same_as_musl "$CLIENT" "${CASES[@]}"
+# gethostbyname and its forms
+HCASES=(
+	"gethostbyname example.org 4"
+	"gethostbyname2 example.org 6"
+	"gethostbyname_r www.example.org 4"
+	"gethostbyname2_r alias.test 6"
+	"gethostbyname2_r db 4"
+	"gethostbyname nosuch.example.net 4"
+	"gethostbyname2 v4only.test 6"
+	"gethostbyname2_r nosuch.example.net 4"
+)
+same_as_musl "$CLIENT -h" "${HCASES[@]}"
+check_match "gethostbyname of an outside name gets its address" '^addr 192\.0\.2\.1$' \
+	"$(musl "$CLIENT" -h gethostbyname example.org 4)"
+
+# res_query (and res_search, the same in musl) of outside names
+RESCASES=(
+	"query example.org A"
+	"query example.org AAAA"
+	"search www.example.org A"
+	"query nosuch.example.net A"
+	"query v4only.test AAAA"
+	"query alias.test A"
+	"query example.org A 20"
+)
+same_as_musl "$RESCLIENT" "${RESCASES[@]}"
+check_match "res_query of an outside name gets its record" '192\.0\.2\.1' \
+	"$(musl "$RESCLIENT" query example.org A)"
+check_match "NXDOMAIN is HOST_NOT_FOUND" '^rc=-1 h_errno=HOST_NOT_FOUND' \
+	"$(musl "$RESCLIENT" query nosuch.example.net A || true)"
+
 both=$(musl "$CLIENT" example.org 0 - -)
 check_match "an outside name's A record" '^2 192\.0\.2\.1 ' "$both"
 check_match "and its AAAA record" '^10 2001:db8::1 ' "$both"
