@@ -316,11 +316,13 @@ static int mresolv__open(struct mresolv_io *io)
 	if (io->fd < 0)
 		return -1;
 	if (io->family == AF_INET6)
-		setsockopt(io->fd, IPPROTO_IPV6, IPV6_V6ONLY, &(int){ 0 }, sizeof(int));
-	for (unsigned i = 0; i < c->nns; i++) {
-		const uint8_t *a = c->ns[i].sin6_addr.s6_addr;
-		io->tolen = addr_to_sockaddr(io->family, a, ntohs(c->ns[i].sin6_port), &io->to[i]);
-	}
+		real.setsockopt(io->fd, IPPROTO_IPV6, IPV6_V6ONLY, &(int){ 0 }, sizeof(int));
+	/* (an IPv6 nameserver on an IPv4 socket stays zero: never sent to) */
+	memset(io->to, 0, sizeof(io->to));
+	io->tolen = io->family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	for (unsigned i = 0; i < c->nns; i++)
+		addr_to_sockaddr(io->family, c->ns[i].sin6_addr.s6_addr, ntohs(c->ns[i].sin6_port),
+				 &io->to[i]);
 	return 0;
 }
 
@@ -368,8 +370,11 @@ static void mresolv__receive(struct mresolv_io *io, struct mresolv_q *qs, unsign
 	struct sockaddr_storage from;
 	socklen_t fl = sizeof(from);
 	ssize_t len;
+	unsigned budget = 64; /* datagrams a wake-up reads: a flood cannot hold
+	                         the caller past its timeout */
 
-	while ((len = real.recvfrom(io->fd, m, sizeof(m), 0, (struct sockaddr *)&from, &fl)) >= 0) {
+	while (budget-- &&
+	       (len = real.recvfrom(io->fd, m, sizeof(m), 0, (struct sockaddr *)&from, &fl)) >= 0) {
 		unsigned j;
 		struct mresolv_q *q = mresolv__match(io, qs, nq, m, len, &from, &j);
 
