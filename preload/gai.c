@@ -199,11 +199,6 @@ struct gai_node {
 /* The addresses a family asks for, as the family's own sockaddrs: v4 as
  * AF_INET; v6 as AF_INET6; with AF_INET6 + AI_V4MAPPED, v4 as mapped when
  * there is no v6 at all, or always with AI_ALL (glibc's rule). */
-struct gai_pick {
-	int family;
-	const uint8_t *addr;
-};
-
 static unsigned gai__select(const struct lookup_result *r, int family,
 			    int flags, struct gai_pick *out)
 {
@@ -235,23 +230,31 @@ int gai_build(const struct lookup_result *r, int family, int flags,
 {
 	struct gai_pick picks[LOOKUP_MAX_ADDRS];
 	unsigned np = gai__select(r, family, flags, picks);
-	size_t nodes = (size_t)np * nt, canon = 0;
-	struct gai_node *block;
-	char *name = NULL;
 
 	if (!np || !nt)
 		return EAI_NODATA;
 	if (flags & AI_CANONNAME)
-		canon = r->canon_len + 1;
+		return gai_emit(picks, np, t, nt, r->canon, r->canon_len, flags, false, res);
+	return gai_emit(picks, np, t, nt, NULL, 0, flags, false, res);
+}
+
+int gai_emit(const struct gai_pick *picks, unsigned np, const struct gai_tuple *t, unsigned nt,
+	     const char *canon_name, size_t canon_len, int ai_flags, bool canon_every,
+	     struct addrinfo **res)
+{
+	size_t nodes = (size_t)np * nt, canon = canon_name ? canon_len + 1 : 0;
+	struct gai_node *block;
+	char *name = NULL;
+
 	block = calloc(1, nodes * sizeof(*block) + canon);
 	if (!block)
 		return EAI_MEMORY;
 	if (canon) {
 		name = (char *)(block + nodes);
-		memcpy(name, r->canon, r->canon_len);
-		name[r->canon_len] = 0;
+		memcpy(name, canon_name, canon_len);
+		name[canon_len] = 0;
 	}
-	/* glibc's order: per address, every socket type */
+	/* glibc's order, and musl's: per address, every socket type */
 	for (size_t k = 0; k < nodes; k++) {
 		struct gai_node *nd = &block[k];
 		const struct gai_pick *p = &picks[k / nt];
@@ -260,7 +263,7 @@ int gai_build(const struct lookup_result *r, int family, int flags,
 
 		nd->tag[0] = GAI_TAG_MAGIC;
 		nd->tag[1] = (uint64_t)(uintptr_t)block ^ GAI_TAG_KEY;
-		nd->ai.ai_flags = flags;
+		nd->ai.ai_flags = ai_flags;
 		nd->ai.ai_family = p->family;
 		nd->ai.ai_socktype = tp->socktype;
 		nd->ai.ai_protocol = tp->protocol;
@@ -268,7 +271,7 @@ int gai_build(const struct lookup_result *r, int family, int flags,
 						     tp->port, &ss);
 		memcpy(&nd->sa, &ss, nd->ai.ai_addrlen);
 		nd->ai.ai_addr = (struct sockaddr *)&nd->sa;
-		nd->ai.ai_canonname = k == 0 ? name : NULL;
+		nd->ai.ai_canonname = k == 0 || canon_every ? name : NULL;
 		nd->ai.ai_next = k + 1 < nodes ? &block[k + 1].ai : NULL;
 	}
 	*res = &block[0].ai;

@@ -69,7 +69,24 @@ int gai_build(const struct lookup_result *r, int family, int flags,
 	      const struct gai_tuple *t, unsigned nt,
 	      struct addrinfo **res) LDMESH_HIDDEN;
 
-/* A list gai_build made (only its head is ever passed to free). */
+/* One address of a result: its family, and the address (IPv4-mapped for
+ * an AF_INET one, or an AF_INET6 one that is mapped). */
+struct gai_pick {
+	int family;
+	const uint8_t *addr;
+};
+
+/*
+ * The list itself, in one allocation: per address, every row of `t`;
+ * ai_flags on every node; `canon_name` (canon_len bytes; NULL: none) on
+ * the first node, or on every node with `canon_every` (musl's way).
+ * np and nt are not 0. Returns 0 or EAI_MEMORY.
+ */
+int gai_emit(const struct gai_pick *p, unsigned np, const struct gai_tuple *t, unsigned nt,
+	     const char *canon_name, size_t canon_len, int ai_flags, bool canon_every,
+	     struct addrinfo **res) LDMESH_HIDDEN;
+
+/* A list gai_build or gai_emit made (only its head is ever passed to free). */
 bool gai_is_ours(const struct addrinfo *ai) LDMESH_HIDDEN;
 void gai_free(struct addrinfo *ai) LDMESH_HIDDEN;
 

@@ -18,6 +18,7 @@
 
 #include "gai.h"
 #include "lookup.h"
+#include "mresolv.h"
 #include "real.h"
 #include "state.h"
 #include "trace.h"
@@ -51,6 +52,14 @@ static void hook_gai__trace(const char *name, const struct lookup_result *r,
 }
 
 #ifdef __GLIBC__
+/* glibc's resolver is steered in its own state (resolver.c): its own. */
+static int hook_gai__real(struct preload_state *st, const char *name, const char *service,
+			  const struct addrinfo *hints, struct addrinfo **res)
+{
+	(void)st;
+	return real.getaddrinfo(name, service, hints, res);
+}
+
 /*
  * The real getaddrinfo without the resolv.conf search list, for a name the
  * table already knows is in none of the (cluster) search domains. glibc's
@@ -58,11 +67,13 @@ static void hook_gai__trace(const char *name, const struct lookup_result *r,
  * RES_DEFNAMES around the call changes this call alone; /etc/hosts and the
  * other NSS sources see the name unchanged.
  */
-static int hook_gai__real_no_search(const char *name, const char *service,
-				    const struct addrinfo *hints,
+static int hook_gai__real_no_search(struct preload_state *st, const char *name,
+				    const char *service, const struct addrinfo *hints,
 				    struct addrinfo **res)
 {
 	unsigned long saved;
+
+	(void)st;
 	int rc;
 
 	if (!(_res.options & RES_INIT) && res_init() < 0)
@@ -74,63 +85,19 @@ static int hook_gai__real_no_search(const char *name, const char *service,
 	return rc;
 }
 #else
-/* Whether one /etc/hosts line names `name` (case-insensitively, as musl
- * compares): the address, then the names, up to a comment. */
-static bool hook_gai__hosts_line(const char *line, size_t n, const char *name, size_t len)
+/* musl's getaddrinfo; when DNS would be asked through a nameserver that
+ * is a Service VIP, the lookup done as musl does it (mresolv.c): musl's
+ * own internal sends cannot reach a VIP without kube-proxy. */
+static int hook_gai__real(struct preload_state *st, const char *name, const char *service,
+			  const struct addrinfo *hints, struct addrinfo **res)
 {
-	size_t i = 0, word = 0;
+	static const struct addrinfo none; /* musl's NULL hints */
+	int rc;
 
-	for (size_t k = 0; k < n; k++)
-		if (line[k] == '#') {
-			n = k;
-			break;
-		}
-	while (i < n) {
-		size_t start;
-		while (i < n && config_is_blank(line[i]))
-			i++;
-		start = i;
-		while (i < n && !config_is_blank(line[i]))
-			i++;
-		if (i > start && word++ && i - start == len && !strncasecmp(line + start, name, len))
-			return true;
-	}
-	return false;
-}
-
-/* Whether /etc/hosts names `name`. Read in pieces without stdio (no
- * allocation); a line longer than the buffer is cut, as musl cuts at 512. */
-static bool hook_gai__in_hosts(const char *name)
-{
-	char buf[4096];
-	size_t have = 0, len = strlen(name);
-	bool found = false, eof = false;
-	int fd = open("/etc/hosts", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-
-	if (fd < 0)
-		return false;
-	while (!found && (!eof || have)) {
-		char *nl;
-		if (!eof && have < sizeof(buf)) {
-			ssize_t r = read(fd, buf + have, sizeof(buf) - have);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				eof = true;
-			else
-				have += (size_t)r;
-		}
-		nl = memchr(buf, '\n', have);
-		if (!nl && !eof && have < sizeof(buf))
-			continue;
-		size_t n = nl ? (size_t)(nl - buf) : have;
-		found = hook_gai__hosts_line(buf, n, name, len);
-		n = nl ? n + 1 : have;
-		memmove(buf, buf + n, have - n);
-		have -= n;
-	}
-	real.close(fd);
-	return found;
+	if (!mresolv_no_dns(name) &&
+	    mresolv_getaddrinfo(st, name, service, hints ? hints : &none, res, &rc))
+		return rc;
+	return real.getaddrinfo(name, service, hints, res);
 }
 
 /*
@@ -141,21 +108,19 @@ static bool hook_gai__in_hosts(const char *name)
  * names in /etc/hosts go as they are (DNS is never asked for them), and
  * anything else as an absolute name.
  */
-static int hook_gai__real_no_search(const char *name, const char *service,
-				    const struct addrinfo *hints,
+static int hook_gai__real_no_search(struct preload_state *st, const char *name,
+				    const char *service, const struct addrinfo *hints,
 				    struct addrinfo **res)
 {
 	char absolute[256];
-	struct in_addr v4;
 	size_t len = strlen(name);
 
-	if (!len || name[len - 1] == '.' || len + 2 > sizeof(absolute) ||
-	    strchr(name, ':') || inet_aton(name, &v4) || hook_gai__in_hosts(name))
-		return real.getaddrinfo(name, service, hints, res);
+	if (!len || name[len - 1] == '.' || len + 2 > sizeof(absolute) || mresolv_no_dns(name))
+		return hook_gai__real(st, name, service, hints, res);
 	memcpy(absolute, name, len);
 	absolute[len] = '.';
 	absolute[len + 1] = 0;
-	return real.getaddrinfo(absolute, service, hints, res);
+	return hook_gai__real(st, absolute, service, hints, res);
 }
 #endif
 
@@ -188,8 +153,8 @@ LDMESH_EXPORT int getaddrinfo(const char *name, const char *service,
 			lookup_trace(&l, &r);
 			trace_emit(&l);
 		}
-		return skip ? hook_gai__real_no_search(name, service, hints, res)
-			    : real.getaddrinfo(name, service, hints, res);
+		return skip ? hook_gai__real_no_search(st, name, service, hints, res)
+			    : hook_gai__real(st, name, service, hints, res);
 	}
 	if (r.status == LOOKUP_EXTERNAL) {
 		if (trace_on()) {
@@ -197,7 +162,7 @@ LDMESH_EXPORT int getaddrinfo(const char *name, const char *service,
 			trace_stack(1);
 		}
 		/* a CNAME: the target's own answer, canonical name and all */
-		return real.getaddrinfo(r.canon, service, hints, res);
+		return hook_gai__real(st, r.canon, service, hints, res);
 	}
 
 	/* glibc's order of checks: AI_ADDRCONFIG, the service (whose

@@ -17,6 +17,7 @@
 #include "addr.h"
 #include "hostent.h"
 #include "lookup.h"
+#include "mresolv.h"
 #include "real.h"
 #include "state.h"
 #include "trace.h"
@@ -41,6 +42,31 @@ static void hook_ghbn__trace(const char *fn, const char *name,
 	else
 		trace_str(&l, " pass");
 	trace_emit(&l);
+}
+
+_Static_assert(HOSTENT_BUF_MAX >= MRESOLV_HOSTENT_MAX, "musl's largest answer fits");
+
+/* musl: a name DNS answers through a nameserver that is a Service VIP,
+ * looked up in process as musl would (mresolv.h); false: musl's own. */
+static bool hook_ghbn__dns(const char *name, int af, struct hostent *ret, char *buf,
+			   size_t buflen, struct hostent **result, int *h_errnop, int *rc)
+{
+	struct preload_state *st = state_peek();
+
+	return st && mresolv_gethostbyname2_r(st, name, af, ret, buf, buflen, result, h_errnop, rc);
+}
+
+/* The same into this thread's buffer, for the forms that return it. */
+static bool hook_ghbn__dns_tls(const char *name, int af, struct hostent **res)
+{
+	int rc;
+
+	if (!hook_ghbn__dns(name, af, &hook_ghbn__tls.he, hook_ghbn__tls.buf,
+			    sizeof(hook_ghbn__tls.buf), res, &h_errno, &rc))
+		return false;
+	if (rc)
+		*res = NULL;
+	return true;
 }
 
 /* LOOKUP_PASS when there is no table or the name is not ours. */
@@ -103,14 +129,21 @@ LDMESH_EXPORT struct hostent *gethostbyname2(const char *name, int af)
 
 	hook_ghbn__lookup(name, &r);
 	if (r.status == LOOKUP_PASS || (af != AF_INET && af != AF_INET6)) {
+		struct hostent *res;
 		if (r.status == LOOKUP_PASS)
 			hook_ghbn__trace("gethostbyname2", name ? name : "", &r);
+		if (r.status == LOOKUP_PASS && hook_ghbn__dns_tls(name, af, &res))
+			return res;
 		return real.gethostbyname2(name, af);
 	}
 	hook_ghbn__trace("gethostbyname2", name, &r);
 	trace_stack(1);
-	if (r.status == LOOKUP_EXTERNAL)
+	if (r.status == LOOKUP_EXTERNAL) {
+		struct hostent *res;
+		if (hook_ghbn__dns_tls(r.canon, af, &res))
+			return res;
 		return real.gethostbyname2(r.canon, af);
+	}
 	return hook_ghbn__answer(&r, af);
 }
 
@@ -119,14 +152,16 @@ LDMESH_EXPORT struct hostent *gethostbyname(const char *name)
 	struct lookup_result r;
 
 	hook_ghbn__lookup(name, &r);
-	if (r.status == LOOKUP_PASS) {
+	if (r.status == LOOKUP_PASS || r.status == LOOKUP_EXTERNAL) {
+		const char *asked = r.status == LOOKUP_PASS ? name : r.canon;
+		struct hostent *res;
 		hook_ghbn__trace("gethostbyname", name ? name : "", &r);
-		return real.gethostbyname(name);
+		if (r.status == LOOKUP_EXTERNAL)
+			trace_stack(1);
+		if (hook_ghbn__dns_tls(asked, AF_INET, &res))
+			return res;
+		return real.gethostbyname(asked);
 	}
-	hook_ghbn__trace("gethostbyname", name, &r);
-	trace_stack(1);
-	if (r.status == LOOKUP_EXTERNAL)
-		return real.gethostbyname(r.canon);
 	return hook_ghbn__answer(&r, AF_INET);
 }
 
@@ -139,16 +174,24 @@ LDMESH_EXPORT int gethostbyname2_r(const char *name, int af,
 
 	hook_ghbn__lookup(name, &r);
 	if (r.status == LOOKUP_PASS || (af != AF_INET && af != AF_INET6)) {
+		int rc;
 		if (r.status == LOOKUP_PASS)
 			hook_ghbn__trace("gethostbyname2_r", name ? name : "", &r);
+		if (r.status == LOOKUP_PASS &&
+		    hook_ghbn__dns(name, af, ret, buf, buflen, result, h_errnop, &rc))
+			return rc;
 		return real.gethostbyname2_r(name, af, ret, buf, buflen,
 					     result, h_errnop);
 	}
 	hook_ghbn__trace("gethostbyname2_r", name, &r);
 	trace_stack(1);
-	if (r.status == LOOKUP_EXTERNAL)
+	if (r.status == LOOKUP_EXTERNAL) {
+		int rc;
+		if (hook_ghbn__dns(r.canon, af, ret, buf, buflen, result, h_errnop, &rc))
+			return rc;
 		return real.gethostbyname2_r(r.canon, af, ret, buf, buflen,
 					     result, h_errnop);
+	}
 	return hook_ghbn__answer_r(&r, af, ret, buf, buflen, result, h_errnop);
 }
 
@@ -159,16 +202,16 @@ LDMESH_EXPORT int gethostbyname_r(const char *name, struct hostent *ret,
 	struct lookup_result r;
 
 	hook_ghbn__lookup(name, &r);
-	if (r.status == LOOKUP_PASS) {
+	if (r.status == LOOKUP_PASS || r.status == LOOKUP_EXTERNAL) {
+		const char *asked = r.status == LOOKUP_PASS ? name : r.canon;
+		int rc;
 		hook_ghbn__trace("gethostbyname_r", name ? name : "", &r);
-		return real.gethostbyname_r(name, ret, buf, buflen, result,
-					    h_errnop);
+		if (r.status == LOOKUP_EXTERNAL)
+			trace_stack(1);
+		if (hook_ghbn__dns(asked, AF_INET, ret, buf, buflen, result, h_errnop, &rc))
+			return rc;
+		return real.gethostbyname_r(asked, ret, buf, buflen, result, h_errnop);
 	}
-	hook_ghbn__trace("gethostbyname_r", name, &r);
-	trace_stack(1);
-	if (r.status == LOOKUP_EXTERNAL)
-		return real.gethostbyname_r(r.canon, ret, buf, buflen, result,
-					    h_errnop);
 	return hook_ghbn__answer_r(&r, AF_INET, ret, buf, buflen, result,
 				   h_errnop);
 }

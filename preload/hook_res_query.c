@@ -31,6 +31,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mresolv.h"
 #include "real.h"
 #include "resolver.h"
 #include "resq.h"
@@ -410,18 +411,28 @@ static int hook_resq__musl(const char *fn, hook_resq__query_fn realfn, const cha
 	struct preload_state *st;
 	struct resq_reply r;
 	struct resq_result res;
+	bool table;
 
 	hook_resq__init();
 	st = state_get();
-	if (!st || !name || !hook_resq__answer(st, name, cls, type, &o, 512, &r)) {
-		if (st && name)
-			hook_resq__trace(fn, name, type, NULL, 0);
+	if (!st || !name)
 		return realfn(name, cls, type, answer, anslen);
+	table = hook_resq__answer(st, name, cls, type, &o, 512, &r);
+	if (!table) {
+		hook_resq__trace(fn, name, type, NULL, 0);
+		/* musl's own sends cannot reach a VIP nameserver: mresolv.h */
+		if (!mresolv_res_query(st, name, cls, type, &r))
+			return realfn(name, cls, type, answer, anslen);
+		if (!r.len) {
+			h_errno = TRY_AGAIN;
+			return -1;
+		}
 	}
 	res = resq_deliver_musl(&r, answer, anslen);
 	if (res.herr >= 0)
 		h_errno = res.herr;
-	hook_resq__trace(fn, name, type, &r, res.ret);
+	if (table)
+		hook_resq__trace(fn, name, type, &r, res.ret);
 	return res.ret;
 }
 

@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include "resolver.h"
 
-#ifdef __GLIBC__
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -14,6 +13,40 @@
 #include "route.h"
 #include "state.h"
 #include "trace.h"
+
+static void resolver__trace(const struct ldmesh_snap *s, const uint8_t vip[16], uint16_t port,
+			    const struct route_result *r)
+{
+	struct trace_line l;
+
+	trace_begin(&l, "resolver nameserver ");
+	trace_ipport(&l, vip, port);
+	trace_route(&l, s, r, false);
+	trace_emit(&l);
+}
+
+bool resolver_backend(struct preload_state *st, const struct ldmesh_snap *s,
+		      const uint8_t vip[16], uint16_t port, int family, uint8_t backend[16],
+		      uint16_t *backend_port)
+{
+	const struct ldmesh_snap *top = s;
+	struct ldmesh_vip_slot slot;
+	struct route_result r;
+
+	if (!ldmesh_snap_find_vip(s, vip, port, LDMESH_PROTO_UDP, &slot))
+		return false;
+	s = ldmesh_snap_holder(s, &slot);
+	route_pick(top, s, &slot, family, rng_next(), st->cfg.client_hash, &r);
+	if (trace_on())
+		resolver__trace(s, vip, port, &r);
+	if (r.verdict != ROUTE_REDIRECT || (family == AF_INET && !addr_is_v4(r.backend)))
+		return false;
+	memcpy(backend, r.backend, 16);
+	*backend_port = r.backend_port;
+	return true;
+}
+
+#ifdef __GLIBC__
 
 /*
  * What this thread did to its _res: for each nameserver slot, the VIP that
@@ -82,17 +115,6 @@ static bool resolver__same(const struct resolver_ns *a, const struct resolver_ns
 	return a->port == b->port && !memcmp(a->addr, b->addr, 16);
 }
 
-static void resolver__trace(const struct ldmesh_snap *s, const struct resolver_ns *vip,
-			    const struct route_result *r)
-{
-	struct trace_line l;
-
-	trace_begin(&l, "resolver nameserver ");
-	trace_ipport(&l, vip->addr, vip->port);
-	trace_route(&l, s, r, false);
-	trace_emit(&l);
-}
-
 /* Slot i of _res: VIP `vip` (what resolv.conf says) gets a live backend,
  * keeps the one it has, or goes back to the VIP when the table no longer
  * routes it. */
@@ -100,9 +122,8 @@ static void resolver__slot(struct preload_state *st, const struct ldmesh_snap *s
 			   struct resolver_slot *m, const struct resolver_ns *vip)
 {
 	int family = _res.nsaddr_list[i].sin_family == AF_INET ? AF_INET : AF_INET6;
-	const struct ldmesh_snap *top;
 	struct ldmesh_vip_slot slot;
-	struct route_result r;
+	struct resolver_ns b;
 
 	if (!ldmesh_snap_find_vip(s, vip->addr, vip->port, LDMESH_PROTO_UDP, &slot)) {
 		resolver__put(i, vip); /* not (or no longer) a service */
@@ -117,20 +138,14 @@ static void resolver__slot(struct preload_state *st, const struct ldmesh_snap *s
 		m->generation = s->generation;
 		return;
 	}
-	top = s;
-	s = ldmesh_snap_holder(s, &slot);
-	route_pick(top, s, &slot, family, rng_next(), st->cfg.client_hash, &r);
-	if (trace_on())
-		resolver__trace(s, vip, &r);
-	if (r.verdict != ROUTE_REDIRECT || (family == AF_INET && !addr_is_v4(r.backend))) {
+	if (!resolver_backend(st, s, vip->addr, vip->port, family, b.addr, &b.port)) {
 		resolver__put(i, vip); /* nothing live: the query fails as it would */
 		m->steered = false;
 		return;
 	}
 	m->vip = *vip;
-	memcpy(m->backend.addr, r.backend, 16);
-	m->backend.port = r.backend_port;
-	m->generation = s->generation;
+	m->backend = b;
+	m->generation = ldmesh_snap_holder(s, &slot)->generation;
 	m->steered = true;
 	resolver__put(i, &m->backend);
 }

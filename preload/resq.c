@@ -13,7 +13,6 @@
 /* glibc's EDNS payload size bound (RESOLV_EDNS_BUFFER_SIZE) */
 #define RESQ__EDNS_MAX 1200
 /* a query: header, a name of 255 bytes, type and class, OPT */
-#define RESQ__QUERY_MAX (12 + 255 + 4 + 11)
 
 static void resq__put16(uint8_t *p, uint16_t v)
 {
@@ -21,12 +20,9 @@ static void resq__put16(uint8_t *p, uint16_t v)
 	p[1] = (uint8_t)v;
 }
 
-/* The query glibc's res_nmkquery (and res_nopt) would write; 0 when the
- * name cannot be written as we write names (an escape, an empty or long
- * label): the real resolver then says what it makes of it. */
-static size_t resq__query(const char *name, uint16_t cls, uint16_t type,
-			  const struct resq_opts *o, int anslen, uint64_t rnd,
-			  uint8_t q[RESQ__QUERY_MAX])
+size_t resq_query(const char *name, uint16_t cls, uint16_t type,
+		  const struct resq_opts *o, int anslen, uint64_t rnd,
+		  uint8_t q[RESQ_QUERY_MAX])
 {
 	struct dns_wire_rec nm = { .len = 0 };
 	size_t len = RESQ__HFIXEDSZ;
@@ -90,24 +86,24 @@ bool resq_owns(const struct ldmesh_snap *s, const char *name, int cls, int type)
 	const struct resq_opts o = { .rd = true };
 	/* a plain UDP reply: whether it is the table's does not depend on
 	 * its size (a larger one is a truncated reply, still the table's) */
-	uint8_t q[RESQ__QUERY_MAX], m[DNS_UDP_PLAIN];
+	uint8_t q[RESQ_QUERY_MAX], m[DNS_UDP_PLAIN];
 	size_t qlen, len, qend;
 
 	if (!s || !name || cls < 0 || cls > 0xffff || type < 0 || type > 0xffff)
 		return false;
-	qlen = resq__query(name, (uint16_t)cls, (uint16_t)type, &o, DNS_UDP_PLAIN, 0, q);
+	qlen = resq_query(name, (uint16_t)cls, (uint16_t)type, &o, DNS_UDP_PLAIN, 0, q);
 	return qlen && resq__ask(s, q, qlen, false, 0, m, sizeof(m), &len, &qend);
 }
 
 bool resq_answer(const struct ldmesh_snap *s, const char *name, int cls, int type,
 		 const struct resq_opts *o, int anslen, uint64_t rnd, struct resq_reply *r)
 {
-	uint8_t q[RESQ__QUERY_MAX];
+	uint8_t q[RESQ_QUERY_MAX];
 	size_t qlen;
 
 	if (!s || !name || cls < 0 || cls > 0xffff || type < 0 || type > 0xffff)
 		return false;
-	qlen = resq__query(name, (uint16_t)cls, (uint16_t)type, o, anslen, rnd, q);
+	qlen = resq_query(name, (uint16_t)cls, (uint16_t)type, o, anslen, rnd, q);
 	if (!qlen || !resq__ask_reply(s, q, qlen, o->vc, rnd, r))
 		return false;
 	r->via_tcp = o->vc;

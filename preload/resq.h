@@ -35,6 +35,17 @@ struct resq_opts {
 	bool vc;     /* RES_USEVC: TCP from the start */
 };
 
+/* A query: header, a name of 255 bytes, type and class, OPT. */
+#define RESQ_QUERY_MAX (12 + 255 + 4 + 11)
+
+/* The query glibc's res_nmkquery (and res_nopt) would write (musl's
+ * __res_mkquery is the same without EDNS, RD set, AD clear), its ID the
+ * low 16 bits of `rnd`; 0 when the name cannot be written as we write
+ * names (an escape, an empty or long label): the real resolver then says
+ * what it makes of it. */
+size_t resq_query(const char *name, uint16_t cls, uint16_t type, const struct resq_opts *o,
+		  int anslen, uint64_t rnd, uint8_t q[RESQ_QUERY_MAX]) LDMESH_HIDDEN;
+
 struct resq_reply {
 	uint8_t m[RESQ_REPLY_MAX];
 	size_t len;

@@ -312,6 +312,22 @@ YAML
 # The same as the manifest web.yaml: e2e_put_web IP...
 e2e_put_web() { e2e_web_yaml "$@" | e2e_put web.yaml; }
 
+# Service kube-system/kube-dns (ClusterIP 10.96.0.10, 53 UDP and TCP) with
+# the given pod IPs as its ready endpoints (none: no endpoint): the cluster
+# DNS as a pod's resolv.conf names it. e2e_put_kube_dns IP...
+e2e_put_kube_dns() {
+	{
+		printf 'apiVersion: v1\nkind: Service\nmetadata: {name: kube-dns, namespace: kube-system}\n'
+		printf 'spec:\n  clusterIP: 10.96.0.10\n  ports:\n'
+		printf '  - {name: dns, port: 53, targetPort: 53, protocol: UDP}\n'
+		printf '  - {name: dns-tcp, port: 53, targetPort: 53, protocol: TCP}\n---\n'
+		printf 'apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n'
+		printf 'metadata: {name: kube-dns-1, namespace: kube-system, labels: {kubernetes.io/service-name: kube-dns}}\n'
+		printf 'addressType: IPv4\nports: [{name: dns, port: 53, protocol: UDP}, {name: dns-tcp, port: 53, protocol: TCP}]\nendpoints:\n'
+		for ip in "$@"; do printf -- '- addresses: [%s]\n  conditions: {ready: true}\n' "$ip"; done
+	} | e2e_put dns.yaml
+}
+
 # Pods answering on IP:9100 (banner or http servers) behind Service
 # default/web (e2e_put_web), and the agent publishing it: e2e_web MODE IP...
 e2e_web() {

@@ -25,18 +25,7 @@ for n in 1 2; do
 	e2e_wait_file "$E2E_TMP/dns.$n.log" 200 || e2e_die "dnsmasq $n did not start"
 done
 e2e_pod 10.244.1.5 9100 http
-put_dns() { # backend IPs of kube-system/kube-dns (UDP and TCP 53)
-	{
-		printf 'apiVersion: v1\nkind: Service\nmetadata: {name: kube-dns, namespace: kube-system}\n'
-		printf 'spec:\n  clusterIP: 10.96.0.10\n  ports:\n'
-		printf '  - {name: dns, port: 53, targetPort: 53, protocol: UDP}\n'
-		printf '  - {name: dns-tcp, port: 53, targetPort: 53, protocol: TCP}\n---\n'
-		printf 'apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n'
-		printf 'metadata: {name: kube-dns-1, namespace: kube-system, labels: {kubernetes.io/service-name: kube-dns}}\n'
-		printf 'addressType: IPv4\nports: [{name: dns, port: 53, protocol: UDP}, {name: dns-tcp, port: 53, protocol: TCP}]\nendpoints:\n'
-		for ip in "$@"; do printf -- '- addresses: [%s]\n  conditions: {ready: true}\n' "$ip"; done
-	} | e2e_put dns.yaml
-}
+put_dns() { e2e_put_kube_dns "$@"; } # backend IPs of kube-system/kube-dns
 put_dns 10.244.1.53
 e2e_agent
 
