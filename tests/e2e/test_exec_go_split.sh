@@ -21,22 +21,7 @@ V1=10.244.1.5
 V2=10.244.2.5
 e2e_add_ip $OWN $V1 $V2
 for ip in $OWN $V1 $V2; do e2e_pod "$ip" 9100 http; done
-svc() { # name clusterIP pod
-	cat <<-YAML
-	---
-	apiVersion: v1
-	kind: Service
-	metadata: {name: $1, namespace: default}
-	spec: {clusterIP: $2, ports: [{name: http, port: 9000, targetPort: 9100}]}
-	---
-	apiVersion: discovery.k8s.io/v1
-	kind: EndpointSlice
-	metadata: {name: $1-x1, namespace: default, labels: {kubernetes.io/service-name: $1}}
-	addressType: IPv4
-	ports: [{name: http, port: 9100, protocol: TCP}]
-	endpoints: [{addresses: [$3], conditions: {ready: true}}]
-	YAML
-}
+svc() { e2e_svc_yaml "$@"; } # name clusterIP pod
 { svc web 10.96.0.80 $OWN; svc web-v1 10.96.0.81 $V1; svc web-v2 10.96.0.82 $V2; } |
 	e2e_put services.yaml
 route() { # first-backend first-weight second-weight

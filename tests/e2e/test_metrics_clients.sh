@@ -22,22 +22,7 @@ e2e_add_ip $LIVE $DEAD $SITE
 e2e_pod $SITE 9100 http
 e2e_pod $LIVE 9100 http
 
-svc() { # name clusterIP backend
-	cat <<YAML
----
-apiVersion: v1
-kind: Service
-metadata: {name: $1, namespace: default}
-spec: {clusterIP: $2, ports: [{name: tcp, port: 9000, targetPort: 9100}]}
----
-apiVersion: discovery.k8s.io/v1
-kind: EndpointSlice
-metadata: {name: $1-1, namespace: default, labels: {kubernetes.io/service-name: $1}}
-addressType: IPv4
-ports: [{name: tcp, port: 9100, protocol: TCP}]
-endpoints: [{addresses: [$3], conditions: {ready: true}}]
-YAML
-}
+svc() { e2e_svc_yaml "$@"; } # name clusterIP pod
 {
 	svc web 10.96.0.80 $LIVE
 	svc refuse 10.96.0.91 $DEAD

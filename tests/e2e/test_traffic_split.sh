@@ -21,24 +21,7 @@ V2B=10.244.4.5  # web-v2's pod after a rollout
 e2e_add_ip $OWN $V1 $V2 $DOWN $V2B
 for ip in $OWN $V1 $V2 $V2B; do e2e_pod "$ip" 9100 banner; done
 
-svc() { # name clusterIP pod
-	cat <<-YAML
-	---
-	apiVersion: v1
-	kind: Service
-	metadata: {name: $1, namespace: default}
-	spec:
-	  clusterIP: $2
-	  ports: [{name: tcp, port: 9000, targetPort: 9100}]
-	---
-	apiVersion: discovery.k8s.io/v1
-	kind: EndpointSlice
-	metadata: {name: $1-x1, namespace: default, labels: {kubernetes.io/service-name: $1}}
-	addressType: IPv4
-	ports: [{name: tcp, port: 9100, protocol: TCP}]
-	endpoints: [{addresses: [$3], conditions: {ready: true}}]
-	YAML
-}
+svc() { e2e_svc_yaml "$@"; } # name clusterIP pod
 services() { # web-v2's pod
 	svc web 10.96.0.80 $OWN; svc web-v1 10.96.0.81 $V1; svc web-v2 10.96.0.82 "$1"
 	svc web-down 10.96.0.83 $DOWN
