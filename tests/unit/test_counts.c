@@ -2,7 +2,8 @@
 /* counts.c: what a process tells the agent (ldmesh/report.h). A failure
  * becomes one report (one per backend in COUNTS_REPORT_EVERY_NS), counters
  * leave as increments since the last send, so their sum over datagrams is
- * exact; a socket owned by someone else gets nothing. */
+ * exact; a socket owned by someone else gets nothing; and counters leave
+ * only while the agent serves them (the control page's METRICS flag). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,7 +19,9 @@
 #include <cmocka.h>
 
 #include "counts.h"
+#include "ldmesh/reader.h"
 #include "ldmesh/report.h"
+#include "publish.h"
 #include "real.h"
 #include "testutil.h"
 
@@ -26,6 +29,25 @@ static char *dir;
 static int sink = -1;
 static struct preload_config cfg;
 static char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+static struct publisher pub;  /* the table's control page, its flags */
+static struct ldmesh_table table;
+
+/* What the agent says in the control page: metrics served or not. */
+static void metrics_served(bool on)
+{
+	pub.control_flags = on ? LDMESH_CONTROL_F_METRICS : 0;
+	publish_heartbeat(&pub);
+}
+
+/* A process's first connect maps the control page: so here. */
+static bool map_control(void)
+{
+	int slot;
+
+	if (ldmesh_table_acquire(&table, &slot))
+		ldmesh_table_release(&table, slot);
+	return ldmesh_table_control(&table) != NULL;
+}
 
 static int setup(void **state)
 {
@@ -43,13 +65,21 @@ static int setup(void **state)
 	sink = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0);
 	if (sink < 0 || bind(sink, (struct sockaddr *)&sun, sizeof(sun)) < 0)
 		return -1;
-	counts_setup(&cfg, NULL, NULL);
+	if (publish_open(&pub, cfg.table_dir, NULL, 0) < 0 ||
+	    ldmesh_table_init(&table, cfg.table_dir, &ldmesh_reader_libc, NULL, NULL) < 0)
+		return -1;
+	metrics_served(true);
+	if (!map_control())
+		return -1;
+	counts_setup(&cfg, &table, NULL);
 	return 0;
 }
 
 static int teardown(void **state)
 {
 	(void)state;
+	ldmesh_table_close(&table);
+	publish_close(&pub);
 	close(sink);
 	tu_rmtree(dir);
 	free(dir);
@@ -223,12 +253,36 @@ static void test_untrusted_socket_gets_nothing(void **state)
 	assert_int_equal(d.sum.failed[LDMESH_FAIL_REFUSED], 1);
 }
 
+/* An agent without --metrics: the failure is reported all the same, the
+ * counters wait (nothing reads them) and leave once it serves them. */
+static void test_counters_wait_without_metrics(void **state)
+{
+	struct counts_key k = key(8);
+	struct drained d;
+
+	(void)state;
+	metrics_served(false);
+	counts_failure(&k, ECONNREFUSED);
+	counts_opened(&k, 40000);
+	counts_flush(true);
+	drain(&k, &d);
+	assert_int_equal(d.reports, 1);
+	assert_int_equal(d.sum.opened, 0);
+	assert_int_equal(d.sum.failed[LDMESH_FAIL_REFUSED], 0);
+	metrics_served(true);
+	counts_flush(true);
+	drain(&k, &d);
+	assert_int_equal(d.sum.opened, 1);
+	assert_int_equal(d.sum.failed[LDMESH_FAIL_REFUSED], 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_failure_reported_once_counted_twice),
 		cmocka_unit_test(test_counters_by_field),
 		cmocka_unit_test(test_untrusted_socket_gets_nothing),
+		cmocka_unit_test(test_counters_wait_without_metrics),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
