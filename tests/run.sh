@@ -71,7 +71,7 @@ pass_asan() {
 	(cd "$dir" && LDMESH_BURST_ROUNDS=3 LDMESH_ASAN_RUNTIME=$(gcc -print-file-name=libasan.so) \
 		ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 		ctest --output-on-failure -j2 --timeout 300 -R '^e2e_' \
-		-E '^e2e_test_(clients|trace|hostile_table|bench_smoke|musl|musl_glibc|musl_resolver_vip|package|packages|rt_postgres|demo|demo_installed|deploy|headers_cxx|hot_path_budget|mesh_goals)$') || rc=1
+		-E '^e2e_test_(clients|trace|hostile_table|bench_smoke|musl|musl_glibc|musl_resolver_vip|package|packages|rt_postgres|demo|demo_installed|deploy|headers_cxx|hot_path_budget|mesh_goals|metrics_clients)$') || rc=1
 	return $rc
 }
 
