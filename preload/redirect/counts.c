@@ -355,7 +355,11 @@ out:
 
 void counts_after_fork(void)
 {
-	memset(counts__tab, 0, sizeof(counts__tab));
+	/* only the slots in use: a memset would fault all of them (about
+	 * 50 KiB) into every forked child */
+	for (unsigned i = 0; i < COUNTS_MAX; i++)
+		if (atomic_load_explicit(&counts__tab[i].state, memory_order_relaxed) != COUNTS__EMPTY)
+			memset(&counts__tab[i], 0, sizeof(counts__tab[i]));
 	atomic_store(&counts__last_flush_ns, 0);
 	atomic_store(&counts__next_tick, 0);
 	atomic_flag_clear(&counts__flushing);
